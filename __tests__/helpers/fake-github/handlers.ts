@@ -1,0 +1,229 @@
+/**
+ * Handlers for the operations the actions use, with GitHub's semantics where they matter:
+ * issue and PR numbers share one sequence, labels are created on first use, pagination has Link
+ * headers, and a missing repository or issue is 404.
+ */
+import type { FakeGitHub, HandlerContext } from './server.js';
+import { HttpStatus, paginate } from './server.js';
+import type { Comment, Issue, Label, RepoState } from './state.js';
+
+const now = (): string => new Date().toISOString();
+
+function repoOf(ctx: HandlerContext): RepoState {
+  const repo = ctx.state.repo(ctx.params.owner!, ctx.params.repo!);
+  if (!repo) throw new HttpStatus(404, 'Not Found');
+  return repo;
+}
+
+function issueOf(ctx: HandlerContext, repo: RepoState): Issue {
+  const issue = repo.issue(Number(ctx.params.issue_number ?? ctx.params.pull_number));
+  if (!issue) throw new HttpStatus(404, 'Not Found');
+  return issue;
+}
+
+export function labelFor(ctx: HandlerContext, repo: RepoState, name: string, color = 'ededed'): Label {
+  const key = name.toLowerCase();
+  let label = repo.labels.get(key);
+  if (!label) {
+    if (name.length > 50) throw new HttpStatus(422, `Validation Failed: label name '${name}' is too long (max 50)`);
+    const id = ctx.state.nextId();
+    label = {
+      id,
+      node_id: `LA_${id}`,
+      url: `${ctx.baseUrl}/repos/${repo.fullName}/labels/${encodeURIComponent(name)}`,
+      name,
+      color,
+      description: null,
+      default: false,
+    };
+    repo.labels.set(key, label);
+  }
+  return label;
+}
+
+const labelNames = (labels: unknown[] | undefined): string[] =>
+  (labels ?? []).map((l) => (typeof l === 'string' ? l : String((l as { name?: string }).name ?? ''))).filter(Boolean);
+
+export function commentView(c: Comment): Comment {
+  return c;
+}
+
+export function registerDefaultHandlers(gh: FakeGitHub): void {
+  gh.on('repos/get', (ctx) => {
+    const repo = repoOf(ctx);
+    return {
+      status: 200,
+      body: {
+        id: 1,
+        name: repo.name,
+        full_name: repo.fullName,
+        owner: ctx.state.user(repo.owner),
+        private: repo.private,
+        default_branch: repo.default_branch,
+        html_url: `https://github.com/${repo.fullName}`,
+      },
+    };
+  });
+
+  gh.on('issues/create', (ctx) => {
+    const repo = repoOf(ctx);
+    const number = repo.nextNumber();
+    const id = ctx.state.nextId();
+    const title = String(ctx.body.title);
+    if (title.trim() === '') throw new HttpStatus(422, 'Validation Failed: title is missing');
+    if (title.length > 256) throw new HttpStatus(422, 'Validation Failed: title is too long (maximum is 256 characters)');
+    if (typeof ctx.body.body === 'string' && ctx.body.body.length > 65536) {
+      throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
+    }
+    const issue: Issue = {
+      id,
+      node_id: `I_${id}`,
+      number,
+      title,
+      body: ctx.body.body ?? null,
+      state: 'open',
+      state_reason: null,
+      labels: labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
+      user: ctx.state.user(ctx.login),
+      assignees: [],
+      locked: false,
+      comments: 0,
+      created_at: now(),
+      updated_at: now(),
+      closed_at: null,
+      html_url: `https://github.com/${repo.fullName}/issues/${number}`,
+      url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/${number}`,
+      repository_url: `${ctx.baseUrl}/repos/${repo.fullName}`,
+      author_association: 'NONE',
+    };
+    repo.issues.push(issue);
+    return { status: 201, body: issue };
+  });
+
+  gh.on('issues/get', (ctx) => ({ status: 200, body: issueOf(ctx, repoOf(ctx)) }));
+
+  gh.on('issues/update', (ctx) => {
+    const repo = repoOf(ctx);
+    const issue = issueOf(ctx, repo);
+    const b = ctx.body ?? {};
+    if (b.title !== undefined) issue.title = String(b.title);
+    if (b.body !== undefined) issue.body = b.body;
+    if (b.labels !== undefined) issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
+    if (b.state !== undefined && b.state !== issue.state) {
+      issue.state = b.state;
+      issue.closed_at = b.state === 'closed' ? now() : null;
+      issue.state_reason = b.state === 'closed' ? (b.state_reason ?? 'completed') : 'reopened';
+    } else if (b.state_reason !== undefined) {
+      issue.state_reason = b.state_reason;
+    }
+    issue.updated_at = now();
+    return { status: 200, body: issue };
+  });
+
+  gh.on('issues/list-for-repo', (ctx) => {
+    const repo = repoOf(ctx);
+    const state = ctx.query.get('state') ?? 'open';
+    const wanted = (ctx.query.get('labels') ?? '')
+      .split(',')
+      .map((l) => l.trim().toLowerCase())
+      .filter(Boolean);
+    const creator = ctx.query.get('creator');
+    const since = ctx.query.get('since');
+    let items = repo.issues.filter(
+      (i) =>
+        (state === 'all' || i.state === state) &&
+        wanted.every((w) => i.labels.some((l) => l.name.toLowerCase() === w)) &&
+        (!creator || i.user.login === creator) &&
+        (!since || i.updated_at >= since),
+    );
+    const sort = ctx.query.get('sort') ?? 'created';
+    const dir = ctx.query.get('direction') ?? 'desc';
+    const key = sort === 'updated' ? 'updated_at' : sort === 'comments' ? 'comments' : 'number';
+    items = [...items].sort((a, b) => {
+      const d = a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : a.number - b.number;
+      return dir === 'asc' ? d : -d;
+    });
+    return paginate(items, ctx);
+  });
+
+  gh.on('issues/create-comment', (ctx) => {
+    const repo = repoOf(ctx);
+    const issue = issueOf(ctx, repo);
+    const body = String(ctx.body.body);
+    if (body.length > 65536) throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
+    const id = ctx.state.nextId();
+    const comment: Comment = {
+      id,
+      node_id: `IC_${id}`,
+      issue_number: issue.number,
+      body,
+      user: ctx.state.user(ctx.login),
+      created_at: now(),
+      updated_at: now(),
+      html_url: `${issue.html_url}#issuecomment-${id}`,
+      url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/comments/${id}`,
+      issue_url: issue.url,
+      author_association: 'NONE',
+    };
+    repo.comments.push(comment);
+    issue.comments++;
+    issue.updated_at = now();
+    return { status: 201, body: comment };
+  });
+
+  gh.on('issues/list-comments', (ctx) => {
+    const repo = repoOf(ctx);
+    const issue = issueOf(ctx, repo);
+    return paginate(
+      repo.comments.filter((c) => c.issue_number === issue.number),
+      ctx,
+    );
+  });
+
+  gh.on('issues/update-comment', (ctx) => {
+    const repo = repoOf(ctx);
+    const comment = repo.comments.find((c) => c.id === Number(ctx.params.comment_id));
+    if (!comment) throw new HttpStatus(404, 'Not Found');
+    comment.body = String(ctx.body.body);
+    comment.updated_at = now();
+    return { status: 200, body: comment };
+  });
+
+  gh.on('issues/add-labels', (ctx) => {
+    const repo = repoOf(ctx);
+    const issue = issueOf(ctx, repo);
+    const names = Array.isArray(ctx.body) ? labelNames(ctx.body) : labelNames(ctx.body?.labels);
+    for (const n of names) {
+      if (!issue.labels.some((l) => l.name.toLowerCase() === n.toLowerCase())) issue.labels.push(labelFor(ctx, repo, n));
+    }
+    return { status: 200, body: issue.labels };
+  });
+
+  gh.on('issues/get-label', (ctx) => {
+    const label = repoOf(ctx).labels.get(ctx.params.name!.toLowerCase());
+    if (!label) throw new HttpStatus(404, 'Not Found');
+    return { status: 200, body: label };
+  });
+
+  gh.on('issues/create-label', (ctx) => {
+    const repo = repoOf(ctx);
+    if (repo.labels.has(String(ctx.body.name).toLowerCase())) {
+      throw new HttpStatus(422, 'Validation Failed: already_exists');
+    }
+    const label = labelFor(ctx, repo, String(ctx.body.name), ctx.body.color ?? 'ededed');
+    label.description = ctx.body.description ?? null;
+    return { status: 201, body: label };
+  });
+
+  gh.on('issues/list-labels-for-repo', (ctx) => paginate([...repoOf(ctx).labels.values()], ctx));
+
+  gh.on('repos/create-dispatch-event', (ctx) => {
+    const repo = repoOf(ctx);
+    const payload = ctx.body.client_payload ?? {};
+    if (Buffer.byteLength(JSON.stringify(payload)) >= 64 * 1024) {
+      throw new HttpStatus(422, 'client_payload is too large: the total size must be less than 64KB');
+    }
+    repo.dispatches.push({ event_type: ctx.body.event_type, client_payload: payload, at: Date.now() });
+    return { status: 204 };
+  });
+}

@@ -1,0 +1,236 @@
+/**
+ * A local GitHub REST fake. Every request is checked against the official OpenAPI description
+ * (see openapi.ts) and must carry a token the fake knows; then a handler keyed by operationId
+ * answers from in-memory state shaped like GitHub's. An operation with no handler answers 501,
+ * so a test never passes on a call the fake does not model.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { OpenApi, ValidationError, type Operation } from './openapi.js';
+import { State } from './state.js';
+import { registerDefaultHandlers } from './handlers.js';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  operationId: string;
+  query: Record<string, string>;
+  body: unknown;
+  headers: Record<string, string | string[] | undefined>;
+  status: number;
+}
+
+export interface HandlerContext {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: IncomingMessage['headers'];
+  login: string;
+  state: State;
+  baseUrl: string;
+  op: Operation;
+  url: URL;
+}
+
+export interface HandlerResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
+
+export interface Fault {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many matching requests to fail; default 1. */
+  times?: number;
+  /** Only requests with this operationId; default any. */
+  operationId?: string;
+}
+
+export class FakeGitHub {
+  readonly state = new State();
+  readonly requests: RecordedRequest[] = [];
+  /** Tokens accepted, with the login each authenticates as. */
+  readonly tokens = new Map<string, string>([['ghs_test_token', 'github-actions[bot]']]);
+  private readonly handlers = new Map<string, Handler>();
+  private readonly faults: Fault[] = [];
+  private readonly api = OpenApi.load();
+  private server?: Server;
+  url = '';
+
+  constructor() {
+    registerDefaultHandlers(this);
+  }
+
+  /** Registers or replaces the handler of one operationId (which must exist in the OpenAPI description). */
+  on(operationId: string, handler: Handler): this {
+    if (!this.api.operation(operationId)) throw new Error(`no operation '${operationId}' in GitHub's OpenAPI`);
+    this.handlers.set(operationId, handler);
+    return this;
+  }
+
+  /** Makes the next matching request(s) fail, e.g. 500, or 403 with rate-limit headers. */
+  fail(fault: Fault): this {
+    this.faults.push({ times: 1, ...fault });
+    return this;
+  }
+
+  calls(operationId?: string): RecordedRequest[] {
+    return operationId ? this.requests.filter((r) => r.operationId === operationId) : this.requests;
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        send(res, 500, { message: `fake-github crashed: ${err.stack ?? err.message}` });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as { port: number };
+    this.url = `http://127.0.0.1:${port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  /** Environment that points @actions/github at this fake. */
+  env(token = 'ghs_test_token'): Record<string, string> {
+    return { GITHUB_API_URL: this.url, GITHUB_TOKEN: token };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const rawBody = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.url);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname,
+      operationId: '',
+      query: Object.fromEntries(url.searchParams),
+      body: undefined,
+      headers: req.headers,
+      status: 0,
+    };
+    this.requests.push(record);
+    const reply = (status: number, body?: unknown, headers?: Record<string, string>): void => {
+      record.status = status;
+      send(res, status, body, headers);
+    };
+
+    let body: unknown;
+    if (rawBody.trim() !== '') {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        body = undefined;
+      }
+    }
+    record.body = body ?? (rawBody === '' ? undefined : rawBody);
+
+    const auth = req.headers.authorization ?? '';
+    const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
+    const login = token ? this.tokens.get(token) : undefined;
+    if (!login) {
+      return reply(401, {
+        message: token ? 'Bad credentials' : 'Requires authentication',
+        documentation_url: 'https://docs.github.com/rest',
+        status: '401',
+      });
+    }
+    if (!req.headers['user-agent']) {
+      return reply(403, { message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.' });
+    }
+
+    try {
+      const matched = this.api.match(method, url.pathname);
+      record.operationId = matched.op.operationId;
+      this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
+      const faultAt = this.faults.findIndex((f) => !f.operationId || f.operationId === matched.op.operationId);
+      if (faultAt >= 0) {
+        const fault = this.faults[faultAt]!;
+        if (--fault.times! <= 0) this.faults.splice(faultAt, 1);
+        return reply(fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+      }
+      const handler = this.handlers.get(matched.op.operationId);
+      if (!handler) {
+        return reply(501, { message: `fake-github has no handler for ${matched.op.operationId}` });
+      }
+      const result = await handler({
+        params: matched.params,
+        query: url.searchParams,
+        body,
+        headers: req.headers,
+        login,
+        state: this.state,
+        baseUrl: this.url,
+        op: matched.op,
+        url,
+      });
+      return reply(result.status, result.body, result.headers);
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        return reply(err.status, {
+          message: err.message,
+          errors: err.errors,
+          documentation_url: 'https://docs.github.com/rest',
+          status: String(err.status),
+        });
+      }
+      if (err instanceof HttpStatus) return reply(err.status, { message: err.message, status: String(err.status) });
+      throw err;
+    }
+  }
+}
+
+/** Thrown by handlers for GitHub's own errors (404 Not Found, 422 Validation Failed…). */
+export class HttpStatus extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    'x-github-request-id': `FAKE:${Math.random().toString(16).slice(2, 10)}`,
+    'x-ratelimit-limit': '5000',
+    'x-ratelimit-remaining': '4999',
+    'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600),
+    ...headers,
+  });
+  res.end(status === 204 || status === 304 ? undefined : text);
+}
+
+/** GitHub's pagination: `per_page` (max 100) and `page`, with a Link header to the next page. */
+export function paginate<T>(items: T[], ctx: HandlerContext): HandlerResult {
+  const perPage = Math.min(100, Number(ctx.query.get('per_page') ?? 30));
+  const page = Number(ctx.query.get('page') ?? 1);
+  const slice = items.slice((page - 1) * perPage, page * perPage);
+  const headers: Record<string, string> = {};
+  const links: string[] = [];
+  if (page * perPage < items.length) {
+    const next = new URL(ctx.url);
+    next.searchParams.set('page', String(page + 1));
+    next.searchParams.set('per_page', String(perPage));
+    links.push(`<${next.toString()}>; rel="next"`);
+    const last = new URL(ctx.url);
+    last.searchParams.set('page', String(Math.ceil(items.length / perPage)));
+    last.searchParams.set('per_page', String(perPage));
+    links.push(`<${last.toString()}>; rel="last"`);
+  }
+  if (links.length) headers.link = links.join(', ');
+  return { status: 200, body: slice, headers };
+}

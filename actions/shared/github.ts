@@ -1,0 +1,56 @@
+/** One Octokit for every action: @actions/github with retries and rate-limit handling. */
+import * as core from '@actions/core';
+import * as github from '@actions/github';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { InputError } from './errors.js';
+
+export type Octokit = ReturnType<typeof github.getOctokit>;
+
+export interface Repo {
+  owner: string;
+  repo: string;
+}
+
+export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: number } = {}): Octokit {
+  core.setSecret(token);
+  return github.getOctokit(
+    token,
+    {
+      // GITHUB_API_URL is read by @actions/github; GHES and the test fake set it.
+      retry: { retries: maxRetries },
+      throttle: {
+        onRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
+          core.warning(`GitHub rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+          return retryCount < maxRetries;
+        },
+        onSecondaryRateLimit: (
+          retryAfter: number,
+          options: { method: string; url: string },
+          _o: unknown,
+          retryCount: number,
+        ) => {
+          core.warning(`GitHub secondary rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+          return retryCount < maxRetries;
+        },
+      },
+    },
+    retry,
+    throttling,
+  );
+}
+
+/** `owner/name` from an input, or the workflow's own repository. */
+export function parseRepo(value: string | undefined, input = 'repository'): Repo {
+  const full = value ?? process.env.GITHUB_REPOSITORY ?? '';
+  const match = /^([A-Za-z0-9-_.]+)\/([A-Za-z0-9-_.]+)$/.exec(full);
+  if (!match) throw new InputError(input, 'owner/name (or GITHUB_REPOSITORY set by the runner)', full);
+  return { owner: match[1]!, repo: match[2]! };
+}
+
+/** Link to the workflow run, for tags, summaries and comments. */
+export function runUrl(): string | undefined {
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
+  if (!GITHUB_REPOSITORY || !GITHUB_RUN_ID) return undefined;
+  return `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`;
+}

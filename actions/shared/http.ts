@@ -1,0 +1,86 @@
+/**
+ * fetch with a timeout on every attempt and bounded retries with jittered exponential backoff:
+ * connection errors, 429 and 5xx are retried, honouring Retry-After; anything else is returned as is.
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  attempts?: number;
+  /** Per-attempt timeout. */
+  timeoutMs?: number;
+  /** First backoff; doubled each retry, with full jitter. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Whether a non-throwing response should be retried. Default: 429 and 5xx. */
+  retryOn?: (res: Response) => boolean;
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+}
+
+export class HttpError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+const defaultRetryOn = (res: Response): boolean => res.status === 429 || res.status >= 500;
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
+export function retryAfterMs(res: Response): number | undefined {
+  const header = res.headers.get('retry-after');
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+export async function fetchWithRetry(
+  url: string | URL,
+  init: RequestInit & { body?: RequestInit['body'] | (() => RequestInit['body']) } = {},
+  options: RetryOptions = {},
+): Promise<Response> {
+  const {
+    attempts = 4,
+    timeoutMs = 30_000,
+    baseDelayMs = 250,
+    maxDelayMs = 8_000,
+    retryOn = defaultRetryOn,
+    onRetry,
+  } = options;
+  let lastReason = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    // A body factory lets a stream body be re-created for each attempt.
+    const body = typeof init.body === 'function' ? init.body() : init.body;
+    const requestInit: RequestInit & { duplex?: 'half' } = {
+      ...init,
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    };
+    if (body && typeof body === 'object' && 'getReader' in body) requestInit.duplex = 'half';
+    let delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * Math.random();
+    try {
+      const res = await fetch(url, requestInit);
+      if (!retryOn(res) || attempt === attempts) return res;
+      lastReason = `HTTP ${res.status}`;
+      delay = retryAfterMs(res) ?? delay;
+      await res.body?.cancel();
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      lastReason =
+        e.name === 'TimeoutError'
+          ? `no answer within ${timeoutMs} ms`
+          : (e.cause?.code ?? e.cause?.message ?? e.message);
+      if (attempt === attempts) {
+        throw new HttpError(`${init.method ?? 'GET'} ${String(url)} failed after ${attempts} attempts: ${lastReason}`);
+      }
+    }
+    onRetry?.({ attempt, delayMs: delay, reason: lastReason });
+    await sleep(delay);
+  }
+  throw new HttpError(`${init.method ?? 'GET'} ${String(url)} failed: ${lastReason}`);
+}

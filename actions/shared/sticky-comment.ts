@@ -1,0 +1,41 @@
+/**
+ * One comment per (issue or PR, marker), created once and edited in place afterwards, so that
+ * later pushes update the report instead of piling up comments.
+ */
+import type { Octokit, Repo } from './github.js';
+
+export const markerFor = (key: string): string => `<!-- mlops-actions:${key} -->`;
+
+export async function findMarkedComment(
+  octokit: Octokit,
+  where: Repo & { issue_number: number },
+  key: string,
+): Promise<{ id: number; body: string } | undefined> {
+  const marker = markerFor(key);
+  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, { ...where, per_page: 100 })) {
+    const hit = page.data.find((c) => c.body?.includes(marker));
+    if (hit) return { id: hit.id, body: hit.body ?? '' };
+  }
+  return undefined;
+}
+
+export async function upsertComment(
+  octokit: Octokit,
+  where: Repo & { issue_number: number },
+  key: string,
+  body: string,
+): Promise<{ id: number; url: string; created: boolean }> {
+  const text = `${markerFor(key)}\n${body}`;
+  const existing = await findMarkedComment(octokit, where, key);
+  if (existing) {
+    const { data } = await octokit.rest.issues.updateComment({
+      owner: where.owner,
+      repo: where.repo,
+      comment_id: existing.id,
+      body: text,
+    });
+    return { id: data.id, url: data.html_url, created: false };
+  }
+  const { data } = await octokit.rest.issues.createComment({ ...where, body: text });
+  return { id: data.id, url: data.html_url, created: true };
+}
