@@ -15,7 +15,8 @@ const bundles = readdirSync(join(ROOT, 'actions'), { withFileTypes: true })
   .map((d) => d.name)
   .sort();
 const actions = bundles.filter((name) => existsSync(join(ROOT, name, 'action.yml')));
-const MODULE_ERRORS = /SyntaxError|ReferenceError|ERR_REQUIRE_ESM|ERR_MODULE_NOT_FOUND|Cannot find module|is not defined/;
+const MODULE_ERRORS =
+  /SyntaxError|ReferenceError|ERR_REQUIRE_ESM|ERR_MODULE_NOT_FOUND|Cannot find module|is not defined/;
 
 describe('dist/', () => {
   it('has a bundle for every entry point and nothing else', () => {
@@ -49,7 +50,10 @@ describe('dist/', () => {
   });
 
   it.each(actions)('%s: the bundle loads as ESM and fails cleanly without inputs', async (name) => {
-    const result = await runAction(name, { inputs: {}, env: { GITHUB_TOKEN: '', GITHUB_API_URL: 'http://127.0.0.1:9' } });
+    const result = await runAction(name, {
+      inputs: {},
+      env: { GITHUB_TOKEN: '', GITHUB_API_URL: 'http://127.0.0.1:9' },
+    });
     expect(result.stderr).not.toMatch(MODULE_ERRORS);
     expect(result.stdout).not.toMatch(MODULE_ERRORS);
     expect(result.code).toBe(1);

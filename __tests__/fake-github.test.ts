@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 
 let gh: FakeGitHub;
-const auth = { authorization: 'token ghs_test_token', 'user-agent': 'test', 'content-type': 'application/json' };
+const auth = {
+  authorization: 'token ghs_test_token',
+  'user-agent': 'test',
+  'content-type': 'application/json',
+};
 
 beforeAll(async () => {
   gh = new FakeGitHub();
@@ -47,7 +51,10 @@ describe('fake GitHub validates against @octokit/openapi', () => {
   });
 
   it('serves issue state with pagination', async () => {
-    for (let i = 0; i < 3; i++) expect((await call('POST', '/repos/o/r/issues', { title: `t${i}`, labels: ['alert'] })).status).toBe(201);
+    for (let i = 0; i < 3; i++)
+      expect((await call('POST', '/repos/o/r/issues', { title: `t${i}`, labels: ['alert'] })).status).toBe(
+        201,
+      );
     const page = await call('GET', '/repos/o/r/issues?labels=alert&per_page=2');
     expect(((await page.json()) as unknown[]).length).toBe(2);
     expect(page.headers.get('link')).toMatch(/rel="next"/);

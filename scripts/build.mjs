@@ -20,9 +20,13 @@ mkdirSync(out, { recursive: true });
 for (const name of entries) {
   const dir = join(out, name);
   rmSync(dir, { recursive: true, force: true });
-  execFileSync(ncc, ['build', join('actions', name, 'main.ts'), '-o', dir, '--license', 'licenses.txt', '-q'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    ncc,
+    ['build', join('actions', name, 'main.ts'), '-o', dir, '--license', 'licenses.txt', '-q'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   console.log(`built ${name}`);
 }

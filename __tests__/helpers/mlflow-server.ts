@@ -40,7 +40,12 @@ export async function startMlflow({ dir }: { dir?: string } = {}): Promise<Mlflo
       '--workers',
       '1',
     ],
-    { cwd: home, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONWARNINGS: 'ignore' } },
+    {
+      cwd: home,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+    },
   );
   let log = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (log += c));

@@ -69,7 +69,8 @@ export function parseFileCommand(text: string): Record<string, string> {
   return out;
 }
 
-const unescapeCommand = (s: string): string => s.replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%');
+const unescapeCommand = (s: string): string =>
+  s.replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%');
 
 /** Expression defaults the runner would evaluate; the rest are left unset like an empty context would. */
 function resolveDefault(value: string, env: Record<string, string | undefined>): string | undefined {
@@ -91,7 +92,8 @@ function resolveDefault(value: string, env: Record<string, string | undefined>):
 
 export async function runAction(name: string, options: RunOptions = {}): Promise<RunResult> {
   const action = readActionYaml(name);
-  if (action.runs.using !== 'node24') throw new Error(`${name}/action.yml runs.using is ${action.runs.using}`);
+  if (action.runs.using !== 'node24')
+    throw new Error(`${name}/action.yml runs.using is ${action.runs.using}`);
   const main = resolve(ROOT, name, action.runs.main);
   if (!existsSync(main)) throw new Error(`bundle ${main} does not exist: run npm run build`);
 
@@ -149,7 +151,11 @@ export async function runAction(name: string, options: RunOptions = {}): Promise
   }
 
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [main], { cwd: options.cwd ?? dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [main], {
+      cwd: options.cwd ?? dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {

@@ -20,8 +20,15 @@ export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: 
       // GITHUB_API_URL is read by @actions/github; GHES and the test fake set it.
       retry: { retries: maxRetries },
       throttle: {
-        onRateLimit: (retryAfter: number, options: { method: string; url: string }, _o: unknown, retryCount: number) => {
-          core.warning(`GitHub rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+        onRateLimit: (
+          retryAfter: number,
+          options: { method: string; url: string },
+          _o: unknown,
+          retryCount: number,
+        ) => {
+          core.warning(
+            `GitHub rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`,
+          );
           return retryCount < maxRetries;
         },
         onSecondaryRateLimit: (
@@ -30,7 +37,9 @@ export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: 
           _o: unknown,
           retryCount: number,
         ) => {
-          core.warning(`GitHub secondary rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+          core.warning(
+            `GitHub secondary rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`,
+          );
           return retryCount < maxRetries;
         },
       },

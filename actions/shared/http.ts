@@ -76,7 +76,9 @@ export async function fetchWithRetry(
           ? `no answer within ${timeoutMs} ms`
           : (e.cause?.code ?? e.cause?.message ?? e.message);
       if (attempt === attempts) {
-        throw new HttpError(`${init.method ?? 'GET'} ${String(url)} failed after ${attempts} attempts: ${lastReason}`);
+        throw new HttpError(
+          `${init.method ?? 'GET'} ${String(url)} failed after ${attempts} attempts: ${lastReason}`,
+        );
       }
     }
     onRetry?.({ attempt, delayMs: delay, reason: lastReason });

@@ -42,13 +42,18 @@ export function boolean(name: string, fallback: boolean): boolean {
 export function number(
   name: string,
   fallback: number,
-  { min = -Infinity, max = Infinity, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
+  {
+    min = -Infinity,
+    max = Infinity,
+    integer = false,
+  }: { min?: number; max?: number; integer?: boolean } = {},
 ): number {
   const value = optional(name);
   if (value === undefined) return fallback;
   const parsed = Number(value);
   const kind = integer ? 'an integer' : 'a number';
-  if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed))) throw new InputError(name, kind, value);
+  if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)))
+    throw new InputError(name, kind, value);
   if (parsed < min || parsed > max) {
     throw new InputError(name, `${kind} from ${min} to ${max}`, value);
   }

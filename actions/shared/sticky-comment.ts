@@ -12,7 +12,10 @@ export async function findMarkedComment(
   key: string,
 ): Promise<{ id: number; body: string } | undefined> {
   const marker = markerFor(key);
-  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, { ...where, per_page: 100 })) {
+  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+    ...where,
+    per_page: 100,
+  })) {
     const hit = page.data.find((c) => c.body?.includes(marker));
     if (hit) return { id: hit.id, body: hit.body ?? '' };
   }

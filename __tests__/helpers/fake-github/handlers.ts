@@ -25,7 +25,8 @@ export function labelFor(ctx: HandlerContext, repo: RepoState, name: string, col
   const key = name.toLowerCase();
   let label = repo.labels.get(key);
   if (!label) {
-    if (name.length > 50) throw new HttpStatus(422, `Validation Failed: label name '${name}' is too long (max 50)`);
+    if (name.length > 50)
+      throw new HttpStatus(422, `Validation Failed: label name '${name}' is too long (max 50)`);
     const id = ctx.state.nextId();
     label = {
       id,
@@ -42,7 +43,9 @@ export function labelFor(ctx: HandlerContext, repo: RepoState, name: string, col
 }
 
 const labelNames = (labels: unknown[] | undefined): string[] =>
-  (labels ?? []).map((l) => (typeof l === 'string' ? l : String((l as { name?: string }).name ?? ''))).filter(Boolean);
+  (labels ?? [])
+    .map((l) => (typeof l === 'string' ? l : String((l as { name?: string }).name ?? '')))
+    .filter(Boolean);
 
 export function commentView(c: Comment): Comment {
   return c;
@@ -71,7 +74,8 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     const id = ctx.state.nextId();
     const title = String(ctx.body.title);
     if (title.trim() === '') throw new HttpStatus(422, 'Validation Failed: title is missing');
-    if (title.length > 256) throw new HttpStatus(422, 'Validation Failed: title is too long (maximum is 256 characters)');
+    if (title.length > 256)
+      throw new HttpStatus(422, 'Validation Failed: title is too long (maximum is 256 characters)');
     if (typeof ctx.body.body === 'string' && ctx.body.body.length > 65536) {
       throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
     }
@@ -150,7 +154,8 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     const repo = repoOf(ctx);
     const issue = issueOf(ctx, repo);
     const body = String(ctx.body.body);
-    if (body.length > 65536) throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
+    if (body.length > 65536)
+      throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
     const id = ctx.state.nextId();
     const comment: Comment = {
       id,
@@ -194,7 +199,8 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     const issue = issueOf(ctx, repo);
     const names = Array.isArray(ctx.body) ? labelNames(ctx.body) : labelNames(ctx.body?.labels);
     for (const n of names) {
-      if (!issue.labels.some((l) => l.name.toLowerCase() === n.toLowerCase())) issue.labels.push(labelFor(ctx, repo, n));
+      if (!issue.labels.some((l) => l.name.toLowerCase() === n.toLowerCase()))
+        issue.labels.push(labelFor(ctx, repo, n));
     }
     return { status: 200, body: issue.labels };
   });

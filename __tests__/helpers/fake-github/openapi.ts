@@ -51,7 +51,8 @@ function toJsonSchema(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(toJsonSchema);
   if (!node || typeof node !== 'object') return node;
   const out: Json = {};
-  for (const [k, v] of Object.entries(node as Json)) out[k] = k === 'example' || k === 'examples' ? undefined : toJsonSchema(v);
+  for (const [k, v] of Object.entries(node as Json))
+    out[k] = k === 'example' || k === 'examples' ? undefined : toJsonSchema(v);
   if (out.nullable === true) {
     delete out.nullable;
     if (typeof out.type === 'string') {
@@ -70,7 +71,9 @@ export class OpenApi {
 
   static load(): OpenApi {
     cached ??= new OpenApi(
-      JSON.parse(readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8')) as Json,
+      JSON.parse(
+        readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8'),
+      ) as Json,
     );
     return cached;
   }
@@ -155,7 +158,9 @@ export class OpenApi {
     }
     throw new ValidationError(
       methodMismatch ? 405 : 404,
-      methodMismatch ? `${method} is not allowed on ${pathname}` : `Not Found: no route for ${method} ${pathname}`,
+      methodMismatch
+        ? `${method} is not allowed on ${pathname}`
+        : `Not Found: no route for ${method} ${pathname}`,
     );
   }
 
@@ -207,7 +212,8 @@ export class OpenApi {
     for (const name of query.keys()) {
       if (!known.has(name)) problems.push(`unknown query parameter '${name}' for ${op.operationId}`);
     }
-    if (problems.length) throw new ValidationError(op.method === 'GET' ? 422 : 422, problems.join('; '), problems);
+    if (problems.length)
+      throw new ValidationError(op.method === 'GET' ? 422 : 422, problems.join('; '), problems);
 
     if (!op.body) {
       if (rawBody.trim() !== '' && !['GET', 'HEAD', 'DELETE'].includes(op.method)) {

@@ -66,7 +66,8 @@ export class FakeGitHub {
 
   /** Registers or replaces the handler of one operationId (which must exist in the OpenAPI description). */
   on(operationId: string, handler: Handler): this {
-    if (!this.api.operation(operationId)) throw new Error(`no operation '${operationId}' in GitHub's OpenAPI`);
+    if (!this.api.operation(operationId))
+      throw new Error(`no operation '${operationId}' in GitHub's OpenAPI`);
     this.handlers.set(operationId, handler);
     return this;
   }
@@ -146,14 +147,19 @@ export class FakeGitHub {
       });
     }
     if (!req.headers['user-agent']) {
-      return reply(403, { message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.' });
+      return reply(403, {
+        message:
+          'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
+      });
     }
 
     try {
       const matched = this.api.match(method, url.pathname);
       record.operationId = matched.op.operationId;
       this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
-      const faultAt = this.faults.findIndex((f) => !f.operationId || f.operationId === matched.op.operationId);
+      const faultAt = this.faults.findIndex(
+        (f) => !f.operationId || f.operationId === matched.op.operationId,
+      );
       if (faultAt >= 0) {
         const fault = this.faults[faultAt]!;
         if (--fault.times! <= 0) this.faults.splice(faultAt, 1);
@@ -184,7 +190,8 @@ export class FakeGitHub {
           status: String(err.status),
         });
       }
-      if (err instanceof HttpStatus) return reply(err.status, { message: err.message, status: String(err.status) });
+      if (err instanceof HttpStatus)
+        return reply(err.status, { message: err.message, status: String(err.status) });
       throw err;
     }
   }
@@ -200,11 +207,17 @@ export class HttpStatus extends Error {
   }
 }
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
-    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-type':
+      typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
     'x-github-request-id': `FAKE:${Math.random().toString(16).slice(2, 10)}`,
     'x-ratelimit-limit': '5000',
     'x-ratelimit-remaining': '4999',

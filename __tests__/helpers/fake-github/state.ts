@@ -88,7 +88,14 @@ export interface Review {
   event: string;
   state: string;
   commit_id: string;
-  comments: { path: string; line?: number; side?: string; start_line?: number; position?: number; body: string }[];
+  comments: {
+    path: string;
+    line?: number;
+    side?: string;
+    start_line?: number;
+    position?: number;
+    body: string;
+  }[];
   user: User;
 }
 
