@@ -1,0 +1,173 @@
+/**
+ * The one Gemini client of the suite: plain generateContent, no tools, a system instruction,
+ * JSON constrained by a schema and validated locally, a timeout per call, bounded retries that
+ * honour Gemini's RetryInfo, fallback models for retired ones, and a token budget per call.
+ * It never throws for a model or network problem: callers get `{ ok: false, reason }` and fall
+ * back to a deterministic summary, saying so.
+ */
+import * as core from '@actions/core';
+import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
+import { fitToBudget } from './budget.js';
+import { classify } from './failures.js';
+import { fenceUntrusted, newBoundary, redact, UNTRUSTED_POLICY } from './fence.js';
+import { readReply } from './reply.js';
+
+export { fenceUntrusted, neutralize, redact, safeLabel, UNTRUSTED_POLICY } from './fence.js';
+export { checkSchema, type JsonSchema } from './schema.js';
+export { estimateTokens, fitToBudget, CHARS_PER_TOKEN } from './budget.js';
+
+export const DEFAULT_MODEL = 'gemini-2.5-flash-lite';
+
+export interface GeminiOptions {
+  apiKey?: string;
+  /** Default gemini-2.5-flash-lite. */
+  model?: string;
+  /** Tried in order when a model is not found (retired) or keeps failing. */
+  fallbackModels?: string[];
+  /** Default: $GOOGLE_GEMINI_BASE_URL, else Google's endpoint. Tests point it at a fake. */
+  baseUrl?: string;
+  /** Per attempt. Default 60 s. */
+  timeoutMs?: number;
+  /** Attempts per model, the first included. Default 3. */
+  attempts?: number;
+  /** Budget for the whole prompt (system instruction included). Default 30,000. */
+  maxInputTokens?: number;
+  /** Default 8,192. */
+  maxOutputTokens?: number;
+  temperature?: number;
+  /** First backoff when the server gives no RetryInfo; doubled per retry, jittered. Default 1 s. */
+  baseDelayMs?: number;
+  /** A longer RetryInfo.retryDelay than this means the quota is spent: stop retrying that model. Default 60 s. */
+  maxRetryDelayMs?: number;
+  /** For tests: observe or skip waits. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface PromptPart {
+  label: string;
+  text: string;
+  /** PR or alert text: fenced as data, and trimmed first when over budget. */
+  untrusted?: boolean;
+}
+
+export interface JsonRequest<T> {
+  system: string;
+  parts: PromptPart[];
+  /** JSON Schema, sent as responseJsonSchema and checked locally. */
+  schema: object;
+  /** Extra checks beyond the schema (e.g. cross-field rules). */
+  validate?: (v: unknown) => v is T;
+}
+
+export type StructuredResult<T> =
+  { ok: true; value: T; model: string; note?: string } | { ok: false; reason: string; note?: string };
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The text of the single user turn: trusted parts as headed sections, untrusted ones fenced. */
+export function renderParts(parts: PromptPart[], boundary = newBoundary()): string {
+  return parts
+    .map((p) => (p.untrusted ? fenceUntrusted(p.label, p.text, boundary) : `## ${p.label}\n${p.text}`))
+    .join('\n\n');
+}
+
+export class Gemini {
+  private readonly ai?: GoogleGenAI;
+  private readonly apiKey?: string;
+  readonly models: string[];
+  private readonly o: Required<Omit<GeminiOptions, 'apiKey' | 'baseUrl' | 'fallbackModels' | 'model'>>;
+
+  constructor(opts: GeminiOptions = {}) {
+    this.apiKey = opts.apiKey?.trim() || undefined;
+    if (this.apiKey) core.setSecret(this.apiKey);
+    this.models = [...new Set([opts.model?.trim() || DEFAULT_MODEL, ...(opts.fallbackModels ?? [])])];
+    this.o = {
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      attempts: Math.max(1, opts.attempts ?? 3),
+      maxInputTokens: opts.maxInputTokens ?? 30_000,
+      maxOutputTokens: opts.maxOutputTokens ?? 8_192,
+      temperature: opts.temperature ?? 0.2,
+      baseDelayMs: opts.baseDelayMs ?? 1_000,
+      maxRetryDelayMs: opts.maxRetryDelayMs ?? 60_000,
+      sleep: opts.sleep ?? defaultSleep,
+    };
+    if (this.apiKey) {
+      const baseUrl = opts.baseUrl ?? process.env.GOOGLE_GEMINI_BASE_URL;
+      this.ai = new GoogleGenAI({
+        apiKey: this.apiKey,
+        vertexai: false,
+        // No SDK retries: ours honour RetryInfo and move on to fallback models.
+        httpOptions: { ...(baseUrl ? { baseUrl } : {}), timeout: this.o.timeoutMs },
+      });
+    }
+  }
+
+  get enabled(): boolean {
+    return this.ai !== undefined;
+  }
+
+  async generateJson<T>(req: JsonRequest<T>): Promise<StructuredResult<T>> {
+    if (!this.ai) return { ok: false, reason: 'no Gemini API key was given' };
+    const system = `${req.system.trim()}\n\n${UNTRUSTED_POLICY}`;
+    const fitted = fitToBudget(system, req.parts, this.o.maxInputTokens);
+    if (fitted.overflow) return { ok: false, reason: `max input tokens: ${fitted.overflow}` };
+    const note = fitted.cuts.length
+      ? `inputs trimmed to fit ${this.o.maxInputTokens} input tokens: ${fitted.cuts.join('; ')}`
+      : undefined;
+    const text = renderParts(fitted.parts);
+    const tried: string[] = [];
+
+    for (const model of this.models) {
+      for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
+        let res: GenerateContentResponse;
+        try {
+          res = await this.ai.models.generateContent({
+            model,
+            contents: [{ role: 'user', parts: [{ text }] }],
+            config: {
+              systemInstruction: system,
+              responseMimeType: 'application/json',
+              responseJsonSchema: req.schema,
+              maxOutputTokens: this.o.maxOutputTokens,
+              temperature: this.o.temperature,
+              candidateCount: 1,
+            },
+          });
+        } catch (err) {
+          const f = classify(err, this.o.timeoutMs);
+          const reason = this.clean(f.reason);
+          if (f.kind === 'stop') return { ok: false, reason: `${model}: ${reason}`, note };
+          if (f.kind === 'next-model') {
+            core.info(`Gemini model ${model} is not available (${reason}); trying the next model`);
+            tried.push(`${model}: ${reason}`);
+            break;
+          }
+          if (f.retryDelayMs !== undefined && f.retryDelayMs > this.o.maxRetryDelayMs) {
+            tried.push(`${model}: ${reason} (server asked to wait ${f.retryDelayMs} ms)`);
+            break;
+          }
+          if (attempt === this.o.attempts) {
+            tried.push(`${model}: ${reason} after ${attempt} attempts`);
+            break;
+          }
+          const backoff = Math.min(this.o.maxRetryDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1));
+          const delay = f.retryDelayMs ?? Math.round(backoff * (0.5 + Math.random() / 2));
+          core.info(`Gemini ${model} attempt ${attempt} failed (${reason}); retrying in ${delay} ms`);
+          await this.o.sleep(delay);
+          continue;
+        }
+        const reading = readReply(res, req.schema);
+        if (!reading.ok) return { ok: false, reason: `${model}: ${reading.reason}`, note };
+        if (req.validate && !req.validate(reading.value)) {
+          return { ok: false, reason: `${model}: the reply failed validation`, note };
+        }
+        return { ok: true, value: reading.value as T, model, ...(note ? { note } : {}) };
+      }
+    }
+    return { ok: false, reason: `gave up: ${tried.join('; ')}`, note };
+  }
+
+  private clean(text: string): string {
+    return redact(text, [this.apiKey]);
+  }
+}
