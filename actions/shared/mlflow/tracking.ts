@@ -1,0 +1,162 @@
+/** Experiments and runs: /api/2.0/mlflow/experiments/*, runs/*, metrics/get-history. */
+import { readValue, splitBatch } from './batch.js';
+import { MlflowError, type Transport } from './transport.js';
+import type {
+  DatasetInput,
+  Experiment,
+  LoggedMetric,
+  Metric,
+  Param,
+  Run,
+  RunInfo,
+  RunStatus,
+  Tag,
+} from './types.js';
+
+interface WireRun {
+  info: RunInfo;
+  data?: {
+    metrics?: (Omit<LoggedMetric, 'value'> & { value: number | string })[];
+    params?: Param[];
+    tags?: Tag[];
+  };
+  inputs?: Run['inputs'];
+  outputs?: Run['outputs'];
+}
+
+/** Empty lists are omitted on the wire; callers get them as []. NaN and infinities come back as numbers. */
+export function normalizeRun(r: WireRun): Run {
+  const run: Run = {
+    info: r.info,
+    data: {
+      metrics: (r.data?.metrics ?? []).map((m) => ({ ...m, value: readValue(m.value) })),
+      params: r.data?.params ?? [],
+      tags: r.data?.tags ?? [],
+    },
+  };
+  if (r.inputs) run.inputs = r.inputs;
+  if (r.outputs) run.outputs = r.outputs;
+  return run;
+}
+
+export async function getExperimentByName(t: Transport, name: string): Promise<Experiment | undefined> {
+  try {
+    const res = await t.call<{ experiment: Experiment }>('GET', '/experiments/get-by-name', {
+      experiment_name: name,
+    });
+    return res.experiment;
+  } catch (err) {
+    if (err instanceof MlflowError && err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+    throw err;
+  }
+}
+
+export async function getOrCreateExperiment(t: Transport, name: string): Promise<Experiment> {
+  const existing = await getExperimentByName(t, name);
+  if (existing) {
+    if (existing.lifecycle_stage === 'deleted') {
+      throw new MlflowError(
+        `experiment '${name}' is deleted; restore it in MLflow or pick another name (a deleted experiment's name stays taken)`,
+      );
+    }
+    return existing;
+  }
+  try {
+    await t.call<{ experiment_id: string }>('POST', '/experiments/create', { name });
+  } catch (err) {
+    // Another job created it between our get and create.
+    if (!(err instanceof MlflowError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
+  }
+  const created = await getExperimentByName(t, name);
+  if (!created) throw new MlflowError(`experiment '${name}' was created but cannot be read back`);
+  return created;
+}
+
+export async function createRun(
+  t: Transport,
+  a: { experimentId: string; runName?: string; tags?: Record<string, string>; startTime?: number },
+): Promise<RunInfo> {
+  const tags = Object.entries(a.tags ?? {}).map(([key, value]) => ({ key, value: String(value) }));
+  const res = await t.call<{ run: WireRun }>('POST', '/runs/create', {
+    experiment_id: a.experimentId,
+    run_name: a.runName,
+    start_time: a.startTime ?? Date.now(),
+    tags,
+  });
+  return res.run.info;
+}
+
+export async function updateRun(
+  t: Transport,
+  runId: string,
+  a: { status?: RunStatus; endTime?: number; runName?: string },
+): Promise<void> {
+  await t.call('POST', '/runs/update', {
+    run_id: runId,
+    run_uuid: runId,
+    status: a.status,
+    end_time: a.endTime ?? (a.status && a.status !== 'RUNNING' ? Date.now() : undefined),
+    run_name: a.runName,
+  });
+}
+
+export async function getRun(t: Transport, runId: string): Promise<Run> {
+  const res = await t.call<{ run: WireRun }>('GET', '/runs/get', { run_id: runId });
+  return normalizeRun(res.run);
+}
+
+/** The server's page size cap for runs/search (SEARCH_MAX_RESULTS_THRESHOLD). */
+const SEARCH_PAGE = 1000;
+
+export async function searchRuns(
+  t: Transport,
+  a: { experimentIds: string[]; filter?: string; orderBy?: string[]; maxResults?: number },
+): Promise<Run[]> {
+  const runs: Run[] = [];
+  let pageToken: string | undefined;
+  do {
+    const want = a.maxResults === undefined ? SEARCH_PAGE : Math.min(SEARCH_PAGE, a.maxResults - runs.length);
+    const res = await t.call<{ runs?: WireRun[]; next_page_token?: string }>('POST', '/runs/search', {
+      experiment_ids: a.experimentIds,
+      filter: a.filter,
+      order_by: a.orderBy,
+      max_results: want,
+      page_token: pageToken,
+    });
+    runs.push(...(res.runs ?? []).map(normalizeRun));
+    pageToken = res.next_page_token || undefined;
+  } while (pageToken && (a.maxResults === undefined || runs.length < a.maxResults));
+  return runs;
+}
+
+export async function logBatch(
+  t: Transport,
+  runId: string,
+  a: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] },
+): Promise<void> {
+  // Sequential on purpose: a metric's steps must be stored in the order given.
+  for (const req of splitBatch(runId, a)) await t.call('POST', '/runs/log-batch', { ...req });
+}
+
+export async function setTag(t: Transport, runId: string, key: string, value: string): Promise<void> {
+  await t.call('POST', '/runs/set-tag', { run_id: runId, run_uuid: runId, key, value });
+}
+
+export async function logInputs(t: Transport, runId: string, datasets: DatasetInput[]): Promise<void> {
+  if (datasets.length === 0) return;
+  await t.call('POST', '/runs/log-inputs', { run_id: runId, datasets });
+}
+
+export async function getMetricHistory(t: Transport, runId: string, key: string): Promise<LoggedMetric[]> {
+  const out: LoggedMetric[] = [];
+  let pageToken: string | undefined;
+  do {
+    const res = await t.call<{
+      metrics?: (Omit<LoggedMetric, 'value'> & { value: number | string })[];
+      next_page_token?: string;
+    }>('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken });
+    out.push(...(res.metrics ?? []).map((m) => ({ ...m, value: readValue(m.value) })));
+    pageToken = res.next_page_token || undefined;
+  } while (pageToken);
+  return out;
+}

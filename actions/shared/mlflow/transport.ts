@@ -1,0 +1,212 @@
+/**
+ * One place where HTTP to MLflow happens: auth as MLflow's own clients send it, a timeout and
+ * bounded retries on every call (via fetchWithRetry), and MLflow's `{error_code, message}` turned
+ * into an MlflowError that says what was called and what the server answered.
+ */
+import { fetchWithRetry, HttpError, type RetryOptions } from '../http.js';
+
+export interface MlflowClientOptions {
+  /** http(s) URL of the tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept). */
+  trackingUri: string;
+  /** Sent as `Authorization: Bearer` (MLFLOW_TRACKING_TOKEN). */
+  token?: string;
+  /** With `password`, sent as `Authorization: Basic` (MLFLOW_TRACKING_USERNAME/PASSWORD). */
+  username?: string;
+  password?: string;
+  /** Per-attempt timeout of API calls; artifact transfers get more time for large files. */
+  timeoutMs?: number;
+  /** Attempts per call, the first included. */
+  attempts?: number;
+  /** First retry backoff (doubled each retry, jittered). */
+  baseDelayMs?: number;
+}
+
+export class MlflowError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly errorCode?: string,
+  ) {
+    super(message);
+    this.name = 'MlflowError';
+  }
+}
+
+/** The codes MLflow's Python client infers when a response carries no JSON error body. */
+const STATUS_TO_ERROR_CODE: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'ENDPOINT_NOT_FOUND',
+  429: 'REQUEST_LIMIT_EXCEEDED',
+  500: 'INTERNAL_ERROR',
+  501: 'NOT_IMPLEMENTED',
+  503: 'TEMPORARILY_UNAVAILABLE',
+};
+
+export const API = '/api/2.0/mlflow';
+
+export interface CallOptions {
+  timeoutMs?: number;
+  attempts?: number;
+}
+
+type Body = RequestInit['body'] | (() => RequestInit['body']);
+
+export class Transport {
+  /** Scheme, host and path prefix, without credentials or a trailing slash. */
+  readonly baseUrl: string;
+  requestCount = 0;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  private readonly baseDelayMs: number;
+  private readonly auth?: string;
+
+  constructor(opts: MlflowClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(opts.trackingUri);
+    } catch {
+      throw new MlflowError(`MLflow tracking URI '${opts.trackingUri}' is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new MlflowError(
+        `MLflow tracking URI must be an http(s) URL of a tracking server, got '${url.protocol}' (${redact(url)})`,
+      );
+    }
+    // Credentials in the URL would leak into every message; take them as Basic auth instead.
+    const userInfo =
+      url.username || url.password
+        ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+        : undefined;
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    this.baseUrl = url.toString().replace(/\/+$/, '');
+    const username = opts.username ?? userInfo?.username;
+    const password = opts.password ?? userInfo?.password;
+    // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
+    if (username && password) {
+      this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    } else if (opts.token) {
+      this.auth = `Bearer ${opts.token}`;
+    }
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.attempts = Math.max(1, opts.attempts ?? 4);
+    this.baseDelayMs = opts.baseDelayMs ?? 250;
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { 'user-agent': 'mlops-actions-mlflow-client', ...extra };
+    if (this.auth) h.authorization = this.auth;
+    return h;
+  }
+
+  /** A REST call under /api/2.0/mlflow: GET sends `body` as query parameters, the rest as JSON. */
+  async call<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: Record<string, unknown>,
+    opts: CallOptions = {},
+  ): Promise<T> {
+    let url = `${this.baseUrl}${API}${path}`;
+    const init: RequestInit = { method, headers: this.headers() };
+    if (method === 'GET') {
+      const qs = toQuery(body);
+      if (qs) url += `?${qs}`;
+    } else if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = this.headers({ 'content-type': 'application/json' });
+    }
+    const res = await this.send(url, init, opts);
+    const text = await res.text();
+    if (!text) return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new MlflowError(
+        `MLflow ${method} ${pathOf(url)} answered HTTP ${res.status} with a body that is not JSON: ${snippet(text)}`,
+        res.status,
+      );
+    }
+  }
+
+  /** Any request to the server; non-2xx answers become MlflowError. The body may be a factory so retries re-open streams. */
+  async send(
+    url: string,
+    init: Omit<RequestInit, 'body'> & { body?: Body },
+    opts: CallOptions = {},
+  ): Promise<Response> {
+    const method = init.method ?? 'GET';
+    const retry: RetryOptions = {
+      attempts: opts.attempts ?? this.attempts,
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+      baseDelayMs: this.baseDelayMs,
+      onRetry: () => this.requestCount++,
+    };
+    this.requestCount++;
+    let res: Response;
+    try {
+      // fetchWithRetry accepts a body factory at run time; its parameter type is narrower than that.
+      res = await fetchWithRetry(url, init as RequestInit, retry);
+    } catch (err) {
+      const reason = err instanceof HttpError ? err.message : (err as Error).message;
+      throw new MlflowError(`cannot reach MLflow at ${this.baseUrl}: ${reason.replace(url, pathOf(url))}`);
+    }
+    if (res.ok) return res;
+    throw await toMlflowError(method, url, res);
+  }
+}
+
+export async function toMlflowError(method: string, url: string, res: Response): Promise<MlflowError> {
+  const text = await res.text().catch(() => '');
+  let code: string | undefined;
+  let message: string | undefined;
+  try {
+    const body = JSON.parse(text) as { error_code?: unknown; message?: unknown };
+    if (typeof body.error_code === 'string') code = body.error_code;
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    /* not JSON: proxies, auth front-ends and unknown routes answer HTML or plain text */
+  }
+  code ??= STATUS_TO_ERROR_CODE[res.status];
+  message ??= snippet(text) || res.statusText;
+  return new MlflowError(
+    `MLflow ${method} ${pathOf(url)} failed: HTTP ${res.status}${code ? ` ${code}` : ''}: ${message}`,
+    res.status,
+    code,
+  );
+}
+
+function toQuery(body?: Record<string, unknown>): string {
+  if (!body) return '';
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(body)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) for (const item of v) qs.append(k, String(item));
+    else qs.append(k, String(v));
+  }
+  return qs.toString();
+}
+
+/** Path and query of a URL, for messages (the base URL is given once, in front). */
+export function pathOf(url: string): string {
+  const u = new URL(url);
+  return `${u.pathname}${u.search}`;
+}
+
+function redact(url: URL): string {
+  const u = new URL(url.toString());
+  u.username = '';
+  u.password = '';
+  return u.toString();
+}
+
+function snippet(text: string): string {
+  return text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 300);
+}
