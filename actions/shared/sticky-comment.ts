@@ -6,18 +6,32 @@ import type { Octokit, Repo } from './github.js';
 
 export const markerFor = (key: string): string => `<!-- mlops-actions:${key} -->`;
 
+/** What a caller may check before trusting a marked comment (anyone can type a marker). */
+export interface CommentAuthor {
+  user: { login: string; type?: string } | null;
+  author_association?: string;
+}
+
+/**
+ * Marked comments written by a bot (the github-actions app or any GitHub App) or by someone with
+ * write access; a marker typed by an outside contributor is ignored.
+ */
+export const trustedAuthor = (c: CommentAuthor): boolean =>
+  c.user?.type === 'Bot' || ['OWNER', 'MEMBER', 'COLLABORATOR'].includes(c.author_association ?? '');
+
 export async function findMarkedComment(
   octokit: Octokit,
   where: Repo & { issue_number: number },
   key: string,
-): Promise<{ id: number; body: string } | undefined> {
+  accept: (c: CommentAuthor) => boolean = () => true,
+): Promise<{ id: number; body: string; url: string } | undefined> {
   const marker = markerFor(key);
   for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
     ...where,
     per_page: 100,
   })) {
-    const hit = page.data.find((c) => c.body?.includes(marker));
-    if (hit) return { id: hit.id, body: hit.body ?? '' };
+    const hit = page.data.find((c) => c.body?.includes(marker) && accept(c));
+    if (hit) return { id: hit.id, body: hit.body ?? '', url: hit.html_url };
   }
   return undefined;
 }
@@ -27,9 +41,10 @@ export async function upsertComment(
   where: Repo & { issue_number: number },
   key: string,
   body: string,
+  accept?: (c: CommentAuthor) => boolean,
 ): Promise<{ id: number; url: string; created: boolean }> {
   const text = `${markerFor(key)}\n${body}`;
-  const existing = await findMarkedComment(octokit, where, key);
+  const existing = await findMarkedComment(octokit, where, key, accept);
   if (existing) {
     const { data } = await octokit.rest.issues.updateComment({
       owner: where.owner,
