@@ -1,0 +1,195 @@
+/**
+ * platform/prometheus: `promtool check config`, `promtool check rules`, and `promtool test rules`
+ * run one test group at a time (each group is a jest test), plus what the config must say (the
+ * Tailscale scrape of the data plane on 30808, Alertmanager at alertmanager:9093) and a check that
+ * the unit tests can fail: a rule with a broken threshold must fail them.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { ROOT } from './helpers/run-action.js';
+
+const DIR = join(ROOT, 'platform', 'prometheus');
+const CONFIG = join(DIR, 'prometheus.yml');
+const RULE_FILES = readdirSync(join(DIR, 'rules'))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => join(DIR, 'rules', f));
+const TEST_FILES = readdirSync(join(DIR, 'tests'))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => join(DIR, 'tests', f));
+
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface TestGroup {
+  name: string;
+  alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[];
+  promql_expr_test?: unknown[];
+}
+interface TestFile {
+  rule_files: string[];
+  evaluation_interval?: string;
+  tests: TestGroup[];
+}
+
+const promtool = (...args: string[]) => {
+  const r = spawnSync('promtool', args, { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+};
+
+const rules: Rule[] = RULE_FILES.flatMap((f) =>
+  (parse(readFileSync(f, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules),
+);
+const alerts = rules.filter((r) => r.alert);
+const testFiles = TEST_FILES.map((f) => ({ path: f, spec: parse(readFileSync(f, 'utf8')) as TestFile }));
+
+/** A test file with one group, its rule_files made absolute (optionally swapped for other files). */
+function singleGroupFile(
+  file: { path: string; spec: TestFile },
+  group: TestGroup,
+  ruleFiles?: string[],
+): string {
+  const dir = mkdtempSync(join(tmpdir(), 'promtool-'));
+  const spec: TestFile = {
+    ...file.spec,
+    rule_files: ruleFiles ?? file.spec.rule_files.map((r) => resolve(file.path, '..', r)),
+    tests: [group],
+  };
+  const out = join(dir, basename(file.path));
+  writeFileSync(out, JSON.stringify(spec));
+  return out;
+}
+
+describe('promtool check', () => {
+  it('check config accepts prometheus.yml and the rule files it loads', () => {
+    const r = promtool('check', 'config', CONFIG);
+    expect(r.out).toMatch(/SUCCESS: \S*prometheus\.yml is valid prometheus config file syntax/);
+    expect(r.out).toMatch(new RegExp(`SUCCESS: ${RULE_FILES.length} rule files found`));
+    expect(r.code).toBe(0);
+  });
+
+  it.each(RULE_FILES.map((f) => [basename(f), f]))('check rules accepts %s', (_, file) => {
+    const r = promtool('check', 'rules', file);
+    expect(r.out).toMatch(/SUCCESS: \d+ rules found/);
+    expect(r.code).toBe(0);
+  });
+
+  it('check rules rejects a broken rule file (the check is live)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'promtool-bad-'));
+    writeFileSync(
+      join(dir, 'bad.yml'),
+      'groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: sum(rate(x[5m])\n',
+    );
+    expect(promtool('check', 'rules', join(dir, 'bad.yml')).code).not.toBe(0);
+  });
+});
+
+describe('promtool test rules, one test group at a time', () => {
+  const groups = testFiles.flatMap((file) =>
+    file.spec.tests.map((group) => [`${basename(file.path)}: ${group.name}`, file, group] as const),
+  );
+
+  it('has test groups', () => {
+    expect(groups.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(groups)('%s', (_, file, group) => {
+    const r = promtool('test', 'rules', singleGroupFile(file, group));
+    expect(r.out).toContain('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  it('covers every alert with a group where it fires and one where it stays quiet', () => {
+    const all = testFiles.flatMap((f) => f.spec.tests.flatMap((g) => g.alert_rule_test ?? []));
+    for (const a of alerts) {
+      const cases = all.filter((t) => t.alertname === a.alert);
+      expect([a.alert, cases.some((t) => t.exp_alerts.length > 0)]).toEqual([a.alert, true]);
+      expect([a.alert, cases.some((t) => t.exp_alerts.length === 0)]).toEqual([a.alert, true]);
+    }
+  });
+
+  it('fails when a rule is broken: the 5xx threshold raised tenfold', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'promtool-mutant-'));
+    mkdirSync(join(dir, 'rules'));
+    const [file] = testFiles;
+    const rulesFile = RULE_FILES.find((f) =>
+      readFileSync(f, 'utf8').includes('IrisClassifierHighErrorRatio'),
+    )!;
+    const mutant = join(dir, 'rules', basename(rulesFile));
+    copyFileSync(rulesFile, mutant);
+    const text = readFileSync(mutant, 'utf8');
+    const broken = text.replace(
+      'iris:request_errors:ratio_rate5m > 0.05',
+      'iris:request_errors:ratio_rate5m > 0.5',
+    );
+    expect(broken).not.toBe(text);
+    writeFileSync(mutant, broken);
+    const group = file!.spec.tests.find((g) =>
+      g.alert_rule_test?.some(
+        (t) => t.alertname === 'IrisClassifierHighErrorRatio' && t.exp_alerts.length > 0,
+      ),
+    )!;
+    const r = promtool('test', 'rules', singleGroupFile(file!, group, [mutant]));
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('FAILED');
+  });
+});
+
+describe('prometheus.yml', () => {
+  const config = parse(readFileSync(CONFIG, 'utf8')) as {
+    alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+    rule_files: string[];
+    scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
+  };
+
+  it("scrapes the k3d data plane's NodePort 30808 through its Tailscale name", () => {
+    const job = config.scrape_configs.find((j) => j.job_name === 'iris-classifier')!;
+    expect(job.metrics_path ?? '/metrics').toBe('/metrics');
+    const targets = job.static_configs.flatMap((s) => s.targets);
+    expect(targets).toEqual(['iris-dataplane.tailnet.ts.net:30808']);
+  });
+
+  it('sends alerts to the Alertmanager service at alertmanager:9093', () => {
+    expect(config.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((s) => s.targets))).toEqual([
+      'alertmanager:9093',
+    ]);
+  });
+
+  it('loads the rule files by a path that works both in the repository and in the pod', () => {
+    expect(config.rule_files).toEqual(['rules/*.yml']);
+  });
+});
+
+describe('alert rules', () => {
+  it('alert on target down, error ratio, p99 latency, class distribution shift and no predictions', () => {
+    const exprs = Object.fromEntries(alerts.map((a) => [a.alert!, a.expr]));
+    expect(Object.keys(exprs)).toEqual(
+      expect.arrayContaining([
+        'IrisClassifierTargetDown',
+        'IrisClassifierHighErrorRatio',
+        'IrisClassifierHighLatencyP99',
+        'IrisClassifierPredictionDistributionShift',
+        'IrisClassifierNoPredictions',
+      ]),
+    );
+  });
+
+  it.each(alerts.map((a) => [a.alert!, a]))(
+    '%s has a severity, the service and model labels, a summary and a description',
+    (_, a) => {
+      expect(['critical', 'warning', 'info']).toContain(a.labels?.severity);
+      expect(a.labels).toMatchObject({ service: 'iris-classifier', model: 'iris' });
+      expect(a.annotations?.summary).toBeTruthy();
+      expect(a.annotations?.description).toBeTruthy();
+      expect(a.for).toMatch(/^\d+[smh]$/);
+    },
+  );
+});

@@ -1,0 +1,630 @@
+/**
+ * platform/: every kustomization builds offline with `kubectl kustomize`, and what it builds is what
+ * the platform promises (security settings, probes, ports, least-privilege service accounts, no
+ * committed secrets); ArgoCD Applications point at paths that build; the k3d config has the seed's
+ * port map; Grafana dashboards are valid and use the provisioned datasource; bootstrap.sh does its
+ * steps in order against recording fakes of k3d/kubectl/openssl.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { ROOT } from './helpers/run-action.js';
+
+type Obj = Record<string, unknown>;
+interface K8s {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+const PLATFORM = join(ROOT, 'platform');
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+const kustomizationDirs = walk(PLATFORM)
+  .filter((f) => /\/kustomization\.ya?ml$/.test(f))
+  .map((f) => relative(ROOT, join(f, '..')))
+  .sort();
+
+const built = new Map<string, K8s[]>();
+function build(dir: string): K8s[] {
+  let docs = built.get(dir);
+  if (!docs) {
+    const out = execFileSync('kubectl', ['kustomize', join(ROOT, dir)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    docs = parseAllDocuments(out)
+      .map((d) => d.toJS() as K8s)
+      .filter(Boolean);
+    built.set(dir, docs);
+  }
+  return docs;
+}
+
+const get = (o: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
+
+/** The two entry points ArgoCD deploys. */
+const DATA_PLANE = 'platform/iris-classifier/overlays/prod';
+const CONTROL_PLANE = 'platform/control-plane';
+const byKind = (docs: K8s[], kind: string): K8s[] => docs.filter((d) => d.kind === kind);
+const one = (docs: K8s[], kind: string, name: string): K8s => {
+  const found = docs.find((d) => d.kind === kind && d.metadata.name === name);
+  if (!found) throw new Error(`${kind}/${name} not in the build`);
+  return found;
+};
+
+interface Container {
+  name: string;
+  image: string;
+  ports?: { name?: string; containerPort: number }[];
+  env?: { name: string; value?: string; valueFrom?: Obj }[];
+  resources?: { requests?: Obj; limits?: Obj };
+  securityContext?: Obj;
+  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+  volumeMounts?: { name: string; mountPath: string }[];
+  args?: string[];
+  command?: string[];
+}
+interface PodSpec {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: Obj;
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: Obj[];
+}
+const podSpec = (workload: K8s): PodSpec => get(workload, 'spec.template.spec') as PodSpec;
+const WORKLOADS = ['Deployment', 'StatefulSet', 'DaemonSet'];
+
+describe('kubectl kustomize builds every kustomization offline', () => {
+  it('finds the platform kustomizations', () => {
+    expect(kustomizationDirs).toEqual(
+      expect.arrayContaining([
+        'platform/argocd/apps',
+        'platform/control-plane',
+        'platform/grafana',
+        'platform/iris-classifier/base',
+        DATA_PLANE,
+        'platform/mlflow',
+        'platform/prometheus',
+      ]),
+    );
+  });
+
+  it.each(kustomizationDirs)('%s', (dir) => {
+    const docs = build(dir);
+    expect(docs.length).toBeGreaterThan(0);
+    for (const d of docs) {
+      expect(d.apiVersion).toBeTruthy();
+      expect(d.kind).toBeTruthy();
+      expect(d.metadata?.name).toBeTruthy();
+    }
+    // Offline and reproducible: no remote bases or resources.
+    const k = parse(readFileSync(join(ROOT, dir, 'kustomization.yaml'), 'utf8')) as Obj;
+    for (const r of [...((k.resources as string[]) ?? []), ...((k.components as string[]) ?? [])]) {
+      expect(r).not.toMatch(/^(https?:|git@|github\.com)/);
+    }
+  });
+});
+
+describe('security settings of every workload the platform deploys', () => {
+  const workloads = [DATA_PLANE, CONTROL_PLANE].flatMap((dir) =>
+    build(dir)
+      .filter((d) => WORKLOADS.includes(d.kind))
+      .map((d) => [`${dir} ${d.kind}/${d.metadata.name}`, d] as const),
+  );
+
+  it('deploys the model server and the control plane services', () => {
+    expect(workloads.map(([n]) => n)).toEqual(
+      expect.arrayContaining([
+        `${DATA_PLANE} Deployment/iris-classifier`,
+        `${CONTROL_PLANE} Deployment/mlflow`,
+        `${CONTROL_PLANE} Deployment/prometheus`,
+        `${CONTROL_PLANE} Deployment/grafana`,
+      ]),
+    );
+  });
+
+  it.each(workloads)('%s is non-root, read-only, without capabilities, with limits', (_, w) => {
+    const spec = podSpec(w);
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.serviceAccountName).toBeTruthy();
+    expect(spec.serviceAccountName).not.toBe('default');
+    expect(spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(get(spec, 'securityContext.runAsUser')).not.toBe(0);
+    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(get(c, 'securityContext.privileged')).not.toBe(true);
+      expect(get(c, 'securityContext.capabilities.add')).toBeUndefined();
+      for (const kind of ['requests', 'limits'] as const) {
+        expect(c.resources?.[kind]).toEqual(
+          expect.objectContaining({ cpu: expect.anything(), memory: expect.anything() }),
+        );
+      }
+      // A pinned tag (or digest), never latest.
+      expect(c.image).toMatch(/(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/);
+      expect(c.image).not.toMatch(/:latest$/);
+      expect(c.readinessProbe).toBeDefined();
+      expect(c.livenessProbe).toBeDefined();
+    }
+  });
+
+  it.each(workloads)('%s has a NetworkPolicy that selects its pods', (name, w) => {
+    const dir = name.split(' ')[0]!;
+    const podLabels = get(w, 'spec.template.metadata.labels') as Record<string, string>;
+    const policies = byKind(build(dir), 'NetworkPolicy').filter((p) => {
+      const sel = get(p, 'spec.podSelector.matchLabels') as Record<string, string>;
+      return Object.entries(sel).every(([k, v]) => podLabels[k] === v);
+    });
+    expect(policies.length).toBeGreaterThan(0);
+    for (const p of policies) expect(get(p, 'spec.policyTypes')).toEqual(['Ingress', 'Egress']);
+  });
+});
+
+describe('the iris-classifier data plane', () => {
+  const docs = build(DATA_PLANE);
+  const deploy = one(docs, 'Deployment', 'iris-classifier');
+  const server = podSpec(deploy).containers[0]!;
+  const portNumber = (port: string | number | undefined): number | undefined =>
+    typeof port === 'number' ? port : server.ports?.find((p) => p.name === port)?.containerPort;
+
+  it('probes /readyz (readiness) and /healthz (liveness) on port 30808', () => {
+    expect(server.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(server.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(portNumber(server.readinessProbe?.httpGet?.port)).toBe(30808);
+    expect(portNumber(server.livenessProbe?.httpGet?.port)).toBe(30808);
+  });
+
+  it('gets MODEL_URI and MLFLOW_TRACKING_URI, and no secret value in plain env', () => {
+    const env = Object.fromEntries((server.env ?? []).map((e) => [e.name, e]));
+    expect(env.MODEL_URI?.value).toMatch(/^models:\/iris[@/]/);
+    expect(env.MLFLOW_TRACKING_URI?.value).toMatch(/^https?:\/\//);
+    for (const e of server.env ?? []) {
+      if (/TOKEN|PASSWORD|SECRET|KEY/.test(e.name)) expect(e.value).toBeUndefined();
+    }
+  });
+
+  it('is exposed on NodePort 30808, selecting exactly the server pods', () => {
+    const svc = one(docs, 'Service', 'iris-classifier');
+    expect(get(svc, 'spec.type')).toBe('NodePort');
+    expect(get(svc, 'spec.ports')).toEqual([expect.objectContaining({ nodePort: 30808, port: 30808 })]);
+    const podLabels = get(deploy, 'spec.template.metadata.labels') as Record<string, string>;
+    const selector = get(svc, 'spec.selector') as Record<string, string>;
+    expect(Object.entries(selector).every(([k, v]) => podLabels[k] === v)).toBe(true);
+    expect(get(deploy, 'spec.selector.matchLabels')).toEqual(selector);
+  });
+
+  it('scales with a HorizontalPodAutoscaler, which owns the replica count', () => {
+    const hpa = one(docs, 'HorizontalPodAutoscaler', 'iris-classifier');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(get(hpa, 'spec.scaleTargetRef')).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'iris-classifier',
+    });
+    expect(get(hpa, 'spec.minReplicas')).toBeGreaterThanOrEqual(2);
+    expect(get(deploy, 'spec.replicas')).toBeUndefined();
+  });
+
+  it('lets traffic in on 30808 only, and out to DNS and MLflow only', () => {
+    const np = one(docs, 'NetworkPolicy', 'iris-classifier');
+    const ingressPorts = (get(np, 'spec.ingress') as Obj[]).flatMap((r) =>
+      (r.ports as Obj[]).map((p) => p.port),
+    );
+    expect(ingressPorts).toEqual([30808]);
+    const egressPorts = (get(np, 'spec.egress') as Obj[])
+      .flatMap((r) => (r.ports as Obj[]).map((p) => p.port))
+      .sort();
+    expect(egressPorts).toEqual([443, 5000, 53, 53].sort());
+  });
+
+  it('runs in a namespace that enforces the restricted Pod Security profile', () => {
+    const ns = one(docs, 'Namespace', 'iris');
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const d of docs.filter((d) => d.kind !== 'Namespace')) expect(d.metadata.namespace).toBe('iris');
+  });
+
+  it("has the image gitops-bump edits in the overlay's kustomization images:", () => {
+    const k = parse(readFileSync(join(ROOT, DATA_PLANE, 'kustomization.yaml'), 'utf8')) as {
+      images: { name: string; newName?: string; newTag?: string; digest?: string }[];
+    };
+    const base = build('platform/iris-classifier/base');
+    const baseImage = podSpec(one(base, 'Deployment', 'iris-classifier')).containers[0]!.image;
+    expect(k.images).toHaveLength(1);
+    expect(k.images[0]!.name).toBe(baseImage);
+    const entry = k.images[0]!;
+    const expected = `${entry.newName ?? entry.name}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}`;
+    expect(server.image).toBe(expected);
+  });
+});
+
+describe('the control plane', () => {
+  const docs = build(CONTROL_PLANE);
+
+  it('runs MLflow with sqlite and proxied artifacts on a PersistentVolumeClaim', () => {
+    const spec = podSpec(one(docs, 'Deployment', 'mlflow'));
+    const c = spec.containers[0]!;
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
+    const store = /--backend-store-uri[= ]sqlite:\/\/\/(\/\S+)\/mlflow\.db/.exec(argv)?.[1];
+    const artifacts = /--artifacts-destination[= ](\/\S+)/.exec(argv)?.[1];
+    expect(argv).toMatch(/\bmlflow server\b/);
+    expect(argv).toMatch(/--serve-artifacts\b/);
+    expect(store).toBeTruthy();
+    expect(artifacts?.startsWith(store!)).toBe(true);
+    const mount = c.volumeMounts!.find((m) => m.mountPath === store)!;
+    const volume = spec.volumes!.find((v) => v.name === mount.name)!;
+    const claim = get(volume, 'persistentVolumeClaim.claimName') as string;
+    const pvc = one(docs, 'PersistentVolumeClaim', claim);
+    expect(get(pvc, 'spec.accessModes')).toEqual(['ReadWriteOnce']);
+    // sqlite has one writer: never two pods on the volume at once.
+    expect(get(one(docs, 'Deployment', 'mlflow'), 'spec.strategy.type')).toBe('Recreate');
+    expect(get(one(docs, 'Deployment', 'mlflow'), 'spec.replicas')).toBe(1);
+  });
+
+  it('runs Prometheus with 7-day retention and the repository config and rules', () => {
+    const spec = podSpec(one(docs, 'Deployment', 'prometheus'));
+    const args = spec.containers[0]!.args!;
+    expect(args).toContain('--storage.tsdb.retention.time=7d');
+    expect(args).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    // What promtool validates is what is deployed: the ConfigMaps carry the files byte for byte.
+    const cms = byKind(docs, 'ConfigMap');
+    const config = cms.find((c) => c.metadata.name.startsWith('prometheus-config-'))!;
+    expect(get(config, 'data')).toEqual({
+      'prometheus.yml': readFileSync(join(PLATFORM, 'prometheus', 'prometheus.yml'), 'utf8'),
+    });
+    const rules = cms.find((c) => c.metadata.name.startsWith('prometheus-rules-'))!;
+    const ruleFiles = readdirSync(join(PLATFORM, 'prometheus', 'rules')).filter((f) => f.endsWith('.yml'));
+    expect(Object.keys(get(rules, 'data') as Obj).sort()).toEqual(ruleFiles.sort());
+    const mountPaths = spec.containers[0]!.volumeMounts!.map((m) => m.mountPath);
+    expect(mountPaths).toEqual(
+      expect.arrayContaining(['/etc/prometheus/prometheus.yml', '/etc/prometheus/rules']),
+    );
+  });
+
+  it('provisions Grafana from the repository files and takes its admin password from a Secret', () => {
+    const c = podSpec(one(docs, 'Deployment', 'grafana')).containers[0]!;
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+    expect(env.GF_SECURITY_ADMIN_PASSWORD?.value).toBeUndefined();
+    expect(get(env.GF_SECURITY_ADMIN_PASSWORD, 'valueFrom.secretKeyRef.name')).toBe('grafana-admin');
+    const cms = byKind(docs, 'ConfigMap');
+    const dashboards = cms.find((c) => c.metadata.name.startsWith('grafana-dashboards-'))!;
+    expect(Object.keys(get(dashboards, 'data') as Obj)).toEqual(
+      readdirSync(join(PLATFORM, 'grafana', 'dashboards')).filter((f) => f.endsWith('.json')),
+    );
+  });
+
+  it('puts everything in the mlops namespace under the restricted Pod Security profile', () => {
+    const ns = one(docs, 'Namespace', 'mlops');
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const d of docs.filter((d) => d.kind !== 'Namespace')) expect(d.metadata.namespace).toBe('mlops');
+  });
+
+  it('has Services whose selectors match pods of exactly one workload', () => {
+    for (const svc of byKind(docs, 'Service')) {
+      const sel = get(svc, 'spec.selector') as Record<string, string>;
+      const matches = docs
+        .filter((d) => WORKLOADS.includes(d.kind))
+        .filter((w) => {
+          const labels = get(w, 'spec.template.metadata.labels') as Record<string, string>;
+          return Object.entries(sel).every(([k, v]) => labels[k] === v);
+        });
+      expect(matches.map((m) => m.metadata.name)).toEqual([svc.metadata.name]);
+    }
+  });
+});
+
+describe('least privilege and secrets across the platform', () => {
+  const all = [DATA_PLANE, CONTROL_PLANE].flatMap((dir) => build(dir));
+
+  it('gives every ServiceAccount no token unless a narrow Role is bound to it', () => {
+    const sas = byKind(all, 'ServiceAccount');
+    expect(sas.length).toBeGreaterThanOrEqual(4);
+    const bindings = all.filter((d) => d.kind === 'RoleBinding' || d.kind === 'ClusterRoleBinding');
+    for (const sa of sas) {
+      const bound = bindings.filter((b) =>
+        ((b.subjects as Obj[]) ?? []).some((s) => s.kind === 'ServiceAccount' && s.name === sa.metadata.name),
+      );
+      if (bound.length === 0) expect(get(sa, 'automountServiceAccountToken')).toBe(false);
+    }
+    for (const b of bindings) expect(get(b, 'roleRef.name')).not.toMatch(/^(cluster-admin|admin|edit)$/);
+    expect(byKind(all, 'ClusterRoleBinding')).toEqual([]);
+    for (const role of all.filter((d) => d.kind === 'Role' || d.kind === 'ClusterRole')) {
+      for (const rule of (role.rules as Obj[]) ?? []) {
+        for (const field of ['verbs', 'resources', 'apiGroups']) expect(rule[field]).not.toContain('*');
+      }
+    }
+  });
+
+  it('references Secrets but commits none', () => {
+    expect(byKind(all, 'Secret')).toEqual([]);
+    const referenced = JSON.stringify(all).match(/"secretKeyRef":\{[^}]*"name":"[^"]+"/g) ?? [];
+    expect(referenced.length).toBeGreaterThan(0);
+    const files = walk(PLATFORM).filter((f) => /\.(ya?ml|json)$/.test(f));
+    for (const f of files) {
+      for (const doc of parseAllDocuments(readFileSync(f, 'utf8'))) {
+        const js = doc.toJS() as Obj | null;
+        if (js && js.kind === 'Secret') expect(`${relative(ROOT, f)} commits a Secret`).toBe('');
+      }
+    }
+  });
+
+  it('keeps NetworkPolicy peers as written (kube-dns selector not rewritten by kustomize labels)', () => {
+    for (const np of byKind(all, 'NetworkPolicy')) {
+      for (const rule of (get(np, 'spec.egress') as Obj[]) ?? []) {
+        for (const peer of (rule.to as Obj[]) ?? []) {
+          const ns = get(peer, 'namespaceSelector.matchLabels') as Record<string, string> | undefined;
+          if (ns?.['kubernetes.io/metadata.name'] === 'kube-system') {
+            expect(get(peer, 'podSelector.matchLabels')).toEqual({ 'k8s-app': 'kube-dns' });
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('ArgoCD app-of-apps', () => {
+  interface App extends K8s {
+    spec: {
+      project: string;
+      source: { repoURL: string; targetRevision: string; path: string };
+      destination: { server?: string; name?: string; namespace: string };
+      syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean } };
+    };
+  }
+  const root = parse(readFileSync(join(PLATFORM, 'argocd', 'root.yaml'), 'utf8')) as App;
+  const children = build(root.spec.source.path);
+  const apps = [root, ...(byKind(children, 'Application') as App[])];
+  const project = one(children, 'AppProject', 'mlops-actions');
+
+  it('has the root app and one Application per plane', () => {
+    expect(apps.map((a) => a.metadata.name).sort()).toEqual(['control-plane', 'iris-classifier', 'root']);
+  });
+
+  it.each(apps.map((a) => [a.metadata.name, a] as const))(
+    '%s syncs automatically with prune and self-heal from a path that builds',
+    (_, app) => {
+      expect(app.apiVersion).toBe('argoproj.io/v1alpha1');
+      expect(app.metadata.namespace).toBe('argocd');
+      expect(app.spec.syncPolicy?.automated).toMatchObject({ prune: true, selfHeal: true });
+      expect(app.spec.source.targetRevision).toBeTruthy();
+      expect(app.spec.source.repoURL).toBe(root.spec.source.repoURL);
+      const path = app.spec.source.path;
+      expect(existsSync(join(ROOT, path, 'kustomization.yaml'))).toBe(true);
+      expect(build(path).length).toBeGreaterThan(0);
+    },
+  );
+
+  it('confines the platform Applications to their namespaces and kinds through the AppProject', () => {
+    const destinations = get(project, 'spec.destinations') as { namespace: string }[];
+    const allowed = new Set(
+      ((get(project, 'spec.namespaceResourceWhitelist') as { group: string; kind: string }[]) ?? []).map(
+        (r) => `${r.group}/${r.kind}`,
+      ),
+    );
+    const clusterAllowed = new Set(
+      ((get(project, 'spec.clusterResourceWhitelist') as { group: string; kind: string }[]) ?? []).map(
+        (r) => `${r.group}/${r.kind}`,
+      ),
+    );
+    for (const app of apps.filter((a) => a.spec.project === 'mlops-actions')) {
+      expect(destinations.map((d) => d.namespace)).toContain(app.spec.destination.namespace);
+      expect(get(project, 'spec.sourceRepos')).toContain(app.spec.source.repoURL);
+      for (const d of build(app.spec.source.path)) {
+        const group = d.apiVersion.includes('/') ? d.apiVersion.split('/')[0]! : '';
+        const key = `${group}/${d.kind}`;
+        if (d.kind === 'Namespace') expect(clusterAllowed.has(key)).toBe(true);
+        else expect([key, allowed.has(key)]).toEqual([key, true]);
+      }
+    }
+  });
+
+  it('names the Application that gitops-bump waits for after editing the data plane overlay', () => {
+    const iris = apps.find((a) => a.metadata.name === 'iris-classifier')!;
+    expect(iris.spec.source.path).toBe(DATA_PLANE);
+    expect(iris.spec.destination.namespace).toBe('iris');
+  });
+});
+
+describe('k3d cluster config', () => {
+  const config = parse(readFileSync(join(PLATFORM, 'k3d', 'cluster.yaml'), 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    kubeAPI: { hostPort: string };
+    ports: { port: string }[];
+  };
+
+  it("maps the seed's ports: 6550->6443, 8080->80, 30808 and 30900", () => {
+    expect(config.apiVersion).toBe('k3d.io/v1alpha5');
+    expect(config.kind).toBe('Simple');
+    // k3d serves the API on 6443 inside the node; kubeAPI.hostPort is the host side.
+    expect(config.kubeAPI.hostPort).toBe('6550');
+    expect(config.ports.map((p) => p.port).sort()).toEqual(['30808:30808', '30900:30900', '8080:80']);
+  });
+
+  it('exposes NodePorts that the manifests actually use', () => {
+    const nodePorts = [DATA_PLANE, CONTROL_PLANE]
+      .flatMap((dir) => byKind(build(dir), 'Service'))
+      .flatMap((s) => ((get(s, 'spec.ports') as Obj[]) ?? []).map((p) => p.nodePort))
+      .filter(Boolean);
+    expect(nodePorts.sort()).toEqual([30808, 30900]);
+  });
+});
+
+describe('Grafana', () => {
+  const datasources = parse(
+    readFileSync(join(PLATFORM, 'grafana', 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8'),
+  ) as { datasources: { uid: string; type: string; url: string }[] };
+  const uids = new Set(datasources.datasources.map((d) => d.uid));
+  const dashboards = readdirSync(join(PLATFORM, 'grafana', 'dashboards')).filter((f) => f.endsWith('.json'));
+
+  it('provisions the Prometheus datasource at the in-namespace Service', () => {
+    expect(datasources.datasources).toEqual([
+      expect.objectContaining({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' }),
+    ]);
+    const svc = one(build(CONTROL_PLANE), 'Service', 'prometheus');
+    expect(get(svc, 'spec.ports')).toEqual([expect.objectContaining({ port: 9090 })]);
+  });
+
+  it('has dashboards', () => {
+    expect(dashboards).toContain('iris-classifier.json');
+  });
+
+  it.each(dashboards)('%s is valid JSON whose every datasource is the provisioned uid', (file) => {
+    const dash = JSON.parse(readFileSync(join(PLATFORM, 'grafana', 'dashboards', file), 'utf8')) as Obj;
+    expect(dash.uid).toBeTruthy();
+    const refs: unknown[] = [];
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(visit);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'datasource') refs.push(x);
+          visit(x);
+        }
+      }
+    };
+    visit(dash);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      expect(ref).toEqual({ type: 'prometheus', uid: expect.any(String) });
+      expect(uids.has((ref as { uid: string }).uid)).toBe(true);
+    }
+    const panels = dash.panels as { id: number; targets?: { expr?: string; refId: string }[] }[];
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    for (const p of panels) expect(p.targets?.every((t) => t.expr && t.refId)).toBe(true);
+  });
+
+  it.each(dashboards)('%s queries are valid PromQL (checked by promtool as recording rules)', (file) => {
+    const dash = JSON.parse(readFileSync(join(PLATFORM, 'grafana', 'dashboards', file), 'utf8')) as {
+      panels: { targets?: { expr: string }[] }[];
+      annotations?: { list?: { expr?: string }[] };
+    };
+    const exprs = [
+      ...dash.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+      ...(dash.annotations?.list ?? []).map((a) => a.expr).filter((e): e is string => Boolean(e)),
+    ];
+    const dir = mkdtempSync(join(tmpdir(), 'dash-'));
+    const rules = {
+      groups: [
+        { name: 'dashboard', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) },
+      ],
+    };
+    writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
+    const r = spawnSync('promtool', ['check', 'rules', join(dir, 'rules.json')], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`).toContain(`SUCCESS: ${exprs.length} rules found`);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('platform/bootstrap.sh', () => {
+  const script = join(PLATFORM, 'bootstrap.sh');
+  const repoUrl = (
+    parse(readFileSync(join(PLATFORM, 'argocd', 'root.yaml'), 'utf8')) as {
+      spec: { source: { repoURL: string } };
+    }
+  ).spec.source.repoURL;
+
+  /** Fakes of k3d, kubectl and openssl that append their argv to calls.log and answer plausibly. */
+  function fakes(existingCluster: boolean): { bin: string; log: string } {
+    const bin = mkdtempSync(join(tmpdir(), 'bootstrap-bin-'));
+    const log = join(bin, 'calls.log');
+    const tool = (name: string, body: string): void => {
+      writeFileSync(join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >>"${log}"\n${body}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    tool(
+      'k3d',
+      existingCluster
+        ? `[ "$1 $2" = "cluster list" ] && echo '[{"name":"mlops-dataplane","serversCount":1}]'; exit 0`
+        : `[ "$1 $2" = "cluster list" ] && echo '[]'; exit 0`,
+    );
+    // `get secret` fails (absent), `create ... --dry-run` prints a manifest for the following apply.
+    tool(
+      'kubectl',
+      `case "$*" in *"get secret"*) exit 1;; *--dry-run*) echo "kind: Namespace";; esac; cat >/dev/null 2>&1 <&0 || true; exit 0`,
+    );
+    tool('openssl', 'echo c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw==');
+    return { bin, log };
+  }
+
+  const run = (env: Record<string, string>, bin: string) =>
+    spawnSync('bash', [script], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: tmpdir(), ...env },
+      input: '',
+      timeout: 30_000,
+    });
+
+  it('refuses to run without REPO_URL, before touching any cluster', () => {
+    const { bin, log } = fakes(false);
+    const r = run({}, bin);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/REPO_URL/);
+    expect(existsSync(log)).toBe(false);
+  });
+
+  it('refuses a REPO_URL that the committed Applications do not use, naming the files', () => {
+    const { bin, log } = fakes(false);
+    const r = run({ REPO_URL: 'https://github.com/someone-else/mlops-actions.git' }, bin);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/repoURL in these files is not https:\/\/github.com\/someone-else/);
+    expect(r.stderr).toMatch(/iris-classifier\.yaml/);
+    expect(existsSync(log)).toBe(false);
+  });
+
+  it('creates the cluster, installs the pinned ArgoCD, creates the Grafana secret, then applies the root app', () => {
+    const { bin, log } = fakes(false);
+    const r = run({ REPO_URL: repoUrl }, bin);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    const at = (re: RegExp): number => calls.findIndex((c) => re.test(c));
+    const create = at(/^k3d cluster create --config .*platform\/k3d\/cluster\.yaml$/);
+    const argocd = at(
+      /^kubectl apply -n argocd --server-side --force-conflicts -f https:\/\/raw\.githubusercontent\.com\/argoproj\/argo-cd\/v\d+\.\d+\.\d+\/manifests\/install\.yaml$/,
+    );
+    const secret = at(/^kubectl -n mlops create secret generic grafana-admin /);
+    const root = at(/^kubectl apply -f .*platform\/argocd\/root\.yaml$/);
+    expect([create, argocd, secret, root].every((i) => i >= 0)).toBe(true);
+    expect(create).toBeLessThan(argocd);
+    expect(argocd).toBeLessThan(secret);
+    expect(secret).toBeLessThan(root);
+    // The generated password is passed to kubectl, never printed.
+    expect(r.stdout).not.toContain('c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw==');
+  });
+
+  it('does not recreate a cluster that exists', () => {
+    const { bin, log } = fakes(true);
+    const r = run({ REPO_URL: repoUrl }, bin);
+    expect(r.status).toBe(0);
+    const calls = readFileSync(log, 'utf8');
+    expect(calls).not.toMatch(/k3d cluster create/);
+    expect(calls).toMatch(/kubectl apply -f .*root\.yaml/);
+  });
+});
