@@ -182,7 +182,7 @@ describe('alert rules', () => {
     );
   });
 
-  it.each(alerts.map((a) => [a.alert!, a]))(
+  it.each(alerts.map((a) => [a.alert!, a] as const))(
     '%s has a severity, the service and model labels, a summary and a description',
     (_, a) => {
       expect(['critical', 'warning', 'info']).toContain(a.labels?.severity);
