@@ -1,0 +1,424 @@
+/**
+ * build-scan-push, bundled, against fake `docker` (buildx) and `trivy` that record their argument
+ * lists and answer in the real tools' formats; the Trivy report is the recorded alpine-310 fixture
+ * (4 MEDIUM findings, all with a fix: CVE-2019-1549 and CVE-2019-1551 in libcrypto1.1 and libssl1.1).
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAction, type RunOptions } from './helpers/run-action.js';
+import {
+  allArgsOf,
+  argOf,
+  fakeEnv,
+  TRIVY_FIXTURE,
+  type Call,
+  type FakeEnv,
+} from './helpers/fake-tools/index.js';
+
+const SHA = '0123456789abcdef0123456789abcdef01234567';
+let envs: FakeEnv[] = [];
+afterEach(() => {
+  for (const e of envs) e.cleanup();
+  envs = [];
+});
+
+async function run(
+  inputs: RunOptions['inputs'] = {},
+  env: Record<string, string> | ((f: FakeEnv) => Record<string, string>) = {},
+  opts: { seedTrivy?: string | false; setup?: (f: FakeEnv) => void } = {},
+) {
+  const f = fakeEnv({ seedTrivy: opts.seedTrivy });
+  envs.push(f);
+  opts.setup?.(f);
+  const extra = typeof env === 'function' ? env(f) : env;
+  const res = await runAction('build-scan-push', { inputs, env: { ...f.env, ...extra }, cwd: f.workspace });
+  const calls = f.calls();
+  return { res, calls, f };
+}
+
+const builds = (calls: Call[]) =>
+  calls.filter((c) => c.tool === 'docker' && c.argv[0] === 'buildx' && c.argv[1] === 'build');
+const pushes = (calls: Call[]) => builds(calls).filter((c) => c.argv.includes('--push'));
+const scans = (calls: Call[]) => calls.filter((c) => c.tool === 'trivy' && c.argv[0] === 'image');
+const index = (calls: Call[], pred: (c: Call) => boolean) => calls.findIndex(pred);
+
+describe('build-scan-push: build, scan, push', () => {
+  it('logs in, builds to an OCI archive, scans that archive, pushes the same build, logs out', async () => {
+    const { res, calls, f } = await run({ 'mlflow-run-id': 'a1b2c3d4e5f6', 'model-version': '7' });
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+
+    const order = [
+      index(calls, (c) => c.argv[0] === 'login'),
+      index(calls, (c) => c.argv[1] === 'build' && !c.argv.includes('--push')),
+      index(calls, (c) => c.tool === 'trivy' && c.argv[0] === 'image'),
+      index(calls, (c) => c.tool === 'trivy' && c.argv[0] === 'convert'),
+      index(calls, (c) => c.argv.includes('--push')),
+      index(calls, (c) => c.argv[0] === 'logout'),
+    ];
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+
+    const loginCall = calls.find((c) => c.argv[0] === 'login')!;
+    expect(loginCall.argv).toEqual(['login', 'ghcr.io', '--username', 'octocat', '--password-stdin']);
+    expect(loginCall.stdin).toBe(f.env.GITHUB_TOKEN);
+
+    const [build, push] = builds(calls);
+    // metadata-action's priority: ref before sha; the first one names the version.
+    const tags = ['ghcr.io/octo-org/iris:main', 'ghcr.io/octo-org/iris:sha-0123456'];
+    expect(allArgsOf(build!.argv, '--tag')).toEqual(tags);
+    expect(argOf(build!.argv, '--file')).toBe(join(f.workspace, 'Dockerfile'));
+    expect(build!.argv.at(-1)).toBe(f.workspace);
+    const oci = argOf(build!.argv, '--output')!;
+    expect(oci).toMatch(/^type=oci,dest=.+\/image\.tar$/);
+    expect(argOf(build!.argv, '--metadata-file')).toMatch(/build-metadata\.json$/);
+    const labels = allArgsOf(build!.argv, '--label');
+    expect(labels).toEqual(
+      expect.arrayContaining([
+        'org.opencontainers.image.source=https://github.com/octo-org/iris',
+        `org.opencontainers.image.revision=${SHA}`,
+        'org.opencontainers.image.version=main',
+        'org.opencontainers.image.title=iris',
+        'io.mlflow.run-id=a1b2c3d4e5f6',
+        'io.mlflow.model-version=7',
+      ]),
+    );
+    expect(labels.find((l) => l.startsWith('org.opencontainers.image.created='))).toMatch(
+      /=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+    );
+    expect(allArgsOf(build!.argv, '--build-arg')).toEqual(['MLFLOW_RUN_ID=a1b2c3d4e5f6', 'MODEL_VERSION=7']);
+
+    // The push is the same build (same tags, labels, args, file, context) with --push instead of an export.
+    const strip = (argv: string[]) =>
+      argv.filter(
+        (a, i) =>
+          !['--output', '--metadata-file'].includes(argv[i - 1] ?? '') &&
+          !['--output', '--metadata-file', '--push'].includes(a),
+      );
+    expect(strip(push!.argv)).toEqual(strip(build!.argv));
+
+    const scan = scans(calls)[0]!;
+    expect(argOf(scan.argv, '--input')).toBe(oci.slice('type=oci,dest='.length));
+    expect(argOf(scan.argv, '--format')).toBe('json');
+    expect(argOf(scan.argv, '--scanners')).toBe('vuln');
+    expect(argOf(scan.argv, '--cache-dir')).toBe(f.env.TRIVY_CACHE_DIR);
+    expect(argOf(scan.argv, '--platform')).toBe('linux/amd64');
+    expect(scan.argv).not.toContain('--severity');
+    expect(scan.via).toBe(join(f.toolCache, 'trivy', '0.75.0', 'x64', 'trivy'));
+
+    expect(res.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(res.outputs['image-ref']).toBe(`ghcr.io/octo-org/iris@${res.outputs.digest}`);
+    expect(res.outputs.tags!.split('\n')).toEqual(tags);
+    expect(JSON.parse(res.outputs.vulnerabilities!)).toEqual({
+      CRITICAL: 0,
+      HIGH: 0,
+      MEDIUM: 4,
+      LOW: 0,
+      UNKNOWN: 0,
+    });
+    expect(res.outputs['scan-passed']).toBe('true');
+
+    expect(res.outputs['sarif-file']).toBe(join(f.workspace, 'trivy-results.sarif'));
+    const sarif = JSON.parse(readFileSync(res.outputs['sarif-file']!, 'utf8')) as {
+      version: string;
+      runs: { tool: { driver: { name: string } }; results: { ruleId: string }[] }[];
+    };
+    expect(sarif.version).toBe('2.1.0');
+    expect(sarif.runs[0]!.tool.driver.name).toBe('Trivy');
+    expect(sarif.runs[0]!.results.map((r) => r.ruleId).sort()).toEqual([
+      'CVE-2019-1549',
+      'CVE-2019-1549',
+      'CVE-2019-1551',
+      'CVE-2019-1551',
+    ]);
+
+    expect(res.summary).toMatch(/Gate passed/);
+    expect(res.summary).toMatch(/\| MEDIUM \| 4 \|/);
+    expect(res.summary).toMatch(
+      /\| MEDIUM \| \[CVE-2019-1551\]\(https:\/\/avd\.aquasec\.com\/nvd\/cve-2019-1551\)\s*\| libcrypto1\.1 \| 1\.1\.1c-r0 \| 1\.1\.1d-r2 \|/,
+    );
+    expect(res.summary).toContain(`ghcr.io/octo-org/iris@${res.outputs.digest}`);
+  });
+
+  it('never puts the registry password on a command line or in the log', async () => {
+    const password = 'p4ss-w0rd-that-must-not-leak';
+    const { res, calls } = await run({ 'registry-username': 'robot', 'registry-password': password });
+    expect(res.code).toBe(0);
+    const login = calls.find((c) => c.argv[0] === 'login')!;
+    expect(login.argv).toEqual(['login', 'ghcr.io', '--username', 'robot', '--password-stdin']);
+    expect(login.stdin).toBe(password);
+    for (const c of calls) expect(c.argv.join(' ')).not.toContain(password);
+    // The only line that may carry it is the runner's mask registration.
+    const leaks = `${res.stdout}\n${res.stderr}`.split('\n').filter((l) => l.includes(password));
+    expect(leaks.length).toBeGreaterThan(0);
+    expect([...new Set(leaks)]).toEqual([`::add-mask::${password}`]);
+  });
+
+  it('push: false builds and scans, logs in nowhere and pushes nothing', async () => {
+    const { res, calls } = await run({ push: false });
+    expect(res.code).toBe(0);
+    expect(calls.some((c) => c.argv[0] === 'login')).toBe(false);
+    expect(builds(calls)).toHaveLength(1);
+    expect(pushes(calls)).toHaveLength(0);
+    expect(scans(calls)).toHaveLength(1);
+    expect(res.outputs.digest).toMatch(/^sha256:/);
+    expect(res.outputs['image-ref']).toBeUndefined();
+    expect(res.summary).toMatch(/Not pushed \(push: false\)/);
+  });
+
+  it('does not send the workflow token to a registry other than ghcr.io', async () => {
+    const { res, calls } = await run({ image: 'registry.example.com:5000/team/iris' });
+    expect(res.code).toBe(0);
+    expect(calls.some((c) => c.argv[0] === 'login')).toBe(false);
+    expect(allArgsOf(pushes(calls)[0]!.argv, '--tag')).toEqual([
+      'registry.example.com:5000/team/iris:main',
+      'registry.example.com:5000/team/iris:sha-0123456',
+    ]);
+  });
+});
+
+describe('build-scan-push: the gate', () => {
+  // The fixture holds 4 MEDIUM findings and nothing else: only a gate that includes MEDIUM fails.
+  it.each([
+    ['CRITICAL', true],
+    ['HIGH', true],
+    ['MEDIUM', false],
+    ['LOW', true],
+    ['UNKNOWN', true],
+    ['CRITICAL,HIGH', true],
+    ['critical, high, medium', false],
+    ['CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN', false],
+  ])('severity %s -> passes: %s', async (severity, passes) => {
+    const { res, calls } = await run({ severity });
+    expect(res.outputs['scan-passed']).toBe(String(passes));
+    expect(JSON.parse(res.outputs.vulnerabilities!).MEDIUM).toBe(4);
+    if (passes) {
+      expect(res.code).toBe(0);
+      expect(pushes(calls)).toHaveLength(1);
+    } else {
+      expect(res.code).toBe(1);
+      expect(res.errors.join('\n')).toMatch(
+        /Scan gate failed: 4 vulnerabilities at .*MEDIUM.* nothing was pushed/,
+      );
+      // A failed scan pushes nothing: no --push build at all.
+      expect(pushes(calls)).toHaveLength(0);
+      expect(calls.filter((c) => c.argv.some((a) => a === '--push' || /push=true/.test(a)))).toEqual([]);
+      expect(res.summary).toMatch(/Gate failed/);
+      expect(res.summary).toMatch(/Nothing was pushed/);
+      expect(res.outputs['image-ref']).toBeUndefined();
+      // SARIF is still written, for upload-sarif with `if: always()`.
+      expect(readFileSync(res.outputs['sarif-file']!, 'utf8')).toContain('CVE-2019-1549');
+    }
+  });
+
+  it('honours .trivyignore in the workspace, and drops expired entries', async () => {
+    const ignore = '# accepted until the base image moves\nCVE-2019-1549\nCVE-2019-1551 exp:2099-01-01\n';
+    const ok = await run(
+      { severity: 'MEDIUM' },
+      {},
+      { setup: (f) => writeFileSync(join(f.workspace, '.trivyignore'), ignore) },
+    );
+    expect(ok.res.code).toBe(0);
+    expect(argOf(scans(ok.calls)[0]!.argv, '--ignorefile')).toBe(join(ok.f.workspace, '.trivyignore'));
+    expect(JSON.parse(ok.res.outputs.vulnerabilities!).MEDIUM).toBe(0);
+    expect(ok.res.summary).toMatch(/4 ignored by \.trivyignore/);
+    expect(pushes(ok.calls)).toHaveLength(1);
+
+    const expired = 'CVE-2019-1549\nCVE-2019-1551 exp:2020-01-01\n';
+    const bad = await run(
+      { severity: 'MEDIUM', trivyignore: 'security/ignore.txt' },
+      {},
+      {
+        setup: (f) => {
+          mkdirSync(join(f.workspace, 'security'));
+          writeFileSync(join(f.workspace, 'security', 'ignore.txt'), expired);
+        },
+      },
+    );
+    expect(bad.res.code).toBe(1);
+    expect(argOf(scans(bad.calls)[0]!.argv, '--ignorefile')).toBe(
+      join(bad.f.workspace, 'security', 'ignore.txt'),
+    );
+    expect(JSON.parse(bad.res.outputs.vulnerabilities!).MEDIUM).toBe(2);
+    expect(bad.res.errors.join()).toMatch(/2 vulnerabilities at MEDIUM/);
+    expect(pushes(bad.calls)).toHaveLength(0);
+  });
+
+  it('ignore-unfixed drops findings without a fix (fixture with two made unfixed)', async () => {
+    const report = JSON.parse(readFileSync(TRIVY_FIXTURE, 'utf8')) as {
+      Results: { Vulnerabilities: { VulnerabilityID: string; FixedVersion?: string; Status?: string }[] }[];
+    };
+    for (const v of report.Results[0]!.Vulnerabilities) {
+      if (v.VulnerabilityID === 'CVE-2019-1551') {
+        delete v.FixedVersion;
+        v.Status = 'affected';
+      }
+    }
+    const { res, calls } = await run(
+      { severity: 'MEDIUM', 'ignore-unfixed': true },
+      (f) => ({ FAKE_TRIVY_REPORT: join(f.dir, 'report.json') }),
+      { setup: (f) => writeFileSync(join(f.dir, 'report.json'), JSON.stringify(report)) },
+    );
+    expect(scans(calls)[0]!.argv).toContain('--ignore-unfixed');
+    expect(JSON.parse(res.outputs.vulnerabilities!).MEDIUM).toBe(2);
+    expect(res.summary).toMatch(/2 without a fix \(ignore-unfixed\)/);
+    expect(res.code).toBe(1);
+  });
+
+  it('fail-on-vulnerabilities: false reports, warns and still pushes', async () => {
+    const { res, calls } = await run({ severity: 'MEDIUM', 'fail-on-vulnerabilities': false });
+    expect(res.code).toBe(0);
+    expect(res.outputs['scan-passed']).toBe('false');
+    expect(res.warnings.join()).toMatch(/4 vulnerabilities at MEDIUM/);
+    expect(pushes(calls)).toHaveLength(1);
+    expect(res.summary).toMatch(/reported, not enforced/);
+  });
+});
+
+describe('build-scan-push: tags, drivers and cache', () => {
+  it('tags a v* release with semver rules and sets the version label from it', async () => {
+    const { res, calls } = await run(
+      { tags: 'sha\nref\nsemver\nsemver:{{major}}.{{minor}}\nraw:stable' },
+      { GITHUB_REF: 'refs/tags/v1.2.3', GITHUB_REF_NAME: 'v1.2.3' },
+    );
+    expect(res.code).toBe(0);
+    const tags = allArgsOf(pushes(calls)[0]!.argv, '--tag').map((t) => t.split(':').pop());
+    expect(tags).toEqual(['1.2.3', '1.2', 'v1.2.3', 'stable', 'sha-0123456']);
+    expect(allArgsOf(builds(calls)[0]!.argv, '--label')).toContain('org.opencontainers.image.version=1.2.3');
+  });
+
+  it('a pre-release gets only its full version; a PR gets pr-<n>; branches are sanitized', async () => {
+    const pre = await run({ tags: 'semver\nsemver:{{major}}' }, { GITHUB_REF: 'refs/tags/v2.0.0-rc.1' });
+    expect(pre.res.outputs.tags).toBe('ghcr.io/octo-org/iris:2.0.0-rc.1');
+    const pr = await run({ tags: 'ref', push: false }, { GITHUB_REF: 'refs/pull/7/merge' }, {});
+    expect(pr.res.outputs.tags).toBe('ghcr.io/octo-org/iris:pr-7');
+    const branch = await run({ tags: 'ref' }, { GITHUB_REF: 'refs/heads/feature/New_model' });
+    expect(branch.res.outputs.tags).toBe('ghcr.io/octo-org/iris:feature-New_model');
+  });
+
+  it('with the docker driver it uses --load and scans the loaded image by name', async () => {
+    const { res, calls } = await run({}, { FAKE_BUILDX_DRIVER: 'docker' });
+    expect(res.code).toBe(0);
+    const build = builds(calls)[0]!;
+    expect(build.argv).toContain('--load');
+    expect(build.argv).not.toContain('--output');
+    const scan = scans(calls)[0]!;
+    expect(scan.argv).not.toContain('--input');
+    expect(scan.argv.at(-1)).toBe('ghcr.io/octo-org/iris:main');
+  });
+
+  it('uses the GitHub Actions cache (type=gha) when the runner provides it', async () => {
+    const gha = { ACTIONS_RUNTIME_TOKEN: 'runtime-token', ACTIONS_RESULTS_URL: 'http://127.0.0.1:1/' };
+    const { calls } = await run({}, gha);
+    const [build, push] = builds(calls);
+    expect(allArgsOf(build!.argv, '--cache-from')).toEqual([
+      'type=gha,scope=build-scan-push-ghcr.io/octo-org/iris',
+    ]);
+    expect(allArgsOf(build!.argv, '--cache-to')).toEqual([
+      'type=gha,mode=max,scope=build-scan-push-ghcr.io/octo-org/iris',
+    ]);
+    expect(allArgsOf(push!.argv, '--cache-to')).toEqual([]);
+
+    const none = await run({}, {});
+    expect(builds(none.calls)[0]!.argv).not.toContain('--cache-from');
+    const dockerDriver = await run({}, { ...gha, FAKE_BUILDX_DRIVER: 'docker' });
+    expect(builds(dockerDriver.calls)[0]!.argv).not.toContain('--cache-to');
+    const custom = await run({ cache: 'from:type=registry,ref=ghcr.io/octo-org/iris:buildcache' }, gha);
+    expect(allArgsOf(builds(custom.calls)[0]!.argv, '--cache-from')).toEqual([
+      'type=registry,ref=ghcr.io/octo-org/iris:buildcache',
+    ]);
+  });
+
+  it('passes platforms, build-args and user labels (which override defaults)', async () => {
+    const { res, calls } = await run({
+      platforms: 'linux/amd64,linux/arm64',
+      'build-args': 'PYTHON_VERSION=3.12\nEXTRA=a=b',
+      labels: 'org.opencontainers.image.title=iris-serving\nteam=ml',
+    });
+    expect(res.code).toBe(0);
+    const build = builds(calls)[0]!;
+    expect(argOf(build.argv, '--platform')).toBe('linux/amd64,linux/arm64');
+    expect(allArgsOf(build.argv, '--build-arg')).toEqual(['PYTHON_VERSION=3.12', 'EXTRA=a=b']);
+    const labels = allArgsOf(build.argv, '--label');
+    expect(labels).toContain('org.opencontainers.image.title=iris-serving');
+    expect(labels).not.toContain('org.opencontainers.image.title=iris');
+    expect(labels).toContain('team=ml');
+    // Each platform of the archive is scanned.
+    expect(scans(calls).map((s) => argOf(s.argv, '--platform'))).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(JSON.parse(res.outputs.vulnerabilities!).MEDIUM).toBe(8);
+  });
+});
+
+describe('build-scan-push: clear errors', () => {
+  it('buildx missing: the real docker CLI without the plugin', async () => {
+    const f = fakeEnv();
+    envs.push(f);
+    const bin = join(f.dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync('/usr/local/bin/docker', join(bin, 'docker'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const res = await runAction('build-scan-push', {
+      env: { ...f.env, PATH: `${bin}:/usr/bin:/bin` },
+      cwd: f.workspace,
+    });
+    expect(res.code).toBe(1);
+    expect(res.errors.join()).toMatch(
+      /docker buildx is not available: `docker buildx version` exited 1: .*unknown command/,
+    );
+  });
+
+  it('a Dockerfile that does not exist names the input', async () => {
+    const { res, calls } = await run({ file: 'serving/Dockerfile' });
+    expect(res.code).toBe(1);
+    expect(res.errors).toEqual([
+      "Input 'file': expected a Dockerfile that exists, got 'serving/Dockerfile'.",
+    ]);
+    expect(calls).toEqual([]);
+  });
+
+  it('an unknown severity names the input', async () => {
+    const { res, calls } = await run({ severity: 'CRITICAL,SEVERE' });
+    expect(res.code).toBe(1);
+    expect(res.errors).toEqual([
+      "Input 'severity': expected severities among CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN, got 'SEVERE'.",
+    ]);
+    expect(calls).toEqual([]);
+  });
+
+  it('a login failure stops before building', async () => {
+    const { res, calls } = await run({}, { FAKE_DOCKER_PASSWORD: 'the-right-one' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join()).toMatch(
+      /Login to ghcr\.io as octocat failed \(exit 1\): .*denied.*packages: write/,
+    );
+    expect(builds(calls)).toHaveLength(0);
+  });
+
+  it('a failed build and a failed scan both push nothing', async () => {
+    const build = await run({}, { FAKE_BUILD_FAIL: '1' });
+    expect(build.res.code).toBe(1);
+    expect(build.res.errors.join()).toMatch(/docker buildx build failed \(exit 1\):[\s\S]*pip install/);
+    expect(pushes(build.calls)).toHaveLength(0);
+
+    const scan = await run({}, { FAKE_TRIVY_FAIL: '1' });
+    expect(scan.res.code).toBe(1);
+    expect(scan.res.errors.join()).toMatch(
+      /Trivy scan failed \(exit 1\):[\s\S]*failed to download vulnerability DB/,
+    );
+    expect(pushes(scan.calls)).toHaveLength(0);
+    // Credentials are removed even when the run fails.
+    expect(scan.calls.at(-1)!.argv).toEqual(['logout', 'ghcr.io']);
+  });
+
+  it('tags that yield nothing for the event, and bad raw tags, name the input', async () => {
+    const semverOnBranch = await run({ tags: 'semver' });
+    expect(semverOnBranch.res.errors.join()).toMatch(
+      /^Input 'tags': expected rules that yield at least one tag/,
+    );
+    const raw = await run({ tags: 'raw:has space' });
+    expect(raw.res.errors.join()).toMatch(/^Input 'tags': expected a valid Docker tag after raw:/);
+    const image = await run({ image: 'GHCR.io/Octo/Iris:latest' });
+    expect(image.res.errors.join()).toMatch(/^Input 'image': expected a lowercase image name/);
+  });
+});

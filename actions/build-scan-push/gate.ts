@@ -1,0 +1,168 @@
+/**
+ * The vulnerability gate over a Trivy JSON report (SchemaVersion 2). The ignore policy
+ * (`.trivyignore`, ignore-unfixed) is passed to Trivy and applied again here, so the verdict never
+ * depends on how a given Trivy version filters, and the counts always match the summary.
+ */
+import { InputError } from '../shared/errors.js';
+
+export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface Finding {
+  id: string;
+  pkg: string;
+  installed: string;
+  fixed?: string;
+  severity: Severity;
+  status?: string;
+  title?: string;
+  url?: string;
+  target: string;
+  score?: number;
+}
+
+interface TrivyVuln {
+  VulnerabilityID: string;
+  PkgName: string;
+  InstalledVersion: string;
+  FixedVersion?: string;
+  Severity?: string;
+  Status?: string;
+  Title?: string;
+  PrimaryURL?: string;
+  CVSS?: Record<string, { V3Score?: number; V2Score?: number }>;
+}
+
+export interface TrivyReport {
+  SchemaVersion?: number;
+  ArtifactName?: string;
+  Results?: { Target: string; Class?: string; Type?: string; Vulnerabilities?: TrivyVuln[] | null }[];
+}
+
+export function parseSeverities(value: string, input = 'severity'): Severity[] {
+  const parts = value
+    .split(/[\s,]+/)
+    .map((p) => p.trim().toUpperCase())
+    .filter(Boolean);
+  if (parts.length === 0) throw new InputError(input, `one or more of ${SEVERITIES.join(', ')}`, value);
+  for (const p of parts) {
+    if (!(SEVERITIES as readonly string[]).includes(p)) {
+      throw new InputError(input, `severities among ${SEVERITIES.join(', ')}`, p);
+    }
+  }
+  return [...new Set(parts)] as Severity[];
+}
+
+export function parseReport(text: string, source: string): TrivyReport {
+  let report: TrivyReport;
+  try {
+    report = JSON.parse(text) as TrivyReport;
+  } catch (err) {
+    throw new Error(`Trivy report ${source} is not JSON: ${(err as Error).message}`);
+  }
+  if (report.SchemaVersion !== 2) {
+    throw new Error(`Trivy report ${source} has SchemaVersion ${report.SchemaVersion}; expected 2`);
+  }
+  return report;
+}
+
+function toSeverity(s: string | undefined): Severity {
+  const upper = (s ?? 'UNKNOWN').toUpperCase();
+  return (SEVERITIES as readonly string[]).includes(upper) ? (upper as Severity) : 'UNKNOWN';
+}
+
+export function extractFindings(report: TrivyReport): Finding[] {
+  const out: Finding[] = [];
+  for (const result of report.Results ?? []) {
+    for (const v of result.Vulnerabilities ?? []) {
+      const scores = Object.values(v.CVSS ?? {}).map((c) => c.V3Score ?? c.V2Score ?? 0);
+      out.push({
+        id: v.VulnerabilityID,
+        pkg: v.PkgName,
+        installed: v.InstalledVersion,
+        fixed: v.FixedVersion || undefined,
+        severity: toSeverity(v.Severity),
+        status: v.Status,
+        title: v.Title,
+        url: v.PrimaryURL,
+        target: result.Target,
+        score: scores.length ? Math.max(...scores) : undefined,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * `.trivyignore`: one ID per line, `#` comments, and an optional `exp:YYYY-MM-DD` after which the
+ * entry no longer applies (Trivy's own format).
+ */
+export function parseTrivyignore(text: string, now: Date): Set<string> {
+  const ids = new Set<string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const [id, ...attrs] = line.split(/\s+/);
+    const exp = attrs.find((a) => a.startsWith('exp:'));
+    if (exp) {
+      const until = Date.parse(`${exp.slice(4)}T00:00:00Z`);
+      if (!Number.isNaN(until) && until <= now.getTime()) continue;
+    }
+    ids.add(id!);
+  }
+  return ids;
+}
+
+/** Trivy's --ignore-unfixed keeps only findings with a fix available. */
+const isFixed = (f: Finding): boolean =>
+  f.status ? f.status === 'fixed' : f.fixed !== undefined && f.fixed !== '';
+
+export interface PolicyResult {
+  kept: Finding[];
+  ignoredListed: Finding[];
+  ignoredUnfixed: Finding[];
+}
+
+export function applyPolicy(
+  findings: Finding[],
+  policy: { ignoreUnfixed: boolean; ignoreIds: Set<string> },
+): PolicyResult {
+  const res: PolicyResult = { kept: [], ignoredListed: [], ignoredUnfixed: [] };
+  for (const f of findings) {
+    if (policy.ignoreIds.has(f.id)) res.ignoredListed.push(f);
+    else if (policy.ignoreUnfixed && !isFixed(f)) res.ignoredUnfixed.push(f);
+    else res.kept.push(f);
+  }
+  return res;
+}
+
+export type Counts = Record<Severity, number>;
+
+export function countBySeverity(findings: Finding[]): Counts {
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Counts;
+  for (const f of findings) counts[f.severity]++;
+  return counts;
+}
+
+export interface Verdict {
+  passed: boolean;
+  /** Findings at the gated severities. */
+  failing: Finding[];
+  severities: Severity[];
+}
+
+export function evaluateGate(findings: Finding[], severities: Severity[]): Verdict {
+  const failing = findings.filter((f) => severities.includes(f.severity));
+  return { passed: failing.length === 0, failing, severities };
+}
+
+/** Worst first: severity, then CVSS score, then ID for a stable order. */
+export function rank(findings: Finding[]): Finding[] {
+  return [...findings].sort(
+    (a, b) =>
+      SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) ||
+      (b.score ?? 0) - (a.score ?? 0) ||
+      a.id.localeCompare(b.id) ||
+      a.pkg.localeCompare(b.pkg),
+  );
+}

@@ -1,0 +1,137 @@
+/** Every input of build-scan-push, parsed and checked once, with errors that name the input. */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import * as inp from '../shared/inputs.js';
+import { InputError } from '../shared/errors.js';
+import { parseSeverities, type Severity } from './gate.js';
+import { parseKeyValues } from './labels.js';
+import { validateImage } from './registry.js';
+import { DEFAULT_TRIVY_VERSION } from './trivy.js';
+
+export interface Config {
+  workspace: string;
+  context: string;
+  file: string;
+  image: string;
+  tagRules: string[];
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+  platforms: string[];
+  push: boolean;
+  registryUsername?: string;
+  registryPassword?: string;
+  githubToken?: string;
+  cache: 'gha' | 'none' | 'custom';
+  cacheFrom: string[];
+  cacheTo: string[];
+  mlflowRunId?: string;
+  modelVersion?: string;
+  trivyVersion: string;
+  severities: Severity[];
+  ignoreUnfixed: boolean;
+  trivyignore?: string;
+  failOnVulnerabilities: boolean;
+  sarifFile: string;
+}
+
+const lines = (name: string): string[] => inp.list(name, { commas: false });
+
+/** `gha` (default), `none`, or explicit `from:<spec>` / `to:<spec>` lines for buildx. */
+function parseCache(): Pick<Config, 'cache' | 'cacheFrom' | 'cacheTo'> {
+  const raw = lines('cache');
+  if (raw.length === 0 || (raw.length === 1 && raw[0]!.toLowerCase() === 'gha')) {
+    return { cache: 'gha', cacheFrom: [], cacheTo: [] };
+  }
+  if (raw.length === 1 && ['none', 'false'].includes(raw[0]!.toLowerCase())) {
+    return { cache: 'none', cacheFrom: [], cacheTo: [] };
+  }
+  const cacheFrom: string[] = [];
+  const cacheTo: string[] = [];
+  for (const line of raw) {
+    const m = /^(from|to):\s*(type=.+)$/.exec(line);
+    if (!m) throw new InputError('cache', 'gha, none, or lines of from:type=... / to:type=...', line);
+    (m[1] === 'from' ? cacheFrom : cacheTo).push(m[2]!);
+  }
+  return { cache: 'custom', cacheFrom, cacheTo };
+}
+
+export function readConfig(): Config {
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(workspace, p));
+
+  const contextIn = inp.string('context', '.');
+  const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(contextIn) || contextIn.startsWith('git@');
+  const context = remote ? contextIn : at(contextIn);
+  if (!remote && !(existsSync(context) && statSync(context).isDirectory())) {
+    throw new InputError('context', 'an existing directory (relative to the workspace)', contextIn);
+  }
+  const fileIn = inp.optional('file');
+  const file = fileIn ? at(fileIn) : join(remote ? workspace : context, 'Dockerfile');
+  if (!remote && !existsSync(file)) {
+    throw new InputError('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
+  }
+
+  const repo = process.env.GITHUB_REPOSITORY ?? '';
+  const image = validateImage(inp.optional('image') ?? `ghcr.io/${repo.toLowerCase()}`);
+
+  const tagRules = lines('tags');
+  const labels = parseKeyValues(lines('labels'), 'labels');
+  const buildArgs = parseKeyValues(lines('build-args'), 'build-args');
+  const platforms = inp.list('platforms');
+  for (const p of platforms) {
+    if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) {
+      throw new InputError('platforms', 'os/arch[/variant] entries such as linux/amd64', p);
+    }
+  }
+
+  const trivyVersion = inp.string('trivy-version', DEFAULT_TRIVY_VERSION).replace(/^v/, '');
+  if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
+    throw new InputError(
+      'trivy-version',
+      'an exact version such as 0.75.0 (no ranges: it is pinned)',
+      trivyVersion,
+    );
+  }
+
+  const trivyignoreIn = inp.optional('trivyignore');
+  let trivyignore: string | undefined;
+  if (trivyignoreIn) {
+    trivyignore = at(trivyignoreIn);
+    if (!existsSync(trivyignore)) throw new InputError('trivyignore', 'a file that exists', trivyignoreIn);
+  } else if (existsSync(at('.trivyignore'))) {
+    trivyignore = at('.trivyignore');
+  }
+
+  const mlflowRunId = inp.optional('mlflow-run-id');
+  if (mlflowRunId && !/^[A-Za-z0-9_-]{1,64}$/.test(mlflowRunId)) {
+    throw new InputError('mlflow-run-id', 'an MLflow run ID (letters, digits, - and _)', mlflowRunId);
+  }
+  const modelVersion = inp.optional('model-version');
+  if (modelVersion && !/^[A-Za-z0-9_.-]{1,128}$/.test(modelVersion)) {
+    throw new InputError('model-version', 'a model version such as 3', modelVersion);
+  }
+
+  return {
+    workspace,
+    context,
+    file,
+    image,
+    tagRules: tagRules.length ? tagRules : ['sha', 'ref'],
+    labels,
+    buildArgs,
+    platforms,
+    push: inp.boolean('push', true),
+    registryUsername: inp.optional('registry-username'),
+    registryPassword: inp.secret('registry-password'),
+    githubToken: inp.secret('github-token'),
+    ...parseCache(),
+    mlflowRunId,
+    modelVersion,
+    trivyVersion,
+    severities: parseSeverities(inp.string('severity', 'CRITICAL,HIGH')),
+    ignoreUnfixed: inp.boolean('ignore-unfixed', false),
+    trivyignore,
+    failOnVulnerabilities: inp.boolean('fail-on-vulnerabilities', true),
+    sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
+  };
+}

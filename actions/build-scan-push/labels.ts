@@ -1,0 +1,50 @@
+/**
+ * Image labels: the OCI annotation keys (org.opencontainers.image.*) plus the MLflow run and model
+ * version, so `docker inspect` on a running image says which model it serves. User labels win.
+ */
+import { InputError } from '../shared/errors.js';
+
+export const MLFLOW_RUN_ID_LABEL = 'io.mlflow.run-id';
+export const MODEL_VERSION_LABEL = 'io.mlflow.model-version';
+
+export interface LabelContext {
+  serverUrl: string;
+  repository: string;
+  sha: string;
+  created: Date;
+  version: string;
+  mlflowRunId?: string;
+  modelVersion?: string;
+}
+
+export function defaultLabels(ctx: LabelContext): Record<string, string> {
+  const labels: Record<string, string> = {
+    'org.opencontainers.image.source': `${ctx.serverUrl}/${ctx.repository}`,
+    'org.opencontainers.image.url': `${ctx.serverUrl}/${ctx.repository}`,
+    'org.opencontainers.image.revision': ctx.sha,
+    'org.opencontainers.image.created': ctx.created.toISOString(),
+    'org.opencontainers.image.version': ctx.version,
+    'org.opencontainers.image.title': ctx.repository.split('/').pop() ?? ctx.repository,
+  };
+  if (ctx.mlflowRunId) labels[MLFLOW_RUN_ID_LABEL] = ctx.mlflowRunId;
+  if (ctx.modelVersion) labels[MODEL_VERSION_LABEL] = ctx.modelVersion;
+  return labels;
+}
+
+/** `key=value` lines (the value may contain `=`); a line without `=` is an error naming the input. */
+export function parseKeyValues(lines: string[], input: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of lines) {
+    const at = line.indexOf('=');
+    if (at <= 0) throw new InputError(input, 'lines of key=value', line);
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+export function mergeLabels(
+  defaults: Record<string, string>,
+  user: Record<string, string>,
+): Record<string, string> {
+  return { ...defaults, ...user };
+}

@@ -1,0 +1,235 @@
+/**
+ * build-scan-push: build the image, scan what was built with Trivy, push only if the gate passes.
+ * Nothing vulnerable reaches the registry: the push is a separate, cache-served build that runs
+ * after the verdict.
+ */
+import * as core from '@actions/core';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { run } from '../shared/run.js';
+import { InputError } from '../shared/errors.js';
+import { Buildx, type BuildOutput, type BuildSpec } from './buildx.js';
+import {
+  applyPolicy,
+  countBySeverity,
+  evaluateGate,
+  extractFindings,
+  parseTrivyignore,
+  type TrivyReport,
+} from './gate.js';
+import { readConfig } from './inputs.js';
+import { defaultLabels, mergeLabels } from './labels.js';
+import { login, logout, registryOf, resolveCredentials } from './registry.js';
+import { renderSummary } from './summary.js';
+import { computeTags } from './tags.js';
+import { installTrivy, Trivy } from './trivy.js';
+
+/** Commit time when the event has one, so rebuilds of a commit get the same image timestamps. */
+function sourceDateEpoch(): number {
+  if (process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)) {
+    return Number(process.env.SOURCE_DATE_EPOCH);
+  }
+  try {
+    const event = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH ?? '', 'utf8')) as {
+      head_commit?: { timestamp?: string };
+    };
+    const t = Date.parse(event.head_commit?.timestamp ?? '');
+    if (!Number.isNaN(t)) return Math.floor(t / 1000);
+  } catch {
+    // No event file: fall back to now.
+  }
+  return Math.floor(Date.now() / 1000);
+}
+
+const nativePlatform = (): string => `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
+
+await run(async () => {
+  const cfg = readConfig();
+  const tags = computeTags(cfg.tagRules, {
+    ref: process.env.GITHUB_REF ?? '',
+    sha: process.env.GITHUB_SHA ?? '',
+  });
+  if (tags.length === 0) {
+    throw new InputError(
+      'tags',
+      'rules that yield at least one tag for this event (semver applies to v* git tags only)',
+      cfg.tagRules.join(', '),
+    );
+  }
+  const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
+  const epoch = sourceDateEpoch();
+  const labels = mergeLabels(
+    defaultLabels({
+      serverUrl: process.env.GITHUB_SERVER_URL ?? 'https://github.com',
+      repository: process.env.GITHUB_REPOSITORY ?? '',
+      sha: process.env.GITHUB_SHA ?? '',
+      created: new Date(epoch * 1000),
+      version: tags[0]!.tag,
+      mlflowRunId: cfg.mlflowRunId,
+      modelVersion: cfg.modelVersion,
+    }),
+    cfg.labels,
+  );
+  const buildArgs: Record<string, string> = {};
+  if (cfg.mlflowRunId) buildArgs.MLFLOW_RUN_ID = cfg.mlflowRunId;
+  if (cfg.modelVersion) buildArgs.MODEL_VERSION = cfg.modelVersion;
+  Object.assign(buildArgs, cfg.buildArgs);
+
+  const buildx = new Buildx(undefined, { SOURCE_DATE_EPOCH: String(epoch) });
+  core.info(await buildx.assertAvailable());
+  const driver = await buildx.driver();
+  if (driver === 'docker' && cfg.platforms.length > 1) {
+    throw new InputError(
+      'platforms',
+      'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)',
+      cfg.platforms.join(','),
+    );
+  }
+
+  let { cacheFrom, cacheTo } = cfg;
+  if (cfg.cache === 'gha') {
+    const ghaAvailable =
+      !!process.env.ACTIONS_RUNTIME_TOKEN &&
+      !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
+    if (ghaAvailable && driver !== 'docker') {
+      const scope = `build-scan-push-${cfg.image}`;
+      cacheFrom = [`type=gha,scope=${scope}`];
+      cacheTo = [`type=gha,mode=max,scope=${scope}`];
+    } else {
+      core.info(
+        ghaAvailable
+          ? 'GitHub Actions cache skipped: the `docker` buildx driver cannot export cache (use docker/setup-buildx-action)'
+          : 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it',
+      );
+    }
+  }
+
+  // Trivy first: a broken or tampered download should fail before minutes of building.
+  const trivy = new Trivy(await installTrivy(cfg.trivyVersion));
+
+  const registry = registryOf(cfg.image);
+  const creds = cfg.push
+    ? resolveCredentials({
+        registry,
+        username: cfg.registryUsername,
+        password: cfg.registryPassword,
+        githubToken: cfg.githubToken,
+        actor: process.env.GITHUB_ACTOR,
+      })
+    : undefined;
+  if (cfg.push && !creds) {
+    core.info(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
+  }
+
+  const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'build-scan-push-'));
+  try {
+    if (creds) await login(creds);
+    const spec = (metadataFile: string): BuildSpec => ({
+      context: cfg.context,
+      file: cfg.file,
+      tags: refs,
+      labels,
+      buildArgs,
+      platforms: cfg.platforms,
+      cacheFrom,
+      cacheTo,
+      metadataFile,
+    });
+
+    const local: BuildOutput =
+      driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: join(work, 'image.tar') };
+    core.startGroup('Build');
+    const built = await buildx.build(spec(join(work, 'build-metadata.json')), local);
+    core.endGroup();
+    core.info(`Built ${built['containerimage.digest']}`);
+
+    core.startGroup('Scan');
+    const cacheDir = process.env.TRIVY_CACHE_DIR || join(homedir(), '.cache', 'trivy');
+    const platforms =
+      local.kind === 'load' ? [undefined] : cfg.platforms.length ? cfg.platforms : [nativePlatform()];
+    const reports: TrivyReport[] = [];
+    for (const [i, platform] of platforms.entries()) {
+      reports.push(
+        await trivy.scan({
+          target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0]! },
+          output: join(work, `trivy-${i}.json`),
+          cacheDir,
+          ignoreUnfixed: cfg.ignoreUnfixed,
+          ignorefile: cfg.trivyignore,
+          platform,
+        }),
+      );
+    }
+    core.endGroup();
+    const report: TrivyReport =
+      reports.length === 1
+        ? reports[0]!
+        : {
+            ...reports[0]!,
+            Results: reports.flatMap((r, i) =>
+              (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${platforms[i]})` })),
+            ),
+          };
+    const reportPath = join(work, 'trivy.json');
+    writeFileSync(reportPath, JSON.stringify(report, null, 2));
+    mkdirSync(dirname(cfg.sarifFile), { recursive: true });
+    await trivy.sarif(reportPath, cfg.sarifFile);
+
+    const ignoreIds = cfg.trivyignore
+      ? parseTrivyignore(readFileSync(cfg.trivyignore, 'utf8'), new Date())
+      : new Set<string>();
+    const policy = applyPolicy(extractFindings(report), { ignoreUnfixed: cfg.ignoreUnfixed, ignoreIds });
+    const counts = countBySeverity(policy.kept);
+    const verdict = evaluateGate(policy.kept, cfg.severities);
+    core.setOutput('vulnerabilities', JSON.stringify(counts));
+    core.setOutput('scan-passed', String(verdict.passed));
+    core.setOutput('sarif-file', cfg.sarifFile);
+    core.setOutput('tags', refs.join('\n'));
+
+    const mayPush = verdict.passed || !cfg.failOnVulnerabilities;
+    let digest = built['containerimage.digest']!;
+    let pushed = false;
+    if (cfg.push && mayPush) {
+      core.startGroup('Push');
+      const pushedMeta = await buildx.build(
+        { ...spec(join(work, 'push-metadata.json')), cacheTo: [] },
+        { kind: 'push' },
+      );
+      core.endGroup();
+      digest = pushedMeta['containerimage.digest']!;
+      pushed = true;
+      core.setOutput('image-ref', `${cfg.image}@${digest}`);
+      core.info(`Pushed ${cfg.image}@${digest}`);
+    }
+    core.setOutput('digest', digest);
+
+    await core.summary
+      .addRaw(
+        renderSummary({
+          image: cfg.image,
+          tags: tags.map((t) => t.tag),
+          counts,
+          verdict,
+          failOnVulnerabilities: cfg.failOnVulnerabilities,
+          findings: policy.kept,
+          ignoredListed: policy.ignoredListed.length,
+          ignoredUnfixed: policy.ignoredUnfixed.length,
+          pushed,
+          pushRequested: cfg.push,
+          digest,
+          trivyVersion: cfg.trivyVersion,
+        }),
+      )
+      .write();
+
+    if (!verdict.passed) {
+      const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}`;
+      if (cfg.failOnVulnerabilities) throw new Error(`Scan gate failed: ${what}; nothing was pushed.`);
+      core.warning(`Scan found ${what} (fail-on-vulnerabilities is false).`);
+    }
+  } finally {
+    if (creds) await logout(registry);
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,81 @@
+/**
+ * Registry login with `docker login --password-stdin`: the password never appears in an argument
+ * list (visible in `ps`) nor in the log (masked before anything runs). Logout at the end of the run
+ * so the credentials do not outlive the step on self-hosted runners, as docker/login-action does.
+ */
+import * as core from '@actions/core';
+import { InputError } from '../shared/errors.js';
+import { defaultRunner, type Runner } from './buildx.js';
+
+/** The registry host of an image name, with Docker's rule: a first component with `.` or `:` or `localhost`. */
+export function registryOf(image: string): string {
+  const first = image.split('/')[0]!;
+  if (image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return first;
+  }
+  return 'docker.io';
+}
+
+/** Lowercase `host[:port]/path` as an OCI distribution name, no tag or digest (tags come from `tags`). */
+export function validateImage(image: string, input = 'image'): string {
+  const re =
+    /^(?:(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|localhost)(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+  if (!re.test(image)) {
+    throw new InputError(input, 'a lowercase image name such as ghcr.io/owner/repo, without tag', image);
+  }
+  return image;
+}
+
+export interface Credentials {
+  registry: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * Explicit credentials win; the actor + github-token default applies to ghcr.io only, so the
+ * workflow token is never sent to another registry.
+ */
+export function resolveCredentials(opts: {
+  registry: string;
+  username?: string;
+  password?: string;
+  githubToken?: string;
+  actor?: string;
+}): Credentials | undefined {
+  const ghcr = opts.registry === 'ghcr.io';
+  const username = opts.username ?? (ghcr ? opts.actor : undefined);
+  const password = opts.password ?? (ghcr ? opts.githubToken : undefined);
+  if (!password) return undefined;
+  if (!username) {
+    throw new InputError('registry-username', `a username for ${opts.registry} (set with registry-password)`);
+  }
+  return { registry: opts.registry, username, password };
+}
+
+export class RegistryLoginError extends Error {
+  override name = 'RegistryLoginError';
+}
+
+export async function login(creds: Credentials, run: Runner = defaultRunner): Promise<void> {
+  core.setSecret(creds.password);
+  const out = await run(
+    'docker',
+    ['login', creds.registry, '--username', creds.username, '--password-stdin'],
+    {
+      input: Buffer.from(creds.password),
+    },
+  );
+  if (out.exitCode !== 0) {
+    const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' ');
+    throw new RegistryLoginError(
+      `Login to ${creds.registry} as ${creds.username} failed (exit ${out.exitCode}): ${why}. ` +
+        `For ghcr.io the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`,
+    );
+  }
+}
+
+export async function logout(registry: string, run: Runner = defaultRunner): Promise<void> {
+  const out = await run('docker', ['logout', registry], { silent: true });
+  if (out.exitCode !== 0) core.warning(`docker logout ${registry} failed: ${out.stderr.trim()}`);
+}
