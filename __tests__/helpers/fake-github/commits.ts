@@ -1,0 +1,132 @@
+/**
+ * `GET /repos/{owner}/{repo}/commits` (repos/list-commits) for the fake: a per-repository commit
+ * history, newest first, filtered by `path` (a file or a directory prefix), `since`, `until` and
+ * `author`, paginated, shaped like GitHub's commit objects. An empty repository answers 409 as
+ * GitHub does.
+ */
+import { createHash } from 'node:crypto';
+import type { FakeGitHub, HandlerContext } from './server.js';
+import { HttpStatus, paginate } from './server.js';
+
+export interface FakeCommit {
+  sha: string;
+  message: string;
+  /** Paths changed by the commit. */
+  files: string[];
+  login: string;
+  name: string;
+  email: string;
+  date: string;
+}
+
+const histories = new WeakMap<FakeGitHub, Map<string, FakeCommit[]>>();
+
+function historyOf(gh: FakeGitHub, owner: string, repo: string): FakeCommit[] {
+  let map = histories.get(gh);
+  if (!map) histories.set(gh, (map = new Map()));
+  const key = `${owner}/${repo}`.toLowerCase();
+  let list = map.get(key);
+  if (!list) map.set(key, (list = []));
+  return list;
+}
+
+/** Appends a commit (the newest) and returns it. */
+export function addCommit(
+  gh: FakeGitHub,
+  owner: string,
+  repo: string,
+  c: { message: string; files: string[]; login?: string; date?: string },
+): FakeCommit {
+  const list = historyOf(gh, owner, repo);
+  const login = c.login ?? 'octocat';
+  const commit: FakeCommit = {
+    sha: createHash('sha1')
+      .update(`${list.length}\n${c.message}\n${c.files.join(',')}`)
+      .digest('hex'),
+    message: c.message,
+    files: c.files,
+    login,
+    name: login,
+    email: `${login}@users.noreply.github.com`,
+    date: c.date ?? new Date(Date.now() + list.length).toISOString(),
+  };
+  list.push(commit);
+  return commit;
+}
+
+const touches = (c: FakeCommit, path: string): boolean => {
+  const p = path.replace(/^\/+|\/+$/g, '');
+  return c.files.some((f) => f === p || f.startsWith(`${p}/`));
+};
+
+function view(ctx: HandlerContext, owner: string, repo: string, c: FakeCommit, parent?: FakeCommit): unknown {
+  const api = `${ctx.baseUrl}/repos/${owner}/${repo}`;
+  const user = ctx.state.user(c.login);
+  const person = { name: c.name, email: c.email, date: c.date };
+  return {
+    sha: c.sha,
+    node_id: `C_${c.sha.slice(0, 16)}`,
+    commit: {
+      author: person,
+      committer: person,
+      message: c.message,
+      tree: {
+        sha: createHash('sha1').update(`tree${c.sha}`).digest('hex'),
+        url: `${api}/git/trees/${c.sha}`,
+      },
+      url: `${api}/git/commits/${c.sha}`,
+      comment_count: 0,
+      verification: {
+        verified: false,
+        reason: 'unsigned',
+        signature: null,
+        payload: null,
+        verified_at: null,
+      },
+    },
+    url: `${api}/commits/${c.sha}`,
+    html_url: `https://github.com/${owner}/${repo}/commit/${c.sha}`,
+    comments_url: `${api}/commits/${c.sha}/comments`,
+    author: user,
+    committer: user,
+    parents: parent
+      ? [
+          {
+            sha: parent.sha,
+            url: `${api}/commits/${parent.sha}`,
+            html_url: `https://github.com/${owner}/${repo}/commit/${parent.sha}`,
+          },
+        ]
+      : [],
+  };
+}
+
+export function registerCommitHandlers(gh: FakeGitHub): FakeGitHub {
+  return gh.on('repos/list-commits', (ctx) => {
+    const { owner, repo } = ctx.params as { owner: string; repo: string };
+    if (!ctx.state.repo(owner, repo)) throw new HttpStatus(404, 'Not Found');
+    const all = historyOf(gh, owner, repo);
+    if (all.length === 0) throw new HttpStatus(409, 'Git Repository is empty.');
+    const path = ctx.query.get('path');
+    const since = ctx.query.get('since');
+    const until = ctx.query.get('until');
+    const author = ctx.query.get('author');
+    const sha = ctx.query.get('sha');
+    let upto = all.length;
+    if (sha && sha !== 'main' && sha !== 'HEAD') {
+      const at = all.findIndex((c) => c.sha.startsWith(sha));
+      if (at < 0) throw new HttpStatus(404, 'No commit found for SHA: ' + sha);
+      upto = at + 1;
+    }
+    const items = all
+      .slice(0, upto)
+      .map((c, i) => ({ c, parent: all[i - 1] }))
+      .filter(
+        ({ c }) => (!path || touches(c, path)) && (!since || c.date >= since) && (!until || c.date <= until),
+      )
+      .filter(({ c }) => !author || c.login === author || c.email === author)
+      .reverse()
+      .map(({ c, parent }) => view(ctx, owner, repo, c, parent));
+    return paginate(items, ctx);
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * What the issue (and the model) should know beyond the alerts: which model version is live
+ * (the MLflow alias of the model named in the alert labels) and what was last deployed (the
+ * latest commits that touched the GitOps manifests). Context is best effort: a lookup that fails
+ * is reported in the issue, never fails the run.
+ */
+import { errorMessage } from '../shared/errors.js';
+import type { Octokit, Repo } from '../shared/github.js';
+import { MlflowClient } from '../shared/mlflow/index.js';
+import type { Notification } from './webhook.js';
+
+export interface ModelContext {
+  name: string;
+  alias: string;
+  version?: string;
+  runId?: string;
+  runUrl?: string;
+  versionUrl?: string;
+  metrics?: Record<string, number>;
+  error?: string;
+}
+
+export interface CommitItem {
+  sha: string;
+  message: string;
+  author: string;
+  date?: string;
+  url?: string;
+}
+
+export interface CommitContext {
+  path: string;
+  items: CommitItem[];
+  error?: string;
+}
+
+export interface Context {
+  models: ModelContext[];
+  commits?: CommitContext;
+}
+
+const MAX_MODELS = 3;
+
+/** Distinct values of the model label across the group's alerts (common labels first). */
+export function modelNames(n: Notification, label: string): string[] {
+  const names = new Set<string>();
+  if (n.commonLabels[label]) names.add(n.commonLabels[label]);
+  for (const a of n.alerts) if (a.labels[label]) names.add(a.labels[label]);
+  // Registered model names are short; anything odd is not looked up at all.
+  // eslint-disable-next-line no-control-regex
+  return [...names].filter((v) => v.length <= 256 && !/[\u0000-\u001f]/.test(v)).slice(0, MAX_MODELS);
+}
+
+export async function championOf(client: MlflowClient, name: string, alias: string): Promise<ModelContext> {
+  try {
+    const mv = await client.getModelVersionByAlias(name, alias);
+    if (!mv) return { name, alias };
+    const out: ModelContext = {
+      name,
+      alias,
+      version: mv.version,
+      versionUrl: client.modelVersionUrl(name, mv.version),
+    };
+    if (mv.run_id) {
+      out.runId = mv.run_id;
+      const run = await client.getRun(mv.run_id);
+      out.runUrl = client.runUrl(run.info.experiment_id, mv.run_id);
+      out.metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
+    }
+    return out;
+  } catch (err) {
+    return { name, alias, error: errorMessage(err) };
+  }
+}
+
+export async function modelContext(
+  n: Notification,
+  opts: { trackingUri?: string; modelLabel: string; alias: string },
+): Promise<ModelContext[]> {
+  const names = modelNames(n, opts.modelLabel);
+  if (names.length === 0) return [];
+  const uri = opts.trackingUri ?? process.env.MLFLOW_TRACKING_URI;
+  if (!uri) return [];
+  let client: MlflowClient;
+  try {
+    // Short and few attempts: an issue without MLflow context beats a late one.
+    client = MlflowClient.fromEnv(process.env, { trackingUri: uri, timeoutMs: 10_000, attempts: 2 });
+  } catch (err) {
+    return names.map((name) => ({ name, alias: opts.alias, error: errorMessage(err) }));
+  }
+  return Promise.all(names.map((name) => championOf(client, name, opts.alias)));
+}
+
+export async function gitopsCommits(
+  octokit: Octokit,
+  repo: Repo,
+  path: string,
+  { ref, limit = 5 }: { ref?: string; limit?: number } = {},
+): Promise<CommitContext> {
+  try {
+    const { data } = await octokit.rest.repos.listCommits({
+      ...repo,
+      path,
+      per_page: limit,
+      ...(ref ? { sha: ref } : {}),
+    });
+    return {
+      path,
+      items: data.map((c) => ({
+        sha: c.sha,
+        message: c.commit.message,
+        author: c.author?.login ?? c.commit.author?.name ?? 'unknown',
+        date: c.commit.committer?.date ?? c.commit.author?.date,
+        url: c.html_url,
+      })),
+    };
+  } catch (err) {
+    return { path, items: [], error: errorMessage(err) };
+  }
+}
