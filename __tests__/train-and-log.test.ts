@@ -1,0 +1,218 @@
+/**
+ * train-and-log, bundled, against a real `mlflow server` with the real model/train.py: the first
+ * model registers and becomes the candidate; once it is the champion, a worse model fails the gate
+ * and a better one passes, on a pull request whose one comment is edited, not duplicated.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeGitHub } from './helpers/fake-github/server.js';
+import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
+import { MlflowRest, metricsOf, paramsOf, pyfuncPredict, tagsOf } from './helpers/mlflow-rest.js';
+import { ROOT, runAction, type RunResult } from './helpers/run-action.js';
+
+const TRAIN = join(ROOT, 'model', 'train.py');
+const MODEL = 'iris-classifier';
+const EXPERIMENT = 'iris-gate';
+
+let mlflow: MlflowServer;
+let rest: MlflowRest;
+let gh: FakeGitHub;
+let prNumber: number;
+
+beforeAll(async () => {
+  [mlflow, gh] = await Promise.all([startMlflow(), Promise.resolve(new FakeGitHub())]);
+  await gh.start();
+  rest = new MlflowRest(mlflow.url);
+  // The pull request the later runs report on (PRs are issues to the comments API).
+  const res = await fetch(`${gh.url}/repos/octo-org/iris/issues`, {
+    method: 'POST',
+    headers: {
+      authorization: 'token ghs_test_token',
+      'user-agent': 'test',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ title: 'Tune the forest' }),
+  });
+  prNumber = ((await res.json()) as { number: number }).number;
+  const issue = gh.state.repo('octo-org', 'iris')!.issue(prNumber)!;
+  issue.pull_request = {
+    url: `${gh.url}/repos/octo-org/iris/pulls/${prNumber}`,
+    html_url: `https://github.com/octo-org/iris/pull/${prNumber}`,
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([mlflow?.stop(), gh?.stop()]);
+});
+
+type Trained = RunResult & { cwd: string };
+
+async function train(
+  args: string,
+  extra: { event?: 'pull_request'; inputs?: Record<string, string> } = {},
+): Promise<Trained> {
+  const cwd = mkdtempSync(join(tmpdir(), 'tal-'));
+  const pr = extra.event === 'pull_request';
+  const result = await runAction('train-and-log', {
+    cwd,
+    inputs: {
+      'tracking-uri': mlflow.url,
+      experiment: EXPERIMENT,
+      command: `${PYTHON} ${TRAIN} --output-dir out ${args}`,
+      'metrics-file': 'out/metrics.json',
+      'params-file': 'out/params.json',
+      artifacts: 'out/metrics.json',
+      'model-path': 'model',
+      'registered-model': MODEL,
+      'gate-metric': 'accuracy',
+      ...extra.inputs,
+    },
+    env: {
+      ...gh.env(),
+      PYTHONWARNINGS: 'ignore',
+      ...(pr
+        ? {
+            GITHUB_HEAD_REF: 'tune-forest',
+            GITHUB_BASE_REF: 'main',
+            GITHUB_REF: `refs/pull/${prNumber}/merge`,
+          }
+        : {}),
+    },
+    eventName: pr ? 'pull_request' : 'push',
+    event: pr
+      ? { action: 'synchronize', number: prNumber, pull_request: { number: prNumber } }
+      : { ref: 'refs/heads/main' },
+    timeoutMs: 110_000,
+  });
+  return { ...result, cwd };
+}
+
+const comments = () => gh.state.repo('octo-org', 'iris')!.comments.filter((c) => c.issue_number === prNumber);
+
+describe('train-and-log against a real MLflow server', () => {
+  let first: Trained;
+
+  it('trains, logs, registers the first model and makes it the candidate (no champion yet)', async () => {
+    first = await train('');
+    expect(first.errors).toEqual([]);
+    expect(first.code).toBe(0);
+    const runId = first.outputs['run-id']!;
+    expect(runId).toMatch(/^[0-9a-f]{32}$/);
+    expect(first.outputs['run-url']).toContain(runId);
+    expect(first.outputs['run-url']).toContain(mlflow.url);
+    expect(first.outputs['model-version']).toBe('1');
+    expect(first.outputs['model-uri']).toMatch(/^models:\/m-[0-9a-f]+$/);
+    expect(first.outputs['gate-passed']).toBe('true');
+    // The command streamed its output into the action's log.
+    expect(first.stdout).toMatch(/accuracy=0\.\d+ f1_macro=0\.\d+/);
+
+    const written = JSON.parse(readFileSync(join(first.cwd, 'out', 'metrics.json'), 'utf8')) as {
+      accuracy: number;
+      recall: Record<string, number>;
+    };
+
+    const run = await rest.run(runId);
+    expect(run.info.status).toBe('FINISHED');
+    expect(run.info.end_time).toBeGreaterThan(0);
+    expect(run.info.experiment_id).toBe(first.outputs['experiment-id']);
+    const tags = tagsOf(run);
+    expect(tags).toMatchObject({
+      'mlflow.source.git.commit': '0123456789abcdef0123456789abcdef01234567',
+      'mlflow.source.git.branch': 'main',
+      'mlflow.source.git.repoURL': 'https://github.com/octo-org/iris',
+      'mlflow.user': 'octocat',
+      'mlflow.runName': 'main@0123456',
+      'github.run_url': 'https://github.com/octo-org/iris/actions/runs/4242',
+    });
+    expect(tags['mlflow.source.name']).toBeTruthy();
+
+    const metrics = metricsOf(run);
+    const outputMetrics = JSON.parse(first.outputs.metrics!) as Record<string, number>;
+    expect(outputMetrics).toEqual(metrics);
+    expect(metrics.accuracy).toBe(written.accuracy);
+    expect(metrics['recall.setosa']).toBe(written.recall.setosa);
+    expect(metrics['confusion_matrix.virginica.virginica']).toBeGreaterThan(0);
+    expect(paramsOf(run)).toMatchObject({ seed: '42', n_estimators: '100', model: 'RandomForestClassifier' });
+    expect((await rest.artifacts(runId, 'out')).map((f) => f.path)).toEqual(['out/metrics.json']);
+
+    const mv = await rest.version(MODEL, '1');
+    expect(mv.status).toBe('READY');
+    expect(mv.run_id).toBe(runId);
+    expect(mv.source).toBe(first.outputs['model-uri']);
+    expect(await rest.alias(MODEL, 'candidate')).toBe('1');
+    expect(await rest.alias(MODEL, 'champion')).toBeUndefined();
+
+    expect(first.summary).toMatch(/Gate passed/);
+    expect(first.summary).toContain('no champion yet');
+    expect(first.summary).toMatch(/Confusion matrix/);
+    expect(first.summary).toMatch(/\| \*\*setosa\*\* \| \*\*\d+\*\* \| 0 \| 0 \|/);
+    expect(first.summary).toContain(first.outputs['run-url']);
+    expect(first.summary).toContain(`${mlflow.url}/#/models/${MODEL}/versions/1`);
+    // Not a pull request: no comment.
+    expect(gh.calls('issues/create-comment')).toHaveLength(0);
+  });
+
+  it('gates a worse model against the champion: registered, not promoted; the PR gets one comment', async () => {
+    // Deployment (a later action) makes the first version the champion.
+    await rest.setAlias(MODEL, 'champion', '1');
+    const champion = metricsOf(await rest.run(first.outputs['run-id']!));
+
+    const worse = await train('--label-noise 0.6', { event: 'pull_request' });
+    expect(worse.errors).toEqual([]);
+    expect(worse.code).toBe(0);
+    expect(worse.outputs['model-version']).toBe('2');
+    expect(worse.outputs['gate-passed']).toBe('false');
+    const metrics = JSON.parse(worse.outputs.metrics!) as Record<string, number>;
+    expect(metrics.accuracy).toBeLessThan(champion.accuracy!);
+
+    expect(await rest.alias(MODEL, 'candidate')).toBe('1');
+    expect(await rest.alias(MODEL, 'champion')).toBe('1');
+    const v2 = await rest.version(MODEL, '2');
+    expect(v2.status).toBe('READY');
+    expect(Object.fromEntries((v2.tags ?? []).map((t) => [t.key, t.value]))['mlops-actions.gate']).toBe(
+      'failed',
+    );
+    const run = await rest.run(worse.outputs['run-id']!);
+    expect(run.info.status).toBe('FINISHED');
+    expect(tagsOf(run)['mlflow.source.git.branch']).toBe('tune-forest');
+
+    expect(worse.summary).toMatch(/Gate failed/);
+    expect(worse.summary).toMatch(/`candidate` was not moved/);
+    // The champion's value and the delta are in the table.
+    const delta = metrics.accuracy! - champion.accuracy!;
+    expect(worse.summary).toContain(
+      `| **accuracy** | ${Number(metrics.accuracy!.toFixed(4))} | ${Number(champion.accuracy!.toFixed(4))} | −${Number(Math.abs(delta).toFixed(4))} |`,
+    );
+
+    expect(comments()).toHaveLength(1);
+    expect(comments()[0]!.body).toMatch(/Gate failed/);
+    expect(comments()[0]!.body).toContain('<!-- mlops-actions:');
+  });
+
+  it('promotes a better model to candidate, never moves champion, and edits the same PR comment', async () => {
+    const commentId = comments()[0]!.id;
+    const better = await train('--max-depth 3', { event: 'pull_request' });
+    expect(better.errors).toEqual([]);
+    expect(better.code).toBe(0);
+    expect(better.outputs['model-version']).toBe('3');
+    expect(better.outputs['gate-passed']).toBe('true');
+    expect(await rest.alias(MODEL, 'candidate')).toBe('3');
+    expect(await rest.alias(MODEL, 'champion')).toBe('1');
+    expect(better.summary).toMatch(/Gate passed/);
+    expect(better.summary).toMatch(/champion \(v1\)/);
+
+    expect(comments()).toHaveLength(1);
+    expect(comments()[0]!.id).toBe(commentId);
+    expect(comments()[0]!.body).toMatch(/Gate passed/);
+    expect(comments()[0]!.body).toContain(`/versions/3`);
+    expect(gh.calls('issues/create-comment')).toHaveLength(1);
+    expect(gh.calls('issues/update-comment')).toHaveLength(1);
+
+    // What a user (or the serving image) does with the registry: load by version and predict.
+    const uris = [`models:/${MODEL}/1`, `models:/${MODEL}/3`];
+    const predictions = pyfuncPredict(mlflow.url, uris);
+    for (const uri of uris) expect(predictions[uri]).toEqual(['setosa', 'versicolor', 'virginica']);
+  });
+});

@@ -1,0 +1,107 @@
+/** Every input of train-and-log, parsed and checked in one place before anything talks to MLflow. */
+import { isAbsolute, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { InputError } from '../shared/errors.js';
+import * as inputs from '../shared/inputs.js';
+
+export type GateDirection = 'maximize' | 'minimize';
+
+export interface Config {
+  trackingUri: string;
+  experiment: string;
+  runName: string;
+  command: string;
+  /** Absolute. */
+  workingDirectory: string;
+  /** Absolute. */
+  metricsFile: string;
+  /** Absolute, or undefined for none. */
+  paramsFile?: string;
+  /** Paths and globs, relative to workingDirectory unless absolute. */
+  artifacts: string[];
+  modelPath: string;
+  registeredModel?: string;
+  gate?: { metric: string; direction: GateDirection; minDelta: number };
+  championAlias: string;
+  promoteAlias: string;
+  githubToken?: string;
+}
+
+const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
+
+function alias(name: string, fallback: string): string {
+  const value = inputs.string(name, fallback);
+  // MLflow rejects `latest` and `v<digits>`: they already name versions.
+  if (!ALIAS.test(value) || /^v\d+$/i.test(value) || value.toLowerCase() === 'latest') {
+    throw new InputError(
+      name,
+      'an alias of letters, digits, `_` or `-` (not `latest` or `v<number>`)',
+      value,
+    );
+  }
+  return value;
+}
+
+/** Short branch-and-commit name, like `main@0123456`, readable in the runs table. */
+export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
+  const branch = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || 'local';
+  const sha = (env.GITHUB_SHA ?? '').slice(0, 7);
+  return sha ? `${branch}@${sha}` : branch;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const trackingUri = inputs.optional('tracking-uri') ?? env.MLFLOW_TRACKING_URI?.trim();
+  if (!trackingUri) {
+    throw new InputError(
+      'tracking-uri',
+      'the URL of an MLflow tracking server (or MLFLOW_TRACKING_URI in the environment)',
+      '',
+    );
+  }
+  if (!/^https?:\/\//i.test(trackingUri)) {
+    throw new InputError('tracking-uri', 'an http(s):// URL of an MLflow tracking server', trackingUri);
+  }
+
+  const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const workingDirectory = resolve(workspace, inputs.string('working-directory', '.'));
+  if (!existsSync(workingDirectory) || !statSync(workingDirectory).isDirectory()) {
+    throw new InputError('working-directory', 'an existing directory', workingDirectory);
+  }
+  const inWorkdir = (p: string): string => (isAbsolute(p) ? p : resolve(workingDirectory, p));
+  const paramsFile = inputs.optional('params-file');
+
+  const registeredModel = inputs.optional('registered-model');
+  const gateMetric = inputs.optional('gate-metric');
+  // Parsed even without a gate metric: a typo should fail now, not when someone adds the metric.
+  const direction = inputs.oneOf<GateDirection>('gate-direction', ['maximize', 'minimize'], 'maximize');
+  const minDelta = inputs.number('gate-min-delta', 0);
+  const championAlias = alias('champion-alias', 'champion');
+  const promoteAlias = alias('promote-alias', 'candidate');
+  if (promoteAlias.toLowerCase() === championAlias.toLowerCase()) {
+    throw new InputError(
+      'promote-alias',
+      `an alias other than champion-alias '${championAlias}' (the champion moves after deployment, not here)`,
+      promoteAlias,
+    );
+  }
+  if (gateMetric && !registeredModel) {
+    throw new InputError('registered-model', 'a registered model name when gate-metric is set', '');
+  }
+
+  return {
+    trackingUri: trackingUri.replace(/\/+$/, ''),
+    experiment: inputs.optional('experiment') ?? env.GITHUB_REPOSITORY ?? 'Default',
+    runName: inputs.optional('run-name') ?? defaultRunName(env),
+    command: inputs.required('command'),
+    workingDirectory,
+    metricsFile: inWorkdir(inputs.string('metrics-file', 'metrics.json')),
+    paramsFile: paramsFile === undefined ? undefined : inWorkdir(paramsFile),
+    artifacts: inputs.list('artifacts', { commas: false }),
+    modelPath: inputs.string('model-path', 'model'),
+    registeredModel,
+    gate: gateMetric ? { metric: gateMetric, direction, minDelta } : undefined,
+    championAlias,
+    promoteAlias,
+    githubToken: inputs.secret('github-token'),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The metrics and params files the training command writes: JSON objects, flat or nested. Nested
+ * keys are joined with `.` and array items get their index, so `{"recall": {"setosa": 1}}` is the
+ * metric `recall.setosa`. Errors name the input and the offending key.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { InputError } from '../shared/errors.js';
+
+/** MLflow's own limits (mlflow/utils/validation.py). */
+export const MAX_KEY_LENGTH = 250;
+export const MAX_PARAM_VALUE_LENGTH = 6000;
+/** Names MLflow accepts for metrics and params: letters, digits, `_ - . / :` and spaces. */
+const VALID_NAME = /^[/\p{L}\p{N}_.\- :]+$/u;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export function flatten(value: Json, prefix = '', out: [string, Json][] = []): [string, Json][] {
+  if (value !== null && typeof value === 'object') {
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v] as const)
+      : Object.entries(value);
+    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out.push([prefix, value]);
+  }
+  return out;
+}
+
+function readJsonObject(path: string, input: string): Record<string, Json> {
+  if (!existsSync(path)) {
+    throw new InputError(input, 'a JSON file written by the command', `${path} does not exist`);
+  }
+  if (!statSync(path).isFile()) throw new InputError(input, 'a JSON file', `${path} is not a file`);
+  const text = readFileSync(path, 'utf8');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(input, 'a JSON file', `${path} is not valid JSON (${(err as Error).message})`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    const kind = Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data;
+    throw new InputError(input, 'a JSON object of names to values', `${path} holds ${kind}`);
+  }
+  return data as Record<string, Json>;
+}
+
+function checkName(key: string, input: string, path: string): void {
+  if (!VALID_NAME.test(key) || key.length > MAX_KEY_LENGTH) {
+    throw new InputError(
+      input,
+      `names of at most ${MAX_KEY_LENGTH} letters, digits, spaces or _ - . / : (as MLflow accepts)`,
+      `'${key.slice(0, 300)}' in ${path}`,
+    );
+  }
+}
+
+const describe = (v: Json): string =>
+  typeof v === 'string' ? `the string "${v.slice(0, 40)}"` : JSON.stringify(v);
+
+/** Flat `{name: number}`; every value must be a finite number. */
+export function readMetrics(path: string, input = 'metrics-file'): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of flatten(readJsonObject(path, input))) {
+    if (key === '') continue;
+    checkName(key, input, path);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new InputError(
+        input,
+        'numeric metric values',
+        `metric '${key}' is ${describe(value)} in ${path}`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Flat `{name: string}`: params are strings in MLflow; numbers and booleans are written as JSON writes them. */
+export function readParams(path: string, input = 'params-file'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of flatten(readJsonObject(path, input))) {
+    if (key === '') continue;
+    checkName(key, input, path);
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    if (text.length > MAX_PARAM_VALUE_LENGTH) {
+      throw new InputError(
+        input,
+        `param values of at most ${MAX_PARAM_VALUE_LENGTH} characters`,
+        `'${key}' has ${text.length} in ${path}`,
+      );
+    }
+    out[key] = text;
+  }
+  return out;
+}

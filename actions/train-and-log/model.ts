@@ -1,0 +1,122 @@
+/**
+ * Finding the model the command produced and registering it. `model-path` is either a local MLflow
+ * model directory (uploaded as a LoggedModel, as log_model would), or the name of a model the
+ * command logged itself: an MLflow 3 LoggedModel of the run, or on MLflow 2.x an artifact path.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { InputError } from '../shared/errors.js';
+import { MlflowError, type MlflowClient, type ModelVersion } from '../shared/mlflow/index.js';
+
+export interface ResolvedModel {
+  modelUri: string;
+  /** What model-versions/create takes as `source`. */
+  source: string;
+  modelId?: string;
+  origin: 'logged by the command' | 'uploaded from a local directory' | 'run artifacts';
+}
+
+export async function resolveModel(
+  client: MlflowClient,
+  a: { runId: string; experimentId: string; modelPath: string; workdir: string },
+): Promise<ResolvedModel | undefined> {
+  const local = isAbsolute(a.modelPath) ? a.modelPath : resolve(a.workdir, a.modelPath);
+  if (existsSync(local) && statSync(local).isDirectory()) {
+    if (!existsSync(join(local, 'MLmodel'))) {
+      throw new InputError(
+        'model-path',
+        'a local MLflow model directory (with an MLmodel file) or the name of a model the command logged',
+        `${local} is a directory without an MLmodel file`,
+      );
+    }
+    const logged = await client.logModelDir({
+      runId: a.runId,
+      experimentId: a.experimentId,
+      localDir: local,
+      name: basename(local),
+    });
+    return { ...logged, origin: 'uploaded from a local directory' };
+  }
+
+  const found = await client.findLoggedModel({
+    experimentId: a.experimentId,
+    runId: a.runId,
+    name: a.modelPath,
+  });
+  if (found) {
+    if (found.info.status !== 'LOGGED_MODEL_READY') {
+      throw new InputError(
+        'model-path',
+        'a model the command finished logging',
+        `LoggedModel ${found.info.model_id} '${a.modelPath}' is ${found.info.status}`,
+      );
+    }
+    const uri = `models:/${found.info.model_id}`;
+    return { modelUri: uri, source: uri, modelId: found.info.model_id, origin: 'logged by the command' };
+  }
+
+  // MLflow 2.x, or a script that used log_artifacts: an MLmodel under the run's artifacts.
+  const path = a.modelPath.replace(/^\/+|\/+$/g, '');
+  const listed = await client.listArtifacts(a.runId, path).catch((err: unknown) => {
+    if (err instanceof MlflowError && err.status !== undefined && err.status < 500) return [];
+    throw err;
+  });
+  if (listed.some((f) => f.path === `${path}/MLmodel` || f.path === 'MLmodel')) {
+    const uri = `runs:/${a.runId}/${path}`;
+    return { modelUri: uri, source: uri, origin: 'run artifacts' };
+  }
+  return undefined;
+}
+
+export async function registerVersion(
+  client: MlflowClient,
+  a: {
+    name: string;
+    model: ResolvedModel;
+    runId: string;
+    tags: Record<string, string>;
+    description?: string;
+  },
+): Promise<ModelVersion> {
+  await client.getOrCreateRegisteredModel(a.name);
+  const created = await client.createModelVersion({
+    name: a.name,
+    source: a.model.source,
+    runId: a.runId,
+    modelId: a.model.modelId,
+    tags: a.tags,
+    description: a.description,
+  });
+  return client.waitForModelVersionReady(a.name, created.version, 120_000);
+}
+
+export interface Champion {
+  version: string;
+  metrics: Record<string, number>;
+  /** Why the champion's metrics could not be read, when they could not. */
+  problem?: string;
+}
+
+/** The version behind `alias` and its run's metrics; undefined when the alias is not set. */
+export async function readChampion(
+  client: MlflowClient,
+  name: string,
+  alias: string,
+): Promise<Champion | undefined> {
+  const mv = await client.getModelVersionByAlias(name, alias);
+  if (!mv) return undefined;
+  if (!mv.run_id) return { version: mv.version, metrics: {}, problem: 'the version has no source run' };
+  try {
+    const run = await client.getRun(mv.run_id);
+    return {
+      version: mv.version,
+      metrics: Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value])),
+    };
+  } catch (err) {
+    // A deleted run is the champion's problem; a server that is down is ours and must fail the action.
+    if (err instanceof MlflowError && (err.status === 404 || err.errorCode === 'RESOURCE_DOES_NOT_EXIST')) {
+      return { version: mv.version, metrics: {}, problem: `its run ${mv.run_id} is gone` };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * One training run from start to end: create the MLflow run, run the command inside it, log what
+ * it wrote, register and gate the model, end the run. The run always ends: FINISHED, FAILED on any
+ * error (with the reason in the action's failure), KILLED when the job is cancelled.
+ */
+import * as core from '@actions/core';
+import { errorMessage } from '../shared/errors.js';
+import { InputError } from '../shared/errors.js';
+import { runUrl as githubRunUrl } from '../shared/github.js';
+import { MlflowClient, type ModelVersion, type RunStatus } from '../shared/mlflow/index.js';
+import { resolveArtifacts } from './artifacts.js';
+import { describeExit, onCancel, startCommand, type RunningCommand } from './command.js';
+import { decideGate, type GateDecision } from './gate.js';
+import type { Config } from './inputs.js';
+import { readMetrics, readParams } from './metrics.js';
+import { readChampion, registerVersion, resolveModel, type Champion, type ResolvedModel } from './model.js';
+import { runTags } from './tags.js';
+
+export interface Outcome {
+  experimentId: string;
+  runId: string;
+  runUrl: string;
+  runName: string;
+  metrics: Record<string, number>;
+  model?: ResolvedModel;
+  version?: ModelVersion;
+  versionUrl?: string;
+  champion?: Champion;
+  gate?: GateDecision;
+  /** The alias was set on the new version. */
+  promoted: boolean;
+}
+
+/** Called as soon as the run exists, so its id reaches the outputs even if a later step fails. */
+export type OnRun = (run: { runId: string; runUrl: string; experimentId: string }) => void;
+
+const ARTIFACT_CONCURRENCY = 4;
+
+async function connect(config: Config): Promise<MlflowClient> {
+  let client: MlflowClient;
+  try {
+    client = MlflowClient.fromEnv(process.env, { trackingUri: config.trackingUri });
+    await client.ping();
+  } catch (err) {
+    throw new Error(
+      `Input 'tracking-uri': the MLflow tracking server at ${config.trackingUri} cannot be used: ${errorMessage(err)}. ` +
+        `Check tracking-uri (or MLFLOW_TRACKING_URI) and that the server is up.`,
+    );
+  }
+  return client;
+}
+
+export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome> {
+  const client = await connect(config);
+  const experiment = await client.getOrCreateExperiment(config.experiment);
+  const experimentId = experiment.experiment_id;
+  const info = await client.createRun({
+    experimentId,
+    runName: config.runName,
+    tags: runTags(config.runName),
+    startTime: Date.now(),
+  });
+  const runId = info.run_id;
+  const runUrl = client.runUrl(experimentId, runId);
+  onRun({ runId, runUrl, experimentId });
+  core.info(`MLflow run ${runId} in experiment '${config.experiment}' (${experimentId}): ${runUrl}`);
+
+  let ended = false;
+  let cancelled = false;
+  let command: RunningCommand | undefined;
+  const end = async (c: MlflowClient, status: RunStatus): Promise<void> => {
+    await c.updateRun(runId, { status, endTime: Date.now() });
+  };
+
+  const stopListening = onCancel(async (signal) => {
+    cancelled = true;
+    const alreadyEnded = ended;
+    ended = true;
+    core.info(`Received ${signal}: stopping the command and marking run ${runId} KILLED`);
+    const notes: string[] = [];
+    if (command) await command.stop('SIGTERM', 3000);
+    if (!alreadyEnded) {
+      // The runner kills us a few seconds after cancelling: short timeouts, few attempts.
+      const quick = MlflowClient.fromEnv(process.env, {
+        trackingUri: config.trackingUri,
+        timeoutMs: 4000,
+        attempts: 2,
+      });
+      await end(quick, 'KILLED').catch((err: unknown) =>
+        notes.push(`could not mark it KILLED: ${errorMessage(err)}`),
+      );
+    }
+    core.setFailed(
+      `Cancelled (${signal}): the training command was stopped and MLflow run ${runId} ${
+        alreadyEnded ? 'had already ended' : notes.length ? 'was left as is' : 'was marked KILLED'
+      }${notes.length ? ` (${notes.join('; ')})` : ''}.`,
+    );
+    process.exit(1);
+  });
+
+  try {
+    const env = {
+      ...process.env,
+      MLFLOW_TRACKING_URI: config.trackingUri,
+      MLFLOW_RUN_ID: runId,
+      MLFLOW_EXPERIMENT_ID: experimentId,
+    };
+    core.info(`Running the training command in ${config.workingDirectory}`);
+    command = startCommand(config.command, config.workingDirectory, env);
+    const result = await command.done;
+    command = undefined;
+    if (cancelled) await new Promise(() => undefined); // the cancel handler ends the process
+    if (result.exitCode !== 0) {
+      throw new Error(
+        `The training command failed with ${describeExit(result)}; MLflow run ${runId} is marked FAILED.`,
+      );
+    }
+
+    const outcome = await logAndRegister(client, config, { runId, runUrl, experimentId });
+    ended = true;
+    await end(client, 'FINISHED');
+    return outcome;
+  } catch (err) {
+    if (cancelled) await new Promise(() => undefined);
+    if (!ended) {
+      ended = true;
+      try {
+        await end(client, 'FAILED');
+      } catch (endErr) {
+        throw new Error(
+          `${errorMessage(err)} Marking MLflow run ${runId} FAILED failed too: ${errorMessage(endErr)}`,
+        );
+      }
+    }
+    throw err;
+  } finally {
+    stopListening();
+  }
+}
+
+/**
+ * The same param as the command logged it? JSON loses how Python printed a value (`0.0` parses
+ * to 0, `True` is `true`), so equal numbers and booleans count as the same.
+ */
+export function sameParam(logged: string, fromFile: string): boolean {
+  if (logged === fromFile) return true;
+  const bool = /^(true|false)$/i;
+  if (bool.test(logged) && bool.test(fromFile)) return logged.toLowerCase() === fromFile.toLowerCase();
+  const a = Number(logged);
+  const b = Number(fromFile);
+  return logged.trim() !== '' && fromFile.trim() !== '' && Number.isFinite(a) && a === b;
+}
+
+async function logAndRegister(
+  client: MlflowClient,
+  config: Config,
+  run: { runId: string; runUrl: string; experimentId: string },
+): Promise<Outcome> {
+  const { runId, experimentId } = run;
+  const fileMetrics = readMetrics(config.metricsFile);
+  const fileParams = config.paramsFile ? readParams(config.paramsFile) : {};
+
+  // The command may have logged some of these itself (train.py does): log only what is new, so
+  // metric histories do not get a duplicate point and params (immutable in MLflow) are not re-sent.
+  const logged = await client.getRun(runId);
+  const loggedMetrics = Object.fromEntries(logged.data.metrics.map((m) => [m.key, m.value]));
+  const loggedParams = Object.fromEntries(logged.data.params.map((p) => [p.key, p.value]));
+  const metrics = { ...loggedMetrics, ...fileMetrics };
+  if (config.gate && config.registeredModel && metrics[config.gate.metric] === undefined) {
+    const have = Object.keys(metrics);
+    throw new InputError(
+      'gate-metric',
+      `a metric of this run (it has ${have.length ? have.slice(0, 15).join(', ') + (have.length > 15 ? ', …' : '') : 'none'})`,
+      config.gate.metric,
+    );
+  }
+  for (const [key, value] of Object.entries(fileParams)) {
+    if (loggedParams[key] !== undefined && !sameParam(loggedParams[key], value)) {
+      throw new InputError(
+        'params-file',
+        `the value the command already logged for param '${key}' (MLflow params cannot change)`,
+        `'${value}' instead of '${loggedParams[key]}'`,
+      );
+    }
+  }
+  const now = Date.now();
+  const newMetrics = Object.entries(fileMetrics)
+    .filter(([k, v]) => loggedMetrics[k] !== v)
+    .map(([key, value]) => ({ key, value, timestamp: now, step: 0 }));
+  const newParams = Object.entries(fileParams)
+    .filter(([k]) => loggedParams[k] === undefined)
+    .map(([key, value]) => ({ key, value }));
+  await client.logBatch(runId, { metrics: newMetrics, params: newParams });
+  core.info(
+    `Logged ${newMetrics.length} metrics and ${newParams.length} params` +
+      (Object.keys(fileMetrics).length - newMetrics.length > 0
+        ? ` (${Object.keys(fileMetrics).length - newMetrics.length} metrics were already logged by the command)`
+        : ''),
+  );
+
+  const uploads = await resolveArtifacts(config.artifacts, config.workingDirectory);
+  let files = 0;
+  for (let i = 0; i < uploads.length; i += ARTIFACT_CONCURRENCY) {
+    const counts = await Promise.all(
+      uploads.slice(i, i + ARTIFACT_CONCURRENCY).map(async (u) => {
+        if (u.kind === 'dir') return client.logArtifacts(runId, u.local, u.artifactDir || undefined);
+        await client.logArtifact(runId, u.local, u.artifactDir || undefined);
+        return 1;
+      }),
+    );
+    files += counts.reduce((a, b) => a + b, 0);
+  }
+  if (uploads.length) core.info(`Uploaded ${files} artifact files`);
+
+  const outcome: Outcome = { ...run, runName: config.runName, metrics, promoted: false };
+  outcome.model = await resolveModel(client, {
+    runId,
+    experimentId,
+    modelPath: config.modelPath,
+    workdir: config.workingDirectory,
+  });
+  if (!config.registeredModel) {
+    if (outcome.model)
+      core.info(`Model ${outcome.model.modelUri} (${outcome.model.origin}); no registered-model set`);
+    return outcome;
+  }
+  if (!outcome.model) {
+    throw new InputError(
+      'model-path',
+      'a local MLflow model directory, or the name of a model the command logged in the run (e.g. mlflow.sklearn.log_model(name="model"))',
+      `'${config.modelPath}': no such directory in ${config.workingDirectory} and no such model in run ${runId}`,
+    );
+  }
+
+  const name = config.registeredModel;
+  const tags: Record<string, string> = {};
+  if (process.env.GITHUB_SHA) tags['mlflow.source.git.commit'] = process.env.GITHUB_SHA;
+  const ghRun = githubRunUrl();
+  if (ghRun) tags['github.run_url'] = ghRun;
+  outcome.version = await registerVersion(client, { name, model: outcome.model, runId, tags });
+  const version = outcome.version.version;
+  outcome.versionUrl = client.modelVersionUrl(name, version);
+  core.info(`Registered ${name} v${version} from ${outcome.model.modelUri}: ${outcome.versionUrl}`);
+
+  outcome.champion = await readChampion(client, name, config.championAlias);
+  if (config.gate) {
+    const champion = outcome.champion;
+    outcome.gate = decideGate({
+      ...config.gate,
+      candidate: metrics[config.gate.metric]!,
+      champion: champion && {
+        version: champion.version,
+        value: champion.metrics[config.gate.metric],
+        problem: champion.problem,
+      },
+    });
+    await client.setModelVersionTag(
+      name,
+      version,
+      'mlops-actions.gate',
+      outcome.gate.passed ? 'passed' : 'failed',
+    );
+    if (outcome.gate.passed) {
+      await client.setAlias(name, config.promoteAlias, version);
+      outcome.promoted = true;
+      core.info(`Gate passed (${outcome.gate.reason}): ${name}@${config.promoteAlias} -> v${version}`);
+    } else {
+      core.info(`Gate failed (${outcome.gate.reason}): ${config.promoteAlias} not moved`);
+    }
+  } else {
+    core.info('No gate-metric: the version is registered but not promoted');
+  }
+  return outcome;
+}
