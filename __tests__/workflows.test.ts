@@ -51,6 +51,7 @@ interface Job {
   steps?: Step[];
   outputs?: Record<string, string>;
   environment?: unknown;
+  if?: string;
 }
 interface Workflow {
   on: Obj;
