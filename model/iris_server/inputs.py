@@ -66,7 +66,8 @@ def parse_json(body: bytes) -> Any:
     if not body:
         raise BadInput("invalid_json", "request body is empty; expected JSON")
     try:
-        return json.loads(body)
+        # Decoded here: json.loads(bytes) would guess UTF-16/32 from the first bytes.
+        return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadInput("invalid_json", "request body is not valid UTF-8") from None
     except json.JSONDecodeError as err:

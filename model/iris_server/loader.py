@@ -35,6 +35,7 @@ class LoadedModel:
     version: str
     run_id: str
     flavor: str  # "sklearn" when predicting with the estimator itself, else "python_function"
+    predictor: str  # how predictions are computed, for the start-up log and /readyz
     features: FeatureSpec
     classes: tuple[Any, ...]
     predict: Callable[[np.ndarray], np.ndarray]
@@ -46,6 +47,7 @@ class LoadedModel:
             "version": self.version,
             "run_id": self.run_id,
             "flavor": self.flavor,
+            "predictor": self.predictor,
             "features": list(self.features.names) if self.features.names else self.features.n,
             "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
         }
@@ -128,7 +130,7 @@ def _feature_spec(mlmodel: Any, estimator: Any | None) -> FeatureSpec:
     return FeatureSpec.of(int(n), None)
 
 
-def _sklearn_predict(estimator: Any, method: str) -> Callable[[np.ndarray], np.ndarray]:
+def _sklearn_predict(estimator: Any, method: str, n_features: int) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     import sklearn
     from threadpoolctl import threadpool_limits
 
@@ -143,7 +145,11 @@ def _sklearn_predict(estimator: Any, method: str) -> Callable[[np.ndarray], np.n
     sklearn.set_config(assume_finite=True)
     # Fitted on a DataFrame, the estimator warns on every ndarray; the columns are already in its order.
     warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
-    return getattr(estimator, method)
+    if method == "predict":
+        from .fastpath import fast_predict
+
+        return fast_predict(estimator, n_features)
+    return getattr(estimator, method), f"{type(estimator).__name__}.{method}"
 
 
 def _pyfunc_predict(pyfunc: Any, spec: FeatureSpec, mlmodel: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -206,13 +212,14 @@ def _load(uri: str, name_override: str | None, version_override: str | None) -> 
     features = _feature_spec(mlmodel, estimator)
     if estimator is not None:
         flavor = "sklearn"
-        predict = _sklearn_predict(estimator, method)
+        predict, predictor = _sklearn_predict(estimator, method, features.n)
         classes = tuple(getattr(estimator, "classes_", ())) if method == "predict" else ()
     elif "python_function" in flavors:
         import mlflow.pyfunc
 
         flavor = "python_function"
         predict = _pyfunc_predict(mlflow.pyfunc.load_model(local_dir), features, mlmodel)
+        predictor = "pyfunc.predict on a DataFrame"
         classes = ()
     else:
         raise ModelLoadError(f"the model has neither a sklearn nor a python_function flavor ({', '.join(flavors)})")
@@ -220,7 +227,7 @@ def _load(uri: str, name_override: str | None, version_override: str | None) -> 
     name = name_override or resolved.name or os.path.basename(os.path.normpath(local_dir))
     version = version_override or resolved.version or "unknown"
     run_id = resolved.run_id or mlmodel.run_id or ""
-    model = LoadedModel(uri, name, version, run_id, flavor, features, classes, predict)
+    model = LoadedModel(uri, name, version, run_id, flavor, predictor, features, classes, predict)
     # One real prediction before reporting ready: it proves the model works on the expected
     # shape and takes sklearn's first-call costs off the first request.
     warm = np.zeros((1, features.n), dtype=np.float64)

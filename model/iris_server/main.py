@@ -83,11 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         metrics.model_loaded(model.name, model.version, model.run_id, model.flavor, model.classes, seconds)
         app.set_model(model)
         log.info(
-            "serving %s version %s (run %s, %s flavor, features %s) loaded in %.1fs",
+            "serving %s version %s (run %s, %s flavor, %s, features %s) loaded in %.1fs",
             model.name,
             model.version,
             model.run_id or "-",
             model.flavor,
+            model.predictor,
             model.features.describe(),
             seconds,
         )

@@ -16,11 +16,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format: every name here is a legacy name, and every Prometheus (2.x included,
+# as Debian ships) negotiates it; 1.0.0 only adds UTF-8 names.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 # The *_created series double the exposition for no use in alerting or dashboards.
 disable_created_metrics()
