@@ -71,8 +71,8 @@ describe('build-scan-push: build, scan, push', () => {
     expect(argOf(build!.argv, '--file')).toBe(join(f.workspace, 'Dockerfile'));
     expect(build!.argv.at(-1)).toBe(f.workspace);
     const oci = argOf(build!.argv, '--output')!;
-    expect(oci).toMatch(/^type=oci,dest=.+\/image\.tar$/);
-    expect(argOf(build!.argv, '--metadata-file')).toMatch(/build-metadata\.json$/);
+    expect(oci).toMatch(/^type=oci,dest=.+\/image-0\.tar$/);
+    expect(argOf(build!.argv, '--metadata-file')).toMatch(/build-metadata-0\.json$/);
     const labels = allArgsOf(build!.argv, '--label');
     expect(labels).toEqual(
       expect.arrayContaining([
@@ -94,7 +94,7 @@ describe('build-scan-push: build, scan, push', () => {
       argv.filter(
         (a, i) =>
           !['--output', '--metadata-file'].includes(argv[i - 1] ?? '') &&
-          !['--output', '--metadata-file', '--push'].includes(a),
+          !['--output', '--metadata-file', '--push', '--provenance=false'].includes(a),
       );
     expect(strip(push!.argv)).toEqual(strip(build!.argv));
 
@@ -103,7 +103,10 @@ describe('build-scan-push: build, scan, push', () => {
     expect(argOf(scan.argv, '--format')).toBe('json');
     expect(argOf(scan.argv, '--scanners')).toBe('vuln');
     expect(argOf(scan.argv, '--cache-dir')).toBe(f.env.TRIVY_CACHE_DIR);
-    expect(argOf(scan.argv, '--platform')).toBe('linux/amd64');
+    // The archive holds one image for the builder's platform, without attestation manifests.
+    expect(scan.argv).not.toContain('--platform');
+    expect(build!.argv).toContain('--provenance=false');
+    expect(push!.argv).not.toContain('--provenance=false');
     expect(scan.argv).not.toContain('--severity');
     expect(scan.via).toBe(join(f.toolCache, 'trivy', '0.75.0', 'x64', 'trivy'));
 
@@ -337,16 +340,25 @@ describe('build-scan-push: tags, drivers and cache', () => {
       labels: 'org.opencontainers.image.title=iris-serving\nteam=ml',
     });
     expect(res.code).toBe(0);
-    const build = builds(calls)[0]!;
-    expect(argOf(build.argv, '--platform')).toBe('linux/amd64,linux/arm64');
+    // One single-platform archive per platform, each scanned; then one multi-platform push.
+    const local = builds(calls).filter((b) => !b.argv.includes('--push'));
+    expect(local.map((b) => argOf(b.argv, '--platform'))).toEqual(['linux/amd64', 'linux/arm64']);
+    const archives = local.map((b) => argOf(b.argv, '--output')!.replace('type=oci,dest=', ''));
+    expect(new Set(archives).size).toBe(2);
+    expect(scans(calls).map((s) => argOf(s.argv, '--input'))).toEqual(archives);
+    expect(scans(calls).every((s) => !s.argv.includes('--platform'))).toBe(true);
+    expect(argOf(pushes(calls)[0]!.argv, '--platform')).toBe('linux/amd64,linux/arm64');
+    const build = local[0]!;
     expect(allArgsOf(build.argv, '--build-arg')).toEqual(['PYTHON_VERSION=3.12', 'EXTRA=a=b']);
     const labels = allArgsOf(build.argv, '--label');
     expect(labels).toContain('org.opencontainers.image.title=iris-serving');
     expect(labels).not.toContain('org.opencontainers.image.title=iris');
     expect(labels).toContain('team=ml');
-    // Each platform of the archive is scanned.
-    expect(scans(calls).map((s) => argOf(s.argv, '--platform'))).toEqual(['linux/amd64', 'linux/arm64']);
+    // Both platforms carry the fixture's 4 findings; the SARIF names the platform of each.
     expect(JSON.parse(res.outputs.vulnerabilities!).MEDIUM).toBe(8);
+    const sarif = readFileSync(res.outputs['sarif-file']!, 'utf8');
+    expect(sarif).toContain('(alpine 3.10.2) (linux/arm64): libssl1.1@1.1.1c-r0');
+    expect(sarif).toContain('(alpine 3.10.2) (linux/amd64): libssl1.1@1.1.1c-r0');
   });
 });
 

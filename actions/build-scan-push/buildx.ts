@@ -3,8 +3,8 @@
  * docker/actions-toolkit, argument lists are built by pure methods (tested as such) and run apart.
  *
  * Scan-before-push follows Docker's "test before push" pattern: a first build exports the image
- * locally (an OCI archive, or `--load` on the `docker` driver, which cannot export OCI), Trivy scans
- * it, and only then a second build with `--push` runs; it is served from the builder's cache, so it
+ * locally (an OCI archive per platform, or `--load` on the `docker` driver, which cannot export
+ * OCI), Trivy scans it, and only then a build with `--push` runs; it is served from the builder's cache, so it
  * pushes the layers that were scanned. SOURCE_DATE_EPOCH is fixed for both builds so their image
  * configs match too.
  */
@@ -96,6 +96,9 @@ export class Buildx {
     for (const c of spec.cacheFrom) args.push('--cache-from', c);
     for (const c of spec.cacheTo) args.push('--cache-to', c);
     args.push('--metadata-file', spec.metadataFile);
+    // The local copy exists only to be scanned: no attestation manifests in it, so the archive is
+    // one plain image that any Trivy version reads. The pushed image keeps buildx's defaults.
+    if (output.kind !== 'push') args.push('--provenance=false');
     if (output.kind === 'oci') args.push('--output', `type=oci,dest=${output.dest}`);
     else if (output.kind === 'load') args.push('--load');
     else args.push('--push');

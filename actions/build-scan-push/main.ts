@@ -42,8 +42,6 @@ function sourceDateEpoch(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-const nativePlatform = (): string => `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
-
 await run(async () => {
   const cfg = readConfig();
   const tags = computeTags(cfg.tagRules, {
@@ -79,6 +77,7 @@ await run(async () => {
   const buildx = new Buildx(undefined, { SOURCE_DATE_EPOCH: String(epoch) });
   core.info(await buildx.assertAvailable());
   const driver = await buildx.driver();
+  core.info(`Image ${cfg.image}, tags ${tags.map((t) => t.tag).join(', ')}; buildx driver ${driver}`);
   if (driver === 'docker' && cfg.platforms.length > 1) {
     throw new InputError(
       'platforms',
@@ -137,38 +136,47 @@ await run(async () => {
       metadataFile,
     });
 
-    const local: BuildOutput =
-      driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: join(work, 'image.tar') };
-    core.startGroup('Build');
-    const built = await buildx.build(spec(join(work, 'build-metadata.json')), local);
-    core.endGroup();
-    core.info(`Built ${built['containerimage.digest']}`);
-
-    core.startGroup('Scan');
+    // One local build per platform, each a single-platform archive: Trivy then scans exactly the
+    // image it is given, whatever its support for picking a platform out of an index.
+    const targets: (string | undefined)[] =
+      driver === 'docker' || cfg.platforms.length === 0 ? [undefined] : cfg.platforms;
     const cacheDir = process.env.TRIVY_CACHE_DIR || join(homedir(), '.cache', 'trivy');
-    const platforms =
-      local.kind === 'load' ? [undefined] : cfg.platforms.length ? cfg.platforms : [nativePlatform()];
     const reports: TrivyReport[] = [];
-    for (const [i, platform] of platforms.entries()) {
+    const localDigests: string[] = [];
+    for (const [i, platform] of targets.entries()) {
+      const local: BuildOutput =
+        driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: join(work, `image-${i}.tar`) };
+      const label = platform ? ` ${platform}` : '';
+      const built = await core.group(`Build${label}`, () =>
+        buildx.build(
+          {
+            ...spec(join(work, `build-metadata-${i}.json`)),
+            platforms: platform ? [platform] : cfg.platforms,
+          },
+          local,
+        ),
+      );
+      localDigests.push(built['containerimage.digest']!);
+      core.info(`Built${label}: ${built['containerimage.digest']}`);
       reports.push(
-        await trivy.scan({
-          target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0]! },
-          output: join(work, `trivy-${i}.json`),
-          cacheDir,
-          ignoreUnfixed: cfg.ignoreUnfixed,
-          ignorefile: cfg.trivyignore,
-          platform,
-        }),
+        await core.group(`Scan${label}`, () =>
+          trivy.scan({
+            target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0]! },
+            output: join(work, `trivy-${i}.json`),
+            cacheDir,
+            ignoreUnfixed: cfg.ignoreUnfixed,
+            ignorefile: cfg.trivyignore,
+          }),
+        ),
       );
     }
-    core.endGroup();
     const report: TrivyReport =
       reports.length === 1
         ? reports[0]!
         : {
             ...reports[0]!,
             Results: reports.flatMap((r, i) =>
-              (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${platforms[i]})` })),
+              (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${targets[i]})` })),
             ),
           };
     const reportPath = join(work, 'trivy.json');
@@ -188,15 +196,14 @@ await run(async () => {
     core.setOutput('tags', refs.join('\n'));
 
     const mayPush = verdict.passed || !cfg.failOnVulnerabilities;
-    let digest = built['containerimage.digest']!;
+    // Unpushed, a multi-platform build has no single digest: each platform was built on its own.
+    let digest = localDigests.length === 1 ? localDigests[0]! : '';
     let pushed = false;
     if (cfg.push && mayPush) {
-      core.startGroup('Push');
-      const pushedMeta = await buildx.build(
-        { ...spec(join(work, 'push-metadata.json')), cacheTo: [] },
-        { kind: 'push' },
+      // Multi-platform: the cache-served push rebuilds each platform scanned above into one index.
+      const pushedMeta = await core.group('Push', () =>
+        buildx.build({ ...spec(join(work, 'push-metadata.json')), cacheTo: [] }, { kind: 'push' }),
       );
-      core.endGroup();
       digest = pushedMeta['containerimage.digest']!;
       pushed = true;
       core.setOutput('image-ref', `${cfg.image}@${digest}`);
@@ -217,7 +224,7 @@ await run(async () => {
           ignoredUnfixed: policy.ignoredUnfixed.length,
           pushed,
           pushRequested: cfg.push,
-          digest,
+          digest: digest || undefined,
           trivyVersion: cfg.trivyVersion,
         }),
       )

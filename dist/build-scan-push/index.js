@@ -31625,8 +31625,8 @@ module.exports = {
  * docker/actions-toolkit, argument lists are built by pure methods (tested as such) and run apart.
  *
  * Scan-before-push follows Docker's "test before push" pattern: a first build exports the image
- * locally (an OCI archive, or `--load` on the `docker` driver, which cannot export OCI), Trivy scans
- * it, and only then a second build with `--push` runs; it is served from the builder's cache, so it
+ * locally (an OCI archive per platform, or `--load` on the `docker` driver, which cannot export
+ * OCI), Trivy scans it, and only then a build with `--push` runs; it is served from the builder's cache, so it
  * pushes the layers that were scanned. SOURCE_DATE_EPOCH is fixed for both builds so their image
  * configs match too.
  */
@@ -31686,6 +31686,10 @@ class Buildx {
         for (const c of spec.cacheTo)
             args.push('--cache-to', c);
         args.push('--metadata-file', spec.metadataFile);
+        // The local copy exists only to be scanned: no attestation manifests in it, so the archive is
+        // one plain image that any Trivy version reads. The pushed image keeps buildx's defaults.
+        if (output.kind !== 'push')
+            args.push('--provenance=false');
         if (output.kind === 'oci')
             args.push('--output', `type=oci,dest=${output.dest}`);
         else if (output.kind === 'load')
@@ -32178,7 +32182,6 @@ function sourceDateEpoch() {
     }
     return Math.floor(Date.now() / 1000);
 }
-const nativePlatform = () => `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`;
 await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     const cfg = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_8__/* .readConfig */ .X)();
     const tags = (0,_tags_js__WEBPACK_IMPORTED_MODULE_12__/* .computeTags */ .$o)(cfg.tagRules, {
@@ -32208,6 +32211,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     const buildx = new _buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .Buildx */ .F2(undefined, { SOURCE_DATE_EPOCH: String(epoch) });
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(await buildx.assertAvailable());
     const driver = await buildx.driver();
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Image ${cfg.image}, tags ${tags.map((t) => t.tag).join(', ')}; buildx driver ${driver}`);
     if (driver === 'docker' && cfg.platforms.length > 1) {
         throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .InputError */ .d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
     }
@@ -32256,31 +32260,34 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             cacheTo,
             metadataFile,
         });
-        const local = driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'image.tar') };
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .startGroup */ .Oh('Build');
-        const built = await buildx.build(spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'build-metadata.json')), local);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .endGroup */ .N4();
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Built ${built['containerimage.digest']}`);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .startGroup */ .Oh('Scan');
+        // One local build per platform, each a single-platform archive: Trivy then scans exactly the
+        // image it is given, whatever its support for picking a platform out of an index.
+        const targets = driver === 'docker' || cfg.platforms.length === 0 ? [undefined] : cfg.platforms;
         const cacheDir = process.env.TRIVY_CACHE_DIR || (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_2__.homedir)(), '.cache', 'trivy');
-        const platforms = local.kind === 'load' ? [undefined] : cfg.platforms.length ? cfg.platforms : [nativePlatform()];
         const reports = [];
-        for (const [i, platform] of platforms.entries()) {
-            reports.push(await trivy.scan({
+        const localDigests = [];
+        for (const [i, platform] of targets.entries()) {
+            const local = driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `image-${i}.tar`) };
+            const label = platform ? ` ${platform}` : '';
+            const built = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Build${label}`, () => buildx.build({
+                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `build-metadata-${i}.json`)),
+                platforms: platform ? [platform] : cfg.platforms,
+            }, local));
+            localDigests.push(built['containerimage.digest']);
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Built${label}: ${built['containerimage.digest']}`);
+            reports.push(await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Scan${label}`, () => trivy.scan({
                 target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0] },
                 output: (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `trivy-${i}.json`),
                 cacheDir,
                 ignoreUnfixed: cfg.ignoreUnfixed,
                 ignorefile: cfg.trivyignore,
-                platform,
-            }));
+            })));
         }
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .endGroup */ .N4();
         const report = reports.length === 1
             ? reports[0]
             : {
                 ...reports[0],
-                Results: reports.flatMap((r, i) => (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${platforms[i]})` }))),
+                Results: reports.flatMap((r, i) => (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${targets[i]})` }))),
             };
         const reportPath = (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'trivy.json');
         (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync)(reportPath, JSON.stringify(report, null, 2));
@@ -32297,12 +32304,12 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('sarif-file', cfg.sarifFile);
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('tags', refs.join('\n'));
         const mayPush = verdict.passed || !cfg.failOnVulnerabilities;
-        let digest = built['containerimage.digest'];
+        // Unpushed, a multi-platform build has no single digest: each platform was built on its own.
+        let digest = localDigests.length === 1 ? localDigests[0] : '';
         let pushed = false;
         if (cfg.push && mayPush) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .startGroup */ .Oh('Push');
-            const pushedMeta = await buildx.build({ ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'push-metadata.json')), cacheTo: [] }, { kind: 'push' });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .endGroup */ .N4();
+            // Multi-platform: the cache-served push rebuilds each platform scanned above into one index.
+            const pushedMeta = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os('Push', () => buildx.build({ ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'push-metadata.json')), cacheTo: [] }, { kind: 'push' }));
             digest = pushedMeta['containerimage.digest'];
             pushed = true;
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('image-ref', `${cfg.image}@${digest}`);
@@ -32321,7 +32328,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             ignoredUnfixed: policy.ignoredUnfixed.length,
             pushed,
             pushRequested: cfg.push,
-            digest,
+            digest: digest || undefined,
             trivyVersion: cfg.trivyVersion,
         }))
             .write();
@@ -33902,19 +33909,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   Yz: () => (/* binding */ core_debug),
-  N4: () => (/* binding */ endGroup),
   V4: () => (/* binding */ getInput),
+  Os: () => (/* binding */ group),
   pq: () => (/* binding */ info),
   _o: () => (/* binding */ isDebug),
   C1: () => (/* binding */ setFailed),
   uH: () => (/* binding */ setOutput),
   Pq: () => (/* binding */ core_setSecret),
-  Oh: () => (/* binding */ startGroup),
   z: () => (/* reexport */ summary),
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, group, markdownSummary, notice, platform, saveState, setCommandEcho, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, saveState, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);

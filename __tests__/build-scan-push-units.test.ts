@@ -1,0 +1,227 @@
+/** The pure parts of build-scan-push, on their own: tag rules, the gate, ignore files, checksums. */
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { Buildx } from '../actions/build-scan-push/buildx.js';
+import {
+  applyPolicy,
+  countBySeverity,
+  evaluateGate,
+  extractFindings,
+  parseReport,
+  parseSeverities,
+  parseTrivyignore,
+  rank,
+} from '../actions/build-scan-push/gate.js';
+import { registryOf, resolveCredentials } from '../actions/build-scan-push/registry.js';
+import { renderSummary } from '../actions/build-scan-push/summary.js';
+import { computeTags, parseSemver, sanitizeTag } from '../actions/build-scan-push/tags.js';
+import { assetName, checksumFor, PINNED_SHA256, Trivy } from '../actions/build-scan-push/trivy.js';
+import { TRIVY_FIXTURE } from './helpers/fake-tools/index.js';
+
+const sha = '0123456789abcdef0123456789abcdef01234567';
+const fixture = parseReport(readFileSync(TRIVY_FIXTURE, 'utf8'), 'fixture');
+
+describe('tags', () => {
+  it('follows metadata-action for refs, PRs and semver', () => {
+    const tags = (
+      ref: string,
+      rules = ['sha', 'ref', 'semver', 'semver:{{major}}.{{minor}}', 'semver:{{major}}'],
+    ) => computeTags(rules, { ref, sha }).map((t) => t.tag);
+    expect(tags('refs/heads/main')).toEqual(['main', 'sha-0123456']);
+    expect(tags('refs/heads/release/2026.11')).toEqual(['release-2026.11', 'sha-0123456']);
+    expect(tags('refs/pull/42/merge')).toEqual(['pr-42', 'sha-0123456']);
+    expect(tags('refs/tags/v1.2.3')).toEqual(['1.2.3', '1.2', '1', 'v1.2.3', 'sha-0123456']);
+    expect(tags('refs/tags/v1.2.3-rc.1')).toEqual(['1.2.3-rc.1', 'v1.2.3-rc.1', 'sha-0123456']);
+    // Not a v* tag: semver yields nothing, ref still tags it.
+    expect(tags('refs/tags/nightly')).toEqual(['nightly', 'sha-0123456']);
+  });
+
+  it('sanitizes and validates', () => {
+    expect(sanitizeTag('-feature/ABC#1')).toBe('feature-ABC-1');
+    expect(sanitizeTag('x'.repeat(200))).toHaveLength(128);
+    expect(parseSemver('v01.2.3')).toBeUndefined();
+    expect(() => computeTags(['latest'], { ref: 'refs/heads/main', sha })).toThrow(/Input 'tags'/);
+    expect(() => computeTags(['raw:-bad'], { ref: 'refs/heads/main', sha })).toThrow(/valid Docker tag/);
+  });
+});
+
+describe('gate over the recorded alpine-310 report', () => {
+  const findings = extractFindings(fixture);
+
+  it('reads the 4 findings with package, installed and fixed versions', () => {
+    expect(findings.map((f) => `${f.id} ${f.pkg} ${f.installed} -> ${f.fixed} ${f.severity}`).sort()).toEqual(
+      [
+        'CVE-2019-1549 libcrypto1.1 1.1.1c-r0 -> 1.1.1d-r0 MEDIUM',
+        'CVE-2019-1549 libssl1.1 1.1.1c-r0 -> 1.1.1d-r0 MEDIUM',
+        'CVE-2019-1551 libcrypto1.1 1.1.1c-r0 -> 1.1.1d-r2 MEDIUM',
+        'CVE-2019-1551 libssl1.1 1.1.1c-r0 -> 1.1.1d-r2 MEDIUM',
+      ],
+    );
+    expect(countBySeverity(findings)).toEqual({ CRITICAL: 0, HIGH: 0, MEDIUM: 4, LOW: 0, UNKNOWN: 0 });
+  });
+
+  it.each([
+    ['CRITICAL', 0],
+    ['HIGH', 0],
+    ['MEDIUM', 4],
+    ['LOW', 0],
+    ['UNKNOWN', 0],
+    ['CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN', 4],
+  ])('severity %s fails on %i findings', (sev, n) => {
+    const verdict = evaluateGate(findings, parseSeverities(sev));
+    expect(verdict.failing).toHaveLength(n);
+    expect(verdict.passed).toBe(n === 0);
+  });
+
+  it('ranks worst first by severity, then CVSS', () => {
+    // CVE-2019-1551 (5.3 in nvd) and CVE-2019-1549 (5.3): ties broken by ID then package.
+    expect(rank(findings).map((f) => `${f.id}/${f.pkg}`)).toEqual([
+      'CVE-2019-1549/libcrypto1.1',
+      'CVE-2019-1549/libssl1.1',
+      'CVE-2019-1551/libcrypto1.1',
+      'CVE-2019-1551/libssl1.1',
+    ]);
+  });
+
+  it('.trivyignore with comments and expiry; ignore-unfixed by status', () => {
+    const now = new Date('2026-11-26T00:00:00Z');
+    const ids = parseTrivyignore(
+      '# why\nCVE-2019-1549 # inline\n\nCVE-2019-1551 exp:2026-11-25\nCVE-X exp:2027-01-01\n',
+      now,
+    );
+    expect([...ids]).toEqual(['CVE-2019-1549', 'CVE-X']);
+    const p = applyPolicy(findings, { ignoreUnfixed: false, ignoreIds: ids });
+    expect(p.kept.map((f) => f.id)).toEqual(['CVE-2019-1551', 'CVE-2019-1551']);
+    const unfixed = findings.map((f, i) => (i === 0 ? { ...f, status: 'affected', fixed: undefined } : f));
+    expect(applyPolicy(unfixed, { ignoreUnfixed: true, ignoreIds: new Set() }).ignoredUnfixed).toHaveLength(
+      1,
+    );
+  });
+
+  it('rejects unknown severities and non-v2 reports', () => {
+    expect(() => parseSeverities('HIGH,SEVERE')).toThrow(
+      "Input 'severity': expected severities among CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN, got 'SEVERE'.",
+    );
+    expect(() => parseSeverities(' , ')).toThrow(/Input 'severity'/);
+    expect(() => parseReport('{"SchemaVersion":1}', 'r.json')).toThrow(/SchemaVersion 1; expected 2/);
+  });
+});
+
+describe('summary', () => {
+  it('escapes table cells from the vulnerability database', () => {
+    const findings = extractFindings(fixture).map((f) => ({ ...f, title: 'a | b <script>x</script>\nnext' }));
+    const md = renderSummary({
+      image: 'ghcr.io/o/r',
+      tags: ['main'],
+      counts: countBySeverity(findings),
+      verdict: evaluateGate(findings, ['MEDIUM']),
+      failOnVulnerabilities: true,
+      findings,
+      ignoredListed: 0,
+      ignoredUnfixed: 0,
+      pushed: false,
+      pushRequested: true,
+      trivyVersion: '0.75.0',
+    });
+    expect(md).toContain('a \\| b scriptx/script next');
+    expect(md).not.toContain('<script>');
+    expect(md).toMatch(/Gate failed.*4 vulnerabilities at MEDIUM/);
+  });
+});
+
+describe('registry and install helpers', () => {
+  it('finds the registry and applies the token default only to ghcr.io', () => {
+    expect(registryOf('ghcr.io/o/r')).toBe('ghcr.io');
+    expect(registryOf('localhost:5000/r')).toBe('localhost:5000');
+    expect(registryOf('library/python')).toBe('docker.io');
+    expect(resolveCredentials({ registry: 'ghcr.io', githubToken: 't', actor: 'me' })).toEqual({
+      registry: 'ghcr.io',
+      username: 'me',
+      password: 't',
+    });
+    expect(resolveCredentials({ registry: 'quay.io', githubToken: 't', actor: 'me' })).toBeUndefined();
+    expect(() => resolveCredentials({ registry: 'quay.io', password: 'p' })).toThrow(
+      /Input 'registry-username'/,
+    );
+  });
+
+  it('reads goreleaser checksums files and names assets like the releases', () => {
+    const sums = `${'a'.repeat(64)}  trivy_0.75.0_Linux-ARM64.tar.gz\n${'B'.repeat(64)} *trivy_0.75.0_Linux-64bit.tar.gz\n`;
+    expect(checksumFor(sums, 'trivy_0.75.0_Linux-64bit.tar.gz')).toBe('b'.repeat(64));
+    expect(checksumFor(sums, 'trivy_0.75.0_Linux-64bit.deb')).toBeUndefined();
+    expect(assetName('0.75.0', 'linux', 'x64')).toBe('trivy_0.75.0_Linux-64bit.tar.gz');
+    expect(assetName('0.75.0', 'darwin', 'arm64')).toBe('trivy_0.75.0_macOS-ARM64.tar.gz');
+    expect(() => assetName('0.75.0', 'win32', 'x64')).toThrow(/no archive for win32\/x64/);
+    for (const [v, assets] of Object.entries(PINNED_SHA256)) {
+      for (const [asset, digest] of Object.entries(assets)) {
+        expect(asset).toMatch(
+          new RegExp(`^trivy_${v.replace(/\./g, '\\.')}_Linux-(64bit|ARM64)\\.tar\\.gz$`),
+        );
+        expect(digest).toMatch(/^[0-9a-f]{64}$/);
+      }
+    }
+  });
+
+  it('builds buildx and trivy argument lists', () => {
+    const spec = {
+      context: '/ws',
+      file: '/ws/Dockerfile',
+      tags: ['r:a', 'r:b'],
+      labels: { k: 'v=w' },
+      buildArgs: { A: '1' },
+      platforms: [],
+      cacheFrom: [],
+      cacheTo: [],
+      metadataFile: '/t/m.json',
+    };
+    expect(Buildx.buildArgs(spec, { kind: 'push' })).toEqual([
+      'buildx',
+      'build',
+      '--file',
+      '/ws/Dockerfile',
+      '--tag',
+      'r:a',
+      '--tag',
+      'r:b',
+      '--label',
+      'k=v=w',
+      '--build-arg',
+      'A=1',
+      '--metadata-file',
+      '/t/m.json',
+      '--push',
+      '/ws',
+    ]);
+    expect(Buildx.buildArgs(spec, { kind: 'load' }).slice(-3)).toEqual([
+      '--provenance=false',
+      '--load',
+      '/ws',
+    ]);
+    expect(
+      Trivy.scanArgs({
+        target: { image: 'r:a' },
+        output: '/t/o.json',
+        cacheDir: '/c',
+        ignoreUnfixed: true,
+        ignorefile: '/ws/.trivyignore',
+      }),
+    ).toEqual([
+      'image',
+      '--scanners',
+      'vuln',
+      '--format',
+      'json',
+      '--output',
+      '/t/o.json',
+      '--cache-dir',
+      '/c',
+      '--exit-code',
+      '0',
+      '--no-progress',
+      '--ignore-unfixed',
+      '--ignorefile',
+      '/ws/.trivyignore',
+      'r:a',
+    ]);
+  });
+});
