@@ -8,7 +8,7 @@
  * and the champion-promotion script in ml-pipeline.yml moves the alias on a real MLflow server.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -464,10 +464,10 @@ function get(o: unknown, path: string): unknown {
     .reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
 }
 
-describe('the champion promotion step of ml-pipeline.yml, run as the runner runs it', () => {
-  const step = workflows['.github/workflows/ml-pipeline.yml']!.jobs.deploy!.steps!.find(
-    (s) => s.id === 'promote',
-  )!;
+describe('the MLflow alias steps of ml-pipeline.yml, run as the runner runs them', () => {
+  const pipeline = workflows['.github/workflows/ml-pipeline.yml']!;
+  const deploy = pipeline.jobs.deploy! as Job & { env: Record<string, string> };
+  const stepById = (id: string): Step => deploy.steps!.find((s) => s.id === id)!;
   let mlflow: MlflowServer;
   const api = async (path: string, body?: unknown): Promise<Obj> => {
     const res = await fetch(`${mlflow.url}/api/2.0/mlflow/${path}`, {
@@ -487,12 +487,12 @@ describe('the champion promotion step of ml-pipeline.yml, run as the runner runs
   };
 
   /**
-   * The step's `run:` under `bash --noprofile --norc -eo pipefail`, env as the step maps it. Async:
-   * the recording server below lives in this process and must keep answering meanwhile.
+   * A step's `run:` under `bash --noprofile --norc -eo pipefail` (the runner's shell for `run:`),
+   * with the job's and the step's env. Async: the recording server below lives in this process.
    */
-  async function runStep(env: Record<string, string>) {
-    const dir = mkdtempSync(join(tmpdir(), 'promote-'));
-    writeFileSync(join(dir, 'step.sh'), step.run!);
+  async function runStep(id: string, env: Record<string, string>) {
+    const dir = mkdtempSync(join(tmpdir(), `${id}-`));
+    writeFileSync(join(dir, 'step.sh'), stepById(id).run!);
     for (const f of ['output', 'summary']) writeFileSync(join(dir, f), '');
     const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', join(dir, 'step.sh')], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -529,7 +529,7 @@ describe('the champion promotion step of ml-pipeline.yml, run as the runner runs
       run: { info: { run_id: string } };
     };
     await api('registered-models/create', { name: 'iris-promote' });
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       await api('model-versions/create', {
         name: 'iris-promote',
         source: `runs:/${run.run.info.run_id}/model`,
@@ -543,25 +543,110 @@ describe('the champion promotion step of ml-pipeline.yml, run as the runner runs
     await mlflow?.stop();
   });
 
-  it('maps exactly the env the script reads, and interpolates nothing into the script', () => {
-    expect(step.run).not.toMatch(/\$\{\{/);
-    expect(Object.keys(step.env!).sort()).toEqual(
-      [
-        'ALIAS',
-        'MLFLOW_TRACKING_PASSWORD',
-        'MLFLOW_TRACKING_TOKEN',
-        'MLFLOW_TRACKING_URI',
-        'MLFLOW_TRACKING_USERNAME',
-        'MODEL_NAME',
-        'MODEL_VERSION',
-      ].sort(),
-    );
-    expect(step.env!.MODEL_VERSION).toBe('${{ needs.train.outputs.model-version }}');
+  it('runs pin before the bump, restore after it on failure, promote after it when the bump waited for ArgoCD', () => {
+    const ids = deploy.steps!.map((s) => s.id);
+    expect(ids.indexOf('pin')).toBeLessThan(ids.indexOf('bump'));
+    expect(ids.indexOf('restore')).toBeGreaterThan(ids.indexOf('bump'));
+    expect(ids.indexOf('promote')).toBeGreaterThan(ids.indexOf('bump'));
+    expect(stepById('restore').if).toBe("failure() && steps.pin.outcome == 'success'");
+    expect(stepById('promote').if).toBe('inputs.wait-for-sync');
+    expect(stepById('pin').env!.ALIAS).toBe('${{ inputs.environment }}');
+    expect(stepById('restore').env!.PREVIOUS).toBe('${{ steps.pin.outputs.previous }}');
+    expect(stepById('promote').env!.ALIAS).toBe('${{ inputs.champion-alias }}');
   });
 
-  it('moves the champion alias from the old version to the deployed one and reports it', async () => {
+  it("matches the alias the default environment's overlay loads the model from", () => {
+    const call = callOf('.github/workflows/ml-pipeline.yml');
+    const env = call.inputs!.environment!.default as string;
+    const model = call.inputs!['registered-model']!.default as string;
+    const out = spawnSync(
+      'kubectl',
+      ['kustomize', join(ROOT, 'platform', 'iris-classifier', 'overlays', env)],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(out.status).toBe(0);
+    expect(out.stdout).toContain(`value: models:/${model}@${env}`);
+    expect(call.inputs!['gitops-files']!.default).toBe(
+      `platform/iris-classifier/overlays/${env}/kustomization.yaml`,
+    );
+  });
+
+  it('interpolates nothing into the scripts and maps every variable they read', () => {
+    for (const id of ['pin', 'restore', 'promote']) {
+      const step = stepById(id);
+      expect(step.run).not.toMatch(/\$\{\{/);
+      const mapped = new Set([
+        ...Object.keys(deploy.env),
+        ...Object.keys(step.env ?? {}),
+        'GITHUB_OUTPUT',
+        'GITHUB_STEP_SUMMARY',
+      ]);
+      const locals = new Set([...step.run!.matchAll(/^\s*(?:local\s+)?([a-z_]+)=/gm)].map((m) => m[1]!));
+      const read = [...step.run!.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+      // jq's own variables (--arg name ...) are not shell variables.
+      const jqArgs = new Set([...step.run!.matchAll(/--arg ([a-z]+) /g)].map((m) => m[1]!));
+      expect([id, read.filter((v) => !mapped.has(v) && !locals.has(v) && !jqArgs.has(v))]).toEqual([id, []]);
+    }
+    expect(deploy.env.MLFLOW_TRACKING_TOKEN).toBe('${{ secrets.mlflow-tracking-token }}');
+  });
+
+  it('pin points the environment alias at the new version and reports that it was unset', async () => {
+    const r = await runStep('pin', {
+      MLFLOW_TRACKING_URI: `${mlflow.url}/`,
+      MODEL_NAME: 'iris-promote',
+      ALIAS: 'prod',
+      MODEL_VERSION: '2',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.output).toBe('previous=\n');
+    expect(await alias('iris-promote', 'prod')).toBe('2');
     expect(await alias('iris-promote', 'champion')).toBe('1');
-    const r = await runStep({
+  });
+
+  it('pin reports the version it moved the alias away from', async () => {
+    const r = await runStep('pin', {
+      MLFLOW_TRACKING_URI: mlflow.url,
+      MODEL_NAME: 'iris-promote',
+      ALIAS: 'prod',
+      MODEL_VERSION: '3',
+    });
+    expect(r.status).toBe(0);
+    expect(r.output).toBe('previous=2\n');
+    expect(await alias('iris-promote', 'prod')).toBe('3');
+  });
+
+  it('restore puts the alias back at the previous version', async () => {
+    const r = await runStep('restore', {
+      MLFLOW_TRACKING_URI: mlflow.url,
+      MODEL_NAME: 'iris-promote',
+      ALIAS: 'prod',
+      PREVIOUS: '2',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('::warning::rollout failed: iris-promote@prod is back at 2');
+    expect(await alias('iris-promote', 'prod')).toBe('2');
+  });
+
+  it('restore deletes an alias that did not exist before the pin', async () => {
+    await api('registered-models/alias', { name: 'iris-promote', alias: 'staging', version: '3' });
+    const r = await runStep('restore', {
+      MLFLOW_TRACKING_URI: mlflow.url,
+      MODEL_NAME: 'iris-promote',
+      ALIAS: 'staging',
+      PREVIOUS: '',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(await alias('iris-promote', 'staging')).toBeUndefined();
+    expect(await alias('iris-promote', 'prod')).toBe('2');
+  });
+
+  it('promote moves the champion alias from the old version to the deployed one and reports it', async () => {
+    expect(await alias('iris-promote', 'champion')).toBe('1');
+    const r = await runStep('promote', {
       MLFLOW_TRACKING_URI: `${mlflow.url}/`,
       MODEL_NAME: 'iris-promote',
       MODEL_VERSION: '2',
@@ -574,19 +659,30 @@ describe('the champion promotion step of ml-pipeline.yml, run as the runner runs
     expect(r.summary).toContain('`iris-promote@champion` is now version 2');
   });
 
-  it('fails, and leaves the alias where it was, for a version that does not exist', async () => {
+  it('promote fails, and leaves the alias where it was, for a version that does not exist', async () => {
     const before = await alias('iris-promote', 'champion');
-    const r = await runStep({
+    const r = await runStep('promote', {
       MLFLOW_TRACKING_URI: mlflow.url,
       MODEL_NAME: 'iris-promote',
       MODEL_VERSION: '9',
       ALIAS: 'champion',
     });
     expect(r.status).not.toBe(0);
-    expect(`${r.stdout}${r.stderr}`).toMatch(/RESOURCE_DOES_NOT_EXIST|INVALID_PARAMETER_VALUE|404|400/);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/RESOURCE_DOES_NOT_EXIST|INVALID_PARAMETER_VALUE/);
     expect(await alias('iris-promote', 'champion')).toBe(before);
     expect(r.output).toBe('');
   });
+
+  it('pin fails without touching anything when MLflow is unreachable', async () => {
+    const r = await runStep('pin', {
+      MLFLOW_TRACKING_URI: 'http://127.0.0.1:9',
+      MODEL_NAME: 'iris-promote',
+      ALIAS: 'prod',
+      MODEL_VERSION: '3',
+    });
+    expect(r.status).not.toBe(0);
+    expect(await alias('iris-promote', 'prod')).toBe('2');
+  }, 90_000);
 
   describe('authentication, against a server that records requests', () => {
     let server: Server;
@@ -609,27 +705,32 @@ describe('the champion promotion step of ml-pipeline.yml, run as the runner runs
     });
     afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-    it('sends MLFLOW_TRACKING_TOKEN as a Bearer token and never prints it', async () => {
-      seen.length = 0;
-      const r = await runStep({
-        MLFLOW_TRACKING_URI: url,
-        MLFLOW_TRACKING_TOKEN: 's3cr3t-token',
-        MODEL_NAME: 'm',
-        MODEL_VERSION: '7',
-        ALIAS: 'champion',
-      });
-      expect(r.status).toBe(0);
-      expect(seen.map((s) => [s.method, s.path.split('?')[0], s.auth])).toEqual([
-        ['POST', '/api/2.0/mlflow/registered-models/alias', 'Bearer s3cr3t-token'],
-        ['GET', '/api/2.0/mlflow/registered-models/alias', 'Bearer s3cr3t-token'],
-      ]);
-      expect(JSON.parse(seen[0]!.body)).toEqual({ name: 'm', alias: 'champion', version: '7' });
-      expect(`${r.stdout}${r.stderr}${r.summary}`).not.toContain('s3cr3t-token');
-    });
+    it.each(['pin', 'promote'])(
+      '%s sends MLFLOW_TRACKING_TOKEN as a Bearer token and never prints it',
+      async (id) => {
+        seen.length = 0;
+        const r = await runStep(id, {
+          MLFLOW_TRACKING_URI: url,
+          MLFLOW_TRACKING_TOKEN: 's3cr3t-token',
+          MODEL_NAME: 'm',
+          MODEL_VERSION: '7',
+          ALIAS: 'champion',
+        });
+        expect(r.status).toBe(0);
+        expect(seen.length).toBe(2);
+        for (const s of seen) {
+          expect(s.path.split('?')[0]).toBe('/api/2.0/mlflow/registered-models/alias');
+          expect(s.auth).toBe('Bearer s3cr3t-token');
+        }
+        const post = seen.find((s) => s.method === 'POST')!;
+        expect(JSON.parse(post.body)).toEqual({ name: 'm', alias: 'champion', version: '7' });
+        expect(`${r.stdout}${r.stderr}${r.summary}${r.output}`).not.toContain('s3cr3t-token');
+      },
+    );
 
     it('uses Basic auth from MLFLOW_TRACKING_USERNAME/PASSWORD when there is no token', async () => {
       seen.length = 0;
-      const r = await runStep({
+      const r = await runStep('promote', {
         MLFLOW_TRACKING_URI: url,
         MLFLOW_TRACKING_USERNAME: 'ci',
         MLFLOW_TRACKING_PASSWORD: 'pw',
@@ -638,14 +739,12 @@ describe('the champion promotion step of ml-pipeline.yml, run as the runner runs
         ALIAS: 'champion',
       });
       expect(r.status).toBe(0);
-      expect(seen.map((s) => s.auth)).toEqual([
-        `Basic ${Buffer.from('ci:pw').toString('base64')}`,
-        `Basic ${Buffer.from('ci:pw').toString('base64')}`,
-      ]);
+      const basic = `Basic ${Buffer.from('ci:pw').toString('base64')}`;
+      expect(seen.map((s) => s.auth)).toEqual([basic, basic]);
     });
 
-    it('fails when the alias reads back as another version', async () => {
-      const r = await runStep({
+    it('promote fails when the alias reads back as another version', async () => {
+      const r = await runStep('promote', {
         MLFLOW_TRACKING_URI: url,
         MODEL_NAME: 'm',
         MODEL_VERSION: '8',
