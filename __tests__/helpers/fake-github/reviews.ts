@@ -1,0 +1,434 @@
+/**
+ * Pull request reading and reviews, as ai-review uses them: pulls/get, pulls/list-files
+ * (paginated, patch omitted for binaries), pulls/create-review (rejecting, as GitHub does, a
+ * comment whose line is not part of the diff, a commit that is not in the PR, and a COMMENT
+ * without a body), pulls/list-reviews, and repos/compare-commits over a small commit graph.
+ * `seedPull` and `pushCommit` set up the pull requests tests run against.
+ */
+import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
+import { HttpStatus, paginate } from './server.js';
+import type { Issue, Pull, PullFile, RepoState, Review } from './state.js';
+
+interface Commit {
+  sha: string;
+  parent?: string;
+  message: string;
+  /** What this commit changed, as compare shows it. */
+  files: PullFile[];
+}
+
+const graphs = new WeakMap<object, Map<string, Commit>>();
+function graph(gh: FakeGitHub): Map<string, Commit> {
+  let g = graphs.get(gh.state);
+  if (!g) graphs.set(gh.state, (g = new Map()));
+  return g;
+}
+
+const now = (): string => new Date().toISOString();
+
+export interface PullSpec {
+  owner?: string;
+  repo?: string;
+  title?: string;
+  body?: string;
+  draft?: boolean;
+  /** Head in another repository (a fork). */
+  fork?: boolean;
+  author?: string;
+  headRef?: string;
+  baseSha?: string;
+  headSha: string;
+  message?: string;
+  files: PullFile[];
+}
+
+/** A file entry as pulls/list-files returns it; `patch` is the unified diff hunks. */
+export function pullFile(
+  filename: string,
+  patch: string | undefined,
+  status: PullFile['status'] = 'modified',
+): PullFile {
+  const lines = (patch ?? '').split('\n');
+  const additions = lines.filter((l) => l.startsWith('+')).length;
+  const deletions = lines.filter((l) => l.startsWith('-')).length;
+  return {
+    filename,
+    status,
+    additions,
+    deletions,
+    changes: additions + deletions,
+    ...(patch === undefined ? {} : { patch }),
+  };
+}
+
+/** An added file's patch from its content. */
+export function addedPatch(content: string): string {
+  const lines = content.replace(/\n$/, '').split('\n');
+  return `@@ -0,0 +1,${lines.length} @@\n${lines.map((l) => `+${l}`).join('\n')}`;
+}
+
+export function seedPull(gh: FakeGitHub, spec: PullSpec): Pull {
+  const owner = spec.owner ?? 'octo-org';
+  const name = spec.repo ?? 'iris';
+  const repo = gh.state.repo(owner, name)!;
+  const number = repo.nextNumber();
+  const id = gh.state.nextId();
+  const author = spec.author ?? 'contributor';
+  const baseSha = spec.baseSha ?? 'b'.repeat(40);
+  const issue: Issue = {
+    id,
+    node_id: `PR_${id}`,
+    number,
+    title: spec.title ?? `PR ${number}`,
+    body: spec.body ?? null,
+    state: 'open',
+    state_reason: null,
+    labels: [],
+    user: gh.state.user(author),
+    assignees: [],
+    locked: false,
+    comments: 0,
+    created_at: now(),
+    updated_at: now(),
+    closed_at: null,
+    html_url: `https://github.com/${repo.fullName}/pull/${number}`,
+    url: `${gh.url}/repos/${repo.fullName}/issues/${number}`,
+    repository_url: `${gh.url}/repos/${repo.fullName}`,
+    author_association: 'CONTRIBUTOR',
+    pull_request: {
+      url: `${gh.url}/repos/${repo.fullName}/pulls/${number}`,
+      html_url: `https://github.com/${repo.fullName}/pull/${number}`,
+    },
+  };
+  repo.issues.push(issue);
+  const pull: Pull = {
+    number,
+    title: issue.title,
+    body: issue.body,
+    state: 'open',
+    draft: spec.draft ?? false,
+    head: {
+      ref: spec.headRef ?? `feature-${number}`,
+      sha: spec.headSha,
+      repo: { full_name: spec.fork ? `${author}/${name}` : repo.fullName, fork: spec.fork ?? false },
+    },
+    base: { ref: repo.default_branch, sha: baseSha, repo: { full_name: repo.fullName } },
+    user: gh.state.user(author),
+    merged: false,
+    files: spec.files,
+    commits: [{ sha: spec.headSha, message: spec.message ?? 'initial change' }],
+    maintainer_can_modify: true,
+  };
+  repo.pulls.set(number, pull);
+  graph(gh).set(spec.headSha, {
+    sha: spec.headSha,
+    parent: baseSha,
+    message: spec.message ?? 'initial change',
+    files: spec.files,
+  });
+  return pull;
+}
+
+/**
+ * A push to the PR branch: one commit on top of the head (or on `parent`, for a force-push),
+ * changing `delta`; `files` is the PR's whole diff afterwards.
+ */
+export function pushCommit(
+  gh: FakeGitHub,
+  pull: Pull,
+  commit: { sha: string; message?: string; parent?: string; delta: PullFile[]; files: PullFile[] },
+): void {
+  const parent = commit.parent ?? pull.head.sha;
+  graph(gh).set(commit.sha, {
+    sha: commit.sha,
+    parent,
+    message: commit.message ?? 'update',
+    files: commit.delta,
+  });
+  pull.head.sha = commit.sha;
+  pull.files = commit.files;
+  if (commit.parent) pull.commits = pull.commits.filter((c) => c.sha !== commit.parent);
+  pull.commits.push({ sha: commit.sha, message: commit.message ?? 'update' });
+}
+
+function repoOf(ctx: HandlerContext): RepoState {
+  const repo = ctx.state.repo(ctx.params.owner!, ctx.params.repo!);
+  if (!repo) throw new HttpStatus(404, 'Not Found');
+  return repo;
+}
+
+function pullOf(ctx: HandlerContext, repo: RepoState): Pull {
+  const pull = repo.pulls.get(Number(ctx.params.pull_number));
+  if (!pull) throw new HttpStatus(404, 'Not Found');
+  return pull;
+}
+
+/** Line numbers a review comment may target on each side: lines present in the patch hunks. */
+export function diffLines(patch: string | undefined): { RIGHT: Set<number>; LEFT: Set<number> } {
+  const RIGHT = new Set<number>();
+  const LEFT = new Set<number>();
+  let oldLine = 0;
+  let newLine = 0;
+  for (const line of (patch ?? '').split('\n')) {
+    const hunk = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
+    if (hunk) {
+      oldLine = Number(hunk[1]);
+      newLine = Number(hunk[2]);
+      continue;
+    }
+    if (line.startsWith('+')) RIGHT.add(newLine++);
+    else if (line.startsWith('-')) LEFT.add(oldLine++);
+    else if (line.startsWith(' ')) {
+      RIGHT.add(newLine++);
+      LEFT.add(oldLine++);
+    }
+  }
+  return { RIGHT, LEFT };
+}
+
+const unprocessable = (...errors: string[]): HandlerResult => ({
+  status: 422,
+  body: {
+    message: 'Unprocessable Entity',
+    errors,
+    documentation_url: 'https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request',
+    status: '422',
+  },
+});
+
+function pullView(ctx: HandlerContext, repo: RepoState, p: Pull): Record<string, unknown> {
+  const html = `https://github.com/${repo.fullName}/pull/${p.number}`;
+  const issue = repo.issue(p.number);
+  const [headOwner] = p.head.repo.full_name.split('/');
+  return {
+    url: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${p.number}`,
+    id: issue?.id ?? p.number,
+    node_id: issue?.node_id ?? `PR_${p.number}`,
+    html_url: html,
+    diff_url: `${html}.diff`,
+    patch_url: `${html}.patch`,
+    issue_url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/${p.number}`,
+    number: p.number,
+    state: p.state,
+    locked: false,
+    title: p.title,
+    user: p.user,
+    body: p.body,
+    labels: issue?.labels ?? [],
+    created_at: issue?.created_at,
+    updated_at: issue?.updated_at,
+    closed_at: null,
+    merged_at: null,
+    draft: p.draft,
+    head: {
+      label: `${headOwner}:${p.head.ref}`,
+      ref: p.head.ref,
+      sha: p.head.sha,
+      user: ctx.state.user(headOwner!),
+      repo: {
+        full_name: p.head.repo.full_name,
+        fork: p.head.repo.fork,
+        name: repo.name,
+        owner: ctx.state.user(headOwner!),
+      },
+    },
+    base: {
+      label: `${repo.owner}:${p.base.ref}`,
+      ref: p.base.ref,
+      sha: p.base.sha,
+      user: ctx.state.user(repo.owner),
+      repo: { full_name: repo.fullName, fork: false, name: repo.name, owner: ctx.state.user(repo.owner) },
+    },
+    author_association: issue?.author_association ?? 'CONTRIBUTOR',
+    merged: p.merged,
+    mergeable: true,
+    maintainer_can_modify: p.maintainer_can_modify,
+    commits: p.commits.length,
+    additions: p.files.reduce((n, f) => n + f.additions, 0),
+    deletions: p.files.reduce((n, f) => n + f.deletions, 0),
+    changed_files: p.files.length,
+  };
+}
+
+function fileView(ctx: HandlerContext, repo: RepoState, sha: string, f: PullFile): Record<string, unknown> {
+  return {
+    sha: (f.filename.length.toString(16) + sha).slice(0, 40),
+    blob_url: `https://github.com/${repo.fullName}/blob/${sha}/${f.filename}`,
+    raw_url: `https://github.com/${repo.fullName}/raw/${sha}/${f.filename}`,
+    contents_url: `${ctx.baseUrl}/repos/${repo.fullName}/contents/${f.filename}?ref=${sha}`,
+    ...f,
+  };
+}
+
+function reviewView(ctx: HandlerContext, repo: RepoState, r: Review): Record<string, unknown> {
+  return {
+    id: r.id,
+    node_id: `PRR_${r.id}`,
+    user: r.user,
+    body: r.body,
+    state: r.state,
+    html_url: `https://github.com/${repo.fullName}/pull/${r.pull_number}#pullrequestreview-${r.id}`,
+    pull_request_url: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${r.pull_number}`,
+    commit_id: r.commit_id,
+    submitted_at: now(),
+    author_association: 'CONTRIBUTOR',
+    _links: {
+      html: { href: `https://github.com/${repo.fullName}/pull/${r.pull_number}#pullrequestreview-${r.id}` },
+      pull_request: { href: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${r.pull_number}` },
+    },
+  };
+}
+
+export function registerReviewHandlers(gh: FakeGitHub): void {
+  gh.on('pulls/get', (ctx) => {
+    const repo = repoOf(ctx);
+    return { status: 200, body: pullView(ctx, repo, pullOf(ctx, repo)) };
+  });
+
+  gh.on('pulls/list-files', (ctx) => {
+    const repo = repoOf(ctx);
+    const pull = pullOf(ctx, repo);
+    // GitHub lists at most 3000 files for a pull request.
+    return paginate(
+      pull.files.slice(0, 3000).map((f) => fileView(ctx, repo, pull.head.sha, f)),
+      ctx,
+    );
+  });
+
+  gh.on('pulls/list-reviews', (ctx) => {
+    const repo = repoOf(ctx);
+    const pull = pullOf(ctx, repo);
+    return paginate(
+      repo.reviews.filter((r) => r.pull_number === pull.number).map((r) => reviewView(ctx, repo, r)),
+      ctx,
+    );
+  });
+
+  gh.on('pulls/create-review', (ctx) => {
+    const repo = repoOf(ctx);
+    const pull = pullOf(ctx, repo);
+    const b = (ctx.body ?? {}) as {
+      commit_id?: string;
+      body?: string;
+      event?: string;
+      comments?: Review['comments'];
+    };
+    const commitId = b.commit_id ?? pull.head.sha;
+    if (!pull.commits.some((c) => c.sha === commitId) && commitId !== pull.head.sha) {
+      return unprocessable(`No commit found for SHA: ${commitId}`);
+    }
+    if ((b.event === 'COMMENT' || b.event === 'REQUEST_CHANGES') && !b.body?.trim() && !b.comments?.length) {
+      return unprocessable(`Body is required when the event is ${b.event}`);
+    }
+    if ((b.body ?? '').length > 65536) return unprocessable('Body is too long (maximum is 65536 characters)');
+    if (b.event === 'APPROVE' || b.event === 'REQUEST_CHANGES') {
+      if (pull.user.login === ctx.login)
+        return unprocessable(
+          `Can not ${b.event === 'APPROVE' ? 'approve' : 'request changes on'} your own pull request`,
+        );
+    }
+    const errors: string[] = [];
+    for (const c of b.comments ?? []) {
+      const file = pull.files.find((f) => f.filename === c.path);
+      if (!file) {
+        errors.push('Path could not be resolved');
+        continue;
+      }
+      if (c.position !== undefined) continue;
+      if (c.line === undefined) {
+        errors.push('Pull request review thread line must be part of the diff');
+        continue;
+      }
+      const lines = diffLines(file.patch)[c.side === 'LEFT' ? 'LEFT' : 'RIGHT'];
+      if (!lines.has(c.line)) errors.push('Pull request review thread line must be part of the diff');
+      if (c.start_line !== undefined && !lines.has(c.start_line))
+        errors.push('Pull request review thread start line must be part of the same hunk as the line.');
+    }
+    if (errors.length) return unprocessable(...errors);
+    const id = ctx.state.nextId();
+    const review: Review = {
+      id,
+      pull_number: pull.number,
+      body: b.body ?? '',
+      event: b.event ?? 'PENDING',
+      state:
+        b.event === 'APPROVE'
+          ? 'APPROVED'
+          : b.event === 'REQUEST_CHANGES'
+            ? 'CHANGES_REQUESTED'
+            : b.event === 'COMMENT'
+              ? 'COMMENTED'
+              : 'PENDING',
+      commit_id: commitId,
+      comments: b.comments ?? [],
+      user: ctx.state.user(ctx.login),
+    };
+    repo.reviews.push(review);
+    return { status: 200, body: reviewView(ctx, repo, review) };
+  });
+
+  // One endpoint, two descriptions in the OpenAPI: `{base}...{head}` and `{basehead}`; the route matcher
+  // may pick either for the same URL, as GitHub serves both.
+  const compare = (ctx: HandlerContext): HandlerResult => {
+    const repo = repoOf(ctx);
+    const g = graph(gh);
+    const [base, head] = ctx.params.basehead
+      ? (ctx.params.basehead.split('...') as [string, string])
+      : [ctx.params.base!, ctx.params.head!];
+    if (!base || !head) throw new HttpStatus(404, 'Not Found');
+    const headCommit = g.get(head);
+    if (!headCommit || (!g.has(base) && !isBaseSha(repo, base))) {
+      throw new HttpStatus(404, `No commit found for SHA: ${headCommit ? base : head}`);
+    }
+    const chain: Commit[] = [];
+    let at: Commit | undefined = headCommit;
+    while (at && at.sha !== base) {
+      chain.unshift(at);
+      at = at.parent ? g.get(at.parent) : undefined;
+    }
+    const reached = at?.sha === base || chain.at(0)?.parent === base;
+    const commitView = (c: Commit) => ({
+      sha: c.sha,
+      node_id: `C_${c.sha.slice(0, 8)}`,
+      url: `${ctx.baseUrl}/repos/${repo.fullName}/commits/${c.sha}`,
+      html_url: `https://github.com/${repo.fullName}/commit/${c.sha}`,
+      commit: { message: c.message },
+      parents: c.parent ? [{ sha: c.parent }] : [],
+    });
+    let files: PullFile[];
+    let status: string;
+    if (base === head) {
+      status = 'identical';
+      files = [];
+    } else if (reached) {
+      status = 'ahead';
+      const byName = new Map<string, PullFile>();
+      for (const c of chain) for (const f of c.files) byName.set(f.filename, f);
+      files = [...byName.values()];
+    } else {
+      // The base is not an ancestor (a force-push rewrote history): GitHub diffs from the merge base.
+      status = 'diverged';
+      const pull = [...repo.pulls.values()].find((p) => p.head.sha === head);
+      files = pull?.files ?? headCommit.files;
+    }
+    return {
+      status: 200,
+      body: {
+        url: `${ctx.baseUrl}/repos/${repo.fullName}/compare/${base}...${head}`,
+        html_url: `https://github.com/${repo.fullName}/compare/${base}...${head}`,
+        status,
+        ahead_by: status === 'ahead' ? chain.length : 0,
+        behind_by: status === 'diverged' ? 1 : 0,
+        total_commits: status === 'ahead' ? chain.length : 0,
+        commits: status === 'ahead' ? chain.map(commitView) : [],
+        files: files.map((f) => fileView(ctx, repo, head, f)),
+      },
+    };
+  };
+  gh.on('repos/compare-commits', compare);
+  gh.on('repos/compare-commits-with-basehead', compare);
+}
+
+function isBaseSha(repo: RepoState, sha: string): boolean {
+  return [...repo.pulls.values()].some((p) => p.base.sha === sha);
+}
