@@ -193,3 +193,66 @@ describe('alert rules', () => {
     },
   );
 });
+
+describe('the rules and the dashboard query what the inference server exports', () => {
+  const server = join(ROOT, 'model', 'iris_server');
+  const metricsPy = readFileSync(join(server, 'metrics.py'), 'utf8');
+  const appPy = readFileSync(join(server, 'app.py'), 'utf8');
+  /** prometheus_client family names as exposed: counters get _total, histograms _bucket/_sum/_count. */
+  const exported = new Set<string>();
+  for (const m of metricsPy.matchAll(/\b(Counter|Gauge|Histogram)\(\s*"([a-z_:]+)"/g)) {
+    const [, kind, name] = m as unknown as [string, string, string];
+    if (kind === 'Counter') exported.add(`${name}_total`);
+    else if (kind === 'Histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(`${name}${s}`);
+    else exported.add(name);
+  }
+  const dashboard = readFileSync(
+    join(ROOT, 'platform', 'grafana', 'dashboards', 'iris-classifier.json'),
+    'utf8',
+  );
+  const queried = (text: string): string[] => [...new Set(text.match(/\biris_[a-z_]+\b/g) ?? [])];
+
+  it('finds the server metrics', () => {
+    expect([...exported]).toEqual(
+      expect.arrayContaining([
+        'iris_requests_total',
+        'iris_request_duration_seconds_bucket',
+        'iris_predictions_total',
+        'iris_model_info',
+      ]),
+    );
+  });
+
+  it.each([
+    ['rules', RULE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n')],
+    ['dashboard', dashboard],
+  ])('every iris_* metric the %s query is exported by model/iris_server', (_, text) => {
+    const names = queried(text);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.filter((n) => !exported.has(n))).toEqual([]);
+  });
+
+  it('the routes the latency rule selects are routes of the server', () => {
+    const rulesText = RULE_FILES.map((f) => readFileSync(f, 'utf8')).join('\n');
+    const routes = /route=~"([^"]+)"/.exec(rulesText)![1]!.split('|');
+    for (const r of routes) expect(appPy).toContain(`"${r}": (`);
+  });
+
+  it("the training class shares name the iris data set's classes and sum to 1", () => {
+    const shares = rules.filter((r) => r.record === 'iris:training_class:share');
+    const classes = shares.map((r) => r.labels!.class).sort();
+    const py = spawnSync(
+      join(ROOT, '.venv', 'bin', 'python'),
+      ['-c', 'from sklearn.datasets import load_iris; print(",".join(sorted(load_iris().target_names)))'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(py.status).toBe(0);
+    expect(classes).toEqual(py.stdout.trim().split(','));
+    // vector(50 / 150) per class: the expressions must add up to one distribution.
+    const total = shares.reduce((sum, r) => {
+      const [, a, b] = /vector\((\d+) \/ (\d+)\)/.exec(r.expr)!;
+      return sum + Number(a) / Number(b);
+    }, 0);
+    expect(total).toBeCloseTo(1, 10);
+  });
+});
