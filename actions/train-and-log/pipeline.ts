@@ -128,7 +128,7 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
         await end(client, 'FAILED');
       } catch (endErr) {
         throw new Error(
-          `${errorMessage(err)} Marking MLflow run ${runId} FAILED failed too: ${errorMessage(endErr)}`,
+          `${errorMessage(err)}; marking MLflow run ${runId} FAILED failed too: ${errorMessage(endErr)}`,
         );
       }
     }

@@ -36578,7 +36578,7 @@ async function trainAndLog(config, onRun) {
                 await end(client, 'FAILED');
             }
             catch (endErr) {
-                throw new Error(`${(0,errors/* errorMessage */.g)(err)} Marking MLflow run ${runId} FAILED failed too: ${(0,errors/* errorMessage */.g)(endErr)}`);
+                throw new Error(`${(0,errors/* errorMessage */.g)(err)}; marking MLflow run ${runId} FAILED failed too: ${(0,errors/* errorMessage */.g)(endErr)}`);
             }
         }
         throw err;
