@@ -90,8 +90,9 @@ async function main(): Promise<void> {
   const trackingUri = inputs.optional('tracking-uri');
   const modelLabel = inputs.string('model-label', 'model');
   const alias = inputs.string('champion-alias', 'champion');
+  const geminiKey = inputs.secret('gemini-api-key');
   const gemini = new Gemini({
-    apiKey: inputs.secret('gemini-api-key'),
+    apiKey: geminiKey,
     model: inputs.optional('model'),
     fallbackModels: inputs.list('fallback-models'),
     timeoutMs: 45_000,
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
         gitopsPath ? gitopsCommits(octokit, repo, gitopsPath) : Promise.resolve(undefined),
       ]);
       const context: Context = { models, ...(commits ? { commits } : {}) };
-      const summary = await summarize(gemini, n, context);
+      const summary = await summarize(gemini, n, context, [token, geminiKey]);
       if (summary.source === 'deterministic') core.info(`Deterministic summary: ${summary.note}`);
       else core.info(`Summary by ${summary.model}`);
       return issueBody({ n, group, state, summary, context, severityLabel, previous, runLink: link });

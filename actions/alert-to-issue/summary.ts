@@ -3,7 +3,7 @@
  * the alerts (fenced as untrusted data) and the gathered context; without a key, or when Gemini
  * fails, a deterministic summary is built from the same data and says so.
  */
-import type { Gemini, PromptPart } from '../shared/gemini/index.js';
+import { redact, type Gemini, type PromptPart } from '../shared/gemini/index.js';
 import type { Context } from './context.js';
 import type { Notification } from './webhook.js';
 
@@ -167,6 +167,7 @@ export async function summarize(
   gemini: Pick<Gemini, 'generateJson' | 'enabled'>,
   n: Notification,
   ctx: Context,
+  secrets: Array<string | undefined> = [],
 ): Promise<Summary> {
   if (!gemini.enabled) return deterministicSummary(n, ctx, 'no Gemini API key was given');
   const c = contextForModel(ctx);
@@ -184,5 +185,15 @@ export async function summarize(
     validate: isSummaryText,
   });
   if (!res.ok) return deterministicSummary(n, ctx, `Gemini failed: ${res.reason}`);
-  return { ...res.value, source: 'gemini', model: res.model, note: res.note };
+  // The model never sees a secret, but a reply is posted publicly: strip any that appear anyway.
+  const clean = (t: string): string => redact(t, secrets);
+  return {
+    what: clean(res.value.what),
+    causes: res.value.causes.map(clean),
+    impact: clean(res.value.impact),
+    nextSteps: res.value.nextSteps.map(clean),
+    source: 'gemini',
+    model: res.model,
+    note: res.note,
+  };
 }

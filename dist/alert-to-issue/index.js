@@ -51717,10 +51717,36 @@ async function searchRuns(t, a) {
     } while (pageToken && (a.maxResults === undefined || runs.length < a.maxResults));
     return runs;
 }
+/** Concurrent log-batch streams, each owning a disjoint set of metric keys. */
+const LOG_BATCH_STREAMS = 4;
+/**
+ * Splits to MLflow's limits and sends. A metric key's values all travel in one stream, in order,
+ * so its steps are stored in the order given; streams for different keys run side by side, which
+ * the server absorbs faster than one long sequence (its per-request time is mostly its own work).
+ */
 async function logBatch(t, runId, a) {
-    // Sequential on purpose: a metric's steps must be stored in the order given.
-    for (const req of splitBatch(runId, a))
-        await t.call('POST', '/runs/log-batch', { ...req });
+    const now = Date.now();
+    const all = splitBatch(runId, a, now);
+    if (all.length <= 1) {
+        for (const req of all)
+            await t.call('POST', '/runs/log-batch', { ...req });
+        return;
+    }
+    const streamOf = new Map();
+    const metrics = Array.from({ length: LOG_BATCH_STREAMS }, () => []);
+    for (const m of a.metrics ?? []) {
+        let s = streamOf.get(m.key);
+        if (s === undefined)
+            streamOf.set(m.key, (s = streamOf.size % LOG_BATCH_STREAMS));
+        metrics[s].push(m);
+    }
+    const streams = metrics
+        .map((ms, i) => splitBatch(runId, i === 0 ? { metrics: ms, params: a.params, tags: a.tags } : { metrics: ms }, now))
+        .filter((reqs) => reqs.length > 0);
+    await Promise.all(streams.map(async (reqs) => {
+        for (const req of reqs)
+            await t.call('POST', '/runs/log-batch', { ...req });
+    }));
 }
 async function setTag(t, runId, key, value) {
     await t.call('POST', '/runs/set-tag', { run_id: runId, run_uuid: runId, key, value });
@@ -52413,8 +52439,9 @@ async function main() {
     const trackingUri = _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .optional */ .lq('tracking-uri');
     const modelLabel = _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .string */ .Yj('model-label', 'model');
     const alias = _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .string */ .Yj('champion-alias', 'champion');
+    const geminiKey = _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .secret */ .rJ('gemini-api-key');
     const gemini = new _shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_3__/* .Gemini */ .gU({
-        apiKey: _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .secret */ .rJ('gemini-api-key'),
+        apiKey: geminiKey,
         model: _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .optional */ .lq('model'),
         fallbackModels: _shared_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .list */ .p_('fallback-models'),
         timeoutMs: 45_000,
@@ -52447,7 +52474,7 @@ async function main() {
                 gitopsPath ? (0,_context_js__WEBPACK_IMPORTED_MODULE_7__/* .gitopsCommits */ .J_)(octokit, repo, gitopsPath) : Promise.resolve(undefined),
             ]);
             const context = { models, ...(commits ? { commits } : {}) };
-            const summary = await (0,_summary_js__WEBPACK_IMPORTED_MODULE_12__/* .summarize */ .eh)(gemini, n, context);
+            const summary = await (0,_summary_js__WEBPACK_IMPORTED_MODULE_12__/* .summarize */ .eh)(gemini, n, context, [token, geminiKey]);
             if (summary.source === 'deterministic')
                 _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Deterministic summary: ${summary.note}`);
             else
@@ -52792,6 +52819,13 @@ function notificationComment(n, fp, opts) {
 /* harmony export */   eh: () => (/* binding */ summarize)
 /* harmony export */ });
 /* unused harmony exports SUMMARY_SCHEMA, SYSTEM, isSummaryText, alertsForModel, contextForModel, deterministicSummary */
+/* harmony import */ var _shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8139);
+/**
+ * The issue's summary: what is wrong, likely causes, impact, next steps. Gemini writes it from
+ * the alerts (fenced as untrusted data) and the gathered context; without a key, or when Gemini
+ * fails, a deterministic summary is built from the same data and says so.
+ */
+
 const SUMMARY_SCHEMA = {
     type: 'object',
     properties: {
@@ -52910,7 +52944,7 @@ function deterministicSummary(n, ctx, note) {
         nextSteps.push('Check the live model version and its metrics in MLflow (link in Context).');
     return { what, causes, impact, nextSteps, source: 'deterministic', note };
 }
-async function summarize(gemini, n, ctx) {
+async function summarize(gemini, n, ctx, secrets = []) {
     if (!gemini.enabled)
         return deterministicSummary(n, ctx, 'no Gemini API key was given');
     const c = contextForModel(ctx);
@@ -52929,7 +52963,17 @@ async function summarize(gemini, n, ctx) {
     });
     if (!res.ok)
         return deterministicSummary(n, ctx, `Gemini failed: ${res.reason}`);
-    return { ...res.value, source: 'gemini', model: res.model, note: res.note };
+    // The model never sees a secret, but a reply is posted publicly: strip any that appear anyway.
+    const clean = (t) => (0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_0__/* .redact */ .E$)(t, secrets);
+    return {
+        what: clean(res.value.what),
+        causes: res.value.causes.map(clean),
+        impact: clean(res.value.impact),
+        nextSteps: res.value.nextSteps.map(clean),
+        source: 'gemini',
+        model: res.model,
+        note: res.note,
+    };
 }
 
 
@@ -53191,10 +53235,11 @@ function errorMessage(err) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  gU: () => (/* binding */ Gemini)
+  gU: () => (/* binding */ Gemini),
+  E$: () => (/* reexport */ redact)
 });
 
-// UNUSED EXPORTS: CHARS_PER_TOKEN, DEFAULT_MODEL, UNTRUSTED_POLICY, checkSchema, estimateTokens, fenceUntrusted, fitToBudget, neutralize, redact, renderParts, safeLabel
+// UNUSED EXPORTS: CHARS_PER_TOKEN, DEFAULT_MODEL, UNTRUSTED_POLICY, checkSchema, estimateTokens, fenceUntrusted, fitToBudget, neutralize, renderParts, safeLabel
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 15 modules
 var core = __nccwpck_require__(4116);

@@ -1,0 +1,84 @@
+/**
+ * The Alertmanager -> GitHub relay: a small HTTP service that turns Alertmanager webhook
+ * notifications into repository_dispatch events for alert-to-issue. Configured from the
+ * environment (see --help and platform/relay/README.md).
+ */
+import { ConfigError, ENV_DOC, loadConfig } from './config.js';
+import { Dispatcher } from './dispatch.js';
+import { createLogger } from './log.js';
+import { RelayMetrics } from './metrics.js';
+import { createRelay } from './server.js';
+
+const USAGE = [
+  'usage: node dist/relay/index.js [--help]',
+  '',
+  'Receives Alertmanager webhooks on POST /alertmanager (Authorization: Bearer <RELAY_BEARER_TOKEN>)',
+  'and sends each as a repository_dispatch event {event_type, client_payload: {alertmanager, relay}}',
+  'to GitHub, within its 10-key / 64 KB limits. Answers 200 once GitHub accepted it, 4xx for a',
+  'request that can never succeed, 5xx when delivery failed (Alertmanager retries). Also serves',
+  'GET /healthz and GET /metrics (Prometheus). Logs JSON lines to stdout. SIGTERM drains in-flight',
+  'deliveries before exiting.',
+  '',
+  'Environment:',
+  ...ENV_DOC.map(([name, text]) => `  ${name}\n      ${text}`),
+].join('\n');
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const bootLog = createLogger('info');
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  bootLog.error('invalid configuration', { error: err.message, variable: err.variable });
+  process.exit(2);
+}
+
+const secrets = [
+  config.bearerToken,
+  config.auth.kind === 'token' ? config.auth.token : config.auth.privateKey,
+];
+const log = createLogger(config.logLevel, secrets);
+const metrics = new RelayMetrics();
+const relay = createRelay(config, new Dispatcher(config, metrics, log), metrics, log);
+
+relay.server.listen(config.port, config.host, () => {
+  const addr = relay.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  log.info('listening', {
+    host: config.host,
+    port,
+    repository: `${config.owner}/${config.repo}`,
+    apiUrl: config.apiUrl,
+    auth: config.auth.kind,
+    eventType: config.eventType,
+  });
+});
+relay.server.on('error', (err) => {
+  log.error('server error', { error: err.message });
+  process.exit(1);
+});
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal, inFlight: relay.inFlight });
+    relay
+      .shutdown()
+      .then(({ drained, abandoned }) => {
+        if (drained) log.info('stopped', { signal });
+        else log.error('stopped with deliveries in flight; Alertmanager will retry them', { abandoned });
+        process.exit(drained ? 0 : 1);
+      })
+      .catch((err: Error) => {
+        log.error('shutdown failed', { error: err.message });
+        process.exit(1);
+      });
+  });
+}
