@@ -1,0 +1,174 @@
+/**
+ * wait-for-sync against a local fake Kubernetes API serving ArgoCD Applications: the test plays
+ * the ArgoCD controller, reacting to the refresh annotation by reading the origin's branch tip,
+ * as ArgoCD would, and writing status the way the controller does.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
+import { runAction } from './helpers/run-action.js';
+import { head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+
+const IMAGE = 'ghcr.io/octo-org/iris';
+let k8s: FakeKubernetes;
+let origin: Origin;
+let kubeconfigPath: string;
+
+beforeAll(async () => {
+  k8s = new FakeKubernetes();
+  await k8s.start();
+  origin = makeOrigin({
+    'apps/iris/kustomization.yaml': `images:\n  - name: ${IMAGE}\n    newTag: "1.0.0"\n`,
+  });
+  kubeconfigPath = join(origin.root, 'kubeconfig');
+  writeFileSync(kubeconfigPath, k8s.kubeconfig());
+});
+afterAll(() => k8s.stop());
+
+let tag = 0;
+const bump = (inputs: Record<string, string>) =>
+  runAction('gitops-bump', {
+    inputs: {
+      repository: origin.bare,
+      files: 'apps/iris/kustomization.yaml',
+      image: IMAGE,
+      tag: `1.0.${++tag}`,
+      'wait-for-sync': 'true',
+      'argocd-app': 'iris',
+      kubeconfig: kubeconfigPath,
+      timeout: '30s',
+      ...inputs,
+    },
+    env: { GITHUB_TOKEN: 'ghs_test_token' },
+  });
+
+/** After a refresh request, the controller goes through OutOfSync and a running sync to `final`. */
+function controller(final: (revision: string) => Parameters<typeof argoStatus>[0]): void {
+  k8s.onPatch = (app, patch) => {
+    const annotations = (patch as { metadata?: { annotations?: Record<string, string> } }).metadata
+      ?.annotations;
+    if (annotations?.['argocd.argoproj.io/refresh'] !== 'normal') return;
+    const revision = head(origin);
+    const { namespace, name } = app.metadata;
+    setTimeout(() => {
+      k8s.update(namespace, name, (a) => {
+        delete a.metadata.annotations?.['argocd.argoproj.io/refresh'];
+        a.status = argoStatus({
+          sync: 'OutOfSync',
+          revision,
+          health: 'Healthy',
+          phase: 'Running',
+          message: 'waiting for healthy state',
+        });
+      });
+      setTimeout(() => k8s.update(namespace, name, (a) => (a.status = argoStatus(final(revision)))), 300);
+    }, 300);
+  };
+}
+
+const seedApp = (): void => {
+  k8s.put(
+    'argocd',
+    'iris',
+    argoStatus({ sync: 'Synced', revision: head(origin), health: 'Healthy', phase: 'Succeeded' }),
+  );
+};
+
+describe('gitops-bump wait-for-sync', () => {
+  it('passes once the Application is Synced and Healthy on the pushed commit, after a refresh', async () => {
+    seedApp();
+    controller((revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }));
+    const before = k8s.requests.length;
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    const sha = res.outputs['commit-sha']!;
+    expect(sha).toBe(head(origin));
+    const mine = k8s.requests.slice(before);
+    const patch = mine.find((r) => r.method === 'PATCH')!;
+    expect(patch.path).toBe('/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/iris');
+    expect(patch.contentType).toMatch(/^application\/merge-patch\+json/);
+    expect(patch.body).toEqual({ metadata: { annotations: { 'argocd.argoproj.io/refresh': 'normal' } } });
+    // It saw the result through a watch, not by polling.
+    expect(mine.some((r) => r.query.watch === 'true' && r.query.fieldSelector === 'metadata.name=iris')).toBe(
+      true,
+    );
+    expect(res.summary).toMatch(/ArgoCD: Synced and Healthy/);
+    expect(res.summary).toContain(sha.slice(0, 12));
+  });
+
+  it('fails fast with ArgoCD’s message when the new revision is Degraded', async () => {
+    seedApp();
+    controller((revision) => ({
+      sync: 'Synced',
+      revision,
+      health: 'Degraded',
+      healthMessage: 'Deployment "iris" exceeded its progress deadline',
+      phase: 'Succeeded',
+    }));
+    const started = Date.now();
+    const res = await bump({ timeout: '60s' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/Degraded: Deployment "iris" exceeded its progress deadline/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(res.summary).toMatch(/ArgoCD: \*\*failed\*\*/);
+    // The commit still landed; only the rollout failed.
+    expect(res.outputs['commit-sha']).toBe(head(origin));
+  });
+
+  it('fails fast on a sync operation that Failed, with its message', async () => {
+    seedApp();
+    controller((revision) => ({
+      sync: 'OutOfSync',
+      revision,
+      health: 'Healthy',
+      phase: 'Failed',
+      message: 'one or more objects failed to apply, reason: admission webhook denied the request',
+    }));
+    const res = await bump({ timeout: '60s' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(
+      /sync operation Failed: one or more objects failed to apply, reason: admission webhook/,
+    );
+  });
+
+  it('times out with the last status when ArgoCD stays on an older revision', async () => {
+    seedApp();
+    const stale = head(origin);
+    k8s.onPatch = undefined;
+    const res = await bump({ timeout: '3s', 'argocd-refresh': 'false' });
+    expect(res.code).toBe(1);
+    const error = res.errors.join('\n');
+    expect(error).toMatch(/timed out after 3s/);
+    expect(error).toContain(`revision ${stale.slice(0, 12)}`);
+    expect(error).toMatch(/sync Synced.*health Healthy/);
+    expect(k8s.requests.filter((r) => r.method === 'PATCH' && r.status === 200).length).toBeGreaterThan(0);
+  });
+
+  it('re-lists and resumes after 410 Gone, with an inline kubeconfig', async () => {
+    seedApp();
+    controller((revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }));
+    k8s.expireNextWatch = true;
+    const before = k8s.requests.length;
+    const res = await bump({ kubeconfig: k8s.kubeconfig() });
+    expect(res.errors).toEqual([]);
+    const lists = k8s.requests.slice(before).filter((r) => r.method === 'GET' && r.query.watch === undefined);
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+    // The inline kubeconfig's token is registered as a secret and printed nowhere else.
+    expect(res.stdout).toContain('::add-mask::fake-k8s-token');
+    expect(res.stdout.replace('::add-mask::fake-k8s-token', '')).not.toContain('fake-k8s-token');
+  });
+
+  it('fails clearly when the Application does not exist', async () => {
+    const res = await bump({ 'argocd-app': 'nope', 'argocd-refresh': 'false' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/Application argocd\/nope not found/);
+  });
+
+  it('rejects a kubeconfig that is neither a file nor content', async () => {
+    const res = await bump({ kubeconfig: '/no/such/kubeconfig' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/Input 'kubeconfig'/);
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * Pull-request operations (list, create, update) with GitHub's rules: PRs share the issue number
+ * sequence and appear as issues; `head` and `base` must be existing branches (checked against a
+ * real bare repository when one is given), must differ and must have commits between them; only
+ * one open PR per head and base ("A pull request already exists for owner:branch.").
+ */
+import { execFileSync } from 'node:child_process';
+import type { FakeGitHub, HandlerContext } from './server.js';
+import { HttpStatus, paginate } from './server.js';
+import type { Issue, Pull, RepoState } from './state.js';
+
+export interface PullHandlerOptions {
+  /** A bare repository standing in for the GitHub repository's git data. */
+  gitDir?: string;
+}
+
+type StoredPull = Pull & {
+  id: number;
+  created_at: string;
+  updated_at: string;
+  closed_at: string | null;
+  merged_at: string | null;
+  issue: Issue;
+};
+
+const now = (): string => new Date().toISOString();
+
+function repoOf(ctx: HandlerContext): RepoState {
+  const repo = ctx.state.repo(ctx.params.owner!, ctx.params.repo!);
+  if (!repo) throw new HttpStatus(404, 'Not Found');
+  return repo;
+}
+
+function git(gitDir: string, args: string[]): string | undefined {
+  try {
+    return execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', stdio: 'pipe' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const validation = (message: string): HttpStatus => new HttpStatus(422, `Validation Failed: ${message}`);
+
+function view(ctx: HandlerContext, repo: RepoState, pr: StoredPull): Record<string, unknown> {
+  const api = `${ctx.baseUrl}/repos/${repo.fullName}`;
+  const html = `https://github.com/${repo.fullName}/pull/${pr.number}`;
+  const owner = ctx.state.user(repo.owner);
+  const repoView = {
+    id: 1,
+    name: repo.name,
+    full_name: repo.fullName,
+    owner,
+    private: repo.private,
+    fork: false,
+  };
+  return {
+    url: `${api}/pulls/${pr.number}`,
+    id: pr.id,
+    node_id: `PR_${pr.id}`,
+    html_url: html,
+    diff_url: `${html}.diff`,
+    patch_url: `${html}.patch`,
+    issue_url: `${api}/issues/${pr.number}`,
+    commits_url: `${api}/pulls/${pr.number}/commits`,
+    comments_url: `${api}/issues/${pr.number}/comments`,
+    number: pr.number,
+    state: pr.state,
+    locked: false,
+    title: pr.title,
+    user: pr.user,
+    body: pr.body,
+    labels: pr.issue.labels,
+    created_at: pr.created_at,
+    updated_at: pr.updated_at,
+    closed_at: pr.closed_at,
+    merged_at: pr.merged_at,
+    merge_commit_sha: null,
+    draft: pr.draft,
+    head: {
+      label: `${repo.owner}:${pr.head.ref}`,
+      ref: pr.head.ref,
+      sha: pr.head.sha,
+      user: owner,
+      repo: repoView,
+    },
+    base: {
+      label: `${repo.owner}:${pr.base.ref}`,
+      ref: pr.base.ref,
+      sha: pr.base.sha,
+      user: owner,
+      repo: repoView,
+    },
+    author_association: 'NONE',
+    merged: pr.merged,
+    maintainer_can_modify: pr.maintainer_can_modify,
+  };
+}
+
+export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions = {}): void {
+  const branchSha = (ref: string): string | undefined =>
+    options.gitDir
+      ? git(options.gitDir, ['rev-parse', '--verify', '--quiet', `refs/heads/${ref}^{commit}`])
+      : '0'.repeat(40);
+
+  gh.on('pulls/list', (ctx) => {
+    const repo = repoOf(ctx);
+    const state = ctx.query.get('state') ?? 'open';
+    const head = ctx.query.get('head');
+    const base = ctx.query.get('base');
+    const [headOwner, headRef] = head?.includes(':') ? head.split(':', 2) : [repo.owner, head];
+    const items = [...repo.pulls.values()]
+      .map((p) => p as StoredPull)
+      .filter(
+        (p) =>
+          (state === 'all' || p.state === state) &&
+          (!head || (headOwner!.toLowerCase() === repo.owner.toLowerCase() && p.head.ref === headRef)) &&
+          (!base || p.base.ref === base),
+      )
+      .sort((a, b) => b.number - a.number);
+    const page = paginate(items, ctx);
+    return { ...page, body: (page.body as StoredPull[]).map((p) => view(ctx, repo, p)) };
+  });
+
+  gh.on('pulls/create', (ctx) => {
+    const repo = repoOf(ctx);
+    const b = ctx.body as {
+      title?: string;
+      head: string;
+      base: string;
+      body?: string;
+      draft?: boolean;
+      maintainer_can_modify?: boolean;
+      issue?: number;
+    };
+    if (b.issue !== undefined) throw validation('converting issues is not supported by fake-github');
+    const title = String(b.title ?? '');
+    if (title.trim() === '') throw validation('title is missing');
+    if (title.length > 256) throw validation('title is too long (maximum is 256 characters)');
+    if (b.body && b.body.length > 65536) throw validation('body is too long (maximum is 65536 characters)');
+    const headRef = b.head.includes(':') ? b.head.split(':', 2)[1]! : b.head;
+    const headOwner = b.head.includes(':') ? b.head.split(':', 2)[0]! : repo.owner;
+    if (headOwner.toLowerCase() !== repo.owner.toLowerCase())
+      throw validation('head: cross-repository pull requests are not modelled');
+    const baseSha = branchSha(b.base);
+    if (!baseSha) throw validation(`base: invalid branch '${b.base}'`);
+    const headSha = branchSha(headRef);
+    if (!headSha) throw validation(`head: invalid '${b.head}'`);
+    if (headRef === b.base) throw validation(`No commits between ${b.base} and ${headRef}`);
+    if (options.gitDir && git(options.gitDir, ['rev-list', '--count', `${baseSha}..${headSha}`]) === '0') {
+      throw validation(`No commits between ${b.base} and ${headRef}`);
+    }
+    const clash = [...repo.pulls.values()].find(
+      (p) => p.state === 'open' && p.head.ref === headRef && p.base.ref === b.base,
+    );
+    if (clash) throw validation(`A pull request already exists for ${repo.owner}:${headRef}.`);
+
+    const number = repo.nextNumber();
+    const id = ctx.state.nextId();
+    const user = ctx.state.user(ctx.login);
+    const issue: Issue = {
+      id,
+      node_id: `I_${id}`,
+      number,
+      title,
+      body: b.body ?? null,
+      state: 'open',
+      state_reason: null,
+      labels: [],
+      user,
+      assignees: [],
+      locked: false,
+      comments: 0,
+      created_at: now(),
+      updated_at: now(),
+      closed_at: null,
+      html_url: `https://github.com/${repo.fullName}/pull/${number}`,
+      url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/${number}`,
+      repository_url: `${ctx.baseUrl}/repos/${repo.fullName}`,
+      author_association: 'NONE',
+      pull_request: {
+        url: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${number}`,
+        html_url: `https://github.com/${repo.fullName}/pull/${number}`,
+      },
+    };
+    repo.issues.push(issue);
+    const pr: StoredPull = {
+      id,
+      number,
+      title,
+      body: b.body ?? null,
+      state: 'open',
+      draft: b.draft ?? false,
+      head: { ref: headRef, sha: headSha, repo: { full_name: repo.fullName, fork: false } },
+      base: { ref: b.base, sha: baseSha, repo: { full_name: repo.fullName } },
+      user,
+      merged: false,
+      files: [],
+      commits: [],
+      maintainer_can_modify: b.maintainer_can_modify ?? false,
+      created_at: now(),
+      updated_at: now(),
+      closed_at: null,
+      merged_at: null,
+      issue,
+    };
+    repo.pulls.set(number, pr);
+    return {
+      status: 201,
+      body: view(ctx, repo, pr),
+      headers: { location: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${number}` },
+    };
+  });
+
+  gh.on('pulls/update', (ctx) => {
+    const repo = repoOf(ctx);
+    const pr = repo.pulls.get(Number(ctx.params.pull_number)) as StoredPull | undefined;
+    if (!pr) throw new HttpStatus(404, 'Not Found');
+    const b = (ctx.body ?? {}) as { title?: string; body?: string; state?: 'open' | 'closed'; base?: string };
+    if (b.title !== undefined) {
+      if (b.title.trim() === '') throw validation('title is missing');
+      pr.title = pr.issue.title = b.title;
+    }
+    if (b.body !== undefined) pr.body = pr.issue.body = b.body;
+    if (b.base !== undefined) {
+      const sha = branchSha(b.base);
+      if (!sha) throw validation(`base: invalid branch '${b.base}'`);
+      pr.base = { ...pr.base, ref: b.base, sha };
+    }
+    if (b.state !== undefined && b.state !== pr.state) {
+      if (b.state === 'open') {
+        const clash = [...repo.pulls.values()].find(
+          (p) => p !== pr && p.state === 'open' && p.head.ref === pr.head.ref && p.base.ref === pr.base.ref,
+        );
+        if (clash) throw validation(`A pull request already exists for ${repo.owner}:${pr.head.ref}.`);
+      }
+      pr.state = pr.issue.state = b.state;
+      pr.closed_at = pr.issue.closed_at = b.state === 'closed' ? now() : null;
+    }
+    const sha = branchSha(pr.head.ref);
+    if (sha) pr.head.sha = sha;
+    pr.updated_at = pr.issue.updated_at = now();
+    return { status: 200, body: view(ctx, repo, pr) };
+  });
+}

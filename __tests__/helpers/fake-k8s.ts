@@ -1,0 +1,376 @@
+/**
+ * A local Kubernetes API server for ArgoCD `Application` objects (applications.argoproj.io/v1alpha1),
+ * speaking what @kubernetes/client-node and kubectl use: list (with fieldSelector metadata.name),
+ * get, JSON merge patch, and watch (`?watch=true`, newline-delimited `{type, object}` events from
+ * a resourceVersion, `410 Expired` once history before it is compacted, `timeoutSeconds`). Bearer
+ * auth as in the kubeconfig it hands out. Tests play the ArgoCD controller by changing `status`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+
+const GROUP_VERSION = 'argoproj.io/v1alpha1';
+const BASE = /^\/apis\/argoproj\.io\/v1alpha1\/namespaces\/([a-z0-9-]+)\/applications(?:\/([a-z0-9.-]+))?$/;
+const TOKEN = 'fake-k8s-token';
+
+type Json = Record<string, unknown>;
+export interface Application {
+  apiVersion: string;
+  kind: 'Application';
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    generation: number;
+    creationTimestamp: string;
+    annotations?: Record<string, string>;
+  };
+  spec: Json;
+  status?: Json;
+}
+
+interface Event {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: Application;
+}
+
+interface Watcher {
+  namespace: string;
+  name?: string;
+  res: ServerResponse;
+}
+
+export interface RecordedK8sRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType?: string;
+  body?: unknown;
+  status: number;
+}
+
+/** status as ArgoCD's application controller writes it. */
+export function argoStatus(s: {
+  sync: 'Synced' | 'OutOfSync' | 'Unknown';
+  revision: string;
+  health: 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+  healthMessage?: string;
+  phase?: 'Running' | 'Succeeded' | 'Failed' | 'Error' | 'Terminating';
+  message?: string;
+}): Json {
+  const now = new Date().toISOString();
+  const source = {
+    repoURL: 'https://github.com/octo-org/gitops.git',
+    path: 'apps/iris',
+    targetRevision: 'main',
+  };
+  return {
+    sync: {
+      status: s.sync,
+      revision: s.revision,
+      comparedTo: { source, destination: { server: 'https://kubernetes.default.svc', namespace: 'iris' } },
+    },
+    health: { status: s.health, ...(s.healthMessage && { message: s.healthMessage }) },
+    ...(s.phase && {
+      operationState: {
+        operation: {
+          sync: { revision: s.revision, syncStrategy: { hook: {} } },
+          initiatedBy: { automated: true },
+        },
+        phase: s.phase,
+        message: s.message ?? (s.phase === 'Succeeded' ? 'successfully synced (all tasks run)' : ''),
+        startedAt: now,
+        ...(s.phase !== 'Running' && { finishedAt: now }),
+        syncResult: { revision: s.revision, source, resources: [] },
+      },
+    }),
+    reconciledAt: now,
+    sourceType: 'Kustomize',
+    summary: { images: ['ghcr.io/octo-org/iris:1.0.0'] },
+  };
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Json =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Json) } : {};
+  for (const [k, v] of Object.entries(patch as Json)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+const status = (code: number, reason: string, message: string): Json => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message,
+  reason,
+  code,
+});
+
+export class FakeKubernetes {
+  readonly requests: RecordedK8sRequest[] = [];
+  /** Answers the next watch that names a resourceVersion with 410 Expired (as after an etcd compaction). */
+  expireNextWatch = false;
+  /** Called after a patch is stored; lets a test play ArgoCD reacting to a refresh request. */
+  onPatch?: (app: Application, patch: unknown) => void;
+  url = '';
+  private readonly apps = new Map<string, Application>();
+  private readonly history: Event[] = [];
+  private readonly watchers = new Set<Watcher>();
+  private rv = 100;
+  /** Events at or below this resourceVersion are compacted away: watching from there is 410 Gone. */
+  private compactedTo = 0;
+  private server?: Server;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => send(res, 500, status(500, 'InternalError', err.message)));
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server!.close(() => r()));
+  }
+
+  kubeconfig(namespace = 'argocd'): string {
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: fake`,
+      `  cluster:`,
+      `    server: ${this.url}`,
+      // Plain HTTP on loopback: @kubernetes/client-node sends a bearer token over http only with this set.
+      '    insecure-skip-tls-verify: true',
+      'contexts:',
+      '- name: fake',
+      '  context:',
+      '    cluster: fake',
+      '    user: ci',
+      `    namespace: ${namespace}`,
+      'current-context: fake',
+      'users:',
+      '- name: ci',
+      '  user:',
+      `    token: ${TOKEN}`,
+      '',
+    ].join('\n');
+  }
+
+  get(namespace: string, name: string): Application | undefined {
+    return this.apps.get(`${namespace}/${name}`);
+  }
+
+  /** Creates or replaces an Application (an ArgoCD-shaped spec is filled in). */
+  put(namespace: string, name: string, appStatus?: Json): Application {
+    const existing = this.get(namespace, name);
+    const app: Application = existing ?? {
+      apiVersion: GROUP_VERSION,
+      kind: 'Application',
+      metadata: {
+        name,
+        namespace,
+        uid: randomUUID(),
+        resourceVersion: '',
+        generation: 1,
+        creationTimestamp: new Date().toISOString(),
+      },
+      spec: {
+        project: 'default',
+        source: {
+          repoURL: 'https://github.com/octo-org/gitops.git',
+          path: `apps/${name}`,
+          targetRevision: 'main',
+        },
+        destination: { server: 'https://kubernetes.default.svc', namespace: name },
+        syncPolicy: { automated: { prune: true, selfHeal: true } },
+      },
+    };
+    if (appStatus) app.status = appStatus;
+    this.commit(existing ? 'MODIFIED' : 'ADDED', app);
+    return app;
+  }
+
+  /** Changes an Application the way the controller would (status updates) and notifies watchers. */
+  update(namespace: string, name: string, change: (app: Application) => void): Application {
+    const app = this.get(namespace, name);
+    if (!app) throw new Error(`no application ${namespace}/${name}`);
+    change(app);
+    this.commit('MODIFIED', app);
+    return app;
+  }
+
+  /** Forgets the event history so far: watches from an older resourceVersion get 410 Gone. */
+  compact(): void {
+    this.compactedTo = this.rv;
+    this.history.length = 0;
+  }
+
+  watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  private commit(type: Event['type'], app: Application): void {
+    app.metadata.resourceVersion = String(++this.rv);
+    this.apps.set(`${app.metadata.namespace}/${app.metadata.name}`, app);
+    const event: Event = { rv: this.rv, type, object: structuredClone(app) };
+    this.history.push(event);
+    for (const w of this.watchers) this.deliver(w, event);
+  }
+
+  private deliver(w: Watcher, e: Event): void {
+    if (e.object.metadata.namespace !== w.namespace) return;
+    if (w.name && e.object.metadata.name !== w.name) return;
+    w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', this.url);
+    const record: RecordedK8sRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      contentType: req.headers['content-type'],
+      status: 0,
+    };
+    this.requests.push(record);
+    const reply = (code: number, body: unknown): void => {
+      record.status = code;
+      send(res, code, body);
+    };
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+      return reply(401, status(401, 'Unauthorized', 'Unauthorized'));
+    }
+    const m = BASE.exec(url.pathname);
+    if (!m) return reply(404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    const [, namespace, name] = m as unknown as [string, string, string | undefined];
+
+    if (req.method === 'GET' && !name) {
+      const selector = url.searchParams.get('fieldSelector') ?? '';
+      let only: string | undefined;
+      if (selector) {
+        const sel = /^metadata\.name(?:=|==)([a-z0-9.-]+)$/.exec(selector);
+        if (!sel) return reply(400, status(400, 'BadRequest', `unsupported field selector "${selector}"`));
+        only = sel[1];
+      }
+      const watch = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+      if (watch) return this.watch(req, res, record, namespace, only, url.searchParams);
+      const items = [...this.apps.values()].filter(
+        (a) => a.metadata.namespace === namespace && (!only || a.metadata.name === only),
+      );
+      return reply(200, {
+        apiVersion: GROUP_VERSION,
+        kind: 'ApplicationList',
+        metadata: { resourceVersion: String(this.rv) },
+        items,
+      });
+    }
+    if (!name)
+      return reply(405, status(405, 'MethodNotAllowed', `${req.method} is not supported on the collection`));
+    const app = this.get(namespace, name);
+    if (!app) {
+      return reply(404, status(404, 'NotFound', `applications.argoproj.io "${name}" not found`));
+    }
+    if (req.method === 'GET') return reply(200, app);
+    if (req.method === 'PATCH') {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+      if (type === 'application/strategic-merge-patch+json') {
+        // As the real API server: custom resources have no strategic merge.
+        return reply(
+          415,
+          status(
+            415,
+            'UnsupportedMediaType',
+            'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+          ),
+        );
+      }
+      if (type !== 'application/merge-patch+json') {
+        return reply(
+          415,
+          status(
+            415,
+            'UnsupportedMediaType',
+            `fake-k8s implements merge patches only, got ${type || 'no content type'}`,
+          ),
+        );
+      }
+      let patch: unknown;
+      try {
+        patch = JSON.parse(raw);
+      } catch (err) {
+        return reply(400, status(400, 'BadRequest', `error decoding patch: ${(err as Error).message}`));
+      }
+      record.body = patch;
+      const merged = mergePatch(app, patch) as Application;
+      merged.metadata = { ...merged.metadata, name: app.metadata.name, namespace, uid: app.metadata.uid };
+      if (JSON.stringify(merged.spec) !== JSON.stringify(app.spec)) merged.metadata.generation++;
+      Object.assign(app, merged);
+      this.commit('MODIFIED', app);
+      reply(200, app);
+      this.onPatch?.(app, patch);
+      return;
+    }
+    return reply(405, status(405, 'MethodNotAllowed', `${req.method} is not supported`));
+  }
+
+  private watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RecordedK8sRequest,
+    namespace: string,
+    name: string | undefined,
+    query: URLSearchParams,
+  ): void {
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const rvParam = query.get('resourceVersion');
+    const watcher: Watcher = { namespace, name, res };
+    if (rvParam && rvParam !== '0') {
+      const from = Number(rvParam);
+      const expire = this.expireNextWatch;
+      this.expireNextWatch = false;
+      if (expire || !Number.isInteger(from) || from < this.compactedTo) {
+        res.end(
+          `${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${rvParam} (${this.rv})`) })}\n`,
+        );
+        return;
+      }
+      for (const e of this.history) if (e.rv > from) this.deliver(watcher, e);
+    } else {
+      // No resourceVersion: the current state as synthetic ADDED events, then changes.
+      for (const app of this.apps.values())
+        this.deliver(watcher, { rv: this.rv, type: 'ADDED', object: app });
+    }
+    this.watchers.add(watcher);
+    const timeout = Number(query.get('timeoutSeconds') ?? 0);
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    const cleanup = (): void => {
+      if (timer) clearTimeout(timer);
+      this.watchers.delete(watcher);
+    };
+    req.on('close', cleanup);
+    res.on('close', cleanup);
+  }
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

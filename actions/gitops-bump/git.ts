@@ -1,0 +1,171 @@
+/**
+ * The git CLI, driven as a runner's checkout does it. The token travels in an `http.extraheader`
+ * passed through GIT_CONFIG_* environment variables: it never appears in a URL, an argument list,
+ * a config file on disk or the log.
+ */
+import { spawn } from 'node:child_process';
+import * as core from '@actions/core';
+
+export interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class GitError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly result: GitResult,
+  ) {
+    super(
+      `git ${args[0]} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
+    this.name = 'GitError';
+  }
+}
+
+export interface Author {
+  name: string;
+  email: string;
+}
+
+export interface GitOptions {
+  /** Sent as HTTP basic auth to the remote's origin only. */
+  token?: string;
+  remoteUrl: string;
+  author: Author;
+  timeoutMs?: number;
+}
+
+export class Git {
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: GitOptions,
+  ) {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_ASKPASS: 'echo',
+      GIT_AUTHOR_NAME: options.author.name,
+      GIT_AUTHOR_EMAIL: options.author.email,
+      GIT_COMMITTER_NAME: options.author.name,
+      GIT_COMMITTER_EMAIL: options.author.email,
+      LC_ALL: 'C',
+    };
+    const url = new URL(options.remoteUrl);
+    if (options.token && url.protocol.startsWith('http')) {
+      const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+      core.setSecret(basic);
+      env.GIT_CONFIG_COUNT = '1';
+      env.GIT_CONFIG_KEY_0 = `http.${url.origin}/.extraheader`;
+      env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
+    }
+    this.env = env;
+  }
+
+  async exec(args: string[], { allowFail = false, cwd = this.dir } = {}): Promise<GitResult> {
+    core.debug(`git ${args.join(' ')}`);
+    const result = await new Promise<GitResult>((resolve, reject) => {
+      const child = spawn('git', args, { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.options.timeoutMs ?? 180_000);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot run git: ${err.message}`));
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 128, stdout, stderr });
+      });
+    });
+    if (result.code !== 0 && !allowFail) throw new GitError(args, result);
+    return result;
+  }
+
+  /** Shallow single-branch clone; `branch` undefined means the remote's default branch. */
+  async clone(branch: string | undefined): Promise<string> {
+    await this.exec(
+      [
+        'clone',
+        '--depth=1',
+        '--single-branch',
+        '--no-tags',
+        ...(branch ? ['--branch', branch] : []),
+        this.options.remoteUrl,
+        this.dir,
+      ],
+      { cwd: process.cwd() },
+    );
+    return (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
+  }
+
+  /** The commit a remote branch points at, or undefined when it does not exist. */
+  async remoteHead(branch: string): Promise<string | undefined> {
+    const { stdout } = await this.exec(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`]);
+    return stdout.split(/\s+/)[0] || undefined;
+  }
+
+  /** Fetches one branch tip (shallow) and returns its commit. */
+  async fetch(branch: string): Promise<string> {
+    await this.exec([
+      'fetch',
+      '--depth=1',
+      '--no-tags',
+      'origin',
+      `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
+    ]);
+    return this.revParse(`refs/remotes/origin/${branch}`);
+  }
+
+  async fetchCommit(sha: string): Promise<void> {
+    await this.exec(['fetch', '--depth=1', '--no-tags', 'origin', sha]);
+  }
+
+  /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
+  async resetHard(ref: string): Promise<void> {
+    await this.exec(['reset', '--hard', '--quiet', ref]);
+    await this.exec(['clean', '-fdq']);
+  }
+
+  async revParse(ref: string): Promise<string> {
+    return (await this.exec(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
+  }
+
+  async commit(paths: string[], message: string): Promise<string> {
+    await this.exec(['add', '--', ...paths]);
+    await this.exec(['commit', '--quiet', '--no-verify', '-m', message]);
+    return this.revParse('HEAD');
+  }
+
+  /**
+   * A commit whose tree is HEAD's and whose parents are HEAD and `other`, so that a branch at
+   * `other` moves to it by fast-forward (no force) while its content is exactly HEAD's.
+   */
+  async adopt(other: string, message: string): Promise<string> {
+    const sha = (
+      await this.exec(['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-p', other, '-m', message])
+    ).stdout.trim();
+    await this.exec(['reset', '--quiet', sha]);
+    return sha;
+  }
+
+  /** Pushes HEAD to a branch without force; `rejected` when someone else moved it first. */
+  async push(branch: string): Promise<{ ok: true } | { ok: false; retryable: boolean; reason: string }> {
+    const result = await this.exec(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
+      allowFail: true,
+    });
+    if (result.code === 0) return { ok: true };
+    const text = `${result.stdout}\n${result.stderr}`;
+    const reason = text.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
+    const retryable =
+      /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|incorrect old value|unable to create .*\.lock|Internal Server Error|returned error: 5\d\d|Could not resolve host|Connection (?:reset|timed out|refused)|early EOF|remote end hung up/i.test(
+        text,
+      );
+    return { ok: false, retryable, reason };
+  }
+}

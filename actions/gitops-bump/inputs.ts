@@ -1,0 +1,142 @@
+/** Every input of gitops-bump, parsed and checked up front so a bad one fails before any clone. */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as inputs from '../shared/inputs.js';
+import { InputError } from '../shared/errors.js';
+import { isDigest, isName, isTag, parseImageRef, type Target } from './image-ref.js';
+import type { Author } from './git.js';
+
+export interface Inputs {
+  /** `owner/name` when the repository is on GitHub (needed for pull requests and links). */
+  repo?: { owner: string; repo: string };
+  remoteUrl: string;
+  token?: string;
+  branch?: string;
+  files: string[];
+  image: string;
+  target: Target;
+  helmPaths: string[][];
+  mode: 'push' | 'pull-request';
+  commitMessage: string;
+  author: Author;
+  waitForSync: boolean;
+  argocdApp?: string;
+  argocdNamespace: string;
+  argocdRefresh: boolean;
+  kubeconfig?: string;
+  timeoutMs: number;
+}
+
+export const DEFAULT_MESSAGE = 'chore(gitops): bump {image} to {new}';
+
+const REPO = /^[A-Za-z0-9-_.]+\/[A-Za-z0-9-_.]+$/;
+
+/**
+ * `repository` is `owner/name` on the server the workflow runs on, or a local path / file:// URL
+ * (a mirror, or a bare repository in tests). MLOPS_GIT_REMOTE_URL overrides the clone URL only,
+ * keeping `owner/name` for the API.
+ */
+function repository(workspace: string): Pick<Inputs, 'repo' | 'remoteUrl'> {
+  const value = inputs.optional('repository') ?? process.env.GITHUB_REPOSITORY ?? '';
+  const override = process.env.MLOPS_GIT_REMOTE_URL?.trim();
+  const toUrl = (v: string): string =>
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : pathToFileURL(isAbsolute(v) ? v : resolve(workspace, v)).href;
+  if (REPO.test(value) && !existsSync(resolve(workspace, value))) {
+    const [owner, repo] = value.split('/') as [string, string];
+    let remoteUrl: string;
+    if (override) remoteUrl = toUrl(override);
+    else {
+      const url = new URL(
+        `${(process.env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/$/, '')}/${value}.git`,
+      );
+      url.username = 'x-access-token';
+      remoteUrl = url.href;
+    }
+    return { repo: { owner, repo }, remoteUrl };
+  }
+  if (value.startsWith('file://') || value.startsWith('/') || value.startsWith('.')) {
+    return { remoteUrl: toUrl(override || value) };
+  }
+  throw new InputError('repository', 'owner/name, a local path or a file:// URL', value);
+}
+
+function author(): Author {
+  const value = inputs.string(
+    'author',
+    'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
+  );
+  const match = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
+  if (!match) throw new InputError('author', 'Name <email>', value);
+  return { name: match[1]!, email: match[2]! };
+}
+
+function target(): { image: string; target: Target } {
+  const raw = inputs.required('image');
+  const ref = parseImageRef(raw);
+  if (!isName(ref.name)) throw new InputError('image', 'an image name such as ghcr.io/owner/app', raw);
+  const tag = inputs.optional('tag') ?? ref.tag;
+  const digest = inputs.optional('digest') ?? ref.digest;
+  if (ref.tag && inputs.optional('tag') && ref.tag !== tag) {
+    throw new InputError('image', `a name without a tag when 'tag' is set (tag '${tag}')`, raw);
+  }
+  if (ref.digest && inputs.optional('digest') && ref.digest !== digest) {
+    throw new InputError('image', `a name without a digest when 'digest' is set`, raw);
+  }
+  if (tag === undefined && digest === undefined) {
+    throw new InputError('tag', "a tag, or a 'digest' (at least one of them is required)", '');
+  }
+  if (tag !== undefined && !isTag(tag))
+    throw new InputError('tag', 'a Docker tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})', tag);
+  if (digest !== undefined && !isDigest(digest))
+    throw new InputError('digest', 'a digest such as sha256:<64 hex>', digest);
+  if (digest?.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+    throw new InputError('digest', 'sha256: followed by 64 lowercase hex digits', digest);
+  }
+  return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
+}
+
+export function readInputs(): Inputs {
+  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  const files = inputs.list('files');
+  if (files.length === 0) throw new InputError('files', 'one or more paths or globs', '');
+  const helmPaths = inputs.list('helm-key-path').map((p) => {
+    const parts = p.split('.');
+    if (parts.some((s) => s === ''))
+      throw new InputError('helm-key-path', 'dotted key paths such as image or api.image', p);
+    return parts;
+  });
+  const waitForSync = inputs.boolean('wait-for-sync', false);
+  const argocdApp = inputs.optional('argocd-app');
+  if (waitForSync && !argocdApp) {
+    throw new InputError('argocd-app', "the Application's name when wait-for-sync is true", '');
+  }
+  if (argocdApp && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(argocdApp)) {
+    throw new InputError('argocd-app', 'a Kubernetes object name', argocdApp);
+  }
+  const argocdNamespace = inputs.string('argocd-namespace', 'argocd');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argocdNamespace)) {
+    throw new InputError('argocd-namespace', 'a Kubernetes namespace name', argocdNamespace);
+  }
+  const branch = inputs.optional('branch');
+  if (branch && /\.\.|[\s~^:?*[\\]|^-|\.lock$|\/$|^\/|@\{/.test(branch)) {
+    throw new InputError('branch', 'a valid git branch name', branch);
+  }
+  return {
+    ...repository(workspace),
+    token: inputs.secret('token'),
+    branch,
+    files,
+    ...target(),
+    helmPaths: helmPaths.length ? helmPaths : [['image']],
+    mode: inputs.oneOf('mode', ['push', 'pull-request'] as const, 'push'),
+    commitMessage: inputs.string('commit-message', DEFAULT_MESSAGE),
+    author: author(),
+    waitForSync,
+    argocdApp,
+    argocdNamespace,
+    argocdRefresh: inputs.boolean('argocd-refresh', true),
+    kubeconfig: inputs.optional('kubeconfig'),
+    timeoutMs: inputs.duration('timeout', 300_000),
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Minimal-diff YAML edits. The `yaml` package parses with source ranges; instead of
+ * re-serialising a document (which reflows quoting, comments and spacing), each change is a
+ * splice of the original text at the range of one scalar, or one inserted or removed line, so
+ * every other byte of the file, CRLF line endings included, stays as it was.
+ */
+import { isAlias, isMap, isScalar, parseAllDocuments, parse, Scalar } from 'yaml';
+import type { Document, Node, Pair, YAMLMap } from 'yaml';
+
+export interface Splice {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export type Doc = Document.Parsed;
+
+export function parseDocs(text: string, file: string): Doc[] {
+  const list = Array.from(parseAllDocuments(text, { keepSourceTokens: true, uniqueKeys: false })) as Doc[];
+  for (const doc of list) {
+    const err = doc.errors[0];
+    if (err) throw new Error(`${file}: not valid YAML: ${err.message.split('\n')[0]}`);
+  }
+  return list;
+}
+
+export const eolOf = (text: string): string => (/\r\n/.test(text) ? '\r\n' : '\n');
+
+export function lineStart(text: string, pos: number): number {
+  return text.lastIndexOf('\n', pos - 1) + 1;
+}
+
+/** Offset of the line break ending the line that holds `pos` (before a CR of CRLF). */
+export function lineEnd(text: string, pos: number): number {
+  const nl = text.indexOf('\n', pos);
+  if (nl < 0) return text.length;
+  return nl > 0 && text[nl - 1] === '\r' ? nl - 1 : nl;
+}
+
+export const lineOf = (text: string, pos: number): number => text.slice(0, pos).split('\n').length;
+
+/** Follows aliases to the anchored node, so an edit lands where the value is written. */
+export function resolve(doc: Doc, node: unknown): Node | undefined {
+  let current = node;
+  for (let i = 0; i < 16 && isAlias(current); i++) current = current.resolve(doc);
+  return (current ?? undefined) as Node | undefined;
+}
+
+export interface Found {
+  pair: Pair;
+  map: YAMLMap;
+  value: Node | undefined;
+}
+
+/** A key of a map, looking into `<<` merge keys too (the value then lives in the merged map). */
+export function lookup(doc: Doc, map: YAMLMap, key: string): Found | undefined {
+  for (const pair of map.items) {
+    if (isScalar(pair.key) && String(pair.key.value) === key) {
+      return { pair, map, value: resolve(doc, pair.value) };
+    }
+  }
+  for (const pair of map.items) {
+    if (!isScalar(pair.key) || pair.key.value !== '<<') continue;
+    const merged = resolve(doc, pair.value);
+    const sources = isMap(merged)
+      ? [merged]
+      : merged && 'items' in merged
+        ? (merged.items as unknown[]).map((n) => resolve(doc, n))
+        : [];
+    for (const source of sources) {
+      if (!isMap(source)) continue;
+      const hit = lookup(doc, source, key);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+/** A scalar's string as written: plain `1.10` stays "1.10", not the number 1.1. */
+export function scalarText(text: string, node: Node | undefined): string | undefined {
+  if (!isScalar(node)) return undefined;
+  if (node.value === null) return '';
+  if (node.type === Scalar.PLAIN && node.range) return text.slice(node.range[0], node.range[1]).trim();
+  return String(node.value);
+}
+
+/** A string in the style of the scalar it replaces; plain only when it reads back as the same string. */
+export function renderScalar(value: string, style: Scalar['type'] | undefined, inFlow = false): string {
+  if (style === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
+  if (style === Scalar.PLAIN || style === undefined) {
+    let plainOk =
+      value !== '' && !/[\n\r\t]|: | #|^\s|\s$/.test(value) && !(inFlow && /[,[\]{}]/.test(value));
+    if (plainOk) {
+      try {
+        plainOk = parse(value) === value;
+      } catch {
+        plainOk = false;
+      }
+    }
+    if (plainOk) return value;
+  }
+  return JSON.stringify(value);
+}
+
+export function replaceScalar(text: string, node: Scalar, value: string, inFlow = false): Splice {
+  if (!node.range) throw new Error('scalar without a source range');
+  const style =
+    node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL ? undefined : node.type;
+  // An empty plain value (`digest:`) has an empty range; a space keeps `key: value` valid YAML.
+  const before = node.range[0] === node.range[1] && text[node.range[0] - 1] === ':' ? ' ' : '';
+  return { start: node.range[0], end: node.range[1], text: before + renderScalar(value, style, inFlow) };
+}
+
+function keyColumn(text: string, pair: Pair): number {
+  const start = (pair.key as Node).range![0];
+  return start - lineStart(text, start);
+}
+
+function valueEnd(pair: Pair): number {
+  const value = pair.value as Node | null;
+  return value?.range?.[1] ?? (pair.key as Node).range![1];
+}
+
+/** Adds `key: value` pairs after the last pair of a map, aligned with its keys, in the given order. */
+export function insertPairs(text: string, map: YAMLMap, pairs: [string, string][]): Splice {
+  const last = map.items.at(-1);
+  if (!last) throw new Error(`cannot add '${pairs[0]?.[0]}' to an empty mapping`);
+  const rendered = pairs.map(([k, v]) => `${k}: ${renderScalar(v, Scalar.PLAIN, map.flow)}`);
+  if (map.flow) {
+    const at = valueEnd(last);
+    return { start: at, end: at, text: rendered.map((r) => `, ${r}`).join('') };
+  }
+  const at = lineEnd(text, valueEnd(last));
+  const indent = ' '.repeat(keyColumn(text, last));
+  return { start: at, end: at, text: rendered.map((r) => `${eolOf(text)}${indent}${r}`).join('') };
+}
+
+/** Removes one `key: value` pair: its whole line in a block map, its `, key: value` in a flow map. */
+export function removePair(text: string, map: YAMLMap, pair: Pair): Splice {
+  const index = map.items.indexOf(pair);
+  const keyStart = (pair.key as Node).range![0];
+  const next = map.items[index + 1];
+  if (map.flow) {
+    if (index > 0) return { start: valueEnd(map.items[index - 1]!), end: valueEnd(pair), text: '' };
+    if (next) return { start: keyStart, end: (next.key as Node).range![0], text: '' };
+    return { start: keyStart, end: valueEnd(pair), text: '' };
+  }
+  const start = lineStart(text, keyStart);
+  if (/^\s*$/.test(text.slice(start, keyStart))) {
+    const end = lineEnd(text, valueEnd(pair));
+    const nl = text.indexOf('\n', end);
+    return { start, end: nl < 0 ? text.length : nl + 1, text: '' };
+  }
+  // First key of a sequence item (`- key: value`): the next key moves up into its place.
+  if (next) return { start: keyStart, end: (next.key as Node).range![0], text: '' };
+  throw new Error(`cannot remove the only key '${String(pair.key)}' of a mapping`);
+}
+
+/** Applies non-overlapping splices; identical duplicates (one anchor reached twice) collapse. */
+export function applySplices(text: string, splices: Splice[]): string {
+  const unique = new Map<string, Splice>();
+  for (const s of splices) unique.set(`${s.start}:${s.end}:${s.text}`, s);
+  const sorted = [...unique.values()].sort((a, b) => b.start - a.start || b.end - a.end);
+  let out = text;
+  let floor = Infinity;
+  for (const s of sorted) {
+    if (s.end > floor) throw new Error(`overlapping edits at offset ${s.start}`);
+    out = out.slice(0, s.start) + s.text + out.slice(s.end);
+    floor = s.start;
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+/**
+ * Wall time of 20 gitops-bump runs started at once against one origin, against one run alone, as
+ * a ratio (target <= 3x). Each run is the bundled action in its own process, as on a runner; the
+ * origin is a local bare repository, so the figure is the action's own cost plus the contention,
+ * without network latency.
+ *
+ *   npx tsx bench/gitops-contention.ts [--runs 20] [--repeat 3]
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BUNDLE = join(ROOT, 'dist', 'gitops-bump', 'index.js');
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '20' }, repeat: { type: 'string', default: '3' } },
+});
+const RUNS = Number(args.runs);
+const REPEAT = Number(args.repeat);
+const IMAGES = Array.from({ length: 10 }, (_, i) => `ghcr.io/octo-org/model-${i}`);
+
+const gitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Seed',
+  GIT_AUTHOR_EMAIL: 'seed@example.com',
+  GIT_COMMITTER_NAME: 'Seed',
+  GIT_COMMITTER_EMAIL: 'seed@example.com',
+};
+const git = (cwd: string, a: string[]): string =>
+  execFileSync('git', a, { cwd, env: gitEnv, encoding: 'utf8' }).trim();
+
+function makeOrigin(root: string): string {
+  const seed = join(root, 'seed');
+  mkdirSync(join(seed, 'env'), { recursive: true });
+  git(seed, ['init', '-q', '-b', 'main']);
+  writeFileSync(
+    join(seed, 'env', 'kustomization.yaml'),
+    [
+      'kind: Kustomization',
+      'images:',
+      ...IMAGES.flatMap((n) => [`  - name: ${n}`, '    newTag: seed']),
+      '',
+    ].join('\n'),
+  );
+  git(seed, ['add', '-A']);
+  git(seed, ['commit', '-q', '-m', 'seed']);
+  const bare = join(root, 'origin.git');
+  git(root, ['init', '-q', '--bare', '-b', 'main', bare]);
+  git(seed, ['push', '-q', bare, 'main']);
+  return bare;
+}
+
+function bump(bare: string, temp: string, i: number): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      RUNNER_TEMP: temp,
+      GITHUB_REPOSITORY: 'octo-org/gitops',
+      INPUT_REPOSITORY: bare,
+      INPUT_FILES: 'env/kustomization.yaml',
+      INPUT_IMAGE: IMAGES[i % IMAGES.length]!,
+      INPUT_TAG: `v${i}`,
+      INPUT_MODE: 'push',
+      'INPUT_HELM-KEY-PATH': 'image',
+      'INPUT_COMMIT-MESSAGE': 'bump {image} to {new}',
+      INPUT_TIMEOUT: '5m',
+      'INPUT_ARGOCD-NAMESPACE': 'argocd',
+    };
+    const child = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('close', (code) =>
+      code === 0 ? resolvePromise() : reject(new Error(`bump ${i} exited ${code}:\n${out}`)),
+    );
+  });
+}
+
+async function timed(n: number): Promise<number> {
+  const root = mkdtempSync(join(tmpdir(), 'gitops-bench-'));
+  try {
+    const bare = makeOrigin(root);
+    const started = performance.now();
+    await Promise.all(Array.from({ length: n }, (_, i) => bump(bare, join(root, 'temp'), i)));
+    const ms = performance.now() - started;
+    const commits = Number(git(root, ['--git-dir', bare, 'rev-list', '--count', 'main']));
+    if (commits !== n + 1) throw new Error(`expected ${n + 1} commits, found ${commits}`);
+    return ms;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+await timed(1); // warm the file cache
+const single: number[] = [];
+const many: number[] = [];
+for (let r = 0; r < REPEAT; r++) {
+  single.push(await timed(1));
+  many.push(await timed(RUNS));
+}
+const one = median(single);
+const all = median(many);
+console.log(
+  `one bump:            ${one.toFixed(0)} ms (median of ${REPEAT}: ${single.map((x) => x.toFixed(0)).join(', ')})`,
+);
+console.log(
+  `${RUNS} concurrent bumps: ${all.toFixed(0)} ms (median of ${REPEAT}: ${many.map((x) => x.toFixed(0)).join(', ')})`,
+);
+console.log(`ratio: ${(all / one).toFixed(2)}x (target <= 3x), all ${RUNS} commits landed every time`);
