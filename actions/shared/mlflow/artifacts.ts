@@ -41,6 +41,18 @@ export function joinArtifactPath(...parts: (string | undefined)[]): string {
     .join('/');
 }
 
+/**
+ * The server refuses these (mlflow.utils.uri.validate_path_is_safe); saying so up front names the
+ * file and avoids a half-uploaded tree.
+ */
+export function assertUploadablePath(path: string, localFile: string): void {
+  if (path.includes('#') || path.split('/').includes('..')) {
+    throw new MlflowError(
+      `cannot upload '${localFile}' as artifact '${path}': MLflow rejects artifact paths containing '#' or '..'`,
+    );
+  }
+}
+
 function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
@@ -59,6 +71,7 @@ export async function uploadFile(
   localFile: string,
   artifactPath: string,
 ): Promise<void> {
+  assertUploadablePath(artifactPath, localFile);
   const { size } = await stat(localFile);
   await uploadBody(
     transport,
@@ -146,10 +159,12 @@ export async function uploadDir(
   artifactDir: string | undefined,
   opts: { concurrency?: number; replace?: (relPath: string) => Buffer | undefined } = {},
 ): Promise<number> {
-  const files = await listLocalFiles(localDir);
-  await mapLimit(files, opts.concurrency ?? UPLOAD_CONCURRENCY, async (file) => {
-    const rel = relative(localDir, file).split(sep).join('/');
-    const dest = joinArtifactPath(artifactDir, rel);
+  const files = (await listLocalFiles(localDir)).map((file) => {
+    const dest = joinArtifactPath(artifactDir, relative(localDir, file).split(sep).join('/'));
+    assertUploadablePath(dest, file);
+    return { file, rel: relative(localDir, file).split(sep).join('/'), dest };
+  });
+  await mapLimit(files, opts.concurrency ?? UPLOAD_CONCURRENCY, async ({ file, rel, dest }) => {
     const replacement = opts.replace?.(rel);
     if (replacement) await uploadBytes(transport, rootUrl, dest, replacement);
     else await uploadFile(transport, rootUrl, file, dest);
