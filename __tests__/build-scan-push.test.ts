@@ -323,6 +323,20 @@ describe('build-scan-push: tags, drivers and cache', () => {
     ]);
     expect(allArgsOf(push!.argv, '--cache-to')).toEqual([]);
 
+    const multi = await run({ platforms: 'linux/amd64,linux/arm64' }, gha);
+    const scope = 'type=gha,scope=build-scan-push-ghcr.io/octo-org/iris';
+    const local = builds(multi.calls).filter((b) => !b.argv.includes('--push'));
+    expect(local.map((b) => allArgsOf(b.argv, '--cache-to'))).toEqual([
+      ['type=gha,mode=max,scope=build-scan-push-ghcr.io/octo-org/iris-linux/amd64'],
+      ['type=gha,mode=max,scope=build-scan-push-ghcr.io/octo-org/iris-linux/arm64'],
+    ]);
+    const multiPush = pushes(multi.calls)[0]!;
+    expect(allArgsOf(multiPush.argv, '--cache-from')).toEqual([
+      `${scope}-linux/amd64`,
+      `${scope}-linux/arm64`,
+    ]);
+    expect(allArgsOf(multiPush.argv, '--cache-to')).toEqual([]);
+
     const none = await run({}, {});
     expect(builds(none.calls)[0]!.argv).not.toContain('--cache-from');
     const dockerDriver = await run({}, { ...gha, FAKE_BUILDX_DRIVER: 'docker' });

@@ -86,15 +86,22 @@ await run(async () => {
     );
   }
 
-  let { cacheFrom, cacheTo } = cfg;
+  // Per platform: each local build is single-platform, and one shared gha scope would be
+  // overwritten by the last platform exported into it.
+  let cacheFor = (_platform?: string): { cacheFrom: string[]; cacheTo: string[] } => ({
+    cacheFrom: cfg.cacheFrom,
+    cacheTo: cfg.cacheTo,
+  });
   if (cfg.cache === 'gha') {
     const ghaAvailable =
       !!process.env.ACTIONS_RUNTIME_TOKEN &&
       !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
     if (ghaAvailable && driver !== 'docker') {
-      const scope = `build-scan-push-${cfg.image}`;
-      cacheFrom = [`type=gha,scope=${scope}`];
-      cacheTo = [`type=gha,mode=max,scope=${scope}`];
+      const scope = (p?: string) => `build-scan-push-${cfg.image}${p ? `-${p}` : ''}`;
+      cacheFor = (p) => ({
+        cacheFrom: [`type=gha,scope=${scope(p)}`],
+        cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
+      });
     } else {
       core.info(
         ghaAvailable
@@ -131,8 +138,7 @@ await run(async () => {
       labels,
       buildArgs,
       platforms: cfg.platforms,
-      cacheFrom,
-      cacheTo,
+      ...cacheFor(),
       metadataFile,
     });
 
@@ -151,6 +157,7 @@ await run(async () => {
         buildx.build(
           {
             ...spec(join(work, `build-metadata-${i}.json`)),
+            ...cacheFor(platform),
             platforms: platform ? [platform] : cfg.platforms,
           },
           local,
@@ -202,7 +209,15 @@ await run(async () => {
     if (cfg.push && mayPush) {
       // Multi-platform: the cache-served push rebuilds each platform scanned above into one index.
       const pushedMeta = await core.group('Push', () =>
-        buildx.build({ ...spec(join(work, 'push-metadata.json')), cacheTo: [] }, { kind: 'push' }),
+        buildx.build(
+          {
+            ...spec(join(work, 'push-metadata.json')),
+            // Read what the scan builds exported; they already wrote the cache.
+            cacheFrom: [...new Set(targets.flatMap((p) => cacheFor(p).cacheFrom))],
+            cacheTo: [],
+          },
+          { kind: 'push' },
+        ),
       );
       digest = pushedMeta['containerimage.digest']!;
       pushed = true;

@@ -32215,14 +32215,21 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     if (driver === 'docker' && cfg.platforms.length > 1) {
         throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .InputError */ .d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
     }
-    let { cacheFrom, cacheTo } = cfg;
+    // Per platform: each local build is single-platform, and one shared gha scope would be
+    // overwritten by the last platform exported into it.
+    let cacheFor = (_platform) => ({
+        cacheFrom: cfg.cacheFrom,
+        cacheTo: cfg.cacheTo,
+    });
     if (cfg.cache === 'gha') {
         const ghaAvailable = !!process.env.ACTIONS_RUNTIME_TOKEN &&
             !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
         if (ghaAvailable && driver !== 'docker') {
-            const scope = `build-scan-push-${cfg.image}`;
-            cacheFrom = [`type=gha,scope=${scope}`];
-            cacheTo = [`type=gha,mode=max,scope=${scope}`];
+            const scope = (p) => `build-scan-push-${cfg.image}${p ? `-${p}` : ''}`;
+            cacheFor = (p) => ({
+                cacheFrom: [`type=gha,scope=${scope(p)}`],
+                cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
+            });
         }
         else {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(ghaAvailable
@@ -32256,8 +32263,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             labels,
             buildArgs,
             platforms: cfg.platforms,
-            cacheFrom,
-            cacheTo,
+            ...cacheFor(),
             metadataFile,
         });
         // One local build per platform, each a single-platform archive: Trivy then scans exactly the
@@ -32271,6 +32277,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             const label = platform ? ` ${platform}` : '';
             const built = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Build${label}`, () => buildx.build({
                 ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `build-metadata-${i}.json`)),
+                ...cacheFor(platform),
                 platforms: platform ? [platform] : cfg.platforms,
             }, local));
             localDigests.push(built['containerimage.digest']);
@@ -32309,7 +32316,12 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         let pushed = false;
         if (cfg.push && mayPush) {
             // Multi-platform: the cache-served push rebuilds each platform scanned above into one index.
-            const pushedMeta = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os('Push', () => buildx.build({ ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'push-metadata.json')), cacheTo: [] }, { kind: 'push' }));
+            const pushedMeta = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os('Push', () => buildx.build({
+                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'push-metadata.json')),
+                // Read what the scan builds exported; they already wrote the cache.
+                cacheFrom: [...new Set(targets.flatMap((p) => cacheFor(p).cacheFrom))],
+                cacheTo: [],
+            }, { kind: 'push' }));
             digest = pushedMeta['containerimage.digest'];
             pushed = true;
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('image-ref', `${cfg.image}@${digest}`);
