@@ -187,6 +187,15 @@ class App:
     def _flush(self) -> None:
         self._scheduled = False
         pending, self._pending = self._pending, []
+        try:
+            self._flush_groups(pending)
+        except Exception as err:  # noqa: BLE001 - never leave a request waiting on a lost future
+            log.exception("prediction batch failed")
+            for _, future in pending:
+                if not future.done():
+                    future.set_exception(PredictionError(str(err)))
+
+    def _flush_groups(self, pending: list[tuple[list[list[Any]], asyncio.Future[list[Any]]]]) -> None:
         limit = self.settings.max_batch_rows
         group: list[tuple[list[list[Any]], asyncio.Future[list[Any]]]] = []
         total = 0
