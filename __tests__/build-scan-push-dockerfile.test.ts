@@ -169,8 +169,8 @@ describe('model/Dockerfile', () => {
     ).not.toMatch(/MLFLOW_RUN_ID=/);
   });
 
-  it('copies only files that exist, and /.dockerignore sends nothing else', () => {
-    const patterns = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+  it('copies only files that exist, and model/.dockerignore sends nothing else', () => {
+    const patterns = readFileSync(join(ROOT, 'model', '.dockerignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
@@ -191,33 +191,31 @@ describe('model/Dockerfile', () => {
       .flatMap((s) => s.body)
       .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
       .map((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]!);
-    expect(sources.sort()).toEqual(['model/iris_server/', 'model/requirements-serve.txt', 'model/serve.py']);
-    for (const src of ['model/requirements-serve.txt', 'model/serve.py', 'model/iris_server/main.py']) {
+    expect(sources.sort()).toEqual(['iris_server/', 'requirements-serve.txt', 'serve.py']);
+    for (const src of ['requirements-serve.txt', 'serve.py', 'iris_server/main.py', 'iris_server/app.py']) {
       expect([src, ignored(src)]).toEqual([src, false]);
-      expect(readFileSync(join(ROOT, src), 'utf8').length).toBeGreaterThan(0);
+      expect(readFileSync(join(ROOT, 'model', src), 'utf8').length).toBeGreaterThan(0);
     }
-    for (const secret of [
-      '.git/config',
-      'node_modules/x/index.js',
-      '.venv/bin/python',
-      '.mlops/run.json',
-      'model/train.py',
-      'model/tests/test_train.py',
-      'model/iris_server/__pycache__/app.cpython-311.pyc',
+    for (const other of [
+      'train.py',
+      'tests/test_train.py',
+      'conftest.py',
+      'iris_server/__pycache__/app.cpython-311.pyc',
+      'mlruns/0/meta.yaml',
+      'model/MLmodel',
       '.env',
-      'README.md',
     ]) {
-      expect([secret, ignored(secret)]).toEqual([secret, true]);
+      expect([other, ignored(other)]).toEqual([other, true]);
     }
   });
 
-  it('is what build-scan-push builds with `file: model/Dockerfile` from the repository root', async () => {
+  it('is what build-scan-push builds with `context: model`', async () => {
     const f = fakeEnv();
     const sarifDir = mkdtempSync(join(tmpdir(), 'bsp-sarif-'));
     try {
       const res = await runAction('build-scan-push', {
         inputs: {
-          file: 'model/Dockerfile',
+          context: 'model',
           push: false,
           'mlflow-run-id': 'abc123',
           'model-version': '3',
@@ -229,7 +227,7 @@ describe('model/Dockerfile', () => {
       expect(res.errors).toEqual([]);
       const build = f.calls().find((c) => c.argv[1] === 'build')!;
       expect(argOf(build.argv, '--file')).toBe(join(ROOT, 'model', 'Dockerfile'));
-      expect(build.argv.at(-1)).toBe(ROOT);
+      expect(build.argv.at(-1)).toBe(join(ROOT, 'model'));
       expect(allArgsOf(build.argv, '--build-arg')).toEqual(['MLFLOW_RUN_ID=abc123', 'MODEL_VERSION=3']);
     } finally {
       f.cleanup();
