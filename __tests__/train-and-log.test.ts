@@ -4,7 +4,7 @@
  * and a better one passes, on a pull request whose one comment is edited, not duplicated.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeGitHub } from './helpers/fake-github/server.js';
@@ -54,6 +54,9 @@ async function train(
   extra: { event?: 'pull_request'; inputs?: Record<string, string> } = {},
 ): Promise<Trained> {
   const cwd = mkdtempSync(join(tmpdir(), 'tal-'));
+  // Like this repository: a `model/` source folder, which must not shadow the model train.py logs.
+  mkdirSync(join(cwd, 'model'));
+  writeFileSync(join(cwd, 'model', 'README.md'), 'training code lives here\n');
   const pr = extra.event === 'pull_request';
   const result = await runAction('train-and-log', {
     cwd,

@@ -20,24 +20,8 @@ export async function resolveModel(
   client: MlflowClient,
   a: { runId: string; experimentId: string; modelPath: string; workdir: string },
 ): Promise<ResolvedModel | undefined> {
-  const local = isAbsolute(a.modelPath) ? a.modelPath : resolve(a.workdir, a.modelPath);
-  if (existsSync(local) && statSync(local).isDirectory()) {
-    if (!existsSync(join(local, 'MLmodel'))) {
-      throw new InputError(
-        'model-path',
-        'a local MLflow model directory (with an MLmodel file) or the name of a model the command logged',
-        `${local} is a directory without an MLmodel file`,
-      );
-    }
-    const logged = await client.logModelDir({
-      runId: a.runId,
-      experimentId: a.experimentId,
-      localDir: local,
-      name: basename(local),
-    });
-    return { ...logged, origin: 'uploaded from a local directory' };
-  }
-
+  // What the command logged comes first: a same-named folder in the checkout (say the `model/`
+  // holding train.py) must not shadow it, and a model already logged needs no second upload.
   const found = await client.findLoggedModel({
     experimentId: a.experimentId,
     runId: a.runId,
@@ -55,15 +39,36 @@ export async function resolveModel(
     return { modelUri: uri, source: uri, modelId: found.info.model_id, origin: 'logged by the command' };
   }
 
+  const local = isAbsolute(a.modelPath) ? a.modelPath : resolve(a.workdir, a.modelPath);
+  const localDir = existsSync(local) && statSync(local).isDirectory();
+  if (localDir && existsSync(join(local, 'MLmodel'))) {
+    const logged = await client.logModelDir({
+      runId: a.runId,
+      experimentId: a.experimentId,
+      localDir: local,
+      name: basename(local),
+    });
+    return { ...logged, origin: 'uploaded from a local directory' };
+  }
+
   // MLflow 2.x, or a script that used log_artifacts: an MLmodel under the run's artifacts.
   const path = a.modelPath.replace(/^\/+|\/+$/g, '');
-  const listed = await client.listArtifacts(a.runId, path).catch((err: unknown) => {
-    if (err instanceof MlflowError && err.status !== undefined && err.status < 500) return [];
-    throw err;
-  });
+  const listed = isAbsolute(a.modelPath)
+    ? []
+    : await client.listArtifacts(a.runId, path).catch((err: unknown) => {
+        if (err instanceof MlflowError && err.status !== undefined && err.status < 500) return [];
+        throw err;
+      });
   if (listed.some((f) => f.path === `${path}/MLmodel` || f.path === 'MLmodel')) {
     const uri = `runs:/${a.runId}/${path}`;
     return { modelUri: uri, source: uri, origin: 'run artifacts' };
+  }
+  if (localDir) {
+    throw new InputError(
+      'model-path',
+      'a local MLflow model directory (with an MLmodel file) or the name of a model the command logged',
+      `${local} is a directory without an MLmodel file, and run ${a.runId} has no model '${a.modelPath}'`,
+    );
   }
   return undefined;
 }

@@ -210,7 +210,7 @@ async function logAndRegister(
     );
     files += counts.reduce((a, b) => a + b, 0);
   }
-  if (uploads.length) core.info(`Uploaded ${files} artifact files`);
+  if (uploads.length) core.info(`Uploaded ${files} artifact file${files === 1 ? '' : 's'}`);
 
   const outcome: Outcome = { ...run, runName: config.runName, metrics, promoted: false };
   outcome.model = await resolveModel(client, {
