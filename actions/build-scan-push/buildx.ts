@@ -131,3 +131,42 @@ export class Buildx {
     return meta;
   }
 }
+
+export interface CacheChoice {
+  /** cache-from/cache-to for a build of one platform (undefined: the builder's own). */
+  for(platform?: string): { cacheFrom: string[]; cacheTo: string[] };
+  note?: string;
+}
+
+/**
+ * `gha` uses the GitHub Actions cache when the runner hands this action its token and URL and the
+ * builder can export cache (the `docker` driver cannot). One scope per platform: each scan build
+ * is single-platform, and a shared scope would be overwritten by the last one exported.
+ */
+export function cacheFor(
+  cfg: { cache: 'gha' | 'none' | 'custom'; image: string; cacheFrom: string[]; cacheTo: string[] },
+  driver: string,
+  env: NodeJS.ProcessEnv,
+): CacheChoice {
+  if (cfg.cache !== 'gha') return { for: () => ({ cacheFrom: cfg.cacheFrom, cacheTo: cfg.cacheTo }) };
+  const none = { for: () => ({ cacheFrom: [], cacheTo: [] }) };
+  if (!env.ACTIONS_RUNTIME_TOKEN || !(env.ACTIONS_RESULTS_URL || env.ACTIONS_CACHE_URL)) {
+    return {
+      ...none,
+      note: 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it',
+    };
+  }
+  if (driver === 'docker') {
+    return {
+      ...none,
+      note: 'GitHub Actions cache skipped: the `docker` buildx driver cannot export cache (use docker/setup-buildx-action)',
+    };
+  }
+  const scope = (p?: string): string => `build-scan-push-${cfg.image}${p ? `-${p}` : ''}`;
+  return {
+    for: (p) => ({
+      cacheFrom: [`type=gha,scope=${scope(p)}`],
+      cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
+    }),
+  };
+}

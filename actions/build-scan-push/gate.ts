@@ -71,6 +71,17 @@ function toSeverity(s: string | undefined): Severity {
   return (SEVERITIES as readonly string[]).includes(upper) ? (upper as Severity) : 'UNKNOWN';
 }
 
+/** Per-platform reports as one, each target suffixed with its platform (for SARIF and counts). */
+export function mergeReports(reports: TrivyReport[], platforms: (string | undefined)[]): TrivyReport {
+  if (reports.length === 1) return reports[0]!;
+  return {
+    ...reports[0]!,
+    Results: reports.flatMap((r, i) =>
+      (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${platforms[i]})` })),
+    ),
+  };
+}
+
 export function extractFindings(report: TrivyReport): Finding[] {
   const out: Finding[] = [];
   for (const result of report.Results ?? []) {

@@ -2,6 +2,7 @@
  * Image labels: the OCI annotation keys (org.opencontainers.image.*) plus the MLflow run and model
  * version, so `docker inspect` on a running image says which model it serves. User labels win.
  */
+import { readFileSync } from 'node:fs';
 import { InputError } from '../shared/errors.js';
 
 export const MLFLOW_RUN_ID_LABEL = 'io.mlflow.run-id';
@@ -47,4 +48,22 @@ export function mergeLabels(
   user: Record<string, string>,
 ): Record<string, string> {
   return { ...defaults, ...user };
+}
+
+/**
+ * The image timestamp for both builds (BuildKit applies SOURCE_DATE_EPOCH to the image config):
+ * the caller's SOURCE_DATE_EPOCH, else the pushed commit's time, else now.
+ */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH)) return Number(env.SOURCE_DATE_EPOCH);
+  try {
+    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as {
+      head_commit?: { timestamp?: string };
+    };
+    const t = Date.parse(event.head_commit?.timestamp ?? '');
+    if (!Number.isNaN(t)) return Math.floor(t / 1000);
+  } catch {
+    // No event file: now.
+  }
+  return Math.floor(Date.now() / 1000);
 }

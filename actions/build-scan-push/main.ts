@@ -9,38 +9,22 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.js';
 import { InputError } from '../shared/errors.js';
-import { Buildx, type BuildOutput, type BuildSpec } from './buildx.js';
+import { Buildx, cacheFor, type BuildOutput, type BuildSpec } from './buildx.js';
 import {
   applyPolicy,
   countBySeverity,
   evaluateGate,
   extractFindings,
+  mergeReports,
   parseTrivyignore,
   type TrivyReport,
 } from './gate.js';
 import { readConfig } from './inputs.js';
-import { defaultLabels, mergeLabels } from './labels.js';
+import { defaultLabels, mergeLabels, sourceDateEpoch } from './labels.js';
 import { login, logout, registryOf, resolveCredentials } from './registry.js';
 import { renderSummary } from './summary.js';
 import { computeTags } from './tags.js';
 import { installTrivy, Trivy } from './trivy.js';
-
-/** Commit time when the event has one, so rebuilds of a commit get the same image timestamps. */
-function sourceDateEpoch(): number {
-  if (process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)) {
-    return Number(process.env.SOURCE_DATE_EPOCH);
-  }
-  try {
-    const event = JSON.parse(readFileSync(process.env.GITHUB_EVENT_PATH ?? '', 'utf8')) as {
-      head_commit?: { timestamp?: string };
-    };
-    const t = Date.parse(event.head_commit?.timestamp ?? '');
-    if (!Number.isNaN(t)) return Math.floor(t / 1000);
-  } catch {
-    // No event file: fall back to now.
-  }
-  return Math.floor(Date.now() / 1000);
-}
 
 await run(async () => {
   const cfg = readConfig();
@@ -56,7 +40,7 @@ await run(async () => {
     );
   }
   const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
-  const epoch = sourceDateEpoch();
+  const epoch = sourceDateEpoch(process.env);
   const labels = mergeLabels(
     defaultLabels({
       serverUrl: process.env.GITHUB_SERVER_URL ?? 'https://github.com',
@@ -86,30 +70,8 @@ await run(async () => {
     );
   }
 
-  // Per platform: each local build is single-platform, and one shared gha scope would be
-  // overwritten by the last platform exported into it.
-  let cacheFor = (_platform?: string): { cacheFrom: string[]; cacheTo: string[] } => ({
-    cacheFrom: cfg.cacheFrom,
-    cacheTo: cfg.cacheTo,
-  });
-  if (cfg.cache === 'gha') {
-    const ghaAvailable =
-      !!process.env.ACTIONS_RUNTIME_TOKEN &&
-      !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
-    if (ghaAvailable && driver !== 'docker') {
-      const scope = (p?: string) => `build-scan-push-${cfg.image}${p ? `-${p}` : ''}`;
-      cacheFor = (p) => ({
-        cacheFrom: [`type=gha,scope=${scope(p)}`],
-        cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
-      });
-    } else {
-      core.info(
-        ghaAvailable
-          ? 'GitHub Actions cache skipped: the `docker` buildx driver cannot export cache (use docker/setup-buildx-action)'
-          : 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it',
-      );
-    }
-  }
+  const cache = cacheFor(cfg, driver, process.env);
+  if (cache.note) core.info(cache.note);
 
   // Trivy first: a broken or tampered download should fail before minutes of building.
   const trivy = new Trivy(await installTrivy(cfg.trivyVersion));
@@ -138,7 +100,7 @@ await run(async () => {
       labels,
       buildArgs,
       platforms: cfg.platforms,
-      ...cacheFor(),
+      ...cache.for(),
       metadataFile,
     });
 
@@ -157,7 +119,7 @@ await run(async () => {
         buildx.build(
           {
             ...spec(join(work, `build-metadata-${i}.json`)),
-            ...cacheFor(platform),
+            ...cache.for(platform),
             platforms: platform ? [platform] : cfg.platforms,
           },
           local,
@@ -177,15 +139,7 @@ await run(async () => {
         ),
       );
     }
-    const report: TrivyReport =
-      reports.length === 1
-        ? reports[0]!
-        : {
-            ...reports[0]!,
-            Results: reports.flatMap((r, i) =>
-              (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${targets[i]})` })),
-            ),
-          };
+    const report = mergeReports(reports, targets);
     const reportPath = join(work, 'trivy.json');
     writeFileSync(reportPath, JSON.stringify(report, null, 2));
     mkdirSync(dirname(cfg.sarifFile), { recursive: true });
@@ -213,7 +167,7 @@ await run(async () => {
           {
             ...spec(join(work, 'push-metadata.json')),
             // Read what the scan builds exported; they already wrote the cache.
-            cacheFrom: [...new Set(targets.flatMap((p) => cacheFor(p).cacheFrom))],
+            cacheFrom: [...new Set(targets.flatMap((p) => cache.for(p).cacheFrom))],
             cacheTo: [],
           },
           { kind: 'push' },

@@ -31614,7 +31614,8 @@ module.exports = {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   F2: () => (/* binding */ Buildx),
-/* harmony export */   a0: () => (/* binding */ defaultRunner)
+/* harmony export */   a0: () => (/* binding */ defaultRunner),
+/* harmony export */   c9: () => (/* binding */ cacheFor)
 /* harmony export */ });
 /* unused harmony export BuildxError */
 /* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5260);
@@ -31721,6 +31722,35 @@ class Buildx {
         return meta;
     }
 }
+/**
+ * `gha` uses the GitHub Actions cache when the runner hands this action its token and URL and the
+ * builder can export cache (the `docker` driver cannot). One scope per platform: each scan build
+ * is single-platform, and a shared scope would be overwritten by the last one exported.
+ */
+function cacheFor(cfg, driver, env) {
+    if (cfg.cache !== 'gha')
+        return { for: () => ({ cacheFrom: cfg.cacheFrom, cacheTo: cfg.cacheTo }) };
+    const none = { for: () => ({ cacheFrom: [], cacheTo: [] }) };
+    if (!env.ACTIONS_RUNTIME_TOKEN || !(env.ACTIONS_RESULTS_URL || env.ACTIONS_CACHE_URL)) {
+        return {
+            ...none,
+            note: 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it',
+        };
+    }
+    if (driver === 'docker') {
+        return {
+            ...none,
+            note: 'GitHub Actions cache skipped: the `docker` buildx driver cannot export cache (use docker/setup-buildx-action)',
+        };
+    }
+    const scope = (p) => `build-scan-push-${cfg.image}${p ? `-${p}` : ''}`;
+    return {
+        for: (p) => ({
+            cacheFrom: [`type=gha,scope=${scope(p)}`],
+            cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
+        }),
+    };
+}
 
 
 /***/ }),
@@ -31729,6 +31759,7 @@ class Buildx {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   C1: () => (/* binding */ mergeReports),
 /* harmony export */   DR: () => (/* binding */ evaluateGate),
 /* harmony export */   MM: () => (/* binding */ parseReport),
 /* harmony export */   Ot: () => (/* binding */ countBySeverity),
@@ -31777,6 +31808,15 @@ function parseReport(text, source) {
 function toSeverity(s) {
     const upper = (s ?? 'UNKNOWN').toUpperCase();
     return SEVERITIES.includes(upper) ? upper : 'UNKNOWN';
+}
+/** Per-platform reports as one, each target suffixed with its platform (for SARIF and counts). */
+function mergeReports(reports, platforms) {
+    if (reports.length === 1)
+        return reports[0];
+    return {
+        ...reports[0],
+        Results: reports.flatMap((r, i) => (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${platforms[i]})` }))),
+    };
 }
 function extractFindings(report) {
     const out = [];
@@ -32082,14 +32122,18 @@ function readConfig() {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Hl: () => (/* binding */ parseKeyValues),
 /* harmony export */   Mr: () => (/* binding */ mergeLabels),
-/* harmony export */   Nm: () => (/* binding */ defaultLabels)
+/* harmony export */   Nm: () => (/* binding */ defaultLabels),
+/* harmony export */   pA: () => (/* binding */ sourceDateEpoch)
 /* harmony export */ });
 /* unused harmony exports MLFLOW_RUN_ID_LABEL, MODEL_VERSION_LABEL */
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9223);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
 /**
  * Image labels: the OCI annotation keys (org.opencontainers.image.*) plus the MLflow run and model
  * version, so `docker inspect` on a running image says which model it serves. User labels win.
  */
+
 
 const MLFLOW_RUN_ID_LABEL = 'io.mlflow.run-id';
 const MODEL_VERSION_LABEL = 'io.mlflow.model-version';
@@ -32114,13 +32158,31 @@ function parseKeyValues(lines, input) {
     for (const line of lines) {
         const at = line.indexOf('=');
         if (at <= 0)
-            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, 'lines of key=value', line);
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'lines of key=value', line);
         out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
     }
     return out;
 }
 function mergeLabels(defaults, user) {
     return { ...defaults, ...user };
+}
+/**
+ * The image timestamp for both builds (BuildKit applies SOURCE_DATE_EPOCH to the image config):
+ * the caller's SOURCE_DATE_EPOCH, else the pushed commit's time, else now.
+ */
+function sourceDateEpoch(env) {
+    if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH))
+        return Number(env.SOURCE_DATE_EPOCH);
+    try {
+        const event = JSON.parse((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(env.GITHUB_EVENT_PATH ?? '', 'utf8'));
+        const t = Date.parse(event.head_commit?.timestamp ?? '');
+        if (!Number.isNaN(t))
+            return Math.floor(t / 1000);
+    }
+    catch {
+        // No event file: now.
+    }
+    return Math.floor(Date.now() / 1000);
 }
 
 
@@ -32166,22 +32228,6 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
-/** Commit time when the event has one, so rebuilds of a commit get the same image timestamps. */
-function sourceDateEpoch() {
-    if (process.env.SOURCE_DATE_EPOCH && /^\d+$/.test(process.env.SOURCE_DATE_EPOCH)) {
-        return Number(process.env.SOURCE_DATE_EPOCH);
-    }
-    try {
-        const event = JSON.parse((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync)(process.env.GITHUB_EVENT_PATH ?? '', 'utf8'));
-        const t = Date.parse(event.head_commit?.timestamp ?? '');
-        if (!Number.isNaN(t))
-            return Math.floor(t / 1000);
-    }
-    catch {
-        // No event file: fall back to now.
-    }
-    return Math.floor(Date.now() / 1000);
-}
 await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     const cfg = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_8__/* .readConfig */ .X)();
     const tags = (0,_tags_js__WEBPACK_IMPORTED_MODULE_12__/* .computeTags */ .$o)(cfg.tagRules, {
@@ -32192,7 +32238,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .InputError */ .d('tags', 'rules that yield at least one tag for this event (semver applies to v* git tags only)', cfg.tagRules.join(', '));
     }
     const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
-    const epoch = sourceDateEpoch();
+    const epoch = (0,_labels_js__WEBPACK_IMPORTED_MODULE_9__/* .sourceDateEpoch */ .pA)(process.env);
     const labels = (0,_labels_js__WEBPACK_IMPORTED_MODULE_9__/* .mergeLabels */ .Mr)((0,_labels_js__WEBPACK_IMPORTED_MODULE_9__/* .defaultLabels */ .Nm)({
         serverUrl: process.env.GITHUB_SERVER_URL ?? 'https://github.com',
         repository: process.env.GITHUB_REPOSITORY ?? '',
@@ -32215,28 +32261,9 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     if (driver === 'docker' && cfg.platforms.length > 1) {
         throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .InputError */ .d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
     }
-    // Per platform: each local build is single-platform, and one shared gha scope would be
-    // overwritten by the last platform exported into it.
-    let cacheFor = (_platform) => ({
-        cacheFrom: cfg.cacheFrom,
-        cacheTo: cfg.cacheTo,
-    });
-    if (cfg.cache === 'gha') {
-        const ghaAvailable = !!process.env.ACTIONS_RUNTIME_TOKEN &&
-            !!(process.env.ACTIONS_RESULTS_URL || process.env.ACTIONS_CACHE_URL);
-        if (ghaAvailable && driver !== 'docker') {
-            const scope = (p) => `build-scan-push-${cfg.image}${p ? `-${p}` : ''}`;
-            cacheFor = (p) => ({
-                cacheFrom: [`type=gha,scope=${scope(p)}`],
-                cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
-            });
-        }
-        else {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(ghaAvailable
-                ? 'GitHub Actions cache skipped: the `docker` buildx driver cannot export cache (use docker/setup-buildx-action)'
-                : 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it');
-        }
-    }
+    const cache = (0,_buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .cacheFor */ .c9)(cfg, driver, process.env);
+    if (cache.note)
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(cache.note);
     // Trivy first: a broken or tampered download should fail before minutes of building.
     const trivy = new _trivy_js__WEBPACK_IMPORTED_MODULE_13__/* .Trivy */ .L_(await (0,_trivy_js__WEBPACK_IMPORTED_MODULE_13__/* .installTrivy */ .uG)(cfg.trivyVersion));
     const registry = (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .registryOf */ .Fv)(cfg.image);
@@ -32263,7 +32290,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             labels,
             buildArgs,
             platforms: cfg.platforms,
-            ...cacheFor(),
+            ...cache.for(),
             metadataFile,
         });
         // One local build per platform, each a single-platform archive: Trivy then scans exactly the
@@ -32277,7 +32304,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             const label = platform ? ` ${platform}` : '';
             const built = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Build${label}`, () => buildx.build({
                 ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `build-metadata-${i}.json`)),
-                ...cacheFor(platform),
+                ...cache.for(platform),
                 platforms: platform ? [platform] : cfg.platforms,
             }, local));
             localDigests.push(built['containerimage.digest']);
@@ -32290,12 +32317,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
                 ignorefile: cfg.trivyignore,
             })));
         }
-        const report = reports.length === 1
-            ? reports[0]
-            : {
-                ...reports[0],
-                Results: reports.flatMap((r, i) => (r.Results ?? []).map((res) => ({ ...res, Target: `${res.Target} (${targets[i]})` }))),
-            };
+        const report = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .mergeReports */ .C1)(reports, targets);
         const reportPath = (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'trivy.json');
         (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync)(reportPath, JSON.stringify(report, null, 2));
         (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)((0,node_path__WEBPACK_IMPORTED_MODULE_3__.dirname)(cfg.sarifFile), { recursive: true });
@@ -32319,7 +32341,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             const pushedMeta = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os('Push', () => buildx.build({
                 ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'push-metadata.json')),
                 // Read what the scan builds exported; they already wrote the cache.
-                cacheFrom: [...new Set(targets.flatMap((p) => cacheFor(p).cacheFrom))],
+                cacheFrom: [...new Set(targets.flatMap((p) => cache.for(p).cacheFrom))],
                 cacheTo: [],
             }, { kind: 'push' }));
             digest = pushedMeta['containerimage.digest'];
