@@ -347,61 +347,71 @@ describe('ai-review', () => {
     expect(res.summary).toMatch(/Gemini unavailable: rule checks only/);
   });
 
-  it.each([
-    ['a 500 on every attempt', { status: 500 }, {}, /HTTP 500 INTERNAL.*after 3 attempts/],
-    ['SAFETY', { finishReason: 'SAFETY' }, {}, /withheld by safety filters \(SAFETY\)/],
-    ['MAX_TOKENS', { finishReason: 'MAX_TOKENS', text: '{"summary": "cut' }, {}, /MAX_TOKENS/],
-    [
-      'a blocked prompt',
-      { blockReason: 'PROHIBITED_CONTENT' },
-      {},
-      /prompt was blocked \(PROHIBITED_CONTENT\)/,
-    ],
-    [
-      'JSON that breaks the schema',
-      { json: { summary: 'x', findings: [{ path: 'train.py' }] } },
-      {},
-      /did not match the schema/,
-    ],
-    ['prose instead of JSON', { text: 'LGTM!' }, {}, /not valid JSON/],
-    ['a hang', { hang: true }, { 'request-timeout': '1s' }, /no answer within 1000 ms after 3 attempts/],
-    [
-      'a quota that resets tomorrow',
-      { status: 429, retryDelay: '86400s' },
-      {},
-      /HTTP 429 RESOURCE_EXHAUSTED.*server asked to wait 86400000 ms/,
-    ],
-    [
-      'a wrong key',
-      { json: {} },
-      { 'gemini-api-key': 'AIzaWRONG' },
-      /HTTP 400 INVALID_ARGUMENT: API key not valid/,
-    ],
-  ] as const)(
-    'survives %s: falls back to the rule checks and says why',
-    async (_name, answer, inputs, reason) => {
-      const pr = seed({ files: [pullFile('Dockerfile', addedPatch(DOCKERFILE), 'added')] });
-      gemini.always(answer as never);
-      try {
-        const res = await review(pr, { 'request-timeout': '5s', ...inputs });
-        expect(res.code).toBe(0);
-        expect(res.outputs['ai-used']).toBe('false');
-        expect(res.warnings.join('\n')).toMatch(reason);
-        const summary = commentsOf(pr)[0]!.body;
-        expect(summary).toMatch(/\*\*Gemini review unavailable\*\*: Gemini was unavailable \(/);
-        expect(summary).toMatch(reason);
-        expect(summary).not.toContain('AIzaWRONG');
-        expect(
-          reviewsOf(pr)[0]!
-            .comments.map((c) => c.line)
-            .sort(),
-        ).toEqual([1, 2]);
-      } finally {
-        gemini.reset();
-      }
-    },
-    60_000,
-  );
+  describe('survives every Gemini failure: falls back to the rule checks and says why', () => {
+    const cases = [
+      ['a 500 on every attempt', { status: 500 }, {}, /HTTP 500 INTERNAL.*after 3 attempts/],
+      ['SAFETY', { finishReason: 'SAFETY' }, {}, /withheld by safety filters \(SAFETY\)/],
+      ['MAX_TOKENS', { finishReason: 'MAX_TOKENS', text: '{"summary": "cut' }, {}, /MAX_TOKENS/],
+      [
+        'a blocked prompt',
+        { blockReason: 'PROHIBITED_CONTENT' },
+        {},
+        /prompt was blocked \(PROHIBITED_CONTENT\)/,
+      ],
+      [
+        'JSON that breaks the schema',
+        { json: { summary: 'x', findings: [{ path: 'train.py' }] } },
+        {},
+        /did not match the schema/,
+      ],
+      ['prose instead of JSON', { text: 'LGTM!' }, {}, /not valid JSON/],
+      ['a hang', { hang: true }, { 'request-timeout': '1s' }, /no answer within 1000 ms after 3 attempts/],
+      [
+        'a quota that resets tomorrow',
+        { status: 429, retryDelay: '86400s' },
+        {},
+        /HTTP 429 RESOURCE_EXHAUSTED.*server asked to wait 86400000 ms/,
+      ],
+      [
+        'a wrong key',
+        { json: {} },
+        { 'gemini-api-key': 'AIzaWRONG' },
+        /HTTP 400 INVALID_ARGUMENT: API key not valid/,
+      ],
+    ] as const;
+    const outcomes: Array<{ pr: Pull; res: RunResult }> = [];
+    beforeAll(async () => {
+      // Each case has its own PR and file; the fake answers by file. The runs overlap, since most
+      // of a run is the client-side spacing between GitHub writes.
+      gemini.always(
+        (req) => cases[Number(/diff of svc(\d+)\/Dockerfile/.exec(req.userText)?.[1])]![1] as never,
+      );
+      outcomes.push(
+        ...(await Promise.all(
+          cases.map(async ([, , inputs], k) => {
+            const pr = seed({ files: [pullFile(`svc${k}/Dockerfile`, addedPatch(DOCKERFILE), 'added')] });
+            return { pr, res: await review(pr, { 'request-timeout': '5s', ...inputs }) };
+          }),
+        )),
+      );
+    }, 90_000);
+
+    it.each(cases.map(([name, , , reason], k) => [name, k, reason] as const))('%s', (_name, k, reason) => {
+      const { pr, res } = outcomes[k]!;
+      expect(res.code).toBe(0);
+      expect(res.outputs['ai-used']).toBe('false');
+      expect(res.warnings.join('\n')).toMatch(reason);
+      const summary = commentsOf(pr)[0]!.body;
+      expect(summary).toMatch(/\*\*Gemini review unavailable\*\*: Gemini was unavailable \(/);
+      expect(summary).toMatch(reason);
+      expect(summary).not.toContain('AIzaWRONG');
+      expect(
+        reviewsOf(pr)[0]!
+          .comments.map((c) => c.line)
+          .sort(),
+      ).toEqual([1, 2]);
+    });
+  });
 
   it('uses the fallback model when the model is retired', async () => {
     const pr = seed({ files: [pullFile('train.py', addedPatch(TRAIN), 'added')] });

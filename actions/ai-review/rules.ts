@@ -115,7 +115,7 @@ const RULES: Rule[] = [
   },
   {
     area: 'workflow',
-    test: /^\s*pull_request_target\s*:?/,
+    test: /(^|[\s[,{'"])pull_request_target\b/,
     finding: {
       severity: 'high',
       category: 'workflow-security',
