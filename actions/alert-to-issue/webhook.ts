@@ -190,15 +190,15 @@ function parseQuery(text: string): KV {
 }
 
 /**
- * The direct form: one alert per line, each a query string with `status`, `startsAt`, `endsAt`,
- * `generatorURL`, `fingerprint`, and `l.<label>` / `a.<annotation>` pairs.
+ * The direct form: alerts separated by whitespace, each a query string with `status`,
+ * `startsAt`, `endsAt`, `generatorURL`, `fingerprint`, and `l.<label>` / `a.<annotation>` pairs
+ * (URL encoding never leaves whitespace inside one).
  */
 export function decodeDirect(value: Record<string, unknown>, path: string): Notification {
   const field = (key: string, required = false): string | undefined => str(value, key, path, required);
   const alertsText = field('alerts', true)!;
   const alerts = alertsText
-    .split('\n')
-    .map((l) => l.trim())
+    .split(/\s+/)
     .filter(Boolean)
     .map((line) => {
       const q = new URLSearchParams(line);

@@ -10849,15 +10849,15 @@ function parseQuery(text) {
     return out;
 }
 /**
- * The direct form: one alert per line, each a query string with `status`, `startsAt`, `endsAt`,
- * `generatorURL`, `fingerprint`, and `l.<label>` / `a.<annotation>` pairs.
+ * The direct form: alerts separated by whitespace, each a query string with `status`,
+ * `startsAt`, `endsAt`, `generatorURL`, `fingerprint`, and `l.<label>` / `a.<annotation>` pairs
+ * (URL encoding never leaves whitespace inside one).
  */
 function decodeDirect(value, path) {
     const field = (key, required = false) => str(value, key, path, required);
     const alertsText = field('alerts', true);
     const alerts = alertsText
-        .split('\n')
-        .map((l) => l.trim())
+        .split(/\s+/)
         .filter(Boolean)
         .map((line) => {
         const q = new URLSearchParams(line);
