@@ -1,12 +1,13 @@
 /** The pure parts of build-scan-push, on their own: tag rules, the gate, ignore files, checksums. */
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { Buildx } from '../actions/build-scan-push/buildx.js';
+import { Buildx, cacheFor } from '../actions/build-scan-push/buildx.js';
 import {
   applyPolicy,
   countBySeverity,
   evaluateGate,
   extractFindings,
+  mergeReports,
   parseReport,
   parseSeverities,
   parseTrivyignore,
@@ -223,5 +224,32 @@ describe('registry and install helpers', () => {
       '/ws/.trivyignore',
       'r:a',
     ]);
+  });
+});
+
+describe('cache choice and report merge', () => {
+  const cfg = { cache: 'gha' as const, image: 'ghcr.io/o/r', cacheFrom: [], cacheTo: [] };
+  const gha = { ACTIONS_RUNTIME_TOKEN: 't', ACTIONS_RESULTS_URL: 'https://results' };
+
+  it('uses gha only with a token, a URL and a driver that exports cache', () => {
+    expect(cacheFor(cfg, 'docker-container', gha).for('linux/arm64')).toEqual({
+      cacheFrom: ['type=gha,scope=build-scan-push-ghcr.io/o/r-linux/arm64'],
+      cacheTo: ['type=gha,mode=max,scope=build-scan-push-ghcr.io/o/r-linux/arm64'],
+    });
+    expect(cacheFor(cfg, 'docker-container', { ACTIONS_RUNTIME_TOKEN: 't' }).note).toMatch(/not available/);
+    expect(cacheFor(cfg, 'docker', gha).note).toMatch(/`docker` buildx driver cannot export/);
+    expect(cacheFor(cfg, 'docker', gha).for()).toEqual({ cacheFrom: [], cacheTo: [] });
+    const custom = { ...cfg, cache: 'custom' as const, cacheFrom: ['type=local,src=/c'] };
+    expect(cacheFor(custom, 'docker', {}).for('linux/amd64').cacheFrom).toEqual(['type=local,src=/c']);
+  });
+
+  it('suffixes each target with its platform when several are merged', () => {
+    expect(mergeReports([fixture], [undefined])).toBe(fixture);
+    const merged = mergeReports([fixture, fixture], ['linux/amd64', 'linux/arm64']);
+    expect(merged.Results!.map((r) => r.Target)).toEqual([
+      'testdata/fixtures/images/alpine-310.tar.gz (alpine 3.10.2) (linux/amd64)',
+      'testdata/fixtures/images/alpine-310.tar.gz (alpine 3.10.2) (linux/arm64)',
+    ]);
+    expect(countBySeverity(extractFindings(merged)).MEDIUM).toBe(8);
   });
 });

@@ -158,6 +158,25 @@ describe('build-scan-push: build, scan, push', () => {
     expect([...new Set(leaks)]).toEqual([`::add-mask::${password}`]);
   });
 
+  it('dates the image from the pushed commit, identically in the scan and the push build', async () => {
+    const f = fakeEnv();
+    envs.push(f);
+    const res = await runAction('build-scan-push', {
+      env: f.env,
+      cwd: f.workspace,
+      event: { head_commit: { id: SHA, timestamp: '2026-11-20T10:00:00+01:00' } },
+    });
+    expect(res.code).toBe(0);
+    const [build, push] = builds(f.calls());
+    for (const b of [build!, push!]) {
+      expect(allArgsOf(b.argv, '--label')).toContain(
+        'org.opencontainers.image.created=2026-11-20T09:00:00.000Z',
+      );
+    }
+    const epoch = String(Date.parse('2026-11-20T09:00:00Z') / 1000);
+    expect([build!.epoch, push!.epoch]).toEqual([epoch, epoch]);
+  });
+
   it('push: false builds and scans, logs in nowhere and pushes nothing', async () => {
     const { res, calls } = await run({ push: false });
     expect(res.code).toBe(0);

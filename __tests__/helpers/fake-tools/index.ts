@@ -16,6 +16,8 @@ export interface Call {
   argv: string[];
   stdin?: string;
   via?: string;
+  /** SOURCE_DATE_EPOCH as the fake docker saw it. */
+  epoch?: string;
   cwd: string;
 }
 
