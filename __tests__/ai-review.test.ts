@@ -118,6 +118,11 @@ describe('ai-review', () => {
     expect(res.outputs['ai-used']).toBe('true');
     expect(res.outputs.model).toBe('gemini-2.5-flash-lite');
     expect(res.outputs['reviewed-sha']).toBe(pr.head.sha);
+    // Secrets are masked first and never printed otherwise.
+    const log = res.stdout.replace(/^::add-mask::.*$/gm, '');
+    expect(res.stdout).toContain(`::add-mask::${FAKE_GEMINI_KEY}`);
+    expect(log).not.toContain(FAKE_GEMINI_KEY);
+    expect(log).not.toContain('ghs_test_token');
 
     const [sent, ...more] = requestsSince(before);
     expect(more).toEqual([]);
@@ -405,6 +410,7 @@ describe('ai-review', () => {
       expect(summary).toMatch(/\*\*Gemini review unavailable\*\*: Gemini was unavailable \(/);
       expect(summary).toMatch(reason);
       expect(summary).not.toContain('AIzaWRONG');
+      expect(res.stdout.replace(/^::add-mask::.*$/gm, '')).not.toContain('AIzaWRONG');
       expect(
         reviewsOf(pr)[0]!
           .comments.map((c) => c.line)
