@@ -137,11 +137,16 @@ def autocannon(url: str, body: Path, concurrency: int, duration: int, cpu: int |
         [
             str(AUTOCANNON),
             "--json",
-            "-c", str(concurrency),
-            "-d", str(duration),
-            "-m", "POST",
-            "-H", "content-type=application/json",
-            "-i", str(body),
+            "-c",
+            str(concurrency),
+            "-d",
+            str(duration),
+            "-m",
+            "POST",
+            "-H",
+            "content-type=application/json",
+            "-i",
+            str(body),
             url,
         ],
         cpu,
@@ -184,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per round (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server; the median counts (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds per server; the median counts (default 3)"
+    )
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load first (default 3)")
     parser.add_argument("--json", dest="json_out", help="also write the results to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 unless both targets are met")
@@ -207,17 +214,28 @@ def main(argv: list[str] | None = None) -> int:
         mlflow_port = free_port()
         tracking_uri = f"http://127.0.0.1:{mlflow_port}"
         server_cmd = [
-            str(VENV_BIN / "mlflow"), "server",
-            "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-            "--serve-artifacts", "--artifacts-destination", str(work / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'mlflow.db'}",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(work / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(mlflow_port),
+            "--workers",
+            "1",
         ]
         print(f"starting mlflow server on {tracking_uri}", flush=True)
         with started(server_cmd, env, work / "mlflow-server.log", cwd=work) as registry:
             wait_http(f"{tracking_uri}/health", 120, registry, work / "mlflow-server.log")
             model = register_model(tracking_uri, work)
             uri = f"models:/{MODEL_NAME}@{ALIAS}"
-            print(f"registered {uri} -> version {model['version']} ({model['model']}, run {model['run_id']})", flush=True)
+            print(
+                f"registered {uri} -> version {model['version']} ({model['model']}, run {model['run_id']})", flush=True
+            )
             results["model"] = {"uri": uri, **model}
             body = work / "body.json"
             body.write_text(json.dumps({"dataframe_split": {"columns": model["columns"], "data": [model["row"]]}}))
@@ -227,14 +245,27 @@ def main(argv: list[str] | None = None) -> int:
             ours_cmd = pinned([str(PYTHON), str(ROOT / "model" / "serve.py")], server_cpu)
             ours_env = {**serve_env, "MODEL_URI": uri, "PORT": str(ours_port), "HOST": "127.0.0.1"}
             mlflow_cmd = pinned(
-                [str(VENV_BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
-                 "-h", "127.0.0.1", "-p", str(theirs_port)],
+                [
+                    str(VENV_BIN / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    uri,
+                    "--env-manager",
+                    "local",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(theirs_port),
+                ],
                 server_cpu,
             )
             # Both stay up and idle between their turns; the rounds alternate so that a change in
             # the machine's background load falls on both alike.
-            with started(ours_cmd, ours_env, work / "ours.log") as ours, \
-                    started(mlflow_cmd, serve_env, work / "mlflow-serve.log") as theirs:
+            with (
+                started(ours_cmd, ours_env, work / "ours.log") as ours,
+                started(mlflow_cmd, serve_env, work / "mlflow-serve.log") as theirs,
+            ):
                 wait_http(f"http://127.0.0.1:{ours_port}/readyz", 180, ours, work / "ours.log")
                 wait_http(f"http://127.0.0.1:{theirs_port}/ping", 180, theirs, work / "mlflow-serve.log")
                 rounds: dict[str, list[dict]] = {"ours": [], "mlflow": []}
@@ -244,7 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                         measure(f"ours{tag}", f"http://127.0.0.1:{ours_port}/invocations", body, args, gen_cpu)
                     )
                     rounds["mlflow"].append(
-                        measure(f"mlflow models serve{tag}", f"http://127.0.0.1:{theirs_port}/invocations", body, args, gen_cpu)
+                        measure(
+                            f"mlflow models serve{tag}",
+                            f"http://127.0.0.1:{theirs_port}/invocations",
+                            body,
+                            args,
+                            gen_cpu,
+                        )
                     )
             results["rounds"] = rounds
             results["ours"] = median_round(rounds["ours"])

@@ -74,7 +74,9 @@ class App:
         route = path if methods is not None else "other"
         extra_headers: list[tuple[bytes, bytes]] = []
         if methods is None:
-            status, body, ctype = _error(404, "NOT_FOUND", f"no route {path}; see /predict, /invocations, /healthz, /readyz, /metrics")
+            status, body, ctype = _error(
+                404, "NOT_FOUND", f"no route {path}; see /predict, /invocations, /healthz, /readyz, /metrics"
+            )
         elif scope["method"] not in methods:
             status, body, ctype = _error(405, "METHOD_NOT_ALLOWED", f"{path} accepts {', '.join(methods)}")
             extra_headers.append((b"allow", ", ".join(methods).encode()))
@@ -150,7 +152,9 @@ class App:
                     raise BadInput("bad_request", "Content-Length is not a number") from None
                 if declared > limit:
                     raise BadInput(
-                        "body_too_large", f"request body is {declared} bytes, the limit is {limit} (MAX_BODY_BYTES)", 413
+                        "body_too_large",
+                        f"request body is {declared} bytes, the limit is {limit} (MAX_BODY_BYTES)",
+                        413,
                     )
             elif name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -166,7 +170,9 @@ class App:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise BadInput("body_too_large", f"request body exceeds the limit of {limit} bytes (MAX_BODY_BYTES)", 413)
+                    raise BadInput(
+                        "body_too_large", f"request body exceeds the limit of {limit} bytes (MAX_BODY_BYTES)", 413
+                    )
                 parts.append(chunk)
             body = b"".join(parts)
         return body, content_type

@@ -64,8 +64,9 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
         epilog="Every flag falls back to the environment variable in capitals "
         "(MODEL_URI, HOST, PORT, MAX_ROWS, ...). MLFLOW_TRACKING_URI selects the registry.",
     )
-    parser.add_argument("--model-uri", help="models:/name@alias, models:/name/version, "
-                        "runs:/..., or a local MLflow model directory")
+    parser.add_argument(
+        "--model-uri", help="models:/name@alias, models:/name/version, runs:/..., or a local MLflow model directory"
+    )
     parser.add_argument("--host", help="address to bind (default 0.0.0.0)")
     parser.add_argument("--port", help="port to listen on (default 30808)")
     parser.add_argument("--max-rows", help="rows accepted per request (default 1000)")
@@ -87,8 +88,7 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
     model_uri = pick("model_uri", "MODEL_URI", None)
     if not model_uri:
         raise ConfigError(
-            "MODEL_URI is required: models:/<name>@<alias>, models:/<name>/<version>, "
-            "or a local MLflow model directory"
+            "MODEL_URI is required: models:/<name>@<alias>, models:/<name>/<version>, or a local MLflow model directory"
         )
     log_level = (pick("log_level", "LOG_LEVEL", "info") or "info").lower()
     if log_level not in ("debug", "info", "warning", "error", "critical"):

@@ -89,7 +89,7 @@ def _probe(estimator: Any, n_features: int) -> np.ndarray:
     )
     for tree in trees:
         internal = tree.feature >= 0
-        for f, t in zip(tree.feature[internal], tree.threshold[internal]):
+        for f, t in zip(tree.feature[internal], tree.threshold[internal], strict=True):
             low[f] = min(low[f], t - 1.0)
             high[f] = max(high[f], t + 1.0)
     return rng.uniform(low, high, size=(2048, n_features))

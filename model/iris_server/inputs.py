@@ -88,11 +88,14 @@ def _value_error(row: list[Any], r: int, spec: FeatureSpec) -> BadInput:
         if t is float and v - v != 0.0:
             return BadInput("non_finite", f"row {r}, feature {_feature_label(spec, j)}: {v} is not a finite number")
         if t is int and not -_MAX_FLOAT <= v <= _MAX_FLOAT:
-            return BadInput("non_finite", f"row {r}, feature {_feature_label(spec, j)}: integer is too large for a double")
+            return BadInput(
+                "non_finite", f"row {r}, feature {_feature_label(spec, j)}: integer is too large for a double"
+            )
         if t is not float and t is not int:
             return BadInput(
                 "wrong_type",
-                f"row {r}, feature {_feature_label(spec, j)}: expected a number, got {_json_type(v)} {json.dumps(v)[:40]}",
+                f"row {r}, feature {_feature_label(spec, j)}: "
+                f"expected a number, got {_json_type(v)} {json.dumps(v)[:40]}",
             )
     return BadInput("wrong_type", f"row {r}: invalid value")  # unreachable by construction
 
@@ -170,14 +173,14 @@ def rows_from_columns(columns: dict[str, Any], spec: FeatureSpec, max_rows: int)
             f"missing features: {', '.join(repr(m) for m in missing)}; expected {spec.describe()}",
         )
     values = [columns[name] for name in spec.names]
-    for name, column in zip(spec.names, values):
+    for name, column in zip(spec.names, values, strict=True):
         if not isinstance(column, list):
             raise BadInput("bad_format", f"feature {name!r}: expected an array of values, got {_json_type(column)}")
     lengths = {len(column) for column in values}
     if len(lengths) != 1:
         raise BadInput("wrong_length", "every feature must have the same number of values")
     _check_count(lengths.pop(), max_rows)
-    rows = [list(row) for row in zip(*values)]
+    rows = [list(row) for row in zip(*values, strict=True)]
     for r, row in enumerate(rows):
         _check_values(row, r, spec)
     return rows
@@ -185,10 +188,12 @@ def rows_from_columns(columns: dict[str, Any], spec: FeatureSpec, max_rows: int)
 
 def rows_from_split(split: Any, spec: FeatureSpec, max_rows: int) -> list[list[Any]]:
     if not isinstance(split, dict):
-        raise BadInput("bad_format", f'dataframe_split must be an object with "columns" and "data", got {_json_type(split)}')
+        raise BadInput(
+            "bad_format", f'dataframe_split must be an object with "columns" and "data", got {_json_type(split)}'
+        )
     data = split.get("data")
     if not isinstance(data, list):
-        raise BadInput("bad_format", f'dataframe_split.data must be an array of rows, got {_json_type(data)}')
+        raise BadInput("bad_format", f"dataframe_split.data must be an array of rows, got {_json_type(data)}")
     columns = split.get("columns")
     if columns is None:
         return rows_from_lists(data, spec, max_rows)
@@ -242,7 +247,8 @@ def rows_from_mlflow(payload: dict[str, Any], spec: FeatureSpec, max_rows: int) 
         got = ", ".join(repr(k) for k in payload) or "no fields"
         raise BadInput(
             "bad_format",
-            f"body must be an object with exactly one of {', '.join(MLFLOW_FORMATS)} (and optionally params); got {got}",
+            f"body must be an object with exactly one of {', '.join(MLFLOW_FORMATS)} "
+            f"(and optionally params); got {got}",
         )
     key = present[0]
     value = payload[key]
@@ -256,7 +262,9 @@ def rows_from_mlflow(payload: dict[str, Any], spec: FeatureSpec, max_rows: int) 
         return rows_from_list(value, spec, max_rows)
     if isinstance(value, dict):
         return rows_from_columns(value, spec, max_rows)
-    raise BadInput("bad_format", f"{key} must be an array of rows or an object of feature columns, got {_json_type(value)}")
+    raise BadInput(
+        "bad_format", f"{key} must be an array of rows or an object of feature columns, got {_json_type(value)}"
+    )
 
 
 def rows_from_predict(payload: Any, spec: FeatureSpec, max_rows: int) -> list[list[Any]]:
@@ -295,7 +303,7 @@ def rows_from_csv(body: bytes, spec: FeatureSpec, max_rows: int) -> list[list[An
         if len(line) != len(header):
             raise BadInput("wrong_length", f"row {r}: expected {len(header)} values (one per column), got {len(line)}")
         record: dict[str, Any] = {}
-        for name, cell in zip(header, line):
+        for name, cell in zip(header, line, strict=True):
             try:
                 record[name] = float(cell)
             except ValueError:

@@ -109,11 +109,13 @@ def _feature_spec(mlmodel: Any, estimator: Any | None) -> FeatureSpec:
     signature = mlmodel.signature
     inputs = signature.inputs if signature is not None else None
     if inputs is not None and inputs.has_input_names():
-        bad = [f"{c.name} ({c.type})" for c in inputs.inputs if str(getattr(c.type, "name", c.type)) not in _NUMERIC_COLUMN_TYPES]
+        bad = [
+            f"{c.name} ({c.type})"
+            for c in inputs.inputs
+            if str(getattr(c.type, "name", c.type)) not in _NUMERIC_COLUMN_TYPES
+        ]
         if bad:
-            raise ModelLoadError(
-                "this server serves models with numeric features; the signature has " + ", ".join(bad)
-            )
+            raise ModelLoadError("this server serves models with numeric features; the signature has " + ", ".join(bad))
         names = tuple(inputs.input_names())
         if fitted is not None and set(map(str, fitted)) == set(names):
             # The estimator's own order is the one its coefficients follow.
@@ -137,7 +139,9 @@ def _sklearn_predict(estimator: Any, method: str, n_features: int) -> tuple[Call
     # One request batch at a time on one core: worker pools (joblib for forests, BLAS threads)
     # only add hand-off costs at these sizes and fight the other processes for the CPU.
     threadpool_limits(limits=1)
-    jobs = {key: 1 for key, value in estimator.get_params().items() if key.endswith("n_jobs") and value not in (None, 1)}
+    jobs = {
+        key: 1 for key, value in estimator.get_params().items() if key.endswith("n_jobs") and value not in (None, 1)
+    }
     if jobs:
         estimator.set_params(**jobs)
 

@@ -9,8 +9,8 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     GCCollector,
+    Histogram,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
@@ -45,9 +45,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.predictions = Counter(
-            "iris_predictions", "Predicted rows by predicted class.", ["class"], registry=r
-        )
+        self.predictions = Counter("iris_predictions", "Predicted rows by predicted class.", ["class"], registry=r)
         self.input_errors = Counter(
             "iris_input_errors", "Requests rejected for their input, by reason.", ["reason"], registry=r
         )
@@ -87,7 +85,9 @@ class Metrics:
                 child = self._cls[value] = self.predictions.labels(_label(value))
             child.inc(n)
 
-    def model_loaded(self, name: str, version: str, run_id: str, flavor: str, classes: tuple[Any, ...], seconds: float) -> None:
+    def model_loaded(
+        self, name: str, version: str, run_id: str, flavor: str, classes: tuple[Any, ...], seconds: float
+    ) -> None:
         self.info.labels(name, version, run_id, flavor).set(1)
         self.load_seconds.set(seconds)
         for value in classes:

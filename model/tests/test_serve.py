@@ -50,7 +50,13 @@ class Response:
         return json.loads(self.body)
 
 
-def request(url: str, method: str = "GET", body: bytes | str | None = None, content_type: str | None = "application/json", timeout: float = 10) -> Response:
+def request(
+    url: str,
+    method: str = "GET",
+    body: bytes | str | None = None,
+    content_type: str | None = "application/json",
+    timeout: float = 10,
+) -> Response:
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
@@ -75,7 +81,9 @@ class Server:
         base = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
         full = {**base, "HOST": "127.0.0.1", "PORT": str(self.port), "PYTHONWARNINGS": "ignore", **env}
         with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen([sys.executable, str(SERVE)], cwd=MODEL_DIR, env=full, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(SERVE)], cwd=MODEL_DIR, env=full, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -220,7 +228,7 @@ def test_invocations_speaks_every_mlflow_input_format(server, model):
     for label, body in bodies.items():
         r = post(server.url + "/invocations", body)
         assert (r.status, r.json()) == (200, want), label
-    single = {"inputs": dict(zip(FEATURES, ROWS[0]))}
+    single = {"inputs": dict(zip(FEATURES, ROWS[0], strict=True))}
     assert post(server.url + "/invocations", single).json() == {"predictions": want["predictions"][:1]}
     csv = ",".join(FEATURES) + "\n" + "\n".join(",".join(map(str, row)) for row in ROWS) + "\n"
     r = post(server.url + "/invocations", csv, "text/csv")
@@ -255,12 +263,33 @@ def test_concurrent_requests_each_get_their_own_predictions(server, model):
 
 # --- bad requests ------------------------------------------------------------------------------
 
-good = dict(zip(FEATURES, ROWS[0]))
+good = dict(zip(FEATURES, ROWS[0], strict=True))
 BAD = [
     # (route, body, content type, status, reason label, words the message must contain)
-    ("/predict", [{k: v for k, v in good.items() if k != "petal_width"}], None, 400, "missing_feature", ["row 0", "missing features", "'petal_width'"]),
-    ("/predict", [{**{k: v for k, v in good.items() if k != "sepal_length"}, "sepal length": 5.0}], None, 400, "missing_feature", ["'sepal_length'", "unknown: 'sepal length'"]),
-    ("/predict", [ROWS[0], [5.0, "3.1", 1.0, 0.2]], None, 400, "wrong_type", ["row 1", "'sepal_width'", "expected a number, got string"]),
+    (
+        "/predict",
+        [{k: v for k, v in good.items() if k != "petal_width"}],
+        None,
+        400,
+        "missing_feature",
+        ["row 0", "missing features", "'petal_width'"],
+    ),
+    (
+        "/predict",
+        [{**{k: v for k, v in good.items() if k != "sepal_length"}, "sepal length": 5.0}],
+        None,
+        400,
+        "missing_feature",
+        ["'sepal_length'", "unknown: 'sepal length'"],
+    ),
+    (
+        "/predict",
+        [ROWS[0], [5.0, "3.1", 1.0, 0.2]],
+        None,
+        400,
+        "wrong_type",
+        ["row 1", "'sepal_width'", "expected a number, got string"],
+    ),
     ("/predict", [[5.0, 3.0, True, 0.2]], None, 400, "wrong_type", ["'petal_length'", "got boolean"]),
     ("/predict", [{**good, "petal_width": None}], None, 400, "wrong_type", ["'petal_width'", "got null"]),
     ("/predict", [[5.0, 3.0, [1.0], 0.2]], None, 400, "wrong_type", ["got array"]),
@@ -268,7 +297,14 @@ BAD = [
     ("/predict", "[[5.0, 3.0, Infinity, 0.2]]", None, 400, "non_finite", ["'petal_length'", "not a finite number"]),
     ("/predict", "[[1e999, 3.0, 1.0, 0.2]]", None, 400, "non_finite", ["'sepal_length'", "not a finite number"]),
     ("/predict", [[10**400, 3.0, 1.0, 0.2]], None, 400, "non_finite", ["too large"]),
-    ("/predict", [ROWS[0]] * (MAX_ROWS + 1), None, 400, "too_many_rows", [f"too many rows: {MAX_ROWS + 1}", f"maximum is {MAX_ROWS}"]),
+    (
+        "/predict",
+        [ROWS[0]] * (MAX_ROWS + 1),
+        None,
+        400,
+        "too_many_rows",
+        [f"too many rows: {MAX_ROWS + 1}", f"maximum is {MAX_ROWS}"],
+    ),
     ("/predict", [[5.0, 3.0, 1.0]], None, 400, "wrong_length", ["row 0", "expected 4 values", "got 3"]),
     ("/predict", [], None, 400, "no_rows", ["no rows"]),
     ("/predict", "[[5.0, 3.0,", None, 400, "invalid_json", ["not valid JSON"]),
@@ -277,15 +313,50 @@ BAD = [
     ("/predict", "42", None, 400, "bad_format", ["expected a JSON array"]),
     ("/predict", [5.1, 3.5, 1.4, 0.2], None, 400, "bad_format", ["list of rows", "list of number"]),
     ("/predict", [ROWS[0], good], None, 400, "bad_format", ["row 1", "expected an array"]),
-    ("/invocations", {"dataframe_split": {"columns": FEATURES[:3], "data": [ROWS[0][:3]]}}, None, 400, "missing_feature", ["'petal_width'"]),
-    ("/invocations", {"dataframe_split": {"columns": FEATURES, "data": "nope"}}, None, 400, "bad_format", ["dataframe_split.data"]),
+    (
+        "/invocations",
+        {"dataframe_split": {"columns": FEATURES[:3], "data": [ROWS[0][:3]]}},
+        None,
+        400,
+        "missing_feature",
+        ["'petal_width'"],
+    ),
+    (
+        "/invocations",
+        {"dataframe_split": {"columns": FEATURES, "data": "nope"}},
+        None,
+        400,
+        "bad_format",
+        ["dataframe_split.data"],
+    ),
     ("/invocations", {"instances": ROWS, "inputs": ROWS}, None, 400, "bad_format", ["exactly one of"]),
     ("/invocations", {"rows": ROWS}, None, 400, "bad_format", ["exactly one of", "'rows'"]),
     ("/invocations", ROWS, None, 400, "bad_format", ["must be an object"]),
-    ("/invocations", {"dataframe_records": [good, {**good, "sepal_width": "wide"}]}, None, 400, "wrong_type", ["row 1", "'sepal_width'"]),
-    ("/invocations", {"inputs": {**{k: [v, v] for k, v in good.items()}, "petal_width": [0.2]}}, None, 400, "wrong_length", ["same number of values"]),
+    (
+        "/invocations",
+        {"dataframe_records": [good, {**good, "sepal_width": "wide"}]},
+        None,
+        400,
+        "wrong_type",
+        ["row 1", "'sepal_width'"],
+    ),
+    (
+        "/invocations",
+        {"inputs": {**{k: [v, v] for k, v in good.items()}, "petal_width": [0.2]}},
+        None,
+        400,
+        "wrong_length",
+        ["same number of values"],
+    ),
     ("/invocations", {"instances": [ROWS[0]] * (MAX_ROWS + 1)}, None, 400, "too_many_rows", ["too many rows"]),
-    ("/invocations", ",".join(FEATURES) + "\n5.1,3.5,abc,0.2\n", "text/csv", 400, "wrong_type", ["'petal_length'", "got string"]),
+    (
+        "/invocations",
+        ",".join(FEATURES) + "\n5.1,3.5,abc,0.2\n",
+        "text/csv",
+        400,
+        "wrong_type",
+        ["'petal_length'", "got string"],
+    ),
     ("/invocations", "{}", "application/xml", 415, "unsupported_media_type", ["application/xml", "not supported"]),
     ("/predict", json.dumps([ROWS[0]] * 200), None, 413, "body_too_large", ["limit is", "MAX_BODY_BYTES"]),
 ]
@@ -294,15 +365,23 @@ BAD = [
 @pytest.mark.parametrize("route,body,ctype,status,reason,words", BAD, ids=[f"{b[4]}-{i}" for i, b in enumerate(BAD)])
 def test_bad_requests_get_a_clear_error(server, route, body, ctype, status, reason, words):
     before = metrics(server.url)
-    r = post(server.url + route, body if isinstance(body, str | bytes) else json.dumps(body), ctype or "application/json")
+    r = post(
+        server.url + route, body if isinstance(body, str | bytes) else json.dumps(body), ctype or "application/json"
+    )
     assert r.status == status, r.body
     err = r.json()
     assert err["error_code"] == "BAD_REQUEST"
     for word in words:
         assert word in err["message"], (word, err["message"])
     after = metrics(server.url)
-    assert sample(after, "iris_input_errors_total", reason=reason) == sample(before, "iris_input_errors_total", reason=reason) + 1
-    assert sample(after, "iris_requests_total", route=route, status=str(status)) == sample(before, "iris_requests_total", route=route, status=str(status)) + 1
+    assert (
+        sample(after, "iris_input_errors_total", reason=reason)
+        == sample(before, "iris_input_errors_total", reason=reason) + 1
+    )
+    assert (
+        sample(after, "iris_requests_total", route=route, status=str(status))
+        == sample(before, "iris_requests_total", route=route, status=str(status)) + 1
+    )
 
 
 def test_unknown_routes_and_methods(server):
@@ -321,8 +400,12 @@ def test_server_survives_every_bad_request(server):
     m = metrics(server.url)
     requests = {dict(k[1])["route"]: 0 for k in m if k[0] == "iris_requests_total"}
     server_errors = [
-        k for k, v in m.items()
-        if k[0] == "iris_requests_total" and dict(k[1])["status"].startswith("5") and dict(k[1])["route"] != "/readyz" and v
+        k
+        for k, v in m.items()
+        if k[0] == "iris_requests_total"
+        and dict(k[1])["status"].startswith("5")
+        and dict(k[1])["route"] != "/readyz"
+        and v
     ]
     assert "/predict" in requests and "/invocations" in requests
     assert server_errors == []
@@ -401,7 +484,6 @@ def test_settings_are_validated(tmp_path):
 def test_pyfunc_models_without_sklearn_flavor_are_served(tmp_path):
     """Custom pyfunc models take the DataFrame path, still with validated, ordered columns."""
     import mlflow.pyfunc
-    import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
@@ -415,13 +497,14 @@ def test_pyfunc_models_without_sklearn_flavor_are_served(tmp_path):
     s = Server({"MODEL_URI": str(path)}, tmp_path)
     try:
         s.wait("/readyz")
-        assert post(s.url + "/predict", [{"b": 2.0, "a": 1.0}, {"a": 3.0, "b": 0.5}]).json() == {"predictions": ["b", "a"]}
+        assert post(s.url + "/predict", [{"b": 2.0, "a": 1.0}, {"a": 3.0, "b": 0.5}]).json() == {
+            "predictions": ["b", "a"]
+        }
         assert post(s.url + "/predict", [[3.0, 0.5], [0.0, 1.0]]).json() == {"predictions": ["a", "b"]}
         assert post(s.url + "/predict", [{"a": 1.0}]).status == 400
         assert request(s.url + "/readyz").json()["model"]["flavor"] == "python_function"
     finally:
         s.stop()
-    assert pd is not None
 
 
 # --- the registry: models:/name@alias, readiness while loading, SIGTERM --------------------------
@@ -483,10 +566,25 @@ def mlflow_server(tmp_path_factory):
     port = free_port()
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-         "--serve-artifacts", "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{home / 'mlflow.db'}",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(home / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
     )
     try:
@@ -526,7 +624,9 @@ def registry(mlflow_server):
     try:
         est, X = iris_model(n_estimators=5)
         with mlflow.start_run() as run:
-            info = mlflow.sklearn.log_model(est, name="model", registered_model_name="iris-serve-test", **save_kwargs(est, X))
+            info = mlflow.sklearn.log_model(
+                est, name="model", registered_model_name="iris-serve-test", **save_kwargs(est, X)
+            )
         version = str(info.registered_model_version)
         mlflow.MlflowClient(url).set_registered_model_alias("iris-serve-test", "champion", version)
     finally:
@@ -549,11 +649,25 @@ def test_registry_alias_readiness_and_graceful_shutdown(registry, tmp_path):
 
         proxy.open()
         info = s.wait("/readyz").json()["model"]
-        assert (info["name"], info["version"], info["run_id"]) == ("iris-serve-test", registry["version"], registry["run_id"])
+        assert (info["name"], info["version"], info["run_id"]) == (
+            "iris-serve-test",
+            registry["version"],
+            registry["run_id"],
+        )
         want = expected(registry["model"], ROWS)
         assert post(s.url + "/predict", ROWS).json() == {"predictions": want}
         m = metrics(s.url)
-        assert sample(m, "iris_model_info", name="iris-serve-test", version=registry["version"], run_id=registry["run_id"], flavor="sklearn") == 1
+        assert (
+            sample(
+                m,
+                "iris_model_info",
+                name="iris-serve-test",
+                version=registry["version"],
+                run_id=registry["run_id"],
+                flavor="sklearn",
+            )
+            == 1
+        )
         assert sample(m, "iris_model_ready") == 1
 
         # SIGTERM with a keep-alive connection open: a clean, prompt exit 0.
@@ -572,6 +686,8 @@ def test_registry_alias_readiness_and_graceful_shutdown(registry, tmp_path):
 
 
 def test_unknown_registered_model_fails_start_up_clearly(registry, tmp_path):
-    code, log = run_to_exit({"MODEL_URI": "models:/iris-serve-test@nope", "MLFLOW_TRACKING_URI": registry["url"]}, tmp_path)
+    code, log = run_to_exit(
+        {"MODEL_URI": "models:/iris-serve-test@nope", "MLFLOW_TRACKING_URI": registry["url"]}, tmp_path
+    )
     assert code == 1, log
     assert "could not load model models:/iris-serve-test@nope" in log
