@@ -230,7 +230,11 @@ describe('ai-review', () => {
     expect(after).toHaveLength(1);
     expect(after[0]!.id).toBe(summary!.id);
     expect(after[0]!.body).toContain('Prints a secret.');
-    expect(after[0]!.body).not.toContain('First look.');
+    // The earlier summary stays readable, folded, without its markers.
+    const [current, earlier] = after[0]!.body.split('<details><summary>Previous review</summary>');
+    expect(current).not.toContain('First look.');
+    expect(earlier).toContain('First look.');
+    expect(earlier).not.toContain(`sha=${firstSha}`);
     expect(after[0]!.body).toContain(
       `1 commit(s) since the last review, \`${firstSha.slice(0, 7)}..${newSha.slice(0, 7)}\``,
     );
@@ -490,6 +494,23 @@ describe('ai-review', () => {
     } finally {
       gemini.reset();
     }
+  });
+
+  it('says there is nothing to review when every file is skipped, without calling Gemini', async () => {
+    const pr = seed({
+      files: [
+        pullFile('package-lock.json', addedPatch('{}'), 'added'),
+        pullFile('logo.png', undefined, 'added'),
+      ],
+    });
+    const res = await review(pr);
+    expect(res.code).toBe(0);
+    expect(gemini.requests).toHaveLength(0);
+    expect(res.outputs['ai-used']).toBe('false');
+    expect(reviewsOf(pr)).toHaveLength(0);
+    const summary = commentsOf(pr)[0]!.body;
+    expect(summary).toContain('Nothing for Gemini to review.');
+    expect(summary).toContain('Files not reviewed (2)');
   });
 
   it('fails clearly on a bad input, naming it', async () => {

@@ -45,7 +45,13 @@ export async function analyse(
     notReviewed,
   });
   if (files.length === 0)
-    return { aiUsed: false, summary: 'No reviewable changes.', findings: [], notes: [], notReviewed: [] };
+    return {
+      aiUsed: false,
+      summary: 'No reviewable changes: every changed file is skipped (see below) or there is nothing new.',
+      findings: [],
+      notes: [],
+      notReviewed: [],
+    };
   if (!gemini.enabled) return fallback('no Gemini API key was given, so only the rule checks ran');
 
   const context: PromptPart[] = [

@@ -106,7 +106,16 @@ await run(async () => {
     ? `Gemini review of \`${head.slice(0, 7)}\`: ${placement.inline.length} inline comment(s). The summary is in the pull request conversation.`
     : `Rule checks of \`${head.slice(0, 7)}\` (Gemini unavailable): ${placement.inline.length} inline comment(s).`;
   const posted = await postReview(octokit, repo, pull_number, head, placement, headline, secrets);
-  const body = summaryBody({ analysis, placement, scope, head, skipped, reviewUrl: posted.url, secrets });
+  const body = summaryBody({
+    analysis,
+    placement,
+    scope,
+    head,
+    skipped,
+    reviewUrl: posted.url,
+    secrets,
+    previousBody: scope.since ? previous?.body : undefined,
+  });
   const url = await upsertSummary(octokit, where, previous, body);
 
   setOutputs({

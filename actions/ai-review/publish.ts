@@ -21,6 +21,27 @@ export interface Posted {
 }
 
 const MAX_BODY = 60_000;
+const FOOTER =
+  '<sub>Advisory only: this bot comments and never approves, requests changes, labels or merges. Model output is untrusted text.</sub>';
+const EARLIER = '<details><summary>Previous review</summary>';
+
+/**
+ * The previous summary (our own trusted comment, already neutralised) folded into a details
+ * block, one level deep: an older "previous review" inside it is dropped to bound the size.
+ */
+export function earlierReview(previous: string): string | undefined {
+  const start = previous.indexOf('### AI review');
+  if (start < 0) return undefined;
+  let body = previous.slice(start + '### AI review'.length);
+  for (const cut of [EARLIER, FOOTER]) {
+    const at = body.indexOf(cut);
+    if (at >= 0) body = body.slice(0, at);
+  }
+  body = body.replace(/<!--[\s\S]*?-->/g, '').trim();
+  if (!body) return undefined;
+  if (body.length > 20_000) body = `${body.slice(0, 20_000)}\n\n… (cut)`;
+  return `${EARLIER}\n\n${body}\n\n</details>`;
+}
 
 export function summaryBody(a: {
   analysis: Analysis;
@@ -30,13 +51,17 @@ export function summaryBody(a: {
   skipped: Array<{ filename: string; why: string }>;
   reviewUrl?: string;
   secrets: string[];
+  /** The summary comment being replaced: on an incremental review its findings stay visible. */
+  previousBody?: string;
 }): string {
   const { analysis, placement, scope, head } = a;
   const lines: string[] = ['### AI review'];
   lines.push(
     analysis.aiUsed
       ? `Reviewed by Gemini (\`${neutralize(analysis.model ?? '')}\`) and rule checks.`
-      : `**Gemini review unavailable**: ${neutralize(analysis.notes[0] ?? 'no reason given')}. This is a deterministic summary.`,
+      : analysis.notes.length
+        ? `**Gemini review unavailable**: ${neutralize(analysis.notes[0]!)}. This is a deterministic summary.`
+        : 'Nothing for Gemini to review.',
   );
   lines.push(
     scope.since
@@ -76,11 +101,11 @@ export function summaryBody(a: {
   }
   const notes = analysis.aiUsed ? analysis.notes : analysis.notes.slice(1);
   for (const n of notes) lines.push('', `_Note: ${neutralize(n)}_`);
-  lines.push(
-    '',
-    '<sub>Advisory only: this bot comments and never approves, requests changes, labels or merges. Model output is untrusted text.</sub>',
-    shaMarker(head),
-  );
+  if (a.previousBody) {
+    const earlier = earlierReview(a.previousBody);
+    if (earlier) lines.push('', earlier);
+  }
+  lines.push('', FOOTER, shaMarker(head));
   return redact(lines.join('\n'), a.secrets);
 }
 

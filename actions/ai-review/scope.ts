@@ -16,6 +16,7 @@ export interface Previous {
   commentId: number;
   url: string;
   sha?: string;
+  body: string;
 }
 
 export async function previousReview(
@@ -24,7 +25,7 @@ export async function previousReview(
 ): Promise<Previous | undefined> {
   const found = await findMarkedComment(octokit, where, SUMMARY_KEY, trustedAuthor);
   if (!found) return undefined;
-  return { commentId: found.id, url: found.url, sha: SHA_MARKER.exec(found.body)?.[1] };
+  return { commentId: found.id, url: found.url, sha: SHA_MARKER.exec(found.body)?.[1], body: found.body };
 }
 
 export async function listPullFiles(

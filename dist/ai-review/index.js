@@ -51248,7 +51248,13 @@ async function analyse(gemini, files, pr, maxInputTokens) {
         notReviewed,
     });
     if (files.length === 0)
-        return { aiUsed: false, summary: 'No reviewable changes.', findings: [], notes: [], notReviewed: [] };
+        return {
+            aiUsed: false,
+            summary: 'No reviewable changes: every changed file is skipped (see below) or there is nothing new.',
+            findings: [],
+            notes: [],
+            notReviewed: [],
+        };
     if (!gemini.enabled)
         return fallback('no Gemini API key was given, so only the rule checks ran');
     const context = [
@@ -51481,7 +51487,16 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .e)(async () => {
         ? `Gemini review of \`${head.slice(0, 7)}\`: ${placement.inline.length} inline comment(s). The summary is in the pull request conversation.`
         : `Rule checks of \`${head.slice(0, 7)}\` (Gemini unavailable): ${placement.inline.length} inline comment(s).`;
     const posted = await (0,_publish_js__WEBPACK_IMPORTED_MODULE_10__/* .postReview */ .Xc)(octokit, repo, pull_number, head, placement, headline, secrets);
-    const body = (0,_publish_js__WEBPACK_IMPORTED_MODULE_10__/* .summaryBody */ .D_)({ analysis, placement, scope, head, skipped, reviewUrl: posted.url, secrets });
+    const body = (0,_publish_js__WEBPACK_IMPORTED_MODULE_10__/* .summaryBody */ .D_)({
+        analysis,
+        placement,
+        scope,
+        head,
+        skipped,
+        reviewUrl: posted.url,
+        secrets,
+        previousBody: scope.since ? previous?.body : undefined,
+    });
     const url = await (0,_publish_js__WEBPACK_IMPORTED_MODULE_10__/* .upsertSummary */ .AG)(octokit, where, previous, body);
     setOutputs({
         reviewId: posted.id,
@@ -55175,7 +55190,7 @@ function summaryLine(f) {
 /* harmony export */   D_: () => (/* binding */ summaryBody),
 /* harmony export */   Xc: () => (/* binding */ postReview)
 /* harmony export */ });
-/* unused harmony export REVIEW_EVENT */
+/* unused harmony exports REVIEW_EVENT, earlierReview */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4116);
 /* harmony import */ var _shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8139);
 /* harmony import */ var _shared_sticky_comment_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2271);
@@ -55193,12 +55208,37 @@ function summaryLine(f) {
 
 const REVIEW_EVENT = 'COMMENT';
 const MAX_BODY = 60_000;
+const FOOTER = '<sub>Advisory only: this bot comments and never approves, requests changes, labels or merges. Model output is untrusted text.</sub>';
+const EARLIER = '<details><summary>Previous review</summary>';
+/**
+ * The previous summary (our own trusted comment, already neutralised) folded into a details
+ * block, one level deep: an older "previous review" inside it is dropped to bound the size.
+ */
+function earlierReview(previous) {
+    const start = previous.indexOf('### AI review');
+    if (start < 0)
+        return undefined;
+    let body = previous.slice(start + '### AI review'.length);
+    for (const cut of [EARLIER, FOOTER]) {
+        const at = body.indexOf(cut);
+        if (at >= 0)
+            body = body.slice(0, at);
+    }
+    body = body.replace(/<!--[\s\S]*?-->/g, '').trim();
+    if (!body)
+        return undefined;
+    if (body.length > 20_000)
+        body = `${body.slice(0, 20_000)}\n\n… (cut)`;
+    return `${EARLIER}\n\n${body}\n\n</details>`;
+}
 function summaryBody(a) {
     const { analysis, placement, scope, head } = a;
     const lines = ['### AI review'];
     lines.push(analysis.aiUsed
         ? `Reviewed by Gemini (\`${(0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_1__/* .neutralize */ .YI)(analysis.model ?? '')}\`) and rule checks.`
-        : `**Gemini review unavailable**: ${(0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_1__/* .neutralize */ .YI)(analysis.notes[0] ?? 'no reason given')}. This is a deterministic summary.`);
+        : analysis.notes.length
+            ? `**Gemini review unavailable**: ${(0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_1__/* .neutralize */ .YI)(analysis.notes[0])}. This is a deterministic summary.`
+            : 'Nothing for Gemini to review.');
     lines.push(scope.since
         ? `Scope: ${scope.newCommits ?? 'new'} commit(s) since the last review, \`${scope.since.slice(0, 7)}..${head.slice(0, 7)}\` (${scope.files.length} file(s)).`
         : `Scope: all changes up to \`${head.slice(0, 7)}\` (${scope.files.length} file(s)).`);
@@ -55238,7 +55278,12 @@ function summaryBody(a) {
     const notes = analysis.aiUsed ? analysis.notes : analysis.notes.slice(1);
     for (const n of notes)
         lines.push('', `_Note: ${(0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_1__/* .neutralize */ .YI)(n)}_`);
-    lines.push('', '<sub>Advisory only: this bot comments and never approves, requests changes, labels or merges. Model output is untrusted text.</sub>', (0,_scope_js__WEBPACK_IMPORTED_MODULE_3__/* .shaMarker */ .NH)(head));
+    if (a.previousBody) {
+        const earlier = earlierReview(a.previousBody);
+        if (earlier)
+            lines.push('', earlier);
+    }
+    lines.push('', FOOTER, (0,_scope_js__WEBPACK_IMPORTED_MODULE_3__/* .shaMarker */ .NH)(head));
     return (0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_1__/* .redact */ .E$)(lines.join('\n'), a.secrets);
 }
 async function postReview(octokit, repo, pull_number, head, placement, headline, secrets) {
@@ -55317,7 +55362,7 @@ async function previousReview(octokit, where) {
     const found = await (0,_shared_sticky_comment_js__WEBPACK_IMPORTED_MODULE_1__/* .findMarkedComment */ .Jp)(octokit, where, SUMMARY_KEY, _shared_sticky_comment_js__WEBPACK_IMPORTED_MODULE_1__/* .trustedAuthor */ .X_);
     if (!found)
         return undefined;
-    return { commentId: found.id, url: found.url, sha: SHA_MARKER.exec(found.body)?.[1] };
+    return { commentId: found.id, url: found.url, sha: SHA_MARKER.exec(found.body)?.[1], body: found.body };
 }
 async function listPullFiles(octokit, repo, pull_number) {
     return (await octokit.paginate(octokit.rest.pulls.listFiles, {
