@@ -670,12 +670,31 @@ def test_registry_alias_readiness_and_graceful_shutdown(registry, tmp_path):
         )
         assert sample(m, "iris_model_ready") == 1
 
-        # SIGTERM with a keep-alive connection open: a clean, prompt exit 0.
+        # SIGTERM with an idle keep-alive connection and a request in flight (half its body sent):
+        # the request is finished, then the process exits 0, promptly.
         idle = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
         idle.request("GET", "/healthz")
         idle.getresponse().read()
+        body = json.dumps(ROWS[:1]).encode()
+        inflight = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        inflight.sendall(
+            b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            + f"content-length: {len(body)}\r\n\r\n".encode()
+            + body[:5]
+        )
+        time.sleep(1.0)  # the server has read the headers: the request is in flight
         started = time.monotonic()
         s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert s.proc.poll() is None, "exited with a request in flight"
+        inflight.sendall(body[5:])
+        answer = b""
+        while chunk := inflight.recv(65536):
+            answer += chunk
+        inflight.close()
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), answer
+        assert json.loads(payload) == {"predictions": expected(registry["model"], ROWS[:1])}
         assert s.proc.wait(10) == 0, s.log()
         assert time.monotonic() - started < 10
         assert "shut down cleanly" in s.log()
