@@ -146,3 +146,45 @@ def test_logs_into_the_callers_run_without_ending_it(tmp_path):
     finally:
         mlflow.set_tracking_uri(None)
     assert list(loaded.predict(SAMPLES))[0] == "setosa"
+
+
+def test_mlflow_models_serve_answers_with_the_saved_model(trained):
+    """The contract the serving image relies on: `mlflow models serve` loads it and predicts."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mlflow_cli = Path(sys.executable).parent / "mlflow"
+    server = subprocess.Popen(
+        [str(mlflow_cli), "models", "serve", "-m", str(trained / "model"), "--env-manager", "local",
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        # It execs `uvicorn` by name: the environment's bin directory must be on PATH.
+        env={**os.environ, "PATH": f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+    try:
+        body = (trained / "model" / "serving_input_example.json").read_bytes()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+                )
+                with urllib.request.urlopen(req, timeout=5) as res:
+                    answer = json.loads(res.read())
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "mlflow models serve did not answer"
+                time.sleep(0.5)
+        assert len(answer["predictions"]) == 3
+        assert set(answer["predictions"]) <= set(CLASSES)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+        server.wait(timeout=30)
