@@ -15,7 +15,6 @@ const PROXY = '/api/2.0/mlflow-artifacts/artifacts';
 
 /** Assume at least this throughput when giving an upload or download time to finish. */
 const MIN_BYTES_PER_SECOND = 1024 * 1024;
-export const UPLOAD_CONCURRENCY = 8;
 
 /** The proxy URL of an artifact root, or a clear error when the server does not proxy it. */
 export function proxyUrl(transport: Transport, artifactUri: string): string {
@@ -164,7 +163,7 @@ export async function uploadDir(
     assertUploadablePath(dest, file);
     return { file, rel: relative(localDir, file).split(sep).join('/'), dest };
   });
-  await mapLimit(files, opts.concurrency ?? UPLOAD_CONCURRENCY, async ({ file, rel, dest }) => {
+  await mapLimit(files, opts.concurrency ?? transport.uploadConcurrency, async ({ file, rel, dest }) => {
     const replacement = opts.replace?.(rel);
     if (replacement) await uploadBytes(transport, rootUrl, dest, replacement);
     else await uploadFile(transport, rootUrl, file, dest);

@@ -129,9 +129,6 @@ export async function searchRuns(
   return runs;
 }
 
-/** Concurrent log-batch streams, each owning a disjoint set of metric keys. */
-export const LOG_BATCH_STREAMS = 4;
-
 /**
  * Splits to MLflow's limits and sends. A metric key's values all travel in one stream, in order,
  * so its steps are stored in the order given; streams for different keys run side by side, which
@@ -149,10 +146,11 @@ export async function logBatch(
     return;
   }
   const streamOf = new Map<string, number>();
-  const metrics: Metric[][] = Array.from({ length: LOG_BATCH_STREAMS }, () => []);
+  const n = t.logBatchStreams;
+  const metrics: Metric[][] = Array.from({ length: n }, () => []);
   for (const m of a.metrics ?? []) {
     let s = streamOf.get(m.key);
-    if (s === undefined) streamOf.set(m.key, (s = streamOf.size % LOG_BATCH_STREAMS));
+    if (s === undefined) streamOf.set(m.key, (s = streamOf.size % n));
     metrics[s]!.push(m);
   }
   const streams = metrics

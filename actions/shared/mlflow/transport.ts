@@ -19,6 +19,10 @@ export interface MlflowClientOptions {
   attempts?: number;
   /** First retry backoff (doubled each retry, jittered). */
   baseDelayMs?: number;
+  /** Artifact uploads in flight at once (default 8). */
+  uploadConcurrency?: number;
+  /** Concurrent log-batch streams, each owning a disjoint set of metric keys (default 4). */
+  logBatchStreams?: number;
 }
 
 export class MlflowError extends Error {
@@ -59,6 +63,8 @@ export class Transport {
   requestCount = 0;
   readonly timeoutMs: number;
   readonly attempts: number;
+  readonly uploadConcurrency: number;
+  readonly logBatchStreams: number;
   private readonly baseDelayMs: number;
   private readonly auth?: string;
 
@@ -95,6 +101,8 @@ export class Transport {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.attempts = Math.max(1, opts.attempts ?? 4);
     this.baseDelayMs = opts.baseDelayMs ?? 250;
+    this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? 8);
+    this.logBatchStreams = Math.max(1, opts.logBatchStreams ?? 4);
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
