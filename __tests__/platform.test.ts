@@ -389,6 +389,102 @@ describe('least privilege and secrets across the platform', () => {
   });
 });
 
+describe('NetworkPolicies allow the control plane flows, both ends', () => {
+  const docs = build(CONTROL_PLANE);
+  const policies = byKind(docs, 'NetworkPolicy');
+  const podLabels = (name: string): Record<string, string> => {
+    const w = docs.find((d) => WORKLOADS.includes(d.kind) && d.metadata.name === name);
+    if (!w) throw new Error(`no workload ${name}`);
+    return get(w, 'spec.template.metadata.labels') as Record<string, string>;
+  };
+  const selects = (selector: unknown, labels: Record<string, string>): boolean =>
+    Object.entries((get(selector, 'matchLabels') as Record<string, string>) ?? {}).every(
+      ([k, v]) => labels[k] === v,
+    );
+  /** Same-namespace peers only: a peer with a namespaceSelector or ipBlock is another namespace or no pod. */
+  const allows = (
+    rules: Obj[] | undefined,
+    peerKey: 'to' | 'from',
+    peer: Record<string, string>,
+    port: number,
+  ) =>
+    (rules ?? []).some((rule) => {
+      const ports = rule.ports as { port: number }[] | undefined;
+      const peers = rule[peerKey] as Obj[] | undefined;
+      const portOk = !ports || ports.some((p) => p.port === port);
+      const peerOk =
+        !peers || peers.some((p) => !p.namespaceSelector && !p.ipBlock && selects(p.podSelector, peer));
+      return portOk && peerOk;
+    });
+  const flows: [string, string, number][] = [
+    ['grafana', 'prometheus', 9090],
+    ['prometheus', 'alertmanager', 9093],
+    ['prometheus', 'alertmanager-relay', 8080],
+    ['alertmanager', 'alertmanager-relay', 8080],
+  ];
+
+  it.each(flows)('%s -> %s:%d', (from, to, port) => {
+    const src = podLabels(from);
+    const dst = podLabels(to);
+    const egress = policies.filter((p) => selects(get(p, 'spec.podSelector'), src));
+    const ingress = policies.filter((p) => selects(get(p, 'spec.podSelector'), dst));
+    expect(egress.length).toBeGreaterThan(0);
+    expect(ingress.length).toBeGreaterThan(0);
+    expect(egress.some((p) => allows(get(p, 'spec.egress') as Obj[], 'to', dst, port))).toBe(true);
+    expect(ingress.some((p) => allows(get(p, 'spec.ingress') as Obj[], 'from', src, port))).toBe(true);
+  });
+
+  it('does not let MLflow open connections inside the namespace (a flow that must be denied)', () => {
+    const src = podLabels('mlflow');
+    const egress = policies.filter((p) => selects(get(p, 'spec.podSelector'), src));
+    expect(
+      egress.some((p) => allows(get(p, 'spec.egress') as Obj[], 'to', podLabels('prometheus'), 9090)),
+    ).toBe(false);
+  });
+
+  it('every service Prometheus scrapes in the namespace lets Prometheus in on that port', () => {
+    const config = parse(readFileSync(join(PLATFORM, 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: { static_configs: { targets: string[] }[] }[];
+    };
+    const services = byKind(docs, 'Service');
+    const targets = config.scrape_configs.flatMap((j) => j.static_configs.flatMap((s) => s.targets));
+    const inNamespace = targets.filter((t) => services.some((s) => s.metadata.name === t.split(':')[0]));
+    expect(inNamespace).toEqual(expect.arrayContaining(['alertmanager:9093', 'alertmanager-relay:8080']));
+    for (const t of inNamespace) {
+      const [name, port] = t.split(':') as [string, string];
+      const svc = services.find((s) => s.metadata.name === name)!;
+      const sel = get(svc, 'spec.selector') as Record<string, string>;
+      const workload = docs.find(
+        (d) =>
+          WORKLOADS.includes(d.kind) &&
+          Object.entries(sel).every(
+            ([k, v]) => (get(d, 'spec.template.metadata.labels') as Record<string, string>)[k] === v,
+          ),
+      )!;
+      const svcPort = (get(svc, 'spec.ports') as { port: number; targetPort: number | string }[]).find(
+        (p) => p.port === Number(port),
+      )!;
+      const container = podSpec(workload).containers[0]!;
+      const targetPort =
+        typeof svcPort.targetPort === 'number'
+          ? svcPort.targetPort
+          : container.ports!.find((p) => p.name === svcPort.targetPort)!.containerPort;
+      const dst = get(workload, 'spec.template.metadata.labels') as Record<string, string>;
+      const src = podLabels('prometheus');
+      const egress = policies.filter((p) => selects(get(p, 'spec.podSelector'), src));
+      const ingress = policies.filter((p) => selects(get(p, 'spec.podSelector'), dst));
+      expect([t, egress.some((p) => allows(get(p, 'spec.egress') as Obj[], 'to', dst, targetPort))]).toEqual([
+        t,
+        true,
+      ]);
+      expect([
+        t,
+        ingress.some((p) => allows(get(p, 'spec.ingress') as Obj[], 'from', src, targetPort)),
+      ]).toEqual([t, true]);
+    }
+  });
+});
+
 describe('ArgoCD app-of-apps', () => {
   interface App extends K8s {
     spec: {
