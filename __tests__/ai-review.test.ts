@@ -496,6 +496,22 @@ describe('ai-review', () => {
     }
   });
 
+  it('stops calling Gemini for the other parts once a call has failed for good', async () => {
+    const big = (n: number) =>
+      Array.from({ length: 400 }, (_, i) => `value_${n}_${i} = compute(${i})  # padding padding`).join('\n');
+    const pr = seed({ files: [1, 2, 3].map((n) => pullFile(`pkg/g${n}.py`, addedPatch(big(n)), 'added')) });
+    gemini.always({ status: 503 });
+    const res = await review(pr, { 'max-input-tokens': '12000' });
+    expect(res.code).toBe(0);
+    expect(res.outputs['ai-used']).toBe('false');
+    // Three attempts for the first part, none for the others.
+    expect(gemini.requests).toHaveLength(3);
+    expect(new Set(gemini.requests.map((r) => /diff of (pkg\/g\d)\.py/.exec(r.userText)![1]))).toEqual(
+      new Set(['pkg/g1']),
+    );
+    expect(commentsOf(pr)[0]!.body).toMatch(/HTTP 503 UNAVAILABLE/);
+  });
+
   it('says there is nothing to review when every file is skipped, without calling Gemini', async () => {
     const pr = seed({
       files: [

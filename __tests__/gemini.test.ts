@@ -129,8 +129,10 @@ describe('Gemini client', () => {
     fake.always({ status: 500 });
     const res = await client({ attempts: 3, baseDelayMs: 100 }).generateJson(request());
     expect(res.ok).toBe(false);
-    if (!res.ok)
+    if (!res.ok) {
       expect(res.reason).toMatch(/gave up: gemini-2.5-flash-lite: HTTP 500 INTERNAL.*after 3 attempts/);
+      expect(res.unavailable).toBe(true);
+    }
     expect(fake.requests).toHaveLength(3);
     expect(sleeps).toHaveLength(2);
     expect(sleeps[0]).toBeLessThanOrEqual(100);
@@ -254,7 +256,7 @@ describe('Gemini client', () => {
 
   it('makes no call and says so without a key', async () => {
     const res = await client({ apiKey: '' }).generateJson(request());
-    expect(res).toEqual({ ok: false, reason: 'no Gemini API key was given' });
+    expect(res).toEqual({ ok: false, reason: 'no Gemini API key was given', unavailable: true });
     expect(fake.requests).toHaveLength(0);
   });
 

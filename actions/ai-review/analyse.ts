@@ -84,6 +84,11 @@ export async function analyse(
     if (!res.ok) {
       core.warning(`Gemini review of part ${i + 1}/${chunks.length} failed: ${res.reason}`);
       failed.push(res.reason);
+      if (res.unavailable && i + 1 < chunks.length) {
+        // Retries and fallbacks are spent: the other parts would only wait out the same failure.
+        failed.push(...chunks.slice(i + 1).map(() => 'not attempted after an earlier call failed for good'));
+        break;
+      }
       continue;
     }
     model = res.model;

@@ -51286,6 +51286,11 @@ async function analyse(gemini, files, pr, maxInputTokens) {
         if (!res.ok) {
             core/* warning */.$e(`Gemini review of part ${i + 1}/${chunks.length} failed: ${res.reason}`);
             failed.push(res.reason);
+            if (res.unavailable && i + 1 < chunks.length) {
+                // Retries and fallbacks are spent: the other parts would only wait out the same failure.
+                failed.push(...chunks.slice(i + 1).map(() => 'not attempted after an earlier call failed for good'));
+                break;
+            }
             continue;
         }
         model = res.model;
@@ -85526,7 +85531,7 @@ class Gemini {
     }
     async generateJson(req) {
         if (!this.ai)
-            return { ok: false, reason: 'no Gemini API key was given' };
+            return { ok: false, reason: 'no Gemini API key was given', unavailable: true };
         const system = `${req.system.trim()}\n\n${UNTRUSTED_POLICY}`;
         const fitted = fitToBudget(system, req.parts, this.o.maxInputTokens);
         if (fitted.overflow)
@@ -85557,7 +85562,7 @@ class Gemini {
                     const f = classify(err, this.o.timeoutMs);
                     const reason = this.clean(f.reason);
                     if (f.kind === 'stop')
-                        return { ok: false, reason: `${model}: ${reason}`, note };
+                        return { ok: false, reason: `${model}: ${reason}`, note, unavailable: true };
                     if (f.kind === 'next-model') {
                         core/* info */.pq(`Gemini model ${model} is not available (${reason}); trying the next model`);
                         tried.push(`${model}: ${reason}`);
@@ -85586,7 +85591,7 @@ class Gemini {
                 return { ok: true, value: reading.value, model, ...(note ? { note } : {}) };
             }
         }
-        return { ok: false, reason: `gave up: ${tried.join('; ')}`, note };
+        return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
     }
     clean(text) {
         return redact(text, [this.apiKey]);

@@ -60,7 +60,14 @@ export interface JsonRequest<T> {
 }
 
 export type StructuredResult<T> =
-  { ok: true; value: T; model: string; note?: string } | { ok: false; reason: string; note?: string };
+  | { ok: true; value: T; model: string; note?: string }
+  | {
+      ok: false;
+      reason: string;
+      note?: string;
+      /** Further calls in this run would fail the same way (no key, rejected key, service down): stop calling. */
+      unavailable?: boolean;
+    };
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -107,7 +114,7 @@ export class Gemini {
   }
 
   async generateJson<T>(req: JsonRequest<T>): Promise<StructuredResult<T>> {
-    if (!this.ai) return { ok: false, reason: 'no Gemini API key was given' };
+    if (!this.ai) return { ok: false, reason: 'no Gemini API key was given', unavailable: true };
     const system = `${req.system.trim()}\n\n${UNTRUSTED_POLICY}`;
     const fitted = fitToBudget(system, req.parts, this.o.maxInputTokens);
     if (fitted.overflow) return { ok: false, reason: `max input tokens: ${fitted.overflow}` };
@@ -136,7 +143,7 @@ export class Gemini {
         } catch (err) {
           const f = classify(err, this.o.timeoutMs);
           const reason = this.clean(f.reason);
-          if (f.kind === 'stop') return { ok: false, reason: `${model}: ${reason}`, note };
+          if (f.kind === 'stop') return { ok: false, reason: `${model}: ${reason}`, note, unavailable: true };
           if (f.kind === 'next-model') {
             core.info(`Gemini model ${model} is not available (${reason}); trying the next model`);
             tried.push(`${model}: ${reason}`);
@@ -164,7 +171,7 @@ export class Gemini {
         return { ok: true, value: reading.value as T, model, ...(note ? { note } : {}) };
       }
     }
-    return { ok: false, reason: `gave up: ${tried.join('; ')}`, note };
+    return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
   }
 
   private clean(text: string): string {
