@@ -91,6 +91,8 @@ describe('train-and-log failures', () => {
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]).toMatch(/exit code 3/);
     expect(r.errors[0]).toContain(r.outputs['run-id']);
+    expect(r.summary).toMatch(/Failed.*exit code 3/);
+    expect(r.summary).toContain(r.outputs['run-url']);
     expect(await statusOf(r.outputs['run-id'])).toBe('FAILED');
     expect((await rest.run(r.outputs['run-id']!)).info.end_time).toBeGreaterThan(0);
     await expect(rest.versions('never-registered')).resolves.toEqual([]);

@@ -1,17 +1,26 @@
 /** train-and-log: train inside an MLflow run, log, register, gate, report. */
 import * as core from '@actions/core';
+import { errorMessage } from '../shared/errors.js';
 import { run } from '../shared/run.js';
 import { readConfig } from './inputs.js';
 import { trainAndLog } from './pipeline.js';
 import { commentOnPullRequest } from './pr-comment.js';
-import { renderReport } from './summary.js';
+import { renderFailure, renderReport } from './summary.js';
 
 await run(async () => {
   const config = readConfig();
+  let started: { runId: string; runUrl: string } | undefined;
   const outcome = await trainAndLog(config, ({ runId, runUrl, experimentId }) => {
+    started = { runId, runUrl };
     core.setOutput('run-id', runId);
     core.setOutput('run-url', runUrl);
     core.setOutput('experiment-id', experimentId);
+  }).catch(async (err: unknown) => {
+    await core.summary
+      .addRaw(renderFailure(config.experiment, started, errorMessage(err)))
+      .write()
+      .catch(() => undefined);
+    throw err;
   });
   core.setOutput('model-version', outcome.version?.version ?? '');
   core.setOutput('model-uri', outcome.model?.modelUri ?? '');

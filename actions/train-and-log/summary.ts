@@ -108,3 +108,14 @@ export function renderReport(outcome: Outcome, config: Config): string {
   parts.push(links.join(' · '));
   return parts.join('\n\n') + '\n';
 }
+
+/** The summary of a failed step: what went wrong and, when the run exists, where it is. */
+export function renderFailure(
+  experiment: string,
+  run: { runId: string; runUrl: string } | undefined,
+  message: string,
+): string {
+  const parts = [`### train-and-log: ${cell(experiment)}`, `❌ **Failed**: ${cell(message)}`];
+  if (run) parts.push(`[MLflow run ${run.runId}](${run.runUrl})`);
+  return parts.join('\n\n') + '\n';
+}
