@@ -660,12 +660,23 @@ describe('platform/bootstrap.sh', () => {
         ? `[ "$1 $2" = "cluster list" ] && echo '[{"name":"mlops-dataplane","serversCount":1}]'; exit 0`
         : `[ "$1 $2" = "cluster list" ] && echo '[]'; exit 0`,
     );
-    // `get secret` fails (absent), `create ... --dry-run` prints a manifest for the following apply.
+    // `get secret` fails (absent); `create secret --from-file=k=path` records each file's content
+    // (the script deletes the files when it exits); `create ... --dry-run` prints a manifest.
     tool(
       'kubectl',
-      `case "$*" in *"get secret"*) exit 1;; *--dry-run*) echo "kind: Namespace";; esac; cat >/dev/null 2>&1 <&0 || true; exit 0`,
+      [
+        'case "$*" in *"get secret"*) exit 1;; esac',
+        'for a in "$@"; do case "$a" in --from-file=*) kv=${a#--from-file=}; echo "  file ${kv%%=*}=$(cat "${kv#*=}") (${kv#*=})" >>"' +
+          log +
+          '";; esac; done',
+        'case "$*" in *--dry-run*) echo "kind: Namespace";; *"apply -f -"*) cat >/dev/null;; esac',
+        'exit 0',
+      ].join('\n'),
     );
-    tool('openssl', 'echo c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw==');
+    tool(
+      'openssl',
+      '[ "$1 $2" = "rand -hex" ] && echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef || echo c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw==',
+    );
     return { bin, log };
   }
 
@@ -711,8 +722,42 @@ describe('platform/bootstrap.sh', () => {
     expect(create).toBeLessThan(argocd);
     expect(argocd).toBeLessThan(secret);
     expect(secret).toBeLessThan(root);
-    // The generated password is passed to kubectl, never printed.
+    // The generated password reaches kubectl through a file, never argv or the output.
+    expect(calls.find((c) => c.startsWith('  file admin-password='))).toMatch(
+      /^ {2}file admin-password=c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw== \(\/.+\)$/,
+    );
+    expect(calls.filter((c) => !c.startsWith('  file ')).join('\n')).not.toContain(
+      'c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw==',
+    );
     expect(r.stdout).not.toContain('c2VjcmV0LXBhc3N3b3JkLWZvci10ZXN0cw==');
+    // No relay token given: no relay Secret.
+    expect(calls.some((c) => /create secret generic alertmanager-relay/.test(c))).toBe(false);
+  });
+
+  it('creates the relay Secret from RELAY_GITHUB_TOKEN with a random bearer token, through files it removes', () => {
+    const { bin, log } = fakes(true);
+    const r = run({ REPO_URL: repoUrl, RELAY_GITHUB_TOKEN: 'ghp_relaytesttoken' }, bin);
+    expect(r.status).toBe(0);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    const create = calls.findIndex((c) =>
+      /^kubectl -n mlops create secret generic alertmanager-relay /.test(c),
+    );
+    expect(create).toBeGreaterThan(0);
+    const files = calls
+      .slice(create + 1)
+      .filter((c) => c.startsWith('  file '))
+      .slice(0, 2);
+    expect(files.map((f) => f.replace(/ \(.*\)$/, ''))).toEqual([
+      '  file relay-token=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+      '  file github-token=ghp_relaytesttoken',
+    ]);
+    expect(calls.filter((c) => !c.startsWith('  file ')).join('\n')).not.toContain('ghp_relaytesttoken');
+    expect(`${r.stdout}${r.stderr}`).not.toContain('ghp_relaytesttoken');
+    const tokenFile = /\((.*)\)$/.exec(files[1]!)![1]!;
+    expect(existsSync(tokenFile)).toBe(false);
+    expect(calls.indexOf(calls.find((c) => /kubectl apply -f .*root\.yaml/.test(c))!)).toBeGreaterThan(
+      create,
+    );
   });
 
   it('does not recreate a cluster that exists', () => {

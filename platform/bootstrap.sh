@@ -10,6 +10,8 @@
 #   ARGOCD_VERSION    ArgoCD release to install (default pinned below)
 #   CLUSTER_CONFIG    k3d config (default platform/k3d/cluster.yaml)
 #   MLFLOW_TRACKING_TOKEN  optional; stored as Secret iris/mlflow-credentials for the model server
+#   RELAY_GITHUB_TOKEN     optional; a token that may send repository_dispatch, stored with a random
+#                          relay bearer token as Secret mlops/alertmanager-relay (Alertmanager -> relay)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,15 +52,28 @@ log "creating Secrets that the manifests reference (values never leave this mach
 for ns in iris mlops; do
   kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
 done
+# Values go through files in a private directory, not argv (which other local users can read).
+secrets_dir=$(mktemp -d)
+chmod 700 "$secrets_dir"
+trap 'rm -rf "$secrets_dir"' EXIT
 if ! kubectl -n mlops get secret grafana-admin >/dev/null 2>&1; then
+  printf admin >"$secrets_dir/admin-user"
+  openssl rand -base64 24 | tr -d '\n' >"$secrets_dir/admin-password"
   kubectl -n mlops create secret generic grafana-admin \
-    --from-literal=admin-user=admin \
-    --from-literal=admin-password="$(openssl rand -base64 24)"
+    --from-file=admin-user="$secrets_dir/admin-user" --from-file=admin-password="$secrets_dir/admin-password"
   echo "Grafana password: kubectl -n mlops get secret grafana-admin -o jsonpath='{.data.admin-password}' | base64 -d"
 fi
+# The relay's bearer token (shared with Alertmanager) and the GitHub token it dispatches with.
+if [ -n "${RELAY_GITHUB_TOKEN:-}" ] && ! kubectl -n mlops get secret alertmanager-relay >/dev/null 2>&1; then
+  openssl rand -hex 32 | tr -d '\n' >"$secrets_dir/relay-token"
+  printf '%s' "$RELAY_GITHUB_TOKEN" >"$secrets_dir/github-token"
+  kubectl -n mlops create secret generic alertmanager-relay \
+    --from-file=relay-token="$secrets_dir/relay-token" --from-file=github-token="$secrets_dir/github-token"
+fi
 if [ -n "${MLFLOW_TRACKING_TOKEN:-}" ]; then
+  printf '%s' "$MLFLOW_TRACKING_TOKEN" >"$secrets_dir/token"
   kubectl -n iris create secret generic mlflow-credentials \
-    --from-literal=token="$MLFLOW_TRACKING_TOKEN" --dry-run=client -o yaml | kubectl apply -f -
+    --from-file=token="$secrets_dir/token" --dry-run=client -o yaml | kubectl apply -f -
 fi
 
 log "applying the app-of-apps"
