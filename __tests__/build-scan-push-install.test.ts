@@ -92,7 +92,12 @@ function setup(): FakeEnv {
 const run = (f: FakeEnv, version: string, toolCache = f.toolCache) =>
   runAction('build-scan-push', {
     inputs: { 'trivy-version': version },
-    env: { ...f.env, MLOPS_TRIVY_DOWNLOAD_BASE: base, RUNNER_TOOL_CACHE: toolCache },
+    env: {
+      ...f.env,
+      MLOPS_TRIVY_DOWNLOAD_BASE: base,
+      RUNNER_TOOL_CACHE: toolCache,
+      FAKE_TRIVY_VERSION: version,
+    },
     cwd: f.workspace,
   });
 
@@ -122,6 +127,19 @@ describe('build-scan-push: installing Trivy with the tool cache', () => {
     expect(second.code).toBe(0);
     expect(requests).toEqual([]);
     expect(second.stdout).toContain(`Trivy 0.99.1 from the tool cache: ${installed}`);
+
+    // A cache entry whose binary is not that version (stale, swapped) is refused before building.
+    const buildsBefore = f.calls().filter((c) => c.argv[1] === 'build').length;
+    const swapped = await runAction('build-scan-push', {
+      inputs: { 'trivy-version': '0.99.1' },
+      env: { ...f.env, MLOPS_TRIVY_DOWNLOAD_BASE: base, FAKE_TRIVY_VERSION: '0.50.0' },
+      cwd: f.workspace,
+    });
+    expect(swapped.code).toBe(1);
+    expect(swapped.errors.join()).toMatch(
+      /does not run as Trivy 0\.99\.1: `trivy --version` exited 0 reporting 0\.50\.0/,
+    );
+    expect(f.calls().filter((c) => c.argv[1] === 'build')).toHaveLength(buildsBefore);
   });
 
   it('fails clearly on a checksum mismatch and installs and builds nothing', async () => {

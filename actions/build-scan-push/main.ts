@@ -75,6 +75,7 @@ await run(async () => {
 
   // Trivy first: a broken or tampered download should fail before minutes of building.
   const trivy = new Trivy(await installTrivy(cfg.trivyVersion));
+  await trivy.assertVersion(cfg.trivyVersion);
 
   const registry = registryOf(cfg.image);
   const creds = cfg.push

@@ -149,6 +149,18 @@ export class Trivy {
     private readonly run: Runner = defaultRunner,
   ) {}
 
+  /** The binary must say it is the version that was pinned (a stale or swapped tool cache entry fails here). */
+  async assertVersion(expected: string): Promise<void> {
+    const out = await this.run(this.bin, ['--version'], { silent: true });
+    const got = /^Version:\s*v?(\S+)/m.exec(out.stdout)?.[1];
+    if (out.exitCode !== 0 || got !== expected) {
+      throw new TrivyInstallError(
+        `${this.bin} does not run as Trivy ${expected}: \`trivy --version\` exited ${out.exitCode} reporting ${got ?? `'${(out.stdout + out.stderr).trim().slice(0, 200)}'`}`,
+      );
+    }
+    core.info(`Trivy ${got} (${this.bin})`);
+  }
+
   static scanArgs(o: ScanOptions): string[] {
     const args = ['image'];
     if ('input' in o.target) args.push('--input', o.target.input);

@@ -32266,6 +32266,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(cache.note);
     // Trivy first: a broken or tampered download should fail before minutes of building.
     const trivy = new _trivy_js__WEBPACK_IMPORTED_MODULE_13__/* .Trivy */ .L_(await (0,_trivy_js__WEBPACK_IMPORTED_MODULE_13__/* .installTrivy */ .uG)(cfg.trivyVersion));
+    await trivy.assertVersion(cfg.trivyVersion);
     const registry = (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .registryOf */ .Fv)(cfg.image);
     const creds = cfg.push
         ? (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .resolveCredentials */ .z8)({
@@ -33592,6 +33593,15 @@ class Trivy {
     constructor(bin, run = buildx/* defaultRunner */.a0) {
         this.bin = bin;
         this.run = run;
+    }
+    /** The binary must say it is the version that was pinned (a stale or swapped tool cache entry fails here). */
+    async assertVersion(expected) {
+        const out = await this.run(this.bin, ['--version'], { silent: true });
+        const got = /^Version:\s*v?(\S+)/m.exec(out.stdout)?.[1];
+        if (out.exitCode !== 0 || got !== expected) {
+            throw new TrivyInstallError(`${this.bin} does not run as Trivy ${expected}: \`trivy --version\` exited ${out.exitCode} reporting ${got ?? `'${(out.stdout + out.stderr).trim().slice(0, 200)}'`}`);
+        }
+        lib_core/* info */.pq(`Trivy ${got} (${this.bin})`);
     }
     static scanArgs(o) {
         const args = ['image'];
