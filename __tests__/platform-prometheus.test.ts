@@ -4,13 +4,16 @@
  * Tailscale scrape of the data plane on 30808, Alertmanager at alertmanager:9093) and a check that
  * the unit tests can fail: a rule with a broken threshold must fail them.
  */
-import { describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './helpers/run-action.js';
+import { freePort } from './helpers/net.js';
 
 const DIR = join(ROOT, 'platform', 'prometheus');
 const CONFIG = join(DIR, 'prometheus.yml');
@@ -254,5 +257,149 @@ describe('the rules and the dashboard query what the inference server exports', 
       return sum + Number(a) / Number(b);
     }, 0);
     expect(total).toBeCloseTo(1, 10);
+  });
+});
+
+describe('a real Prometheus runs the deployed config and rules (rendered for loopback)', () => {
+  let prometheus: ChildProcess | undefined;
+  let exporter: Server;
+  let url = '';
+  let plog = '';
+  const scrapes: string[] = [];
+  let requests = 0;
+  let errors = 0;
+
+  /** A stand-in for the model server's /metrics: 10% of requests fail, all predictions are setosa. */
+  const exposition = (): string => {
+    requests += 100;
+    errors += 10;
+    return [
+      '# TYPE iris_requests_total counter',
+      `iris_requests_total{route="/predict",status="200"} ${requests - errors}`,
+      `iris_requests_total{route="/predict",status="500"} ${errors}`,
+      '# TYPE iris_predictions_total counter',
+      `iris_predictions_total{class="setosa"} ${requests - errors}`,
+      'iris_predictions_total{class="versicolor"} 0',
+      'iris_predictions_total{class="virginica"} 0',
+      '',
+    ].join('\n');
+  };
+
+  const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(q)}`);
+    const body = (await res.json()) as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+    return body.data.result;
+  };
+  const until = async <T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await fn().catch(() => undefined);
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`${what} not reached in ${ms} ms\n${plog.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+
+  beforeAll(async () => {
+    exporter = createServer((req, res) => {
+      scrapes.push(req.url ?? '');
+      res.setHeader('content-type', 'text/plain; version=0.0.4');
+      res.end(exposition());
+    });
+    await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', r));
+    const target = `127.0.0.1:${(exporter.address() as AddressInfo).port}`;
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+
+    // The Deployment's args, with the pod's paths mapped to a temp dir.
+    const deployment = parse(readFileSync(join(DIR, 'deployment.yaml'), 'utf8')) as {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
+    mkdirSync(join(dir, 'rules'));
+    for (const f of RULE_FILES) copyFileSync(f, join(dir, 'rules', basename(f)));
+    // Loopback rendering: the data plane's Tailscale name becomes the stand-in, intervals shrink to 1s.
+    const rendered = readFileSync(CONFIG, 'utf8')
+      .replace('iris-dataplane.tailnet.ts.net:30808', target)
+      .replace(/(scrape_interval|evaluation_interval): 15s/g, '$1: 1s')
+      .replace(/scrape_timeout: (5|10)s/g, 'scrape_timeout: 1s');
+    writeFileSync(join(dir, 'prometheus.yml'), rendered);
+    const args = deployment.spec.template.spec.containers[0]!.args.map((a) =>
+      a
+        .replace('/etc/prometheus/prometheus.yml', join(dir, 'prometheus.yml'))
+        .replace('=/prometheus', `=${join(dir, 'data')}`)
+        .replace(/--web\.listen-address=.*/, `--web.listen-address=127.0.0.1:${port}`),
+    );
+    expect(args).toContain('--storage.tsdb.retention.time=7d');
+    prometheus = spawn('prometheus', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus.stdout!.on('data', (c: Buffer) => (plog += c.toString()));
+    prometheus.stderr!.on('data', (c: Buffer) => (plog += c.toString()));
+    await until('ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = new Promise((r) => prometheus!.once('exit', r));
+      prometheus.kill('SIGTERM');
+      await exited;
+    }
+    await new Promise<void>((r) => exporter.close(() => r()));
+  });
+
+  it('starts with the Deployment flags, including the 7-day retention', async () => {
+    const res = await fetch(`${url}/api/v1/status/flags`);
+    const flags = ((await res.json()) as { data: Record<string, string> }).data;
+    // Prometheus prints durations in its largest unit: 7d reads back as 1w.
+    const m = /^(\d+)([dw])$/.exec(flags['storage.tsdb.retention.time']!)!;
+    expect(Number(m[1]) * (m[2] === 'w' ? 7 : 1)).toBe(7);
+  });
+
+  it('loads every rule group and evaluates them without errors', async () => {
+    const groups = await until('rules evaluated', async () => {
+      const res = await fetch(`${url}/api/v1/rules`);
+      const g = (
+        (await res.json()) as {
+          data: { groups: { name: string; rules: { health: string; lastError?: string; name: string }[] }[] };
+        }
+      ).data.groups;
+      return g.length > 0 && g.every((x) => x.rules.every((r) => r.health !== 'unknown')) ? g : undefined;
+    });
+    const names = RULE_FILES.flatMap((f) =>
+      (parse(readFileSync(f, 'utf8')) as { groups: { name: string }[] }).groups.map((g) => g.name),
+    );
+    expect(groups.map((g) => g.name).sort()).toEqual(names.sort());
+    for (const g of groups)
+      for (const r of g.rules) expect([r.name, r.health, r.lastError ?? '']).toEqual([r.name, 'ok', '']);
+  });
+
+  it('scrapes the data plane target at /metrics and computes the recording rules from it', async () => {
+    const ratio = await until('error ratio', async () => {
+      const r = await query('iris:request_errors:ratio_rate5m');
+      return r.length ? Number(r[0]!.value[1]) : undefined;
+    });
+    expect(scrapes.every((p) => p === '/metrics')).toBe(true);
+    expect(ratio).toBeCloseTo(0.1, 5);
+    const tvd = await until('total variation', async () => {
+      const r = await query('iris:prediction_class:total_variation_30m');
+      return r.length ? Number(r[0]!.value[1]) : undefined;
+    });
+    expect(tvd).toBeCloseTo(2 / 3, 5);
+    const up = await query('up{job="iris-classifier"}');
+    expect(up.map((s) => s.value[1])).toEqual(['1']);
+  });
+
+  it('puts the error-ratio alert in pending (for: 5m) with its labels', async () => {
+    const alert = await until('pending alert', async () => {
+      const r = await query('ALERTS{alertname="IrisClassifierHighErrorRatio"}');
+      return r.length ? r[0]!.metric : undefined;
+    });
+    expect(alert).toMatchObject({
+      alertstate: 'pending',
+      severity: 'critical',
+      service: 'iris-classifier',
+      model: 'iris',
+    });
   });
 });
