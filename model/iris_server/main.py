@@ -6,6 +6,7 @@ Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 1 when the model canno
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -79,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s", app.load_error)
             server.should_exit = True
             return
+        # MLflow leaves ~200k long-lived objects behind, and a full collection walks them all:
+        # a 0.1-0.5 s pause in the middle of serving, straight into p99. Collect once now, before
+        # reporting ready, and move the survivors out of the collector's reach.
+        gc.collect()
+        gc.freeze()
         seconds = time.perf_counter() - started
         metrics.model_loaded(model.name, model.version, model.run_id, model.flavor, model.classes, seconds)
         app.set_model(model)
