@@ -4,9 +4,10 @@
  * run is a no-op, and bad inputs fail naming the input.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAction } from './helpers/run-action.js';
+import { GitHttpServer } from './helpers/git-http.js';
 import {
   cloneFresh,
   commitCount,
@@ -354,5 +355,62 @@ describe('gitops-bump (push mode, YAML fidelity)', () => {
     expect(res.code).toBe(1);
     expect(res.errors.join('\n')).toMatch(/bad\.yaml: not valid YAML/);
     expect(readFileSync(join(origin.bare, 'HEAD'), 'utf8')).toContain('main');
+  });
+});
+
+describe('gitops-bump over smart HTTP', () => {
+  it('authenticates with an http.extraheader: the token is in no URL and not in the log', async () => {
+    const origin = makeOrigin(FILES);
+    const root = join(origin.root, 'http');
+    mkdirSync(join(root, 'octo-org'), { recursive: true });
+    git(origin.root, ['clone', '-q', '--bare', origin.bare, join(root, 'octo-org', 'gitops.git')]);
+    const server = new GitHttpServer(root, 'ghs_http_token_456');
+    await server.start();
+    try {
+      const res = await runAction('gitops-bump', {
+        inputs: { repository: 'octo-org/gitops', files: 'apps/iris/values.yaml', image: IMAGE, tag: '7.0.0' },
+        env: { GITHUB_TOKEN: 'ghs_http_token_456', GITHUB_SERVER_URL: server.url },
+      });
+      expect(res.errors).toEqual([]);
+      expect(res.outputs.changed).toBe('true');
+      const pushed = git(origin.root, [
+        '--git-dir',
+        join(root, 'octo-org', 'gitops.git'),
+        'rev-parse',
+        'main',
+      ]);
+      expect(pushed).toBe(res.outputs['commit-sha']);
+      expect(server.requests.some((r) => r.url.includes('git-receive-pack'))).toBe(true);
+      for (const r of server.requests) {
+        expect(r.url).not.toContain('ghs_http_token_456');
+        expect(r.authorization).toBe(
+          `basic ${Buffer.from('x-access-token:ghs_http_token_456').toString('base64')}`,
+        );
+      }
+      const log = res.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::'));
+      expect(log.join('\n')).not.toMatch(/ghs_http_token_456|eC1hY2Nlc3MtdG9rZW46Z2hzX2h0dHBfdG9rZW5fNDU2/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('fails clearly when the server refuses the token', async () => {
+    const origin = makeOrigin(FILES);
+    const root = join(origin.root, 'http');
+    mkdirSync(join(root, 'octo-org'), { recursive: true });
+    git(origin.root, ['clone', '-q', '--bare', origin.bare, join(root, 'octo-org', 'gitops.git')]);
+    const server = new GitHttpServer(root, 'the-right-token');
+    await server.start();
+    try {
+      const res = await runAction('gitops-bump', {
+        inputs: { repository: 'octo-org/gitops', files: 'apps/iris/values.yaml', image: IMAGE, tag: '7.0.0' },
+        env: { GITHUB_TOKEN: 'ghs_wrong_token', GITHUB_SERVER_URL: server.url },
+      });
+      expect(res.code).toBe(1);
+      expect(res.errors.join('\n')).toMatch(/git clone failed/);
+      expect(res.errors.join('\n')).not.toContain('ghs_wrong_token');
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -46,7 +46,7 @@ export function renderMessage(
 
 export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise<BumpResult> {
   const base = await git.clone(inputs.branch);
-  const firstTip = await git.revParse('HEAD');
+  const firstTip = await git.head();
   const files = await resolveFiles(git, inputs.files);
   const options = { image: inputs.image, target: inputs.target, helmPaths: inputs.helmPaths };
   const newVersion = versionOf(inputs.target);

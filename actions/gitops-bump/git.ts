@@ -4,6 +4,8 @@
  * a config file on disk or the log.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as core from '@actions/core';
 
 export interface GitResult {
@@ -104,6 +106,23 @@ export class Git {
     return (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
   }
 
+  /**
+   * HEAD's commit. Under contention every git process counts (each retry runs several), so the
+   * loose ref that a commit just wrote is read directly; rev-parse is the fallback.
+   */
+  async head(): Promise<string> {
+    try {
+      const ref = (await readFile(join(this.dir, '.git', 'HEAD'), 'utf8')).trim();
+      const sha = ref.startsWith('ref: ')
+        ? (await readFile(join(this.dir, '.git', ref.slice(5)), 'utf8')).trim()
+        : ref;
+      if (/^[0-9a-f]{40}$/.test(sha)) return sha;
+    } catch {
+      // packed or unusual ref: ask git
+    }
+    return this.revParse('HEAD');
+  }
+
   /** The commit a remote branch points at, or undefined when it does not exist. */
   async remoteHead(branch: string): Promise<string | undefined> {
     const { stdout } = await this.exec(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`]);
@@ -128,8 +147,8 @@ export class Git {
 
   /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
   async resetHard(ref: string): Promise<void> {
+    // Only tracked files are ever edited, so a hard reset alone restores a clean tree.
     await this.exec(['reset', '--hard', '--quiet', ref]);
-    await this.exec(['clean', '-fdq']);
   }
 
   async revParse(ref: string): Promise<string> {
@@ -137,9 +156,8 @@ export class Git {
   }
 
   async commit(paths: string[], message: string): Promise<string> {
-    await this.exec(['add', '--', ...paths]);
-    await this.exec(['commit', '--quiet', '--no-verify', '-m', message]);
-    return this.revParse('HEAD');
+    await this.exec(['commit', '--quiet', '--no-verify', '-m', message, '--', ...paths]);
+    return this.head();
   }
 
   /**

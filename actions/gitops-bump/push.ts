@@ -43,7 +43,7 @@ export interface Landed<T> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function land<T extends EditResult>(options: LandOptions<T>): Promise<Landed<T>> {
-  const { git, target, maxAttempts = 30, baseDelayMs = 100, maxDelayMs = 2000 } = options;
+  const { git, target, maxAttempts = 30, baseDelayMs = 50, maxDelayMs = 1000 } = options;
   let lastReason = '';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const tip = attempt === 1 && options.initialTip ? options.initialTip : await options.refresh();

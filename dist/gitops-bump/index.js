@@ -32458,7 +32458,7 @@ async function editTree(dir, files, options) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function land(options) {
-    const { git, target, maxAttempts = 30, baseDelayMs = 100, maxDelayMs = 2000 } = options;
+    const { git, target, maxAttempts = 30, baseDelayMs = 50, maxDelayMs = 1000 } = options;
     let lastReason = '';
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         const tip = attempt === 1 && options.initialTip ? options.initialTip : await options.refresh();
@@ -32561,7 +32561,7 @@ function renderMessage(template, image, locations, newVersion, files) {
 }
 async function bump(git, inputs, octokit) {
     const base = await git.clone(inputs.branch);
-    const firstTip = await git.revParse('HEAD');
+    const firstTip = await git.head();
     const files = await resolveFiles(git, inputs.files);
     const options = { image: inputs.image, target: inputs.target, helmPaths: inputs.helmPaths };
     const newVersion = (0,image_ref/* versionOf */.E4)(inputs.target);
@@ -32687,12 +32687,18 @@ async function bump(git, inputs, octokit) {
 /* unused harmony export GitError */
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1421);
 /* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9105);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9105);
 /**
  * The git CLI, driven as a runner's checkout does it. The token travels in an `http.extraheader`
  * passed through GIT_CONFIG_* environment variables: it never appears in a URL, an argument list,
  * a config file on disk or the log.
  */
+
+
 
 
 class GitError extends Error {
@@ -32725,7 +32731,7 @@ class Git {
         const url = new URL(options.remoteUrl);
         if (options.token && url.protocol.startsWith('http')) {
             const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-            _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(basic);
+            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(basic);
             env.GIT_CONFIG_COUNT = '1';
             env.GIT_CONFIG_KEY_0 = `http.${url.origin}/.extraheader`;
             env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
@@ -32733,7 +32739,7 @@ class Git {
         this.env = env;
     }
     async exec(args, { allowFail = false, cwd = this.dir } = {}) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .debug */ .Yz(`git ${args.join(' ')}`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .debug */ .Yz(`git ${args.join(' ')}`);
         const result = await new Promise((resolve, reject) => {
             const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)('git', args, { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
             let stdout = '';
@@ -32767,6 +32773,24 @@ class Git {
         ], { cwd: process.cwd() });
         return (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
     }
+    /**
+     * HEAD's commit. Under contention every git process counts (each retry runs several), so the
+     * loose ref that a commit just wrote is read directly; rev-parse is the fallback.
+     */
+    async head() {
+        try {
+            const ref = (await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(this.dir, '.git', 'HEAD'), 'utf8')).trim();
+            const sha = ref.startsWith('ref: ')
+                ? (await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(this.dir, '.git', ref.slice(5)), 'utf8')).trim()
+                : ref;
+            if (/^[0-9a-f]{40}$/.test(sha))
+                return sha;
+        }
+        catch {
+            // packed or unusual ref: ask git
+        }
+        return this.revParse('HEAD');
+    }
     /** The commit a remote branch points at, or undefined when it does not exist. */
     async remoteHead(branch) {
         const { stdout } = await this.exec(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`]);
@@ -32788,16 +32812,15 @@ class Git {
     }
     /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
     async resetHard(ref) {
+        // Only tracked files are ever edited, so a hard reset alone restores a clean tree.
         await this.exec(['reset', '--hard', '--quiet', ref]);
-        await this.exec(['clean', '-fdq']);
     }
     async revParse(ref) {
         return (await this.exec(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
     }
     async commit(paths, message) {
-        await this.exec(['add', '--', ...paths]);
-        await this.exec(['commit', '--quiet', '--no-verify', '-m', message]);
-        return this.revParse('HEAD');
+        await this.exec(['commit', '--quiet', '--no-verify', '-m', message, '--', ...paths]);
+        return this.head();
     }
     /**
      * A commit whose tree is HEAD's and whose parents are HEAD and `other`, so that a branch at
