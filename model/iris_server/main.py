@@ -1,7 +1,7 @@
 """Process lifecycle: settings, listening at once, loading the model beside, clean exits.
 
 Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 1 when the model cannot be loaded,
-2 for invalid settings.
+2 for invalid settings, 3 when the address cannot be bound (uvicorn's start-up failure).
 """
 
 from __future__ import annotations

@@ -490,6 +490,20 @@ def test_settings_are_validated(tmp_path):
     assert code == 2 and "MAX_ROWS must be >= 1" in log
 
 
+def test_a_busy_port_fails_start_up_clearly(model, tmp_path):
+    _, path = model
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        s = Server({"MODEL_URI": str(path), "PORT": str(busy.getsockname()[1])}, tmp_path)
+        try:
+            code = s.proc.wait(60)
+        finally:
+            s.stop()
+    assert code == 3
+    assert "address already in use" in s.log()
+
+
 def test_pyfunc_models_without_sklearn_flavor_are_served(tmp_path):
     """Custom pyfunc models take the DataFrame path, still with validated, ordered columns."""
     import mlflow.pyfunc
