@@ -17,6 +17,7 @@ import {
   extractFindings,
   mergeReports,
   parseTrivyignore,
+  rank,
   type TrivyReport,
 } from './gate.js';
 import { readConfig } from './inputs.js';
@@ -201,7 +202,11 @@ await run(async () => {
       .write();
 
     if (!verdict.passed) {
-      const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}`;
+      const worst = rank(verdict.failing)
+        .slice(0, 3)
+        .map((f) => `${f.id} ${f.pkg} ${f.installed}${f.fixed ? ` (fixed in ${f.fixed})` : ''}`);
+      const more = verdict.failing.length > worst.length ? ', ...' : '';
+      const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
       if (cfg.failOnVulnerabilities) throw new Error(`Scan gate failed: ${what}; nothing was pushed.`);
       core.warning(`Scan found ${what} (fail-on-vulnerabilities is false).`);
     }

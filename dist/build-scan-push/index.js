@@ -32368,7 +32368,11 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         }))
             .write();
         if (!verdict.passed) {
-            const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}`;
+            const worst = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .rank */ .Tm)(verdict.failing)
+                .slice(0, 3)
+                .map((f) => `${f.id} ${f.pkg} ${f.installed}${f.fixed ? ` (fixed in ${f.fixed})` : ''}`);
+            const more = verdict.failing.length > worst.length ? ', ...' : '';
+            const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
             if (cfg.failOnVulnerabilities)
                 throw new Error(`Scan gate failed: ${what}; nothing was pushed.`);
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Scan found ${what} (fail-on-vulnerabilities is false).`);
