@@ -6,9 +6,11 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
  * `Authorization: Bearer <token>` checked in constant time: both sides are hashed first, so
  * neither the comparison nor an early length mismatch tells an attacker how close a guess was.
  */
-export function bearerMatches(header: string | undefined, expected: string): boolean {
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
-  const given = m?.[1] ?? '';
-  const ok = timingSafeEqual(digest(given), digest(expected));
-  return ok && given !== '';
+export function bearerCheck(expected: string): (header: string | undefined) => boolean {
+  const want = digest(expected);
+  return (header) => {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+    const given = m?.[1] ?? '';
+    return timingSafeEqual(digest(given), want) && given !== '';
+  };
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PayloadError, validateNotification } from '../alert-to-issue/webhook.js';
 import { groupId } from '../alert-to-issue/group.js';
-import { bearerMatches } from './auth.js';
+import { bearerCheck } from './auth.js';
 import type { RelayConfig } from './config.js';
 import type { Dispatcher } from './dispatch.js';
 import type { Logger } from './log.js';
@@ -23,17 +23,26 @@ export interface Relay {
 
 class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > max) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > max) return Promise.reject(new BodyTooLarge());
+  // Events rather than an async iterator: cheaper per request, which counts at thousands a second.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > max) {
+        req.off('data', onData);
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 export function createRelay(
@@ -44,6 +53,7 @@ export function createRelay(
 ): Relay {
   let inFlight = 0;
   let stopping = false;
+  const authorized = bearerCheck(cfg.bearerToken);
   const idle: Array<() => void> = [];
 
   const send = (
@@ -77,7 +87,7 @@ export function createRelay(
       metrics.duration.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
       send(res, status, body, headers);
     };
-    if (!bearerMatches(req.headers.authorization, cfg.bearerToken)) {
+    if (!authorized(req.headers.authorization)) {
       req.resume();
       log.warn('unauthorized notification', { id, remote: req.socket.remoteAddress });
       return done(
