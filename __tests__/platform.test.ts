@@ -101,6 +101,7 @@ describe('kubectl kustomize builds every kustomization offline', () => {
     expect(kustomizationDirs).toEqual(
       expect.arrayContaining([
         'platform/argocd/apps',
+        'platform/argocd/ci-access',
         'platform/control-plane',
         'platform/grafana',
         'platform/iris-classifier/base',
@@ -548,6 +549,45 @@ describe('ArgoCD app-of-apps', () => {
   });
 });
 
+describe('the CI identity for gitops-bump wait-for-sync', () => {
+  const docs = build('platform/argocd/ci-access');
+  const role = one(docs, 'Role', 'mlops-ci-application-sync');
+
+  it('may get, list, watch and patch only the Application the pipeline deploys, in argocd', () => {
+    expect(role.metadata.namespace).toBe('argocd');
+    expect(role.rules).toEqual([
+      {
+        apiGroups: ['argoproj.io'],
+        resources: ['applications'],
+        resourceNames: ['iris-classifier'],
+        verbs: ['get', 'list', 'watch', 'patch'],
+      },
+    ]);
+    const pipeline = parse(readFileSync(join(ROOT, '.github', 'workflows', 'ml-pipeline.yml'), 'utf8')) as {
+      on: { workflow_call: { inputs: Record<string, { default?: string }> } };
+    };
+    const inputs = pipeline.on.workflow_call.inputs;
+    expect((role.rules as { resourceNames: string[] }[])[0]!.resourceNames).toContain(
+      inputs['argocd-app']!.default,
+    );
+    expect(role.metadata.namespace).toBe(inputs['argocd-namespace']!.default);
+  });
+
+  it('binds the Role, not a ClusterRole, to a ServiceAccount without a mounted token', () => {
+    const binding = one(docs, 'RoleBinding', 'mlops-ci-application-sync');
+    expect(get(binding, 'roleRef')).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: role.metadata.name,
+    });
+    expect(get(binding, 'subjects')).toEqual([
+      { kind: 'ServiceAccount', name: 'mlops-ci', namespace: 'argocd' },
+    ]);
+    expect(get(one(docs, 'ServiceAccount', 'mlops-ci'), 'automountServiceAccountToken')).toBe(false);
+    expect(byKind(docs, 'ClusterRoleBinding')).toEqual([]);
+  });
+});
+
 describe('k3d cluster config', () => {
   const config = parse(readFileSync(join(PLATFORM, 'k3d', 'cluster.yaml'), 'utf8')) as {
     apiVersion: string;
@@ -716,10 +756,12 @@ describe('platform/bootstrap.sh', () => {
     const argocd = at(
       /^kubectl apply -n argocd --server-side --force-conflicts -f https:\/\/raw\.githubusercontent\.com\/argoproj\/argo-cd\/v\d+\.\d+\.\d+\/manifests\/install\.yaml$/,
     );
+    const ciAccess = at(/^kubectl apply -k .*platform\/argocd\/ci-access$/);
     const secret = at(/^kubectl -n mlops create secret generic grafana-admin /);
     const root = at(/^kubectl apply -f .*platform\/argocd\/root\.yaml$/);
-    expect([create, argocd, secret, root].every((i) => i >= 0)).toBe(true);
+    expect([create, argocd, ciAccess, secret, root].every((i) => i >= 0)).toBe(true);
     expect(create).toBeLessThan(argocd);
+    expect(argocd).toBeLessThan(ciAccess);
     expect(argocd).toBeLessThan(secret);
     expect(secret).toBeLessThan(root);
     // The generated password reaches kubectl through a file, never argv or the output.

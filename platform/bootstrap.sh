@@ -48,6 +48,9 @@ kubectl -n argocd rollout status deploy/argocd-repo-server --timeout=300s
 kubectl -n argocd rollout status deploy/argocd-server --timeout=300s
 kubectl -n argocd rollout status statefulset/argocd-application-controller --timeout=300s
 
+log "creating the CI identity that may watch and refresh the iris-classifier Application, nothing else"
+kubectl apply -k "$here/argocd/ci-access"
+
 log "creating Secrets that the manifests reference (values never leave this machine)"
 for ns in iris mlops; do
   kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
@@ -83,3 +86,4 @@ log "done: ArgoCD now syncs $REPO_URL"
 echo "ArgoCD UI: kubectl -n argocd port-forward svc/argocd-server 8443:443"
 echo "admin password: kubectl -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d"
 echo "iris-classifier: http://localhost:30808/readyz   Grafana: http://localhost:30900"
+echo "CI kubeconfig token (1h): kubectl -n argocd create token mlops-ci --duration=1h"
