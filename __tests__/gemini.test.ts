@@ -295,6 +295,10 @@ describe('helpers', () => {
     expect(out).toContain('\\/merge now');
     expect(out).not.toContain('<!--');
     expect(out).toContain('a@b.com');
+    const img = neutralize('![x](https://evil.example/?d=1) <img src="https://evil.example"> `@octocat`');
+    expect(img).toBe(
+      '\\![x](https://evil.example/?d=1) &lt;img src="https://evil.example"> `@\u200boctocat`',
+    );
   });
 
   it('redacts secrets', () => {

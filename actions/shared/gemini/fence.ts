@@ -39,18 +39,21 @@ const ZWSP = '\u200b';
 
 /**
  * Model output made safe to post as Markdown: `@user` and `@org/team` mentions are broken with
- * a zero-width space (so nobody is pinged), leading `/command`s used by bots are escaped, and
- * HTML comments (our sticky-comment markers) cannot be forged.
+ * a zero-width space (so nobody is pinged), leading `/command`s used by bots are escaped,
+ * HTML comments (our sticky-comment markers) cannot be forged, and images do not load.
  */
 export function neutralize(text: string): string {
   return (
     text
       // Mentions: an @ that starts a word (GitHub does not treat e-mail addresses as mentions).
-      .replace(/(^|[^\w`])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
+      .replace(/(^|[^\w])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
       // Slash commands at the start of a line (e.g. /approve, /merge, /label).
       .replace(/^(\s*)\/(?=[A-Za-z])/gm, `$1\\/`)
       .replace(/<!--/g, '&lt;!--')
       .replace(/-->/g, '--&gt;')
+      // Images are fetched when the comment is viewed: no beacons or exfiltration URLs.
+      .replace(/!\[/g, '\\![')
+      .replace(/<(img|picture|source|video|audio|iframe|object|embed)\b/gi, '&lt;$1')
   );
 }
 
