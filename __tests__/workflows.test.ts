@@ -260,6 +260,97 @@ describe('concurrency', () => {
   });
 });
 
+/**
+ * Evaluates the GitHub expression subset a concurrency key uses: property paths, string literals,
+ * `||` (first truthy operand), format() and toJSON(). A missing property is null, as on GitHub.
+ */
+function evaluate(template: string, context: Obj): string {
+  return template.replace(/\$\{\{([\s\S]*?)\}\}/g, (_, source: string) => {
+    const tokens = source.match(/'(?:[^']|'')*'|\|\||[A-Za-z_][\w.-]*|[(),]/g) ?? [];
+    let i = 0;
+    const show = (v: unknown): string =>
+      v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+    const primary = (): unknown => {
+      const t = tokens[i++]!;
+      if (t.startsWith("'")) return t.slice(1, -1).replace(/''/g, "'");
+      if (tokens[i] === '(') {
+        i++;
+        const args: unknown[] = [];
+        while (tokens[i] !== ')') {
+          args.push(or());
+          if (tokens[i] === ',') i++;
+        }
+        i++;
+        if (t === 'toJSON') return JSON.stringify(args[0] ?? null, null, 2);
+        if (t === 'format')
+          return (args[0] as string).replace(/\{(\d+)\}/g, (_m, n: string) => show(args[Number(n) + 1]));
+        throw new Error(`unsupported function ${t}`);
+      }
+      return t
+        .split('.')
+        .reduce<unknown>((v, k) => (v && typeof v === 'object' ? ((v as Obj)[k] ?? null) : null), context);
+    };
+    const or = (): unknown => {
+      let v = primary();
+      while (tokens[i] === '||') {
+        i++;
+        const w = primary();
+        if (!v) v = w;
+      }
+      return v;
+    };
+    const value = or();
+    if (i !== tokens.length) throw new Error(`unparsed: ${tokens.slice(i).join(' ')}`);
+    return show(value);
+  });
+}
+
+describe('the alert-triage concurrency key on every form a notification arrives in', () => {
+  const job = workflows['.github/workflows/alert-triage.yml']!.jobs.triage!;
+  const template = typeof job.concurrency === 'string' ? job.concurrency : job.concurrency!.group;
+  const key = (event: Obj): string =>
+    evaluate(template, { github: { repository: 'example-org/iris-app', event } });
+  const dispatch = JSON.parse(
+    readFileSync(join(ROOT, 'workflows-example', 'events', 'alertmanager-dispatch.json'), 'utf8'),
+  ) as Obj;
+  const wrapped = dispatch.client_payload as { alertmanager: Obj & { groupKey: string; status: string } };
+  const direct = (
+    JSON.parse(
+      readFileSync(join(ROOT, 'platform', 'alertmanager', 'testdata', 'direct-rendered.json'), 'utf8'),
+    ) as {
+      client_payload: Obj;
+    }
+  ).client_payload;
+
+  it('keys the relay-wrapped and the bare body by groupKey, the same for firing and resolved', () => {
+    const firing = key(dispatch);
+    expect(firing).toBe(`alert-triage-example-org/iris-app-${wrapped.alertmanager.groupKey}`);
+    const resolved = structuredClone(dispatch) as { client_payload: { alertmanager: Obj } };
+    resolved.client_payload.alertmanager.status = 'resolved';
+    expect(key(resolved)).toBe(firing);
+    expect(key({ client_payload: wrapped.alertmanager })).toBe(firing);
+  });
+
+  it("keys the direct payload (as Alertmanager's own renderer writes it) by receiver and group labels", () => {
+    const k = key({ client_payload: direct });
+    expect(k).toBe(
+      `alert-triage-example-org/iris-app-${direct.receiver as string}-${direct.groupLabels as string}`,
+    );
+    // One line: no newline or JSON in a concurrency group.
+    expect(k).not.toMatch(/\n/);
+    expect(key({ client_payload: { ...direct, status: 'resolved', alerts: '' } })).toBe(k);
+  });
+
+  it('gives different alert groups different keys', () => {
+    const other = structuredClone(wrapped.alertmanager);
+    other.groupKey = '{}/{severity="warning"}:{alertname="IrisClassifierNoPredictions"}';
+    expect(key({ client_payload: { alertmanager: other } })).not.toBe(key(dispatch));
+    expect(key({ client_payload: { ...direct, groupLabels: 'alertname=Other&' } })).not.toBe(
+      key({ client_payload: direct }),
+    );
+  });
+});
+
 /** Inputs and outputs of an action.yml; undefined when the action does not exist yet. */
 function actionSpec(
   name: string,
