@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { runAction } from './helpers/run-action.js';
-import { head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import { commitDirect, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 
 const IMAGE = 'ghcr.io/octo-org/iris';
 let k8s: FakeKubernetes;
@@ -158,6 +158,54 @@ describe('gitops-bump wait-for-sync', () => {
     // The inline kubeconfig's token is registered as a secret and printed nowhere else.
     expect(res.stdout).toContain('::add-mask::fake-k8s-token');
     expect(res.stdout.replace('::add-mask::fake-k8s-token', '')).not.toContain('fake-k8s-token');
+  });
+
+  it('accepts a later commit that contains the pushed one (another run pushed right after)', async () => {
+    seedApp();
+    let later = '';
+    k8s.onPatch = (app, patch) => {
+      if (!(patch as { metadata?: { annotations?: object } }).metadata?.annotations) return;
+      // Someone else lands a commit before ArgoCD looks; ArgoCD then syncs the newest tip.
+      later = commitDirect(origin, 'apps/other/values.yaml', `replicas: ${tag}\n`, 'another run');
+      const { namespace, name } = app.metadata;
+      setTimeout(
+        () =>
+          k8s.update(namespace, name, (a) => {
+            a.status = argoStatus({ sync: 'Synced', revision: later, health: 'Healthy', phase: 'Succeeded' });
+          }),
+        200,
+      );
+    };
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(later).not.toBe(res.outputs['commit-sha']);
+    expect(res.stdout).toContain(`a later commit that contains ${res.outputs['commit-sha']!.slice(0, 12)}`);
+  });
+
+  it('is not failed by an older failed operation, only by one on the pushed commit', async () => {
+    k8s.put(
+      'argocd',
+      'iris',
+      argoStatus({
+        sync: 'OutOfSync',
+        revision: head(origin),
+        health: 'Healthy',
+        phase: 'Failed',
+        message: 'an old failure',
+      }),
+    );
+    controller((revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }));
+    // ArgoCD first compares the new commit while the last operation is still the old failed one.
+    const original = k8s.onPatch!;
+    k8s.onPatch = (app, patch) => {
+      k8s.update(app.metadata.namespace, app.metadata.name, (a) => {
+        (a.status!.sync as { revision: string }).revision = head(origin);
+      });
+      original(app, patch);
+    };
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
   });
 
   it('fails clearly when the Application does not exist', async () => {

@@ -76,8 +76,12 @@ export function loadKubeConfig(value: string | undefined): KubeConfig {
   return kc;
 }
 
-const includes = (one: string | undefined, many: string[] | undefined, sha: string): boolean =>
-  one === sha || (many ?? []).includes(sha);
+/** Whether the revision(s) named match one of the accepted commits. */
+const includes = (
+  one: string | undefined,
+  many: string[] | undefined,
+  accepted: ReadonlySet<string>,
+): boolean => (one !== undefined && accepted.has(one)) || (many ?? []).some((r) => accepted.has(r));
 
 export function describe(app: Application | undefined): string {
   if (!app) return 'no Application seen';
@@ -95,21 +99,28 @@ export function describe(app: Application | undefined): string {
   return parts.join(', ');
 }
 
-export function evaluate(app: Application, revision: string): Verdict {
+/**
+ * `accepted` is the pushed commit plus any later commit known to contain it: when another run
+ * pushes right after us, ArgoCD may go straight to that commit, which deploys ours too.
+ */
+export function evaluate(app: Application, accepted: ReadonlySet<string>): Verdict {
   const s = app.status ?? {};
-  const onRevision = includes(s.sync?.revision, s.sync?.revisions, revision);
+  const onRevision = includes(s.sync?.revision, s.sync?.revisions, accepted);
   const op = s.operationState;
+  // The last operation may be an older one (a failed sync of the previous commit): only an
+  // operation on our commit counts.
   const opOnRevision =
-    includes(op?.syncResult?.revision, op?.syncResult?.revisions, revision) ||
-    includes(op?.operation?.sync?.revision, op?.operation?.sync?.revisions, revision);
-  if (op && (op.phase === 'Failed' || op.phase === 'Error') && (opOnRevision || onRevision)) {
+    includes(op?.syncResult?.revision, op?.syncResult?.revisions, accepted) ||
+    includes(op?.operation?.sync?.revision, op?.operation?.sync?.revisions, accepted);
+  if (op && (op.phase === 'Failed' || op.phase === 'Error') && opOnRevision) {
     return {
       done: true,
       ok: false,
       reason: `ArgoCD sync operation ${op.phase}: ${op.message ?? 'no message'}`,
     };
   }
-  if (onRevision && s.health?.status === 'Degraded') {
+  // Health is of the live objects: it speaks for our commit once that commit is what is synced.
+  if (onRevision && s.sync?.status === 'Synced' && s.health?.status === 'Degraded') {
     const detail =
       s.health.message ??
       op?.message ??
@@ -129,6 +140,8 @@ export interface WaitOptions {
   revision: string;
   timeoutMs: number;
   refresh: boolean;
+  /** Whether `later` contains the pushed commit (a descendant of it). */
+  contains?: (later: string) => Promise<boolean>;
 }
 
 export async function requestRefresh(api: CustomObjectsApi, namespace: string, name: string): Promise<void> {
@@ -178,6 +191,25 @@ export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
     }
   }
 
+  const accepted = new Set([revision]);
+  const checks = new Map<string, Promise<boolean>>();
+  const judge = async (app: Application): Promise<Verdict> => {
+    const verdict = evaluate(app, accepted);
+    const seen = app.status?.sync?.revision;
+    if (verdict.done || !options.contains || !seen || accepted.has(seen) || !/^[0-9a-f]{40}$/.test(seen)) {
+      return verdict;
+    }
+    if (!checks.has(seen))
+      checks.set(
+        seen,
+        options.contains(seen).catch(() => false),
+      );
+    if (!(await checks.get(seen))) return verdict;
+    core.info(`${where} is at ${seen.slice(0, 12)}, a later commit that contains ${revision.slice(0, 12)}.`);
+    accepted.add(seen);
+    return evaluate(app, accepted);
+  };
+
   const result = (ok: boolean, reason: string): SyncResult => ({
     ok,
     reason,
@@ -201,7 +233,7 @@ export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
     const app = list.items?.[0];
     if (!app) throw new Error(`${where} not found`);
     last = app;
-    const verdict = evaluate(app, revision);
+    const verdict = await judge(app);
     if (verdict.done) return result(verdict.ok, verdict.ok ? '' : verdict.reason);
     core.info(`${where}: ${describe(app)}; waiting for ${revision.slice(0, 12)}.`);
 
@@ -210,9 +242,9 @@ export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
       name,
       resourceVersion: list.metadata?.resourceVersion,
       untilMs: deadline - Date.now(),
-      onApp: (a) => {
+      onApp: async (a) => {
         last = a;
-        const v = evaluate(a, revision);
+        const v = await judge(a);
         if (!v.done) core.info(`${where}: ${describe(a)}`);
         return v;
       },
@@ -245,7 +277,7 @@ function watchOnce(
     name: string;
     resourceVersion?: string;
     untilMs: number;
-    onApp: (app: Application) => Verdict;
+    onApp: (app: Application) => Promise<Verdict>;
   },
 ): Promise<WatchOutcome> {
   return new Promise((resolve) => {
@@ -275,8 +307,9 @@ function watchOnce(
           }
           if (type === 'BOOKMARK') return;
           if (type === 'DELETED') return finish({ deleted: true });
-          const verdict = opts.onApp(object as Application);
-          if (verdict.done) finish({ verdict });
+          void opts.onApp(object as Application).then((verdict) => {
+            if (verdict.done) finish({ verdict });
+          });
         },
         (err: unknown) => finish({ error: err ? String((err as Error).message ?? err) : 'closed' }),
       )

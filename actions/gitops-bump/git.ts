@@ -145,6 +145,30 @@ export class Git {
     await this.exec(['fetch', '--depth=1', '--no-tags', 'origin', sha]);
   }
 
+  /**
+   * Whether `later` descends from `commit` on `branch`. The clone is shallow, so the branch's
+   * history back to a day before `commit` is fetched first (bounded, unlike --unshallow).
+   */
+  async contains(commit: string, later: string, branch: string): Promise<boolean> {
+    if (commit === later) return true;
+    const { stdout } = await this.exec(['show', '-s', '--format=%ct', commit]);
+    const since = Number(stdout.trim()) - 86_400;
+    await this.exec(
+      [
+        'fetch',
+        '--no-tags',
+        `--shallow-since=${since}`,
+        'origin',
+        `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
+      ],
+      {
+        allowFail: true,
+      },
+    );
+    const result = await this.exec(['merge-base', '--is-ancestor', commit, later], { allowFail: true });
+    return result.code === 0;
+  }
+
   /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
   async resetHard(ref: string): Promise<void> {
     // Only tracked files are ever edited, so a hard reset alone restores a clean tree.

@@ -52,6 +52,7 @@ await run(async () => {
           revision,
           timeoutMs: inputs.timeoutMs,
           refresh: inputs.argocdRefresh,
+          contains: (later) => git.contains(revision, later, result.branch),
         });
         core.info(sync.ok ? `ArgoCD synced ${revision.slice(0, 12)}: ${sync.last}` : sync.reason);
       }

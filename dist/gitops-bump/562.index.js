@@ -60,7 +60,8 @@ function loadKubeConfig(value) {
         throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .d('kubeconfig', 'a current context with a cluster', value ?? '(default)');
     return kc;
 }
-const includes = (one, many, sha) => one === sha || (many ?? []).includes(sha);
+/** Whether the revision(s) named match one of the accepted commits. */
+const includes = (one, many, accepted) => (one !== undefined && accepted.has(one)) || (many ?? []).some((r) => accepted.has(r));
 function describe(app) {
     if (!app)
         return 'no Application seen';
@@ -75,20 +76,27 @@ function describe(app) {
     }
     return parts.join(', ');
 }
-function evaluate(app, revision) {
+/**
+ * `accepted` is the pushed commit plus any later commit known to contain it: when another run
+ * pushes right after us, ArgoCD may go straight to that commit, which deploys ours too.
+ */
+function evaluate(app, accepted) {
     const s = app.status ?? {};
-    const onRevision = includes(s.sync?.revision, s.sync?.revisions, revision);
+    const onRevision = includes(s.sync?.revision, s.sync?.revisions, accepted);
     const op = s.operationState;
-    const opOnRevision = includes(op?.syncResult?.revision, op?.syncResult?.revisions, revision) ||
-        includes(op?.operation?.sync?.revision, op?.operation?.sync?.revisions, revision);
-    if (op && (op.phase === 'Failed' || op.phase === 'Error') && (opOnRevision || onRevision)) {
+    // The last operation may be an older one (a failed sync of the previous commit): only an
+    // operation on our commit counts.
+    const opOnRevision = includes(op?.syncResult?.revision, op?.syncResult?.revisions, accepted) ||
+        includes(op?.operation?.sync?.revision, op?.operation?.sync?.revisions, accepted);
+    if (op && (op.phase === 'Failed' || op.phase === 'Error') && opOnRevision) {
         return {
             done: true,
             ok: false,
             reason: `ArgoCD sync operation ${op.phase}: ${op.message ?? 'no message'}`,
         };
     }
-    if (onRevision && s.health?.status === 'Degraded') {
+    // Health is of the live objects: it speaks for our commit once that commit is what is synced.
+    if (onRevision && s.sync?.status === 'Synced' && s.health?.status === 'Degraded') {
         const detail = s.health.message ??
             op?.message ??
             s.conditions?.map((c) => `${c.type}: ${c.message}`).join('; ') ??
@@ -141,6 +149,22 @@ async function waitForSync(options) {
             throw apiError(err, `refreshing ${where}`);
         }
     }
+    const accepted = new Set([revision]);
+    const checks = new Map();
+    const judge = async (app) => {
+        const verdict = evaluate(app, accepted);
+        const seen = app.status?.sync?.revision;
+        if (verdict.done || !options.contains || !seen || accepted.has(seen) || !/^[0-9a-f]{40}$/.test(seen)) {
+            return verdict;
+        }
+        if (!checks.has(seen))
+            checks.set(seen, options.contains(seen).catch(() => false));
+        if (!(await checks.get(seen)))
+            return verdict;
+        _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`${where} is at ${seen.slice(0, 12)}, a later commit that contains ${revision.slice(0, 12)}.`);
+        accepted.add(seen);
+        return evaluate(app, accepted);
+    };
     const result = (ok, reason) => ({
         ok,
         reason,
@@ -165,7 +189,7 @@ async function waitForSync(options) {
         if (!app)
             throw new Error(`${where} not found`);
         last = app;
-        const verdict = evaluate(app, revision);
+        const verdict = await judge(app);
         if (verdict.done)
             return result(verdict.ok, verdict.ok ? '' : verdict.reason);
         _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`${where}: ${describe(app)}; waiting for ${revision.slice(0, 12)}.`);
@@ -174,9 +198,9 @@ async function waitForSync(options) {
             name,
             resourceVersion: list.metadata?.resourceVersion,
             untilMs: deadline - Date.now(),
-            onApp: (a) => {
+            onApp: async (a) => {
                 last = a;
-                const v = evaluate(a, revision);
+                const v = await judge(a);
                 if (!v.done)
                     _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`${where}: ${describe(a)}`);
                 return v;
@@ -223,9 +247,10 @@ function watchOnce(kc, opts) {
                 return;
             if (type === 'DELETED')
                 return finish({ deleted: true });
-            const verdict = opts.onApp(object);
-            if (verdict.done)
-                finish({ verdict });
+            void opts.onApp(object).then((verdict) => {
+                if (verdict.done)
+                    finish({ verdict });
+            });
         }, (err) => finish({ error: err ? String(err.message ?? err) : 'closed' }))
             .then((c) => {
             controller = c;

@@ -32810,6 +32810,27 @@ class Git {
     async fetchCommit(sha) {
         await this.exec(['fetch', '--depth=1', '--no-tags', 'origin', sha]);
     }
+    /**
+     * Whether `later` descends from `commit` on `branch`. The clone is shallow, so the branch's
+     * history back to a day before `commit` is fetched first (bounded, unlike --unshallow).
+     */
+    async contains(commit, later, branch) {
+        if (commit === later)
+            return true;
+        const { stdout } = await this.exec(['show', '-s', '--format=%ct', commit]);
+        const since = Number(stdout.trim()) - 86_400;
+        await this.exec([
+            'fetch',
+            '--no-tags',
+            `--shallow-since=${since}`,
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
+        ], {
+            allowFail: true,
+        });
+        const result = await this.exec(['merge-base', '--is-ancestor', commit, later], { allowFail: true });
+        return result.code === 0;
+    }
     /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
     async resetHard(ref) {
         // Only tracked files are ever edited, so a hard reset alone restores a clean tree.
@@ -33223,6 +33244,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
                     revision,
                     timeoutMs: inputs.timeoutMs,
                     refresh: inputs.argocdRefresh,
+                    contains: (later) => git.contains(revision, later, result.branch),
                 });
                 _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .info */ .pq(sync.ok ? `ArgoCD synced ${revision.slice(0, 12)}: ${sync.last}` : sync.reason);
             }
