@@ -366,6 +366,15 @@ describe('build-scan-push: tags, drivers and cache', () => {
     ]);
   });
 
+  it('passes a remote (git) context through, letting buildx read its own Dockerfile', async () => {
+    const context = 'https://github.com/octo-org/iris.git#main:model';
+    const { res, calls } = await run({ context, push: false });
+    expect(res.code).toBe(0);
+    const build = builds(calls)[0]!;
+    expect(build.argv).not.toContain('--file');
+    expect(build.argv.at(-1)).toBe(context);
+  });
+
   it('passes platforms, build-args and user labels (which override defaults)', async () => {
     const { res, calls } = await run({
       platforms: 'linux/amd64,linux/arm64',

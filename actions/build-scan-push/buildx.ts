@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs';
 
 export interface BuildSpec {
   context: string;
-  file: string;
+  /** Omitted for a remote context, whose own Dockerfile buildx then reads. */
+  file?: string;
   /** Full references, e.g. ghcr.io/o/r:sha-0123456. */
   tags: string[];
   labels: Record<string, string>;
@@ -88,7 +89,8 @@ export class Buildx {
   }
 
   static buildArgs(spec: BuildSpec, output: BuildOutput): string[] {
-    const args = ['buildx', 'build', '--file', spec.file];
+    const args = ['buildx', 'build'];
+    if (spec.file) args.push('--file', spec.file);
     for (const t of spec.tags) args.push('--tag', t);
     for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
     for (const [k, v] of Object.entries(spec.buildArgs)) args.push('--build-arg', `${k}=${v}`);

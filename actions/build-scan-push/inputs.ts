@@ -11,7 +11,8 @@ import { DEFAULT_TRIVY_VERSION } from './trivy.js';
 export interface Config {
   workspace: string;
   context: string;
-  file: string;
+  /** Undefined for a remote (git/https) context without `file`: buildx reads the context's own. */
+  file?: string;
   image: string;
   tagRules: string[];
   labels: Record<string, string>;
@@ -66,8 +67,8 @@ export function readConfig(): Config {
     throw new InputError('context', 'an existing directory (relative to the workspace)', contextIn);
   }
   const fileIn = inp.optional('file');
-  const file = fileIn ? at(fileIn) : join(remote ? workspace : context, 'Dockerfile');
-  if (!remote && !existsSync(file)) {
+  const file = fileIn ? (remote ? fileIn : at(fileIn)) : remote ? undefined : join(context, 'Dockerfile');
+  if (file !== undefined && !remote && !existsSync(file)) {
     throw new InputError('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
   }
 

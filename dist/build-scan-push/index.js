@@ -31673,7 +31673,9 @@ class Buildx {
         return m ? m[1] : 'docker';
     }
     static buildArgs(spec, output) {
-        const args = ['buildx', 'build', '--file', spec.file];
+        const args = ['buildx', 'build'];
+        if (spec.file)
+            args.push('--file', spec.file);
         for (const t of spec.tags)
             args.push('--tag', t);
         for (const [k, v] of Object.entries(spec.labels))
@@ -32051,8 +32053,8 @@ function readConfig() {
         throw new errors/* InputError */.d('context', 'an existing directory (relative to the workspace)', contextIn);
     }
     const fileIn = optional('file');
-    const file = fileIn ? at(fileIn) : (0,external_node_path_.join)(remote ? workspace : context, 'Dockerfile');
-    if (!remote && !(0,external_node_fs_.existsSync)(file)) {
+    const file = fileIn ? (remote ? fileIn : at(fileIn)) : remote ? undefined : (0,external_node_path_.join)(context, 'Dockerfile');
+    if (file !== undefined && !remote && !(0,external_node_fs_.existsSync)(file)) {
         throw new errors/* InputError */.d('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
     }
     const repo = process.env.GITHUB_REPOSITORY ?? '';
