@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
-import { MlflowRest, metricsOf, paramsOf, pyfuncPredict } from './helpers/mlflow-rest.js';
+import { MlflowRest, metricsOf, paramsOf, pyfuncPredict, tagsOf } from './helpers/mlflow-rest.js';
 import { ROOT, runAction } from './helpers/run-action.js';
 
 let mlflow: MlflowServer;
@@ -78,6 +78,7 @@ describe('train-and-log at volume', () => {
 
     const run = await rest.run(runId);
     expect(run.info.status).toBe('FINISHED');
+    expect(tagsOf(run)['mlflow.runName']).toBe('bulk run');
     const logged = metricsOf(run);
     expect(Object.keys(logged)).toHaveLength(1 + 3 + 1200);
     expect(logged['layers.layer_39.stat_29']).toBeCloseTo(39.29, 10);

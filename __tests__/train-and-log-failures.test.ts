@@ -105,24 +105,27 @@ describe('train-and-log failures', () => {
     expect(await statusOf(r.outputs['run-id'])).toBe('FAILED');
   });
 
-  it('cancellation (SIGTERM to the action) stops the command and marks the run KILLED', async () => {
-    const r = await act(
-      'sleep 60 & echo $! > sleep.pid; echo $$ > bash.pid; echo "training started"; wait',
-      {},
-      {
-        onStdout: (chunk, child) => {
-          if (chunk.includes('training started')) child.kill('SIGTERM');
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'cancellation (%s to the action) stops the command and marks the run KILLED',
+    async (signal) => {
+      const r = await act(
+        'sleep 60 & echo $! > sleep.pid; echo $$ > bash.pid; echo "training started"; wait',
+        {},
+        {
+          onStdout: (chunk, child) => {
+            if (chunk.includes('training started')) child.kill(signal);
+          },
         },
-      },
-    );
-    expect(r.code).toBe(1);
-    expect(r.errors.join('\n')).toMatch(/Cancelled \(SIGTERM\).*marked KILLED/);
-    expect(await statusOf(r.outputs['run-id'])).toBe('KILLED');
-    // Everything the command started is gone, not orphaned.
-    for (const file of ['sleep.pid', 'bash.pid']) {
-      expect(alive(Number(readFileSync(join(r.cwd, file), 'utf8')))).toBe(false);
-    }
-  });
+      );
+      expect(r.code).toBe(1);
+      expect(r.errors.join('\n')).toMatch(new RegExp(`Cancelled \\(${signal}\\).*marked KILLED`));
+      expect(await statusOf(r.outputs['run-id'])).toBe('KILLED');
+      // Everything the command started is gone, not orphaned.
+      for (const file of ['sleep.pid', 'bash.pid']) {
+        expect(alive(Number(readFileSync(join(r.cwd, file), 'utf8')))).toBe(false);
+      }
+    },
+  );
 
   it('a missing metrics file names metrics-file and fails the run', async () => {
     const r = await act('echo trained', { 'metrics-file': 'out/metrics.json' });

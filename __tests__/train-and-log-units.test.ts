@@ -50,6 +50,13 @@ describe('gate', () => {
     );
   });
 
+  it('never promotes a NaN, nor compares against one', () => {
+    expect(decideGate({ ...base, candidate: NaN }).passed).toBe(false);
+    const d = decideGate({ ...base, candidate: 0.9, champion: { version: '3', value: NaN } });
+    expect(d.passed).toBe(false);
+    expect(d.reason).toContain('(it is NaN)');
+  });
+
   it('fails closed when the champion has no value to compare', () => {
     const d = decideGate({
       ...base,
@@ -81,7 +88,17 @@ describe('metrics and params files', () => {
     expect(() => readMetrics(file('{"bad|name": 1}'))).toThrow(
       /^Input 'metrics-file': expected names .*'bad\|name'/,
     );
-    expect(() => readMetrics(file('NaN'))).toThrow(/not valid JSON/);
+    expect(() => readMetrics(file('{"acc": 0.5,}'))).toThrow(/not valid JSON/);
+    expect(() => readMetrics(file('{"acc": nan}'))).toThrow(/not valid JSON/);
+  });
+
+  it("takes Python's NaN and Infinity as numbers, but not inside strings", () => {
+    const m = readMetrics(file('{"loss": NaN, "grad": {"max": Infinity, "min": -Infinity}, "ok": 1}'));
+    expect(m).toEqual({ loss: NaN, 'grad.max': Infinity, 'grad.min': -Infinity, ok: 1 });
+    expect(readParams(file('{"note": "NaN or Infinity \\" NaN", "x": NaN}'))).toEqual({
+      note: 'NaN or Infinity " NaN',
+      x: 'NaN',
+    });
   });
 
   it('reads params as MLflow strings and limits their length', () => {

@@ -23,6 +23,9 @@ export interface GateDecision {
 const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toPrecision(6).replace(/\.?0+$/, ''));
 
 export function decideGate(g: GateInput): GateDecision {
+  if (Number.isNaN(g.candidate)) {
+    return { passed: false, reason: `${g.metric} is NaN: nothing to promote` };
+  }
   if (!g.champion) {
     return {
       passed: true,
@@ -30,10 +33,12 @@ export function decideGate(g: GateInput): GateDecision {
     };
   }
   const { version, value, problem } = g.champion;
-  if (value === undefined) {
+  if (value === undefined || Number.isNaN(value)) {
     return {
       passed: false,
-      reason: `champion v${version} has no ${g.metric} to compare against${problem ? ` (${problem})` : ''}`,
+      reason: `champion v${version} has no ${g.metric} to compare against${
+        problem ? ` (${problem})` : value === undefined ? '' : ' (it is NaN)'
+      }`,
     };
   }
   const improvement = g.direction === 'maximize' ? g.candidate - value : value - g.candidate;

@@ -1,6 +1,7 @@
 /** Every input of train-and-log, parsed and checked in one place before anything talks to MLflow. */
 import { isAbsolute, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
+import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import * as inputs from '../shared/inputs.js';
 
@@ -60,6 +61,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (!/^https?:\/\//i.test(trackingUri)) {
     throw new InputError('tracking-uri', 'an http(s):// URL of an MLflow tracking server', trackingUri);
+  }
+
+  // MLflow's clients read these from the environment, and so do we and the command: mask them
+  // in case they did not come from `secrets` (which the runner masks already).
+  for (const name of ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_PASSWORD']) {
+    if (env[name]) core.setSecret(env[name]);
   }
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();

@@ -26,6 +26,24 @@ export function flatten(value: Json, prefix = '', out: [string, Json][] = []): [
   return out;
 }
 
+const NON_FINITE = '\u0000non-finite:';
+
+/**
+ * JSON.parse, plus the NaN, Infinity and -Infinity that Python's json.dump writes by default (a
+ * diverged loss is NaN, and MLflow stores it). They are matched only outside strings.
+ */
+export function parsePythonJson(text: string): unknown {
+  const marked = text.replace(
+    /"(?:[^"\\]|\\.)*"|(-?)\b(NaN|Infinity)\b/g,
+    (match, sign: string, word?: string) => (word ? JSON.stringify(`${NON_FINITE}${sign}${word}`) : match),
+  );
+  return JSON.parse(marked, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(NON_FINITE)
+      ? Number(value.slice(NON_FINITE.length))
+      : value,
+  );
+}
+
 function readJsonObject(path: string, input: string): Record<string, Json> {
   if (!existsSync(path)) {
     throw new InputError(input, 'a JSON file written by the command', `${path} does not exist`);
@@ -34,7 +52,7 @@ function readJsonObject(path: string, input: string): Record<string, Json> {
   const text = readFileSync(path, 'utf8');
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = parsePythonJson(text);
   } catch (err) {
     throw new InputError(input, 'a JSON file', `${path} is not valid JSON (${(err as Error).message})`);
   }
@@ -58,13 +76,13 @@ function checkName(key: string, input: string, path: string): void {
 const describe = (v: Json): string =>
   typeof v === 'string' ? `the string "${v.slice(0, 40)}"` : JSON.stringify(v);
 
-/** Flat `{name: number}`; every value must be a finite number. */
+/** Flat `{name: number}`; every value must be a number (NaN and infinities included, as MLflow takes them). */
 export function readMetrics(path: string, input = 'metrics-file'): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of flatten(readJsonObject(path, input))) {
     if (key === '') continue;
     checkName(key, input, path);
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
+    if (typeof value !== 'number') {
       throw new InputError(
         input,
         'numeric metric values',
@@ -82,7 +100,8 @@ export function readParams(path: string, input = 'params-file'): Record<string, 
   for (const [key, value] of flatten(readJsonObject(path, input))) {
     if (key === '') continue;
     checkName(key, input, path);
-    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    const text =
+      typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
     if (text.length > MAX_PARAM_VALUE_LENGTH) {
       throw new InputError(
         input,

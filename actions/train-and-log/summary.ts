@@ -10,7 +10,7 @@ export const MAX_ROWS = 40;
 const CONFUSION = /^confusion_matrix\.([^.]+)\.([^.]+)$/;
 
 export function formatNumber(n: number): string {
-  if (Number.isInteger(n)) return String(n);
+  if (!Number.isFinite(n) || Number.isInteger(n)) return String(n);
   const abs = Math.abs(n);
   if (abs !== 0 && (abs < 1e-4 || abs >= 1e9)) return n.toExponential(3);
   return String(Number(n.toFixed(4)));

@@ -31196,10 +31196,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: ./actions/shared/errors.ts
-var errors = __nccwpck_require__(9223);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
 var core = __nccwpck_require__(8179);
+// EXTERNAL MODULE: ./actions/shared/errors.ts
+var errors = __nccwpck_require__(9223);
 ;// CONCATENATED MODULE: ./actions/shared/inputs.ts
 /**
  * Typed access to action inputs. Every parser names the input in its error, so a user
@@ -31297,6 +31297,7 @@ function json(name) {
 
 
 
+
 const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
 function alias(name, fallback) {
     const value = string(name, fallback);
@@ -31319,6 +31320,12 @@ function readConfig(env = process.env) {
     }
     if (!/^https?:\/\//i.test(trackingUri)) {
         throw new errors/* InputError */.d('tracking-uri', 'an http(s):// URL of an MLflow tracking server', trackingUri);
+    }
+    // MLflow's clients read these from the environment, and so do we and the command: mask them
+    // in case they did not come from `secrets` (which the runner masks already).
+    for (const name of ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_PASSWORD']) {
+        if (env[name])
+            core/* setSecret */.Pq(env[name]);
     }
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const workingDirectory = (0,external_node_path_.resolve)(workspace, string('working-directory', '.'));
@@ -36292,6 +36299,9 @@ function onCancel(handler) {
 ;// CONCATENATED MODULE: ./actions/train-and-log/gate.ts
 const fmt = (n) => (Number.isInteger(n) ? String(n) : n.toPrecision(6).replace(/\.?0+$/, ''));
 function decideGate(g) {
+    if (Number.isNaN(g.candidate)) {
+        return { passed: false, reason: `${g.metric} is NaN: nothing to promote` };
+    }
     if (!g.champion) {
         return {
             passed: true,
@@ -36299,10 +36309,10 @@ function decideGate(g) {
         };
     }
     const { version, value, problem } = g.champion;
-    if (value === undefined) {
+    if (value === undefined || Number.isNaN(value)) {
         return {
             passed: false,
-            reason: `champion v${version} has no ${g.metric} to compare against${problem ? ` (${problem})` : ''}`,
+            reason: `champion v${version} has no ${g.metric} to compare against${problem ? ` (${problem})` : value === undefined ? '' : ' (it is NaN)'}`,
         };
     }
     const improvement = g.direction === 'maximize' ? g.candidate - value : value - g.candidate;
@@ -36344,6 +36354,17 @@ function flatten(value, prefix = '', out = []) {
     }
     return out;
 }
+const NON_FINITE = '\u0000non-finite:';
+/**
+ * JSON.parse, plus the NaN, Infinity and -Infinity that Python's json.dump writes by default (a
+ * diverged loss is NaN, and MLflow stores it). They are matched only outside strings.
+ */
+function parsePythonJson(text) {
+    const marked = text.replace(/"(?:[^"\\]|\\.)*"|(-?)\b(NaN|Infinity)\b/g, (match, sign, word) => (word ? JSON.stringify(`${NON_FINITE}${sign}${word}`) : match));
+    return JSON.parse(marked, (_key, value) => typeof value === 'string' && value.startsWith(NON_FINITE)
+        ? Number(value.slice(NON_FINITE.length))
+        : value);
+}
 function readJsonObject(path, input) {
     if (!(0,external_node_fs_.existsSync)(path)) {
         throw new errors/* InputError */.d(input, 'a JSON file written by the command', `${path} does not exist`);
@@ -36353,7 +36374,7 @@ function readJsonObject(path, input) {
     const text = (0,external_node_fs_.readFileSync)(path, 'utf8');
     let data;
     try {
-        data = JSON.parse(text);
+        data = parsePythonJson(text);
     }
     catch (err) {
         throw new errors/* InputError */.d(input, 'a JSON file', `${path} is not valid JSON (${err.message})`);
@@ -36370,14 +36391,14 @@ function checkName(key, input, path) {
     }
 }
 const describe = (v) => typeof v === 'string' ? `the string "${v.slice(0, 40)}"` : JSON.stringify(v);
-/** Flat `{name: number}`; every value must be a finite number. */
+/** Flat `{name: number}`; every value must be a number (NaN and infinities included, as MLflow takes them). */
 function readMetrics(path, input = 'metrics-file') {
     const out = {};
     for (const [key, value] of flatten(readJsonObject(path, input))) {
         if (key === '')
             continue;
         checkName(key, input, path);
-        if (typeof value !== 'number' || !Number.isFinite(value)) {
+        if (typeof value !== 'number') {
             throw new errors/* InputError */.d(input, 'numeric metric values', `metric '${key}' is ${describe(value)} in ${path}`);
         }
         out[key] = value;
@@ -36391,7 +36412,7 @@ function readParams(path, input = 'params-file') {
         if (key === '')
             continue;
         checkName(key, input, path);
-        const text = typeof value === 'string' ? value : JSON.stringify(value);
+        const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
         if (text.length > MAX_PARAM_VALUE_LENGTH) {
             throw new errors/* InputError */.d(input, `param values of at most ${MAX_PARAM_VALUE_LENGTH} characters`, `'${key}' has ${text.length} in ${path}`);
         }
@@ -36854,7 +36875,7 @@ async function commentOnPullRequest(token, key, body) {
 const MAX_ROWS = 40;
 const CONFUSION = /^confusion_matrix\.([^.]+)\.([^.]+)$/;
 function formatNumber(n) {
-    if (Number.isInteger(n))
+    if (!Number.isFinite(n) || Number.isInteger(n))
         return String(n);
     const abs = Math.abs(n);
     if (abs !== 0 && (abs < 1e-4 || abs >= 1e9))
