@@ -71,7 +71,7 @@ const event = (pr: Pull) => ({
 
 function review(pr: Pull, inputs: Record<string, string | undefined> = {}): Promise<RunResult> {
   return runAction('ai-review', {
-    inputs: { 'gemini-api-key': FAKE_GEMINI_KEY, 'request-timeout': '5s', ...inputs },
+    inputs: { 'gemini-api-key': FAKE_GEMINI_KEY, 'request-timeout': '20s', ...inputs },
     env: { ...gh.env(), ...gemini.env() },
     eventName: 'pull_request',
     event: event(pr),
@@ -399,7 +399,7 @@ describe('ai-review', () => {
         ...(await Promise.all(
           cases.map(async ([, , inputs], k) => {
             const pr = seed({ files: [pullFile(`svc${k}/Dockerfile`, addedPatch(DOCKERFILE), 'added')] });
-            return { pr, res: await review(pr, { 'request-timeout': '5s', ...inputs }) };
+            return { pr, res: await review(pr, { 'request-timeout': '20s', ...inputs }) };
           }),
         )),
       );

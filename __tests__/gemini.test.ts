@@ -142,13 +142,13 @@ describe('Gemini client', () => {
 
   it('times out a call that hangs and retries it', async () => {
     fake.script({ hang: true }, { json: { summary: 'late but fine', risk: 'low' } });
-    const res = await client({ timeoutMs: 300 }).generateJson(request());
+    const res = await client({ timeoutMs: 2_000 }).generateJson(request());
     expect(res).toMatchObject({ ok: true, value: { summary: 'late but fine' } });
     expect(fake.requests).toHaveLength(2);
     fake.always({ hang: true });
-    const gaveUp = await client({ timeoutMs: 300, attempts: 2 }).generateJson(request());
+    const gaveUp = await client({ timeoutMs: 500, attempts: 2 }).generateJson(request());
     expect(gaveUp.ok).toBe(false);
-    if (!gaveUp.ok) expect(gaveUp.reason).toMatch(/no answer within 300 ms after 2 attempts/);
+    if (!gaveUp.ok) expect(gaveUp.reason).toMatch(/no answer within 500 ms after 2 attempts/);
   });
 
   it('falls back in order when a model is not found or retired (404)', async () => {
