@@ -376,6 +376,20 @@ describe('least privilege and secrets across the platform', () => {
     }
   });
 
+  it('keeps stored data out of automated prune and Application deletion (PVCs and Namespaces)', () => {
+    const stateful = all.filter((d) => d.kind === 'PersistentVolumeClaim' || d.kind === 'Namespace');
+    expect(stateful.length).toBeGreaterThanOrEqual(4);
+    for (const d of stateful) {
+      const options = (get(d, 'metadata.annotations') as Record<string, string> | undefined)?.[
+        'argocd.argoproj.io/sync-options'
+      ];
+      expect([`${d.kind}/${d.metadata.name}`, options?.split(',').sort()]).toEqual([
+        `${d.kind}/${d.metadata.name}`,
+        ['Delete=false', 'Prune=false'],
+      ]);
+    }
+  });
+
   it('keeps NetworkPolicy peers as written (kube-dns selector not rewritten by kustomize labels)', () => {
     for (const np of byKind(all, 'NetworkPolicy')) {
       for (const rule of (get(np, 'spec.egress') as Obj[]) ?? []) {
