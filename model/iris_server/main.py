@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         log_level=settings.log_level,
         server_header=False,
+        # Client addresses are never used; skip rewriting them from X-Forwarded-* on every request.
+        proxy_headers=False,
         timeout_graceful_shutdown=settings.graceful_timeout,
         backlog=4096,
     )

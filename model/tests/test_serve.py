@@ -164,8 +164,8 @@ def model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(model, mlflow_server, tmp_path_factory):
-    # Depends on mlflow_server only to start it early: its ~15 s boot overlaps these tests.
+def server(model, mlflow_server, gated_server, tmp_path_factory):
+    # Depends on the registry's processes only to start them early: their boots overlap these tests.
     _, path = model
     env = {
         "MODEL_URI": str(path),
@@ -550,7 +550,7 @@ class GatedProxy:
 
             def forward(self):
                 proxy.seen.set()
-                proxy.gate.wait(60)
+                proxy.gate.wait()  # close() opens it too, so no handler outlives the test
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
@@ -628,7 +628,29 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def registry(mlflow_server):
+def gated_server(mlflow_server, tmp_path_factory):
+    """Our server on models:/iris-serve-test@champion behind a gated proxy, started early: its
+    start-up overlaps the registration, and it stays unready until the test opens the gate."""
+    _, url, _ = mlflow_server
+    proxy = GatedProxy(url)
+    s = Server(
+        # A long client timeout: the first registry call may wait at the gate through other tests.
+        {
+            "MODEL_URI": "models:/iris-serve-test@champion",
+            "MLFLOW_TRACKING_URI": proxy.url,
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "900",
+        },
+        tmp_path_factory.mktemp("gated"),
+    )
+    try:
+        yield s, proxy
+    finally:
+        s.stop()
+        proxy.close()
+
+
+@pytest.fixture(scope="module")
+def registry(mlflow_server, gated_server, tmp_path_factory):
     """The model registered on the real MLflow server as iris-serve-test@champion."""
     import mlflow
     import mlflow.sklearn
@@ -643,6 +665,10 @@ def registry(mlflow_server):
             pass
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.25)
+    # Started now so its start-up overlaps the registration; it fails whatever the registry holds.
+    unknown = Server(
+        {"MODEL_URI": "models:/iris-serve-test@nope", "MLFLOW_TRACKING_URI": url}, tmp_path_factory.mktemp("unknown")
+    )
     mlflow.set_tracking_uri(url)
     try:
         est, X = iris_model(n_estimators=5)
@@ -654,12 +680,14 @@ def registry(mlflow_server):
         mlflow.MlflowClient(url).set_registered_model_alias("iris-serve-test", "champion", version)
     finally:
         mlflow.set_tracking_uri(None)
-    return {"url": url, "version": version, "run_id": run.info.run_id, "model": est}
+    try:
+        yield {"url": url, "version": version, "run_id": run.info.run_id, "model": est, "unknown": unknown}
+    finally:
+        unknown.stop()
 
 
-def test_registry_alias_readiness_and_graceful_shutdown(registry, tmp_path):
-    proxy = GatedProxy(registry["url"])
-    s = Server({"MODEL_URI": "models:/iris-serve-test@champion", "MLFLOW_TRACKING_URI": proxy.url}, tmp_path)
+def test_registry_alias_readiness_and_graceful_shutdown(registry, gated_server):
+    s, proxy = gated_server
     try:
         # Alive at once, not ready while the registry has not answered.
         s.wait("/healthz")
@@ -724,12 +752,11 @@ def test_registry_alias_readiness_and_graceful_shutdown(registry, tmp_path):
         idle.close()
     finally:
         s.stop()
-        proxy.close()
 
 
-def test_unknown_registered_model_fails_start_up_clearly(registry, tmp_path):
-    code, log = run_to_exit(
-        {"MODEL_URI": "models:/iris-serve-test@nope", "MLFLOW_TRACKING_URI": registry["url"]}, tmp_path
-    )
+def test_unknown_registered_model_fails_start_up_clearly(registry):
+    unknown = registry["unknown"]
+    code = unknown.proc.wait(120)
+    log = unknown.log()
     assert code == 1, log
     assert "could not load model models:/iris-serve-test@nope" in log
