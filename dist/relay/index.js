@@ -10590,8 +10590,18 @@ class Dispatcher {
             }
             catch (err) {
                 const e = err;
-                last = { reason: err instanceof TimeoutError ? e.message : (e.code ?? e.message) };
-                this.metrics.attempts.inc({ status: 'error' });
+                if (typeof e.status === 'number') {
+                    // The App's installation token could not be had (auth-app's RequestError): a 4xx
+                    // there (bad key, app not installed) does not heal by retrying.
+                    last = { status: e.status, reason: `GitHub App token request answered ${e.status}: ${e.message}` };
+                    this.metrics.attempts.inc({ status: `token-${e.status}` });
+                    if (e.status < 500 && e.status !== 429)
+                        break;
+                }
+                else {
+                    last = { reason: err instanceof TimeoutError ? e.message : (e.code ?? e.message) };
+                    this.metrics.attempts.inc({ status: 'error' });
+                }
                 const delay = this.backoff(attempt);
                 if (attempt === this.cfg.attempts || this.now() + delay > deadline)
                     break;
