@@ -7,16 +7,20 @@
  *   bash scripts/demo                          train, log, register, gate; stop the server
  *   bash scripts/demo --keep-server            leave MLflow running to browse the links
  *   bash scripts/demo -- --label-noise 0.6     arguments after -- go to model/train.py
+ *
+ * MLOPS_DEMO_PORT picks the port (default 5055, or any free one when taken), MLOPS_STATE_DIR the
+ * folder for MLflow's database and artifacts (default .mlops/).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-const STATE = join(ROOT, '.mlops');
+/** MLOPS_STATE_DIR moves it (tests use a temp dir); the default is gitignored. */
+const STATE = resolve(process.env.MLOPS_STATE_DIR ?? join(ROOT, '.mlops'));
 const VENV = join(ROOT, '.venv', 'bin');
 const DEFAULT_PORT = 5055;
 
@@ -98,7 +102,8 @@ export async function startMlflow(): Promise<Mlflow> {
       signal('SIGTERM');
       setTimeout(() => signal('SIGKILL'), 5000).unref();
     });
-  log(`starting MLflow at ${url} (sqlite and artifacts in .mlops/mlflow, log in .mlops/mlflow/server.log)`);
+  const where = relative(ROOT, join(STATE, 'mlflow')) || '.';
+  log(`starting MLflow at ${url} (sqlite and artifacts in ${where}, log in ${where}/server.log)`);
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) {
