@@ -21,6 +21,8 @@ let client: MlflowClient;
 let work: string;
 
 beforeAll(async () => {
+  // Nothing here uses the server's GenAI job runner; its seven worker processes only cost CPU.
+  process.env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION = 'false';
   server = await startMlflow();
   client = new MlflowClient({ trackingUri: server.url });
   work = mkdtempSync(join(tmpdir(), 'mlflow-client-'));

@@ -181,6 +181,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mlflow-bench-'));
   process.stdout.write('Preparing workload and starting mlflow server... ');
   mkdirSync(join(work, 'server'));
+  // The server's GenAI job runner (unused here) starts seven Python worker processes in its first
+  // minute; on a small machine that start-up would land on whichever client runs first.
+  process.env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION ??= 'false';
   const [server] = await Promise.all([
     startMlflow({ dir: join(work, 'server') }),
     makeWorkload(join(work, 'workload')),
