@@ -9,6 +9,7 @@ import { findMarkedComment, trustedAuthor } from '../shared/sticky-comment.js';
 import type { ChangedFile } from './diff.js';
 
 export const SUMMARY_KEY = 'ai-review';
+const COMPARE_FILE_LIMIT = 300;
 const SHA_MARKER = /<!-- mlops-actions:ai-review:sha=([0-9a-f]{40}) -->/;
 export const shaMarker = (sha: string): string => `<!-- mlops-actions:ai-review:sha=${sha} -->`;
 
@@ -62,6 +63,13 @@ export async function reviewScope(
       return {
         files: prFiles,
         note: `the branch was rewritten since the last review (${lastSha.slice(0, 7)}), so every change was reviewed again`,
+      };
+    }
+    if ((data.files ?? []).length >= COMPARE_FILE_LIMIT) {
+      // The compare API lists at most 300 files: past that it cannot say what changed.
+      return {
+        files: prFiles,
+        note: `${COMPARE_FILE_LIMIT} or more files changed since the last review, so every change was reviewed again`,
       };
     }
     // Only files still changed by the PR: a change reverted since the last review has nothing to comment on.

@@ -55361,6 +55361,7 @@ async function upsertSummary(octokit, where, previous, body) {
 
 
 const SUMMARY_KEY = 'ai-review';
+const COMPARE_FILE_LIMIT = 300;
 const SHA_MARKER = /<!-- mlops-actions:ai-review:sha=([0-9a-f]{40}) -->/;
 const shaMarker = (sha) => `<!-- mlops-actions:ai-review:sha=${sha} -->`;
 async function previousReview(octokit, where) {
@@ -55385,6 +55386,13 @@ async function reviewScope(octokit, repo, prFiles, head, lastSha) {
             return {
                 files: prFiles,
                 note: `the branch was rewritten since the last review (${lastSha.slice(0, 7)}), so every change was reviewed again`,
+            };
+        }
+        if ((data.files ?? []).length >= COMPARE_FILE_LIMIT) {
+            // The compare API lists at most 300 files: past that it cannot say what changed.
+            return {
+                files: prFiles,
+                note: `${COMPARE_FILE_LIMIT} or more files changed since the last review, so every change was reviewed again`,
             };
         }
         // Only files still changed by the PR: a change reverted since the last review has nothing to comment on.

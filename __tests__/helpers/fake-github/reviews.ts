@@ -421,7 +421,8 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
         behind_by: status === 'diverged' ? 1 : 0,
         total_commits: status === 'ahead' ? chain.length : 0,
         commits: status === 'ahead' ? chain.map(commitView) : [],
-        files: files.map((f) => fileView(ctx, repo, head, f)),
+        // GitHub lists at most 300 files in a comparison.
+        files: files.slice(0, 300).map((f) => fileView(ctx, repo, head, f)),
       },
     };
   };
