@@ -51039,6 +51039,8 @@ class Transport {
     requestCount = 0;
     timeoutMs;
     attempts;
+    uploadConcurrency;
+    logBatchStreams;
     baseDelayMs;
     auth;
     constructor(opts) {
@@ -51073,6 +51075,8 @@ class Transport {
         this.timeoutMs = opts.timeoutMs ?? 30_000;
         this.attempts = Math.max(1, opts.attempts ?? 4);
         this.baseDelayMs = opts.baseDelayMs ?? 250;
+        this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? 8);
+        this.logBatchStreams = Math.max(1, opts.logBatchStreams ?? 4);
     }
     headers(extra = {}) {
         const h = { 'user-agent': 'mlops-actions-mlflow-client', ...extra };
@@ -51195,7 +51199,6 @@ function snippet(text) {
 const PROXY = '/api/2.0/mlflow-artifacts/artifacts';
 /** Assume at least this throughput when giving an upload or download time to finish. */
 const MIN_BYTES_PER_SECOND = 1024 * 1024;
-const UPLOAD_CONCURRENCY = 8;
 /** The proxy URL of an artifact root, or a clear error when the server does not proxy it. */
 function proxyUrl(transport, artifactUri) {
     if (artifactUri.startsWith('mlflow-artifacts:')) {
@@ -51303,7 +51306,7 @@ async function uploadDir(transport, rootUrl, localDir, artifactDir, opts = {}) {
         assertUploadablePath(dest, file);
         return { file, rel: (0,external_node_path_.relative)(localDir, file).split(external_node_path_.sep).join('/'), dest };
     });
-    await mapLimit(files, opts.concurrency ?? UPLOAD_CONCURRENCY, async ({ file, rel, dest }) => {
+    await mapLimit(files, opts.concurrency ?? transport.uploadConcurrency, async ({ file, rel, dest }) => {
         const replacement = opts.replace?.(rel);
         if (replacement)
             await uploadBytes(transport, rootUrl, dest, replacement);
@@ -51717,8 +51720,6 @@ async function searchRuns(t, a) {
     } while (pageToken && (a.maxResults === undefined || runs.length < a.maxResults));
     return runs;
 }
-/** Concurrent log-batch streams, each owning a disjoint set of metric keys. */
-const LOG_BATCH_STREAMS = 4;
 /**
  * Splits to MLflow's limits and sends. A metric key's values all travel in one stream, in order,
  * so its steps are stored in the order given; streams for different keys run side by side, which
@@ -51733,11 +51734,12 @@ async function logBatch(t, runId, a) {
         return;
     }
     const streamOf = new Map();
-    const metrics = Array.from({ length: LOG_BATCH_STREAMS }, () => []);
+    const n = t.logBatchStreams;
+    const metrics = Array.from({ length: n }, () => []);
     for (const m of a.metrics ?? []) {
         let s = streamOf.get(m.key);
         if (s === undefined)
-            streamOf.set(m.key, (s = streamOf.size % LOG_BATCH_STREAMS));
+            streamOf.set(m.key, (s = streamOf.size % n));
         metrics[s].push(m);
     }
     const streams = metrics
@@ -83099,17 +83101,20 @@ function fenceUntrusted(label, text, boundary = newBoundary()) {
 const ZWSP = '\u200b';
 /**
  * Model output made safe to post as Markdown: `@user` and `@org/team` mentions are broken with
- * a zero-width space (so nobody is pinged), leading `/command`s used by bots are escaped, and
- * HTML comments (our sticky-comment markers) cannot be forged.
+ * a zero-width space (so nobody is pinged), leading `/command`s used by bots are escaped,
+ * HTML comments (our sticky-comment markers) cannot be forged, and images do not load.
  */
 function neutralize(text) {
     return (text
         // Mentions: an @ that starts a word (GitHub does not treat e-mail addresses as mentions).
-        .replace(/(^|[^\w`])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
+        .replace(/(^|[^\w])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
         // Slash commands at the start of a line (e.g. /approve, /merge, /label).
         .replace(/^(\s*)\/(?=[A-Za-z])/gm, `$1\\/`)
         .replace(/<!--/g, '&lt;!--')
-        .replace(/-->/g, '--&gt;'));
+        .replace(/-->/g, '--&gt;')
+        // Images are fetched when the comment is viewed: no beacons or exfiltration URLs.
+        .replace(/!\[/g, '\\![')
+        .replace(/<(img|picture|source|video|audio|iframe|object|embed)\b/gi, '&lt;$1'));
 }
 /** Removes every occurrence of the given secrets from a text (defence in depth before posting). */
 function redact(text, secrets) {
@@ -83302,7 +83307,7 @@ class Gemini {
     }
     async generateJson(req) {
         if (!this.ai)
-            return { ok: false, reason: 'no Gemini API key was given' };
+            return { ok: false, reason: 'no Gemini API key was given', unavailable: true };
         const system = `${req.system.trim()}\n\n${UNTRUSTED_POLICY}`;
         const fitted = fitToBudget(system, req.parts, this.o.maxInputTokens);
         if (fitted.overflow)
@@ -83333,7 +83338,7 @@ class Gemini {
                     const f = classify(err, this.o.timeoutMs);
                     const reason = this.clean(f.reason);
                     if (f.kind === 'stop')
-                        return { ok: false, reason: `${model}: ${reason}`, note };
+                        return { ok: false, reason: `${model}: ${reason}`, note, unavailable: true };
                     if (f.kind === 'next-model') {
                         core/* info */.pq(`Gemini model ${model} is not available (${reason}); trying the next model`);
                         tried.push(`${model}: ${reason}`);
@@ -83362,7 +83367,7 @@ class Gemini {
                 return { ok: true, value: reading.value, model, ...(note ? { note } : {}) };
             }
         }
-        return { ok: false, reason: `gave up: ${tried.join('; ')}`, note };
+        return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
     }
     clean(text) {
         return redact(text, [this.apiKey]);
