@@ -44,6 +44,10 @@ class PredictionError(RuntimeError):
     pass
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived: there is no one to answer."""
+
+
 def _error(status: int, code: str, message: str) -> tuple[int, bytes, bytes]:
     # MLflow's error shape, so MLflow clients surface the message.
     return status, json.dumps({"error_code": code, "message": message}).encode(), JSON
@@ -83,6 +87,8 @@ class App:
         else:
             try:
                 status, body, ctype = await self._handle(path, scope, receive)
+            except ClientGone:
+                return
             except BadInput as err:
                 self.metrics.input_errors.labels(err.reason).inc()
                 status, body, ctype = _error(err.status, "BAD_REQUEST", err.message)
@@ -159,6 +165,8 @@ class App:
             elif name == b"content-type":
                 content_type = value.decode("latin-1")
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         body = message.get("body", b"")
         if message.get("more_body"):
             parts = [body]
@@ -166,7 +174,7 @@ class App:
             while message.get("more_body"):
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    break
+                    raise ClientGone
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:

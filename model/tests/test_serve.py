@@ -420,6 +420,21 @@ def test_server_survives_a_burst_of_bad_requests(server):
     assert server_errors == {}
 
 
+def test_a_client_that_leaves_mid_body_is_not_answered_or_counted_as_bad(server):
+    before = metrics(server.url)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as gone:
+        gone.sendall(b"POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n[[5.1, 3.5")
+    time.sleep(0.5)
+    assert request(server.url + "/healthz").status == 200
+    after = metrics(server.url)
+    for name, labels in after:
+        if name in ("iris_requests_total", "iris_input_errors_total") and ("route", "/predict") in labels:
+            assert after[(name, labels)] == before.get((name, labels), 0.0), labels
+    assert sum(v for (n, _), v in after.items() if n == "iris_input_errors_total") == sum(
+        v for (n, _), v in before.items() if n == "iris_input_errors_total"
+    )
+
+
 # --- metrics and probes ------------------------------------------------------------------------
 
 
