@@ -208,6 +208,15 @@ describe('relay: delivery to GitHub', () => {
     expect(gh.calls('repos/create-dispatch-event')).toHaveLength(1);
   });
 
+  it('gives up on a GitHub that does not answer, within the timeout, and answers 502', async () => {
+    const r = await start({ RELAY_GITHUB_TIMEOUT: '300ms', RELAY_DISPATCH_ATTEMPTS: '2' });
+    gh.on('repos/create-dispatch-event', () => new Promise(() => undefined));
+    const res = await r.post(notification());
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: string }).error).toBe('no answer within 300 ms');
+    expect(gh.requests.filter((q) => q.path === '/repos/octo-org/iris/dispatches')).toHaveLength(2);
+  });
+
   it('does not retry what retrying cannot fix (bad credentials, unknown repository)', async () => {
     const r = await start({ GITHUB_TOKEN: 'ghs_revoked_token_123' });
     const res = await r.post(notification());
