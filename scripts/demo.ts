@@ -51,7 +51,8 @@ async function main(): Promise<number> {
   const stateDir = resolve(process.env.MLOPS_STATE_DIR ?? join(ROOT, '.mlops'));
   // Alertmanager's notification log and Prometheus' TSDB are per run: an old "already sent" must
   // not swallow this run's notifications. MLflow's store is kept (versions accumulate).
-  for (const d of ['prometheus', 'alertmanager', 'logs', 'train']) rmSync(join(stateDir, d), { recursive: true, force: true });
+  for (const d of ['prometheus', 'alertmanager', 'logs', 'train'])
+    rmSync(join(stateDir, d), { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
 
   const realGitHub = Boolean(process.env.GITHUB_TOKEN && process.env.GITHUB_REPOSITORY);
@@ -102,7 +103,9 @@ async function main(): Promise<number> {
       onStage: keep
         ? async (stage, live) => {
             if (stage !== 'resolve') return;
-            console.log(`\ndemo: everything keeps running (MLflow ${live.mlflowUrl}, Prometheus ${live.prometheusUrl}); Ctrl-C stops it`);
+            console.log(
+              `\ndemo: everything keeps running (MLflow ${live.mlflowUrl}, Prometheus ${live.prometheusUrl}); Ctrl-C stops it`,
+            );
             await new Promise(() => undefined);
           }
         : undefined,
@@ -112,19 +115,29 @@ async function main(): Promise<number> {
     console.log(`  MLflow run:     ${result.runUrl}`);
     console.log(`  model version:  iris v${result.modelVersion}  ${result.versionUrl}`);
     console.log(`  gate:           ${result.gate}`);
-    console.log(`  served:         ${result.serverUrl} (iris_model_info version ${result.modelInfo.version})`);
+    console.log(
+      `  served:         ${result.serverUrl} (iris_model_info version ${result.modelInfo.version})`,
+    );
     console.log(`  alert:          ${result.alert.name}: ${result.alert.annotations.summary ?? ''}`);
     console.log(`  issue:          ${result.issueUrl} (opened, then closed on resolve)`);
-    console.log(`  traffic:        ${result.traffic.ok} answered, ${result.traffic.rejected} rejected (the fault), ${result.traffic.failed} failed`);
+    console.log(
+      `  traffic:        ${result.traffic.ok} answered, ${result.traffic.rejected} rejected (the fault), ${result.traffic.failed} failed`,
+    );
     if (fakes && github.fake) {
-      const issue = fakes.github.state.repo(...(FAKE_REPOSITORY.split('/') as [string, string]))?.issue(Number(result.issueNumber));
+      const issue = fakes.github.state
+        .repo(...(FAKE_REPOSITORY.split('/') as [string, string]))
+        ?.issue(Number(result.issueNumber));
       if (issue) {
         console.log(`\n--- the issue (fake GitHub): ${issue.title} [${issue.state}]\n${issue.body}\n---`);
       }
     }
-    console.log(`\ntimings:\n${result.timings.map((t) => `  ${t.name.padEnd(72)} ${seconds(t.ms).padStart(7)}`).join('\n')}`);
+    console.log(
+      `\ntimings:\n${result.timings.map((t) => `  ${t.name.padEnd(72)} ${seconds(t.ms).padStart(7)}`).join('\n')}`,
+    );
     console.log(`  ${'total'.padEnd(72)} ${seconds(result.totalMs).padStart(7)}`);
-    const browse = ['.venv/bin/mlflow', ...mlflowServerArgs(stateDir, 5055)].map((a) => a.replace(`${ROOT}/`, '')).join(' ');
+    const browse = ['.venv/bin/mlflow', ...mlflowServerArgs(stateDir, 5055)]
+      .map((a) => a.replace(`${ROOT}/`, ''))
+      .join(' ');
     console.log(`\ndemo: every process is stopped; to browse MLflow later: ${browse}`);
     return 0;
   } finally {

@@ -1,0 +1,144 @@
+/**
+ * The README's main command as an end-to-end test: the same runLoop() that `bash scripts/demo`
+ * runs (scripts/loop/loop.ts), with the fake GitHub and fake Gemini. Real MLflow, the bundled
+ * train-and-log, the inference server, Prometheus and Alertmanager with platform/'s configs,
+ * the relay bundle and the bundled alert-to-issue.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FAKE_GEMINI_KEY, FAKE_REPOSITORY, startFakes, type Fakes } from '../scripts/loop/fakes.js';
+import { FAULT_ALERT, metricLabels, runLoop, type Live, type LoopResult } from '../scripts/loop/loop.js';
+import { Procs } from '../scripts/loop/procs.js';
+
+let fakes: Fakes;
+const output: string[] = [];
+const seen: {
+  champion?: string;
+  modelInfo?: Record<string, string>;
+  promAlert?: { state: string; labels: Record<string, string> };
+} = {};
+let live: Live = {};
+let result: LoopResult | undefined;
+let failure: Error | undefined;
+
+beforeAll(async () => {
+  fakes = await startFakes();
+  const procs = new Procs();
+  try {
+    result = await runLoop({
+      procs,
+      stateDir: mkdtempSync(join(tmpdir(), 'closed-loop-')),
+      trainArgs: ['--n-estimators', '20'],
+      github: { apiUrl: fakes.github.url, token: 'ghs_test_token', repository: FAKE_REPOSITORY, fake: true },
+      gemini: { apiKey: FAKE_GEMINI_KEY, env: fakes.gemini.env(), fake: true },
+      out: (l) => output.push(l),
+      // Observed from outside the loop, while each part is live.
+      onStage: async (stage, l) => {
+        live = l;
+        if (stage === 'champion') {
+          const q = new URLSearchParams({ name: 'iris', alias: 'champion' });
+          const res = await fetch(`${l.mlflowUrl}/api/2.0/mlflow/registered-models/alias?${q}`);
+          seen.champion = (
+            (await res.json()) as { model_version: { version: string } }
+          ).model_version.version;
+        }
+        if (stage === 'serve') {
+          seen.modelInfo = metricLabels(
+            await (await fetch(`${l.serverUrl}/metrics`)).text(),
+            'iris_model_info',
+          );
+        }
+        if (stage === 'fault') {
+          const res = await fetch(`${l.prometheusUrl}/api/v1/alerts`);
+          const { data } = (await res.json()) as {
+            data: { alerts: { state: string; labels: Record<string, string> }[] };
+          };
+          seen.promAlert = data.alerts.find((a) => a.labels.alertname === FAULT_ALERT);
+        }
+      },
+    });
+  } catch (err) {
+    failure = err as Error;
+  }
+}, 420_000);
+
+afterAll(async () => {
+  await fakes?.stop();
+});
+
+describe('the closed loop (bash scripts/demo) with fake GitHub and Gemini', () => {
+  it('completes every stage', () => {
+    expect({ error: failure?.message, output: failure ? output.join('\n') : '' }).toEqual({
+      error: undefined,
+      output: '',
+    });
+    expect(result!.timings.map((t) => t.name)).toHaveLength(8);
+  });
+
+  it('registers a model version and makes it champion', () => {
+    expect(result!.modelVersion).toMatch(/^\d+$/);
+    expect(seen.champion).toBe(result!.modelVersion);
+    expect(result!.runUrl).toMatch(/\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}$/);
+  });
+
+  it('serves the champion: iris_model_info carries its version', () => {
+    expect(seen.modelInfo).toMatchObject({ name: 'iris', version: result!.modelVersion });
+    expect(result!.traffic.ok).toBeGreaterThan(0);
+  });
+
+  it('fires the alert the fault drives, in Prometheus and through Alertmanager', () => {
+    expect(seen.promAlert).toMatchObject({
+      state: 'firing',
+      labels: { alertname: FAULT_ALERT, model: 'iris' },
+    });
+    expect(result!.traffic.rejected).toBeGreaterThan(0);
+    expect(result!.alert.labels).toMatchObject({
+      alertname: FAULT_ALERT,
+      model: 'iris',
+      service: 'iris-classifier',
+    });
+  });
+
+  it('delivers the firing and the resolved notifications to GitHub as repository_dispatch', () => {
+    const dispatches = fakes.github.state.repo('octo-org', 'iris')!.dispatches;
+    const statuses = dispatches
+      .filter((d) => d.event_type === 'alertmanager')
+      .map((d) => d.client_payload.alertmanager as { status: string; groupLabels: Record<string, string> })
+      .filter((n) => n.groupLabels.alertname === FAULT_ALERT)
+      .map((n) => n.status);
+    expect(statuses).toEqual(expect.arrayContaining(['firing', 'resolved']));
+    // alert-to-issue ran on exactly what GitHub received.
+    expect(dispatches.map((d) => d.client_payload)).toContainEqual(result!.firing.client_payload);
+    expect(dispatches.map((d) => d.client_payload)).toContainEqual(result!.resolved.client_payload);
+  });
+
+  it('opens an issue whose summary names the champion version, and closes it on resolve', () => {
+    const repo = fakes.github.state.repo('octo-org', 'iris')!;
+    expect(result!.created.outputs.action).toBe('created');
+    const issue = repo.issue(Number(result!.issueNumber))!;
+    expect(issue.title).toBe(`[alert] ${FAULT_ALERT} (model=iris)`);
+    const body = issue.body ?? '';
+    const summary = body.slice(body.indexOf('### Summary'), body.indexOf('### Alerts'));
+    expect(summary).toContain(`iris version ${result!.modelVersion}`);
+    // The version reached the model from MLflow, through alert-to-issue's context.
+    expect(fakes.gemini.requests[0]!.userText).toContain(`points to version ${result!.modelVersion}`);
+    expect(body).toContain(`/#/models/iris/versions/${result!.modelVersion}`);
+    expect(result!.closed.outputs).toMatchObject({ action: 'closed', 'issue-number': result!.issueNumber });
+    expect(issue.state).toBe('closed');
+  });
+
+  it('stops every process it started', async () => {
+    for (const url of [
+      live.serverUrl,
+      live.mlflowUrl,
+      live.prometheusUrl,
+      live.alertmanagerUrl,
+      live.relayUrl,
+    ]) {
+      expect(url).toBeDefined();
+      await expect(fetch(url!, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    }
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * MLflow on embedded defaults (sqlite and artifacts in the state folder) and the two registry
+ * calls the loop makes itself: set the champion alias, read it back.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, portIsFree, waitFor, type Procs, type Proc } from './procs.js';
+
+export const DEFAULT_MLFLOW_PORT = 5055;
+
+export interface Mlflow {
+  url: string;
+  proc: Proc;
+}
+
+export function mlflowServerArgs(stateDir: string, port: number): string[] {
+  return [
+    'server',
+    '--backend-store-uri',
+    `sqlite:///${join(stateDir, 'mlflow', 'mlflow.db')}`,
+    '--serve-artifacts',
+    '--artifacts-destination',
+    join(stateDir, 'mlflow', 'artifacts'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--workers',
+    '1',
+  ];
+}
+
+/** `wanted` when given (an error if taken), else 5055 when free, else any free port. */
+export async function chooseMlflowPort(wanted?: number): Promise<number> {
+  if (wanted !== undefined) {
+    if (!(await portIsFree(wanted))) throw new Error(`port ${wanted} for MLflow is in use`);
+    return wanted;
+  }
+  return (await portIsFree(DEFAULT_MLFLOW_PORT)) ? DEFAULT_MLFLOW_PORT : freePort();
+}
+
+export async function startMlflow(
+  procs: Procs,
+  opts: { stateDir: string; venv: string; port?: number },
+): Promise<Mlflow> {
+  mkdirSync(join(opts.stateDir, 'mlflow'), { recursive: true });
+  const port = await chooseMlflowPort(opts.port);
+  const url = `http://127.0.0.1:${port}`;
+  const proc = procs.spawn('mlflow', join(opts.venv, 'mlflow'), mlflowServerArgs(opts.stateDir, port), {
+    logFile: join(opts.stateDir, 'mlflow', 'server.log'),
+    // No job runner: it starts half a dozen more Python processes for GenAI jobs this loop never uses.
+    env: { ...process.env, PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+  });
+  await waitFor('mlflow server', `${url}/health`, { proc, timeoutMs: 120_000 });
+  return { url, proc };
+}
+
+async function mlflowApi<T>(base: string, path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(`${base}/api/2.0/mlflow/${path}`, {
+    ...init,
+    headers: { 'content-type': 'application/json' },
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`MLflow ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+/** Points `alias` at `version`, as the pipeline does once the deployment is healthy. */
+export async function setAlias(base: string, name: string, alias: string, version: string): Promise<void> {
+  await mlflowApi(base, 'registered-models/alias', {
+    method: 'POST',
+    body: JSON.stringify({ name, alias, version }),
+  });
+}
+
+export async function versionByAlias(
+  base: string,
+  name: string,
+  alias: string,
+): Promise<{ version: string; run_id?: string }> {
+  const q = new URLSearchParams({ name, alias });
+  const { model_version } = await mlflowApi<{ model_version: { version: string; run_id?: string } }>(
+    base,
+    `registered-models/alias?${q}`,
+  );
+  return model_version;
+}
