@@ -117,7 +117,13 @@ def _feature_spec(mlmodel: Any, estimator: Any | None) -> FeatureSpec:
         if bad:
             raise ModelLoadError("this server serves models with numeric features; the signature has " + ", ".join(bad))
         names = tuple(inputs.input_names())
-        if fitted is not None and set(map(str, fitted)) == set(names):
+        if fitted is not None:
+            if set(map(str, fitted)) != set(names):
+                # Serving by position would silently feed features into the wrong coefficients.
+                raise ModelLoadError(
+                    f"the signature's columns {list(names)} are not the features the estimator was fitted "
+                    f"on {[str(f) for f in fitted]}"
+                )
             # The estimator's own order is the one its coefficients follow.
             names = tuple(map(str, fitted))
         return FeatureSpec.of(len(names), names)

@@ -96,3 +96,36 @@ def test_limits_are_checked_before_the_rows_are_read():
     with pytest.raises(BadInput, match="too many rows: 11, the maximum is 10") as err:
         rows_from_predict(rows, NAMED, 10)
     assert err.value.reason == "too_many_rows"
+
+
+def _mlmodel(columns):
+    from mlflow.models import Model, ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return Model(signature=ModelSignature(inputs=Schema([ColSpec("double", c) for c in columns])))
+
+
+def test_features_follow_the_estimators_fitted_order_and_must_match_the_signature():
+    import pandas as pd
+
+    from iris_server.loader import ModelLoadError, _feature_spec
+
+    frame = pd.DataFrame(IRIS.data, columns=["a", "b", "c", "d"])
+    estimator = LogisticRegression(max_iter=1000).fit(frame, IRIS.target)
+    spec = _feature_spec(_mlmodel(["d", "c", "b", "a"]), estimator)
+    assert spec.names == ("a", "b", "c", "d")
+    with pytest.raises(ModelLoadError, match="not the features the estimator was fitted on"):
+        _feature_spec(_mlmodel(["a", "b", "c", "x"]), estimator)
+    unnamed = LogisticRegression(max_iter=1000).fit(IRIS.data, IRIS.target)
+    assert _feature_spec(_mlmodel(["w", "x", "y", "z"]), unnamed).names == ("w", "x", "y", "z")
+
+
+def test_models_with_non_numeric_features_are_refused():
+    from mlflow.models import Model, ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from iris_server.loader import ModelLoadError, _feature_spec
+
+    mlmodel = Model(signature=ModelSignature(inputs=Schema([ColSpec("double", "a"), ColSpec("string", "b")])))
+    with pytest.raises(ModelLoadError, match="numeric features"):
+        _feature_spec(mlmodel, None)
