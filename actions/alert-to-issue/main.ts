@@ -129,7 +129,7 @@ async function main(): Promise<void> {
         gitopsPath ? gitopsCommits(octokit, repo, gitopsPath) : Promise.resolve(undefined),
       ]);
       const context: Context = { models, ...(commits ? { commits } : {}) };
-      const summary = await summarize(gemini, n, context, [token, geminiKey]);
+      const summary = await summarize(gemini, n, context, [token, geminiKey], severityLabel);
       if (summary.source === 'deterministic') core.info(`Deterministic summary: ${summary.note}`);
       else core.info(`Summary by ${summary.model}`);
       return issueBody({ n, group, state, summary, context, severityLabel, previous, runLink: link });
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   await core.summary
     .addHeading('alert-to-issue', 3)
     .addRaw(
-      `${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}: ${outcome.reason}. Group \`${group.label}\`, ${n.status}, ${n.alerts.length} alerts.`,
+      `${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}: ${outcome.reason}. Group \`${group.label}\`, ${n.status}, ${n.alerts.length} alert${n.alerts.length === 1 ? '' : 's'}.`,
       true,
     )
     .write();

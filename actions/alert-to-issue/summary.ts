@@ -119,7 +119,12 @@ export function contextForModel(ctx: Context): { trusted: string; commits?: stri
   };
 }
 
-export function deterministicSummary(n: Notification, ctx: Context, note: string): Summary {
+export function deterministicSummary(
+  n: Notification,
+  ctx: Context,
+  note: string,
+  severityLabel = 'severity',
+): Summary {
   const firing = n.alerts.filter((a) => a.status === 'firing');
   const name =
     n.groupLabels.alertname ?? n.commonLabels.alertname ?? n.alerts[0]?.labels.alertname ?? 'An alert';
@@ -144,7 +149,8 @@ export function deterministicSummary(n: Notification, ctx: Context, note: string
   }
   if (causes.length === 0)
     causes.push('Not determined automatically: see the alert expressions and dashboards.');
-  const severity = n.commonLabels.severity ?? n.alerts.find((a) => a.labels.severity)?.labels.severity;
+  const severity =
+    n.commonLabels[severityLabel] ?? n.alerts.find((a) => a.labels[severityLabel])?.labels[severityLabel];
   const impact = severity
     ? `Severity ${severity}; ${firing.length} of ${n.alerts.length} alerts firing.`
     : `${firing.length} of ${n.alerts.length} alerts firing.`;
@@ -168,8 +174,9 @@ export async function summarize(
   n: Notification,
   ctx: Context,
   secrets: Array<string | undefined> = [],
+  severityLabel = 'severity',
 ): Promise<Summary> {
-  if (!gemini.enabled) return deterministicSummary(n, ctx, 'no Gemini API key was given');
+  if (!gemini.enabled) return deterministicSummary(n, ctx, 'no Gemini API key was given', severityLabel);
   const c = contextForModel(ctx);
   const parts: PromptPart[] = [
     { label: 'Context from MLflow (trusted)', text: c.trusted },
@@ -184,7 +191,7 @@ export async function summarize(
     schema: SUMMARY_SCHEMA,
     validate: isSummaryText,
   });
-  if (!res.ok) return deterministicSummary(n, ctx, `Gemini failed: ${res.reason}`);
+  if (!res.ok) return deterministicSummary(n, ctx, `Gemini failed: ${res.reason}`, severityLabel);
   // The model never sees a secret, but a reply is posted publicly: strip any that appear anyway.
   const clean = (t: string): string => redact(t, secrets);
   return {

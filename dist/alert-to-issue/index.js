@@ -52476,7 +52476,7 @@ async function main() {
                 gitopsPath ? (0,_context_js__WEBPACK_IMPORTED_MODULE_7__/* .gitopsCommits */ .J_)(octokit, repo, gitopsPath) : Promise.resolve(undefined),
             ]);
             const context = { models, ...(commits ? { commits } : {}) };
-            const summary = await (0,_summary_js__WEBPACK_IMPORTED_MODULE_12__/* .summarize */ .eh)(gemini, n, context, [token, geminiKey]);
+            const summary = await (0,_summary_js__WEBPACK_IMPORTED_MODULE_12__/* .summarize */ .eh)(gemini, n, context, [token, geminiKey], severityLabel);
             if (summary.source === 'deterministic')
                 _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Deterministic summary: ${summary.note}`);
             else
@@ -52492,7 +52492,7 @@ async function main() {
         _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setOutput */ .uH('issue-url', outcome.url);
     await _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .summary */ .z
         .addHeading('alert-to-issue', 3)
-        .addRaw(`${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}: ${outcome.reason}. Group \`${group.label}\`, ${n.status}, ${n.alerts.length} alerts.`, true)
+        .addRaw(`${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}: ${outcome.reason}. Group \`${group.label}\`, ${n.status}, ${n.alerts.length} alert${n.alerts.length === 1 ? '' : 's'}.`, true)
         .write();
 }
 await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_6__/* .run */ .e)(main);
@@ -52912,7 +52912,7 @@ function contextForModel(ctx) {
         commits,
     };
 }
-function deterministicSummary(n, ctx, note) {
+function deterministicSummary(n, ctx, note, severityLabel = 'severity') {
     const firing = n.alerts.filter((a) => a.status === 'firing');
     const name = n.groupLabels.alertname ?? n.commonLabels.alertname ?? n.alerts[0]?.labels.alertname ?? 'An alert';
     const text = (a) => a.annotations.summary ?? a.annotations.description;
@@ -52930,7 +52930,7 @@ function deterministicSummary(n, ctx, note) {
     }
     if (causes.length === 0)
         causes.push('Not determined automatically: see the alert expressions and dashboards.');
-    const severity = n.commonLabels.severity ?? n.alerts.find((a) => a.labels.severity)?.labels.severity;
+    const severity = n.commonLabels[severityLabel] ?? n.alerts.find((a) => a.labels[severityLabel])?.labels[severityLabel];
     const impact = severity
         ? `Severity ${severity}; ${firing.length} of ${n.alerts.length} alerts firing.`
         : `${firing.length} of ${n.alerts.length} alerts firing.`;
@@ -52946,9 +52946,9 @@ function deterministicSummary(n, ctx, note) {
         nextSteps.push('Check the live model version and its metrics in MLflow (link in Context).');
     return { what, causes, impact, nextSteps, source: 'deterministic', note };
 }
-async function summarize(gemini, n, ctx, secrets = []) {
+async function summarize(gemini, n, ctx, secrets = [], severityLabel = 'severity') {
     if (!gemini.enabled)
-        return deterministicSummary(n, ctx, 'no Gemini API key was given');
+        return deterministicSummary(n, ctx, 'no Gemini API key was given', severityLabel);
     const c = contextForModel(ctx);
     const parts = [
         { label: 'Context from MLflow (trusted)', text: c.trusted },
@@ -52964,7 +52964,7 @@ async function summarize(gemini, n, ctx, secrets = []) {
         validate: isSummaryText,
     });
     if (!res.ok)
-        return deterministicSummary(n, ctx, `Gemini failed: ${res.reason}`);
+        return deterministicSummary(n, ctx, `Gemini failed: ${res.reason}`, severityLabel);
     // The model never sees a secret, but a reply is posted publicly: strip any that appear anyway.
     const clean = (t) => (0,_shared_gemini_index_js__WEBPACK_IMPORTED_MODULE_0__/* .redact */ .E$)(t, secrets);
     return {
