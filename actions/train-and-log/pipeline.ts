@@ -78,6 +78,7 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
     ended = true;
     core.info(`Received ${signal}: stopping the command and marking run ${runId} KILLED`);
     const notes: string[] = [];
+    const stopped = command ? 'the training command was stopped and ' : '';
     if (command) await command.stop('SIGTERM', 3000);
     if (!alreadyEnded) {
       // The runner kills us a few seconds after cancelling: short timeouts, few attempts.
@@ -91,7 +92,7 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
       );
     }
     core.setFailed(
-      `Cancelled (${signal}): the training command was stopped and MLflow run ${runId} ${
+      `Cancelled (${signal}): ${stopped}MLflow run ${runId} ${
         alreadyEnded ? 'had already ended' : notes.length ? 'was left as is' : 'was marked KILLED'
       }${notes.length ? ` (${notes.join('; ')})` : ''}.`,
     );

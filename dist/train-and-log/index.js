@@ -36598,6 +36598,7 @@ async function trainAndLog(config, onRun) {
         ended = true;
         lib_core/* info */.pq(`Received ${signal}: stopping the command and marking run ${runId} KILLED`);
         const notes = [];
+        const stopped = command ? 'the training command was stopped and ' : '';
         if (command)
             await command.stop('SIGTERM', 3000);
         if (!alreadyEnded) {
@@ -36609,7 +36610,7 @@ async function trainAndLog(config, onRun) {
             });
             await end(quick, 'KILLED').catch((err) => notes.push(`could not mark it KILLED: ${(0,errors/* errorMessage */.g)(err)}`));
         }
-        lib_core/* setFailed */.C1(`Cancelled (${signal}): the training command was stopped and MLflow run ${runId} ${alreadyEnded ? 'had already ended' : notes.length ? 'was left as is' : 'was marked KILLED'}${notes.length ? ` (${notes.join('; ')})` : ''}.`);
+        lib_core/* setFailed */.C1(`Cancelled (${signal}): ${stopped}MLflow run ${runId} ${alreadyEnded ? 'had already ended' : notes.length ? 'was left as is' : 'was marked KILLED'}${notes.length ? ` (${notes.join('; ')})` : ''}.`);
         process.exit(1);
     });
     try {
