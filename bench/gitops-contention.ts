@@ -53,6 +53,9 @@ function makeOrigin(root: string): string {
   return bare;
 }
 
+/** Push attempts per run, read from the action's log ("on attempt N" when it took more than one). */
+const attempts: number[] = [];
+
 function bump(bare: string, temp: string, i: number): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const env: Record<string, string> = {
@@ -74,9 +77,11 @@ function bump(bare: string, temp: string, i: number): Promise<void> {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('close', (code) =>
-      code === 0 ? resolvePromise() : reject(new Error(`bump ${i} exited ${code}:\n${out}`)),
-    );
+    child.on('close', (code) => {
+      attempts.push(Number(/on attempt (\d+)\./.exec(out)?.[1] ?? 1));
+      if (code === 0) resolvePromise();
+      else reject(new Error(`bump ${i} exited ${code}:\n${out}`));
+    });
   });
 }
 
@@ -110,11 +115,14 @@ await timed(1); // warm the file cache
 const single: number[] = [];
 const separate: number[] = [];
 const contended: number[] = [];
+const perRound: number[] = [];
 // Interleaved rounds, so that a change in the machine's background load falls on all three alike.
 for (let r = 0; r < REPEAT; r++) {
   single.push(await timed(1));
   separate.push(await timed(RUNS, false));
+  attempts.length = 0;
   contended.push(await timed(RUNS));
+  perRound.push(attempts.reduce((a, b) => a + b, 0));
 }
 const show = (xs: number[]): string =>
   `${median(xs).toFixed(0)} ms (${xs.map((x) => x.toFixed(0)).join(', ')})`;
@@ -126,6 +134,7 @@ console.log(
 console.log(`one bump:                                       ${show(single)}`);
 console.log(`${RUNS} concurrent bumps, one origin each (floor): ${show(separate)}`);
 console.log(`${RUNS} concurrent bumps, one shared origin:      ${show(contended)}`);
+console.log(`push attempts for ${RUNS} commits on the shared origin: ${perRound.join(', ')}`);
 console.log(
   `ratio shared / one: ${(median(contended) / median(single)).toFixed(2)}x (target <= 3x); ` +
     `shared / separate: ${(median(contended) / median(separate)).toFixed(2)}x (the cost of contention itself); ` +

@@ -43,9 +43,10 @@ export interface Landed<T> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function land<T extends EditResult>(options: LandOptions<T>): Promise<Landed<T>> {
-  const { git, target, maxAttempts = 30, baseDelayMs = 50, maxDelayMs = 1000 } = options;
+  const { git, target, maxAttempts = 30, baseDelayMs = 50, maxDelayMs = 8000 } = options;
   let lastReason = '';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const began = Date.now();
     const tip = attempt === 1 && options.initialTip ? options.initialTip : await options.refresh();
     const edit = await options.edit(tip);
     if (!edit.changed) return { tip, edit, attempts: attempt };
@@ -58,8 +59,11 @@ export async function land<T extends EditResult>(options: LandOptions<T>): Promi
     }
     lastReason = pushed.reason;
     if (!pushed.retryable) throw new Error(`git push to '${target}' was refused: ${pushed.reason}`);
-    // Full jitter: concurrent losers spread out instead of colliding again in lockstep.
-    const delay = Math.round(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
+    // Exponential backoff with full jitter, in units of how long one attempt takes here: the branch
+    // takes one landing per attempt-time, so that is the slot losers must spread over (a fixed
+    // unit is too short on a slow remote or a loaded runner, and they collide again in lockstep).
+    const slot = Math.max(baseDelayMs, Date.now() - began);
+    const delay = Math.round(Math.random() * Math.min(maxDelayMs, slot * 2 ** (attempt - 1)));
     core.info(
       `'${target}' moved while pushing (attempt ${attempt}); re-applying on the new tip in ${delay} ms.`,
     );
