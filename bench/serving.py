@@ -229,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             "1",
         ]
         print(f"starting mlflow server on {tracking_uri}", flush=True)
-        with started(server_cmd, env, work / "mlflow-server.log", cwd=work) as registry:
+        # Its GenAI job runner (unused here) would start seven worker processes beside the servers.
+        registry_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        with started(server_cmd, registry_env, work / "mlflow-server.log", cwd=work) as registry:
             wait_http(f"{tracking_uri}/health", 120, registry, work / "mlflow-server.log")
             model = register_model(tracking_uri, work)
             uri = f"models:/{MODEL_NAME}@{ALIAS}"
