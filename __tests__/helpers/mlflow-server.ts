@@ -57,20 +57,25 @@ export async function startMlflow({ dir }: { dir?: string } = {}): Promise<Mlflo
     process.kill(-child.pid!, 'SIGKILL');
     throw new Error(`${(err as Error).message}\n${log.slice(-2000)}`);
   }
+  // mlflow server runs uvicorn workers and background job consumers in its process group:
+  // signal the whole group, and kill what is left of it once the main process is gone.
+  const killGroup = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      /* already gone */
+    }
+  };
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      // mlflow server runs uvicorn workers as children: signal the whole process group.
-      const kill = (sig: NodeJS.Signals): void => {
-        try {
-          process.kill(-child.pid!, sig);
-        } catch {
-          /* already gone */
-        }
+      const done = (): void => {
+        killGroup('SIGKILL');
+        resolve();
       };
-      kill('SIGTERM');
-      setTimeout(() => kill('SIGKILL'), 5000).unref();
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', done);
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), 5000).unref();
     });
   return { url, dir: home, process: child, log: () => log, stop };
 }
