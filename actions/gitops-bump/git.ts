@@ -46,10 +46,14 @@ export class Git {
     readonly dir: string,
     private readonly options: GitOptions,
   ) {
+    // Inputs (the token among them) are the action's business, not git's.
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_')),
+    );
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...inherited,
+      // Fail instead of prompting when the remote wants credentials we did not give.
       GIT_TERMINAL_PROMPT: '0',
-      GIT_ASKPASS: 'echo',
       GIT_AUTHOR_NAME: options.author.name,
       GIT_AUTHOR_EMAIL: options.author.email,
       GIT_COMMITTER_NAME: options.author.name,
