@@ -302,6 +302,32 @@ describe('gitops-bump (push mode, YAML fidelity)', () => {
     expect(readdirSync(join(res.dir, 'runner-temp'))).toEqual([]);
   });
 
+  it('puts a new digest under its tag, also when a nested block ends the mapping, and swaps a tag for a digest in place', async () => {
+    const values = [
+      'image:',
+      `  repository: ${IMAGE}`,
+      '  tag: "1.0.0" # released',
+      '  pullSecrets:',
+      '    - name: ghcr',
+      '',
+      '  # resources below',
+      'resources: {}',
+      '',
+    ].join('\n');
+    const kustomization = `images:\n  - name: ${IMAGE}\n    newTag: "1.0.0" # released\n  - name: redis\n    newTag: "7"\n`;
+    const origin = makeOrigin({ 'values.yaml': values, 'kustomization.yaml': kustomization });
+    const helm = await bump(origin, { files: 'values.yaml', tag: '1.1.0', digest: B });
+    expect(helm.errors).toEqual([]);
+    expect(readFrom(cloneFresh(origin), 'values.yaml')).toBe(
+      values.replace('  tag: "1.0.0" # released\n', `  tag: "1.1.0" # released\n  digest: ${B}\n`),
+    );
+    const kust = await bump(origin, { files: 'kustomization.yaml', digest: B });
+    expect(kust.errors).toEqual([]);
+    expect(readFrom(cloneFresh(origin), 'kustomization.yaml')).toBe(
+      kustomization.replace('newTag: "1.0.0" # released', `digest: ${B} # released`),
+    );
+  });
+
   it('bumps on top of a branch that moved since the last run, never dropping the other commit', async () => {
     const origin = makeOrigin(FILES);
     const other = commitDirect(origin, 'apps/other/values.yaml', 'replicas: 3\n', 'someone else');

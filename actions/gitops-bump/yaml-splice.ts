@@ -121,18 +121,32 @@ function valueEnd(pair: Pair): number {
   return value?.range?.[1] ?? (pair.key as Node).range![1];
 }
 
-/** Adds `key: value` pairs after the last pair of a map, aligned with its keys, in the given order. */
-export function insertPairs(text: string, map: YAMLMap, pairs: [string, string][]): Splice {
-  const last = map.items.at(-1);
-  if (!last) throw new Error(`cannot add '${pairs[0]?.[0]}' to an empty mapping`);
+/**
+ * Adds `key: value` pairs to a map, aligned with its keys, in the given order, on the lines right
+ * after `after` (default: the last pair whose value is a scalar). A pair holding a nested block
+ * would end on a later line, so new lines never go after one.
+ */
+export function insertPairs(text: string, map: YAMLMap, pairs: [string, string][], after?: Pair): Splice {
+  const scalarPairs = map.items.filter((p) => p.value === null || isScalar(p.value) || isAlias(p.value));
+  const anchor = after ?? (map.flow ? map.items.at(-1) : scalarPairs.at(-1));
+  if (!anchor) throw new Error(`cannot add '${pairs[0]?.[0]}' to a mapping without a scalar value`);
   const rendered = pairs.map(([k, v]) => `${k}: ${renderScalar(v, Scalar.PLAIN, map.flow)}`);
   if (map.flow) {
-    const at = valueEnd(last);
+    const at = valueEnd(anchor);
     return { start: at, end: at, text: rendered.map((r) => `, ${r}`).join('') };
   }
-  const at = lineEnd(text, valueEnd(last));
-  const indent = ' '.repeat(keyColumn(text, last));
+  const at = lineEnd(text, valueEnd(anchor));
+  const indent = ' '.repeat(keyColumn(text, anchor));
   return { start: at, end: at, text: rendered.map((r) => `${eolOf(text)}${indent}${r}`).join('') };
+}
+
+/** Rewrites one pair as `key: value` in place (its line, indentation and trailing comment stay). */
+export function replacePair(pair: Pair, key: string, value: string, inFlow = false): Splice {
+  return {
+    start: (pair.key as Node).range![0],
+    end: valueEnd(pair),
+    text: `${key}: ${renderScalar(value, Scalar.PLAIN, inFlow)}`,
+  };
 }
 
 /** Removes one `key: value` pair: its whole line in a block map, its `, key: value` in a flow map. */

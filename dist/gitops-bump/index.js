@@ -32023,19 +32023,32 @@ function valueEnd(pair) {
     const value = pair.value;
     return value?.range?.[1] ?? pair.key.range[1];
 }
-/** Adds `key: value` pairs after the last pair of a map, aligned with its keys, in the given order. */
-function insertPairs(text, map, pairs) {
-    const last = map.items.at(-1);
-    if (!last)
-        throw new Error(`cannot add '${pairs[0]?.[0]}' to an empty mapping`);
+/**
+ * Adds `key: value` pairs to a map, aligned with its keys, in the given order, on the lines right
+ * after `after` (default: the last pair whose value is a scalar). A pair holding a nested block
+ * would end on a later line, so new lines never go after one.
+ */
+function insertPairs(text, map, pairs, after) {
+    const scalarPairs = map.items.filter((p) => p.value === null || (0,dist/* isScalar */.jn)(p.value) || (0,dist/* isAlias */.Vj)(p.value));
+    const anchor = after ?? (map.flow ? map.items.at(-1) : scalarPairs.at(-1));
+    if (!anchor)
+        throw new Error(`cannot add '${pairs[0]?.[0]}' to a mapping without a scalar value`);
     const rendered = pairs.map(([k, v]) => `${k}: ${renderScalar(v, dist/* Scalar */.X5.PLAIN, map.flow)}`);
     if (map.flow) {
-        const at = valueEnd(last);
+        const at = valueEnd(anchor);
         return { start: at, end: at, text: rendered.map((r) => `, ${r}`).join('') };
     }
-    const at = lineEnd(text, valueEnd(last));
-    const indent = ' '.repeat(keyColumn(text, last));
+    const at = lineEnd(text, valueEnd(anchor));
+    const indent = ' '.repeat(keyColumn(text, anchor));
     return { start: at, end: at, text: rendered.map((r) => `${eolOf(text)}${indent}${r}`).join('') };
+}
+/** Rewrites one pair as `key: value` in place (its line, indentation and trailing comment stay). */
+function replacePair(pair, key, value, inFlow = false) {
+    return {
+        start: pair.key.range[0],
+        end: valueEnd(pair),
+        text: `${key}: ${renderScalar(value, dist/* Scalar */.X5.PLAIN, inFlow)}`,
+    };
 }
 /** Removes one `key: value` pair: its whole line in a block map, its `, key: value` in a flow map. */
 function removePair(text, map, pair) {
@@ -32180,8 +32193,9 @@ function editHelmValues(ctx) {
                     splices.push(replaceScalar(text, field.value, value, field.map.flow));
                 }
             }
+            // A new digest goes right under the tag it pins.
             if (inserts.length)
-                splices.push(insertPairs(text, image, inserts));
+                splices.push(insertPairs(text, image, inserts, tag?.map === image ? tag.pair : undefined));
             out.splices.push(...splices);
             out.locations.push(helm_location(ctx, hit, before, after, splices.length > 0));
         }
@@ -32206,7 +32220,6 @@ function helm_location(ctx, hit, before, after, changed) {
  * a tag sets `newTag` and drops `digest`, a digest sets `digest` and drops `newTag`, `tag@digest`
  * sets both. Entries match on `newName` when present (the name that gets deployed), else `name`.
  */
-
 
 
 
@@ -32269,10 +32282,18 @@ function editKustomization(ctx) {
                 splices.push(replaceScalar(text, field.value, value, field.map.flow));
             }
         };
-        setField('newTag', tag, target.tag);
-        setField('digest', digest, target.digest);
-        if (inserts.length)
-            splices.push(insertPairs(text, entry, inserts));
+        if (target.tag === undefined && target.digest !== undefined && tag && !digest) {
+            // Tag to digest: the pin takes the tag's place.
+            splices.push(replacePair(tag.pair, 'digest', target.digest, tag.map.flow));
+        }
+        else {
+            setField('newTag', tag, target.tag);
+            setField('digest', digest, target.digest);
+        }
+        if (inserts.length) {
+            const after = tag?.map === entry ? tag.pair : undefined;
+            splices.push(insertPairs(text, entry, inserts, after));
+        }
         out.splices.push(...splices);
         out.locations.push({
             file: ctx.file,

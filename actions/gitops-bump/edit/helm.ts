@@ -97,7 +97,9 @@ export function editHelmValues(ctx: EditContext): DocEdit {
           splices.push(replaceScalar(text, field.value, value, field.map.flow));
         }
       }
-      if (inserts.length) splices.push(insertPairs(text, image, inserts));
+      // A new digest goes right under the tag it pins.
+      if (inserts.length)
+        splices.push(insertPairs(text, image, inserts, tag?.map === image ? tag.pair : undefined));
       out.splices.push(...splices);
       out.locations.push(location(ctx, hit, before, after, splices.length > 0));
     }

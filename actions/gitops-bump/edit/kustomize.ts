@@ -3,7 +3,7 @@
  * a tag sets `newTag` and drops `digest`, a digest sets `digest` and drops `newTag`, `tag@digest`
  * sets both. Entries match on `newName` when present (the name that gets deployed), else `name`.
  */
-import { isMap, isSeq } from 'yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
 import type { YAMLMap } from 'yaml';
 import { sameImage, type ImageRef } from '../image-ref.js';
 import {
@@ -11,13 +11,13 @@ import {
   lineOf,
   lookup,
   removePair,
+  replacePair,
   replaceScalar,
   resolve,
   scalarText,
 } from '../yaml-splice.js';
 import type { Splice } from '../yaml-splice.js';
 import type { DocEdit, EditContext } from './types.js';
-import { isScalar } from 'yaml';
 
 export function isKustomization(file: string, contents: unknown): boolean {
   if (/(^|\/)(kustomization\.ya?ml|Kustomization)$/.test(file)) return true;
@@ -71,9 +71,17 @@ export function editKustomization(ctx: EditContext): DocEdit {
         splices.push(replaceScalar(text, field.value, value, field.map.flow));
       }
     };
-    setField('newTag', tag, target.tag);
-    setField('digest', digest, target.digest);
-    if (inserts.length) splices.push(insertPairs(text, entry as YAMLMap, inserts));
+    if (target.tag === undefined && target.digest !== undefined && tag && !digest) {
+      // Tag to digest: the pin takes the tag's place.
+      splices.push(replacePair(tag.pair, 'digest', target.digest, tag.map.flow));
+    } else {
+      setField('newTag', tag, target.tag);
+      setField('digest', digest, target.digest);
+    }
+    if (inserts.length) {
+      const after = tag?.map === entry ? tag.pair : undefined;
+      splices.push(insertPairs(text, entry as YAMLMap, inserts, after));
+    }
     out.splices.push(...splices);
     out.locations.push({
       file: ctx.file,
