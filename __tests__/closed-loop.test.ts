@@ -79,6 +79,9 @@ describe('the closed loop (bash scripts/demo) with fake GitHub and Gemini', () =
 
   it('registers a model version and makes it champion', () => {
     expect(result!.modelVersion).toMatch(/^\d+$/);
+    // A fresh registry: no champion to beat, so the gate passes and the new version is promoted.
+    expect(result!.gatePassed).toBe(true);
+    expect(result!.championVersion).toBe(result!.modelVersion);
     expect(seen.champion).toBe(result!.modelVersion);
     expect(result!.runUrl).toMatch(/\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}$/);
   });

@@ -16,12 +16,15 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { ROOT } from './loop/actions.js';
+import { cancelRunningActions, ROOT } from './loop/actions.js';
 import { FAKE_GEMINI_KEY, FAKE_REPOSITORY, startFakes, type Fakes } from './loop/fakes.js';
 import { runLoop, type LoopOptions } from './loop/loop.js';
 import { mlflowServerArgs } from './loop/mlflow.js';
 import { Procs } from './loop/procs.js';
 import { seconds } from './loop/stages.js';
+
+/** Set once a signal asked to stop: the exit waits for it, whatever the loop does meanwhile. */
+let shutdown: Promise<unknown> | undefined;
 
 const USAGE = 'usage: bash scripts/demo [--keep] [-- <model/train.py arguments>]';
 
@@ -72,15 +75,14 @@ async function main(): Promise<number> {
     : { apiKey: FAKE_GEMINI_KEY, env: fakes!.gemini.env(), fake: true };
 
   const procs = new Procs();
-  let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
+    if (shutdown) return;
     console.log(`\n${sig}: stopping every process the demo started`);
-    void procs
-      .stopAll()
-      .finally(() => fakes?.stop())
-      .finally(() => process.exit(130));
+    shutdown = Promise.race([cancelRunningActions(), new Promise((r) => setTimeout(r, 10_000))])
+      .then(() => procs.stopAll())
+      .finally(() => fakes?.stop());
+    // The loop may be waiting on something that never comes now (or forever, with --keep).
+    void shutdown.then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -116,6 +118,9 @@ async function main(): Promise<number> {
     console.log(`  model version:  iris v${result.modelVersion}  ${result.versionUrl}`);
     console.log(`  gate:           ${result.gate}`);
     console.log(
+      `  champion:       iris v${result.championVersion}${result.gatePassed ? '' : ' (unchanged: the new version failed the gate)'}`,
+    );
+    console.log(
       `  served:         ${result.serverUrl} (iris_model_info version ${result.modelInfo.version})`,
     );
     console.log(`  alert:          ${result.alert.name}: ${result.alert.annotations.summary ?? ''}`);
@@ -146,11 +151,15 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(`demo failed: ${(err as Error).message}`);
-      process.exit(1);
-    },
-  );
+  const exit = async (code: number): Promise<never> => {
+    if (shutdown) {
+      await shutdown;
+      process.exit(130);
+    }
+    process.exit(code);
+  };
+  main().then(exit, (err: unknown) => {
+    if (!shutdown) console.error(`demo failed: ${(err as Error).message}`);
+    return exit(1);
+  });
 }

@@ -3,7 +3,7 @@
  * INPUT_* variables (action.yml defaults applied), fresh GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
  * files, and, for event-triggered actions, the event as GITHUB_EVENT_PATH.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,6 +45,23 @@ export function parseOutputs(text: string): Record<string, string> {
   return out;
 }
 
+/** Actions running now, so a Ctrl-C of the loop can cancel them as the runner cancels a job. */
+const running = new Set<ChildProcess>();
+
+/** Sends `signal` to every action still running (they stop their own child processes). */
+export function cancelRunningActions(signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  const all = [...running];
+  for (const child of all) child.kill(signal);
+  return Promise.all(
+    all.map(
+      (c) =>
+        new Promise<void>((done) =>
+          c.exitCode !== null || c.signalCode !== null ? done() : c.once('close', () => done()),
+        ),
+    ),
+  ).then(() => undefined);
+}
+
 const unescape = (s: string): string => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 
 export async function runBundledAction(
@@ -83,6 +100,8 @@ export async function runBundledAction(
       env: { ...process.env, ...opts.env, ...inputEnv, ...files },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    running.add(child);
+    child.once('close', () => running.delete(child));
     let pending = '';
     const onLine = (line: string): void => {
       if (line.startsWith('::debug::') || /^::(add-mask|group|endgroup)::/.test(line)) return;

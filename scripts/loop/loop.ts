@@ -56,6 +56,7 @@ export type StageName =
 export interface Live {
   mlflowUrl?: string;
   modelVersion?: string;
+  championVersion?: string;
   serverUrl?: string;
   prometheusUrl?: string;
   alertmanagerUrl?: string;
@@ -66,7 +67,11 @@ export interface Live {
 export interface LoopResult {
   mlflowUrl: string;
   runUrl: string;
+  /** The version train-and-log registered. */
   modelVersion: string;
+  /** The version serving: the new one when its gate passed, else the previous champion. */
+  championVersion: string;
+  gatePassed: boolean;
   versionUrl: string;
   gate: string;
   serverUrl: string;
@@ -232,14 +237,23 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
     });
     await after('train');
 
-    // 3. What the pipeline does once the deployment is healthy.
-    await stages.run(`make v${train.version} the champion`, async () => {
-      await setAlias(mlflow.url, MODEL_NAME, CHAMPION, train.version);
-      const mv = await versionByAlias(mlflow.url, MODEL_NAME, CHAMPION);
-      if (mv.version !== train.version)
-        throw new Error(`alias ${CHAMPION} points to ${mv.version}, not ${train.version}`);
-      stages.link('alias', `models:/${MODEL_NAME}@${CHAMPION} -> version ${mv.version}`);
-    });
+    // 3. What the pipeline does once the deployment is healthy: the champion alias moves to the
+    // version the gate passed. A version the gate failed is not deployed; the champion stays.
+    const passed = train.run.outputs['gate-passed'] === 'true';
+    const champion = await stages.run(
+      passed
+        ? `make v${train.version} the champion`
+        : `keep the champion (the gate failed v${train.version})`,
+      async () => {
+        if (passed) await setAlias(mlflow.url, MODEL_NAME, CHAMPION, train.version);
+        const mv = await versionByAlias(mlflow.url, MODEL_NAME, CHAMPION);
+        if (passed && mv.version !== train.version)
+          throw new Error(`alias ${CHAMPION} points to ${mv.version}, not ${train.version}`);
+        stages.link('alias', `models:/${MODEL_NAME}@${CHAMPION} -> version ${mv.version}`);
+        return mv.version;
+      },
+    );
+    live.championVersion = champion;
     await after('champion');
 
     // 4. The inference server on the champion, and the clients' steady traffic.
@@ -265,9 +279,9 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
       await waitFor('inference server', `${url}/readyz`, { proc, timeoutMs: 120_000 });
       const metrics = await (await fetch(`${url}/metrics`)).text();
       const info = metricLabels(metrics, 'iris_model_info');
-      if (info?.version !== train.version) {
+      if (info?.version !== champion) {
         throw new Error(
-          `the server reports iris_model_info ${JSON.stringify(info)}, expected version ${train.version}`,
+          `the server reports iris_model_info ${JSON.stringify(info)}, expected version ${champion}`,
         );
       }
       traffic = new Traffic(url, irisRows(venv));
@@ -466,6 +480,16 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
         );
       }
       stages.link('issue', `${run.outputs['issue-url']} (closed)`);
+      // Any other rule that fired on the way reached GitHub the same way; say so rather than hide it.
+      const others = [
+        ...new Set(
+          tap.dispatches
+            .map((d) => notificationOf(d))
+            .filter((x) => x && x.groupLabels.alertname !== FAULT_ALERT)
+            .map((x) => `${x!.groupLabels.alertname} (${x!.status})`),
+        ),
+      ];
+      if (others.length) stages.note(`other notifications dispatched: ${others.join(', ')}`);
       return { resolved: dispatch, closed: run };
     });
     await after('resolve');
@@ -475,6 +499,8 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
       mlflowUrl: mlflow.url,
       runUrl: train.runUrl,
       modelVersion: train.version,
+      championVersion: champion,
+      gatePassed: passed,
       versionUrl: train.versionUrl,
       gate: train.gate,
       serverUrl: server.url,

@@ -29,6 +29,8 @@ export interface SpawnOptions {
 
 export class Procs {
   private readonly started: Proc[] = [];
+  /** Started and not yet stopped by stop(): what an exit handler must still kill. */
+  private readonly live = new Set<Proc>();
 
   spawn(name: string, command: string, args: string[], opts: SpawnOptions): Proc {
     const fd = openSync(opts.logFile, 'a');
@@ -57,6 +59,8 @@ export class Procs {
         /* already gone */
       }
     };
+    let stopping: Promise<void> | undefined;
+    const live = this.live;
     const proc: Proc = {
       name,
       child,
@@ -70,32 +74,37 @@ export class Procs {
           return '';
         }
       },
-      async stop() {
-        if (!running()) {
-          // The leader may be gone while its group lives on (a server's workers).
-          if (child.pid !== undefined) signal('SIGKILL');
-          return;
-        }
-        signal('SIGTERM');
-        const timer = setTimeout(() => signal('SIGKILL'), opts.graceMs ?? 5000);
-        await exited;
-        clearTimeout(timer);
-        signal('SIGKILL');
+      stop() {
+        // Idempotent: a Ctrl-C and the loop's own clean-up may both ask.
+        stopping ??= (async () => {
+          if (!running()) {
+            // The leader may be gone while its group lives on (a server's workers).
+            if (child.pid !== undefined) signal('SIGKILL');
+            return;
+          }
+          signal('SIGTERM');
+          const timer = setTimeout(() => signal('SIGKILL'), opts.graceMs ?? 5000);
+          await exited;
+          clearTimeout(timer);
+          signal('SIGKILL');
+        })();
+        void stopping.then(() => live.delete(proc));
+        return stopping;
       },
     };
     this.started.push(proc);
+    this.live.add(proc);
     return proc;
   }
 
-  /** Stops every process started here, most recent first. */
+  /** Stops every process started here, most recent first (the server before its registry). */
   async stopAll(): Promise<void> {
-    const all = this.started.splice(0).reverse();
-    for (const p of all) await p.stop();
+    for (const p of [...this.started].reverse()) await p.stop();
   }
 
   /** Last resort from a process 'exit' handler, where nothing asynchronous runs any more. */
   killAllNow(): void {
-    for (const p of this.started) {
+    for (const p of this.live) {
       if (p.child.pid === undefined) continue;
       try {
         process.kill(-p.child.pid, 'SIGKILL');
