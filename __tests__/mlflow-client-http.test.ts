@@ -221,6 +221,65 @@ describe('retries, timeouts and failures', () => {
   });
 });
 
+describe('artifact locations', () => {
+  const withArtifactUri = (uri: string) => (req: Recorded, res: ServerResponse) =>
+    req.url.includes('/runs/get')
+      ? json(res, 200, {
+          run: { ...runBody('r3').run, info: { ...runBody('r3').run.info, artifact_uri: uri } },
+        })
+      : json(res, 200, {});
+
+  test('a tracking URI with a path prefix keeps it for API calls and the artifact proxy', async () => {
+    handler = withArtifactUri('mlflow-artifacts:/5/r3/artifacts');
+    const file = join(mkdtempSync(join(tmpdir(), 'mlflow-http-')), 'f 1.txt');
+    writeFileSync(file, 'x');
+    await new MlflowClient({ trackingUri: `${base}/mlflow/` }).logArtifact('r3', file, 'a/b');
+    expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /mlflow/api/2.0/mlflow/runs/get?run_id=r3',
+      'PUT /mlflow/api/2.0/mlflow-artifacts/artifacts/5/r3/artifacts/a/b/f%201.txt',
+    ]);
+  });
+
+  test('an mlflow-artifacts URI naming its own host is sent there', async () => {
+    const port = new URL(base).port;
+    handler = withArtifactUri(`mlflow-artifacts://127.0.0.1:${port}/9/r3/artifacts`);
+    const file = join(mkdtempSync(join(tmpdir(), 'mlflow-http-')), 'g.txt');
+    writeFileSync(file, 'y');
+    // Same server under two names: the Host header shows which one each request went to.
+    const client = new MlflowClient({ trackingUri: `http://localhost:${port}/prefix` });
+    await client.getRun('r3');
+    await client.logArtifact('r3', file);
+    expect(requests.map((r) => `${r.method} ${r.headers.host} ${r.url}`)).toEqual([
+      `GET localhost:${port} /prefix/api/2.0/mlflow/runs/get?run_id=r3`,
+      `PUT 127.0.0.1:${port} /api/2.0/mlflow-artifacts/artifacts/9/r3/artifacts/g.txt`,
+    ]);
+  });
+
+  test('an artifact store the server does not proxy is refused with what to do', async () => {
+    handler = withArtifactUri('s3://bucket/1/r3/artifacts');
+    const err = await new MlflowClient({ trackingUri: base })
+      .logArtifacts('r3', mkdtempSync(join(tmpdir(), 'mlflow-http-')))
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /'s3:\/\/bucket\/1\/r3\/artifacts' is not served through the tracking server; start it with 'mlflow server --serve-artifacts'/,
+    );
+  });
+
+  test('a missing artifact is an MlflowError naming the path', async () => {
+    handler = (req, res) =>
+      req.method === 'GET' && req.url.includes('/runs/get')
+        ? json(res, 200, runBody('r4'))
+        : json(res, 404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'File not found' });
+    const err = (await new MlflowClient({ trackingUri: base })
+      .downloadArtifact('r4', 'nope/x.bin')
+      .catch((e: unknown) => e)) as MlflowError;
+    expect(err.errorCode).toBe('RESOURCE_DOES_NOT_EXIST');
+    expect(err.message).toBe(
+      'MLflow GET /api/2.0/mlflow-artifacts/artifacts/1/r4/artifacts/nope/x.bin failed: HTTP 404 RESOURCE_DOES_NOT_EXIST: File not found',
+    );
+  });
+});
+
 describe('paging and probing', () => {
   test('searchRuns follows next_page_token until the server stops, and honours maxResults', async () => {
     handler = (req, res) => {
