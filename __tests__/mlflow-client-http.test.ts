@@ -323,6 +323,49 @@ describe('paging and probing', () => {
     expect(requests).toHaveLength(1);
   });
 
+  test("a LoggedModel whose upload fails is finalized UPLOAD_FAILED, and the error is the upload's", async () => {
+    handler = (req, res) => {
+      if (req.method === 'GET' && req.url.startsWith('/api/2.0/mlflow/logged-models/')) {
+        return json(res, 404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'no such model' });
+      }
+      if (req.method === 'POST' && req.url === '/api/2.0/mlflow/logged-models') {
+        return json(res, 200, {
+          model: {
+            info: {
+              model_id: 'm-1',
+              experiment_id: '1',
+              name: 'model',
+              artifact_uri: 'mlflow-artifacts:/1/models/m-1/artifacts',
+              status: 'LOGGED_MODEL_PENDING',
+            },
+          },
+        });
+      }
+      if (req.method === 'PUT') return json(res, 507, { error_code: 'INTERNAL_ERROR', message: 'disk full' });
+      json(res, 200, { model: {} });
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'mlflow-http-model-'));
+    writeFileSync(join(dir, 'MLmodel'), 'flavors:\n  python_function: {}\nrun_id: null\n');
+    writeFileSync(join(dir, 'model.pkl'), 'bytes');
+    const err = await new MlflowClient({ trackingUri: base, attempts: 1 })
+      .logModelDir({ runId: 'r9', experimentId: '1', localDir: dir, name: 'model' })
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /PUT \/api\/2\.0\/mlflow-artifacts\/artifacts\/1\/models\/m-1\/artifacts\/(MLmodel|model\.pkl) failed: HTTP 507 INTERNAL_ERROR: disk full/,
+    );
+    const create = requests.find((r) => r.method === 'POST' && r.url === '/api/2.0/mlflow/logged-models')!;
+    expect(JSON.parse(create.body.toString())).toMatchObject({
+      experiment_id: '1',
+      name: 'model',
+      source_run_id: 'r9',
+    });
+    const patches = requests.filter((r) => r.method === 'PATCH');
+    expect(patches.map((r) => [r.url, JSON.parse(r.body.toString())])).toEqual([
+      ['/api/2.0/mlflow/logged-models/m-1', { model_id: 'm-1', status: 'LOGGED_MODEL_UPLOAD_FAILED' }],
+    ]);
+    expect(requests.some((r) => r.url === '/api/2.0/mlflow/runs/outputs')).toBe(false);
+  });
+
   test('waitForModelVersionReady reports FAILED_REGISTRATION with its message', async () => {
     let n = 0;
     handler = (_req, res) =>
