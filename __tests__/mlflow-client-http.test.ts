@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +50,15 @@ afterEach(() => {
   handler = (_req, res) => json(res, 200, {});
 });
 
+const tmpDirs: string[] = [];
+function tmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mlflow-http-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+
 afterAll(async () => {
+  for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
   srv.closeAllConnections();
   await new Promise((r) => srv.close(r));
 });
@@ -73,7 +81,7 @@ describe('auth', () => {
       req.url.startsWith('/api/2.0/mlflow/runs/get') ? json(res, 200, runBody('r1')) : json(res, 200, {});
     const client = MlflowClient.fromEnv({ MLFLOW_TRACKING_URI: base, MLFLOW_TRACKING_TOKEN: 's3cret-token' });
     await client.setTag('r1', 'k', 'v');
-    const file = join(mkdtempSync(join(tmpdir(), 'mlflow-http-')), 'a.txt');
+    const file = join(tmp(), 'a.txt');
     writeFileSync(file, 'hello');
     await client.logArtifact('r1', file, 'dir');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
@@ -166,7 +174,7 @@ describe('retries, timeouts and failures', () => {
       json(res, 200, {});
     };
     const data = randomBytes(3 * 1024 * 1024 + 17);
-    const file = join(mkdtempSync(join(tmpdir(), 'mlflow-http-')), 'model.bin');
+    const file = join(tmp(), 'model.bin');
     writeFileSync(file, data);
     await new MlflowClient({ trackingUri: base, baseDelayMs: 1 }).logArtifact('r2', file);
     const uploads = requests.filter((r) => r.method === 'PUT');
@@ -231,7 +239,7 @@ describe('artifact locations', () => {
 
   test('a tracking URI with a path prefix keeps it for API calls and the artifact proxy', async () => {
     handler = withArtifactUri('mlflow-artifacts:/5/r3/artifacts');
-    const file = join(mkdtempSync(join(tmpdir(), 'mlflow-http-')), 'f 1.txt');
+    const file = join(tmp(), 'f 1.txt');
     writeFileSync(file, 'x');
     await new MlflowClient({ trackingUri: `${base}/mlflow/` }).logArtifact('r3', file, 'a/b');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
@@ -243,7 +251,7 @@ describe('artifact locations', () => {
   test('an mlflow-artifacts URI naming its own host is sent there', async () => {
     const port = new URL(base).port;
     handler = withArtifactUri(`mlflow-artifacts://127.0.0.1:${port}/9/r3/artifacts`);
-    const file = join(mkdtempSync(join(tmpdir(), 'mlflow-http-')), 'g.txt');
+    const file = join(tmp(), 'g.txt');
     writeFileSync(file, 'y');
     // Same server under two names: the Host header shows which one each request went to.
     const client = new MlflowClient({ trackingUri: `http://localhost:${port}/prefix` });
@@ -258,7 +266,7 @@ describe('artifact locations', () => {
   test('an artifact store the server does not proxy is refused with what to do', async () => {
     handler = withArtifactUri('s3://bucket/1/r3/artifacts');
     const err = await new MlflowClient({ trackingUri: base })
-      .logArtifacts('r3', mkdtempSync(join(tmpdir(), 'mlflow-http-')))
+      .logArtifacts('r3', tmp())
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
       /'s3:\/\/bucket\/1\/r3\/artifacts' is not served through the tracking server; start it with 'mlflow server --serve-artifacts'/,
@@ -344,7 +352,7 @@ describe('paging and probing', () => {
       if (req.method === 'PUT') return json(res, 507, { error_code: 'INTERNAL_ERROR', message: 'disk full' });
       json(res, 200, { model: {} });
     };
-    const dir = mkdtempSync(join(tmpdir(), 'mlflow-http-model-'));
+    const dir = tmp();
     writeFileSync(join(dir, 'MLmodel'), 'flavors:\n  python_function: {}\nrun_id: null\n');
     writeFileSync(join(dir, 'model.pkl'), 'bytes');
     const err = await new MlflowClient({ trackingUri: base, attempts: 1 })
