@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAKE_GEMINI_KEY, FAKE_REPOSITORY, startFakes, type Fakes } from '../scripts/loop/fakes.js';
 import { FAULT_ALERT, metricLabels, runLoop, type Live, type LoopResult } from '../scripts/loop/loop.js';
-import { Procs } from '../scripts/loop/procs.js';
+import { freePort, Procs } from '../scripts/loop/procs.js';
 
 let fakes: Fakes;
 const output: string[] = [];
@@ -30,6 +30,8 @@ beforeAll(async () => {
     result = await runLoop({
       procs,
       stateDir: mkdtempSync(join(tmpdir(), 'closed-loop-')),
+      // Not the demo's default port 5055: a demo may be running on this machine.
+      mlflowPort: await freePort(),
       trainArgs: ['--n-estimators', '20'],
       github: { apiUrl: fakes.github.url, token: 'ghs_test_token', repository: FAKE_REPOSITORY, fake: true },
       gemini: { apiKey: FAKE_GEMINI_KEY, env: fakes.gemini.env(), fake: true },

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { cleanEnv } from './procs.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -97,7 +98,8 @@ export async function runBundledAction(
   try {
     const child = spawn(process.execPath, [join(ROOT, 'dist', name, 'index.js')], {
       cwd: ROOT,
-      env: { ...process.env, ...opts.env, ...inputEnv, ...files },
+      // Secrets reach an action only as its inputs or as `env` given here, like a step's `with:`/`env:`.
+      env: { ...cleanEnv(), ...opts.env, ...inputEnv, ...files },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(child);

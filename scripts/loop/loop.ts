@@ -5,14 +5,14 @@
  * dispatch, the issue, the resolve and the close. `bash scripts/demo` runs it with links and
  * timings; __tests__/closed-loop.test.ts runs the same function against the fakes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { localGithubEnv, ROOT, runBundledAction, verdictOf, type ActionRun } from './actions.js';
 import { GitHubTap, type TappedDispatch } from './github-tap.js';
 import { setAlias, startMlflow, versionByAlias, type Mlflow } from './mlflow.js';
-import { freePort, sleep, waitFor, type Proc, type Procs } from './procs.js';
-import { renderAlertmanagerConfig, renderPrometheusConfig, renderRules } from './render.js';
+import { cleanEnv, freePort, sleep, waitFor, type Proc, type Procs } from './procs.js';
+import { startMonitoring, waitForScrape, type Monitoring } from './monitoring.js';
+import { compress, renderRules } from './render.js';
 import { Stages } from './stages.js';
 import { irisRows, Traffic } from './traffic.js';
 
@@ -141,9 +141,10 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
   live.tap = tap;
   let traffic: Traffic | undefined;
 
+  // The relay's bearer token, for Alertmanager's credentials_file; removed at the end.
+  const secrets = mkdtempSync(join(state, 'secrets-'));
   try {
     // 1. MLflow, and meanwhile the parts that need nothing from it: the GitHub tap and the relay.
-    const secrets = mkdtempSync(join(state, 'secrets-'));
     const relayToken = `demo-${crypto.randomUUID()}`;
     const tokenFile = join(secrets, 'relay-token');
     writeFileSync(tokenFile, relayToken, { mode: 0o600 });
@@ -256,7 +257,15 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
     live.championVersion = champion;
     await after('champion');
 
-    // 4. The inference server on the champion, and the clients' steady traffic.
+    // 4. The inference server on the champion, and the clients' steady traffic. Prometheus and
+    // Alertmanager start as soon as its port answers (it serves /metrics while the model loads):
+    // Prometheus' first target sync takes ~5 s, time the model load can use.
+    const factor = opts.timeCompression ?? 60;
+    const rules = renderRules({ factor });
+    const alerts = Object.values(rules).flatMap((f) => f.groups.flatMap((g) => g.rules.map((r) => r.alert)));
+    if (!alerts.includes(FAULT_ALERT))
+      throw new Error(`platform/prometheus/rules has no alert ${FAULT_ALERT} any more`);
+    let monitoring: Promise<Monitoring> | undefined;
     const server = await stages.run(`inference server on models:/${MODEL_NAME}@${CHAMPION}`, async () => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
@@ -266,16 +275,26 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
         [join(ROOT, 'model', 'serve.py')],
         {
           logFile: join(logs, 'iris-server.log'),
-          env: {
-            ...process.env,
+          env: cleanEnv({
             MODEL_URI: `models:/${MODEL_NAME}@${CHAMPION}`,
             MLFLOW_TRACKING_URI: mlflow.url,
             HOST: '127.0.0.1',
             PORT: String(port),
             PYTHONWARNINGS: 'ignore',
-          },
+          }),
         },
       );
+      await waitFor('inference server', `${url}/healthz`, { proc, timeoutMs: 120_000 });
+      monitoring = startMonitoring(procs, {
+        stateDir: state,
+        logDir: logs,
+        rules,
+        relayUrl,
+        tokenFile,
+        server: `127.0.0.1:${port}`,
+      });
+      // Awaited in the next stage; a failure meanwhile must not be an unhandled rejection.
+      monitoring.catch(() => undefined);
       await waitFor('inference server', `${url}/readyz`, { proc, timeoutMs: 120_000 });
       const metrics = await (await fetch(`${url}/metrics`)).text();
       const info = metricLabels(metrics, 'iris_model_info');
@@ -294,86 +313,20 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
     await after('serve');
 
     // 5. Prometheus and Alertmanager with platform/'s configuration, rendered for loopback.
-    const factor = opts.timeCompression ?? 60;
-    const rules = renderRules({ factor });
-    const ruleNames = Object.values(rules).flatMap((f) =>
-      f.groups.flatMap((g) => g.rules.map((r) => r.alert)),
-    );
-    if (!ruleNames.includes(FAULT_ALERT))
-      throw new Error(`platform/prometheus/rules has no alert ${FAULT_ALERT} any more`);
     const { promUrl } = await stages.run(
       'Prometheus and Alertmanager (platform/ configs, rendered for loopback)',
       async () => {
-        const [promPort, amPort] = [await freePort(), await freePort()];
-        const promUrl = `http://127.0.0.1:${promPort}`;
-        const amUrl = `http://127.0.0.1:${amPort}`;
-        const amDir = join(state, 'alertmanager');
-        const promDir = join(state, 'prometheus');
-        mkdirSync(join(promDir, 'rules'), { recursive: true });
-        mkdirSync(amDir, { recursive: true });
-        writeFileSync(
-          join(amDir, 'alertmanager.yml'),
-          stringify(renderAlertmanagerConfig({ relayUrl, tokenFile })),
-        );
-        for (const [name, file] of Object.entries(rules))
-          writeFileSync(join(promDir, 'rules', name), stringify(file));
-        const promConfig = renderPrometheusConfig({
-          jobs: {
-            prometheus: `127.0.0.1:${promPort}`,
-            alertmanager: `127.0.0.1:${amPort}`,
-            'alertmanager-relay': relayUrl.replace('http://', ''),
-            'iris-classifier': server.url.replace('http://', ''),
-          },
-          alertmanager: `127.0.0.1:${amPort}`,
-        });
-        writeFileSync(join(promDir, 'prometheus.yml'), stringify(promConfig));
-        const am = procs.spawn(
-          'alertmanager',
-          process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager',
-          [
-            `--config.file=${join(amDir, 'alertmanager.yml')}`,
-            `--storage.path=${join(amDir, 'data')}`,
-            `--web.listen-address=127.0.0.1:${amPort}`,
-            `--web.external-url=${amUrl}`,
-            // One instance: no gossip, no 0.0.0.0:9094.
-            '--cluster.listen-address=',
-          ],
-          { logFile: join(logs, 'alertmanager.log'), cwd: amDir },
-        );
-        const prom = procs.spawn(
-          'prometheus',
-          process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus',
-          [
-            `--config.file=${join(promDir, 'prometheus.yml')}`,
-            `--storage.tsdb.path=${join(promDir, 'data')}`,
-            `--web.listen-address=127.0.0.1:${promPort}`,
-            `--web.external-url=${promUrl}`,
-            // Resend active alerts every second instead of every minute, as intervals are seconds here.
-            '--rules.alert.resend-delay=1s',
-          ],
-          { logFile: join(logs, 'prometheus.log'), cwd: promDir },
-        );
-        await Promise.all([
-          waitFor('alertmanager', `${amUrl}/-/ready`, { proc: am, timeoutMs: 30_000 }),
-          waitFor('prometheus', `${promUrl}/-/ready`, { proc: prom, timeoutMs: 30_000 }),
-        ]);
-        // Ready to show once the model service is being scraped.
-        const q = encodeURIComponent('up{job="iris-classifier"} == 1');
-        await waitFor('the iris-classifier scrape', `${promUrl}/api/v1/query?query=${q}`, {
-          proc: prom,
-          timeoutMs: 30_000,
-          ok: async (res) =>
-            res.ok && ((await res.json()) as { data: { result: unknown[] } }).data.result.length > 0,
-        });
+        const m = await monitoring!;
+        await waitForScrape(m, 'iris-classifier');
         stages.note(
-          `rules: platform/prometheus/rules with time ${factor}x compressed (for: 5m -> ${factor === 60 ? '5s' : `${300 / factor}s`})`,
+          `rules: platform/prometheus/rules with time ${factor}x compressed (for: 5m -> ${compress('5m', factor)})`,
         );
-        stages.link('Prometheus', `${promUrl}/alerts`);
-        stages.link('Alertmanager', `${amUrl}/#/alerts`);
-        stages.link('configs', `${promDir}/prometheus.yml, ${amDir}/alertmanager.yml`);
-        live.prometheusUrl = promUrl;
-        live.alertmanagerUrl = amUrl;
-        return { promUrl, amUrl };
+        stages.link('Prometheus', `${m.promUrl}/alerts`);
+        stages.link('Alertmanager', `${m.amUrl}/#/alerts`);
+        stages.link('configs', `${m.promConfig}, ${m.amConfig}`);
+        live.prometheusUrl = m.promUrl;
+        live.alertmanagerUrl = m.amUrl;
+        return m;
       },
     );
     await after('monitoring');
@@ -524,6 +477,7 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
     await traffic?.stop();
     await procs.stopAll();
     await tap.stop();
+    rmSync(secrets, { recursive: true, force: true });
   }
 }
 

@@ -2,9 +2,9 @@
  * MLflow on embedded defaults (sqlite and artifacts in the state folder) and the two registry
  * calls the loop makes itself: set the champion alias, read it back.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, portIsFree, waitFor, type Procs, type Proc } from './procs.js';
+import { cleanEnv, freePort, portIsFree, waitFor, type Procs, type Proc } from './procs.js';
 
 export const DEFAULT_MLFLOW_PORT = 5055;
 
@@ -39,20 +39,42 @@ export async function chooseMlflowPort(wanted?: number): Promise<number> {
   return (await portIsFree(DEFAULT_MLFLOW_PORT)) ? DEFAULT_MLFLOW_PORT : freePort();
 }
 
+/**
+ * Starts `mlflow server` and waits until it, not another server that took the port while it
+ * started (MLflow binds only after seconds of imports), serves: its own log must say uvicorn runs
+ * on that address. When the default port is lost that way, it retries once on a free port.
+ */
 export async function startMlflow(
   procs: Procs,
   opts: { stateDir: string; venv: string; port?: number },
 ): Promise<Mlflow> {
   mkdirSync(join(opts.stateDir, 'mlflow'), { recursive: true });
-  const port = await chooseMlflowPort(opts.port);
-  const url = `http://127.0.0.1:${port}`;
-  const proc = procs.spawn('mlflow', join(opts.venv, 'mlflow'), mlflowServerArgs(opts.stateDir, port), {
-    logFile: join(opts.stateDir, 'mlflow', 'server.log'),
-    // No job runner: it starts half a dozen more Python processes for GenAI jobs this loop never uses.
-    env: { ...process.env, PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
-  });
-  await waitFor('mlflow server', `${url}/health`, { proc, timeoutMs: 120_000 });
-  return { url, proc };
+  const logFile = join(opts.stateDir, 'mlflow', 'server.log');
+  let port = await chooseMlflowPort(opts.port);
+  for (let attempt = 0; ; attempt++) {
+    const url = `http://127.0.0.1:${port}`;
+    const from = existsSync(logFile) ? statSync(logFile).size : 0;
+    const proc = procs.spawn('mlflow', join(opts.venv, 'mlflow'), mlflowServerArgs(opts.stateDir, port), {
+      logFile,
+      // No job runner: it starts half a dozen more Python processes for GenAI jobs this loop never uses.
+      env: cleanEnv({ PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' }),
+    });
+    const ours = (): boolean =>
+      readFileSync(logFile, 'utf8').slice(from).includes(`Uvicorn running on ${url}`);
+    try {
+      await waitFor('mlflow server', `${url}/health`, {
+        proc,
+        timeoutMs: 120_000,
+        ok: (res) => res.ok && ours(),
+      });
+      return { url, proc };
+    } catch (err) {
+      const lostPort = readFileSync(logFile, 'utf8').slice(from).includes('address already in use');
+      if (!lostPort) throw err;
+      if (opts.port !== undefined || attempt > 0) throw new Error(`port ${port} for MLflow is in use`);
+      port = await freePort();
+    }
+  }
 }
 
 async function mlflowApi<T>(base: string, path: string, init?: RequestInit): Promise<T> {

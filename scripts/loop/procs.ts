@@ -19,6 +19,16 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+/** Credentials the demo reads; only the parts that need one get it, each explicitly. */
+const SECRETS = ['GITHUB_TOKEN', 'GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GH_TOKEN'];
+
+/** process.env without the credentials, for servers and commands that have no use for them. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of SECRETS) delete env[name];
+  return { ...env, ...extra };
+}
+
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -38,7 +48,7 @@ export class Procs {
     try {
       child = spawn(command, args, {
         cwd: opts.cwd,
-        env: opts.env ?? process.env,
+        env: opts.env ?? cleanEnv(),
         // Its own process group: stopping it reaches every process it started.
         detached: true,
         stdio: ['ignore', fd, fd],
