@@ -44,7 +44,7 @@ export async function startMlflow({ dir }: { dir?: string } = {}): Promise<Mlflo
       cwd: home,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+      env: { ...process.env, PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
     },
   );
   let log = '';

@@ -41,7 +41,7 @@ export function retryAfterMs(res: Response): number | undefined {
 
 export async function fetchWithRetry(
   url: string | URL,
-  init: RequestInit & { body?: RequestInit['body'] | (() => RequestInit['body']) } = {},
+  init: Omit<RequestInit, 'body'> & { body?: RequestInit['body'] | (() => RequestInit['body']) } = {},
   options: RetryOptions = {},
 ): Promise<Response> {
   const {

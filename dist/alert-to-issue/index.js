@@ -50944,6 +50944,8 @@ var external_node_fs_ = __nccwpck_require__(3024);
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 15 modules
+var core = __nccwpck_require__(4116);
 ;// CONCATENATED MODULE: ./actions/shared/http.ts
 class HttpError extends Error {
     status;
@@ -51011,6 +51013,7 @@ async function fetchWithRetry(url, init = {}, options = {}) {
  * into an MlflowError that says what was called and what the server answered.
  */
 
+
 class MlflowError extends Error {
     status;
     errorCode;
@@ -51065,6 +51068,10 @@ class Transport {
         this.baseUrl = url.toString().replace(/\/+$/, '');
         const username = opts.username ?? userInfo?.username;
         const password = opts.password ?? userInfo?.password;
+        // Masked wherever the client is built, so no caller can forget (Actions' log masking).
+        for (const secret of [password, opts.token])
+            if (secret)
+                core/* setSecret */.Pq(secret);
         // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
         if (username && password) {
             this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
@@ -51120,7 +51127,6 @@ class Transport {
         this.requestCount++;
         let res;
         try {
-            // fetchWithRetry accepts a body factory at run time; its parameter type is narrower than that.
             res = await fetchWithRetry(url, init, retry);
         }
         catch (err) {

@@ -31508,6 +31508,7 @@ async function fetchWithRetry(url, init = {}, options = {}) {
  * into an MlflowError that says what was called and what the server answered.
  */
 
+
 class MlflowError extends Error {
     status;
     errorCode;
@@ -31562,6 +31563,10 @@ class Transport {
         this.baseUrl = url.toString().replace(/\/+$/, '');
         const username = opts.username ?? userInfo?.username;
         const password = opts.password ?? userInfo?.password;
+        // Masked wherever the client is built, so no caller can forget (Actions' log masking).
+        for (const secret of [password, opts.token])
+            if (secret)
+                lib_core/* setSecret */.Pq(secret);
         // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
         if (username && password) {
             this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
@@ -31617,7 +31622,6 @@ class Transport {
         this.requestCount++;
         let res;
         try {
-            // fetchWithRetry accepts a body factory at run time; its parameter type is narrower than that.
             res = await fetchWithRetry(url, init, retry);
         }
         catch (err) {

@@ -3,6 +3,7 @@
  * bounded retries on every call (via fetchWithRetry), and MLflow's `{error_code, message}` turned
  * into an MlflowError that says what was called and what the server answered.
  */
+import * as core from '@actions/core';
 import { fetchWithRetry, HttpError, type RetryOptions } from '../http.js';
 
 export interface MlflowClientOptions {
@@ -92,6 +93,8 @@ export class Transport {
     this.baseUrl = url.toString().replace(/\/+$/, '');
     const username = opts.username ?? userInfo?.username;
     const password = opts.password ?? userInfo?.password;
+    // Masked wherever the client is built, so no caller can forget (Actions' log masking).
+    for (const secret of [password, opts.token]) if (secret) core.setSecret(secret);
     // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
     if (username && password) {
       this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
@@ -156,8 +159,7 @@ export class Transport {
     this.requestCount++;
     let res: Response;
     try {
-      // fetchWithRetry accepts a body factory at run time; its parameter type is narrower than that.
-      res = await fetchWithRetry(url, init as RequestInit, retry);
+      res = await fetchWithRetry(url, init, retry);
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : (err as Error).message;
       throw new MlflowError(`cannot reach MLflow at ${this.baseUrl}: ${reason.replace(url, pathOf(url))}`);
