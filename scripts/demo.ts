@@ -88,7 +88,8 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('exit', () => procs.killAllNow());
 
-  const where = relative(process.cwd(), stateDir) || '.';
+  const rel = relative(process.cwd(), stateDir);
+  const where = rel === '' ? '.' : rel.startsWith('..') ? stateDir : rel;
   console.log(
     `demo: the closed loop on this machine; GitHub: ${github.fake ? 'local fake' : `${github.apiUrl} (${github.repository})`}, ` +
       `Gemini: ${gemini.fake ? 'local fake' : 'Gemini API'}; data and logs in ${where}/`,
@@ -105,9 +106,11 @@ async function main(): Promise<number> {
       onStage: keep
         ? async (stage, live) => {
             if (stage !== 'resolve') return;
-            console.log(
-              `\ndemo: everything keeps running (MLflow ${live.mlflowUrl}, Prometheus ${live.prometheusUrl}); Ctrl-C stops it`,
-            );
+            console.log('\ndemo: everything keeps running; Ctrl-C stops it');
+            console.log(`  MLflow:         ${live.mlflowUrl}/#/models/iris`);
+            console.log(`  server:         ${live.serverUrl}/metrics`);
+            console.log(`  Prometheus:     ${live.prometheusUrl}/alerts`);
+            console.log(`  Alertmanager:   ${live.alertmanagerUrl}/#/alerts`);
             await new Promise(() => undefined);
           }
         : undefined,
