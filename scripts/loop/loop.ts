@@ -140,6 +140,7 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
   const tap = new GitHubTap(gh.apiUrl);
   live.tap = tap;
   let traffic: Traffic | undefined;
+  let monitoring: Promise<Monitoring> | undefined;
 
   // The relay's bearer token, for Alertmanager's credentials_file; removed at the end.
   const secrets = mkdtempSync(join(state, 'secrets-'));
@@ -265,7 +266,6 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
     const alerts = Object.values(rules).flatMap((f) => f.groups.flatMap((g) => g.rules.map((r) => r.alert)));
     if (!alerts.includes(FAULT_ALERT))
       throw new Error(`platform/prometheus/rules has no alert ${FAULT_ALERT} any more`);
-    let monitoring: Promise<Monitoring> | undefined;
     const server = await stages.run(`inference server on models:/${MODEL_NAME}@${CHAMPION}`, async () => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
@@ -314,7 +314,7 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
 
     // 5. Prometheus and Alertmanager with platform/'s configuration, rendered for loopback.
     const { promUrl } = await stages.run(
-      'Prometheus and Alertmanager (platform/ configs, rendered for loopback)',
+      'Prometheus and Alertmanager (platform/ configs rendered for loopback; started while the model loaded)',
       async () => {
         const m = await monitoring!;
         await waitForScrape(m, 'iris-classifier');
@@ -475,6 +475,8 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
     };
   } finally {
     await traffic?.stop();
+    // Still starting when an earlier stage failed: let it finish spawning, so stopAll sees it all.
+    await monitoring?.catch(() => undefined);
     await procs.stopAll();
     await tap.stop();
     rmSync(secrets, { recursive: true, force: true });
