@@ -139,10 +139,10 @@ async function main(): Promise<number> {
         console.log(`\n--- the issue (fake GitHub): ${issue.title} [${issue.state}]\n${issue.body}\n---`);
       }
     }
-    console.log(
-      `\ntimings:\n${result.timings.map((t) => `  ${t.name.padEnd(72)} ${seconds(t.ms).padStart(7)}`).join('\n')}`,
-    );
-    console.log(`  ${'total'.padEnd(72)} ${seconds(result.totalMs).padStart(7)}`);
+    const width = Math.max(...result.timings.map((t) => t.name.length));
+    console.log('\ntimings:');
+    for (const t of result.timings) console.log(`  ${t.name.padEnd(width)}  ${seconds(t.ms).padStart(7)}`);
+    console.log(`  ${'total'.padEnd(width)}  ${seconds(result.totalMs).padStart(7)}`);
     const browse = ['.venv/bin/mlflow', ...mlflowServerArgs(stateDir, 5055)]
       .map((a) => a.replace(`${ROOT}/`, ''))
       .join(' ');

@@ -314,10 +314,11 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
 
     // 5. Prometheus and Alertmanager with platform/'s configuration, rendered for loopback.
     const { promUrl } = await stages.run(
-      'Prometheus and Alertmanager (platform/ configs rendered for loopback; started while the model loaded)',
+      'Prometheus and Alertmanager (platform/ configs, rendered for loopback)',
       async () => {
         const m = await monitoring!;
         await waitForScrape(m, 'iris-classifier');
+        stages.note('started while the model loaded; ready once the inference server is scraped');
         stages.note(
           `rules: platform/prometheus/rules with time ${factor}x compressed (for: 5m -> ${compress('5m', factor)})`,
         );

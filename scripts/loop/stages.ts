@@ -45,12 +45,6 @@ export class Stages {
   elapsedMs(): number {
     return Date.now() - this.started;
   }
-
-  table(): string {
-    const width = Math.max(...this.timings.map((t) => t.name.length), 5);
-    const rows = this.timings.map((t) => `  ${t.name.padEnd(width)}  ${seconds(t.ms).padStart(7)}`);
-    return [...rows, `  ${'total'.padEnd(width)}  ${seconds(this.elapsedMs()).padStart(7)}`].join('\n');
-  }
 }
 
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
