@@ -5,12 +5,14 @@
  * the relay bundle and the bundled alert-to-issue.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAKE_GEMINI_KEY, FAKE_REPOSITORY, startFakes, type Fakes } from '../scripts/loop/fakes.js';
 import { FAULT_ALERT, metricLabels, runLoop, type Live, type LoopResult } from '../scripts/loop/loop.js';
-import { freePort, Procs } from '../scripts/loop/procs.js';
+import { freePort, Procs, RUN_VAR } from '../scripts/loop/procs.js';
+import { ROOT } from './helpers/run-action.js';
 
 let fakes: Fakes;
 const output: string[] = [];
@@ -146,4 +148,60 @@ describe('the closed loop (bash scripts/demo) with fake GitHub and Gemini', () =
       await expect(fetch(url!, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
     }
   });
+});
+
+/** Pids of live processes whose environment carries `RUN_VAR=runId`. */
+function processesOf(runId: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (env.includes(`${RUN_VAR}=${runId}`)) pids.push(Number(entry));
+    } catch {
+      /* exited meanwhile, or not ours to read */
+    }
+  }
+  return pids;
+}
+
+describe('Ctrl-C of the demo', () => {
+  it('stops every process it started, in every process group, and exits 130', async () => {
+    const runId = `closed-loop-test-${process.pid}-${Date.now()}`;
+    // Detached: its own process group, signalled as a whole the way a terminal's Ctrl-C is.
+    const demo = spawn(
+      join(ROOT, 'node_modules', '.bin', 'tsx'),
+      ['scripts/demo.ts', '--', '--n-estimators', '20'],
+      {
+        cwd: ROOT,
+        detached: true,
+        env: {
+          ...process.env,
+          [RUN_VAR]: runId,
+          MLOPS_STATE_DIR: mkdtempSync(join(tmpdir(), 'closed-loop-sigint-')),
+          MLOPS_DEMO_PORT: String(await freePort()),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    demo.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    demo.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
+    // Once the inference server is starting, MLflow, the relay and the server are all running.
+    const deadline = Date.now() + 150_000;
+    while (!/\[4\] inference server/.test(out) && demo.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    const before = processesOf(runId).filter((p) => p !== demo.pid);
+    process.kill(-demo.pid!, 'SIGINT');
+    const code = await exited;
+    await new Promise((r) => setTimeout(r, 500));
+    const after = processesOf(runId);
+    if (after.length) for (const pid of after) process.kill(pid, 'SIGKILL');
+    expect({ code, out: code === 130 ? '' : out.slice(-3000) }).toEqual({ code: 130, out: '' });
+    expect(out).toContain('SIGINT: stopping every process the demo started');
+    // MLflow (and its uvicorn worker), the relay, the inference server at least.
+    expect(before.length).toBeGreaterThanOrEqual(4);
+    expect(after).toEqual([]);
+  }, 200_000);
 });

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
 
 export interface Proc {
   name: string;
@@ -37,7 +38,14 @@ export interface SpawnOptions {
   graceMs?: number;
 }
 
+/**
+ * Every process of one run carries this variable (inherited from the environment when set, else
+ * a fresh id), so the processes of a run can be found through /proc/<pid>/environ.
+ */
+export const RUN_VAR = 'MLOPS_LOOP_RUN';
+
 export class Procs {
+  readonly runId = process.env[RUN_VAR] ?? randomUUID();
   private readonly started: Proc[] = [];
   /** Started and not yet stopped by stop(): what an exit handler must still kill. */
   private readonly live = new Set<Proc>();
@@ -48,7 +56,7 @@ export class Procs {
     try {
       child = spawn(command, args, {
         cwd: opts.cwd,
-        env: opts.env ?? cleanEnv(),
+        env: { ...(opts.env ?? cleanEnv()), [RUN_VAR]: this.runId },
         // Its own process group: stopping it reaches every process it started.
         detached: true,
         stdio: ['ignore', fd, fd],
