@@ -177,6 +177,9 @@ describe('Ctrl-C of the demo', () => {
         detached: true,
         env: {
           ...process.env,
+          // The fakes, whatever credentials the CI job has in its environment.
+          GITHUB_TOKEN: '',
+          GEMINI_API_KEY: '',
           [RUN_VAR]: runId,
           MLOPS_STATE_DIR: mkdtempSync(join(tmpdir(), 'closed-loop-sigint-')),
           MLOPS_DEMO_PORT: String(await freePort()),
