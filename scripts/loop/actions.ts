@@ -63,6 +63,19 @@ export function cancelRunningActions(signal: NodeJS.Signals = 'SIGINT'): Promise
   ).then(() => undefined);
 }
 
+/**
+ * The environment without credentials and without what a surrounding runner set (GITHUB_ENV,
+ * GITHUB_EVENT_PATH, INPUT_*, ...): run inside a CI job, an action here must not read that job's
+ * event or write to its files. Secrets reach an action only as inputs or `env`, like a step's.
+ */
+function runnerFreeEnv(): NodeJS.ProcessEnv {
+  const env = cleanEnv();
+  for (const key of Object.keys(env)) {
+    if (/^(GITHUB_|RUNNER_|INPUT_|ACTIONS_|STATE_)/.test(key)) delete env[key];
+  }
+  return env;
+}
+
 const unescape = (s: string): string => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 
 export async function runBundledAction(
@@ -98,8 +111,7 @@ export async function runBundledAction(
   try {
     const child = spawn(process.execPath, [join(ROOT, 'dist', name, 'index.js')], {
       cwd: ROOT,
-      // Secrets reach an action only as its inputs or as `env` given here, like a step's `with:`/`env:`.
-      env: { ...cleanEnv(), ...opts.env, ...inputEnv, ...files },
+      env: { ...runnerFreeEnv(), ...opts.env, ...inputEnv, ...files },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(child);
