@@ -70,8 +70,6 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
 
   gh.on('issues/create', (ctx) => {
     const repo = repoOf(ctx);
-    const number = repo.nextNumber();
-    const id = ctx.state.nextId();
     const title = String(ctx.body.title);
     if (title.trim() === '') throw new HttpStatus(422, 'Validation Failed: title is missing');
     if (title.length > 256)
@@ -79,28 +77,12 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     if (typeof ctx.body.body === 'string' && ctx.body.body.length > 65536) {
       throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
     }
-    const issue: Issue = {
-      id,
-      node_id: `I_${id}`,
-      number,
+    const issue = repo.addIssue(ctx.state, ctx.baseUrl, {
       title,
-      body: ctx.body.body ?? null,
-      state: 'open',
-      state_reason: null,
-      labels: labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
+      body: ctx.body.body,
       user: ctx.state.user(ctx.login),
-      assignees: [],
-      locked: false,
-      comments: 0,
-      created_at: now(),
-      updated_at: now(),
-      closed_at: null,
-      html_url: `https://github.com/${repo.fullName}/issues/${number}`,
-      url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/${number}`,
-      repository_url: `${ctx.baseUrl}/repos/${repo.fullName}`,
-      author_association: 'NONE',
-    };
-    repo.issues.push(issue);
+      labels: labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
+    });
     return { status: 201, body: issue };
   });
 

@@ -154,35 +154,15 @@ export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions
     );
     if (clash) throw validation(`A pull request already exists for ${repo.owner}:${headRef}.`);
 
-    const number = repo.nextNumber();
-    const id = ctx.state.nextId();
     const user = ctx.state.user(ctx.login);
-    const issue: Issue = {
-      id,
-      node_id: `I_${id}`,
-      number,
+    const issue = repo.addIssue(ctx.state, ctx.baseUrl, {
       title,
-      body: b.body ?? null,
-      state: 'open',
-      state_reason: null,
-      labels: [],
+      body: b.body,
       user,
-      assignees: [],
-      locked: false,
-      comments: 0,
-      created_at: now(),
-      updated_at: now(),
-      closed_at: null,
-      html_url: `https://github.com/${repo.fullName}/pull/${number}`,
-      url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/${number}`,
-      repository_url: `${ctx.baseUrl}/repos/${repo.fullName}`,
-      author_association: 'NONE',
-      pull_request: {
-        url: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${number}`,
-        html_url: `https://github.com/${repo.fullName}/pull/${number}`,
-      },
-    };
-    repo.issues.push(issue);
+      pull: true,
+      nodePrefix: 'PR',
+    });
+    const { number, id } = issue;
     const pr: StoredPull = {
       id,
       number,

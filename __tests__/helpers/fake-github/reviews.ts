@@ -7,7 +7,7 @@
  */
 import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
 import { HttpStatus, paginate } from './server.js';
-import type { Issue, Pull, PullFile, RepoState, Review } from './state.js';
+import type { Pull, PullFile, RepoState, Review } from './state.js';
 
 interface Commit {
   sha: string;
@@ -71,36 +71,17 @@ export function seedPull(gh: FakeGitHub, spec: PullSpec): Pull {
   const owner = spec.owner ?? 'octo-org';
   const name = spec.repo ?? 'iris';
   const repo = gh.state.repo(owner, name)!;
-  const number = repo.nextNumber();
-  const id = gh.state.nextId();
   const author = spec.author ?? 'contributor';
   const baseSha = spec.baseSha ?? 'b'.repeat(40);
-  const issue: Issue = {
-    id,
-    node_id: `PR_${id}`,
-    number,
-    title: spec.title ?? `PR ${number}`,
-    body: spec.body ?? null,
-    state: 'open',
-    state_reason: null,
-    labels: [],
+  const issue = repo.addIssue(gh.state, gh.url, {
+    title: spec.title ?? `PR ${repo.nextNumber()}`,
+    body: spec.body,
     user: gh.state.user(author),
-    assignees: [],
-    locked: false,
-    comments: 0,
-    created_at: now(),
-    updated_at: now(),
-    closed_at: null,
-    html_url: `https://github.com/${repo.fullName}/pull/${number}`,
-    url: `${gh.url}/repos/${repo.fullName}/issues/${number}`,
-    repository_url: `${gh.url}/repos/${repo.fullName}`,
-    author_association: 'CONTRIBUTOR',
-    pull_request: {
-      url: `${gh.url}/repos/${repo.fullName}/pulls/${number}`,
-      html_url: `https://github.com/${repo.fullName}/pull/${number}`,
-    },
-  };
-  repo.issues.push(issue);
+    pull: true,
+    nodePrefix: 'PR',
+    authorAssociation: 'CONTRIBUTOR',
+  });
+  const { number } = issue;
   const pull: Pull = {
     number,
     title: issue.title,

@@ -131,6 +131,55 @@ export class RepoState {
   issue(number: number): Issue | undefined {
     return this.issues.find((i) => i.number === number);
   }
+
+  /**
+   * Records a new issue, or the issue half of a pull request (GitHub numbers both from one
+   * sequence and serves every PR through the issues API too).
+   */
+  addIssue(
+    state: State,
+    apiUrl: string,
+    spec: {
+      title: string;
+      body?: string | null;
+      user: User;
+      labels?: Label[];
+      pull?: boolean;
+      nodePrefix?: string;
+      authorAssociation?: string;
+    },
+  ): Issue {
+    const number = this.nextNumber();
+    const id = state.nextId();
+    const at = new Date().toISOString();
+    const web = `https://github.com/${this.fullName}/${spec.pull ? 'pull' : 'issues'}/${number}`;
+    const issue: Issue = {
+      id,
+      node_id: `${spec.nodePrefix ?? 'I'}_${id}`,
+      number,
+      title: spec.title,
+      body: spec.body ?? null,
+      state: 'open',
+      state_reason: null,
+      labels: spec.labels ?? [],
+      user: spec.user,
+      assignees: [],
+      locked: false,
+      comments: 0,
+      created_at: at,
+      updated_at: at,
+      closed_at: null,
+      html_url: web,
+      url: `${apiUrl}/repos/${this.fullName}/issues/${number}`,
+      repository_url: `${apiUrl}/repos/${this.fullName}`,
+      author_association: spec.authorAssociation ?? 'NONE',
+      ...(spec.pull
+        ? { pull_request: { url: `${apiUrl}/repos/${this.fullName}/pulls/${number}`, html_url: web } }
+        : {}),
+    };
+    this.issues.push(issue);
+    return issue;
+  }
 }
 
 export class State {
