@@ -4,11 +4,12 @@
  * distinct experiment and model names.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './run-action.js';
 import { freePort, waitForHttp } from './net.js';
+import { mlflowServerArgs } from '../../scripts/loop/mlflow.js';
 
 export const VENV_BIN = join(ROOT, '.venv', 'bin');
 export const PYTHON = join(VENV_BIN, 'python');
@@ -24,29 +25,13 @@ export interface MlflowServer {
 export async function startMlflow({ dir }: { dir?: string } = {}): Promise<MlflowServer> {
   const home = dir ?? mkdtempSync(join(tmpdir(), 'mlflow-'));
   const port = await freePort();
-  const child = spawn(
-    join(VENV_BIN, 'mlflow'),
-    [
-      'server',
-      '--backend-store-uri',
-      `sqlite:///${join(home, 'mlflow.db')}`,
-      '--serve-artifacts',
-      '--artifacts-destination',
-      join(home, 'artifacts'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--workers',
-      '1',
-    ],
-    {
-      cwd: home,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
-    },
-  );
+  mkdirSync(join(home, 'mlflow'), { recursive: true });
+  const child = spawn(join(VENV_BIN, 'mlflow'), mlflowServerArgs(home, port), {
+    cwd: home,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+  });
   let log = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (log += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (log += c));

@@ -1,17 +1,5 @@
-import { createServer } from 'node:net';
-
-/** A free TCP port on 127.0.0.1, for servers that must be told their port up front. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// One implementation for the demo and the tests.
+export { freePort } from '../../scripts/loop/procs.js';
 
 /** Polls `url` until it answers 2xx or `timeoutMs` passes. */
 export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
