@@ -28,6 +28,8 @@ export interface Config {
   mlflowRunId?: string;
   modelVersion?: string;
   trivyVersion: string;
+  /** Keep Trivy's vulnerability DB in the runner's tool cache, one per UTC day. */
+  trivyDbCache: boolean;
   severities: Severity[];
   ignoreUnfixed: boolean;
   trivyignore?: string;
@@ -129,6 +131,7 @@ export function readConfig(): Config {
     mlflowRunId,
     modelVersion,
     trivyVersion,
+    trivyDbCache: inp.boolean('trivy-db-cache', true),
     severities: parseSeverities(inp.string('severity', 'CRITICAL,HIGH')),
     ignoreUnfixed: inp.boolean('ignore-unfixed', false),
     trivyignore,

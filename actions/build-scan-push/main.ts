@@ -5,7 +5,7 @@
  */
 import * as core from '@actions/core';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.js';
 import { InputError } from '../shared/errors.js';
@@ -25,6 +25,7 @@ import { defaultLabels, mergeLabels, sourceDateEpoch } from './labels.js';
 import { login, logout, registryOf, resolveCredentials } from './registry.js';
 import { renderSummary } from './summary.js';
 import { computeTags } from './tags.js';
+import { planDbCache } from './dbcache.js';
 import { installTrivy, Trivy } from './trivy.js';
 
 await run(async () => {
@@ -110,7 +111,8 @@ await run(async () => {
     // image it is given, whatever its support for picking a platform out of an index.
     const targets: (string | undefined)[] =
       driver === 'docker' || cfg.platforms.length === 0 ? [undefined] : cfg.platforms;
-    const cacheDir = process.env.TRIVY_CACHE_DIR || join(homedir(), '.cache', 'trivy');
+    const db = planDbCache({ enabled: cfg.trivyDbCache, tempRoot: work });
+    core.info(db.note);
     const reports: TrivyReport[] = [];
     const localDigests: string[] = [];
     for (const [i, platform] of targets.entries()) {
@@ -134,13 +136,15 @@ await run(async () => {
           trivy.scan({
             target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0]! },
             output: join(work, `trivy-${i}.json`),
-            cacheDir,
+            cacheDir: db.cacheDir,
+            skipFlags: db.skipFlags,
             ignoreUnfixed: cfg.ignoreUnfixed,
             ignorefile: cfg.trivyignore,
           }),
         ),
       );
     }
+    await db.save();
     const report = mergeReports(reports, targets);
     const reportPath = join(work, 'trivy.json');
     writeFileSync(reportPath, JSON.stringify(report, null, 2));
@@ -197,6 +201,7 @@ await run(async () => {
           pushRequested: cfg.push,
           digest: digest || undefined,
           trivyVersion: cfg.trivyVersion,
+          trivyDb: db.note,
         }),
       )
       .write();

@@ -14,6 +14,8 @@ export interface SummaryInput {
   pushRequested: boolean;
   digest?: string;
   trivyVersion: string;
+  /** Where the vulnerability DB came from (tool cache, download, TRIVY_CACHE_DIR). */
+  trivyDb?: string;
   top?: number;
 }
 
@@ -62,6 +64,7 @@ export function renderSummary(s: SummaryInput): string {
       );
     }
   }
-  lines.push('', `<sub>Scanned with Trivy ${s.trivyVersion}.</sub>`, '');
+  const db = s.trivyDb ? ` ${cell(s.trivyDb)}.` : '';
+  lines.push('', `<sub>Scanned with Trivy ${s.trivyVersion}.${db}</sub>`, '');
   return lines.join('\n');
 }

@@ -141,6 +141,8 @@ export interface ScanOptions {
   ignoreUnfixed: boolean;
   ignorefile?: string;
   platform?: string;
+  /** `--skip-db-update` and the like, when the cache dir already holds a DB from the tool cache. */
+  skipFlags?: string[];
 }
 
 export class Trivy {
@@ -167,6 +169,7 @@ export class Trivy {
     // Every severity is reported; the gate picks the ones that fail, so the summary shows them all.
     args.push('--scanners', 'vuln', '--format', 'json', '--output', o.output, '--cache-dir', o.cacheDir);
     args.push('--exit-code', '0', '--no-progress');
+    args.push(...(o.skipFlags ?? []));
     if (o.ignoreUnfixed) args.push('--ignore-unfixed');
     if (o.ignorefile) args.push('--ignorefile', o.ignorefile);
     if (o.platform) args.push('--platform', o.platform);

@@ -1,0 +1,140 @@
+/**
+ * Trivy's vulnerability DB in the runner's tool cache, one entry per UTC day. Trivy publishes a new
+ * DB about every 6 hours; a DB from earlier the same day is what `--skip-db-update` users accept,
+ * and it spares every run the download (and ghcr.io's TOOMANYREQUESTS on the DB repository).
+ * Tool-cache directories are shared between jobs and must not be written: trivy gets a copy in
+ * RUNNER_TEMP (it also writes its fanal cache next to the DB).
+ */
+import * as core from '@actions/core';
+import * as tc from '@actions/tool-cache';
+import { constants, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const DB_TOOL = 'trivy-db';
+/** Subfolders of trivy's --cache-dir that hold downloaded databases (not per-scan fanal data). */
+const DBS = [
+  { dir: 'db', skipFlag: '--skip-db-update' },
+  { dir: 'java-db', skipFlag: '--skip-java-db-update' },
+] as const;
+
+/** Semver that @actions/tool-cache accepts, one per UTC day: 0.0.20261126. */
+export function dbCacheVersion(now: Date = new Date()): string {
+  return `0.0.${now.toISOString().slice(0, 10).replace(/-/g, '')}`;
+}
+
+export interface DbCachePlan {
+  cacheDir: string;
+  /** Flags for `trivy image`: skip the downloads the cached copy makes unnecessary. */
+  skipFlags: string[];
+  source: 'user' | 'tool-cache' | 'download' | 'disabled';
+  /** One sentence for the log and the job summary. */
+  note: string;
+  /** After the scans: store what trivy downloaded (no-op unless source is `download`). */
+  save(): Promise<void>;
+}
+
+const hasDb = (dir: string): boolean =>
+  existsSync(join(dir, 'trivy.db')) || existsSync(join(dir, 'trivy-java.db'));
+
+/** One DB is enough: older days would only grow a persistent (or actions/cache-restored) tool cache. */
+function pruneOlder(keep: string): void {
+  const root = process.env.RUNNER_TOOL_CACHE;
+  if (!root) return;
+  for (const v of tc.findAllVersions(DB_TOOL)) {
+    if (v === keep) continue;
+    try {
+      rmSync(join(root, DB_TOOL, v), { recursive: true, force: true });
+      core.info(`Removed the older Trivy DB ${DB_TOOL} ${v} from the tool cache`);
+    } catch (err) {
+      core.warning(`Removing ${DB_TOOL} ${v} from the tool cache failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+export function planDbCache(opts: {
+  enabled: boolean;
+  env?: NodeJS.ProcessEnv;
+  tempRoot?: string;
+  now?: Date;
+}): DbCachePlan {
+  const env = opts.env ?? process.env;
+  const noop = async (): Promise<void> => {};
+  if (env.TRIVY_CACHE_DIR) {
+    return {
+      cacheDir: env.TRIVY_CACHE_DIR,
+      skipFlags: [],
+      source: 'user',
+      note: `Trivy DB: TRIVY_CACHE_DIR is set (${env.TRIVY_CACHE_DIR}); using it as is, not the tool cache`,
+      save: noop,
+    };
+  }
+  const cacheDir = mkdtempSync(join(opts.tempRoot || env.RUNNER_TEMP || tmpdir(), 'trivy-cache-'));
+  if (!opts.enabled) {
+    return {
+      cacheDir,
+      skipFlags: [],
+      source: 'disabled',
+      note: 'Trivy DB: downloaded by Trivy (trivy-db-cache is false)',
+      save: noop,
+    };
+  }
+  const version = dbCacheVersion(opts.now);
+  let cached = '';
+  try {
+    cached = tc.find(DB_TOOL, version);
+  } catch (err) {
+    core.warning(`Looking up the Trivy DB in the tool cache failed: ${(err as Error).message}`);
+  }
+  if (cached) {
+    const skipFlags: string[] = [];
+    try {
+      for (const { dir, skipFlag } of DBS) {
+        if (!hasDb(join(cached, dir))) continue;
+        // Reflink where the filesystem can; a plain copy elsewhere.
+        cpSync(join(cached, dir), join(cacheDir, dir), { recursive: true, mode: constants.COPYFILE_FICLONE });
+        skipFlags.push(skipFlag);
+      }
+    } catch (err) {
+      core.warning(`Copying the cached Trivy DB failed, Trivy will download it: ${(err as Error).message}`);
+      skipFlags.length = 0;
+    }
+    if (skipFlags.includes('--skip-db-update')) {
+      return {
+        cacheDir,
+        skipFlags,
+        source: 'tool-cache',
+        note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
+        save: noop,
+      };
+    }
+  }
+  return {
+    cacheDir,
+    skipFlags: [],
+    source: 'download',
+    note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
+    save: async () => {
+      try {
+        // The scans are over: move (not copy) the databases out of the fanal cache beside them.
+        const staging = join(cacheDir, '.tool-cache');
+        const saved: string[] = [];
+        for (const { dir } of DBS) {
+          if (!hasDb(join(cacheDir, dir))) continue;
+          mkdirSync(staging, { recursive: true });
+          renameSync(join(cacheDir, dir), join(staging, dir));
+          saved.push(dir);
+        }
+        if (!saved.includes('db')) {
+          core.warning(`Trivy left no DB in ${join(cacheDir, 'db')}; nothing cached for the next run`);
+          return;
+        }
+        const into = await tc.cacheDir(staging, DB_TOOL, version);
+        core.info(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
+        pruneOlder(version);
+      } catch (err) {
+        core.warning(`Caching the Trivy DB failed (the scan is unaffected): ${(err as Error).message}`);
+      }
+    },
+  };
+}
