@@ -16,8 +16,10 @@ export interface ChangedFile {
 
 const HUNK = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/;
 
-export function commentableLines(patch: string | undefined): Set<number> {
-  const lines = new Set<number>();
+/** The right-side lines of a patch (added `+` and context ` `) with their new-file numbers. */
+function* rightSideLines(
+  patch: string | undefined,
+): Generator<{ line: number; text: string; added: boolean }> {
   let n = 0;
   let inHunk = false;
   for (const line of (patch ?? '').split('\n')) {
@@ -28,9 +30,14 @@ export function commentableLines(patch: string | undefined): Set<number> {
       continue;
     }
     if (!inHunk || line.startsWith('\\')) continue;
-    if (line.startsWith('+') || line.startsWith(' ')) lines.add(n++);
+    if (line.startsWith('+') || line.startsWith(' '))
+      yield { line: n++, text: line.slice(1), added: line[0] === '+' };
   }
-  return lines;
+}
+
+/** Lines GitHub accepts a review comment on (side RIGHT): those in the patch's hunks. */
+export function commentableLines(patch: string | undefined): Set<number> {
+  return new Set([...rightSideLines(patch)].map((l) => l.line));
 }
 
 /** `  12 + code` for new-file lines, `     - code` for removed ones; hunk headers kept. */
@@ -55,19 +62,5 @@ export function renderNumbered(patch: string): string {
 
 /** Added lines with their new-file numbers, for the rule checks. */
 export function addedLines(patch: string | undefined): Array<{ line: number; text: string }> {
-  const out: Array<{ line: number; text: string }> = [];
-  let n = 0;
-  let inHunk = false;
-  for (const line of (patch ?? '').split('\n')) {
-    const h = HUNK.exec(line);
-    if (h) {
-      n = Number(h[2]);
-      inHunk = true;
-      continue;
-    }
-    if (!inHunk || line.startsWith('\\')) continue;
-    if (line.startsWith('+')) out.push({ line: n++, text: line.slice(1) });
-    else if (line.startsWith(' ')) n++;
-  }
-  return out;
+  return [...rightSideLines(patch)].filter((l) => l.added).map(({ line, text }) => ({ line, text }));
 }

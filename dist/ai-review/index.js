@@ -51327,8 +51327,8 @@ async function analyse(gemini, files, pr, maxInputTokens) {
 /* harmony export */   u4: () => (/* binding */ addedLines)
 /* harmony export */ });
 const HUNK = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/;
-function commentableLines(patch) {
-    const lines = new Set();
+/** The right-side lines of a patch (added `+` and context ` `) with their new-file numbers. */
+function* rightSideLines(patch) {
     let n = 0;
     let inHunk = false;
     for (const line of (patch ?? '').split('\n')) {
@@ -51341,9 +51341,12 @@ function commentableLines(patch) {
         if (!inHunk || line.startsWith('\\'))
             continue;
         if (line.startsWith('+') || line.startsWith(' '))
-            lines.add(n++);
+            yield { line: n++, text: line.slice(1), added: line[0] === '+' };
     }
-    return lines;
+}
+/** Lines GitHub accepts a review comment on (side RIGHT): those in the patch's hunks. */
+function commentableLines(patch) {
+    return new Set([...rightSideLines(patch)].map((l) => l.line));
 }
 /** `  12 + code` for new-file lines, `     - code` for removed ones; hunk headers kept. */
 function renderNumbered(patch) {
@@ -51369,24 +51372,7 @@ function renderNumbered(patch) {
 }
 /** Added lines with their new-file numbers, for the rule checks. */
 function addedLines(patch) {
-    const out = [];
-    let n = 0;
-    let inHunk = false;
-    for (const line of (patch ?? '').split('\n')) {
-        const h = HUNK.exec(line);
-        if (h) {
-            n = Number(h[2]);
-            inHunk = true;
-            continue;
-        }
-        if (!inHunk || line.startsWith('\\'))
-            continue;
-        if (line.startsWith('+'))
-            out.push({ line: n++, text: line.slice(1) });
-        else if (line.startsWith(' '))
-            n++;
-    }
-    return out;
+    return [...rightSideLines(patch)].filter((l) => l.added).map(({ line, text }) => ({ line, text }));
 }
 
 
