@@ -14,35 +14,24 @@ export interface Repo {
 
 export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: number } = {}): Octokit {
   core.setSecret(token);
+  // The throttling plugin waits `retryAfter` seconds and retries while this returns true.
+  const onLimit =
+    (kind: string) =>
+    (
+      retryAfter: number,
+      options: { method: string; url: string },
+      _o: unknown,
+      retryCount: number,
+    ): boolean => {
+      core.warning(`GitHub ${kind} on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+      return retryCount < maxRetries;
+    };
   return github.getOctokit(
     token,
     {
       // GITHUB_API_URL is read by @actions/github; GHES and the test fake set it.
       retry: { retries: maxRetries },
-      throttle: {
-        onRateLimit: (
-          retryAfter: number,
-          options: { method: string; url: string },
-          _o: unknown,
-          retryCount: number,
-        ) => {
-          core.warning(
-            `GitHub rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`,
-          );
-          return retryCount < maxRetries;
-        },
-        onSecondaryRateLimit: (
-          retryAfter: number,
-          options: { method: string; url: string },
-          _o: unknown,
-          retryCount: number,
-        ) => {
-          core.warning(
-            `GitHub secondary rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`,
-          );
-          return retryCount < maxRetries;
-        },
-      },
+      throttle: { onRateLimit: onLimit('rate limit'), onSecondaryRateLimit: onLimit('secondary rate limit') },
     },
     retry,
     throttling,

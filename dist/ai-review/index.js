@@ -85954,19 +85954,15 @@ var errors = __nccwpck_require__(9223);
 
 function createOctokit(token, { maxRetries = 3 } = {}) {
     core/* setSecret */.Pq(token);
+    // The throttling plugin waits `retryAfter` seconds and retries while this returns true.
+    const onLimit = (kind) => (retryAfter, options, _o, retryCount) => {
+        core/* warning */.$e(`GitHub ${kind} on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+        return retryCount < maxRetries;
+    };
     return github/* getOctokit */.Q(token, {
         // GITHUB_API_URL is read by @actions/github; GHES and the test fake set it.
         retry: { retries: maxRetries },
-        throttle: {
-            onRateLimit: (retryAfter, options, _o, retryCount) => {
-                core/* warning */.$e(`GitHub rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
-                return retryCount < maxRetries;
-            },
-            onSecondaryRateLimit: (retryAfter, options, _o, retryCount) => {
-                core/* warning */.$e(`GitHub secondary rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
-                return retryCount < maxRetries;
-            },
-        },
+        throttle: { onRateLimit: onLimit('rate limit'), onSecondaryRateLimit: onLimit('secondary rate limit') },
     }, retry, throttling);
 }
 /** `owner/name` from an input, or the workflow's own repository. */

@@ -24,19 +24,15 @@ __webpack_require__.r(__webpack_exports__);
 
 function createOctokit(token, { maxRetries = 3 } = {}) {
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(token);
+    // The throttling plugin waits `retryAfter` seconds and retries while this returns true.
+    const onLimit = (kind) => (retryAfter, options, _o, retryCount) => {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`GitHub ${kind} on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
+        return retryCount < maxRetries;
+    };
     return _actions_github__WEBPACK_IMPORTED_MODULE_1__/* .getOctokit */ .Q(token, {
         // GITHUB_API_URL is read by @actions/github; GHES and the test fake set it.
         retry: { retries: maxRetries },
-        throttle: {
-            onRateLimit: (retryAfter, options, _o, retryCount) => {
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`GitHub rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
-                return retryCount < maxRetries;
-            },
-            onSecondaryRateLimit: (retryAfter, options, _o, retryCount) => {
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`GitHub secondary rate limit on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
-                return retryCount < maxRetries;
-            },
-        },
+        throttle: { onRateLimit: onLimit('rate limit'), onSecondaryRateLimit: onLimit('secondary rate limit') },
     }, _octokit_plugin_retry__WEBPACK_IMPORTED_MODULE_3__/* .retry */ .L, _octokit_plugin_throttling__WEBPACK_IMPORTED_MODULE_4__/* .throttling */ .A);
 }
 /** `owner/name` from an input, or the workflow's own repository. */
