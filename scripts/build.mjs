@@ -2,7 +2,7 @@
 // Rebuilds every bundle in dist/ from actions/<name>/main.ts (and services' entry points) with ncc.
 // `node scripts/build.mjs [outDir]`: the dist check builds into a temp dir and compares.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -19,14 +19,18 @@ const ncc = join(root, 'node_modules', '.bin', 'ncc');
 mkdirSync(out, { recursive: true });
 for (const name of entries) {
   const dir = join(out, name);
-  rmSync(dir, { recursive: true, force: true });
+  // Build beside the bundle and swap it in, so an interrupted build never leaves dist/ without one.
+  const next = `${dir}.next`;
+  rmSync(next, { recursive: true, force: true });
   execFileSync(
     ncc,
-    ['build', join('actions', name, 'main.ts'), '-o', dir, '--license', 'licenses.txt', '-q'],
+    ['build', join('actions', name, 'main.ts'), '-o', next, '--license', 'licenses.txt', '-q'],
     {
       cwd: root,
       stdio: 'inherit',
     },
   );
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(next, dir);
   console.log(`built ${name}`);
 }
