@@ -3,7 +3,7 @@
 // Alertmanager would POST to GitHub's /dispatches. The output is committed as
 // ../testdata/direct-rendered.json and fed to alert-to-issue by __tests__/alertmanager-config.test.ts,
 // so the direct variant is checked against the real renderer without needing Alertmanager >= 0.32
-// on the test machine (Debian ships 0.25). Run: go run . ../alertmanager-direct.yml
+// on the test machine (Debian ships 0.25). Built by scripts/setup into .tools/bin/render-direct; run: .tools/bin/render-direct platform/alertmanager/alertmanager-direct.yml
 package main
 
 import (
