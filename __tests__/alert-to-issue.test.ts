@@ -301,6 +301,13 @@ describe('alert-to-issue: bad input', () => {
       /payload\.receiver: expected a string \(it is required\)/,
     ],
     ['version 3', { ...notification(), version: '3' }, /payload\.version: expected '4'/],
+    ...['1', 'March 7, 2026', '2026-02-30T00:00:00Z', '2026-03-07 10:00:00Z', '2026-03-07T10:00:00'].map(
+      (t): [string, unknown, RegExp] => [
+        `endsAt '${t}' (not RFC 3339)`,
+        { ...notification(), alerts: [{ ...(notification().alerts as object[])[0], endsAt: t }] },
+        /payload\.alerts\[0\]\.endsAt: expected an RFC 3339 timestamp/,
+      ],
+    ),
   ];
   it.each(cases)('fails on %s, naming the field', async (_name, body, message) => {
     const res = await deliver(body);
@@ -309,6 +316,38 @@ describe('alert-to-issue: bad input', () => {
     expect(res.errors.join('\n')).toMatch(message);
     expect(gh.requests).toHaveLength(0);
   });
+
+  it('accepts RFC 3339 timestamps with fractions, offsets and a leap day', async () => {
+    const a = (notification().alerts as object[])[0];
+    const res = await deliver({
+      ...notification(),
+      alerts: [{ ...a, startsAt: '2028-02-29T10:00:00.123456789+01:00', endsAt: '2028-02-29T23:59:59z' }],
+    });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+  });
+
+  it.each(['labels', 'annotations', 'receiver'])(
+    "fails on a direct-form alert with a crafted '%s=' key before l.*/a.* keys, naming the field",
+    async (key) => {
+      const res = await runAction('alert-to-issue', {
+        env: gh.env(),
+        eventName: 'repository_dispatch',
+        event: dispatchEvent({
+          format: 'alertmanager-direct/v1',
+          status: 'firing',
+          receiver: 'github-direct',
+          alerts: `status=firing&startsAt=2026-11-26T10%3A00%3A00Z&${key}=x&l.alertname=A&a.summary=s&`,
+        }),
+      });
+      expect(res.code).toBe(1);
+      expect(res.errors.join('\n')).not.toMatch(/Cannot create property/);
+      expect(res.errors.join('\n')).toMatch(
+        new RegExp(`event\\.client_payload\\.alerts\\[0\\]\\.${key}: expected one of status, startsAt`),
+      );
+      expect(gh.requests).toHaveLength(0);
+    },
+  );
 
   it('fails on JSON that does not parse, a missing file, a bad wrapped body and a bad allowlist', async () => {
     const bad = await runAction('alert-to-issue', { inputs: { payload: '{"status": ' }, env: gh.env() });

@@ -11,6 +11,8 @@
  * The relay imports this module too, so both sides agree on one contract.
  */
 
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+
 export const WRAPPED_KEY = 'alertmanager';
 export const RELAY_KEY = 'relay';
 export const DIRECT_FORMAT = 'alertmanager-direct/v1';
@@ -123,10 +125,19 @@ function timestamp(
   required: boolean,
 ): string | undefined {
   const v = str(obj, key, path, required);
-  if (v !== undefined && Number.isNaN(Date.parse(v))) {
+  // Date.parse takes '1' and 'March 7, 2026' and rolls 2026-02-30 over to March: only the
+  // RFC 3339 date-time that Alertmanager writes (with a real calendar date) is accepted.
+  if (v !== undefined && !isRfc3339(v)) {
     throw new PayloadError(`${path}.${key}`, 'an RFC 3339 timestamp', v);
   }
   return v;
+}
+
+const dateTime = fullFormats['date-time'] as { validate: (s: string) => boolean };
+
+/** An RFC 3339 date-time with a time zone, a real calendar date and the `T` separator. */
+export function isRfc3339(value: string): boolean {
+  return /^\d{4}-\d\d-\d\dT/i.test(value) && dateTime.validate(value);
 }
 
 /** Checks a v4 webhook body field by field; `path` prefixes every field named in errors. */
@@ -189,6 +200,39 @@ function parseQuery(text: string): KV {
   return out;
 }
 
+/** Keys of one direct-form alert that are not `l.*` / `a.*`; anything else is named in an error. */
+const DIRECT_ALERT_KEYS = new Set(['status', 'startsAt', 'endsAt', 'generatorURL', 'fingerprint']);
+
+function decodeDirectAlert(line: string, path: string): Record<string, unknown> {
+  const labels: KV = {};
+  const annotations: KV = {};
+  const alert: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(line)) {
+    if (k.startsWith('l.')) labels[k.slice(2)] = v;
+    else if (k.startsWith('a.')) annotations[k.slice(2)] = v;
+    else if (DIRECT_ALERT_KEYS.has(k)) alert[k] = v;
+    else {
+      // A bare `labels=`/`annotations=` (or any other key) would otherwise replace the maps.
+      throw new PayloadError(
+        `${path}.${k}`,
+        `one of ${[...DIRECT_ALERT_KEYS].join(', ')} or an l.<label> / a.<annotation> key`,
+        v,
+      );
+    }
+  }
+  return { ...alert, labels, annotations };
+}
+
+/**
+ * A scalar of the direct form. The template sends `{{ .Receiver | urlquery }}&`: the `&` keeps
+ * Alertmanager's YAML pass from reading `12345`, `true`, `null` or `~` as a number, boolean or
+ * null. A value without the `&` is from a template that did not encode it and is taken as is.
+ */
+function scalar(value: string | undefined): string | undefined {
+  if (value === undefined || !value.endsWith('&')) return value;
+  return new URLSearchParams(`v=${value.slice(0, -1)}`).get('v') ?? '';
+}
+
 /**
  * The direct form: alerts separated by whitespace, each a query string with `status`,
  * `startsAt`, `endsAt`, `generatorURL`, `fingerprint`, and `l.<label>` / `a.<annotation>` pairs
@@ -200,25 +244,16 @@ export function decodeDirect(value: Record<string, unknown>, path: string): Noti
   const alerts = alertsText
     .split(/\s+/)
     .filter(Boolean)
-    .map((line) => {
-      const q = new URLSearchParams(line);
-      const alert: Record<string, unknown> = { labels: {}, annotations: {} };
-      for (const [k, v] of q) {
-        if (k.startsWith('l.')) (alert.labels as KV)[k.slice(2)] = v;
-        else if (k.startsWith('a.')) (alert.annotations as KV)[k.slice(2)] = v;
-        else alert[k] = v;
-      }
-      return alert;
-    });
+    .map((line, i) => decodeDirectAlert(line, `${path}.alerts[${i}]`));
   const truncated = field('truncatedAlerts');
   return validateNotification(
     {
-      status: field('status'),
-      receiver: field('receiver', true),
+      status: scalar(field('status')),
+      receiver: scalar(field('receiver', true)),
       groupLabels: parseQuery(field('groupLabels') ?? ''),
       commonLabels: parseQuery(field('commonLabels') ?? ''),
       commonAnnotations: parseQuery(field('commonAnnotations') ?? ''),
-      externalURL: field('externalURL'),
+      externalURL: scalar(field('externalURL')),
       truncatedAlerts: truncated === undefined || truncated === '' ? undefined : Number(truncated),
       alerts,
     },
