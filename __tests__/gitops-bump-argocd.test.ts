@@ -4,7 +4,7 @@
  * as ArgoCD would, and writing status the way the controller does.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { runAction } from './helpers/run-action.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => k8s.stop());
 
 let tag = 0;
-const bump = (inputs: Record<string, string>) =>
+const bump = (inputs: Record<string, string>, env: Record<string, string> = {}) =>
   runAction('gitops-bump', {
     inputs: {
       repository: origin.bare,
@@ -40,7 +40,7 @@ const bump = (inputs: Record<string, string>) =>
       timeout: '30s',
       ...inputs,
     },
-    env: { GITHUB_TOKEN: 'ghs_test_token' },
+    env: { GITHUB_TOKEN: 'ghs_test_token', ...env },
   });
 
 /** After a refresh request, the controller goes through OutOfSync and a running sync to `final`. */
@@ -208,10 +208,216 @@ describe('gitops-bump wait-for-sync', () => {
     expect(res.code).toBe(0);
   });
 
+  it('is not done while a PostSync hook runs on Synced+Healthy, and fails with the hook’s message', async () => {
+    seedApp();
+    k8s.onPatch = (app, patch) => {
+      if (!(patch as { metadata?: { annotations?: object } }).metadata?.annotations) return;
+      const revision = head(origin);
+      const { namespace, name } = app.metadata;
+      const hooks = (hookPhase: 'Running' | 'Failed', message?: string) => [
+        { name: 'smoke-test', hookType: 'PostSync' as const, hookPhase, message },
+      ];
+      setTimeout(() => {
+        k8s.update(namespace, name, (a) => {
+          delete a.metadata.annotations?.['argocd.argoproj.io/refresh'];
+          a.status = argoStatus({
+            sync: 'Synced',
+            revision,
+            health: 'Healthy',
+            phase: 'Running',
+            message: 'waiting for completion of hook batch/Job/smoke-test',
+            hooks: hooks('Running'),
+          });
+        });
+        setTimeout(
+          () =>
+            k8s.update(namespace, name, (a) => {
+              a.status = argoStatus({
+                sync: 'Synced',
+                revision,
+                health: 'Healthy',
+                phase: 'Failed',
+                message: 'one or more synchronization tasks completed unsuccessfully',
+                hooks: hooks('Failed', 'Job has reached the specified backoff limit'),
+              });
+            }),
+          800,
+        );
+      }, 200);
+    };
+    const res = await bump({});
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(
+      /sync operation Failed: Job\/iris\/smoke-test \(PostSync hook\): Job has reached the specified backoff limit/,
+    );
+    expect(res.stdout).toMatch(/operation Running: waiting for completion of hook/);
+  });
+
+  it('waits through Progressing and passes on a multi-source Application (revisions, no revision)', async () => {
+    seedApp();
+    const chart = 'c'.repeat(40);
+    controller((revision) => ({
+      sync: 'Synced',
+      revisions: [chart, revision],
+      health: 'Healthy',
+      phase: 'Succeeded',
+    }));
+    const original = k8s.onPatch!;
+    k8s.onPatch = (app, patch) => {
+      original(app, patch);
+      // Before the end state: synced on our commit, the Deployment still rolling out.
+      setTimeout(
+        () =>
+          k8s.update(app.metadata.namespace, app.metadata.name, (a) => {
+            a.status = argoStatus({
+              sync: 'Synced',
+              revisions: [chart, head(origin)],
+              health: 'Progressing',
+              phase: 'Succeeded',
+              resources: [
+                {
+                  group: 'apps',
+                  kind: 'Deployment',
+                  name: 'iris',
+                  health: 'Progressing',
+                  message: 'Waiting for rollout to finish: 1 of 2 updated replicas are available...',
+                },
+              ],
+            });
+          }),
+        450,
+      );
+    };
+    const bookmarks = k8s.bookmarksSent;
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/health Progressing/);
+    expect(res.stdout).toContain(`revision ${chart.slice(0, 12)},${res.outputs['commit-sha']!.slice(0, 12)}`);
+    // The watch asked for bookmarks, and they did not disturb it.
+    expect(k8s.bookmarksSent).toBeGreaterThan(bookmarks);
+  });
+
+  it('takes the failure message from the resources when health.message is empty (ArgoCD 3)', async () => {
+    seedApp();
+    controller((revision) => ({
+      sync: 'Synced',
+      revision,
+      health: 'Degraded',
+      phase: 'Succeeded',
+      resources: [
+        {
+          group: 'apps',
+          kind: 'Deployment',
+          name: 'iris',
+          health: 'Degraded',
+          message: 'Deployment "iris" exceeded its progress deadline',
+        },
+        { kind: 'Service', name: 'iris', health: 'Healthy' },
+      ],
+    }));
+    const res = await bump({ timeout: '60s' });
+    expect(res.code).toBe(1);
+    const error = res.errors.join('\n');
+    expect(error).toMatch(
+      /Degraded: Deployment\/iris\/iris is Degraded: Deployment "iris" exceeded its progress deadline/,
+    );
+    expect(error).not.toMatch(/Service/);
+  });
+
+  it.each([
+    [
+      'Unknown with a ComparisonError',
+      (revision: string) => ({
+        sync: 'Unknown' as const,
+        revision,
+        health: 'Healthy' as const,
+        conditions: [
+          {
+            type: 'ComparisonError',
+            message: 'Failed to load target state: kustomize build: accumulating resources',
+          },
+        ],
+      }),
+      /cannot compare the Application: ComparisonError: Failed to load target state: kustomize build/,
+    ],
+    [
+      'Suspended',
+      (revision: string) => ({
+        sync: 'Synced' as const,
+        revision,
+        health: 'Suspended' as const,
+        phase: 'Succeeded' as const,
+        resources: [
+          {
+            group: 'argoproj.io',
+            kind: 'Rollout',
+            name: 'iris',
+            health: 'Suspended' as const,
+            message: 'Rollout is paused',
+          },
+        ],
+      }),
+      /Application is Suspended .*Rollout\/iris\/iris is Suspended: Rollout is paused/,
+    ],
+    [
+      'Missing',
+      (revision: string) => ({
+        sync: 'Synced' as const,
+        revision,
+        health: 'Missing' as const,
+        phase: 'Succeeded' as const,
+        resources: [{ group: 'apps', kind: 'Deployment', name: 'iris', health: 'Missing' as const }],
+      }),
+      /Application is Missing its resources .*Deployment\/iris\/iris is Missing/,
+    ],
+  ])('fails fast on %s, with its message', async (_, final, error) => {
+    seedApp();
+    controller(final);
+    const res = await bump({ timeout: '20s' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(error);
+    expect(res.errors.join('\n')).not.toMatch(/timed out/);
+  });
+
+  it('says no kubeconfig was given instead of trying http://localhost:8080', async () => {
+    const res = await runAction('gitops-bump', {
+      inputs: {
+        repository: origin.bare,
+        files: 'apps/iris/kustomization.yaml',
+        image: IMAGE,
+        tag: '9.9.9',
+        'wait-for-sync': 'true',
+        'argocd-app': 'iris',
+      },
+      env: {
+        GITHUB_TOKEN: 'ghs_test_token',
+        HOME: origin.root,
+        KUBECONFIG: undefined,
+        KUBERNETES_SERVICE_HOST: undefined,
+      },
+    });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/Input 'kubeconfig'.*no kubeconfig given/);
+    expect(res.errors.join('\n')).not.toMatch(/HTTP protocol/);
+  });
+
   it('fails clearly when the Application does not exist', async () => {
     const res = await bump({ 'argocd-app': 'nope', 'argocd-refresh': 'false' });
     expect(res.code).toBe(1);
     expect(res.errors.join('\n')).toMatch(/Application argocd\/nope not found/);
+  });
+
+  it('fails before any push when no kubeconfig is given anywhere, naming the input', async () => {
+    seedApp();
+    const before = head(origin);
+    const home = mkdtempSync(join(origin.root, 'home-'));
+    const res = await bump({ kubeconfig: '' }, { HOME: home, KUBECONFIG: '' });
+    expect(res.code).toBe(1);
+    const error = res.errors.join('\n');
+    expect(error).toMatch(/Input 'kubeconfig'.*no kubeconfig given/);
+    expect(error).not.toMatch(/HTTP protocol|localhost:8080/);
+    expect(head(origin)).toBe(before);
   });
 
   it('rejects a kubeconfig that is neither a file nor content', async () => {

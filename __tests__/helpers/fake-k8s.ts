@@ -7,6 +7,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 
 const GROUP_VERSION = 'argoproj.io/v1alpha1';
 const BASE = /^\/apis\/argoproj\.io\/v1alpha1\/namespaces\/([a-z0-9-]+)\/applications(?:\/([a-z0-9.-]+))?$/;
@@ -50,45 +53,180 @@ export interface RecordedK8sRequest {
   status: number;
 }
 
-/** status as ArgoCD's application controller writes it. */
+export type HealthCode = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+export type Phase = 'Running' | 'Succeeded' | 'Failed' | 'Error' | 'Terminating';
+
+/** One resource of `status.resources`, with its live health (where ArgoCD 3 keeps health messages). */
+export interface ResourceHealth {
+  kind: string;
+  name: string;
+  group?: string;
+  health: HealthCode;
+  message?: string;
+}
+
+/** A hook of `operationState.syncResult.resources` (a PostSync Job, say). */
+export interface HookResult {
+  name: string;
+  hookType: 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail' | 'PostDelete' | 'Skip';
+  hookPhase: Phase;
+  message?: string;
+}
+
+/**
+ * status as ArgoCD's application controller writes it (types.go of argo-cd v2.x/v3.x):
+ * `revisions` makes a multi-source Application (no `revision`, `comparedTo.sources`);
+ * `healthMessage` exists only for ArgoCD 2 (deprecated and never set in ArgoCD 3).
+ */
 export function argoStatus(s: {
   sync: 'Synced' | 'OutOfSync' | 'Unknown';
-  revision: string;
-  health: 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+  revision?: string;
+  revisions?: string[];
+  health: HealthCode;
   healthMessage?: string;
-  phase?: 'Running' | 'Succeeded' | 'Failed' | 'Error' | 'Terminating';
+  phase?: Phase;
   message?: string;
+  resources?: ResourceHealth[];
+  hooks?: HookResult[];
+  conditions?: { type: string; message: string }[];
 }): Json {
-  const now = new Date().toISOString();
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const source = {
     repoURL: 'https://github.com/octo-org/gitops.git',
     path: 'apps/iris',
     targetRevision: 'main',
   };
+  const multi = s.revisions !== undefined;
+  const sources = (s.revisions ?? []).map((_, i) => ({ ...source, path: `apps/iris/part-${i}` }));
+  const rev = multi ? { revisions: s.revisions } : s.revision !== undefined ? { revision: s.revision } : {};
+  const destination = { server: 'https://kubernetes.default.svc', namespace: 'iris' };
   return {
     sync: {
       status: s.sync,
-      revision: s.revision,
-      comparedTo: { source, destination: { server: 'https://kubernetes.default.svc', namespace: 'iris' } },
+      ...rev,
+      comparedTo: multi ? { sources, destination } : { source, destination },
     },
-    health: { status: s.health, ...(s.healthMessage && { message: s.healthMessage }) },
+    health: {
+      status: s.health,
+      lastTransitionTime: now,
+      ...(s.healthMessage && { message: s.healthMessage }),
+    },
+    ...(s.resources && {
+      resources: s.resources.map((r) => ({
+        ...(r.group && { group: r.group }),
+        version: 'v1',
+        kind: r.kind,
+        namespace: 'iris',
+        name: r.name,
+        status: s.sync === 'Unknown' ? 'Unknown' : s.sync,
+        health: { status: r.health, ...(r.message && { message: r.message }) },
+      })),
+    }),
+    ...(s.conditions && { conditions: s.conditions.map((c) => ({ ...c, lastTransitionTime: now })) }),
     ...(s.phase && {
       operationState: {
         operation: {
-          sync: { revision: s.revision, syncStrategy: { hook: {} } },
+          sync: { ...rev, syncStrategy: { hook: {} } },
           initiatedBy: { automated: true },
+          retry: {},
         },
         phase: s.phase,
         message: s.message ?? (s.phase === 'Succeeded' ? 'successfully synced (all tasks run)' : ''),
         startedAt: now,
         ...(s.phase !== 'Running' && { finishedAt: now }),
-        syncResult: { revision: s.revision, source, resources: [] },
+        syncResult: {
+          // `revision` has no omitempty in SyncOperationResult: a multi-source result carries "".
+          ...(multi ? { revision: '', revisions: s.revisions } : rev),
+          ...(multi ? { sources } : { source }),
+          resources: (s.hooks ?? []).map((h) => ({
+            group: 'batch',
+            version: 'v1',
+            kind: 'Job',
+            namespace: 'iris',
+            name: h.name,
+            status: 'Synced',
+            message: h.message ?? '',
+            hookType: h.hookType,
+            hookPhase: h.hookPhase,
+            syncPhase: h.hookType === 'PostSync' ? 'PostSync' : h.hookType === 'PreSync' ? 'PreSync' : 'Sync',
+          })),
+        },
       },
     }),
     reconciledAt: now,
+    controllerNamespace: 'argocd',
     sourceType: 'Kustomize',
+    ...(multi && { sourceTypes: sources.map(() => 'Kustomize') }),
     summary: { images: ['ghcr.io/octo-org/iris:1.0.0'] },
   };
+}
+
+/**
+ * The Application CRD's own status schema (argo-cd v3.5.1), made strict the way it is meant:
+ * the API server prunes fields the schema does not name, so a field a test invents is rejected
+ * here instead of silently reaching the action; the status codes are the enums of ArgoCD's Go
+ * types (the CRD leaves them as plain strings).
+ */
+const ENUMS: Record<string, string[]> = {
+  'sync.status': ['Synced', 'OutOfSync', 'Unknown'],
+  'health.status': ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'],
+  'operationState.phase': ['Running', 'Terminating', 'Failed', 'Error', 'Succeeded'],
+  'resources.health.status': ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'],
+  'operationState.syncResult.resources.hookPhase': ['Running', 'Terminating', 'Failed', 'Error', 'Succeeded'],
+  'conditions.type': [
+    'DeletionError',
+    'InvalidSpecError',
+    'ComparisonError',
+    'SyncError',
+    'UnknownError',
+    'SharedResourceWarning',
+    'RepeatedResourceWarning',
+    'ExcludedResourceWarning',
+    'OrphanedResourceWarning',
+  ],
+};
+
+function strict(schema: Json, path: string): Json {
+  const out: Json = { ...schema };
+  delete out.description;
+  if (ENUMS[path]) out.enum = ENUMS[path];
+  if (out.properties) {
+    out.properties = Object.fromEntries(
+      Object.entries(out.properties as Record<string, Json>).map(([k, v]) => [
+        k,
+        strict(v, path ? `${path}.${k}` : k),
+      ]),
+    );
+    if (!out['x-kubernetes-preserve-unknown-fields'] && out.additionalProperties === undefined)
+      out.additionalProperties = false;
+  }
+  if (out.items) out.items = strict(out.items as Json, path);
+  if (out.additionalProperties && typeof out.additionalProperties === 'object')
+    out.additionalProperties = strict(out.additionalProperties as Json, path);
+  return out;
+}
+
+let validator: ValidateFunction | undefined;
+/** Errors of `status` against the Application CRD (empty when valid). */
+export function statusErrors(status: unknown): string[] {
+  if (!validator) {
+    const crd = JSON.parse(
+      readFileSync(
+        new URL('../fixtures/gitops-bump/argocd-application-status.schema.json', import.meta.url),
+        'utf8',
+      ),
+    ) as Json;
+    delete crd.$comment;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    (addFormatsModule as unknown as (a: Ajv) => Ajv)(ajv);
+    ajv.addFormat('int64', true);
+    validator = ajv.compile(strict(crd, ''));
+  }
+  if (validator(status)) return [];
+  return (validator.errors ?? []).map(
+    (e) =>
+      `status${e.instancePath.replace(/\//g, '.')} ${e.message}${e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : ''}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as string[]).join(', ')})` : ''}`,
+  );
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -116,6 +254,10 @@ export class FakeKubernetes {
   readonly requests: RecordedK8sRequest[] = [];
   /** Answers the next watch that names a resourceVersion with 410 Expired (as after an etcd compaction). */
   expireNextWatch = false;
+  /** How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK event (the API server: about a minute). */
+  bookmarkIntervalMs = 200;
+  /** BOOKMARK events sent so far. */
+  bookmarksSent = 0;
   /** Called after a patch is stored; lets a test play ArgoCD reacting to a refresh request. */
   onPatch?: (app: Application, patch: unknown) => void;
   url = '';
@@ -199,6 +341,7 @@ export class FakeKubernetes {
       },
     };
     if (appStatus) app.status = appStatus;
+    this.check(app);
     this.commit(existing ? 'MODIFIED' : 'ADDED', app);
     return app;
   }
@@ -208,6 +351,7 @@ export class FakeKubernetes {
     const app = this.get(namespace, name);
     if (!app) throw new Error(`no application ${namespace}/${name}`);
     change(app);
+    this.check(app);
     this.commit('MODIFIED', app);
     return app;
   }
@@ -216,6 +360,12 @@ export class FakeKubernetes {
   compact(): void {
     this.compactedTo = this.rv;
     this.history.length = 0;
+  }
+
+  /** A status the real CRD would not hold fails the test that wrote it. */
+  private check(app: Application): void {
+    const errors = app.status ? statusErrors(app.status) : [];
+    if (errors.length) throw new Error(`not an Application status ArgoCD writes: ${errors.join('; ')}`);
   }
 
   watcherCount(): number {
@@ -360,7 +510,19 @@ export class FakeKubernetes {
     this.watchers.add(watcher);
     const timeout = Number(query.get('timeoutSeconds') ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    // A BOOKMARK carries only the kind, apiVersion and the current resourceVersion, as the API
+    // server sends it; only to clients that asked for them.
+    const bookmarks =
+      query.get('allowWatchBookmarks') === 'true'
+        ? setInterval(() => {
+            this.bookmarksSent++;
+            res.write(
+              `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Application', apiVersion: GROUP_VERSION, metadata: { resourceVersion: String(this.rv) } } })}\n`,
+            );
+          }, this.bookmarkIntervalMs)
+        : undefined;
     const cleanup = (): void => {
+      if (bookmarks) clearInterval(bookmarks);
       if (timer) clearTimeout(timer);
       this.watchers.delete(watcher);
     };

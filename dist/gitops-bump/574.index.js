@@ -10,8 +10,10 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */   REFRESH_ANNOTATION: () => (/* binding */ REFRESH_ANNOTATION),
 /* harmony export */   describe: () => (/* binding */ describe),
 /* harmony export */   evaluate: () => (/* binding */ evaluate),
+/* harmony export */   explain: () => (/* binding */ explain),
 /* harmony export */   loadKubeConfig: () => (/* binding */ loadKubeConfig),
 /* harmony export */   requestRefresh: () => (/* binding */ requestRefresh),
+/* harmony export */   syncedRevisions: () => (/* binding */ syncedRevisions),
 /* harmony export */   waitForSync: () => (/* binding */ waitForSync)
 /* harmony export */ });
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(73024);
@@ -33,10 +35,19 @@ const GROUP = 'argoproj.io';
 const VERSION = 'v1alpha1';
 const PLURAL = 'applications';
 const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh';
+/** What @kubernetes/client-node loads when it finds no kubeconfig at all: a plain-HTTP localhost:8080. */
+const isClientFallback = (kc) => kc.getCurrentCluster()?.name === 'cluster' &&
+    kc.getCurrentCluster()?.server === 'http://localhost:8080' &&
+    kc.getCurrentUser()?.name === 'user';
 function loadKubeConfig(value) {
     const kc = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
     if (value === undefined) {
         kc.loadFromDefault();
+        // Without this check the user meets "HTTP protocol is not allowed when skipTLSVerify is not
+        // set" from a cluster nobody configured.
+        if (isClientFallback(kc)) {
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .d('kubeconfig', 'a kubeconfig path or content (or KUBECONFIG, ~/.kube/config, or in-cluster credentials) when wait-for-sync is true', 'no kubeconfig given');
+        }
     }
     else if (value.includes('\n') || /^\s*(apiVersion|kind|clusters)\s*:/.test(value)) {
         // Inline content: mask the credentials it carries before anything can print them.
@@ -62,13 +73,20 @@ function loadKubeConfig(value) {
 }
 /** Whether the revision(s) named match one of the accepted commits. */
 const includes = (one, many, accepted) => (one !== undefined && accepted.has(one)) || (many ?? []).some((r) => accepted.has(r));
+/** The revision ArgoCD compared: `revision`, or for a multi-source Application `revisions` (no `revision`). */
+const syncedRevisions = (app) => {
+    const sync = app.status?.sync;
+    return sync?.revision ? [sync.revision] : (sync?.revisions ?? []);
+};
 function describe(app) {
     if (!app)
         return 'no Application seen';
     const s = app.status ?? {};
     const parts = [
         `sync ${s.sync?.status ?? 'Unknown'}`,
-        `revision ${(s.sync?.revision ?? s.sync?.revisions?.join(',') ?? 'none').slice(0, 12)}`,
+        `revision ${syncedRevisions(app)
+            .map((r) => r.slice(0, 12))
+            .join(',') || 'none'}`,
         `health ${s.health?.status ?? 'Unknown'}`,
     ];
     if (s.operationState?.phase) {
@@ -76,36 +94,76 @@ function describe(app) {
     }
     return parts.join(', ');
 }
+const named = (r) => `${r.kind ?? 'resource'}/${r.namespace ? `${r.namespace}/` : ''}${r.name ?? '?'}`;
+/**
+ * Why the Application is not healthy, in ArgoCD's words. ArgoCD 3 no longer fills
+ * `health.message` (deprecated), so the resources' own health, the failed hooks, the operation's
+ * message and the conditions carry it.
+ */
+function explain(app) {
+    const s = app.status ?? {};
+    const out = [];
+    if (s.health?.message)
+        out.push(s.health.message);
+    for (const r of s.resources ?? []) {
+        const h = r.health?.status;
+        if (h && h !== 'Healthy' && (h !== 'Progressing' || r.health?.message))
+            out.push(`${named(r)} is ${h}${r.health?.message ? `: ${r.health.message}` : ''}`);
+    }
+    for (const r of s.operationState?.syncResult?.resources ?? []) {
+        const failed = r.hookPhase === 'Failed' || r.hookPhase === 'Error' || r.status === 'SyncFailed';
+        if (failed)
+            out.push(`${named(r)}${r.hookType ? ` (${r.hookType} hook)` : ''}: ${r.message || r.hookPhase || r.status}`);
+    }
+    if (s.operationState?.message)
+        out.push(s.operationState.message);
+    for (const c of s.conditions ?? [])
+        out.push(`${c.type}: ${c.message}`);
+    return out.length ? [...new Set(out)].join('; ') : 'no message';
+}
+/** Condition types ArgoCD sets when it cannot render or compare the Application's source. */
+const COMPARISON_ERRORS = new Set(['ComparisonError', 'InvalidSpecError']);
 /**
  * `accepted` is the pushed commit plus any later commit known to contain it: when another run
  * pushes right after us, ArgoCD may go straight to that commit, which deploys ours too.
  */
 function evaluate(app, accepted) {
     const s = app.status ?? {};
-    const onRevision = includes(s.sync?.revision, s.sync?.revisions, accepted);
+    const revisions = syncedRevisions(app);
+    const onRevision = includes(undefined, revisions, accepted);
     const op = s.operationState;
+    const fail = (reason) => ({ done: true, ok: false, reason });
     // The last operation may be an older one (a failed sync of the previous commit): only an
     // operation on our commit counts.
     const opOnRevision = includes(op?.syncResult?.revision, op?.syncResult?.revisions, accepted) ||
         includes(op?.operation?.sync?.revision, op?.operation?.sync?.revisions, accepted);
-    if (op && (op.phase === 'Failed' || op.phase === 'Error') && opOnRevision) {
-        return {
-            done: true,
-            ok: false,
-            reason: `ArgoCD sync operation ${op.phase}: ${op.message ?? 'no message'}`,
-        };
-    }
+    if (op && (op.phase === 'Failed' || op.phase === 'Error') && opOnRevision)
+        return fail(`ArgoCD sync operation ${op.phase}: ${explain(app)}`);
+    // Rendering our commit failed (a kustomize or Helm error): no retry of ArgoCD's makes it pass.
+    // An error reported for an older revision is not ours to judge.
+    const comparison = (s.conditions ?? []).filter((c) => COMPARISON_ERRORS.has(c.type ?? ''));
+    if (s.sync?.status === 'Unknown' && comparison.length && (onRevision || revisions.length === 0))
+        return fail(`ArgoCD cannot compare the Application: ${explain(app)}`);
+    // An operation still running on the commit (PostSync hooks run after the resources are Synced
+    // and Healthy) is not done: only its end says whether the deployment passed.
+    const running = op?.phase === 'Running' || op?.phase === 'Terminating';
+    if (!onRevision || s.sync?.status !== 'Synced' || running)
+        return { done: false };
     // Health is of the live objects: it speaks for our commit once that commit is what is synced.
-    if (onRevision && s.sync?.status === 'Synced' && s.health?.status === 'Degraded') {
-        const detail = s.health.message ??
-            op?.message ??
-            s.conditions?.map((c) => `${c.type}: ${c.message}`).join('; ') ??
-            'no message';
-        return { done: true, ok: false, reason: `Application is Degraded: ${detail}` };
+    switch (s.health?.status) {
+        case 'Healthy':
+            return { done: true, ok: true };
+        case 'Degraded':
+            return fail(`Application is Degraded: ${explain(app)}`);
+        case 'Suspended':
+            // A paused rollout or suspended job waits for a person, not for time.
+            return fail(`Application is Suspended (waiting for a manual step such as a rollout promotion): ${explain(app)}`);
+        case 'Missing':
+            return fail(`Application is Missing its resources after the sync: ${explain(app)}`);
+        default:
+            // Progressing (or Unknown health): rollouts take time; the timeout bounds it.
+            return { done: false };
     }
-    if (onRevision && s.sync?.status === 'Synced' && s.health?.status === 'Healthy')
-        return { done: true, ok: true };
-    return { done: false };
 }
 async function requestRefresh(api, namespace, name) {
     await api.patchNamespacedCustomObject({
@@ -153,17 +211,21 @@ async function waitForSync(options) {
     const checks = new Map();
     const judge = async (app) => {
         const verdict = evaluate(app, accepted);
-        const seen = app.status?.sync?.revision;
-        if (verdict.done || !options.contains || !seen || accepted.has(seen) || !/^[0-9a-f]{40}$/.test(seen)) {
+        // A multi-source Application lists one revision per source: any of them may be the GitOps repo's.
+        const unknown = syncedRevisions(app).filter((r) => !accepted.has(r) && /^[0-9a-f]{40}$/.test(r));
+        if (verdict.done || !options.contains || unknown.length === 0)
             return verdict;
+        let found = false;
+        for (const seen of unknown) {
+            if (!checks.has(seen))
+                checks.set(seen, options.contains(seen).catch(() => false));
+            if (!(await checks.get(seen)))
+                continue;
+            _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`${where} is at ${seen.slice(0, 12)}, a later commit that contains ${revision.slice(0, 12)}.`);
+            accepted.add(seen);
+            found = true;
         }
-        if (!checks.has(seen))
-            checks.set(seen, options.contains(seen).catch(() => false));
-        if (!(await checks.get(seen)))
-            return verdict;
-        _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`${where} is at ${seen.slice(0, 12)}, a later commit that contains ${revision.slice(0, 12)}.`);
-        accepted.add(seen);
-        return evaluate(app, accepted);
+        return found ? evaluate(app, accepted) : verdict;
     };
     const result = (ok, reason) => ({
         ok,
