@@ -1,22 +1,22 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 3636:
+/***/ 7750:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 module.exports = {
-    RBTree: __nccwpck_require__(1774),
-    BinTree: __nccwpck_require__(3885)
+    RBTree: __nccwpck_require__(5004),
+    BinTree: __nccwpck_require__(2663)
 };
 
 
 /***/ }),
 
-/***/ 3885:
+/***/ 2663:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-var TreeBase = __nccwpck_require__(1079);
+var TreeBase = __nccwpck_require__(253);
 
 function Node(data) {
     this.data = data;
@@ -127,11 +127,11 @@ module.exports = BinTree;
 
 /***/ }),
 
-/***/ 1774:
+/***/ 5004:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-var TreeBase = __nccwpck_require__(1079);
+var TreeBase = __nccwpck_require__(253);
 
 function Node(data) {
     this.data = data;
@@ -352,7 +352,7 @@ module.exports = RBTree;
 
 /***/ }),
 
-/***/ 1079:
+/***/ 253:
 /***/ ((module) => {
 
 
@@ -594,7 +594,7 @@ module.exports = TreeBase;
 
 /***/ }),
 
-/***/ 8864:
+/***/ 5222:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -605,8 +605,8 @@ var __webpack_unused_export__;
 
 
 
-exports.register = __nccwpck_require__(5189).globalRegistry;
-exports.Registry = __nccwpck_require__(5189);
+exports.register = __nccwpck_require__(1627).globalRegistry;
+exports.Registry = __nccwpck_require__(1627);
 __webpack_unused_export__ = ({
 	configurable: false,
 	enumerable: true,
@@ -619,26 +619,26 @@ __webpack_unused_export__ = ({
 });
 __webpack_unused_export__ = exports.Registry.PROMETHEUS_CONTENT_TYPE;
 __webpack_unused_export__ = exports.Registry.OPENMETRICS_CONTENT_TYPE;
-/* unused reexport */ __nccwpck_require__(2809).validateMetricName;
+/* unused reexport */ __nccwpck_require__(1539).validateMetricName;
 
-exports.Counter = __nccwpck_require__(4132);
-exports.Gauge = __nccwpck_require__(8267);
-exports.Histogram = __nccwpck_require__(3878);
-/* unused reexport */ __nccwpck_require__(6580);
-/* unused reexport */ __nccwpck_require__(6486);
+exports.Counter = __nccwpck_require__(8606);
+exports.Gauge = __nccwpck_require__(7173);
+exports.Histogram = __nccwpck_require__(5416);
+/* unused reexport */ __nccwpck_require__(5910);
+/* unused reexport */ __nccwpck_require__(7524);
 
-/* unused reexport */ __nccwpck_require__(3458);
-/* unused reexport */ __nccwpck_require__(3458);
+/* unused reexport */ __nccwpck_require__(964);
+/* unused reexport */ __nccwpck_require__(964);
 
-exports.collectDefaultMetrics = __nccwpck_require__(524);
+exports.collectDefaultMetrics = __nccwpck_require__(5106);
 
-/* unused reexport */ __nccwpck_require__(2934).aggregators;
-/* unused reexport */ __nccwpck_require__(2826);
+/* unused reexport */ __nccwpck_require__(5924).aggregators;
+/* unused reexport */ __nccwpck_require__(816);
 
 
 /***/ }),
 
-/***/ 3458:
+/***/ 964:
 /***/ ((__unused_webpack_module, exports) => {
 
 var __webpack_unused_export__;
@@ -677,7 +677,7 @@ __webpack_unused_export__ = (start, factor, count) => {
 
 /***/ }),
 
-/***/ 2826:
+/***/ 816:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -690,9 +690,9 @@ __webpack_unused_export__ = (start, factor, count) => {
  * cluster master.
  */
 
-const Registry = __nccwpck_require__(5189);
-const { Grouper } = __nccwpck_require__(3038);
-const { aggregators } = __nccwpck_require__(2934);
+const Registry = __nccwpck_require__(1627);
+const { Grouper } = __nccwpck_require__(9588);
+const { aggregators } = __nccwpck_require__(5924);
 // We need to lazy-load the 'cluster' module as some application servers -
 // namely Passenger - crash when it is imported.
 let cluster = () => {
@@ -903,7 +903,7 @@ module.exports = AggregatorRegistry;
 
 /***/ }),
 
-/***/ 4132:
+/***/ 8606:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /**
@@ -918,10 +918,10 @@ const {
 	getLabels,
 	removeLabels,
 	nowTimestamp,
-} = __nccwpck_require__(3038);
-const { validateLabel } = __nccwpck_require__(2809);
-const { Metric } = __nccwpck_require__(6150);
-const Exemplar = __nccwpck_require__(5158);
+} = __nccwpck_require__(9588);
+const { validateLabel } = __nccwpck_require__(1539);
+const { Metric } = __nccwpck_require__(2476);
+const Exemplar = __nccwpck_require__(9024);
 
 class Counter extends Metric {
 	constructor(config) {
@@ -1057,27 +1057,27 @@ module.exports = Counter;
 
 /***/ }),
 
-/***/ 524:
+/***/ 5106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isObject } = __nccwpck_require__(3038);
+const { isObject } = __nccwpck_require__(9588);
 
 // Default metrics.
-const processCpuTotal = __nccwpck_require__(1383);
-const processStartTime = __nccwpck_require__(2010);
-const osMemoryHeap = __nccwpck_require__(8111);
-const processOpenFileDescriptors = __nccwpck_require__(107);
-const processMaxFileDescriptors = __nccwpck_require__(3717);
-const eventLoopLag = __nccwpck_require__(2866);
-const processHandles = __nccwpck_require__(2840);
-const processRequests = __nccwpck_require__(8029);
-const processResources = __nccwpck_require__(7842);
-const heapSizeAndUsed = __nccwpck_require__(6875);
-const heapSpacesSizeAndUsed = __nccwpck_require__(454);
-const version = __nccwpck_require__(2834);
-const gc = __nccwpck_require__(2562);
+const processCpuTotal = __nccwpck_require__(8293);
+const processStartTime = __nccwpck_require__(8228);
+const osMemoryHeap = __nccwpck_require__(3981);
+const processOpenFileDescriptors = __nccwpck_require__(5217);
+const processMaxFileDescriptors = __nccwpck_require__(9655);
+const eventLoopLag = __nccwpck_require__(4460);
+const processHandles = __nccwpck_require__(5490);
+const processRequests = __nccwpck_require__(7439);
+const processResources = __nccwpck_require__(884);
+const heapSizeAndUsed = __nccwpck_require__(2365);
+const heapSpacesSizeAndUsed = __nccwpck_require__(3844);
+const version = __nccwpck_require__(3344);
+const gc = __nccwpck_require__(9336);
 
 const metrics = {
 	processCpuTotal,
@@ -1115,7 +1115,7 @@ module.exports.metricsList = metricsList;
 
 /***/ }),
 
-/***/ 5158:
+/***/ 9024:
 /***/ ((module) => {
 
 
@@ -1159,7 +1159,7 @@ module.exports = Exemplar;
 
 /***/ }),
 
-/***/ 8267:
+/***/ 7173:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /**
@@ -1176,9 +1176,9 @@ const {
 	hashObject,
 	isObject,
 	removeLabels,
-} = __nccwpck_require__(3038);
-const { validateLabel } = __nccwpck_require__(2809);
-const { Metric } = __nccwpck_require__(6150);
+} = __nccwpck_require__(9588);
+const { validateLabel } = __nccwpck_require__(1539);
+const { Metric } = __nccwpck_require__(2476);
 
 class Gauge extends Metric {
 	constructor(config) {
@@ -1339,7 +1339,7 @@ module.exports = Gauge;
 
 /***/ }),
 
-/***/ 3878:
+/***/ 5416:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /**
@@ -1354,10 +1354,10 @@ const {
 	isObject,
 	removeLabels,
 	nowTimestamp,
-} = __nccwpck_require__(3038);
-const { validateLabel } = __nccwpck_require__(2809);
-const { Metric } = __nccwpck_require__(6150);
-const Exemplar = __nccwpck_require__(5158);
+} = __nccwpck_require__(9588);
+const { validateLabel } = __nccwpck_require__(1539);
+const { Metric } = __nccwpck_require__(2476);
+const Exemplar = __nccwpck_require__(9024);
 
 class Histogram extends Metric {
 	constructor(config) {
@@ -1697,14 +1697,14 @@ module.exports = Histogram;
 
 /***/ }),
 
-/***/ 6150:
+/***/ 2476:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Registry = __nccwpck_require__(5189);
-const { isObject } = __nccwpck_require__(3038);
-const { validateMetricName, validateLabelName } = __nccwpck_require__(2809);
+const Registry = __nccwpck_require__(1627);
+const { isObject } = __nccwpck_require__(9588);
+const { validateMetricName, validateLabelName } = __nccwpck_require__(1539);
 
 /**
  * @abstract
@@ -1777,12 +1777,12 @@ module.exports = { Metric };
 
 /***/ }),
 
-/***/ 2934:
+/***/ 5924:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-const { Grouper, hashObject } = __nccwpck_require__(3038);
+const { Grouper, hashObject } = __nccwpck_require__(9588);
 
 /**
  * Returns a new function that applies the `aggregatorFn` to the values.
@@ -1865,12 +1865,12 @@ exports.aggregators = {
 
 /***/ }),
 
-/***/ 2866:
+/***/ 4460:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 
 // Check if perf_hooks module is available
 let perf_hooks;
@@ -2015,11 +2015,11 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 2562:
+/***/ 9336:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const Histogram = __nccwpck_require__(3878);
+const Histogram = __nccwpck_require__(5416);
 
 let perf_hooks;
 
@@ -2080,13 +2080,13 @@ module.exports.metricNames = [NODEJS_GC_DURATION_SECONDS];
 
 /***/ }),
 
-/***/ 6875:
+/***/ 2365:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
-const safeMemoryUsage = __nccwpck_require__(7437);
+const Gauge = __nccwpck_require__(7173);
+const safeMemoryUsage = __nccwpck_require__(1315);
 
 const NODEJS_HEAP_SIZE_TOTAL = 'nodejs_heap_size_total_bytes';
 const NODEJS_HEAP_SIZE_USED = 'nodejs_heap_size_used_bytes';
@@ -2143,12 +2143,12 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 454:
+/***/ 3844:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 const v8 = __nccwpck_require__(1493);
 
 const METRICS = ['total', 'used', 'available'];
@@ -2207,7 +2207,7 @@ module.exports.metricNames = Object.values(NODEJS_HEAP_SIZE);
 
 /***/ }),
 
-/***/ 3143:
+/***/ 7965:
 /***/ ((module) => {
 
 
@@ -2246,7 +2246,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7437:
+/***/ 1315:
 /***/ ((module) => {
 
 
@@ -2265,14 +2265,14 @@ module.exports = safeMemoryUsage;
 
 /***/ }),
 
-/***/ 8111:
+/***/ 3981:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
-const linuxVariant = __nccwpck_require__(5537);
-const safeMemoryUsage = __nccwpck_require__(7437);
+const Gauge = __nccwpck_require__(7173);
+const linuxVariant = __nccwpck_require__(7567);
+const safeMemoryUsage = __nccwpck_require__(1315);
 
 const PROCESS_RESIDENT_MEMORY = 'process_resident_memory_bytes';
 
@@ -2310,12 +2310,12 @@ module.exports.metricNames =
 
 /***/ }),
 
-/***/ 5537:
+/***/ 7567:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 const fs = __nccwpck_require__(9896);
 
 const values = ['VmSize', 'VmRSS', 'VmData'];
@@ -2399,13 +2399,13 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 1383:
+/***/ 8293:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const OtelApi = __nccwpck_require__(6814);
-const Counter = __nccwpck_require__(4132);
+const OtelApi = __nccwpck_require__(1408);
+const Counter = __nccwpck_require__(8606);
 
 const PROCESS_CPU_USER_SECONDS = 'process_cpu_user_seconds_total';
 const PROCESS_CPU_SYSTEM_SECONDS = 'process_cpu_system_seconds_total';
@@ -2494,14 +2494,14 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 2840:
+/***/ 5490:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { aggregateByObjectName } = __nccwpck_require__(3143);
-const { updateMetrics } = __nccwpck_require__(3143);
-const Gauge = __nccwpck_require__(8267);
+const { aggregateByObjectName } = __nccwpck_require__(7965);
+const { updateMetrics } = __nccwpck_require__(7965);
+const Gauge = __nccwpck_require__(7173);
 
 const NODEJS_ACTIVE_HANDLES = 'nodejs_active_handles';
 const NODEJS_ACTIVE_HANDLES_TOTAL = 'nodejs_active_handles_total';
@@ -2547,12 +2547,12 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 3717:
+/***/ 9655:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 const fs = __nccwpck_require__(9896);
 
 const PROCESS_MAX_FDS = 'process_max_fds';
@@ -2599,12 +2599,12 @@ module.exports.metricNames = [PROCESS_MAX_FDS];
 
 /***/ }),
 
-/***/ 107:
+/***/ 5217:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 const fs = __nccwpck_require__(9896);
 const process = __nccwpck_require__(932);
 
@@ -2642,13 +2642,13 @@ module.exports.metricNames = [PROCESS_OPEN_FDS];
 
 /***/ }),
 
-/***/ 8029:
+/***/ 7439:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const Gauge = __nccwpck_require__(8267);
-const { aggregateByObjectName } = __nccwpck_require__(3143);
-const { updateMetrics } = __nccwpck_require__(3143);
+const Gauge = __nccwpck_require__(7173);
+const { aggregateByObjectName } = __nccwpck_require__(7965);
+const { updateMetrics } = __nccwpck_require__(7965);
 
 const NODEJS_ACTIVE_REQUESTS = 'nodejs_active_requests';
 const NODEJS_ACTIVE_REQUESTS_TOTAL = 'nodejs_active_requests_total';
@@ -2694,12 +2694,12 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 7842:
+/***/ 884:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const Gauge = __nccwpck_require__(8267);
-const { updateMetrics } = __nccwpck_require__(3143);
+const Gauge = __nccwpck_require__(7173);
+const { updateMetrics } = __nccwpck_require__(7965);
 
 const NODEJS_ACTIVE_RESOURCES = 'nodejs_active_resources';
 const NODEJS_ACTIVE_RESOURCES_TOTAL = 'nodejs_active_resources_total';
@@ -2758,12 +2758,12 @@ module.exports.metricNames = [
 
 /***/ }),
 
-/***/ 2010:
+/***/ 8228:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 const startInSeconds = Math.round(Date.now() / 1000 - process.uptime());
 
 const PROCESS_START_TIME = 'process_start_time_seconds';
@@ -2790,12 +2790,12 @@ module.exports.metricNames = [PROCESS_START_TIME];
 
 /***/ }),
 
-/***/ 2834:
+/***/ 3344:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Gauge = __nccwpck_require__(8267);
+const Gauge = __nccwpck_require__(7173);
 const version = process.version;
 const versionSegments = version.slice(1).split('.').map(Number);
 
@@ -2830,7 +2830,7 @@ module.exports.metricNames = [NODE_VERSION_INFO];
 
 /***/ }),
 
-/***/ 6486:
+/***/ 7524:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -2839,7 +2839,7 @@ const url = __nccwpck_require__(7016);
 const http = __nccwpck_require__(8611);
 const https = __nccwpck_require__(5692);
 const { gzipSync } = __nccwpck_require__(3106);
-const { globalRegistry } = __nccwpck_require__(5189);
+const { globalRegistry } = __nccwpck_require__(1627);
 
 class Pushgateway {
 	constructor(gatewayUrl, options, registry) {
@@ -2973,12 +2973,12 @@ module.exports = Pushgateway;
 
 /***/ }),
 
-/***/ 5189:
+/***/ 1627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getValueAsString } = __nccwpck_require__(3038);
+const { getValueAsString } = __nccwpck_require__(9588);
 
 class Registry {
 	static get PROMETHEUS_CONTENT_TYPE() {
@@ -3222,7 +3222,7 @@ module.exports.globalRegistry = new Registry();
 
 /***/ }),
 
-/***/ 6580:
+/***/ 5910:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /**
@@ -3231,10 +3231,10 @@ module.exports.globalRegistry = new Registry();
 
 
 const util = __nccwpck_require__(9023);
-const { getLabels, hashObject, removeLabels } = __nccwpck_require__(3038);
-const { validateLabel } = __nccwpck_require__(2809);
-const { Metric } = __nccwpck_require__(6150);
-const timeWindowQuantiles = __nccwpck_require__(3501);
+const { getLabels, hashObject, removeLabels } = __nccwpck_require__(9588);
+const { validateLabel } = __nccwpck_require__(1539);
+const { Metric } = __nccwpck_require__(2476);
+const timeWindowQuantiles = __nccwpck_require__(7639);
 
 const DEFAULT_COMPRESS_COUNT = 1000; // every 1000 measurements
 
@@ -3437,12 +3437,12 @@ module.exports = Summary;
 
 /***/ }),
 
-/***/ 3501:
+/***/ 7639:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { TDigest } = __nccwpck_require__(1526);
+const { TDigest } = __nccwpck_require__(3528);
 
 class TimeWindowQuantiles {
 	constructor(maxAgeSeconds, ageBuckets) {
@@ -3511,7 +3511,7 @@ module.exports = TimeWindowQuantiles;
 
 /***/ }),
 
-/***/ 3038:
+/***/ 9588:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3648,7 +3648,7 @@ exports.Grouper = Grouper;
 
 /***/ }),
 
-/***/ 2809:
+/***/ 1539:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -3682,7 +3682,7 @@ exports.validateLabel = function validateLabel(savedLabels, labels) {
 
 /***/ }),
 
-/***/ 1526:
+/***/ 3528:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 //
@@ -3690,7 +3690,7 @@ exports.validateLabel = function validateLabel(savedLabels, labels) {
 //
 // approximate distribution percentiles from a stream of reals
 //
-var RBTree = (__nccwpck_require__(3636).RBTree);
+var RBTree = (__nccwpck_require__(7750).RBTree);
 
 function TDigest(delta, K, CX) {
     // allocate a TDigest structure.
@@ -4152,12 +4152,12 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 2482:
+/***/ 8352:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
-const require_diag = __nccwpck_require__(6980);
-const require_NoopContextManager = __nccwpck_require__(9048);
+const require_global_utils = __nccwpck_require__(9227);
+const require_diag = __nccwpck_require__(9982);
+const require_NoopContextManager = __nccwpck_require__(6);
 //#region src/api/context.ts
 const API_NAME = "context";
 const NOOP_CONTEXT_MANAGER = new require_NoopContextManager.NoopContextManager();
@@ -4258,13 +4258,13 @@ exports.ContextAPI = ContextAPI;
 
 /***/ }),
 
-/***/ 6980:
+/***/ 9982:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
-const require_ComponentLogger = __nccwpck_require__(8667);
-__nccwpck_require__(6433);
-const require_logLevelLogger = __nccwpck_require__(5580);
+const require_global_utils = __nccwpck_require__(9227);
+const require_ComponentLogger = __nccwpck_require__(1977);
+__nccwpck_require__(4351);
+const require_logLevelLogger = __nccwpck_require__(1714);
 //#region src/api/diag.ts
 const API_NAME = "diag";
 /**
@@ -4332,12 +4332,12 @@ exports.DiagAPI = DiagAPI;
 
 /***/ }),
 
-/***/ 2180:
+/***/ 9102:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
-const require_diag = __nccwpck_require__(6980);
-const require_ProxyLoggerProvider = __nccwpck_require__(8713);
+const require_global_utils = __nccwpck_require__(9227);
+const require_diag = __nccwpck_require__(9982);
+const require_ProxyLoggerProvider = __nccwpck_require__(9035);
 //#region src/api/logs.ts
 const API_NAME = "logs";
 /**
@@ -4397,12 +4397,12 @@ exports.e = LogsAPI;
 
 /***/ }),
 
-/***/ 1008:
+/***/ 3510:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
-const require_diag = __nccwpck_require__(6980);
-const require_NoopMeterProvider = __nccwpck_require__(756);
+const require_global_utils = __nccwpck_require__(9227);
+const require_diag = __nccwpck_require__(9982);
+const require_NoopMeterProvider = __nccwpck_require__(7554);
 //#region src/api/metrics.ts
 const API_NAME = "metrics";
 /**
@@ -4449,15 +4449,15 @@ exports.k = MetricsAPI;
 
 /***/ }),
 
-/***/ 7713:
+/***/ 3007:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
-const require_diag = __nccwpck_require__(6980);
-const require_utils = __nccwpck_require__(4726);
-const require_TextMapPropagator = __nccwpck_require__(6019);
-const require_NoopTextMapPropagator = __nccwpck_require__(9555);
-const require_context_helpers = __nccwpck_require__(3608);
+const require_global_utils = __nccwpck_require__(9227);
+const require_diag = __nccwpck_require__(9982);
+const require_utils = __nccwpck_require__(5196);
+const require_TextMapPropagator = __nccwpck_require__(3565);
+const require_NoopTextMapPropagator = __nccwpck_require__(345);
+const require_context_helpers = __nccwpck_require__(7510);
 //#region src/api/propagation.ts
 const API_NAME = "propagation";
 const NOOP_TEXT_MAP_PROPAGATOR = new require_NoopTextMapPropagator.NoopTextMapPropagator();
@@ -4529,14 +4529,14 @@ exports.R = PropagationAPI;
 
 /***/ }),
 
-/***/ 9724:
+/***/ 5446:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
-const require_diag = __nccwpck_require__(6980);
-const require_context_utils = __nccwpck_require__(2561);
-const require_spancontext_utils = __nccwpck_require__(4217);
-const require_ProxyTracerProvider = __nccwpck_require__(3436);
+const require_global_utils = __nccwpck_require__(9227);
+const require_diag = __nccwpck_require__(9982);
+const require_context_utils = __nccwpck_require__(3779);
+const require_spancontext_utils = __nccwpck_require__(3723);
+const require_ProxyTracerProvider = __nccwpck_require__(5930);
 //#region src/api/trace.ts
 const API_NAME = "trace";
 /**
@@ -4597,11 +4597,11 @@ exports.C = TraceAPI;
 
 /***/ }),
 
-/***/ 3608:
+/***/ 7510:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_context = __nccwpck_require__(7959);
-const require_context$1 = __nccwpck_require__(2482);
+const require_context = __nccwpck_require__(3041);
+const require_context$1 = __nccwpck_require__(8352);
 //#region src/baggage/context-helpers.ts
 /**
 * Baggage key
@@ -4651,7 +4651,7 @@ exports.setBaggage = setBaggage;
 
 /***/ }),
 
-/***/ 2750:
+/***/ 176:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/baggage/internal/baggage-impl.ts
@@ -4693,7 +4693,7 @@ exports.BaggageImpl = BaggageImpl;
 
 /***/ }),
 
-/***/ 1039:
+/***/ 9333:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/baggage/internal/symbol.ts
@@ -4708,12 +4708,12 @@ exports.baggageEntryMetadataSymbol = baggageEntryMetadataSymbol;
 
 /***/ }),
 
-/***/ 4726:
+/***/ 5196:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_diag = __nccwpck_require__(6980);
-const require_baggage_impl = __nccwpck_require__(2750);
-const require_symbol = __nccwpck_require__(1039);
+const require_diag = __nccwpck_require__(9982);
+const require_baggage_impl = __nccwpck_require__(176);
+const require_symbol = __nccwpck_require__(9333);
 //#region src/baggage/utils.ts
 const diag = require_diag.DiagAPI.instance();
 /**
@@ -4751,7 +4751,7 @@ exports.createBaggage = createBaggage;
 
 /***/ }),
 
-/***/ 5300:
+/***/ 2534:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/context-api.ts
@@ -4759,7 +4759,7 @@ exports.createBaggage = createBaggage;
 * Entrypoint for context API
 * @since 1.0.0
 */
-const context = (__nccwpck_require__(2482).ContextAPI).getInstance();
+const context = (__nccwpck_require__(8352).ContextAPI).getInstance();
 //#endregion
 exports.context = context;
 
@@ -4767,10 +4767,10 @@ exports.context = context;
 
 /***/ }),
 
-/***/ 9048:
+/***/ 6:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_context = __nccwpck_require__(7959);
+const require_context = __nccwpck_require__(3041);
 //#region src/context/NoopContextManager.ts
 var NoopContextManager = class {
 	active() {
@@ -4800,7 +4800,7 @@ exports.NoopContextManager = NoopContextManager;
 
 /***/ }),
 
-/***/ 7959:
+/***/ 3041:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/context/context.ts
@@ -4847,7 +4847,7 @@ exports.createContextKey = createContextKey;
 
 /***/ }),
 
-/***/ 8988:
+/***/ 1778:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/diag-api.ts
@@ -4859,7 +4859,7 @@ exports.createContextKey = createContextKey;
 *
 * @since 1.0.0
 */
-const diag = (__nccwpck_require__(6980).DiagAPI).instance();
+const diag = (__nccwpck_require__(9982).DiagAPI).instance();
 //#endregion
 exports.diag = diag;
 
@@ -4867,10 +4867,10 @@ exports.diag = diag;
 
 /***/ }),
 
-/***/ 8667:
+/***/ 1977:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_global_utils = __nccwpck_require__(645);
+const require_global_utils = __nccwpck_require__(9227);
 //#region src/diag/ComponentLogger.ts
 /**
 * Component Logger which is meant to be used as part of any component which
@@ -4913,7 +4913,7 @@ exports.DiagComponentLogger = DiagComponentLogger;
 
 /***/ }),
 
-/***/ 3537:
+/***/ 9199:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/diag/consoleLogger.ts
@@ -4981,10 +4981,10 @@ exports._originalConsoleMethods = _originalConsoleMethods;
 
 /***/ }),
 
-/***/ 5580:
+/***/ 1714:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-__nccwpck_require__(6433);
+__nccwpck_require__(4351);
 //#region src/diag/internal/logLevelLogger.ts
 function createLogLevelDiagLogger(maxLevel, logger) {
 	if (maxLevel < 0) maxLevel = 0;
@@ -5010,7 +5010,7 @@ exports.createLogLevelDiagLogger = createLogLevelDiagLogger;
 
 /***/ }),
 
-/***/ 6433:
+/***/ 4351:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/diag/types.ts
@@ -5048,37 +5048,37 @@ exports.DiagLogLevel = DiagLogLevel;
 
 /***/ }),
 
-/***/ 6814:
+/***/ 1408:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 Object.defineProperties(exports, {
 	__esModule: { value: true },
 	[Symbol.toStringTag]: { value: "Module" }
 });
-const require_types = __nccwpck_require__(6433);
-const require_utils = __nccwpck_require__(4726);
-const require_context = __nccwpck_require__(7959);
-const require_consoleLogger = __nccwpck_require__(3537);
-const require_NoopMeter = __nccwpck_require__(8663);
-const require_Metric = __nccwpck_require__(1848);
-const require_NoopLogger = __nccwpck_require__(6506);
-const require_LogRecord = __nccwpck_require__(4891);
-const require_TextMapPropagator = __nccwpck_require__(6019);
-const require_trace_flags = __nccwpck_require__(1859);
-const require_invalid_span_constants = __nccwpck_require__(9258);
-const require_spancontext_utils = __nccwpck_require__(4217);
-const require_ProxyTracer = __nccwpck_require__(6783);
-const require_span_kind = __nccwpck_require__(6157);
-const require_status = __nccwpck_require__(6938);
-const require_utils$1 = __nccwpck_require__(2729);
-const require_ProxyTracerProvider = __nccwpck_require__(3436);
-const require_SamplingResult = __nccwpck_require__(9752);
-const require_context_api = __nccwpck_require__(5300);
-const require_diag_api = __nccwpck_require__(8988);
-const require_logs_api = __nccwpck_require__(1928);
-const require_metrics_api = __nccwpck_require__(8834);
-const require_propagation_api = __nccwpck_require__(2139);
-const require_trace_api = __nccwpck_require__(4218);
+const require_types = __nccwpck_require__(4351);
+const require_utils = __nccwpck_require__(5196);
+const require_context = __nccwpck_require__(3041);
+const require_consoleLogger = __nccwpck_require__(9199);
+const require_NoopMeter = __nccwpck_require__(1677);
+const require_Metric = __nccwpck_require__(626);
+const require_NoopLogger = __nccwpck_require__(9140);
+const require_LogRecord = __nccwpck_require__(8973);
+const require_TextMapPropagator = __nccwpck_require__(3565);
+const require_trace_flags = __nccwpck_require__(3245);
+const require_invalid_span_constants = __nccwpck_require__(3552);
+const require_spancontext_utils = __nccwpck_require__(3723);
+const require_ProxyTracer = __nccwpck_require__(3861);
+const require_span_kind = __nccwpck_require__(7483);
+const require_status = __nccwpck_require__(7632);
+const require_utils$1 = __nccwpck_require__(2219);
+const require_ProxyTracerProvider = __nccwpck_require__(5930);
+const require_SamplingResult = __nccwpck_require__(5346);
+const require_context_api = __nccwpck_require__(2534);
+const require_diag_api = __nccwpck_require__(1778);
+const require_logs_api = __nccwpck_require__(5662);
+const require_metrics_api = __nccwpck_require__(7876);
+const require_propagation_api = __nccwpck_require__(7045);
+const require_trace_api = __nccwpck_require__(8936);
 //#region src/index.ts
 var src_default = {
 	context: require_context_api.context,
@@ -5125,11 +5125,11 @@ exports.trace = require_trace_api.trace;
 
 /***/ }),
 
-/***/ 645:
+/***/ 9227:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_version = __nccwpck_require__(1006);
-const require_semver = __nccwpck_require__(8000);
+const require_version = __nccwpck_require__(9128);
+const require_semver = __nccwpck_require__(1418);
 //#region src/internal/global-utils.ts
 const major = require_version.VERSION.split(".")[0];
 const GLOBAL_OPENTELEMETRY_API_KEY = Symbol.for(`opentelemetry.js.api.${major}`);
@@ -5183,10 +5183,10 @@ exports.unregisterGlobal = unregisterGlobal;
 
 /***/ }),
 
-/***/ 8000:
+/***/ 1418:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_version = __nccwpck_require__(1006);
+const require_version = __nccwpck_require__(9128);
 //#region src/internal/semver.ts
 const re = /^(\d+)\.(\d+)\.(\d+)(-(.+))?$/;
 /**
@@ -5272,7 +5272,7 @@ exports.isCompatible = isCompatible;
 
 /***/ }),
 
-/***/ 1928:
+/***/ 5662:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/logs-api.ts
@@ -5281,7 +5281,7 @@ exports.isCompatible = isCompatible;
 *
 * @since 1.10.0
 */
-const logs = (__nccwpck_require__(2180)/* .LogsAPI */ .e).getInstance();
+const logs = (__nccwpck_require__(9102)/* .LogsAPI */ .e).getInstance();
 //#endregion
 exports.logs = logs;
 
@@ -5289,7 +5289,7 @@ exports.logs = logs;
 
 /***/ }),
 
-/***/ 4891:
+/***/ 8973:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/logs/LogRecord.ts
@@ -5328,7 +5328,7 @@ exports.SeverityNumber = SeverityNumber;
 
 /***/ }),
 
-/***/ 6506:
+/***/ 9140:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/logs/NoopLogger.ts
@@ -5354,10 +5354,10 @@ exports.createNoopLogger = createNoopLogger;
 
 /***/ }),
 
-/***/ 8129:
+/***/ 1995:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_NoopLogger = __nccwpck_require__(6506);
+const require_NoopLogger = __nccwpck_require__(9140);
 //#region src/logs/NoopLoggerProvider.ts
 var NoopLoggerProvider = class {
 	getLogger(_name, _version, _options) {
@@ -5373,10 +5373,10 @@ exports.NoopLoggerProvider = NoopLoggerProvider;
 
 /***/ }),
 
-/***/ 9074:
+/***/ 8916:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_NoopLogger = __nccwpck_require__(6506);
+const require_NoopLogger = __nccwpck_require__(9140);
 //#region src/logs/ProxyLogger.ts
 var ProxyLogger = class {
 	constructor(provider, name, version, options) {
@@ -5415,11 +5415,11 @@ exports.ProxyLogger = ProxyLogger;
 
 /***/ }),
 
-/***/ 8713:
+/***/ 9035:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_NoopLoggerProvider = __nccwpck_require__(8129);
-const require_ProxyLogger = __nccwpck_require__(9074);
+const require_NoopLoggerProvider = __nccwpck_require__(1995);
+const require_ProxyLogger = __nccwpck_require__(8916);
 //#region src/logs/ProxyLoggerProvider.ts
 var ProxyLoggerProvider = class {
 	getLogger(name, version, options) {
@@ -5457,7 +5457,7 @@ exports.ProxyLoggerProvider = ProxyLoggerProvider;
 
 /***/ }),
 
-/***/ 8834:
+/***/ 7876:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/metrics-api.ts
@@ -5466,7 +5466,7 @@ exports.ProxyLoggerProvider = ProxyLoggerProvider;
 *
 * @since 1.3.0
 */
-const metrics = (__nccwpck_require__(1008)/* .MetricsAPI */ .k).getInstance();
+const metrics = (__nccwpck_require__(3510)/* .MetricsAPI */ .k).getInstance();
 //#endregion
 exports.metrics = metrics;
 
@@ -5474,7 +5474,7 @@ exports.metrics = metrics;
 
 /***/ }),
 
-/***/ 1848:
+/***/ 626:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/metrics/Metric.ts
@@ -5495,7 +5495,7 @@ exports.ValueType = ValueType;
 
 /***/ }),
 
-/***/ 8663:
+/***/ 1677:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/metrics/NoopMeter.ts
@@ -5617,10 +5617,10 @@ exports.createNoopMeter = createNoopMeter;
 
 /***/ }),
 
-/***/ 756:
+/***/ 7554:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_NoopMeter = __nccwpck_require__(8663);
+const require_NoopMeter = __nccwpck_require__(1677);
 //#region src/metrics/NoopMeterProvider.ts
 /**
 * An implementation of the {@link MeterProvider} which returns an impotent Meter
@@ -5640,7 +5640,7 @@ exports.NoopMeterProvider = NoopMeterProvider;
 
 /***/ }),
 
-/***/ 2139:
+/***/ 7045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/propagation-api.ts
@@ -5649,7 +5649,7 @@ exports.NoopMeterProvider = NoopMeterProvider;
 *
 * @since 1.0.0
 */
-const propagation = (__nccwpck_require__(7713)/* .PropagationAPI */ .R).getInstance();
+const propagation = (__nccwpck_require__(3007)/* .PropagationAPI */ .R).getInstance();
 //#endregion
 exports.propagation = propagation;
 
@@ -5657,7 +5657,7 @@ exports.propagation = propagation;
 
 /***/ }),
 
-/***/ 9555:
+/***/ 345:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/propagation/NoopTextMapPropagator.ts
@@ -5682,7 +5682,7 @@ exports.NoopTextMapPropagator = NoopTextMapPropagator;
 
 /***/ }),
 
-/***/ 6019:
+/***/ 3565:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/propagation/TextMapPropagator.ts
@@ -5714,7 +5714,7 @@ exports.defaultTextMapSetter = defaultTextMapSetter;
 
 /***/ }),
 
-/***/ 4218:
+/***/ 8936:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/trace-api.ts
@@ -5723,7 +5723,7 @@ exports.defaultTextMapSetter = defaultTextMapSetter;
 *
 * @since 1.0.0
 */
-const trace = (__nccwpck_require__(9724)/* .TraceAPI */ .C).getInstance();
+const trace = (__nccwpck_require__(5446)/* .TraceAPI */ .C).getInstance();
 //#endregion
 exports.trace = trace;
 
@@ -5731,10 +5731,10 @@ exports.trace = trace;
 
 /***/ }),
 
-/***/ 1662:
+/***/ 5744:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_invalid_span_constants = __nccwpck_require__(9258);
+const require_invalid_span_constants = __nccwpck_require__(3552);
 //#region src/trace/NonRecordingSpan.ts
 /**
 * The NonRecordingSpan is the default {@link Span} that is used when no Span
@@ -5782,13 +5782,13 @@ exports.NonRecordingSpan = NonRecordingSpan;
 
 /***/ }),
 
-/***/ 5783:
+/***/ 1725:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_context = __nccwpck_require__(2482);
-const require_NonRecordingSpan = __nccwpck_require__(1662);
-const require_context_utils = __nccwpck_require__(2561);
-const require_spancontext_utils = __nccwpck_require__(4217);
+const require_context = __nccwpck_require__(8352);
+const require_NonRecordingSpan = __nccwpck_require__(5744);
+const require_context_utils = __nccwpck_require__(3779);
+const require_spancontext_utils = __nccwpck_require__(3723);
 //#region src/trace/NoopTracer.ts
 const contextApi = require_context.ContextAPI.getInstance();
 /**
@@ -5832,10 +5832,10 @@ exports.NoopTracer = NoopTracer;
 
 /***/ }),
 
-/***/ 148:
+/***/ 3186:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_NoopTracer = __nccwpck_require__(5783);
+const require_NoopTracer = __nccwpck_require__(1725);
 //#region src/trace/NoopTracerProvider.ts
 /**
 * An implementation of the {@link TracerProvider} which returns an impotent
@@ -5855,11 +5855,11 @@ exports.b = NoopTracerProvider;
 
 /***/ }),
 
-/***/ 6783:
+/***/ 3861:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 //#region src/trace/ProxyTracer.ts
-const NOOP_TRACER = new (__nccwpck_require__(5783).NoopTracer)();
+const NOOP_TRACER = new (__nccwpck_require__(1725).NoopTracer)();
 /**
 * Proxy tracer provided by the proxy tracer provider
 *
@@ -5898,12 +5898,12 @@ exports.ProxyTracer = ProxyTracer;
 
 /***/ }),
 
-/***/ 3436:
+/***/ 5930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_ProxyTracer = __nccwpck_require__(6783);
+const require_ProxyTracer = __nccwpck_require__(3861);
 //#region src/trace/ProxyTracerProvider.ts
-const NOOP_TRACER_PROVIDER = new (__nccwpck_require__(148)/* .NoopTracerProvider */ .b)();
+const NOOP_TRACER_PROVIDER = new (__nccwpck_require__(3186)/* .NoopTracerProvider */ .b)();
 /**
 * Tracer provider which provides {@link ProxyTracer}s.
 *
@@ -5945,7 +5945,7 @@ exports.ProxyTracerProvider = ProxyTracerProvider;
 
 /***/ }),
 
-/***/ 9752:
+/***/ 5346:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/trace/SamplingResult.ts
@@ -5981,12 +5981,12 @@ exports.SamplingDecision = SamplingDecision;
 
 /***/ }),
 
-/***/ 2561:
+/***/ 3779:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_context = __nccwpck_require__(7959);
-const require_context$1 = __nccwpck_require__(2482);
-const require_NonRecordingSpan = __nccwpck_require__(1662);
+const require_context = __nccwpck_require__(3041);
+const require_context$1 = __nccwpck_require__(8352);
+const require_NonRecordingSpan = __nccwpck_require__(5744);
 //#region src/trace/context-utils.ts
 /**
 * span key
@@ -6054,10 +6054,10 @@ exports.setSpanContext = setSpanContext;
 
 /***/ }),
 
-/***/ 3151:
+/***/ 8457:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_tracestate_validators = __nccwpck_require__(6252);
+const require_tracestate_validators = __nccwpck_require__(8534);
 //#region src/trace/internal/tracestate-impl.ts
 const MAX_TRACE_STATE_ITEMS = 32;
 const MAX_TRACE_STATE_LEN = 512;
@@ -6137,7 +6137,7 @@ exports.TraceStateImpl = TraceStateImpl;
 
 /***/ }),
 
-/***/ 6252:
+/***/ 8534:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/trace/internal/tracestate-validators.ts
@@ -6171,10 +6171,10 @@ exports.validateValue = validateValue;
 
 /***/ }),
 
-/***/ 2729:
+/***/ 2219:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-const require_tracestate_impl = __nccwpck_require__(3151);
+const require_tracestate_impl = __nccwpck_require__(8457);
 //#region src/trace/internal/utils.ts
 /**
 * @deprecated Use TraceState from "@opentelemetry/core". This will be removed in the next major version.
@@ -6190,10 +6190,10 @@ exports.createTraceState = createTraceState;
 
 /***/ }),
 
-/***/ 9258:
+/***/ 3552:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-__nccwpck_require__(1859);
+__nccwpck_require__(3245);
 //#region src/trace/invalid-span-constants.ts
 /**
 * @since 1.0.0
@@ -6220,7 +6220,7 @@ exports.INVALID_TRACEID = INVALID_TRACEID;
 
 /***/ }),
 
-/***/ 6157:
+/***/ 7483:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/trace/span_kind.ts
@@ -6261,11 +6261,11 @@ exports.SpanKind = SpanKind;
 
 /***/ }),
 
-/***/ 4217:
+/***/ 3723:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-__nccwpck_require__(9258);
-const require_NonRecordingSpan = __nccwpck_require__(1662);
+__nccwpck_require__(3552);
+const require_NonRecordingSpan = __nccwpck_require__(5744);
 //#region src/trace/spancontext-utils.ts
 const isHex = new Uint8Array([
 	0,
@@ -6418,7 +6418,7 @@ exports.wrapSpanContext = wrapSpanContext;
 
 /***/ }),
 
-/***/ 6938:
+/***/ 7632:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/trace/status.ts
@@ -6450,7 +6450,7 @@ exports.SpanStatusCode = SpanStatusCode;
 
 /***/ }),
 
-/***/ 1859:
+/***/ 3245:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/trace/trace_flags.ts
@@ -6471,7 +6471,7 @@ exports.TraceFlags = TraceFlags;
 
 /***/ }),
 
-/***/ 1006:
+/***/ 9128:
 /***/ ((__unused_webpack_module, exports) => {
 
 //#region src/version.ts
@@ -6676,7 +6676,7 @@ function loadConfig(env = process.env) {
 const external_node_http_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
 ;// CONCATENATED MODULE: external "node:https"
 const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
-;// CONCATENATED MODULE: ../../main/node_modules/universal-user-agent/index.js
+;// CONCATENATED MODULE: ./node_modules/universal-user-agent/index.js
 function getUserAgent() {
   if (typeof navigator === "object" && "userAgent" in navigator) {
     return navigator.userAgent;
@@ -6691,7 +6691,7 @@ function getUserAgent() {
   return "<environment undetectable>";
 }
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/endpoint/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/endpoint/dist-bundle/index.js
 // pkg/dist-src/defaults.js
 
 
@@ -7037,7 +7037,7 @@ function withDefaults(oldDefaults, newDefaults) {
 var endpoint = withDefaults(null, DEFAULTS);
 
 
-;// CONCATENATED MODULE: ../../main/node_modules/content-type/dist/index.js
+;// CONCATENATED MODULE: ./node_modules/content-type/dist/index.js
 /*!
  * content-type
  * Copyright(c) 2015 Douglas Christopher Wilson
@@ -7329,7 +7329,7 @@ function unescapeQuotedPairs(str, start, end) {
     return result + str.slice(start, end);
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../main/node_modules/json-with-bigint/json-with-bigint.js
+;// CONCATENATED MODULE: ./node_modules/json-with-bigint/json-with-bigint.js
 const intRegex = /^-?\d+$/;
 const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
 const originalStringify = JSON.stringify;
@@ -7930,7 +7930,7 @@ const JSONParse = (text, reviver) => {
 
 
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/request-error/dist-src/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/request-error/dist-src/index.js
 class RequestError extends Error {
   name;
   /**
@@ -7971,7 +7971,7 @@ class RequestError extends Error {
 }
 
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/request/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/request/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -8178,7 +8178,7 @@ var dist_bundle_request = dist_bundle_withDefaults(endpoint, defaults_default);
 /* v8 ignore next -- @preserve */
 /* v8 ignore else -- @preserve */
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/oauth-methods/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/oauth-methods/dist-bundle/index.js
 // pkg/dist-src/version.js
 var oauth_methods_dist_bundle_VERSION = "0.0.0-development";
 
@@ -8492,7 +8492,7 @@ async function deleteAuthorization(options) {
 
 /* v8 ignore next: we always pass a custom request in tests -- @preserve */
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/auth-oauth-device/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/auth-oauth-device/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -8631,7 +8631,7 @@ function createOAuthDeviceAuth(options) {
 
 /* v8 ignore next 2 -- @preserve */
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/auth-oauth-user/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/auth-oauth-user/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -8834,7 +8834,7 @@ createOAuthUserAuth.VERSION = auth_oauth_user_dist_bundle_VERSION;
 /* v8 ignore if -- @preserve */
 /* v8 ignore next -- @preserve */
 
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/auth-oauth-app/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/auth-oauth-app/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -8928,7 +8928,7 @@ function createOAuthAppAuth(options) {
 
 /* v8 ignore next -- @preserve */
 
-;// CONCATENATED MODULE: ../../main/node_modules/universal-github-app-jwt/lib/utils.js
+;// CONCATENATED MODULE: ./node_modules/universal-github-app-jwt/lib/utils.js
 // we don't @ts-check here because it chokes on atob and btoa which are available in all modern JS runtime environments
 
 /**
@@ -9017,7 +9017,7 @@ function base64encodeJSON(obj) {
 
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: ../../main/node_modules/universal-github-app-jwt/lib/crypto-node.js
+;// CONCATENATED MODULE: ./node_modules/universal-github-app-jwt/lib/crypto-node.js
 // this can be removed once we only support Node 20+
 
 
@@ -9034,7 +9034,7 @@ function convertPrivateKey(privateKey) {
   });
 }
 
-;// CONCATENATED MODULE: ../../main/node_modules/universal-github-app-jwt/lib/get-token.js
+;// CONCATENATED MODULE: ./node_modules/universal-github-app-jwt/lib/get-token.js
 // we don't @ts-check here because it chokes crypto which is a global API in modern JS runtime environments
 
 
@@ -9095,7 +9095,7 @@ async function getToken({ privateKey, payload }) {
   return `${encodedMessage}.${encodedSignature}`;
 }
 
-;// CONCATENATED MODULE: ../../main/node_modules/universal-github-app-jwt/index.js
+;// CONCATENATED MODULE: ./node_modules/universal-github-app-jwt/index.js
 // @ts-check
 
 // @ts-ignore - #get-token is defined in "imports" in package.json
@@ -9139,7 +9139,7 @@ async function githubAppJwt({
   };
 }
 
-;// CONCATENATED MODULE: ../../main/node_modules/toad-cache/dist/toad-cache.mjs
+;// CONCATENATED MODULE: ./node_modules/toad-cache/dist/toad-cache.mjs
 /**
  * toad-cache
  *
@@ -9988,7 +9988,7 @@ function getTimestamp(date) {
     this.hitStatistics.addMiss();
   }
 }
-;// CONCATENATED MODULE: ../../main/node_modules/@octokit/auth-app/dist-node/index.js
+;// CONCATENATED MODULE: ./node_modules/@octokit/auth-app/dist-node/index.js
 // pkg/dist-src/index.js
 
 
@@ -10690,8 +10690,8 @@ function createLogger(level, secrets = [], write = (l) => process.stdout.write(l
     return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
-// EXTERNAL MODULE: ../../main/node_modules/prom-client/index.js
-var prom_client = __nccwpck_require__(8864);
+// EXTERNAL MODULE: ./node_modules/prom-client/index.js
+var prom_client = __nccwpck_require__(5222);
 ;// CONCATENATED MODULE: ./actions/relay/metrics.ts
 /** Prometheus metrics of the relay, on its own registry (served at /metrics). */
 

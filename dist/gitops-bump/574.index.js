@@ -1,8 +1,8 @@
-export const id = 471;
-export const ids = [471];
+export const id = 574;
+export const ids = [574];
 export const modules = {
 
-/***/ 18471:
+/***/ 8574:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.r(__webpack_exports__);
@@ -14,11 +14,11 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */   requestRefresh: () => (/* binding */ requestRefresh),
 /* harmony export */   waitForSync: () => (/* binding */ waitForSync)
 /* harmony export */ });
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(73024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__webpack_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(23541);
-/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(96547);
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(29336);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(8179);
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(2901);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9223);
 /**
  * Waits for ArgoCD to deploy a commit: lists the Application, then watches it from that
  * resourceVersion (re-listing when the watch ends or the version is too old, 410 Gone) until
