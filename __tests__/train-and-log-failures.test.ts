@@ -150,6 +150,57 @@ describe('train-and-log failures', () => {
     expect(await statusOf(r.outputs['run-id'])).toBe('FAILED');
   });
 
+  it.each(['/acc', 'a//b', 'a/../b'])(
+    'a gate-metric MLflow would refuse (%s) fails the input check before the command runs',
+    async (metric) => {
+      const r = await act('touch ran', { 'registered-model': 'iris-bad-gate', 'gate-metric': metric });
+      expect(r.code).toBe(1);
+      expect(r.errors[0]).toMatch(/^Input 'gate-metric': expected .*normalized/);
+      expect(r.errors[0]).toContain(`got '${metric}'`);
+      expect(() => readFileSync(join(r.cwd, 'ran'))).toThrow();
+      await expect(rest.runsOf(r.experiment)).resolves.toEqual([]);
+    },
+  );
+
+  it('a metric name MLflow would refuse names metrics-file and the key', async () => {
+    const r = await act(`echo '{"acc": 0.9, "a//b": 1}' > metrics.json`);
+    expect(r.code).toBe(1);
+    expect(r.errors[0]).toMatch(
+      /^Input 'metrics-file': expected names .*'a\/\/b' in .*not a normalized path/,
+    );
+    expect(await statusOf(r.outputs['run-id'])).toBe('FAILED');
+  });
+
+  it('name length is counted in characters, as MLflow counts: 250 letters outside the BMP are accepted', async () => {
+    const name = '\u{20000}'.repeat(250); // a CJK letter outside the BMP: 500 UTF-16 units, 250 characters
+    const r = await act(`echo '${JSON.stringify({ [name]: 0.5 })}' > metrics.json`);
+    expect(r.errors).toEqual([]);
+    expect(r.code).toBe(0);
+    const run = await rest.run(r.outputs['run-id']!);
+    expect(run.data.metrics).toEqual([expect.objectContaining({ key: name, value: 0.5 })]);
+    const tooLong = await act(`echo '${JSON.stringify({ [name + 'x']: 0.5 })}' > metrics.json`);
+    expect(tooLong.errors[0]).toMatch(/^Input 'metrics-file': .*it has 251 characters/);
+  });
+
+  it('keys that flatten onto one name are an error naming the key, not a silent overwrite', async () => {
+    const r = await act(`echo '{"a.b": 1, "a": {"b": 2}}' > metrics.json`);
+    expect(r.code).toBe(1);
+    expect(r.errors[0]).toMatch(/^Input 'metrics-file': expected names that stay distinct.*'a\.b' twice/);
+    expect(await statusOf(r.outputs['run-id'])).toBe('FAILED');
+    expect((await rest.run(r.outputs['run-id']!)).data.metrics ?? []).toEqual([]);
+  });
+
+  it('artifacts on a server that does not proxy them (no --serve-artifacts) fail before the command runs', async () => {
+    const experiment = `not-proxied-${++counter}`;
+    const location = `file://${mkdtempSync(join(tmpdir(), 'tal-local-artifacts-'))}`;
+    await rest.call('POST', '/experiments/create', { name: experiment, artifact_location: location });
+    const r = await act('touch ran; echo "{}" > metrics.json', { experiment, artifacts: 'ran' });
+    expect(r.code).toBe(1);
+    expect(r.errors[0]).toMatch(/^Input 'artifacts': .*--serve-artifacts/);
+    expect(() => readFileSync(join(r.cwd, 'ran'))).toThrow();
+    expect(await statusOf(r.outputs['run-id'])).toBe('FAILED');
+  });
+
   it('an unknown gate-direction fails before anything reaches MLflow', async () => {
     const r = await act('echo "{}" > metrics.json', {
       'gate-direction': 'up',

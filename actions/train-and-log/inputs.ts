@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import * as inputs from '../shared/inputs.js';
+import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
 
@@ -91,6 +92,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       promoteAlias,
     );
   }
+  // A name MLflow would refuse can never be a metric of the run: say so before training, not after.
+  const gateProblem = gateMetric === undefined ? undefined : nameProblem(gateMetric);
+  if (gateProblem) throw new InputError('gate-metric', `${NAME_RULE}, but ${gateProblem}`, gateMetric);
   if (gateMetric && !registeredModel) {
     throw new InputError('registered-model', 'a registered model name when gate-metric is set', '');
   }

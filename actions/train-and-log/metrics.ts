@@ -63,14 +63,39 @@ function readJsonObject(path: string, input: string): Record<string, Json> {
   return data as Record<string, Json>;
 }
 
+/**
+ * Why MLflow would refuse `key` as a metric or param name, or undefined when it accepts it. As
+ * mlflow.utils.validation: the allowed characters, at most MAX_KEY_LENGTH characters as Python
+ * counts them (code points, not UTF-16 units), and a path that posixpath.normpath leaves unchanged
+ * and that does not start with `/` or `..` (so `/acc`, `a//b`, `a/../b` and `a/` are refused).
+ */
+export function nameProblem(key: string): string | undefined {
+  const length = [...key].length;
+  if (length > MAX_KEY_LENGTH) return `it has ${length} characters`;
+  if (!VALID_NAME.test(key)) return 'it has a character other than these';
+  if (key.startsWith('..') || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+    return "it is not a normalized path (no leading '/', '//', '.' or '..' parts, or trailing '/')";
+  }
+  return undefined;
+}
+
+export const NAME_RULE = `names of at most ${MAX_KEY_LENGTH} letters, digits, spaces or _ - . / :, each a normalized relative path (as MLflow accepts)`;
+
 function checkName(key: string, input: string, path: string): void {
-  if (!VALID_NAME.test(key) || key.length > MAX_KEY_LENGTH) {
+  const problem = nameProblem(key);
+  if (problem) throw new InputError(input, NAME_RULE, `'${key.slice(0, 300)}' in ${path}: ${problem}`);
+}
+
+/** Nested keys can flatten onto one name (`{"a.b": 1, "a": {"b": 2}}`): refuse rather than keep one. */
+function checkUnique(seen: Set<string>, key: string, input: string, path: string): void {
+  if (seen.has(key)) {
     throw new InputError(
       input,
-      `names of at most ${MAX_KEY_LENGTH} letters, digits, spaces or _ - . / : (as MLflow accepts)`,
-      `'${key.slice(0, 300)}' in ${path}`,
+      'names that stay distinct once nested keys are joined with `.`',
+      `'${key}' twice in ${path}`,
     );
   }
+  seen.add(key);
 }
 
 const describe = (v: Json): string =>
@@ -79,9 +104,11 @@ const describe = (v: Json): string =>
 /** Flat `{name: number}`; every value must be a number (NaN and infinities included, as MLflow takes them). */
 export function readMetrics(path: string, input = 'metrics-file'): Record<string, number> {
   const out: Record<string, number> = {};
+  const seen = new Set<string>();
   for (const [key, value] of flatten(readJsonObject(path, input))) {
     if (key === '') continue;
     checkName(key, input, path);
+    checkUnique(seen, key, input, path);
     if (typeof value !== 'number') {
       throw new InputError(
         input,
@@ -97,16 +124,19 @@ export function readMetrics(path: string, input = 'metrics-file'): Record<string
 /** Flat `{name: string}`: params are strings in MLflow; numbers and booleans are written as JSON writes them. */
 export function readParams(path: string, input = 'params-file'): Record<string, string> {
   const out: Record<string, string> = {};
+  const seen = new Set<string>();
   for (const [key, value] of flatten(readJsonObject(path, input))) {
     if (key === '') continue;
     checkName(key, input, path);
+    checkUnique(seen, key, input, path);
     const text =
       typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
-    if (text.length > MAX_PARAM_VALUE_LENGTH) {
+    const length = [...text].length; // characters, as MLflow (Python) counts them
+    if (length > MAX_PARAM_VALUE_LENGTH) {
       throw new InputError(
         input,
         `param values of at most ${MAX_PARAM_VALUE_LENGTH} characters`,
-        `'${key}' has ${text.length} in ${path}`,
+        `'${key}' has ${length} in ${path}`,
       );
     }
     out[key] = text;

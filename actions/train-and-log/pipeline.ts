@@ -106,6 +106,8 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
       MLFLOW_RUN_ID: runId,
       MLFLOW_EXPERIMENT_ID: experimentId,
     };
+    // Known before training: a server that cannot take the artifacts should not cost a training run.
+    if (config.artifacts.length) await checkArtifacts(client, runId);
     core.info(`Running the training command in ${config.workingDirectory}`);
     command = startCommand(config.command, config.workingDirectory, env);
     const result = await command.done;
@@ -136,6 +138,14 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
     throw err;
   } finally {
     stopListening();
+  }
+}
+
+async function checkArtifacts(client: MlflowClient, runId: string): Promise<void> {
+  try {
+    await client.checkArtifactUploads(runId);
+  } catch (err) {
+    throw new InputError('artifacts', 'a tracking server that can store them', errorMessage(err));
   }
 }
 

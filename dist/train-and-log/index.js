@@ -59376,8 +59376,11 @@ function json(name) {
     }
 }
 
+// EXTERNAL MODULE: ./actions/train-and-log/metrics.ts
+var metrics = __nccwpck_require__(4677);
 ;// CONCATENATED MODULE: ./actions/train-and-log/inputs.ts
 /** Every input of train-and-log, parsed and checked in one place before anything talks to MLflow. */
+
 
 
 
@@ -59429,6 +59432,10 @@ function readConfig(env = process.env) {
     if (promoteAlias.toLowerCase() === championAlias.toLowerCase()) {
         throw new errors/* InputError */.d('promote-alias', `an alias other than champion-alias '${championAlias}' (the champion moves after deployment, not here)`, promoteAlias);
     }
+    // A name MLflow would refuse can never be a metric of the run: say so before training, not after.
+    const gateProblem = gateMetric === undefined ? undefined : (0,metrics/* nameProblem */.rH)(gateMetric);
+    if (gateProblem)
+        throw new errors/* InputError */.d('gate-metric', `${metrics/* NAME_RULE */.$h}, but ${gateProblem}`, gateMetric);
     if (gateMetric && !registeredModel) {
         throw new errors/* InputError */.d('registered-model', 'a registered model name when gate-metric is set', '');
     }
@@ -59461,7 +59468,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
 /* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6235);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4890);
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5450);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8704);
 /* harmony import */ var _pr_comment_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(3299);
 /* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9252);
 /** train-and-log: train inside an MLflow run, log, register, gate, report. */
@@ -59501,7 +59508,145 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5450:
+/***/ 4677:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $h: () => (/* binding */ NAME_RULE),
+/* harmony export */   LE: () => (/* binding */ readParams),
+/* harmony export */   Uw: () => (/* binding */ readMetrics),
+/* harmony export */   rH: () => (/* binding */ nameProblem)
+/* harmony export */ });
+/* unused harmony exports MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH, flatten, parsePythonJson */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
+/**
+ * The metrics and params files the training command writes: JSON objects, flat or nested. Nested
+ * keys are joined with `.` and array items get their index, so `{"recall": {"setosa": 1}}` is the
+ * metric `recall.setosa`. Errors name the input and the offending key.
+ */
+
+
+/** MLflow's own limits (mlflow/utils/validation.py). */
+const MAX_KEY_LENGTH = 250;
+const MAX_PARAM_VALUE_LENGTH = 6000;
+/** Names MLflow accepts for metrics and params: letters, digits, `_ - . / :` and spaces. */
+const VALID_NAME = /^[/\p{L}\p{N}_.\- :]+$/u;
+function flatten(value, prefix = '', out = []) {
+    if (value !== null && typeof value === 'object') {
+        const entries = Array.isArray(value)
+            ? value.map((v, i) => [String(i), v])
+            : Object.entries(value);
+        for (const [k, v] of entries)
+            flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    }
+    else {
+        out.push([prefix, value]);
+    }
+    return out;
+}
+const NON_FINITE = '\u0000non-finite:';
+/**
+ * JSON.parse, plus the NaN, Infinity and -Infinity that Python's json.dump writes by default (a
+ * diverged loss is NaN, and MLflow stores it). They are matched only outside strings.
+ */
+function parsePythonJson(text) {
+    const marked = text.replace(/"(?:[^"\\]|\\.)*"|(-?)\b(NaN|Infinity)\b/g, (match, sign, word) => (word ? JSON.stringify(`${NON_FINITE}${sign}${word}`) : match));
+    return JSON.parse(marked, (_key, value) => typeof value === 'string' && value.startsWith(NON_FINITE)
+        ? Number(value.slice(NON_FINITE.length))
+        : value);
+}
+function readJsonObject(path, input) {
+    if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(path)) {
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a JSON file written by the command', `${path} does not exist`);
+    }
+    if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(path).isFile())
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a JSON file', `${path} is not a file`);
+    const text = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(path, 'utf8');
+    let data;
+    try {
+        data = parsePythonJson(text);
+    }
+    catch (err) {
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a JSON file', `${path} is not valid JSON (${err.message})`);
+    }
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+        const kind = Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data;
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a JSON object of names to values', `${path} holds ${kind}`);
+    }
+    return data;
+}
+/**
+ * Why MLflow would refuse `key` as a metric or param name, or undefined when it accepts it. As
+ * mlflow.utils.validation: the allowed characters, at most MAX_KEY_LENGTH characters as Python
+ * counts them (code points, not UTF-16 units), and a path that posixpath.normpath leaves unchanged
+ * and that does not start with `/` or `..` (so `/acc`, `a//b`, `a/../b` and `a/` are refused).
+ */
+function nameProblem(key) {
+    const length = [...key].length;
+    if (length > MAX_KEY_LENGTH)
+        return `it has ${length} characters`;
+    if (!VALID_NAME.test(key))
+        return 'it has a character other than these';
+    if (key.startsWith('..') || key.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+        return "it is not a normalized path (no leading '/', '//', '.' or '..' parts, or trailing '/')";
+    }
+    return undefined;
+}
+const NAME_RULE = `names of at most ${MAX_KEY_LENGTH} letters, digits, spaces or _ - . / :, each a normalized relative path (as MLflow accepts)`;
+function checkName(key, input, path) {
+    const problem = nameProblem(key);
+    if (problem)
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, NAME_RULE, `'${key.slice(0, 300)}' in ${path}: ${problem}`);
+}
+/** Nested keys can flatten onto one name (`{"a.b": 1, "a": {"b": 2}}`): refuse rather than keep one. */
+function checkUnique(seen, key, input, path) {
+    if (seen.has(key)) {
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'names that stay distinct once nested keys are joined with `.`', `'${key}' twice in ${path}`);
+    }
+    seen.add(key);
+}
+const describe = (v) => typeof v === 'string' ? `the string "${v.slice(0, 40)}"` : JSON.stringify(v);
+/** Flat `{name: number}`; every value must be a number (NaN and infinities included, as MLflow takes them). */
+function readMetrics(path, input = 'metrics-file') {
+    const out = {};
+    const seen = new Set();
+    for (const [key, value] of flatten(readJsonObject(path, input))) {
+        if (key === '')
+            continue;
+        checkName(key, input, path);
+        checkUnique(seen, key, input, path);
+        if (typeof value !== 'number') {
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'numeric metric values', `metric '${key}' is ${describe(value)} in ${path}`);
+        }
+        out[key] = value;
+    }
+    return out;
+}
+/** Flat `{name: string}`: params are strings in MLflow; numbers and booleans are written as JSON writes them. */
+function readParams(path, input = 'params-file') {
+    const out = {};
+    const seen = new Set();
+    for (const [key, value] of flatten(readJsonObject(path, input))) {
+        if (key === '')
+            continue;
+        checkName(key, input, path);
+        checkUnique(seen, key, input, path);
+        const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
+        const length = [...text].length; // characters, as MLflow (Python) counts them
+        if (length > MAX_PARAM_VALUE_LENGTH) {
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, `param values of at most ${MAX_PARAM_VALUE_LENGTH} characters`, `'${key}' has ${length} in ${path}`);
+        }
+        out[key] = text;
+    }
+    return out;
+}
+
+
+/***/ }),
+
+/***/ 8704:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -60462,6 +60607,10 @@ class MlflowClient {
         if (!uri)
             uri = (await this.getRun(runId)).info.artifact_uri;
         return proxyUrl(this.t, uri);
+    }
+    /** Throws the "start it with --serve-artifacts" error now when the run's artifacts cannot be uploaded over HTTP. */
+    async checkArtifactUploads(runId) {
+        await this.runArtifactRoot(runId);
     }
     async logArtifact(runId, localFile, artifactDir) {
         const root = await this.runArtifactRoot(runId);
@@ -64417,99 +64566,8 @@ function decideGate(g) {
     };
 }
 
-;// CONCATENATED MODULE: ./actions/train-and-log/metrics.ts
-/**
- * The metrics and params files the training command writes: JSON objects, flat or nested. Nested
- * keys are joined with `.` and array items get their index, so `{"recall": {"setosa": 1}}` is the
- * metric `recall.setosa`. Errors name the input and the offending key.
- */
-
-
-/** MLflow's own limits (mlflow/utils/validation.py). */
-const MAX_KEY_LENGTH = 250;
-const MAX_PARAM_VALUE_LENGTH = 6000;
-/** Names MLflow accepts for metrics and params: letters, digits, `_ - . / :` and spaces. */
-const VALID_NAME = /^[/\p{L}\p{N}_.\- :]+$/u;
-function flatten(value, prefix = '', out = []) {
-    if (value !== null && typeof value === 'object') {
-        const entries = Array.isArray(value)
-            ? value.map((v, i) => [String(i), v])
-            : Object.entries(value);
-        for (const [k, v] of entries)
-            flatten(v, prefix ? `${prefix}.${k}` : k, out);
-    }
-    else {
-        out.push([prefix, value]);
-    }
-    return out;
-}
-const NON_FINITE = '\u0000non-finite:';
-/**
- * JSON.parse, plus the NaN, Infinity and -Infinity that Python's json.dump writes by default (a
- * diverged loss is NaN, and MLflow stores it). They are matched only outside strings.
- */
-function parsePythonJson(text) {
-    const marked = text.replace(/"(?:[^"\\]|\\.)*"|(-?)\b(NaN|Infinity)\b/g, (match, sign, word) => (word ? JSON.stringify(`${NON_FINITE}${sign}${word}`) : match));
-    return JSON.parse(marked, (_key, value) => typeof value === 'string' && value.startsWith(NON_FINITE)
-        ? Number(value.slice(NON_FINITE.length))
-        : value);
-}
-function readJsonObject(path, input) {
-    if (!(0,external_node_fs_.existsSync)(path)) {
-        throw new errors/* InputError */.d(input, 'a JSON file written by the command', `${path} does not exist`);
-    }
-    if (!(0,external_node_fs_.statSync)(path).isFile())
-        throw new errors/* InputError */.d(input, 'a JSON file', `${path} is not a file`);
-    const text = (0,external_node_fs_.readFileSync)(path, 'utf8');
-    let data;
-    try {
-        data = parsePythonJson(text);
-    }
-    catch (err) {
-        throw new errors/* InputError */.d(input, 'a JSON file', `${path} is not valid JSON (${err.message})`);
-    }
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-        const kind = Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data;
-        throw new errors/* InputError */.d(input, 'a JSON object of names to values', `${path} holds ${kind}`);
-    }
-    return data;
-}
-function checkName(key, input, path) {
-    if (!VALID_NAME.test(key) || key.length > MAX_KEY_LENGTH) {
-        throw new errors/* InputError */.d(input, `names of at most ${MAX_KEY_LENGTH} letters, digits, spaces or _ - . / : (as MLflow accepts)`, `'${key.slice(0, 300)}' in ${path}`);
-    }
-}
-const describe = (v) => typeof v === 'string' ? `the string "${v.slice(0, 40)}"` : JSON.stringify(v);
-/** Flat `{name: number}`; every value must be a number (NaN and infinities included, as MLflow takes them). */
-function readMetrics(path, input = 'metrics-file') {
-    const out = {};
-    for (const [key, value] of flatten(readJsonObject(path, input))) {
-        if (key === '')
-            continue;
-        checkName(key, input, path);
-        if (typeof value !== 'number') {
-            throw new errors/* InputError */.d(input, 'numeric metric values', `metric '${key}' is ${describe(value)} in ${path}`);
-        }
-        out[key] = value;
-    }
-    return out;
-}
-/** Flat `{name: string}`: params are strings in MLflow; numbers and booleans are written as JSON writes them. */
-function readParams(path, input = 'params-file') {
-    const out = {};
-    for (const [key, value] of flatten(readJsonObject(path, input))) {
-        if (key === '')
-            continue;
-        checkName(key, input, path);
-        const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
-        if (text.length > MAX_PARAM_VALUE_LENGTH) {
-            throw new errors/* InputError */.d(input, `param values of at most ${MAX_PARAM_VALUE_LENGTH} characters`, `'${key}' has ${text.length} in ${path}`);
-        }
-        out[key] = text;
-    }
-    return out;
-}
-
+// EXTERNAL MODULE: ./actions/train-and-log/metrics.ts
+var train_and_log_metrics = __nccwpck_require__(4677);
 ;// CONCATENATED MODULE: ./actions/train-and-log/model.ts
 /**
  * Finding the model the command produced and registering it. `model-path` is either a local MLflow
@@ -64709,6 +64767,9 @@ async function trainAndLog(config, onRun) {
             MLFLOW_RUN_ID: runId,
             MLFLOW_EXPERIMENT_ID: experimentId,
         };
+        // Known before training: a server that cannot take the artifacts should not cost a training run.
+        if (config.artifacts.length)
+            await checkArtifacts(client, runId);
         lib_core/* info */.pq(`Running the training command in ${config.workingDirectory}`);
         command = startCommand(config.command, config.workingDirectory, env);
         const result = await command.done;
@@ -64741,6 +64802,14 @@ async function trainAndLog(config, onRun) {
         stopListening();
     }
 }
+async function checkArtifacts(client, runId) {
+    try {
+        await client.checkArtifactUploads(runId);
+    }
+    catch (err) {
+        throw new errors/* InputError */.d('artifacts', 'a tracking server that can store them', (0,errors/* errorMessage */.g)(err));
+    }
+}
 /**
  * The same param as the command logged it? JSON loses how Python printed a value (`0.0` parses
  * to 0, `True` is `true`), so equal numbers and booleans count as the same.
@@ -64757,8 +64826,8 @@ function sameParam(logged, fromFile) {
 }
 async function logAndRegister(client, config, run) {
     const { runId, experimentId } = run;
-    const fileMetrics = readMetrics(config.metricsFile);
-    const fileParams = config.paramsFile ? readParams(config.paramsFile) : {};
+    const fileMetrics = (0,train_and_log_metrics/* readMetrics */.Uw)(config.metricsFile);
+    const fileParams = config.paramsFile ? (0,train_and_log_metrics/* readParams */.LE)(config.paramsFile) : {};
     // The command may have logged some of these itself (train.py does): log only what is new, so
     // metric histories do not get a duplicate point and params (immutable in MLflow) are not re-sent.
     const logged = await client.getRun(runId);
@@ -68886,7 +68955,7 @@ exports.toJS = toJS;
 var resolveBlockScalar = __nccwpck_require__(8913);
 var resolveFlowScalar = __nccwpck_require__(6842);
 var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(7831);
+var stringifyString = __nccwpck_require__(5450);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -71404,7 +71473,7 @@ exports.seq = seq;
 
 
 
-var stringifyString = __nccwpck_require__(7831);
+var stringifyString = __nccwpck_require__(5450);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -71769,7 +71838,7 @@ exports.getTags = getTags;
 
 var node_buffer = __nccwpck_require__(181);
 var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(7831);
+var stringifyString = __nccwpck_require__(5450);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -72695,7 +72764,7 @@ exports.foldFlowLines = foldFlowLines;
 var anchors = __nccwpck_require__(1596);
 var identity = __nccwpck_require__(1127);
 var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(7831);
+var stringifyString = __nccwpck_require__(5450);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -73306,7 +73375,7 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 7831:
+/***/ 5450:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -81989,6 +82058,18 @@ class RequestError extends Error {
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 

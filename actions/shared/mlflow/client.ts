@@ -149,6 +149,11 @@ export class MlflowClient {
     return artifacts.proxyUrl(this.t, uri);
   }
 
+  /** Throws the "start it with --serve-artifacts" error now when the run's artifacts cannot be uploaded over HTTP. */
+  async checkArtifactUploads(runId: string): Promise<void> {
+    await this.runArtifactRoot(runId);
+  }
+
   async logArtifact(runId: string, localFile: string, artifactDir?: string): Promise<void> {
     const root = await this.runArtifactRoot(runId);
     await artifacts.uploadFile(
