@@ -380,28 +380,6 @@ describe('gitops-bump wait-for-sync', () => {
     expect(res.errors.join('\n')).not.toMatch(/timed out/);
   });
 
-  it('says no kubeconfig was given instead of trying http://localhost:8080', async () => {
-    const res = await runAction('gitops-bump', {
-      inputs: {
-        repository: origin.bare,
-        files: 'apps/iris/kustomization.yaml',
-        image: IMAGE,
-        tag: '9.9.9',
-        'wait-for-sync': 'true',
-        'argocd-app': 'iris',
-      },
-      env: {
-        GITHUB_TOKEN: 'ghs_test_token',
-        HOME: origin.root,
-        KUBECONFIG: undefined,
-        KUBERNETES_SERVICE_HOST: undefined,
-      },
-    });
-    expect(res.code).toBe(1);
-    expect(res.errors.join('\n')).toMatch(/Input 'kubeconfig'.*no kubeconfig given/);
-    expect(res.errors.join('\n')).not.toMatch(/HTTP protocol/);
-  });
-
   it('fails clearly when the Application does not exist', async () => {
     const res = await bump({ 'argocd-app': 'nope', 'argocd-refresh': 'false' });
     expect(res.code).toBe(1);
