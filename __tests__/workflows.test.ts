@@ -138,6 +138,8 @@ function writeScopesNeeded(job: Job): Set<string> {
     if (ours === 'alert-to-issue') need.add('issues');
     if (ours === 'ai-review') need.add('pull-requests');
     if (s.uses?.startsWith('github/codeql-action/upload-sarif@')) need.add('security-events');
+    // release.yml pushes the version tag and moves the major tag.
+    if (/\bscripts\/release\.mjs\b/.test(s.run ?? '')) need.add('contents');
   }
   return need;
 }
