@@ -366,7 +366,7 @@ describe('gitops-bump (push mode, YAML fidelity)', () => {
     [{ tag: '1.0', author: 'just a name' }, /Input 'author'.*Name <email>/],
     [{ tag: '1.0', 'wait-for-sync': 'true' }, /Input 'argocd-app'/],
     [{ tag: '1.0', timeout: 'soon' }, /Input 'timeout'/],
-    [{ tag: '1.0', image: 'ghcr.io/octo-org/unknown' }, /not referenced in/],
+    [{ tag: '1.0', image: 'ghcr.io/octo-org/unknown', files: 'apps/iris/*.yaml' }, /not referenced in/],
   ])('fails clearly on %j', async (inputs, message) => {
     const origin = makeOrigin(FILES);
     const res = await bump(origin, inputs as Record<string, string>);

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { minimatch } from 'minimatch';
 import { InputError } from '../shared/errors.js';
 import type { Git } from './git.js';
-import { editFile, type EditOptions, type Location } from './edit/index.js';
+import {
+  addToKustomization,
+  editFile,
+  isKustomizationFile,
+  type EditOptions,
+  type Location,
+} from './edit/index.js';
 
 const GLOB = /[*?[\]{}!]/;
 
@@ -36,19 +42,33 @@ export interface TreeEdit {
   locations: Location[];
 }
 
-/** Edits the files in the work tree; writes only those whose text changed. */
+/**
+ * Edits the files in the work tree; writes only those whose text changed. When no file names the
+ * image and exactly one of them is a kustomization, the image is added to its `images:` (with
+ * several, which one is meant is the user's call: the bump fails with "not referenced").
+ */
 export async function editTree(dir: string, files: string[], options: EditOptions): Promise<TreeEdit> {
   const changedFiles: string[] = [];
   const locations: Location[] = [];
+  const texts = new Map<string, string>();
   for (const file of files) {
     const path = join(dir, file);
     const text = await readFile(path, 'utf8');
+    texts.set(file, text);
     const result = editFile(file, text, options);
     locations.push(...result.locations);
     if (result.changed) {
       await writeFile(path, result.text);
       changedFiles.push(file);
     }
+  }
+  const kustomizations =
+    locations.length === 0 ? files.filter((f) => isKustomizationFile(f, texts.get(f)!)) : [];
+  if (kustomizations.length === 1) {
+    const file = kustomizations[0]!;
+    const result = addToKustomization(file, texts.get(file)!, options);
+    await writeFile(join(dir, file), result.text);
+    return { changedFiles: [file], locations: result.locations };
   }
   return { changedFiles, locations };
 }

@@ -32,6 +32,8 @@ export function renderSummary(s: SummaryInput): string {
       );
     }
     lines.push('');
+    const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${l.where}: ${n}`));
+    if (notes.length) lines.push(...notes, '');
   }
   if (s.pullRequestUrl) lines.push(`Pull request: ${s.pullRequestUrl}`, '');
   if (s.commitSha) {

@@ -4,8 +4,8 @@
  * splice of the original text at the range of one scalar, or one inserted or removed line, so
  * every other byte of the file, CRLF line endings included, stays as it was.
  */
-import { isAlias, isMap, isScalar, parseAllDocuments, parse, Scalar } from 'yaml';
-import type { Document, Node, Pair, YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, parseAllDocuments, parse, Scalar, visit } from 'yaml';
+import type { Alias, Document, Node, Pair, YAMLMap } from 'yaml';
 
 export interface Splice {
   start: number;
@@ -109,6 +109,87 @@ export function replaceScalar(text: string, node: Scalar, value: string, inFlow 
   // An empty plain value (`digest:`) has an empty range; a space keeps `key: value` valid YAML.
   const before = node.range[0] === node.range[1] && text[node.range[0] - 1] === ':' ? ' ' : '';
   return { start: node.range[0], end: node.range[1], text: before + renderScalar(value, style, inFlow) };
+}
+
+/** Every alias in the document that stands for `node`. */
+function aliasesOf(doc: Doc, node: Node): Alias[] {
+  const found: Alias[] = [];
+  visit(doc, {
+    Alias(_, alias) {
+      if (resolve(doc, alias) === node) found.push(alias);
+    },
+  });
+  return found;
+}
+
+interface ValueRequest {
+  via?: Alias;
+  value: string;
+  inFlow: boolean;
+  notes?: string[];
+}
+
+/**
+ * The value edits of one document, applied together because of YAML anchors: a value written once
+ * (`tag: &v 1.0`) and reused (`tag: *v`) must change only where the bump asked. Each use keeps the
+ * alias when its wanted value is the anchored one's, else gets its own literal, and the request
+ * whose alias or anchor had to be split gets a note saying so (for the summary).
+ */
+export class ValueEdits {
+  private readonly requests = new Map<Scalar, ValueRequest[]>();
+
+  constructor(
+    private readonly doc: Doc,
+    private readonly text: string,
+  ) {}
+
+  /** Asks for `found`'s value to become `value`; `notes` receives what had to be done for it. */
+  set(found: Found, value: string, notes?: string[]): void {
+    const node = found.value;
+    if (!isScalar(node)) throw new Error('not a scalar');
+    const via = isAlias(found.pair.value) ? found.pair.value : undefined;
+    this.requests.set(node, [
+      ...(this.requests.get(node) ?? []),
+      { via, value, notes, inFlow: found.map.flow ?? false },
+    ]);
+  }
+
+  finish(): Splice[] {
+    const splices: Splice[] = [];
+    for (const [node, requests] of this.requests) {
+      const written = this.text.slice(node.range![0], node.range![1]);
+      const old = scalarText(this.text, node) ?? '';
+      const direct = requests.find((r) => !r.via);
+      const anchored = direct?.value ?? old;
+      if (direct && direct.value !== old)
+        splices.push(replaceScalar(this.text, node, direct.value, direct.inFlow));
+      const style =
+        node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL ? undefined : node.type;
+      const aliases = node.anchor ? aliasesOf(this.doc, node) : [];
+      let writtenOut = 0;
+      for (const alias of aliases) {
+        const own = requests.find((r) => r.via === alias);
+        const wanted = own?.value ?? old;
+        if (wanted === anchored) continue;
+        splices.push({
+          start: alias.range![0],
+          end: alias.range![1],
+          text: own ? renderScalar(wanted, style, own.inFlow) : written,
+        });
+        if (own)
+          own.notes?.push(
+            `*${alias.source} was replaced by its own value, so the other uses of &${alias.source} keep ${written}`,
+          );
+        else writtenOut++;
+      }
+      if (writtenOut > 0) {
+        direct?.notes?.push(
+          `&${node.anchor} was shared: ${writtenOut} other use${writtenOut > 1 ? 's keep' : ' keeps'} ${written}, written out instead of *${node.anchor}`,
+        );
+      }
+    }
+    return splices;
+  }
 }
 
 function keyColumn(text: string, pair: Pair): number {

@@ -32016,6 +32016,76 @@ function replaceScalar(text, node, value, inFlow = false) {
     const before = node.range[0] === node.range[1] && text[node.range[0] - 1] === ':' ? ' ' : '';
     return { start: node.range[0], end: node.range[1], text: before + renderScalar(value, style, inFlow) };
 }
+/** Every alias in the document that stands for `node`. */
+function aliasesOf(doc, node) {
+    const found = [];
+    (0,dist/* visit */.YR)(doc, {
+        Alias(_, alias) {
+            if (resolve(doc, alias) === node)
+                found.push(alias);
+        },
+    });
+    return found;
+}
+/**
+ * The value edits of one document, applied together because of YAML anchors: a value written once
+ * (`tag: &v 1.0`) and reused (`tag: *v`) must change only where the bump asked. Each use keeps the
+ * alias when its wanted value is the anchored one's, else gets its own literal, and the request
+ * whose alias or anchor had to be split gets a note saying so (for the summary).
+ */
+class ValueEdits {
+    doc;
+    text;
+    requests = new Map();
+    constructor(doc, text) {
+        this.doc = doc;
+        this.text = text;
+    }
+    /** Asks for `found`'s value to become `value`; `notes` receives what had to be done for it. */
+    set(found, value, notes) {
+        const node = found.value;
+        if (!(0,dist/* isScalar */.jn)(node))
+            throw new Error('not a scalar');
+        const via = (0,dist/* isAlias */.Vj)(found.pair.value) ? found.pair.value : undefined;
+        this.requests.set(node, [
+            ...(this.requests.get(node) ?? []),
+            { via, value, notes, inFlow: found.map.flow ?? false },
+        ]);
+    }
+    finish() {
+        const splices = [];
+        for (const [node, requests] of this.requests) {
+            const written = this.text.slice(node.range[0], node.range[1]);
+            const old = scalarText(this.text, node) ?? '';
+            const direct = requests.find((r) => !r.via);
+            const anchored = direct?.value ?? old;
+            if (direct && direct.value !== old)
+                splices.push(replaceScalar(this.text, node, direct.value, direct.inFlow));
+            const style = node.type === dist/* Scalar */.X5.BLOCK_FOLDED || node.type === dist/* Scalar */.X5.BLOCK_LITERAL ? undefined : node.type;
+            const aliases = node.anchor ? aliasesOf(this.doc, node) : [];
+            let writtenOut = 0;
+            for (const alias of aliases) {
+                const own = requests.find((r) => r.via === alias);
+                const wanted = own?.value ?? old;
+                if (wanted === anchored)
+                    continue;
+                splices.push({
+                    start: alias.range[0],
+                    end: alias.range[1],
+                    text: own ? renderScalar(wanted, style, own.inFlow) : written,
+                });
+                if (own)
+                    own.notes?.push(`*${alias.source} was replaced by its own value, so the other uses of &${alias.source} keep ${written}`);
+                else
+                    writtenOut++;
+            }
+            if (writtenOut > 0) {
+                direct?.notes?.push(`&${node.anchor} was shared: ${writtenOut} other use${writtenOut > 1 ? 's keep' : ' keeps'} ${written}, written out instead of *${node.anchor}`);
+            }
+        }
+        return splices;
+    }
+}
 function keyColumn(text, pair) {
     const start = pair.key.range[0];
     return start - lineStart(text, start);
@@ -32116,7 +32186,7 @@ function walk(doc, map, path, prefix = []) {
             continue;
         const here = [...prefix, key];
         if (rest.length === 0)
-            hits.push({ path: here.join('.'), node: found.value, parent: found.map });
+            hits.push({ path: here.join('.'), node: found.value, parent: found.map, found });
         else if ((0,dist/* isMap */.jh)(found.value))
             hits.push(...walk(doc, found.value, rest, here));
     }
@@ -32143,9 +32213,10 @@ function editHelmValues(ctx) {
                 const after = (0,image_ref/* retarget */.NM)(before, target);
                 const next = (0,image_ref/* formatImageRef */.kL)(after);
                 const changed = next !== value;
+                const notes = [];
                 if (changed)
-                    out.splices.push(replaceScalar(text, hit.node, next, hit.parent.flow));
-                out.locations.push(helm_location(ctx, hit, before, after, changed));
+                    ctx.values.set(hit.found, next, notes);
+                out.locations.push(helm_location(ctx, hit, before, after, changed, notes));
                 continue;
             }
             if (!(0,dist/* isMap */.jh)(hit.node))
@@ -32180,6 +32251,8 @@ function editHelmValues(ctx) {
             };
             const splices = [];
             const inserts = [];
+            const notes = [];
+            let changes = 0;
             for (const [key, field, value] of [
                 ['tag', tag, wanted.tag],
                 ['digest', digest, wanted.digest],
@@ -32191,20 +32264,22 @@ function editHelmValues(ctx) {
                 else if (field.text !== value) {
                     if (!(0,dist/* isScalar */.jn)(field.value))
                         throw new Error(`${ctx.file}: ${hit.path}.${key} is not a scalar`);
-                    splices.push(replaceScalar(text, field.value, value, field.map.flow));
+                    ctx.values.set(field, value, notes);
+                    changes++;
                 }
             }
             // A new digest goes right under the tag it pins.
             if (inserts.length)
                 splices.push(insertPairs(text, image, inserts, tag?.map === image ? tag.pair : undefined));
             out.splices.push(...splices);
-            out.locations.push(helm_location(ctx, hit, before, after, splices.length > 0));
+            out.locations.push(helm_location(ctx, hit, before, after, splices.length + changes > 0, notes));
         }
     }
     return out;
 }
-function helm_location(ctx, hit, before, after, changed) {
+function helm_location(ctx, hit, before, after, changed, notes) {
     return {
+        notes,
         file: ctx.file,
         format: 'helm',
         where: hit.path,
@@ -32219,7 +32294,9 @@ function helm_location(ctx, hit, before, after, changed) {
 /**
  * `images:` of a kustomization, written the way `kustomize edit set image name=…` writes it:
  * a tag sets `newTag` and drops `digest`, a digest sets `digest` and drops `newTag`, `tag@digest`
- * sets both. Entries match on `newName` when present (the name that gets deployed), else `name`.
+ * sets both. An entry matches on its `name`, as kustomize matches it, or on its `newName` (the name
+ * that gets deployed); a kustomization that names the image nowhere gets a new entry, as
+ * `kustomize edit set image` adds one (see addImageEntry).
  */
 
 
@@ -32253,7 +32330,8 @@ function editKustomization(ctx) {
         const name = get('name');
         const newName = get('newName');
         const effective = newName?.text || name?.text;
-        if (!effective || !(0,image_ref/* sameImage */.G4)(effective, ctx.image))
+        const matches = [name?.text, newName?.text].some((n) => n && (0,image_ref/* sameImage */.G4)(n, ctx.image));
+        if (!effective || !matches)
             return;
         const tag = get('newTag');
         const digest = get('digest');
@@ -32269,6 +32347,8 @@ function editKustomization(ctx) {
         };
         const splices = [];
         const inserts = [];
+        const notes = [];
+        let changes = 0;
         const setField = (key, field, value) => {
             if (value === undefined) {
                 if (field)
@@ -32280,12 +32360,17 @@ function editKustomization(ctx) {
             else if (field.text !== value) {
                 if (!(0,dist/* isScalar */.jn)(field.value))
                     throw new Error(`${ctx.file}: images[${index}].${key} is not a scalar`);
-                splices.push(replaceScalar(text, field.value, value, field.map.flow));
+                ctx.values.set(field, value, notes);
+                changes++;
             }
         };
         if (target.tag === undefined && target.digest !== undefined && tag && !digest) {
             // Tag to digest: the pin takes the tag's place.
             splices.push(replacePair(tag.pair, 'digest', target.digest, tag.map.flow));
+        }
+        else if (target.digest === undefined && target.tag !== undefined && digest && !tag) {
+            // Digest to tag, the other way round (removing the last key and adding one after it overlap).
+            splices.push(replacePair(digest.pair, 'newTag', target.tag, digest.map.flow));
         }
         else {
             setField('newTag', tag, target.tag);
@@ -32303,10 +32388,40 @@ function editKustomization(ctx) {
             line: lineOf(text, entry.range?.[0] ?? 0),
             before,
             after,
-            changed: splices.length > 0,
+            changed: splices.length + changes > 0,
+            notes,
         });
     });
     return out;
+}
+/**
+ * `kustomize edit set image` adds an `images:` entry for a name the list does not have yet; the
+ * bump does the same when no file names the image, in the one kustomization it was given. The entry
+ * is written in the list's own style (indented or not), or as a new `images:` key at the end.
+ */
+function addImageEntry(file, text, ctx, doc) {
+    const eol = /\r\n/.test(text) ? '\r\n' : '\n';
+    const fields = [
+        ['name', ctx.image],
+        ...(ctx.target.tag !== undefined ? [['newTag', ctx.target.tag]] : []),
+        ...(ctx.target.digest !== undefined ? [['digest', ctx.target.digest]] : []),
+    ];
+    const render = (indent) => fields
+        .map(([k, v], i) => `${i === 0 ? `${indent}- ` : `${indent}  `}${k}: ${renderScalar(v, undefined)}`)
+        .join(eol);
+    const images = (0,dist/* isMap */.jh)(doc.contents) ? lookup(doc, doc.contents, 'images') : undefined;
+    if (images && (0,dist/* isSeq */.oP)(images.value) && !images.value.flow && images.value.items.length > 0) {
+        const first = images.value.items[0];
+        const dash = text.lastIndexOf('-', first.range[0]);
+        const indent = text.slice(lineStart(text, dash), dash);
+        const end = images.value.range[1];
+        const at = text.slice(0, end).replace(/[\r\n\s]+$/, '').length;
+        return text.slice(0, at) + eol + render(indent) + text.slice(at);
+    }
+    if (images)
+        throw new Error(`${file}: images is not a block list; add the entry for ${ctx.image} by hand`);
+    const body = text.length && !text.endsWith('\n') ? text + eol : text;
+    return `${body}images:${eol}${render('')}${eol}`;
 }
 
 ;// CONCATENATED MODULE: ./actions/gitops-bump/edit/manifests.ts
@@ -32377,8 +32492,9 @@ function editManifest(ctx) {
             const after = (0,image_ref/* retarget */.NM)(before, ctx.target);
             const next = (0,image_ref/* formatImageRef */.kL)(after);
             const changed = next !== value;
+            const notes = [];
             if (changed)
-                out.splices.push(replaceScalar(text, found.value, next, found.map.flow));
+                ctx.values.set(found, next, notes);
             const cname = scalarText(text, lookup(doc, container, 'name')?.value) ?? String(index);
             out.locations.push({
                 file: ctx.file,
@@ -32388,6 +32504,7 @@ function editManifest(ctx) {
                 before,
                 after,
                 changed,
+                notes,
             });
         });
     }
@@ -32402,14 +32519,14 @@ function editManifest(ctx) {
 function scan(file, text, options) {
     const all = { locations: [], splices: [] };
     for (const doc of parseDocs(text, file)) {
-        const ctx = { file, text, doc, ...options };
+        const ctx = { file, text, doc, ...options, values: new ValueEdits(doc, text) };
         const edit = isKustomization(file, doc.contents)
             ? editKustomization(ctx)
             : isManifest(doc.contents)
                 ? editManifest(ctx)
                 : editHelmValues(ctx);
         all.locations.push(...edit.locations);
-        all.splices.push(...edit.splices);
+        all.splices.push(...edit.splices, ...ctx.values.finish());
     }
     return all;
 }
@@ -32424,6 +32541,26 @@ function editFile(file, text, options) {
         throw new Error(`${file}: the edited file does not read back as intended; not committing it`);
     }
     return { text: next, locations, changed: true };
+}
+/** Whether a file is a kustomization (one document that kustomize would read as one). */
+function isKustomizationFile(file, text) {
+    const docs = parseDocs(text, file);
+    return docs.length === 1 && isKustomization(file, docs[0].contents);
+}
+/**
+ * A kustomization that names the image nowhere gets an `images:` entry for it, as
+ * `kustomize edit set image` adds one; the result must then read back as that entry.
+ */
+function addToKustomization(file, text, options) {
+    const doc = parseDocs(text, file)[0];
+    const next = addImageEntry(file, text, options, doc);
+    const { locations, splices } = scan(file, next, options);
+    if (splices.length > 0 || locations.length !== 1) {
+        throw new Error(`${file}: the added images entry does not read back as intended; not committing it`);
+    }
+    const added = { ...locations[0], before: { name: options.image }, changed: true };
+    added.notes = [`added the images entry for ${options.image}, as \`kustomize edit set image\` does`];
+    return { text: next, locations: [added], changed: true };
 }
 
 ;// CONCATENATED MODULE: ./actions/gitops-bump/files.ts
@@ -32452,19 +32589,32 @@ async function resolveFiles(git, patterns) {
     }
     return [...out].sort();
 }
-/** Edits the files in the work tree; writes only those whose text changed. */
+/**
+ * Edits the files in the work tree; writes only those whose text changed. When no file names the
+ * image and exactly one of them is a kustomization, the image is added to its `images:` (with
+ * several, which one is meant is the user's call: the bump fails with "not referenced").
+ */
 async function editTree(dir, files, options) {
     const changedFiles = [];
     const locations = [];
+    const texts = new Map();
     for (const file of files) {
         const path = (0,external_node_path_.join)(dir, file);
         const text = await (0,promises_.readFile)(path, 'utf8');
+        texts.set(file, text);
         const result = editFile(file, text, options);
         locations.push(...result.locations);
         if (result.changed) {
             await (0,promises_.writeFile)(path, result.text);
             changedFiles.push(file);
         }
+    }
+    const kustomizations = locations.length === 0 ? files.filter((f) => isKustomizationFile(f, texts.get(f))) : [];
+    if (kustomizations.length === 1) {
+        const file = kustomizations[0];
+        const result = addToKustomization(file, texts.get(file), options);
+        await (0,promises_.writeFile)((0,external_node_path_.join)(dir, file), result.text);
+        return { changedFiles: [file], locations: result.locations };
     }
     return { changedFiles, locations };
 }
@@ -33327,6 +33477,9 @@ function renderSummary(s) {
             lines.push(`| ${l.where.replace(/\|/g, '\\|')} (${l.format}) | ${l.line} | ${show(l.before)} | ${after} |`);
         }
         lines.push('');
+        const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${l.where}: ${n}`));
+        if (notes.length)
+            lines.push(...notes, '');
     }
     if (s.pullRequestUrl)
         lines.push(`Pull request: ${s.pullRequestUrl}`, '');
@@ -36417,7 +36570,7 @@ exports.qg = publicApi.parse;
 exports.hR = publicApi.parseAllDocuments;
 __webpack_unused_export__ = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
-__webpack_unused_export__ = visit.visit;
+exports.YR = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 

@@ -7,14 +7,15 @@
 import { isMap, isScalar } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import { formatImageRef, parseImageRef, retarget, sameImage, type ImageRef } from '../image-ref.js';
-import { insertPairs, lineOf, lookup, replaceScalar, scalarText } from '../yaml-splice.js';
-import type { Doc, Splice } from '../yaml-splice.js';
+import { insertPairs, lineOf, lookup, scalarText } from '../yaml-splice.js';
+import type { Doc, Found, Splice } from '../yaml-splice.js';
 import type { DocEdit, EditContext } from './types.js';
 
 interface Hit {
   path: string;
   node: Node;
   parent: YAMLMap;
+  found: Found;
 }
 
 /** Every node reached by a key path; `*` walks into each key of a mapping. */
@@ -30,7 +31,7 @@ function walk(doc: Doc, map: YAMLMap, path: string[], prefix: string[] = []): Hi
     const found = lookup(doc, map, key);
     if (!found?.value) continue;
     const here = [...prefix, key];
-    if (rest.length === 0) hits.push({ path: here.join('.'), node: found.value, parent: found.map });
+    if (rest.length === 0) hits.push({ path: here.join('.'), node: found.value, parent: found.map, found });
     else if (isMap(found.value)) hits.push(...walk(doc, found.value, rest, here));
   }
   return hits;
@@ -53,8 +54,9 @@ export function editHelmValues(ctx: EditContext): DocEdit {
         const after = retarget(before, target);
         const next = formatImageRef(after);
         const changed = next !== value;
-        if (changed) out.splices.push(replaceScalar(text, hit.node, next, hit.parent.flow));
-        out.locations.push(location(ctx, hit, before, after, changed));
+        const notes: string[] = [];
+        if (changed) ctx.values.set(hit.found, next, notes);
+        out.locations.push(location(ctx, hit, before, after, changed, notes));
         continue;
       }
       if (!isMap(hit.node)) continue;
@@ -86,6 +88,8 @@ export function editHelmValues(ctx: EditContext): DocEdit {
       };
       const splices: Splice[] = [];
       const inserts: [string, string][] = [];
+      const notes: string[] = [];
+      let changes = 0;
       for (const [key, field, value] of [
         ['tag', tag, wanted.tag],
         ['digest', digest, wanted.digest],
@@ -94,21 +98,30 @@ export function editHelmValues(ctx: EditContext): DocEdit {
         if (!field) inserts.push([key, value]);
         else if (field.text !== value) {
           if (!isScalar(field.value)) throw new Error(`${ctx.file}: ${hit.path}.${key} is not a scalar`);
-          splices.push(replaceScalar(text, field.value, value, field.map.flow));
+          ctx.values.set(field, value, notes);
+          changes++;
         }
       }
       // A new digest goes right under the tag it pins.
       if (inserts.length)
         splices.push(insertPairs(text, image, inserts, tag?.map === image ? tag.pair : undefined));
       out.splices.push(...splices);
-      out.locations.push(location(ctx, hit, before, after, splices.length > 0));
+      out.locations.push(location(ctx, hit, before, after, splices.length + changes > 0, notes));
     }
   }
   return out;
 }
 
-function location(ctx: EditContext, hit: Hit, before: ImageRef, after: ImageRef, changed: boolean) {
+function location(
+  ctx: EditContext,
+  hit: Hit,
+  before: ImageRef,
+  after: ImageRef,
+  changed: boolean,
+  notes: string[],
+) {
   return {
+    notes,
     file: ctx.file,
     format: 'helm' as const,
     where: hit.path,

@@ -5,7 +5,7 @@
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import { formatImageRef, parseImageRef, retarget, sameImage } from '../image-ref.js';
-import { lineOf, lookup, replaceScalar, resolve, scalarText } from '../yaml-splice.js';
+import { lineOf, lookup, resolve, scalarText } from '../yaml-splice.js';
 import type { Doc } from '../yaml-splice.js';
 import type { DocEdit, EditContext } from './types.js';
 
@@ -65,7 +65,8 @@ export function editManifest(ctx: EditContext): DocEdit {
       const after = retarget(before, ctx.target);
       const next = formatImageRef(after);
       const changed = next !== value;
-      if (changed) out.splices.push(replaceScalar(text, found.value, next, found.map.flow));
+      const notes: string[] = [];
+      if (changed) ctx.values.set(found, next, notes);
       const cname = scalarText(text, lookup(doc, container, 'name')?.value) ?? String(index);
       out.locations.push({
         file: ctx.file,
@@ -75,6 +76,7 @@ export function editManifest(ctx: EditContext): DocEdit {
         before,
         after,
         changed,
+        notes,
       });
     });
   }

@@ -1,5 +1,5 @@
 import type { ImageRef, Target } from '../image-ref.js';
-import type { Doc, Splice } from '../yaml-splice.js';
+import type { Doc, Splice, ValueEdits } from '../yaml-splice.js';
 
 export type Format = 'kustomize' | 'helm' | 'manifest';
 
@@ -13,6 +13,8 @@ export interface Location {
   before: ImageRef;
   after: ImageRef;
   changed: boolean;
+  /** What the edit had to do besides setting the value (a broken YAML alias, an added entry). */
+  notes?: string[];
 }
 
 export interface EditContext {
@@ -23,6 +25,8 @@ export interface EditContext {
   target: Target;
   /** Helm key paths, each split on dots; `*` matches any key. */
   helmPaths: string[][];
+  /** Where scalar value changes go: applied per document, aware of YAML anchors. */
+  values: ValueEdits;
 }
 
 export interface DocEdit {
