@@ -67,6 +67,12 @@ export interface ActOptions {
   env?: Record<string, string>;
   /** `-P` mappings; default ubuntu-latest on this host. */
   platforms?: Record<string, string>;
+  /** Directories put on PATH right after Node 24 (e.g. a `docker` played by buildah). */
+  path?: string[];
+  /** act's --action-cache-path (its tool cache is `<it>/tool_cache`); default a new temp dir. */
+  actionCachePath?: string;
+  /** `-v`: act then also logs jobs it skipped for a false `if:` (jobResult skipped). */
+  verbose?: boolean;
   timeoutMs?: number;
 }
 
@@ -118,17 +124,18 @@ export interface ActRun {
   other: string;
 }
 
-/** PATH with the project's Node 24 first, then the project's tools. */
-export function actPath(): string {
-  return [NODE_BIN, join(ROOT, '.tools', 'bin'), process.env.PATH].join(':');
+/** PATH with the project's Node 24 first, then `extra`, then the project's tools. */
+export function actPath(extra: string[] = []): string {
+  return [NODE_BIN, ...extra, join(ROOT, '.tools', 'bin'), process.env.PATH].join(':');
 }
 
 export async function runAct(o: ActOptions): Promise<ActRun> {
-  const PATH = actPath();
+  const PATH = actPath(o.path);
   const node = spawnSync('node', ['--version'], { env: { PATH }, encoding: 'utf8' });
   if (!/^v24\./.test(node.stdout)) throw new Error(`node first on PATH is ${node.stdout}, not 24`);
-  const cache = mkdtempSync(join(tmpdir(), 'act-cache-'));
-  const child = spawn(ACT, [...actArgs(o), '--action-cache-path', cache], {
+  const cache = o.actionCachePath ?? mkdtempSync(join(tmpdir(), 'act-cache-'));
+  const extra = ['--action-cache-path', cache, ...(o.verbose ? ['-v'] : [])];
+  const child = spawn(ACT, [...actArgs(o), ...extra], {
     cwd: o.workdir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -210,4 +217,13 @@ export function callerRepo(files: Record<string, string>, repository = 'example-
     'init',
   );
   return dir;
+}
+
+/** The step outputs (`set-output` as act logs GITHUB_OUTPUT lines) a job's steps set, by name. */
+export function outputsOf(run: ActRun, job: string): Record<string, string> {
+  return Object.fromEntries(
+    run.commands
+      .filter((c) => c.command === 'set-output' && c.job?.trim() === job)
+      .map((c) => [c.name ?? '', c.arg ?? '']),
+  );
 }
