@@ -7,8 +7,16 @@
  * and that a failed gate leaves the registry untouched.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForHttp } from './helpers/net.js';
@@ -122,10 +130,9 @@ function setup(): FakeEnv & { context: string; kept: string; env: Record<string,
         'org.example.from-dockerfile': 'yes',
       });
 
-      // The archive Trivy scanned holds the same config and layers as the pushed image.
-      const [archive] = readdirSync(f.kept);
-      const tarball = join(f.kept, archive!);
-      const read = (path: string) => execFileSync('tar', ['-xOf', tarball, path], { encoding: 'utf8' });
+      // The OCI layout Trivy scanned holds the same config and layers as the pushed image.
+      const [layout] = readdirSync(f.kept);
+      const read = (path: string) => readFileSync(join(f.kept, layout!, path), 'utf8');
       const index = JSON.parse(read('index.json')) as { manifests: { digest: string }[] };
       const scanned = JSON.parse(
         read(`blobs/sha256/${index.manifests[0]!.digest.slice(7)}`),

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAction } from './helpers/run-action.js';
-import { fakeEnv, trivyWrapper, type FakeEnv } from './helpers/fake-tools/index.js';
+import { FAKE_TOOLS_DIR, fakeEnv, trivyWrapper, type FakeEnv } from './helpers/fake-tools/index.js';
 
 let server: Server;
 let base: string;
@@ -84,7 +84,8 @@ afterEach(() => {
 });
 
 function setup(): FakeEnv {
-  const f = fakeEnv({ seedTrivy: false });
+  // No trivy on PATH either: an installed one of the pinned version would be used instead.
+  const f = fakeEnv({ seedTrivy: false, trivyOnPath: false });
   envs.push(f);
   return f;
 }
@@ -137,7 +138,7 @@ describe('build-scan-push: installing Trivy with the tool cache', () => {
     });
     expect(swapped.code).toBe(1);
     expect(swapped.errors.join()).toMatch(
-      /does not run as Trivy 0\.99\.1: `trivy --version` exited 0 reporting 0\.50\.0/,
+      /does not run as Trivy 0\.99\.1: `trivy --version` reports 0\.50\.0/,
     );
     expect(f.calls().filter((c) => c.argv[1] === 'build')).toHaveLength(buildsBefore);
   });
@@ -184,11 +185,67 @@ describe('build-scan-push: installing Trivy with the tool cache', () => {
     expect(requests).toEqual([]);
   });
 
+  it('uses a trivy already on PATH when it is the pinned version, and trivy-path as given', async () => {
+    const f = fakeEnv({ seedTrivy: false });
+    envs.push(f);
+    const onPath = await run(f, '0.74.0');
+    expect(onPath.errors).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(onPath.stdout).toContain(`Trivy 0.74.0 already installed: ${join(FAKE_TOOLS_DIR, 'trivy')}`);
+    expect(existsSync(join(f.toolCache, 'trivy'))).toBe(false);
+
+    // A trivy of another version on PATH is not the pinned one: the pinned one is installed.
+    publish('0.99.3');
+    const other = await runAction('build-scan-push', {
+      inputs: { 'trivy-version': '0.99.3' },
+      env: {
+        ...f.env,
+        MLOPS_TRIVY_DOWNLOAD_BASE: base,
+        FAKE_TRIVY_VERSION: '0.99.3',
+        FAKE_TRIVY_PATH_VERSION: '0.60.0',
+      },
+      cwd: f.workspace,
+    });
+    expect(other.errors).toEqual([]);
+    expect(other.stdout).toContain(
+      `${join(FAKE_TOOLS_DIR, 'trivy')} is Trivy 0.60.0, not 0.99.3: installing 0.99.3`,
+    );
+    expect(requests).toContain('/v0.99.3/trivy_0.99.3_Linux-64bit.tar.gz');
+
+    // trivy-path: that binary, whatever its version; nothing downloaded, the summary names its version.
+    requests.length = 0;
+    const own = join(f.workspace, 'tools', 'trivy');
+    mkdirSync(join(f.workspace, 'tools'));
+    writeFileSync(own, trivyWrapper());
+    chmodSync(own, 0o755);
+    const given = await runAction('build-scan-push', {
+      inputs: { 'trivy-path': 'tools/trivy' },
+      env: { ...f.env, MLOPS_TRIVY_DOWNLOAD_BASE: base, FAKE_TRIVY_VERSION: '0.70.1' },
+      cwd: f.workspace,
+    });
+    expect(given.errors).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(
+      f
+        .calls()
+        .filter((c) => c.tool === 'trivy' && c.argv[0] === 'image')
+        .at(-1)!.via,
+    ).toBe(own);
+    expect(given.summary).toContain('Scanned with Trivy 0.70.1.');
+
+    const missing = await runAction('build-scan-push', {
+      inputs: { 'trivy-path': 'tools/nope' },
+      env: f.env,
+      cwd: f.workspace,
+    });
+    expect(missing.errors).toEqual(["Input 'trivy-path': expected a file that exists, got 'tools/nope'."]);
+  });
+
   it('rejects a version range: the version is pinned', async () => {
     const f = setup();
     const res = await run(f, '^0.75');
     expect(res.errors).toEqual([
-      "Input 'trivy-version': expected an exact version such as 0.75.0 (no ranges: it is pinned), got '^0.75'.",
+      "Input 'trivy-version': expected an exact version such as 0.74.0 (no ranges: it is pinned), got '^0.75'.",
     ]);
   });
 });

@@ -99,6 +99,42 @@ describe('gate over the recorded alpine-310 report', () => {
     );
   });
 
+  it('refuses an expiry date that Trivy cannot parse (Trivy would drop the entry with a warning)', () => {
+    const now = new Date('2026-11-26T00:00:00Z');
+    for (const bad of ['2026-13-01', '2026-02-30', '2026-2-3', '31.12.2026', 'never']) {
+      expect(() => parseTrivyignore(`CVE-1\nCVE-2 exp:${bad}\n`, now, 'sec/ignore')).toThrow(
+        `sec/ignore:2: expiry 'exp:${bad}' is not a date Trivy can read; expected exp:YYYY-MM-DD (e.g. exp:2027-01-31)`,
+      );
+    }
+    expect([...parseTrivyignore('CVE-2 exp:2028-02-29\n', now)]).toEqual(['CVE-2']);
+  });
+
+  it('counts secrets as Trivy reports them; ignore-unfixed never hides one', () => {
+    const report = {
+      SchemaVersion: 2,
+      Results: [
+        {
+          Target: '/app/.env',
+          Class: 'secret',
+          Secrets: [
+            { RuleID: 'aws-access-key-id', Severity: 'CRITICAL', Title: 'AWS Access Key ID', StartLine: 2 },
+          ],
+        },
+      ],
+    };
+    const found = extractFindings(report);
+    expect(found).toEqual([
+      expect.objectContaining({
+        kind: 'secret',
+        id: 'aws-access-key-id',
+        pkg: '/app/.env',
+        severity: 'CRITICAL',
+      }),
+    ]);
+    expect(applyPolicy(found, { ignoreUnfixed: true, ignoreIds: new Set() }).kept).toHaveLength(1);
+    expect(evaluateGate(found, ['CRITICAL']).passed).toBe(false);
+  });
+
   it('rejects unknown severities and non-v2 reports', () => {
     expect(() => parseSeverities('HIGH,SEVERE')).toThrow(
       "Input 'severity': expected severities among CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN, got 'SEVERE'.",
@@ -122,7 +158,7 @@ describe('summary', () => {
       ignoredUnfixed: 0,
       pushed: false,
       pushRequested: true,
-      trivyVersion: '0.75.0',
+      trivyVersion: '0.74.0',
     });
     expect(md).toContain('a \\| b scriptx/script next');
     expect(md).not.toContain('<script>');
@@ -208,8 +244,7 @@ describe('registry and install helpers', () => {
       }),
     ).toEqual([
       'image',
-      '--scanners',
-      'vuln',
+      // No --scanners: Trivy's default (vuln and secret) unless the `scanners` input says otherwise.
       '--format',
       'json',
       '--output',
@@ -219,6 +254,8 @@ describe('registry and install helpers', () => {
       '--exit-code',
       '0',
       '--no-progress',
+      '--skip-version-check',
+      '--disable-telemetry',
       '--ignore-unfixed',
       '--ignorefile',
       '/ws/.trivyignore',

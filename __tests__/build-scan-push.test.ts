@@ -71,7 +71,8 @@ describe('build-scan-push: build, scan, push', () => {
     expect(argOf(build!.argv, '--file')).toBe(join(f.workspace, 'Dockerfile'));
     expect(build!.argv.at(-1)).toBe(f.workspace);
     const oci = argOf(build!.argv, '--output')!;
-    expect(oci).toMatch(/^type=oci,dest=.+\/image-0\.tar$/);
+    // An OCI layout directory: Trivy's --input cannot open an OCI layout tar (trivy#5136).
+    expect(oci).toMatch(/^type=oci,dest=.+\/image-0,tar=false$/);
     expect(argOf(build!.argv, '--metadata-file')).toMatch(/build-metadata-0\.json$/);
     const labels = allArgsOf(build!.argv, '--label');
     expect(labels).toEqual(
@@ -99,16 +100,23 @@ describe('build-scan-push: build, scan, push', () => {
     expect(strip(push!.argv)).toEqual(strip(build!.argv));
 
     const scan = scans(calls)[0]!;
-    expect(argOf(scan.argv, '--input')).toBe(oci.slice('type=oci,dest='.length));
+    expect(argOf(scan.argv, '--input')).toBe(oci.slice('type=oci,dest='.length, -',tar=false'.length));
     expect(argOf(scan.argv, '--format')).toBe('json');
-    expect(argOf(scan.argv, '--scanners')).toBe('vuln');
+    // Trivy's default scanners (vuln and secret): secret scanning of the layers stays on.
+    expect(scan.argv).not.toContain('--scanners');
+    expect(scan.argv).toEqual(expect.arrayContaining(['--skip-version-check', '--disable-telemetry']));
     expect(argOf(scan.argv, '--cache-dir')).toBe(f.env.TRIVY_CACHE_DIR);
     // The archive holds one image for the builder's platform, without attestation manifests.
     expect(scan.argv).not.toContain('--platform');
     expect(build!.argv).toContain('--provenance=false');
     expect(push!.argv).not.toContain('--provenance=false');
     expect(scan.argv).not.toContain('--severity');
-    expect(scan.via).toBe(join(f.toolCache, 'trivy', '0.75.0', 'x64', 'trivy'));
+    expect(scan.via).toBe(join(f.toolCache, 'trivy', '0.74.0', 'x64', 'trivy'));
+    // Every trivy call runs outside the workspace, where no stray trivy.yaml/.trivyignore can be found.
+    for (const c of calls.filter((c) => c.tool === 'trivy')) {
+      expect(c.cwd.startsWith(f.env.RUNNER_TEMP!)).toBe(true);
+      expect(c.cwd.startsWith(f.workspace)).toBe(false);
+    }
 
     expect(res.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(res.outputs['image-ref']).toBe(`ghcr.io/octo-org/iris@${res.outputs.digest}`);
@@ -234,15 +242,32 @@ describe('build-scan-push: the gate', () => {
     }
   });
 
-  it('honours .trivyignore in the workspace, and drops expired entries', async () => {
-    const ignore = '# accepted until the base image moves\nCVE-2019-1549\nCVE-2019-1551 exp:2099-01-01\n';
-    const ok = await run(
+  it('honours the ignore files named by trivyignores (merged), and drops expired entries', async () => {
+    const ignore = '# accepted until the base image moves\nCVE-2019-1549\n';
+    const stray = await run(
       { severity: 'MEDIUM' },
       {},
-      { setup: (f) => writeFileSync(join(f.workspace, '.trivyignore'), ignore) },
+      { setup: (f) => writeFileSync(join(f.workspace, '.trivyignore'), `${ignore}CVE-2019-1551\n`) },
+    );
+    // A .trivyignore that is merely in the workspace is not read: only the inputs name ignore files.
+    expect(stray.res.code).toBe(1);
+    expect(scans(stray.calls)[0]!.argv).not.toContain('--ignorefile');
+    expect(JSON.parse(stray.res.outputs.vulnerabilities!).MEDIUM).toBe(4);
+
+    const ok = await run(
+      { severity: 'MEDIUM', trivyignores: '.trivyignore, sec/more' },
+      {},
+      {
+        setup: (f) => {
+          writeFileSync(join(f.workspace, '.trivyignore'), ignore);
+          mkdirSync(join(f.workspace, 'sec'));
+          writeFileSync(join(f.workspace, 'sec', 'more'), 'CVE-2019-1551 exp:2099-01-01\n');
+        },
+      },
     );
     expect(ok.res.code).toBe(0);
-    expect(argOf(scans(ok.calls)[0]!.argv, '--ignorefile')).toBe(join(ok.f.workspace, '.trivyignore'));
+    const merged = argOf(scans(ok.calls)[0]!.argv, '--ignorefile')!;
+    expect(merged.startsWith(ok.f.env.RUNNER_TEMP!)).toBe(true);
     expect(JSON.parse(ok.res.outputs.vulnerabilities!).MEDIUM).toBe(0);
     expect(ok.res.summary).toMatch(/4 ignored by \.trivyignore/);
     expect(pushes(ok.calls)).toHaveLength(1);
@@ -385,7 +410,9 @@ describe('build-scan-push: tags, drivers and cache', () => {
     // One single-platform archive per platform, each scanned; then one multi-platform push.
     const local = builds(calls).filter((b) => !b.argv.includes('--push'));
     expect(local.map((b) => argOf(b.argv, '--platform'))).toEqual(['linux/amd64', 'linux/arm64']);
-    const archives = local.map((b) => argOf(b.argv, '--output')!.replace('type=oci,dest=', ''));
+    const archives = local.map((b) =>
+      argOf(b.argv, '--output')!.replace('type=oci,dest=', '').replace(',tar=false', ''),
+    );
     expect(new Set(archives).size).toBe(2);
     expect(scans(calls).map((s) => argOf(s.argv, '--input'))).toEqual(archives);
     expect(scans(calls).every((s) => !s.argv.includes('--platform'))).toBe(true);

@@ -3,8 +3,8 @@
  * docker/actions-toolkit, argument lists are built by pure methods (tested as such) and run apart.
  *
  * Scan-before-push follows Docker's "test before push" pattern: a first build exports the image
- * locally (an OCI archive per platform, or `--load` on the `docker` driver, which cannot export
- * OCI), Trivy scans it, and only then a build with `--push` runs; it is served from the builder's cache, so it
+ * locally (an OCI layout directory per platform, or `--load` on the `docker` driver, which cannot
+ * export OCI), Trivy scans it, and only then a build with `--push` runs; it is served from the builder's cache, so it
  * pushes the layers that were scanned. SOURCE_DATE_EPOCH is fixed for both builds so their image
  * configs match too.
  */
@@ -25,6 +25,7 @@ export interface BuildSpec {
   metadataFile: string;
 }
 
+/** `oci`: an OCI image layout directory (not a tar: Trivy's --input cannot read an OCI tar). */
 export type BuildOutput = { kind: 'oci'; dest: string } | { kind: 'load' } | { kind: 'push' };
 
 export interface BuildMetadata {
@@ -42,7 +43,7 @@ type ExecOut = { exitCode: number; stdout: string; stderr: string };
 export type Runner = (
   cmd: string,
   args: string[],
-  opts?: { input?: Buffer; silent?: boolean; env?: Record<string, string> },
+  opts?: { input?: Buffer; silent?: boolean; env?: Record<string, string>; cwd?: string },
 ) => Promise<ExecOut>;
 
 export const defaultRunner: Runner = (cmd, args, opts = {}) =>
@@ -51,6 +52,7 @@ export const defaultRunner: Runner = (cmd, args, opts = {}) =>
     silent: opts.silent ?? false,
     input: opts.input,
     env: opts.env,
+    cwd: opts.cwd,
   });
 
 const lastLines = (text: string, n = 15): string => text.trim().split('\n').slice(-n).join('\n');
@@ -101,7 +103,9 @@ export class Buildx {
     // The local copy exists only to be scanned: no attestation manifests in it, so the archive is
     // one plain image that any Trivy version reads. The pushed image keeps buildx's defaults.
     if (output.kind !== 'push') args.push('--provenance=false');
-    if (output.kind === 'oci') args.push('--output', `type=oci,dest=${output.dest}`);
+    // A directory, not the default tar: Trivy's `--input` opens a docker-save tar or an OCI layout
+    // directory, never an OCI layout tar ("file manifest.json not found in tar", trivy#5136).
+    if (output.kind === 'oci') args.push('--output', `type=oci,dest=${output.dest},tar=false`);
     else if (output.kind === 'load') args.push('--load');
     else args.push('--push');
     args.push(spec.context);

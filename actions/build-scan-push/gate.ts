@@ -1,7 +1,8 @@
 /**
- * The vulnerability gate over a Trivy JSON report (SchemaVersion 2). The ignore policy
- * (`.trivyignore`, ignore-unfixed) is passed to Trivy and applied again here, so the verdict never
- * depends on how a given Trivy version filters, and the counts always match the summary.
+ * The gate over a Trivy JSON report (SchemaVersion 2): vulnerabilities and, as Trivy's own
+ * `--exit-code`/`--severity` count them, secrets. The ignore policy (`.trivyignore`,
+ * ignore-unfixed) is passed to Trivy and applied again here, so the verdict never depends on how a
+ * given Trivy version filters, and the counts always match the summary.
  */
 import { InputError } from '../shared/errors.js';
 
@@ -9,7 +10,10 @@ export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as co
 export type Severity = (typeof SEVERITIES)[number];
 
 export interface Finding {
+  kind: 'vulnerability' | 'secret';
+  /** CVE/advisory ID, or the secret rule's ID (aws-access-key-id). */
   id: string;
+  /** Package name, or for a secret the file it is in. */
   pkg: string;
   installed: string;
   fixed?: string;
@@ -33,10 +37,24 @@ interface TrivyVuln {
   CVSS?: Record<string, { V3Score?: number; V2Score?: number }>;
 }
 
+interface TrivySecret {
+  RuleID: string;
+  Category?: string;
+  Severity?: string;
+  Title?: string;
+  StartLine?: number;
+}
+
 export interface TrivyReport {
   SchemaVersion?: number;
   ArtifactName?: string;
-  Results?: { Target: string; Class?: string; Type?: string; Vulnerabilities?: TrivyVuln[] | null }[];
+  Results?: {
+    Target: string;
+    Class?: string;
+    Type?: string;
+    Vulnerabilities?: TrivyVuln[] | null;
+    Secrets?: TrivySecret[] | null;
+  }[];
 }
 
 export function parseSeverities(value: string, input = 'severity'): Severity[] {
@@ -88,6 +106,7 @@ export function extractFindings(report: TrivyReport): Finding[] {
     for (const v of result.Vulnerabilities ?? []) {
       const scores = Object.values(v.CVSS ?? {}).map((c) => c.V3Score ?? c.V2Score ?? 0);
       out.push({
+        kind: 'vulnerability',
         id: v.VulnerabilityID,
         pkg: v.PkgName,
         installed: v.InstalledVersion,
@@ -100,24 +119,53 @@ export function extractFindings(report: TrivyReport): Finding[] {
         score: scores.length ? Math.max(...scores) : undefined,
       });
     }
+    // No `Match`/`Code`: Trivy masks the secret there, but the summary needs only where it is.
+    for (const sec of result.Secrets ?? []) {
+      out.push({
+        kind: 'secret',
+        id: sec.RuleID,
+        pkg: result.Target,
+        installed: sec.StartLine ? `line ${sec.StartLine}` : '',
+        severity: toSeverity(sec.Severity),
+        title: sec.Title,
+        target: result.Target,
+      });
+    }
   }
   return out;
 }
 
+export class IgnoreFileError extends Error {
+  override name = 'IgnoreFileError';
+}
+
+/** Go's time.Parse("2006-01-02"), as Trivy reads `exp:`: a real calendar date, zero-padded. */
+function parseExpiry(value: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return undefined;
+  const t = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value ? t : undefined;
+}
+
 /**
  * `.trivyignore`: one ID per line, `#` comments, and an optional `exp:YYYY-MM-DD` after which the
- * entry no longer applies (Trivy's own format).
+ * entry no longer applies (Trivy's own format). A date Trivy cannot parse is an error here: Trivy
+ * only warns and drops the entry, so the user's ignore would silently not apply.
  */
-export function parseTrivyignore(text: string, now: Date): Set<string> {
+export function parseTrivyignore(text: string, now: Date, source = '.trivyignore'): Set<string> {
   const ids = new Set<string>();
-  for (const raw of text.split(/\r?\n/)) {
+  for (const [n, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) continue;
     const [id, ...attrs] = line.split(/\s+/);
     const exp = attrs.find((a) => a.startsWith('exp:'));
     if (exp) {
-      const until = Date.parse(`${exp.slice(4)}T00:00:00Z`);
-      if (!Number.isNaN(until) && until <= now.getTime()) continue;
+      const until = parseExpiry(exp.slice(4));
+      if (until === undefined) {
+        throw new IgnoreFileError(
+          `${source}:${n + 1}: expiry '${exp}' is not a date Trivy can read; expected exp:YYYY-MM-DD (e.g. exp:2027-01-31)`,
+        );
+      }
+      if (until <= now.getTime()) continue;
     }
     ids.add(id!);
   }
@@ -127,6 +175,8 @@ export function parseTrivyignore(text: string, now: Date): Set<string> {
 /** Trivy's --ignore-unfixed keeps only findings with a fix available. */
 const isFixed = (f: Finding): boolean =>
   f.status ? f.status === 'fixed' : f.fixed !== undefined && f.fixed !== '';
+/** A secret has nothing to fix upstream: ignore-unfixed never hides one (as in Trivy). */
+const unfixed = (f: Finding): boolean => f.kind === 'vulnerability' && !isFixed(f);
 
 export interface PolicyResult {
   kept: Finding[];
@@ -141,7 +191,7 @@ export function applyPolicy(
   const res: PolicyResult = { kept: [], ignoredListed: [], ignoredUnfixed: [] };
   for (const f of findings) {
     if (policy.ignoreIds.has(f.id)) res.ignoredListed.push(f);
-    else if (policy.ignoreUnfixed && !isFixed(f)) res.ignoredUnfixed.push(f);
+    else if (policy.ignoreUnfixed && unfixed(f)) res.ignoredUnfixed.push(f);
     else res.kept.push(f);
   }
   return res;

@@ -1,9 +1,9 @@
 /** Every input of build-scan-push, parsed and checked once, with errors that name the input. */
-import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as inp from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
-import { parseSeverities, type Severity } from './gate.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { IgnoreFileError, parseSeverities, parseTrivyignore, type Severity } from './gate.js';
 import { parseKeyValues } from './labels.js';
 import { validateImage } from './registry.js';
 import { DEFAULT_TRIVY_VERSION } from './trivy.js';
@@ -32,9 +32,25 @@ export interface Config {
   trivyDbCache: boolean;
   severities: Severity[];
   ignoreUnfixed: boolean;
-  trivyignore?: string;
   failOnVulnerabilities: boolean;
   sarifFile: string;
+  trivy: TrivyConfig;
+}
+
+/** The Trivy inputs, named as aquasecurity/trivy-action names them where the meaning is the same. */
+export interface TrivyConfig {
+  /** An installed trivy to run instead of installing one. */
+  path?: string;
+  /** Undefined: Trivy's default scanners (vuln, secret). */
+  scanners?: string[];
+  /** Plain-text ignore files (absolute), each already checked to parse as Trivy parses it. */
+  ignorefiles: string[];
+  /** Their IDs in force today (expired entries dropped). */
+  ignoreIds: Set<string>;
+  timeout?: string;
+  config?: string;
+  /** An extra report, written by `trivy convert` from the JSON report the gate read. */
+  extraReport?: { format: string; output: string };
 }
 
 const lines = (name: string): string[] => inp.list(name, { commas: false });
@@ -91,18 +107,9 @@ export function readConfig(): Config {
   if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
     throw new InputError(
       'trivy-version',
-      'an exact version such as 0.75.0 (no ranges: it is pinned)',
+      'an exact version such as 0.74.0 (no ranges: it is pinned)',
       trivyVersion,
     );
-  }
-
-  const trivyignoreIn = inp.optional('trivyignore');
-  let trivyignore: string | undefined;
-  if (trivyignoreIn) {
-    trivyignore = at(trivyignoreIn);
-    if (!existsSync(trivyignore)) throw new InputError('trivyignore', 'a file that exists', trivyignoreIn);
-  } else if (existsSync(at('.trivyignore'))) {
-    trivyignore = at('.trivyignore');
   }
 
   const mlflowRunId = inp.optional('mlflow-run-id');
@@ -134,8 +141,85 @@ export function readConfig(): Config {
     trivyDbCache: inp.boolean('trivy-db-cache', true),
     severities: parseSeverities(inp.string('severity', 'CRITICAL,HIGH')),
     ignoreUnfixed: inp.boolean('ignore-unfixed', false),
-    trivyignore,
     failOnVulnerabilities: inp.boolean('fail-on-vulnerabilities', true),
     sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
+    trivy: readTrivyConfig(at),
+  };
+}
+
+const SCANNERS = ['vuln', 'secret', 'misconfig', 'license'];
+/** What `trivy convert` writes without a template or an SBOM-complete report. */
+const FORMATS = ['table', 'json', 'sarif', 'github'];
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+function existingFile(input: string, value: string, at: (p: string) => string): string {
+  const path = at(value);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new InputError(input, 'a file that exists', value);
+  return path;
+}
+
+/**
+ * Only files the inputs name reach Trivy: a `.trivyignore` or `trivy.yaml` that happens to lie in
+ * the workspace is not read (Trivy runs in an empty directory), as with trivy-action.
+ */
+export function readTrivyConfig(at: (p: string) => string, now = new Date()): TrivyConfig {
+  const pathIn = inp.optional('trivy-path');
+  const path = pathIn ? existingFile('trivy-path', pathIn, at) : undefined;
+
+  const scannersIn = inp.list('scanners');
+  for (const sc of scannersIn) {
+    if (!SCANNERS.includes(sc)) throw new InputError('scanners', `a list among ${SCANNERS.join(', ')}`, sc);
+  }
+
+  // trivy-action's comma-separated `trivyignores`; this action's older single `trivyignore` too.
+  const ignoreIn = [...inp.list('trivyignores'), ...inp.list('trivyignore')];
+  const ignorefiles: string[] = [];
+  const ignoreIds = new Set<string>();
+  for (const name of ignoreIn) {
+    const file = existingFile('trivyignores', name, at);
+    if (/\.ya?ml$/i.test(file)) {
+      throw new InputError(
+        'trivyignores',
+        'plain-text .trivyignore files (YAML ignore files are not supported)',
+        name,
+      );
+    }
+    try {
+      for (const id of parseTrivyignore(readFileSync(file, 'utf8'), now, name)) ignoreIds.add(id);
+    } catch (err) {
+      if (err instanceof IgnoreFileError)
+        throw new InputError('trivyignores', 'ignore files Trivy can read', err.message);
+      throw err;
+    }
+    ignorefiles.push(file);
+  }
+
+  const timeout = inp.optional('timeout');
+  if (timeout !== undefined && !GO_DURATION.test(timeout)) {
+    throw new InputError('timeout', 'a duration such as 10m, 90s or 1h30m', timeout);
+  }
+  const configIn = inp.optional('trivy-config');
+  const config = configIn ? existingFile('trivy-config', configIn, at) : undefined;
+
+  const format = inp.optional('format');
+  const output = inp.optional('output');
+  if (format !== undefined && !FORMATS.includes(format)) {
+    throw new InputError('format', `one of ${FORMATS.join(', ')}`, format);
+  }
+  if ((format === undefined) !== (output === undefined)) {
+    throw new InputError(
+      format ? 'output' : 'format',
+      'both format and output for an extra report',
+      format ?? output,
+    );
+  }
+  return {
+    path,
+    scanners: scannersIn.length ? [...new Set(scannersIn)] : undefined,
+    ignorefiles,
+    ignoreIds,
+    timeout,
+    config,
+    extraReport: format && output ? { format, output: at(output) } : undefined,
   };
 }

@@ -16,7 +16,6 @@ import {
   evaluateGate,
   extractFindings,
   mergeReports,
-  parseTrivyignore,
   rank,
   type TrivyReport,
 } from './gate.js';
@@ -26,7 +25,7 @@ import { login, logout, registryOf, resolveCredentials } from './registry.js';
 import { renderSummary } from './summary.js';
 import { computeTags } from './tags.js';
 import { planDbCache } from './dbcache.js';
-import { installTrivy, Trivy } from './trivy.js';
+import { locateTrivy } from './trivy.js';
 
 await run(async () => {
   const cfg = readConfig();
@@ -75,9 +74,19 @@ await run(async () => {
   const cache = cacheFor(cfg, driver, process.env);
   if (cache.note) core.info(cache.note);
 
+  const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'build-scan-push-'));
+  // Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there.
+  const trivyCwd = join(work, 'trivy-cwd');
+  mkdirSync(trivyCwd);
   // Trivy first: a broken or tampered download should fail before minutes of building.
-  const trivy = new Trivy(await installTrivy(cfg.trivyVersion));
-  await trivy.assertVersion(cfg.trivyVersion);
+  const { trivy, version: trivyVersion } = await locateTrivy({
+    path: cfg.trivy.path,
+    version: cfg.trivyVersion,
+    cwd: trivyCwd,
+  }).catch((err: unknown) => {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  });
 
   const registry = registryOf(cfg.image);
   const creds = cfg.push
@@ -93,7 +102,6 @@ await run(async () => {
     core.info(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
   }
 
-  const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'build-scan-push-'));
   try {
     if (creds) await login(creds);
     const spec = (metadataFile: string): BuildSpec => ({
@@ -114,10 +122,16 @@ await run(async () => {
     const db = planDbCache({ enabled: cfg.trivyDbCache, tempRoot: work });
     core.info(db.note);
     const reports: TrivyReport[] = [];
+    // Trivy takes one --ignorefile: several (trivy-action's `trivyignores`) are merged, as it does.
+    const ignorefile =
+      cfg.trivy.ignorefiles.length > 1 ? join(work, 'trivyignore') : cfg.trivy.ignorefiles[0];
+    if (ignorefile && cfg.trivy.ignorefiles.length > 1) {
+      writeFileSync(ignorefile, cfg.trivy.ignorefiles.map((f) => readFileSync(f, 'utf8')).join('\n'));
+    }
     const localDigests: string[] = [];
     for (const [i, platform] of targets.entries()) {
       const local: BuildOutput =
-        driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: join(work, `image-${i}.tar`) };
+        driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: join(work, `image-${i}`) };
       const label = platform ? ` ${platform}` : '';
       const built = await core.group(`Build${label}`, () =>
         buildx.build(
@@ -139,7 +153,10 @@ await run(async () => {
             cacheDir: db.cacheDir,
             skipFlags: db.skipFlags,
             ignoreUnfixed: cfg.ignoreUnfixed,
-            ignorefile: cfg.trivyignore,
+            ignorefile,
+            scanners: cfg.trivy.scanners,
+            timeout: cfg.trivy.timeout,
+            config: cfg.trivy.config,
           }),
         ),
       );
@@ -149,12 +166,17 @@ await run(async () => {
     const reportPath = join(work, 'trivy.json');
     writeFileSync(reportPath, JSON.stringify(report, null, 2));
     mkdirSync(dirname(cfg.sarifFile), { recursive: true });
-    await trivy.sarif(reportPath, cfg.sarifFile);
+    await trivy.convert(reportPath, 'sarif', cfg.sarifFile);
+    const extra = cfg.trivy.extraReport;
+    if (extra) {
+      mkdirSync(dirname(extra.output), { recursive: true });
+      await trivy.convert(reportPath, extra.format, extra.output);
+    }
 
-    const ignoreIds = cfg.trivyignore
-      ? parseTrivyignore(readFileSync(cfg.trivyignore, 'utf8'), new Date())
-      : new Set<string>();
-    const policy = applyPolicy(extractFindings(report), { ignoreUnfixed: cfg.ignoreUnfixed, ignoreIds });
+    const policy = applyPolicy(extractFindings(report), {
+      ignoreUnfixed: cfg.ignoreUnfixed,
+      ignoreIds: cfg.trivy.ignoreIds,
+    });
     const counts = countBySeverity(policy.kept);
     const verdict = evaluateGate(policy.kept, cfg.severities);
     core.setOutput('vulnerabilities', JSON.stringify(counts));
@@ -200,7 +222,7 @@ await run(async () => {
           pushed,
           pushRequested: cfg.push,
           digest: digest || undefined,
-          trivyVersion: cfg.trivyVersion,
+          trivyVersion,
           trivyDb: db.note,
         }),
       )
@@ -211,7 +233,11 @@ await run(async () => {
         .slice(0, 3)
         .map((f) => `${f.id} ${f.pkg} ${f.installed}${f.fixed ? ` (fixed in ${f.fixed})` : ''}`);
       const more = verdict.failing.length > worst.length ? ', ...' : '';
-      const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
+      const n = verdict.failing.length;
+      const noun = verdict.failing.every((f) => f.kind === 'vulnerability')
+        ? `vulnerabilit${n === 1 ? 'y' : 'ies'}`
+        : `finding${n === 1 ? '' : 's'} (vulnerabilities and secrets)`;
+      const what = `${n} ${noun} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
       if (cfg.failOnVulnerabilities) throw new Error(`Scan gate failed: ${what}; nothing was pushed.`);
       core.warning(`Scan found ${what} (fail-on-vulnerabilities is false).`);
     }

@@ -8,12 +8,14 @@
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import * as io from '@actions/io';
+import { accessSync, constants, createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultRunner, type Runner } from './buildx.js';
 import { parseReport, type TrivyReport } from './gate.js';
 
-export const DEFAULT_TRIVY_VERSION = '0.75.0';
+/** A version users and this project's tests can both get (0.75.0 is not served by every mirror). */
+export const DEFAULT_TRIVY_VERSION = '0.74.0';
 
 /**
  * SHA-256 of release archives, each cross-checked in several independent public pins of the same
@@ -134,7 +136,7 @@ export async function installTrivy(version: string): Promise<string> {
 }
 
 export interface ScanOptions {
-  /** An OCI/docker archive (`--input`) or an image reference in the local docker engine. */
+  /** An OCI layout directory or docker archive (`--input`), or an image in the local docker engine. */
   target: { input: string } | { image: string };
   output: string;
   cacheDir: string;
@@ -143,21 +145,55 @@ export interface ScanOptions {
   platform?: string;
   /** `--skip-db-update` and the like, when the cache dir already holds a DB from the tool cache. */
   skipFlags?: string[];
+  /** Undefined: Trivy's own default (vuln and secret). */
+  scanners?: string[];
+  /** A Go duration such as 10m, passed as --timeout. */
+  timeout?: string;
+  /** trivy.yaml named by the `trivy-config` input; never one Trivy happens to find. */
+  config?: string;
 }
 
+/**
+ * Nothing but what the user configured: no version check, no telemetry. Env vars rather than
+ * flags because `trivy convert` has neither flag (they exist on the scan commands only).
+ */
+export const TRIVY_ENV = { TRIVY_SKIP_VERSION_CHECK: 'true', TRIVY_DISABLE_TELEMETRY: 'true' };
+
 export class Trivy {
+  /**
+   * @param cwd a private, empty directory: Trivy reads trivy.yaml, .trivyignore and
+   *   trivy-secret.yaml from its working directory by default, so stray files in the workspace
+   *   must never be there. Paths passed to it are absolute.
+   */
   constructor(
     readonly bin: string,
     private readonly run: Runner = defaultRunner,
+    private readonly cwd?: string,
   ) {}
+
+  private exec(args: string[], silent = false) {
+    const env = { ...(process.env as Record<string, string>), ...TRIVY_ENV };
+    return this.run(this.bin, args, { silent, env, cwd: this.cwd });
+  }
+
+  /** What `trivy --version` reports, or an error naming the binary. */
+  async version(): Promise<string> {
+    const out = await this.exec(['--version'], true);
+    const got = /^Version:\s*v?(\S+)/m.exec(out.stdout)?.[1];
+    if (out.exitCode !== 0 || !got) {
+      throw new TrivyInstallError(
+        `${this.bin} does not run as Trivy: \`trivy --version\` exited ${out.exitCode}: '${(out.stdout + out.stderr).trim().slice(0, 200)}'`,
+      );
+    }
+    return got;
+  }
 
   /** The binary must say it is the version that was pinned (a stale or swapped tool cache entry fails here). */
   async assertVersion(expected: string): Promise<void> {
-    const out = await this.run(this.bin, ['--version'], { silent: true });
-    const got = /^Version:\s*v?(\S+)/m.exec(out.stdout)?.[1];
-    if (out.exitCode !== 0 || got !== expected) {
+    const got = await this.version().catch(() => undefined);
+    if (got !== expected) {
       throw new TrivyInstallError(
-        `${this.bin} does not run as Trivy ${expected}: \`trivy --version\` exited ${out.exitCode} reporting ${got ?? `'${(out.stdout + out.stderr).trim().slice(0, 200)}'`}`,
+        `${this.bin} does not run as Trivy ${expected}: \`trivy --version\` reports ${got ?? 'no version'}`,
       );
     }
     core.info(`Trivy ${got} (${this.bin})`);
@@ -167,8 +203,11 @@ export class Trivy {
     const args = ['image'];
     if ('input' in o.target) args.push('--input', o.target.input);
     // Every severity is reported; the gate picks the ones that fail, so the summary shows them all.
-    args.push('--scanners', 'vuln', '--format', 'json', '--output', o.output, '--cache-dir', o.cacheDir);
-    args.push('--exit-code', '0', '--no-progress');
+    args.push('--format', 'json', '--output', o.output, '--cache-dir', o.cacheDir);
+    args.push('--exit-code', '0', '--no-progress', '--skip-version-check', '--disable-telemetry');
+    if (o.scanners?.length) args.push('--scanners', o.scanners.join(','));
+    if (o.timeout) args.push('--timeout', o.timeout);
+    if (o.config) args.push('--config', o.config);
     args.push(...(o.skipFlags ?? []));
     if (o.ignoreUnfixed) args.push('--ignore-unfixed');
     if (o.ignorefile) args.push('--ignorefile', o.ignorefile);
@@ -177,12 +216,12 @@ export class Trivy {
     return args;
   }
 
-  static sarifArgs(report: string, sarif: string): string[] {
-    return ['convert', '--format', 'sarif', '--output', sarif, report];
+  static convertArgs(report: string, format: string, output: string): string[] {
+    return ['convert', '--format', format, '--output', output, report];
   }
 
   async scan(o: ScanOptions): Promise<TrivyReport> {
-    const out = await this.run(this.bin, Trivy.scanArgs(o));
+    const out = await this.exec(Trivy.scanArgs(o));
     if (out.exitCode !== 0) {
       throw new TrivyScanError(
         `Trivy scan failed (exit ${out.exitCode}): ${(out.stderr || out.stdout).trim().split('\n').slice(-5).join('\n')}`,
@@ -192,10 +231,60 @@ export class Trivy {
     return parseReport(readFileSync(o.output, 'utf8'), o.output);
   }
 
-  async sarif(report: string, sarif: string): Promise<void> {
-    const out = await this.run(this.bin, Trivy.sarifArgs(report, sarif));
-    if (out.exitCode !== 0 || !existsSync(sarif)) {
-      throw new TrivyScanError(`trivy convert to SARIF failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
+  /** A JSON report in another format (SARIF for code scanning, or the `format` input's). */
+  async convert(report: string, format: string, output: string): Promise<void> {
+    const out = await this.exec(Trivy.convertArgs(report, format, output));
+    if (out.exitCode !== 0 || !existsSync(output)) {
+      throw new TrivyScanError(
+        `trivy convert to ${format} failed (exit ${out.exitCode}): ${(out.stderr || out.stdout).trim().split('\n').slice(-5).join('\n')}`,
+      );
     }
   }
+}
+
+const isExecutable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The Trivy to run, without downloading when one is already there: the `trivy-path` input (used
+ * as is, whatever its version), the tool cache's pinned version, a `trivy` on PATH that reports the
+ * pinned version, and only then the verified download.
+ */
+export async function locateTrivy(
+  o: { path?: string; version: string; cwd?: string },
+  run: Runner = defaultRunner,
+): Promise<{ trivy: Trivy; version: string }> {
+  if (o.path) {
+    if (!isExecutable(o.path)) {
+      throw new TrivyInstallError(`trivy-path ${o.path} is not an executable file`);
+    }
+    const trivy = new Trivy(o.path, run, o.cwd);
+    const version = await trivy.version();
+    if (version !== o.version)
+      core.info(`trivy-path is Trivy ${version} (trivy-version ${o.version} is not used)`);
+    core.info(`Trivy ${version} from trivy-path (${o.path})`);
+    return { trivy, version };
+  }
+  const v = o.version.replace(/^v/, '');
+  if (!COMPROMISED_VERSIONS.has(v) && !tc.find('trivy', v)) {
+    const onPath = await io.which('trivy', false);
+    if (onPath) {
+      const found = new Trivy(onPath, run, o.cwd);
+      const version = await found.version().catch(() => undefined);
+      if (version === v) {
+        core.info(`Trivy ${v} already installed: ${onPath}`);
+        return { trivy: found, version };
+      }
+      core.info(`${onPath} is Trivy ${version ?? '(unknown version)'}, not ${v}: installing ${v}`);
+    }
+  }
+  const trivy = new Trivy(await installTrivy(v), run, o.cwd);
+  await trivy.assertVersion(v);
+  return { trivy, version: v };
 }

@@ -3,7 +3,16 @@
  * workspace with a Dockerfile, a PATH with the fakes first, a tool cache that already holds
  * "trivy" (as a previous run would have left it), and the log of every invocation.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from '../run-action.js';
@@ -48,7 +57,11 @@ export interface FakeEnv {
 
 export const DOCKERFILE = `FROM python:3.12.8-slim-bookworm\nUSER 10001\nCMD ["python", "-c", "print(1)"]\n`;
 
-export function fakeEnv({ seedTrivy = '0.75.0' }: { seedTrivy?: string | false } = {}): FakeEnv {
+/** `trivyOnPath: false`: only the fake docker on PATH, so no installed trivy is found there. */
+export function fakeEnv({
+  seedTrivy = '0.74.0',
+  trivyOnPath = true,
+}: { seedTrivy?: string | false; trivyOnPath?: boolean } = {}): FakeEnv {
   const dir = mkdtempSync(join(tmpdir(), 'bsp-'));
   const workspace = join(dir, 'ws');
   const toolCache = join(dir, 'tool-cache');
@@ -56,6 +69,9 @@ export function fakeEnv({ seedTrivy = '0.75.0' }: { seedTrivy?: string | false }
   mkdirSync(join(dir, 'runner-temp'), { recursive: true });
   writeFileSync(join(workspace, 'Dockerfile'), DOCKERFILE);
   if (seedTrivy) seedToolCache(toolCache, seedTrivy);
+  const dockerOnly = join(dir, 'docker-only');
+  mkdirSync(dockerOnly);
+  symlinkSync(join(FAKE_TOOLS_DIR, 'docker'), join(dockerOnly, 'docker'));
   const log = join(dir, 'calls.jsonl');
   return {
     dir,
@@ -63,7 +79,7 @@ export function fakeEnv({ seedTrivy = '0.75.0' }: { seedTrivy?: string | false }
     toolCache,
     log,
     env: {
-      PATH: `${FAKE_TOOLS_DIR}:${process.env.PATH}`,
+      PATH: `${trivyOnPath ? FAKE_TOOLS_DIR : dockerOnly}:${process.env.PATH}`,
       FAKE_TOOLS_LOG: log,
       GITHUB_WORKSPACE: workspace,
       RUNNER_TOOL_CACHE: toolCache,

@@ -1,0 +1,316 @@
+/**
+ * build-scan-push against the real Trivy (0.74.0, built by scripts/setup into .tools/bin): a real
+ * image built by buildah (playing buildx, fake-tools/buildah/docker) FROM scratch with a Debian 12
+ * dpkg status listing old packages and a planted AWS access key, exported as the action exports it
+ * (an OCI layout directory) and scanned by the bundle with its own flags. The vulnerability DB is
+ * a small real one (helpers/trivy-db.ts) served from a loopback registry via TRIVY_DB_REPOSITORY,
+ * as a user with a mirror would. The fixture DB marks, for bookworm:
+ *   CVE-2099-1001 openssl (libssl3)  MEDIUM, fixed in 3.0.13-1
+ *   CVE-2099-1002 tar                HIGH,   no fix
+ *   CVE-2099-1003 zlib (zlib1g)      LOW,    fixed in 1:1.3.dfsg-1
+ * and Trivy's secret scanner finds the key (aws-access-key-id, CRITICAL).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForHttp } from './helpers/net.js';
+import { ROOT, runAction, type RunOptions } from './helpers/run-action.js';
+import { FAKE_TOOLS_DIR, fakeEnv, TRIVY_FIXTURE, type FakeEnv } from './helpers/fake-tools/index.js';
+import { buildTrivyDb, packTrivyDb, pushTrivyDb, realTrivyAvailable, TRIVY_BIN } from './helpers/trivy-db.js';
+
+const available =
+  realTrivyAvailable() &&
+  spawnSync('buildah', ['--version']).status === 0 &&
+  existsSync('/usr/bin/docker-registry');
+if (!available)
+  console.warn('real trivy/trivy-db, buildah or docker-registry missing (scripts/setup): skipping');
+
+// Assembled here, never committed whole: a key-shaped string in the repository trips scanners.
+const AWS_KEY = ['AKIA', 'Q3EGRBMW', '5NZ7XK4T'].join('');
+
+const DPKG_STATUS = [
+  ['base-files', '', '12.4+deb12u5'],
+  ['libssl3', 'openssl', '3.0.11-1~deb12u1'],
+  ['tar', '', '1.34+dfsg-1.2+deb12u1'],
+  ['zlib1g', 'zlib', '1:1.2.13.dfsg-1'],
+]
+  .map(([pkg, src, ver]) =>
+    [
+      `Package: ${pkg}`,
+      'Status: install ok installed',
+      'Priority: required',
+      'Architecture: amd64',
+      ...(src ? [`Source: ${src}`] : []),
+      `Version: ${ver}`,
+      'Description: test fixture',
+      '',
+    ].join('\n'),
+  )
+  .join('\n');
+
+let registry: ChildProcess;
+let host: string;
+let work: string;
+
+beforeAll(async () => {
+  if (!available) return;
+  work = mkdtempSync(join(tmpdir(), 'bsp-trivy-'));
+  const port = await freePort();
+  host = `localhost:${port}`;
+  writeFileSync(
+    join(work, 'config.yml'),
+    `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'data')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
+  registry = spawn('/usr/bin/docker-registry', ['serve', join(work, 'config.yml')], { stdio: 'ignore' });
+  await waitForHttp(`http://127.0.0.1:${port}/v2/`, 20_000);
+  const db = buildTrivyDb(join(work, 'db'));
+  await pushTrivyDb(`http://127.0.0.1:${port}`, 'mirror/trivy-db', packTrivyDb(db, work));
+}, 120_000);
+
+afterAll(() => {
+  registry?.kill();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function setup(files: Record<string, string> = {}): FakeEnv & { env: Record<string, string> } {
+  const f = fakeEnv({ seedTrivy: false, trivyOnPath: false });
+  const ctx = join(f.workspace, 'image');
+  const put = (path: string, text: string) => {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, text);
+  };
+  put(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\n');
+  put(
+    join(ctx, 'rootfs/etc/os-release'),
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+  );
+  put(join(ctx, 'rootfs/etc/debian_version'), '12.5\n');
+  put(join(ctx, 'rootfs/var/lib/dpkg/status'), DPKG_STATUS);
+  put(join(ctx, 'rootfs/app/deploy.env'), `REGION=eu-west-1\nAWS_ACCESS_KEY_ID=${AWS_KEY}\n`);
+  for (const [path, text] of Object.entries(files)) put(join(f.workspace, path), text);
+  return {
+    ...f,
+    env: {
+      ...f.env,
+      // The real trivy is found on PATH (it reports the pinned 0.74.0), after buildah playing buildx.
+      PATH: `${join(FAKE_TOOLS_DIR, 'buildah')}:${join(ROOT, '.tools', 'bin')}:${f.env.PATH}`,
+      BUILDAH_SHIM_DIR: join(f.dir, 'buildah'),
+      TRIVY_DB_REPOSITORY: `${host}/mirror/trivy-db`,
+    },
+  };
+}
+
+const envs: FakeEnv[] = [];
+afterAll(() => envs.forEach((e) => e.cleanup()));
+
+async function scan(inputs: RunOptions['inputs'] = {}, files: Record<string, string> = {}) {
+  const f = setup(files);
+  envs.push(f);
+  const res = await runAction('build-scan-push', {
+    inputs: { context: 'image', image: `${host}/octo-org/scanned`, push: 'false', ...inputs },
+    env: f.env,
+    cwd: f.workspace,
+    timeoutMs: 180_000,
+  });
+  return {
+    res,
+    f,
+    counts: res.outputs.vulnerabilities ? JSON.parse(res.outputs.vulnerabilities) : undefined,
+  };
+}
+
+function sarifValidator() {
+  // OASIS's schema (sarif-spec, sarif-2.1/schema) is draft-04; with `id` as `$id` it reads the same
+  // under Ajv's draft-07 (it uses no draft-04-only keyword such as boolean exclusiveMinimum).
+  const {
+    id,
+    $schema: _draft,
+    ...schema
+  } = JSON.parse(
+    readFileSync(join(ROOT, '__tests__', 'fixtures', 'sarif', 'sarif-schema-2.1.0.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  (addFormatsModule as unknown as (a: Ajv) => Ajv)(ajv);
+  return ajv.compile({ ...schema, $id: id as string });
+}
+
+type Sarif = {
+  version: string;
+  runs: { tool: { driver: { name: string; version: string } }; results: { ruleId: string }[] }[];
+};
+
+(available ? describe : describe.skip)('build-scan-push with the real Trivy', () => {
+  let jsonReport: string;
+  let realSarif: Sarif;
+
+  it('fails on the HIGH and the planted key; SARIF 2.1.0 holds every counted finding; stray workspace files change nothing', async () => {
+    const { res, f, counts } = await scan(
+      { format: 'json', output: 'reports/trivy.json' },
+      {
+        // Each would change the result if Trivy read it: only files the inputs name may count.
+        'trivy.yaml': 'scan:\n  scanners:\n    - vuln\nseverity:\n  - LOW\n',
+        '.trivyignore': 'CVE-2099-1002\naws-access-key-id\n',
+        'trivy-secret.yaml': 'disable-rules:\n  - aws-access-key-id\n',
+      },
+    );
+    expect(res.errors).toEqual([
+      expect.stringMatching(
+        /^Scan gate failed: 2 findings \(vulnerabilities and secrets\) at CRITICAL,HIGH in .*: aws-access-key-id \/app\/deploy\.env line 2, CVE-2099-1002 tar 1\.34\+dfsg-1\.2\+deb12u1; nothing was pushed\.$/,
+      ),
+    ]);
+    expect(counts).toEqual({ CRITICAL: 1, HIGH: 1, MEDIUM: 1, LOW: 1, UNKNOWN: 0 });
+    expect(res.outputs['scan-passed']).toBe('false');
+    expect(res.summary).toMatch(
+      /\| HIGH \| \[CVE-2099-1002\]\(https:\/\/[^)]+\) \| tar \| 1\.34\+dfsg-1\.2\+deb12u1 \| — \|/,
+    );
+    expect(res.summary).toMatch(
+      /\| MEDIUM \| \[CVE-2099-1001\]\([^)]+\) \| libssl3 \| 3\.0\.11-1~deb12u1 \| 3\.0\.13-1 \|/,
+    );
+    expect(res.summary).toContain('Scanned with Trivy 0.74.0.');
+    // The DB came from the mirror, not from ghcr.io.
+    expect(existsSync(join(f.env.TRIVY_CACHE_DIR!, 'db', 'trivy.db'))).toBe(true);
+    for (const text of [res.stdout, res.summary]) expect(text).not.toContain(AWS_KEY);
+
+    const sarifText = readFileSync(res.outputs['sarif-file']!, 'utf8');
+    realSarif = JSON.parse(sarifText) as Sarif;
+    const validate = sarifValidator();
+    expect(validate.errors ?? (validate(realSarif) ? [] : validate.errors)).toEqual([]);
+    expect(realSarif.version).toBe('2.1.0');
+    expect(realSarif.runs[0]!.tool.driver).toMatchObject({ name: 'Trivy', version: '0.74.0' });
+    expect(realSarif.runs[0]!.results.map((r) => r.ruleId).sort()).toEqual([
+      'CVE-2099-1001',
+      'CVE-2099-1002',
+      'CVE-2099-1003',
+      'aws-access-key-id',
+    ]);
+    expect(sarifText).not.toContain(AWS_KEY);
+
+    // format/output: the extra report is the JSON the gate read.
+    jsonReport = readFileSync(join(f.workspace, 'reports', 'trivy.json'), 'utf8');
+    const report = JSON.parse(jsonReport) as { Results: { Class: string }[] };
+    expect(report.Results.map((r) => r.Class).sort()).toEqual(['os-pkgs', 'secret']);
+  }, 200_000);
+
+  it('scanners, ignore-unfixed and severity change the verdict', async () => {
+    const vulnOnly = await scan({ scanners: 'vuln' });
+    expect(vulnOnly.res.errors).toEqual([
+      expect.stringMatching(/^Scan gate failed: 1 vulnerability at CRITICAL,HIGH.*CVE-2099-1002 tar/),
+    ]);
+    expect(vulnOnly.counts).toEqual({ CRITICAL: 0, HIGH: 1, MEDIUM: 1, LOW: 1, UNKNOWN: 0 });
+
+    const unfixed = await scan({ scanners: 'vuln', 'ignore-unfixed': 'true' });
+    expect(unfixed.res.errors).toEqual([]);
+    expect(unfixed.res.code).toBe(0);
+    expect(unfixed.counts).toEqual({ CRITICAL: 0, HIGH: 0, MEDIUM: 1, LOW: 1, UNKNOWN: 0 });
+
+    const medium = await scan({ scanners: 'vuln', 'ignore-unfixed': 'true', severity: 'MEDIUM' });
+    expect(medium.res.errors).toEqual([
+      expect.stringMatching(
+        /^Scan gate failed: 1 vulnerability at MEDIUM.*CVE-2099-1001 libssl3 3\.0\.11-1~deb12u1 \(fixed in 3\.0\.13-1\)/,
+      ),
+    ]);
+  }, 400_000);
+
+  it('trivyignores silences a CVE and a secret rule; an expiry Trivy cannot parse is a clear error', async () => {
+    const ok = await scan(
+      { trivyignores: 'security/accepted, security/secrets' },
+      {
+        'security/accepted': '# no fix upstream yet\nCVE-2099-1002 exp:2099-12-31\n',
+        'security/secrets': 'aws-access-key-id\n',
+      },
+    );
+    expect(ok.res.errors).toEqual([]);
+    expect(ok.res.code).toBe(0);
+    expect(ok.counts).toEqual({ CRITICAL: 0, HIGH: 0, MEDIUM: 1, LOW: 1, UNKNOWN: 0 });
+
+    const bad = await scan(
+      { trivyignores: 'security/accepted' },
+      { 'security/accepted': 'CVE-2099-1002 exp:2099-31-12\n' },
+    );
+    expect(bad.res.errors).toEqual([
+      "Input 'trivyignores': expected ignore files Trivy can read, got 'security/accepted:1: expiry 'exp:2099-31-12' is not a date Trivy can read; expected exp:YYYY-MM-DD (e.g. exp:2027-01-31)'.",
+    ]);
+    expect(bad.f.calls().filter((c) => c.argv[1] === 'build')).toEqual([]);
+  }, 400_000);
+
+  it("the fake trivy's report and SARIF have the real one's shape", () => {
+    expect(jsonReport).toBeDefined();
+    const real = JSON.parse(jsonReport) as Record<string, unknown>;
+    const fake = JSON.parse(readFileSync(TRIVY_FIXTURE, 'utf8')) as Record<string, unknown>;
+    // Every field the fake's recorded report has for a vulnerability, the real one has, same type.
+    const realShape = shape(real);
+    const fakeShape = shape(fake);
+    const read = [...fakeShape].filter(([p]) => !p.includes('.Layer.') && !p.includes('.DataSource.'));
+    for (const [path, type] of read) {
+      if (path.startsWith('Metadata.')) continue; // image metadata, not read by the action
+      if (!realShape.has(path)) continue;
+      expect([path, realShape.get(path)]).toEqual([path, type]);
+    }
+    for (const key of [
+      'SchemaVersion',
+      'ArtifactName',
+      'Results[].Target',
+      'Results[].Class',
+      'Results[].Type',
+      'Results[].Vulnerabilities[].VulnerabilityID',
+      'Results[].Vulnerabilities[].PkgName',
+      'Results[].Vulnerabilities[].InstalledVersion',
+      'Results[].Vulnerabilities[].FixedVersion',
+      'Results[].Vulnerabilities[].Severity',
+      'Results[].Vulnerabilities[].Status',
+      'Results[].Vulnerabilities[].PrimaryURL',
+      'Results[].Vulnerabilities[].Title',
+    ]) {
+      expect([key, fakeShape.has(key), realShape.has(key)]).toEqual([key, true, true]);
+    }
+
+    // The fake's SARIF writer, run on the real report, writes what the real `trivy convert` writes.
+    const dir = mkdtempSync(join(tmpdir(), 'bsp-sarif-'));
+    try {
+      writeFileSync(join(dir, 'r.json'), jsonReport);
+      execFileSync(
+        join(FAKE_TOOLS_DIR, 'trivy'),
+        ['convert', '--format', 'sarif', '--output', join(dir, 'fake.sarif'), join(dir, 'r.json')],
+        { env: { ...process.env, FAKE_TRIVY_VERSION: '0.74.0' } },
+      );
+      execFileSync(
+        TRIVY_BIN,
+        ['convert', '--format', 'sarif', '--output', join(dir, 'real.sarif'), join(dir, 'r.json')],
+        {
+          cwd: dir,
+          env: { ...process.env, TRIVY_SKIP_VERSION_CHECK: 'true', TRIVY_DISABLE_TELEMETRY: 'true' },
+        },
+      );
+      const fakeSarif = JSON.parse(readFileSync(join(dir, 'fake.sarif'), 'utf8')) as Sarif;
+      const realVuln = JSON.parse(readFileSync(join(dir, 'real.sarif'), 'utf8')) as Sarif;
+      // The fake converts vulnerabilities only: compare on those.
+      const vulns = (s: Sarif) => ({
+        ...s,
+        runs: s.runs.map((r) => ({ ...r, results: r.results.filter((x) => x.ruleId.startsWith('CVE-')) })),
+      });
+      expect([...shape(vulns(fakeSarif))].sort()).toEqual(
+        [...shape(vulns(realVuln))]
+          .filter(([p]) => [...shape(vulns(fakeSarif)).keys()].includes(p) || !p.includes('rules[]'))
+          .sort(),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Every key path (arrays as []) with the JSON type found there. */
+function shape(value: unknown, path = '', out = new Map<string, string>()): Map<string, string> {
+  if (Array.isArray(value)) {
+    for (const v of value) shape(v, `${path}[]`, out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) shape(v, path ? `${path}.${k}` : k, out);
+  } else if (path) {
+    out.set(path, value === null ? 'null' : typeof value);
+  }
+  return out;
+}
