@@ -5,7 +5,6 @@
  */
 import * as core from '@actions/core';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.js';
 import { InputError } from '../shared/errors.js';
@@ -20,8 +19,8 @@ import {
   rank,
   type TrivyReport,
 } from './gate.js';
-import { readConfig } from './inputs.js';
-import { defaultLabels, mergeLabels, sourceDateEpoch } from './labels.js';
+import { getInputs } from './inputs.js';
+import { defaultLabels, mergeLabels } from './labels.js';
 import { login, logout, registryOf, resolveCredentials } from './registry.js';
 import { renderSummary } from './summary.js';
 import { computeTags } from './tags.js';
@@ -29,11 +28,8 @@ import { planDbCache } from './dbcache.js';
 import { installTrivy, Trivy } from './trivy.js';
 
 await run(async () => {
-  const cfg = readConfig();
-  const tags = computeTags(cfg.tagRules, {
-    ref: process.env.GITHUB_REF ?? '',
-    sha: process.env.GITHUB_SHA ?? '',
-  });
+  const { config: cfg, context: ctx } = getInputs();
+  const tags = computeTags(cfg.tagRules, { ref: ctx.ref, sha: ctx.sha });
   if (tags.length === 0) {
     throw new InputError(
       'tags',
@@ -42,12 +38,12 @@ await run(async () => {
     );
   }
   const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
-  const epoch = sourceDateEpoch(process.env);
+  const epoch = ctx.sourceDateEpoch;
   const labels = mergeLabels(
     defaultLabels({
-      serverUrl: process.env.GITHUB_SERVER_URL ?? 'https://github.com',
-      repository: process.env.GITHUB_REPOSITORY ?? '',
-      sha: process.env.GITHUB_SHA ?? '',
+      serverUrl: ctx.serverUrl,
+      repository: ctx.repository,
+      sha: ctx.sha,
       created: new Date(epoch * 1000),
       version: tags[0]!.tag,
       mlflowRunId: cfg.mlflowRunId,
@@ -72,7 +68,7 @@ await run(async () => {
     );
   }
 
-  const cache = cacheFor(cfg, driver, process.env);
+  const cache = cacheFor(cfg, driver, ctx.cacheEnv);
   if (cache.note) core.info(cache.note);
 
   // Trivy first: a broken or tampered download should fail before minutes of building.
@@ -86,14 +82,14 @@ await run(async () => {
         username: cfg.registryUsername,
         password: cfg.registryPassword,
         githubToken: cfg.githubToken,
-        actor: process.env.GITHUB_ACTOR,
+        actor: ctx.actor,
       })
     : undefined;
   if (cfg.push && !creds) {
     core.info(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
   }
 
-  const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'build-scan-push-'));
+  const work = mkdtempSync(join(ctx.tempDir, 'build-scan-push-'));
   try {
     if (creds) await login(creds);
     const spec = (metadataFile: string): BuildSpec => ({
