@@ -51,6 +51,20 @@ describe('diff', () => {
       { line: 3, text: 'import random' },
     ]);
   });
+
+  it('counts a blank context line whose leading space was stripped, so later lines keep their numbers', () => {
+    // Editors and some tools strip the lone space of an empty context line; git still applies it.
+    const stripped = ['@@ -1,3 +1,3 @@', ' a', '', '-c', '+d'].join('\n');
+    expect([...commentableLines(stripped)]).toEqual([1, 2, 3]);
+    expect(addedLines(stripped)).toEqual([{ line: 3, text: 'd' }]);
+    expect(renderNumbered(stripped).split('\n')).toEqual([
+      '@@ -1,3 +1,3 @@',
+      '    1   a',
+      '    2   ',
+      '      - c',
+      '    3 + d',
+    ]);
+  });
 });
 
 describe('paths', () => {

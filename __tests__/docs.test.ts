@@ -2,6 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { DEFAULT_MODEL } from '../actions/shared/gemini/defaults.js';
 import { ROOT, readActionYaml } from './helpers/run-action.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -9,17 +11,22 @@ const actions = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(ROOT, d.name, 'action.yml')))
   .map((d) => d.name);
 
-/** The rows of the first table after `#### <heading>` inside the action's `### \`name\`` section. */
-function tableNames(name: string, heading: 'Inputs' | 'Outputs'): string[] {
+/** The section of the README under `### \`name\``, up to the next action's. */
+function section(name: string): string {
   const start = readme.indexOf(`### \`${name}\``);
-  if (start < 0) return [];
+  if (start < 0) return '';
   const rest = readme.slice(start + 1);
   const end = rest.search(/\n##+ `/);
-  const section = end < 0 ? rest : rest.slice(0, end);
-  const at = section.indexOf(`#### ${heading}`);
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** The rows of the first table after `#### <heading>` inside the action's `### \`name\`` section. */
+function tableNames(name: string, heading: 'Inputs' | 'Outputs'): string[] {
+  const text = section(name);
+  const at = text.indexOf(`#### ${heading}`);
   if (at < 0) return [];
   const names: string[] = [];
-  for (const line of section.slice(at).split('\n').slice(1)) {
+  for (const line of text.slice(at).split('\n').slice(1)) {
     if (line.startsWith('#')) break;
     const cell = /^\|\s*`([^`]+)`\s*\|/.exec(line);
     if (cell) names.push(cell[1]!);
@@ -39,5 +46,38 @@ describe('README documents every action', () => {
     expect(tableNames(name, 'Inputs')).toEqual(Object.keys(yml.inputs ?? {}).sort());
     expect(tableNames(name, 'Outputs')).toEqual(Object.keys(yml.outputs ?? {}).sort());
     expect(yml.description?.length ?? 0).toBeGreaterThan(20);
+  });
+});
+
+describe('defaults written in action.yml agree with the code', () => {
+  interface Input {
+    default?: unknown;
+    description?: string;
+  }
+  const geminiModel = (inputs: Record<string, Input> | undefined): Input | undefined =>
+    /Gemini/.test(inputs?.model?.description ?? '') ? inputs!.model : undefined;
+  const withModel = actions.filter((name) => geminiModel(readActionYaml(name).inputs)?.default !== undefined);
+  const workflows = readdirSync(join(ROOT, '.github', 'workflows')).filter((f) => /\.ya?ml$/.test(f));
+
+  it('finds the actions with a Gemini model input', () => {
+    expect(withModel).toEqual(expect.arrayContaining(['ai-review', 'alert-to-issue']));
+  });
+
+  it.each(withModel)('%s: the model default is DEFAULT_MODEL, in action.yml and the README', (name) => {
+    expect(readActionYaml(name).inputs!.model!.default).toBe(DEFAULT_MODEL);
+    const row = section(name)
+      .split('\n')
+      .find((l) => l.startsWith('| `model` |'));
+    expect(row?.trim().split('|').at(-2)?.trim()).toBe(`\`${DEFAULT_MODEL}\``);
+  });
+
+  it.each(workflows)('%s: a Gemini model input of the workflow defaults to DEFAULT_MODEL', (file) => {
+    const wf = parse(readFileSync(join(ROOT, '.github', 'workflows', file), 'utf8')) as {
+      on?: Record<string, { inputs?: Record<string, Input> } | null>;
+    };
+    for (const trigger of Object.values(wf.on ?? {})) {
+      const model = geminiModel(trigger?.inputs ?? undefined);
+      if (model?.default !== undefined) expect(model.default).toBe(DEFAULT_MODEL);
+    }
   });
 });

@@ -1,9 +1,11 @@
 /**
- * Unified-diff hunks as the files API returns them (`patch`, hunks only). Two jobs: the set of
- * new-file lines a review comment may target (RIGHT side: added and context lines in a hunk;
- * GitHub rejects the whole review for one line outside), and a rendering with those line
- * numbers in the margin so the model cites lines that exist.
+ * Unified-diff hunks as the files API returns them (`patch`, hunks only), parsed by parse-diff.
+ * Two jobs: the set of new-file lines a review comment may target (RIGHT side: added and context
+ * lines in a hunk; GitHub rejects the whole review for one line outside), and a rendering with
+ * those line numbers in the margin so the model cites lines that exist.
  */
+import parseDiff from 'parse-diff';
+
 export interface ChangedFile {
   filename: string;
   status: string;
@@ -14,24 +16,25 @@ export interface ChangedFile {
   previous_filename?: string;
 }
 
-const HUNK = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/;
+type Chunk = parseDiff.Chunk;
+type Change = parseDiff.Change;
+
+/** parse-diff repeats the previous change for a `\ No newline at end of file` marker: not a line. */
+const isMarker = (c: Change): boolean => c.content.startsWith('\\');
+
+function chunks(patch: string | undefined): Chunk[] {
+  return parseDiff(patch ?? '').flatMap((f) => f.chunks);
+}
 
 /** The right-side lines of a patch (added `+` and context ` `) with their new-file numbers. */
 function* rightSideLines(
   patch: string | undefined,
 ): Generator<{ line: number; text: string; added: boolean }> {
-  let n = 0;
-  let inHunk = false;
-  for (const line of (patch ?? '').split('\n')) {
-    const h = HUNK.exec(line);
-    if (h) {
-      n = Number(h[2]);
-      inHunk = true;
-      continue;
+  for (const chunk of chunks(patch)) {
+    for (const c of chunk.changes) {
+      if (isMarker(c) || c.type === 'del') continue;
+      yield { line: c.type === 'add' ? c.ln : c.ln2, text: c.content.slice(1), added: c.type === 'add' };
     }
-    if (!inHunk || line.startsWith('\\')) continue;
-    if (line.startsWith('+') || line.startsWith(' '))
-      yield { line: n++, text: line.slice(1), added: line[0] === '+' };
   }
 }
 
@@ -43,19 +46,16 @@ export function commentableLines(patch: string | undefined): Set<number> {
 /** `  12 + code` for new-file lines, `     - code` for removed ones; hunk headers kept. */
 export function renderNumbered(patch: string): string {
   const out: string[] = [];
-  let n = 0;
-  for (const line of patch.split('\n')) {
-    const h = HUNK.exec(line);
-    if (h) {
-      n = Number(h[2]);
-      out.push(line);
-      continue;
+  for (const chunk of chunks(patch)) {
+    out.push(chunk.content);
+    for (const c of chunk.changes) {
+      if (isMarker(c)) out.push(c.content);
+      else if (c.type === 'del') out.push(`      - ${c.content.slice(1)}`);
+      else {
+        const n = c.type === 'add' ? c.ln : c.ln2;
+        out.push(`${String(n).padStart(5)} ${c.content[0] ?? ' '} ${c.content.slice(1)}`);
+      }
     }
-    if (line.startsWith('+') || line.startsWith(' ')) {
-      out.push(`${String(n++).padStart(5)} ${line[0]} ${line.slice(1)}`);
-    } else if (line.startsWith('-')) {
-      out.push(`      - ${line.slice(1)}`);
-    } else if (line !== '') out.push(line);
   }
   return out.join('\n');
 }

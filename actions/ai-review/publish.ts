@@ -6,7 +6,7 @@
 import * as core from '@actions/core';
 import { neutralize, redact } from '../shared/gemini/index.js';
 import type { Octokit, Repo } from '../shared/github.js';
-import { markerFor } from '../shared/sticky-comment.js';
+import { writeMarkedComment } from '../shared/sticky-comment.js';
 import type { Analysis } from './analyse.js';
 import { codePath, commentBody, summaryLine, type Placement } from './placement.js';
 import { shaMarker, SUMMARY_KEY, type Previous, type Scope } from './scope.js';
@@ -151,22 +151,12 @@ export async function postReview(
   }
 }
 
+/** The summary comment: the trusted one found at the start (`previous`) edited in place, or a new one. */
 export async function upsertSummary(
   octokit: Octokit,
   where: Repo & { issue_number: number },
   previous: Previous | undefined,
   body: string,
 ): Promise<string> {
-  const text = `${markerFor(SUMMARY_KEY)}\n${body}`;
-  if (previous) {
-    const { data } = await octokit.rest.issues.updateComment({
-      owner: where.owner,
-      repo: where.repo,
-      comment_id: previous.commentId,
-      body: text,
-    });
-    return data.html_url;
-  }
-  const { data } = await octokit.rest.issues.createComment({ ...where, body: text });
-  return data.html_url;
+  return (await writeMarkedComment(octokit, where, SUMMARY_KEY, body, previous?.commentId)).url;
 }

@@ -1,10 +1,11 @@
 /** Every input of build-scan-push, parsed and checked once, with errors that name the input. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as inp from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { IgnoreFileError, parseSeverities, parseTrivyignore, type Severity } from './gate.js';
-import { parseKeyValues } from './labels.js';
+import { parseKeyValues, sourceDateEpoch } from './labels.js';
 import { validateImage } from './registry.js';
 import { DEFAULT_TRIVY_VERSION } from './trivy.js';
 
@@ -222,4 +223,45 @@ export function readTrivyConfig(at: (p: string) => string, now = new Date()): Tr
     config,
     extraReport: format && output ? { format, output: at(output) } : undefined,
   };
+}
+
+/** What the runner says through its environment, read once here so that main reads no process.env. */
+export interface RunContext {
+  ref: string;
+  sha: string;
+  serverUrl: string;
+  repository: string;
+  actor?: string;
+  /** Parent of the work directory. */
+  tempDir: string;
+  /** Seconds: SOURCE_DATE_EPOCH, else the pushed commit's time, else now (see labels.ts). */
+  sourceDateEpoch: number;
+  /** The cache service variables the `gha` cache needs (see cacheFor). */
+  cacheEnv: Pick<NodeJS.ProcessEnv, 'ACTIONS_RUNTIME_TOKEN' | 'ACTIONS_RESULTS_URL' | 'ACTIONS_CACHE_URL'>;
+}
+
+export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
+  return {
+    ref: env.GITHUB_REF ?? '',
+    sha: env.GITHUB_SHA ?? '',
+    serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
+    repository: env.GITHUB_REPOSITORY ?? '',
+    actor: env.GITHUB_ACTOR,
+    tempDir: env.RUNNER_TEMP || tmpdir(),
+    sourceDateEpoch: sourceDateEpoch(env),
+    cacheEnv: {
+      ACTIONS_RUNTIME_TOKEN: env.ACTIONS_RUNTIME_TOKEN,
+      ACTIONS_RESULTS_URL: env.ACTIONS_RESULTS_URL,
+      ACTIONS_CACHE_URL: env.ACTIONS_CACHE_URL,
+    },
+  };
+}
+
+export interface Inputs {
+  config: Config;
+  context: RunContext;
+}
+
+export function getInputs(): Inputs {
+  return { config: readConfig(), context: readContext() };
 }

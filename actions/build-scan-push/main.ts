@@ -5,7 +5,6 @@
  */
 import * as core from '@actions/core';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run } from '../shared/run.js';
 import { InputError } from '../shared/errors.js';
@@ -19,8 +18,8 @@ import {
   rank,
   type TrivyReport,
 } from './gate.js';
-import { readConfig } from './inputs.js';
-import { defaultLabels, mergeLabels, sourceDateEpoch } from './labels.js';
+import { getInputs } from './inputs.js';
+import { defaultLabels, mergeLabels } from './labels.js';
 import { login, logout, registryOf, resolveCredentials } from './registry.js';
 import { renderSummary } from './summary.js';
 import { computeTags } from './tags.js';
@@ -28,11 +27,8 @@ import { planDbCache } from './dbcache.js';
 import { locateTrivy } from './trivy.js';
 
 await run(async () => {
-  const cfg = readConfig();
-  const tags = computeTags(cfg.tagRules, {
-    ref: process.env.GITHUB_REF ?? '',
-    sha: process.env.GITHUB_SHA ?? '',
-  });
+  const { config: cfg, context: ctx } = getInputs();
+  const tags = computeTags(cfg.tagRules, { ref: ctx.ref, sha: ctx.sha });
   if (tags.length === 0) {
     throw new InputError(
       'tags',
@@ -41,12 +37,12 @@ await run(async () => {
     );
   }
   const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
-  const epoch = sourceDateEpoch(process.env);
+  const epoch = ctx.sourceDateEpoch;
   const labels = mergeLabels(
     defaultLabels({
-      serverUrl: process.env.GITHUB_SERVER_URL ?? 'https://github.com',
-      repository: process.env.GITHUB_REPOSITORY ?? '',
-      sha: process.env.GITHUB_SHA ?? '',
+      serverUrl: ctx.serverUrl,
+      repository: ctx.repository,
+      sha: ctx.sha,
       created: new Date(epoch * 1000),
       version: tags[0]!.tag,
       mlflowRunId: cfg.mlflowRunId,
@@ -71,10 +67,10 @@ await run(async () => {
     );
   }
 
-  const cache = cacheFor(cfg, driver, process.env);
+  const cache = cacheFor(cfg, driver, ctx.cacheEnv);
   if (cache.note) core.info(cache.note);
 
-  const work = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'build-scan-push-'));
+  const work = mkdtempSync(join(ctx.tempDir, 'build-scan-push-'));
   // Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there.
   const trivyCwd = join(work, 'trivy-cwd');
   mkdirSync(trivyCwd);
@@ -95,7 +91,7 @@ await run(async () => {
         username: cfg.registryUsername,
         password: cfg.registryPassword,
         githubToken: cfg.githubToken,
-        actor: process.env.GITHUB_ACTOR,
+        actor: ctx.actor,
       })
     : undefined;
   if (cfg.push && !creds) {

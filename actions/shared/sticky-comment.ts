@@ -43,13 +43,27 @@ export async function upsertComment(
   body: string,
   accept?: (c: CommentAuthor) => boolean,
 ): Promise<{ id: number; url: string; created: boolean }> {
-  const text = `${markerFor(key)}\n${body}`;
   const existing = await findMarkedComment(octokit, where, key, accept);
-  if (existing) {
+  return writeMarkedComment(octokit, where, key, body, existing?.id);
+}
+
+/**
+ * The write half of upsertComment, for a caller that has already found (and vetted) the
+ * comment: edits comment `existingId` in place, or creates the marked comment when there is none.
+ */
+export async function writeMarkedComment(
+  octokit: Octokit,
+  where: Repo & { issue_number: number },
+  key: string,
+  body: string,
+  existingId: number | undefined,
+): Promise<{ id: number; url: string; created: boolean }> {
+  const text = `${markerFor(key)}\n${body}`;
+  if (existingId !== undefined) {
     const { data } = await octokit.rest.issues.updateComment({
       owner: where.owner,
       repo: where.repo,
-      comment_id: existing.id,
+      comment_id: existingId,
       body: text,
     });
     return { id: data.id, url: data.html_url, created: false };

@@ -9,6 +9,7 @@ import * as core from '@actions/core';
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { fitToBudget } from './budget.js';
 import { classify } from './failures.js';
+import { DEFAULT_MODEL } from './defaults.js';
 import { fenceUntrusted, newBoundary, redact, UNTRUSTED_POLICY } from './fence.js';
 import { readReply } from './reply.js';
 
@@ -16,11 +17,11 @@ export { fenceUntrusted, neutralize, redact, safeLabel, UNTRUSTED_POLICY } from 
 export { checkSchema, type JsonSchema } from './schema.js';
 export { estimateTokens, fitToBudget, CHARS_PER_TOKEN } from './budget.js';
 
-export const DEFAULT_MODEL = 'gemini-2.5-flash-lite';
+export { DEFAULT_MODEL } from './defaults.js';
 
 export interface GeminiOptions {
   apiKey?: string;
-  /** Default gemini-2.5-flash-lite. */
+  /** Default DEFAULT_MODEL (defaults.ts). */
   model?: string;
   /** Tried in order when a model is not found (retired) or keeps failing. */
   fallbackModels?: string[];
