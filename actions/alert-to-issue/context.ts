@@ -4,6 +4,7 @@
  * latest commits that touched the GitOps manifests). Context is best effort: a lookup that fails
  * is reported in the issue, never fails the run.
  */
+import { weakerOnClasses } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Octokit, Repo } from '../shared/github.js';
 import { MlflowClient } from '../shared/mlflow/index.js';
@@ -17,6 +18,12 @@ export interface ModelContext {
   runUrl?: string;
   versionUrl?: string;
   metrics?: Record<string, number>;
+  /** The version registered before the live one, for the per-class comparison. */
+  predecessor?: { version: string; metrics: Record<string, number> };
+  /** The class the alert names (its `class` label), if any. */
+  affectedClass?: string;
+  /** Whether the live version was weaker than its predecessor on that class (or on any). */
+  classComparison?: string;
   error?: string;
 }
 
@@ -40,6 +47,10 @@ export interface Context {
 }
 
 const MAX_MODELS = 3;
+/** The alert label naming a class, as the platform's per-class recording rules have it. */
+export const CLASS_LABEL = 'class';
+/** Deleted versions leave gaps: look this far back for the predecessor. */
+const PREDECESSOR_LOOKBACK = 5;
 
 /** Distinct values of the model label across the group's alerts (common labels first). */
 export function modelNames(n: Notification, label: string): string[] {
@@ -51,7 +62,54 @@ export function modelNames(n: Notification, label: string): string[] {
   return [...names].filter((v) => v.length <= 256 && !/[\u0000-\u001f]/.test(v)).slice(0, MAX_MODELS);
 }
 
-export async function championOf(client: MlflowClient, name: string, alias: string): Promise<ModelContext> {
+/** The affected class: the `class` label common to the group, else of its first alert that has one. */
+export function affectedClass(n: Notification): string | undefined {
+  const value =
+    n.commonLabels[CLASS_LABEL] ?? n.alerts.find((a) => a.labels[CLASS_LABEL])?.labels[CLASS_LABEL];
+  return value && value.length <= 100 ? value : undefined;
+}
+
+/** The latest version below `version` whose run can be read; undefined when there is none. */
+async function predecessorOf(
+  client: MlflowClient,
+  name: string,
+  version: string,
+): Promise<{ version: string; metrics: Record<string, number> } | undefined> {
+  const live = Number(version);
+  for (let v = live - 1; v >= 1 && v >= live - PREDECESSOR_LOOKBACK; v--) {
+    const mv = await client.getModelVersion(name, String(v)).catch(() => undefined);
+    if (!mv?.run_id) continue;
+    const run = await client.getRun(mv.run_id).catch(() => undefined);
+    if (run)
+      return {
+        version: mv.version,
+        metrics: Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value])),
+      };
+  }
+  return undefined;
+}
+
+async function compareWithPredecessor(client: MlflowClient, out: ModelContext, cls?: string): Promise<void> {
+  if (!out.version || !out.metrics) return;
+  const prev = await predecessorOf(client, out.name, out.version);
+  if (!prev) return;
+  out.predecessor = prev;
+  if (cls) out.affectedClass = cls;
+  const comparison = weakerOnClasses(
+    out.metrics,
+    prev.metrics,
+    { run: `live version ${out.version}`, baseline: `its predecessor version ${prev.version}` },
+    cls,
+  );
+  if (comparison) out.classComparison = comparison;
+}
+
+export async function championOf(
+  client: MlflowClient,
+  name: string,
+  alias: string,
+  cls?: string,
+): Promise<ModelContext> {
   try {
     const mv = await client.getModelVersionByAlias(name, alias);
     if (!mv) return { name, alias };
@@ -66,6 +124,7 @@ export async function championOf(client: MlflowClient, name: string, alias: stri
       const run = await client.getRun(mv.run_id);
       out.runUrl = client.runUrl(run.info.experiment_id, mv.run_id);
       out.metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
+      await compareWithPredecessor(client, out, cls);
     }
     return out;
   } catch (err) {
@@ -88,7 +147,8 @@ export async function modelContext(
   } catch (err) {
     return names.map((name) => ({ name, alias: opts.alias, error: errorMessage(err) }));
   }
-  return Promise.all(names.map((name) => championOf(client, name, opts.alias)));
+  const cls = affectedClass(n);
+  return Promise.all(names.map((name) => championOf(client, name, opts.alias, cls)));
 }
 
 export async function gitopsCommits(

@@ -187,6 +187,7 @@ export function renderContext(ctx: Context): string {
       parts.push(
         `- **Model ${name}:** ${inline(m.alias, 40)} is ${version}${run}${metrics ? ` · ${inline(metrics, 300)}` : ''}`,
       );
+      if (m.classComparison) parts.push(`  - ${inline(m.classComparison, 400)}`);
     }
   }
   if (ctx.commits) {

@@ -3,6 +3,7 @@
  * the alerts (fenced as untrusted data) and the gathered context; without a key, or when Gemini
  * fails, a deterministic summary is built from the same data and says so.
  */
+import { classDeltas } from '../shared/analysis/index.js';
 import { redact, type Gemini, type PromptPart } from '../shared/gemini/index.js';
 import type { Context } from './context.js';
 import type { Notification } from './webhook.js';
@@ -57,6 +58,8 @@ export const SYSTEM = [
   'something is a guess. Relate the alert to the live model version and the recent GitOps changes when',
   'the timing or the labels make that plausible. Do not mention people, do not use slash commands, do not',
   'propose labels, and write plain sentences without markdown links or HTML.',
+  'When a comparison of the live version with its predecessor is given, say whether the live version',
+  'was weaker than its predecessor on the affected class.',
   'Answer with JSON matching the schema.',
 ].join(' ');
 
@@ -119,6 +122,22 @@ export function contextForModel(ctx: Context): { trusted: string; commits?: stri
   };
 }
 
+/** The live versions against their predecessors, per class, for the model. */
+export function comparisonForModel(models: Context['models']): string {
+  return JSON.stringify(
+    models.map((m) => ({
+      model: m.name,
+      live: m.version,
+      predecessor: m.predecessor?.version,
+      affectedClass: m.affectedClass,
+      perClass: classDeltas(m.metrics ?? {}, m.predecessor?.metrics ?? {})
+        .filter((d) => !m.affectedClass || d.cls.toLowerCase() === m.affectedClass.toLowerCase())
+        .slice(0, 20),
+      verdict: m.classComparison,
+    })),
+  );
+}
+
 export function deterministicSummary(
   n: Notification,
   ctx: Context,
@@ -137,6 +156,8 @@ export function deterministicSummary(
       : `${name} has resolved (${n.alerts.length} alert${n.alerts.length === 1 ? '' : 's'}).`;
   const causes: string[] = [];
   const live = ctx.models.filter((m) => m.version);
+  // A class the live version got worse at is the most specific lead there is.
+  for (const m of live) if (m.classComparison) causes.push(m.classComparison);
   for (const m of live)
     causes.push(
       `Model ${m.name} version ${m.version} (${m.alias}) is the one serving; check whether it changed recently.`,
@@ -182,6 +203,10 @@ export async function summarize(
     { label: 'Context from MLflow (trusted)', text: c.trusted },
     { label: 'alertmanager-notification', text: alertsForModel(n), untrusted: true },
   ];
+  // Metric names come from the training script: the comparison is data too.
+  const compared = ctx.models.filter((m) => m.predecessor);
+  if (compared.length)
+    parts.push({ label: 'mlflow-live-vs-predecessor', text: comparisonForModel(compared), untrusted: true });
   // Commit messages are written by anyone with push access: data, not instructions.
   if (c.commits)
     parts.push({ label: `gitops-commits ${ctx.commits!.path}`, text: c.commits, untrusted: true });

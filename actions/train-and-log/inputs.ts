@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
+import { DEFAULT_MODEL } from '../shared/gemini/index.js';
 import * as inputs from '../shared/inputs.js';
 import { NAME_RULE, nameProblem } from './metrics.js';
 
@@ -27,6 +28,8 @@ export interface Config {
   championAlias: string;
   promoteAlias: string;
   githubToken?: string;
+  /** The optional model-written analysis; no key, no analysis. */
+  analysis: { apiKey?: string; model: string; fallbackModels: string[] };
 }
 
 const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
@@ -114,5 +117,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     championAlias,
     promoteAlias,
     githubToken: inputs.secret('github-token'),
+    analysis: {
+      apiKey: inputs.secret('gemini-api-key'),
+      model: inputs.string('model', DEFAULT_MODEL),
+      fallbackModels: inputs.list('fallback-models'),
+    },
   };
 }

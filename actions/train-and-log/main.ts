@@ -2,6 +2,7 @@
 import * as core from '@actions/core';
 import { errorMessage } from '../shared/errors.js';
 import { run } from '../shared/run.js';
+import { analysisSection } from './analysis.js';
 import { readConfig } from './inputs.js';
 import { trainAndLog } from './pipeline.js';
 import { commentOnPullRequest } from './pr-comment.js';
@@ -27,7 +28,8 @@ await run(async () => {
   core.setOutput('metrics', JSON.stringify(outcome.metrics));
   core.setOutput('gate-passed', String(outcome.promoted));
 
-  const report = renderReport(outcome, config);
+  // The outputs above are final: the model-written analysis only adds to the report.
+  const report = `${renderReport(outcome, config)}\n${await analysisSection(config, outcome)}\n`;
   await core.summary.addRaw(report).write();
   await commentOnPullRequest(
     config.githubToken,

@@ -97,6 +97,7 @@ export async function registerVersion(
 
 export interface Champion {
   version: string;
+  runId?: string;
   metrics: Record<string, number>;
   /** Why the champion's metrics could not be read, when they could not. */
   problem?: string;
@@ -115,6 +116,7 @@ export async function readChampion(
     const run = await client.getRun(mv.run_id);
     return {
       version: mv.version,
+      runId: mv.run_id,
       metrics: Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value])),
     };
   } catch (err) {
