@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
+import { createComment } from './helpers/fake-github/handlers.js';
 import { runAction, type RunOptions } from './helpers/run-action.js';
 import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 
@@ -85,14 +86,25 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(lastCalls()).toEqual(['issues/list-for-repo']);
     expect(comments(1)).toHaveLength(0);
 
+    const body = repo().issue(1)!.body;
     const more = notification({ alerts: [{}, { labels: { instance: 'pod-2' } }] });
     const commented = await deliver(more);
     expect(commented.outputs.action).toBe('commented');
-    expect(lastCalls()).toEqual(['issues/list-for-repo', 'issues/create-comment', 'issues/update']);
+    // Posted, then listed again: a lower comment with the same marker would win over this one.
+    expect(lastCalls()).toEqual([
+      'issues/list-for-repo',
+      'issues/list-comments',
+      'issues/create-comment',
+      'issues/list-comments',
+    ]);
     expect(comments(1)).toHaveLength(1);
+    expect(comments(1)[0]).toMatch(/^<!-- alert-to-issue:notification [0-9a-f]{16} -->/);
     expect(comments(1)[0]).toContain('2 firing');
-    // Redelivery of the second notification is recognised too (the marker was updated).
+    // The comment is the record: the body, which concurrent runs would overwrite, is not rewritten.
+    expect(repo().issue(1)!.body).toBe(body);
+    // Redelivery of the second notification is recognised by its comment.
     expect((await deliver(more)).outputs.action).toBe('skipped');
+    expect(lastCalls()).toEqual(['issues/list-for-repo', 'issues/list-comments']);
 
     const resolved = notification({
       status: 'resolved',
@@ -100,7 +112,11 @@ describe('alert-to-issue: one issue per alert group', () => {
     });
     const closed = await deliver(resolved);
     expect(closed.outputs.action).toBe('closed');
-    expect(lastCalls()).toEqual(['issues/list-for-repo', 'issues/create-comment', 'issues/update']);
+    expect(lastCalls()).toEqual([
+      ...['issues/list-for-repo', 'issues/list-comments', 'issues/create-comment', 'issues/list-comments'],
+      'issues/update',
+    ]);
+    expect(gh.calls('issues/update').at(-1)!.body).toEqual({ state: 'closed', state_reason: 'completed' });
     expect(repo().issue(1)!.state).toBe('closed');
     expect(repo().issue(1)!.state_reason).toBe('completed');
     expect(comments(1).at(-1)).toContain('✅ Resolved');
@@ -115,7 +131,10 @@ describe('alert-to-issue: one issue per alert group', () => {
     const reopened = await deliver(refire);
     expect(reopened.outputs.action).toBe('reopened');
     expect(repo().issue(1)!.state).toBe('open');
-    expect(lastCalls()).toEqual(['issues/list-for-repo', 'issues/create-comment', 'issues/update']);
+    expect(lastCalls()).toEqual([
+      ...['issues/list-for-repo', 'issues/list-comments', 'issues/create-comment', 'issues/list-comments'],
+      'issues/update',
+    ]);
     expect(comments(1).at(-1)).toContain('reopened');
 
     await deliver(notification({ status: 'resolved', alerts: [{ startsAt: '2026-11-26T11:00:00.000Z' }] }));
@@ -125,8 +144,54 @@ describe('alert-to-issue: one issue per alert group', () => {
     });
     expect(late.outputs.action).toBe('created');
     expect(late.outputs['issue-number']).toBe('2');
+    // The closed issue's comments are read first: a redelivery of its reopening is not new.
+    expect(lastCalls()).toEqual([
+      'issues/list-for-repo',
+      'issues/list-comments',
+      'issues/create',
+      'issues/list-for-repo',
+    ]);
     expect(repo().issue(2)!.body).toContain('Follows #1');
     expect(repo().issue(1)!.state).toBe('closed');
+  });
+
+  it('a run whose comment is not the first of its notification deletes it and neither closes nor reopens', async () => {
+    await deliver(notification());
+    // A concurrent copy of the same notification posts its comment just before this run's.
+    gh.on('issues/create-comment', (ctx) => {
+      createComment(ctx);
+      return createComment(ctx);
+    });
+    const resolved = notification({ status: 'resolved' });
+    const res = await deliver(resolved);
+    expect(res.errors).toEqual([]);
+    expect(res.outputs).toMatchObject({ action: 'skipped', 'issue-number': '1' });
+    expect(lastCalls()).toEqual([
+      'issues/list-for-repo',
+      'issues/list-comments',
+      'issues/create-comment',
+      'issues/list-comments',
+      'issues/delete-comment',
+    ]);
+    // The racer's (lower) comment is the record; the racer, not this run, closes the issue.
+    const [kept] = repo().comments;
+    expect(repo().comments).toHaveLength(1);
+    expect(gh.calls('issues/delete-comment')[0]!.path).not.toContain(String(kept!.id));
+    expect(repo().issue(1)!.state).toBe('open');
+  });
+
+  it('still recognises notifications listed in the body by earlier versions', async () => {
+    await deliver(notification());
+    const more = notification({ alerts: [{}, { labels: { instance: 'pod-2' } }] });
+    await deliver(more);
+    // Earlier versions rewrote the body's marker with every notification instead of relying on
+    // the comment: move the comment's fingerprint into the body, as they left it.
+    const fp = /notification ([0-9a-f]{16})/.exec(comments(1)[0]!)![1]!;
+    const issue = repo().issue(1)!;
+    issue.body = issue.body!.replace(/"seen":\["([0-9a-f]{16})"\]/, `"seen":["$1","${fp}"]`);
+    repo().comments.length = 0;
+    expect((await deliver(more)).outputs.action).toBe('skipped');
+    expect(comments(1)).toHaveLength(0);
   });
 
   it('keeps the issue open when an alert opts out, or when close-on-resolve is false', async () => {

@@ -61,6 +61,16 @@ describe('fake GitHub validates against @octokit/openapi', () => {
     expect((await call('GET', '/repos/o/r/issues/99')).status).toBe(404);
   });
 
+  it('deletes a comment once, as GitHub does', async () => {
+    const posted = await call('POST', '/repos/o/r/issues/1/comments', { body: 'once' });
+    const { id } = (await posted.json()) as { id: number };
+    expect((await call('DELETE', `/repos/o/r/issues/comments/${id}`)).status).toBe(204);
+    expect((await call('DELETE', `/repos/o/r/issues/comments/${id}`)).status).toBe(404);
+    expect((await call('DELETE', '/repos/o/r/issues/comments/abc')).status).toBe(422);
+    const left = (await (await call('GET', '/repos/o/r/issues/1/comments')).json()) as { id: number }[];
+    expect(left.map((c) => c.id)).not.toContain(id);
+  });
+
   it('answers 501 for a valid operation it does not model', async () => {
     expect((await call('GET', '/repos/o/r/actions/runs')).status).toBe(501);
   });

@@ -3,19 +3,30 @@
  * consistent): the issues list filtered by the group label is read from the primary store, so
  * an issue created a moment ago is already there.
  *
- * Calls per run: firing on an open issue = list + comment + update (3); resolved = list +
- * comment + close (3); redelivery = list (1); a new issue = list + create + list again (3),
- * plus one commit listing when `gitops-path` is set.
+ * Each notification is recorded once per issue, by GitHub itself rather than by a body that
+ * concurrent runs would overwrite: the issue's body records the notification that opened it (it
+ * is written once), and every later notification is a comment that starts with a hidden marker
+ * holding its fingerprint. A run lists the comments and stops if its notification is there (a
+ * redelivery); otherwise it posts its comment and lists again, and if a comment with the same
+ * fingerprint and a lower id exists (comment ids only grow), another run got there first: it
+ * deletes its own and does nothing more. So of any number of concurrent copies of a notification
+ * exactly one keeps its comment and only that one closes or reopens the issue.
  *
- * Races: deliveries of one group running at once may each create an issue. After creating,
- * each run lists again; the lowest-numbered issue created after the ones it saw first wins,
- * and every other run closes its own issue as a duplicate (removing the group label so that no
- * later lookup sees it) and adds its notification to the winner unless it is already there.
- * Issue numbers only grow, so every loser sees the winner and the winner sees no lower one.
+ * Calls per run: a redelivery of the notification that opened the issue = list (1), of a later
+ * one = list + comments (2); firing on an open issue = list + comments + comment + comments (4);
+ * resolved or reopened = the same + update (5); a new issue = list + create + list again (3), with
+ * one more to read the comments of the group's closed issue if there is one, and one commit
+ * listing when `gitops-path` is set. Comment listings page through issues with over 100 comments.
+ *
+ * Creation races: deliveries of one group running at once may each create an issue. After
+ * creating, each run lists again; the lowest-numbered issue created after the ones it saw first
+ * wins, and every other run closes its own issue as a duplicate (removing the group label so that
+ * no later lookup sees it) and records its notification on the winner as above. Issue numbers
+ * only grow, so every loser sees the winner and the winner sees no lower one.
  */
 import type { Octokit, Repo } from '../shared/github.js';
 import type { GroupId } from './group.js';
-import { readState, record, withState, type IssueState } from './render.js';
+import { readNotificationMarker, readState, type IssueState } from './render.js';
 import type { Notification } from './webhook.js';
 
 export type Action = 'created' | 'commented' | 'closed' | 'reopened' | 'skipped';
@@ -88,86 +99,87 @@ export async function listGroup(octokit: Octokit, repo: Repo, group: GroupId): P
 
 const byNumber = (a: GroupIssue, b: GroupIssue): number => a.number - b.number;
 
+interface CommentRecord {
+  id: number;
+  fp: string;
+}
+
+/** The notifications recorded in the issue's comments (their hidden markers), in id order. */
+async function commentRecords(octokit: Octokit, repo: Repo, issue: number): Promise<CommentRecord[]> {
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+    ...repo,
+    issue_number: issue,
+    per_page: 100,
+  });
+  return comments
+    .map((c) => ({ id: c.id, fp: readNotificationMarker(c.body) }))
+    .filter((r): r is CommentRecord => r.fp !== undefined)
+    .sort((a, b) => a.id - b.id);
+}
+
+/** Whether the issue records the notification already: in its body (written once) or a comment. */
+async function recorded(o: ReconcileOptions, issue: GroupIssue): Promise<boolean> {
+  if (readState(issue.body)?.seen.includes(o.fingerprint)) return true;
+  const records = await commentRecords(o.octokit, o.repo, issue.number);
+  return records.some((r) => r.fp === o.fingerprint);
+}
+
+/**
+ * Posts the notification's comment on an issue that did not record it when last listed, and
+ * returns whether this run's comment is the record. If a concurrent run's comment with the same
+ * fingerprint has a lower id, that one is the record: this run deletes its own and returns false.
+ */
+async function recordOnce(o: ReconcileOptions, issue: number, note?: string): Promise<boolean> {
+  const { octokit, repo, fingerprint: fp } = o;
+  const { data: mine } = await octokit.rest.issues.createComment({
+    ...repo,
+    issue_number: issue,
+    body: o.comment(note),
+  });
+  const records = await commentRecords(octokit, repo, issue);
+  if (!records.some((r) => r.fp === fp && r.id < mine.id)) return true;
+  try {
+    await octokit.rest.issues.deleteComment({ ...repo, comment_id: mine.id });
+  } catch (err) {
+    // Already gone (deleted by hand) is what this call wanted.
+    if ((err as { status?: number }).status !== 404) throw err;
+  }
+  return false;
+}
+
+const already = (o: ReconcileOptions, issue: GroupIssue, why: string): Outcome => ({
+  action: 'skipped',
+  number: issue.number,
+  url: issue.html_url,
+  reason: `notification ${o.fingerprint} is already recorded on #${issue.number} (${why})`,
+});
+
 export async function reconcile(o: ReconcileOptions): Promise<Outcome> {
-  const { octokit, repo, n, group, fingerprint: fp } = o;
+  const { n } = o;
   const now = o.now ?? Date.now;
-  const issues = await listGroup(octokit, repo, group);
-  const open = issues.filter((i) => i.state === 'open').sort(byNumber);
-  const current = open[0];
+  const issues = await listGroup(o.octokit, o.repo, o.group);
+  const current = issues.filter((i) => i.state === 'open').sort(byNumber)[0];
   const lastClosed = issues
     .filter((i) => i.state === 'closed' && i.state_reason !== 'duplicate')
     .sort(byNumber)
     .at(-1);
 
-  const target = current ?? lastClosed;
-  const targetState = target ? readState(target.body) : undefined;
-  if (target && targetState?.seen.includes(fp)) {
+  if (n.status === 'resolved' && !current) {
     return {
       action: 'skipped',
-      number: target.number,
-      url: target.html_url,
-      reason: `notification ${fp} is already recorded on #${target.number} (a redelivery)`,
+      number: lastClosed?.number,
+      url: lastClosed?.html_url,
+      reason: lastClosed
+        ? `the group's issue #${lastClosed.number} is already closed`
+        : 'no issue exists for this alert group (its firing notification never reached the action)',
     };
   }
+  const target = current ?? lastClosed;
+  if (target && (await recorded(o, target))) return already(o, target, 'a redelivery');
 
-  const commentThenUpdate = async (
-    issue: GroupIssue,
-    state: IssueState,
-    patch: { state?: 'open' | 'closed'; state_reason?: 'completed' | 'reopened' },
-    note?: string,
-  ): Promise<void> => {
-    // Comment first: if the update then fails, a retry comments again rather than losing it.
-    await octokit.rest.issues.createComment({ ...repo, issue_number: issue.number, body: o.comment(note) });
-    await octokit.rest.issues.update({
-      ...repo,
-      issue_number: issue.number,
-      body: withState(issue.body, record(state, fp)),
-      ...patch,
-    });
-  };
-  const stateOf = (issue: GroupIssue): IssueState =>
-    readState(issue.body) ?? { v: 1, group: group.id, seen: [] };
-
-  if (n.status === 'resolved') {
-    if (!current) {
-      return {
-        action: 'skipped',
-        number: lastClosed?.number,
-        url: lastClosed?.html_url,
-        reason: lastClosed
-          ? `the group's issue #${lastClosed.number} is already closed`
-          : 'no issue exists for this alert group (its firing notification never reached the action)',
-      };
-    }
-    const keep = !o.closeOnResolve || optedOut(n);
-    const note = keep
-      ? o.closeOnResolve
-        ? `Kept open: an alert has the annotation \`${OPT_OUT_ANNOTATION}: "false"\`.`
-        : 'Kept open (`close-on-resolve` is false).'
-      : undefined;
-    await commentThenUpdate(
-      current,
-      stateOf(current),
-      keep ? {} : { state: 'closed', state_reason: 'completed' },
-      note,
-    );
-    return keep
-      ? {
-          action: 'commented',
-          number: current.number,
-          url: current.html_url,
-          reason: 'resolved; the issue stays open',
-        }
-      : {
-          action: 'closed',
-          number: current.number,
-          url: current.html_url,
-          reason: 'resolved; closed the issue',
-        };
-  }
-
+  if (current && n.status === 'resolved') return resolve(o, current);
   if (current) {
-    await commentThenUpdate(current, stateOf(current), {});
+    if (!(await recordOnce(o, current.number))) return already(o, current, 'by a concurrent run');
     return {
       action: 'commented',
       number: current.number,
@@ -175,14 +187,15 @@ export async function reconcile(o: ReconcileOptions): Promise<Outcome> {
       reason: 'the group is still firing',
     };
   }
-
   if (lastClosed?.closed_at && now() - Date.parse(lastClosed.closed_at) <= o.reopenWindowMs) {
-    await commentThenUpdate(
-      lastClosed,
-      stateOf(lastClosed),
-      { state: 'open', state_reason: 'reopened' },
-      'Firing again within the reopen window: reopened.',
-    );
+    const note = 'Firing again within the reopen window: reopened.';
+    if (!(await recordOnce(o, lastClosed.number, note))) return already(o, lastClosed, 'by a concurrent run');
+    await o.octokit.rest.issues.update({
+      ...o.repo,
+      issue_number: lastClosed.number,
+      state: 'open',
+      state_reason: 'reopened',
+    });
     return {
       action: 'reopened',
       number: lastClosed.number,
@@ -190,8 +203,27 @@ export async function reconcile(o: ReconcileOptions): Promise<Outcome> {
       reason: `firing again within the reopen window of #${lastClosed.number}`,
     };
   }
-
   return create(o, issues, lastClosed);
+}
+
+async function resolve(o: ReconcileOptions, current: GroupIssue): Promise<Outcome> {
+  const keep = !o.closeOnResolve || optedOut(o.n);
+  const note = keep
+    ? o.closeOnResolve
+      ? `Kept open: an alert has the annotation \`${OPT_OUT_ANNOTATION}: "false"\`.`
+      : 'Kept open (`close-on-resolve` is false).'
+    : undefined;
+  // Comment first: the comment decides which of concurrent copies closes the issue.
+  if (!(await recordOnce(o, current.number, note))) return already(o, current, 'by a concurrent run');
+  const done = { number: current.number, url: current.html_url };
+  if (keep) return { action: 'commented', ...done, reason: 'resolved; the issue stays open' };
+  await o.octokit.rest.issues.update({
+    ...o.repo,
+    issue_number: current.number,
+    state: 'closed',
+    state_reason: 'completed',
+  });
+  return { action: 'closed', ...done, reason: 'resolved; closed the issue' };
 }
 
 async function create(o: ReconcileOptions, before: GroupIssue[], previous?: GroupIssue): Promise<Outcome> {
@@ -239,19 +271,13 @@ async function create(o: ReconcileOptions, before: GroupIssue[], previous?: Grou
     labels: [],
     body: `Duplicate of #${winner}, opened at the same time by another delivery of the same alert group.`,
   });
-  if (readState(kept.body)?.seen.includes(fp)) {
+  const why = `another run opened #${winner} at the same time; closed #${mine.number} as its duplicate`;
+  if ((await recorded(o, kept)) || !(await recordOnce(o, winner)))
     return {
       action: 'skipped',
       number: winner,
       url: kept.html_url,
-      reason: `another run opened #${winner} for the same notification at the same time; closed #${mine.number} as its duplicate`,
+      reason: `${why} (it records this notification)`,
     };
-  }
-  await octokit.rest.issues.createComment({ ...repo, issue_number: winner, body: o.comment() });
-  return {
-    action: 'commented',
-    number: winner,
-    url: kept.html_url,
-    reason: `another run opened #${winner} at the same time; closed #${mine.number} as its duplicate and commented`,
-  };
+  return { action: 'commented', number: winner, url: kept.html_url, reason: `${why} and commented` };
 }

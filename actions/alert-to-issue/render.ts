@@ -19,7 +19,12 @@ export const MAX_BODY = 60_000;
 export interface IssueState {
   v: 1;
   group: string;
-  /** Fingerprints of the notifications already recorded on this issue, newest last. */
+  /**
+   * Fingerprints of the notifications this body records: the one that opened the issue (issues
+   * opened by earlier versions list more). Written once, at creation, and never rewritten, so
+   * concurrent runs cannot overwrite each other's entries; later notifications are recorded by
+   * their comments (see issues.ts).
+   */
   seen: string[];
 }
 
@@ -40,19 +45,15 @@ export function stateMarker(state: IssueState): string {
   return `<!-- alert-to-issue:state ${JSON.stringify({ v: 1, group: state.group, seen })} -->`;
 }
 
-/** The body with its marker replaced (or added), everything else (and any human edit) kept. */
-export function withState(body: string | null | undefined, state: IssueState): string {
-  const text = body ?? '';
-  return STATE_MARKER.test(text)
-    ? text.replace(STATE_MARKER, stateMarker(state))
-    : `${stateMarker(state)}\n${text}`;
-}
-
-export function record(state: IssueState, fingerprint: string): IssueState {
-  return { ...state, seen: [...state.seen.filter((s) => s !== fingerprint), fingerprint] };
-}
-
 export const notificationMarker = (fp: string): string => `<!-- alert-to-issue:notification ${fp} -->`;
+
+/**
+ * The notification fingerprint a comment records, from the marker that starts every comment the
+ * action posts (alert text cannot forge it: `<` is always escaped in alert text).
+ */
+export function readNotificationMarker(body: string | null | undefined): string | undefined {
+  return /^<!-- alert-to-issue:notification ([0-9a-f]{16}) -->/.exec(body ?? '')?.[1];
+}
 
 export function alertName(n: Notification): string {
   return n.groupLabels.alertname ?? n.commonLabels.alertname ?? n.alerts[0]?.labels.alertname ?? 'Alert';

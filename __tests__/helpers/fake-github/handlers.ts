@@ -3,7 +3,7 @@
  * issue and PR numbers share one sequence, labels are created on first use, pagination has Link
  * headers, and a missing repository or issue is 404.
  */
-import type { FakeGitHub, HandlerContext } from './server.js';
+import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
 import { HttpStatus, paginate } from './server.js';
 import type { Comment, Issue, Label, RepoState } from './state.js';
 
@@ -49,6 +49,33 @@ const labelNames = (labels: unknown[] | undefined): string[] =>
 
 export function commentView(c: Comment): Comment {
   return c;
+}
+
+/** POST /repos/{owner}/{repo}/issues/{issue_number}/comments (exported so a test can simulate a racer). */
+export function createComment(ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const issue = issueOf(ctx, repo);
+  const body = String(ctx.body.body);
+  if (body.length > 65536)
+    throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
+  const id = ctx.state.nextId();
+  const comment: Comment = {
+    id,
+    node_id: `IC_${id}`,
+    issue_number: issue.number,
+    body,
+    user: ctx.state.user(ctx.login),
+    created_at: now(),
+    updated_at: now(),
+    html_url: `${issue.html_url}#issuecomment-${id}`,
+    url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/comments/${id}`,
+    issue_url: issue.url,
+    author_association: 'NONE',
+  };
+  repo.comments.push(comment);
+  issue.comments++;
+  issue.updated_at = now();
+  return { status: 201, body: comment };
 }
 
 export function registerDefaultHandlers(gh: FakeGitHub): void {
@@ -132,31 +159,7 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     return paginate(items, ctx);
   });
 
-  gh.on('issues/create-comment', (ctx) => {
-    const repo = repoOf(ctx);
-    const issue = issueOf(ctx, repo);
-    const body = String(ctx.body.body);
-    if (body.length > 65536)
-      throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
-    const id = ctx.state.nextId();
-    const comment: Comment = {
-      id,
-      node_id: `IC_${id}`,
-      issue_number: issue.number,
-      body,
-      user: ctx.state.user(ctx.login),
-      created_at: now(),
-      updated_at: now(),
-      html_url: `${issue.html_url}#issuecomment-${id}`,
-      url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/comments/${id}`,
-      issue_url: issue.url,
-      author_association: 'NONE',
-    };
-    repo.comments.push(comment);
-    issue.comments++;
-    issue.updated_at = now();
-    return { status: 201, body: comment };
-  });
+  gh.on('issues/create-comment', createComment);
 
   gh.on('issues/list-comments', (ctx) => {
     const repo = repoOf(ctx);
@@ -174,6 +177,16 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     comment.body = String(ctx.body.body);
     comment.updated_at = now();
     return { status: 200, body: comment };
+  });
+
+  gh.on('issues/delete-comment', (ctx) => {
+    const repo = repoOf(ctx);
+    const at = repo.comments.findIndex((c) => c.id === Number(ctx.params.comment_id));
+    if (at < 0) throw new HttpStatus(404, 'Not Found');
+    const [comment] = repo.comments.splice(at, 1);
+    const issue = repo.issue(comment!.issue_number);
+    if (issue) issue.comments--;
+    return { status: 204 };
   });
 
   gh.on('issues/add-labels', (ctx) => {
