@@ -79,7 +79,7 @@ export class MlflowClient {
       if (!(err instanceof MlflowError)) throw err;
       if (err.status === 401 || err.status === 403) {
         throw new MlflowError(
-          `MLflow at ${this.t.baseUrl} rejected the credentials (HTTP ${err.status}); set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD`,
+          `MLflow at ${this.t.baseUrl} rejected the credentials (HTTP ${err.status}): ${this.t.credentialHint(err.status)}`,
           err.status,
           err.errorCode,
         );
@@ -191,8 +191,9 @@ export class MlflowClient {
 
   // LoggedModels
 
-  supportsLoggedModels(): Promise<boolean> {
-    this.loggedModels ??= lm.probeLoggedModels(this.t).catch((err: unknown) => {
+  /** Whether the server has MLflow 3's LoggedModel API; asked once, in an experiment the caller uses. */
+  supportsLoggedModels(experimentId: string): Promise<boolean> {
+    this.loggedModels ??= lm.probeLoggedModels(this.t, experimentId).catch((err: unknown) => {
       this.loggedModels = undefined;
       throw err;
     });
@@ -204,7 +205,7 @@ export class MlflowClient {
     runId: string;
     name?: string;
   }): Promise<LoggedModel | undefined> {
-    if (!(await this.supportsLoggedModels())) return undefined;
+    if (!(await this.supportsLoggedModels(a.experimentId))) return undefined;
     return lm.findLoggedModel(this.t, a);
   }
 
@@ -214,7 +215,7 @@ export class MlflowClient {
     localDir: string;
     name: string;
   }): Promise<{ modelUri: string; source: string; modelId?: string }> {
-    const supported = await this.supportsLoggedModels();
+    const supported = await this.supportsLoggedModels(a.experimentId);
     return lm.logModelDir(this.t, supported, async () => await this.runArtifactRootUri(a.runId), a);
   }
 

@@ -11,14 +11,18 @@ import { proxyUrl, uploadDir } from './artifacts.js';
 import { MlflowError, type Transport } from './transport.js';
 import type { LoggedModel, LoggedModelStatus } from './types.js';
 
-/** True when the server has the LoggedModel API: an unknown id is answered RESOURCE_DOES_NOT_EXIST, not "no such route". */
-export async function probeLoggedModels(t: Transport): Promise<boolean> {
+/**
+ * True when the server has the LoggedModel API (MLflow 3). Asked with a search in the caller's own
+ * experiment: MLflow's basic-auth layer filters search results by permission rather than refusing
+ * the request, whereas asking for a made-up model id is answered 403 to anyone but an admin (a
+ * missing resource denies, so ids cannot be probed). MLflow 2.x has no such route: 404.
+ */
+export async function probeLoggedModels(t: Transport, experimentId: string): Promise<boolean> {
   try {
-    await t.call('GET', '/logged-models/m-00000000000000000000000000000000');
+    await t.call('POST', '/logged-models/search', { experiment_ids: [experimentId], max_results: 1 });
     return true;
   } catch (err) {
     if (!(err instanceof MlflowError)) throw err;
-    if (err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return true;
     if (err.status === 404 || err.status === 405 || err.errorCode === 'ENDPOINT_NOT_FOUND') return false;
     throw err;
   }

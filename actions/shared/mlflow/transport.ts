@@ -68,6 +68,8 @@ export class Transport {
   readonly logBatchStreams: number;
   private readonly baseDelayMs: number;
   private readonly auth?: string;
+  /** Which credentials were sent, for 401/403 messages (never the secret itself). */
+  private readonly credentials: string;
 
   constructor(opts: MlflowClientOptions) {
     let url: URL;
@@ -98,8 +100,15 @@ export class Transport {
     // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
     if (username && password) {
       this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      this.credentials =
+        opts.username !== undefined
+          ? `user '${username}' of MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD`
+          : `user '${username}' of the tracking URI`;
     } else if (opts.token) {
       this.auth = `Bearer ${opts.token}`;
+      this.credentials = 'MLFLOW_TRACKING_TOKEN';
+    } else {
+      this.credentials = '';
     }
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.attempts = Math.max(1, opts.attempts ?? 4);
@@ -165,7 +174,18 @@ export class Transport {
       throw new MlflowError(`cannot reach MLflow at ${this.baseUrl}: ${reason.replace(url, pathOf(url))}`);
     }
     if (res.ok) return res;
-    throw await toMlflowError(method, url, res);
+    const err = await toMlflowError(method, url, res);
+    if (res.status !== 401 && res.status !== 403) throw err;
+    throw new MlflowError(`${err.message} (${this.credentialHint(res.status)})`, err.status, err.errorCode);
+  }
+
+  /** What a 401/403 means for the credentials sent, naming the variables that hold them. */
+  credentialHint(status: number): string {
+    if (!this.credentials) {
+      return 'no credentials were sent: set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN';
+    }
+    if (status === 401) return `the server did not accept the credentials: ${this.credentials}`;
+    return `${this.credentials} lacks this permission: an MLflow admin can grant it (EDIT on the experiment and the registered model)`;
   }
 }
 
