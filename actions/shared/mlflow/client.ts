@@ -39,6 +39,7 @@ export class MlflowClient {
     if (!trackingUri) throw new MlflowError('MLFLOW_TRACKING_URI is not set');
     const seconds = Number(env.MLFLOW_HTTP_REQUEST_TIMEOUT);
     const retries = Number(env.MLFLOW_HTTP_REQUEST_MAX_RETRIES);
+    const factor = Number(env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR);
     const opts: MlflowClientOptions = {
       trackingUri,
       token: env.MLFLOW_TRACKING_TOKEN || undefined,
@@ -46,7 +47,11 @@ export class MlflowClient {
       password: env.MLFLOW_TRACKING_PASSWORD || undefined,
     };
     if (env.MLFLOW_HTTP_REQUEST_TIMEOUT && seconds > 0) opts.timeoutMs = seconds * 1000;
-    if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) opts.attempts = retries + 1;
+    if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) {
+      opts.attempts = retries + 1;
+      opts.endRunRetries = retries;
+    }
+    if (env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR && factor >= 0) opts.endRunBackoffFactorMs = factor * 1000;
     for (const [k, v] of Object.entries(overrides)) {
       if (v !== undefined) (opts as unknown as Record<string, unknown>)[k] = v;
     }
@@ -113,6 +118,14 @@ export class MlflowClient {
   }
   updateRun(runId: string, a: { status?: RunStatus; endTime?: number; runName?: string }): Promise<void> {
     return tracking.updateRun(this.t, runId, a);
+  }
+  /** Sets the run's final status with the long retry budget (endRunRetries), so a short outage does not leave it RUNNING. */
+  endRun(
+    runId: string,
+    status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>,
+    endTime = Date.now(),
+  ): Promise<void> {
+    return tracking.updateRun(this.t, runId, { status, endTime }, this.t.endRun);
   }
   async getRun(runId: string): Promise<Run> {
     const run = await tracking.getRun(this.t, runId);

@@ -20,6 +20,14 @@ export interface MlflowClientOptions {
   attempts?: number;
   /** First retry backoff (doubled each retry, jittered). */
   baseDelayMs?: number;
+  /**
+   * Ending a run gets the budget of MLflow's Python client, not the short one of other calls, so a
+   * server back within minutes still gets the run's final status: retries (default 7, as
+   * MLFLOW_HTTP_REQUEST_MAX_RETRIES) after factor x 2^n seconds (default 2, as
+   * MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR), each wait at most 60 s: 2 + 4 + ... + 60 + 60, about 3 minutes.
+   */
+  endRunRetries?: number;
+  endRunBackoffFactorMs?: number;
   /** Artifact uploads in flight at once (default 8). */
   uploadConcurrency?: number;
   /** Concurrent log-batch streams, each owning a disjoint set of metric keys (default 4). */
@@ -54,7 +62,12 @@ export const API = '/api/2.0/mlflow';
 export interface CallOptions {
   timeoutMs?: number;
   attempts?: number;
+  /** The delay before retry n (1-based), instead of the jittered exponential from baseDelayMs. */
+  backoff?: (retry: number) => number;
 }
+
+/** The most ending a run waits between two attempts. */
+const END_RUN_MAX_DELAY_MS = 60_000;
 
 type Body = RequestInit['body'] | (() => RequestInit['body']);
 
@@ -66,6 +79,8 @@ export class Transport {
   readonly attempts: number;
   readonly uploadConcurrency: number;
   readonly logBatchStreams: number;
+  /** The retry budget of the call that ends a run (see MlflowClientOptions.endRunRetries). */
+  readonly endRun: Required<Pick<CallOptions, 'attempts' | 'backoff'>>;
   private readonly baseDelayMs: number;
   private readonly auth?: string;
   /** Which credentials were sent, for 401/403 messages (never the secret itself). */
@@ -115,6 +130,11 @@ export class Transport {
     this.baseDelayMs = opts.baseDelayMs ?? 250;
     this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? 8);
     this.logBatchStreams = Math.max(1, opts.logBatchStreams ?? 4);
+    const factor = opts.endRunBackoffFactorMs ?? 2000;
+    this.endRun = {
+      attempts: Math.max(0, opts.endRunRetries ?? 7) + 1,
+      backoff: (retry) => Math.min(END_RUN_MAX_DELAY_MS, factor * 2 ** (retry - 1)),
+    };
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -163,6 +183,7 @@ export class Transport {
       attempts: opts.attempts ?? this.attempts,
       timeoutMs: opts.timeoutMs ?? this.timeoutMs,
       baseDelayMs: this.baseDelayMs,
+      backoff: opts.backoff,
       onRetry: () => this.requestCount++,
     };
     this.requestCount++;
