@@ -89,12 +89,16 @@ export async function finalizeLoggedModel(
  * The directory's MLmodel with the fields log_model would have written (run_id, model_id,
  * artifact_path), so the uploaded model points back at its run like one logged from Python.
  */
-function patchedMlmodel(localDir: string, fields: Record<string, string>): Buffer | undefined {
+function patchedMlmodel(
+  localDir: string,
+  fields: Record<string, string>,
+  defaults: Record<string, string> = {},
+): Buffer | undefined {
   const path = join(localDir, 'MLmodel');
   if (!existsSync(path)) return undefined;
   const doc = parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
   if (!doc || typeof doc !== 'object') return undefined;
-  return Buffer.from(stringify({ ...doc, ...fields }));
+  return Buffer.from(stringify({ ...defaults, ...doc, ...fields }));
 }
 
 export async function logModelDir(
@@ -108,7 +112,13 @@ export async function logModelDir(
   }
   if (!supportsLoggedModels) {
     const root = proxyUrl(t, await runArtifactUri());
-    const mlmodel = patchedMlmodel(a.localDir, { run_id: a.runId, artifact_path: a.name });
+    // MLflow 2.x's runs/log-model requires utc_time_created; save_model writes it, but an MLmodel
+    // written by other tools may lack it. Kept when present, else now, in Python's str(datetime) form.
+    const mlmodel = patchedMlmodel(
+      a.localDir,
+      { run_id: a.runId, artifact_path: a.name },
+      { utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', '') },
+    );
     await uploadDir(t, root, a.localDir, a.name, {
       replace: (rel) => (rel === 'MLmodel' ? mlmodel : undefined),
     });
