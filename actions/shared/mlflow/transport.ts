@@ -4,7 +4,11 @@
  * into an MlflowError that says what was called and what the server answered.
  */
 import * as core from '@actions/core';
-import { fetchWithRetry, HttpError, type RetryOptions } from '../http.js';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fetchWithRetry, HttpError, withRetry, type RetryOptions } from '../http.js';
 
 export interface MlflowClientOptions {
   /** http(s) URL of the tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept). */
@@ -178,7 +182,34 @@ export class Transport {
     init: Omit<RequestInit, 'body'> & { body?: Body },
     opts: CallOptions = {},
   ): Promise<Response> {
-    const method = init.method ?? 'GET';
+    return this.exchange(url, init.method ?? 'GET', (retry) => fetchWithRetry(url, init, retry), opts);
+  }
+
+  /**
+   * A PUT whose body is piped from `open()` (a fresh stream per attempt) over node:http(s), so
+   * memory stays bounded whatever the size: fetch keeps a stream body in memory (undici's
+   * "Request stream contents are kept in memory when using fetch").
+   */
+  async put(
+    url: string,
+    headers: Record<string, string>,
+    open: () => Readable | Buffer,
+    opts: CallOptions = {},
+  ): Promise<Response> {
+    return this.exchange(
+      url,
+      'PUT',
+      (retry) => withRetry(`PUT ${url}`, (signal) => streamedPut(url, headers, open(), signal), retry),
+      opts,
+    );
+  }
+
+  private async exchange(
+    url: string,
+    method: string,
+    go: (retry: RetryOptions) => Promise<Response>,
+    opts: CallOptions,
+  ): Promise<Response> {
     const retry: RetryOptions = {
       attempts: opts.attempts ?? this.attempts,
       timeoutMs: opts.timeoutMs ?? this.timeoutMs,
@@ -189,7 +220,7 @@ export class Transport {
     this.requestCount++;
     let res: Response;
     try {
-      res = await fetchWithRetry(url, init, retry);
+      res = await go(retry);
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : (err as Error).message;
       throw new MlflowError(`cannot reach MLflow at ${this.baseUrl}: ${reason.replace(url, pathOf(url))}`);
@@ -228,6 +259,51 @@ export async function toMlflowError(method: string, url: string, res: Response):
     res.status,
     code,
   );
+}
+
+/**
+ * One PUT over node:http(s) with `body` piped in (backpressure keeps memory bounded); the answer
+ * as a Response, like fetch's. Rejects with the connection error, or the signal's reason on timeout.
+ */
+function streamedPut(
+  url: string,
+  headers: Record<string, string>,
+  body: Readable | Buffer,
+  signal: AbortSignal,
+): Promise<Response> {
+  const u = new URL(url);
+  const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<Response>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (body instanceof Readable) body.destroy();
+      reject(signal.aborted ? signal.reason : err);
+    };
+    const req = request(u, { method: 'PUT', headers, signal }, (res: IncomingMessage) => {
+      // The server may answer (say 401) before taking the whole body: stop sending.
+      if (body instanceof Readable) body.unpipe(req);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        if (body instanceof Readable) body.destroy();
+        const status = res.statusCode ?? 502;
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        }
+        const noBody = status === 204 || status === 205 || status === 304 || chunks.length === 0;
+        resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, headers: h }));
+      });
+    });
+    req.on('error', fail);
+    if (Buffer.isBuffer(body)) req.end(body);
+    else pipeline(body, req).catch(fail);
+  });
 }
 
 function toQuery(body?: Record<string, unknown>): string {
