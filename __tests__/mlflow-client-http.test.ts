@@ -325,8 +325,8 @@ describe('paging and probing', () => {
       res.end('<title>404 Not Found</title>');
     };
     const client = new MlflowClient({ trackingUri: base });
-    expect(await client.supportsLoggedModels()).toBe(false);
-    expect(await client.supportsLoggedModels()).toBe(false);
+    expect(await client.supportsLoggedModels('1')).toBe(false);
+    expect(await client.supportsLoggedModels('1')).toBe(false);
     expect(await client.findLoggedModel({ experimentId: '1', runId: 'r' })).toBeUndefined();
     expect(requests).toHaveLength(1);
   });

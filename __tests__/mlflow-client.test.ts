@@ -286,7 +286,7 @@ describe('registry and LoggedModels', () => {
     );
 
   test('the server has the LoggedModel API, and the model a Python script logged is found', async () => {
-    expect(await client.supportsLoggedModels()).toBe(true);
+    expect(await client.supportsLoggedModels(pyRun.experimentId)).toBe(true);
     const found = await client.findLoggedModel({ ...pyRun, name: 'clf' });
     expect(found?.info).toMatchObject({
       name: 'clf',
@@ -380,8 +380,8 @@ describe('registry and LoggedModels', () => {
     const proxy = await startProxy(server.url, (path) => path.includes('/logged-models'));
     try {
       const old = new MlflowClient({ trackingUri: proxy.url });
-      expect(await old.supportsLoggedModels()).toBe(false);
       const exp = await old.getOrCreateExperiment('exp-models-2x');
+      expect(await old.supportsLoggedModels(exp.experiment_id)).toBe(false);
       const run = await old.createRun({ experimentId: exp.experiment_id, runName: 'v2' });
       expect(
         await old.findLoggedModel({ experimentId: exp.experiment_id, runId: run.run_id }),

@@ -266,7 +266,7 @@ describe('train-and-log failures', () => {
     expect(() => readFileSync(join(r.cwd, 'ran'))).toThrow();
   });
 
-  it('a tracking server that dies mid-run fails the action clearly and in bounded time', async () => {
+  it('a tracking server that dies mid-run and never comes back fails the action clearly and in bounded time', async () => {
     // The action reaches MLflow through a TCP relay; closing the relay is the server dying, as
     // the action sees it (connections refused), without starting a second server.
     const doomed = await tcpRelay(new URL(mlflow.url).port);
@@ -281,6 +281,8 @@ describe('train-and-log failures', () => {
         command: `echo '{"accuracy": 0.9}' > metrics.json; echo "server, goodbye"; bash wait-for-kill.sh`,
         'github-token': '',
       },
+      // Ending the run retries for minutes by default; MLflow's own variables shorten that here.
+      env: { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '2', MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.5' },
       timeoutMs: 90_000,
       onStdout: (chunk) => {
         if (chunk.includes('server, goodbye') && !stopping) {
@@ -300,4 +302,52 @@ describe('train-and-log failures', () => {
     expect(r.errors[0]).toContain(`marking MLflow run ${runId} FAILED failed too`);
     expect(await statusOf(runId)).toBe('RUNNING');
   });
+
+  it('a tracking server killed during the command and back ~10 s later: the run ends FAILED, not RUNNING', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'tal-restart-'));
+    const first = await startMlflow({ dir: home });
+    const port = Number(new URL(first.url).port);
+    const cwd = mkdtempSync(join(tmpdir(), 'tal-restart-cwd-'));
+    writeFileSync(join(cwd, 'wait-for-kill.sh'), 'while [ ! -e killed ]; do sleep 0.2; done\n');
+    let restarted: Promise<MlflowServer> | undefined;
+    const r = await runAction('train-and-log', {
+      cwd,
+      inputs: {
+        'tracking-uri': first.url,
+        experiment: 'restarted',
+        command: `echo '{"accuracy": 0.9}' > metrics.json; echo "server, goodbye"; bash wait-for-kill.sh`,
+        'github-token': '',
+      },
+      timeoutMs: 240_000,
+      onStdout: (chunk) => {
+        if (chunk.includes('server, goodbye') && !restarted) {
+          // A crash, not a shutdown: SIGKILL to the server's process group, then the command ends
+          // and the action meets a dead server; it comes back on the same port and database.
+          restarted = crash(first)
+            .then(() => writeFileSync(join(cwd, 'killed'), ''))
+            .then(() => new Promise((resolve) => setTimeout(resolve, 10_000)))
+            .then(() => startMlflow({ dir: home, port }));
+        }
+      },
+    });
+    const second = await restarted!;
+    try {
+      expect(r.signal).toBeNull();
+      expect(r.code).toBe(1);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]).toContain(`cannot reach MLflow at ${first.url}`);
+      expect(r.errors[0]).not.toContain('failed too');
+      const run = await new MlflowRest(second.url).run(r.outputs['run-id']!);
+      expect(run.info.status).toBe('FAILED');
+      expect(run.info.end_time).toBeGreaterThan(0);
+    } finally {
+      await second.stop();
+    }
+  }, 300_000);
 });
+
+async function crash(server: MlflowServer): Promise<void> {
+  const exited = new Promise((resolve) => server.process.once('exit', resolve));
+  process.kill(-server.process.pid!, 'SIGKILL');
+  await exited;
+}

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeGitHub } from './helpers/fake-github/server.js';
@@ -316,4 +316,58 @@ describe('train-and-log at volume', () => {
     const predictions = pyfuncPredict(mlflow.url, ['models:/iris-bulk/1']);
     expect(predictions['models:/iris-bulk/1']).toEqual(['setosa', 'versicolor', 'virginica']);
   }, 240_000);
+
+  it('uploads a 300 MB artifact byte for byte with bounded memory (peak RSS of the action under 200 MB)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'tal-large-'));
+    let peakKb = 0;
+    let poll: NodeJS.Timeout | undefined;
+    const r = await runAction('train-and-log', {
+      cwd,
+      inputs: {
+        'tracking-uri': mlflow.url,
+        experiment: 'large-artifact',
+        command: `head -c 300M /dev/urandom > large.bin && echo '{"accuracy": 0.5}' > metrics.json`,
+        artifacts: 'large.bin',
+        'github-token': '',
+      },
+      timeoutMs: 180_000,
+      onStdout: (_chunk, child) => {
+        // VmHWM is the process's peak resident set so far; read it until the process is gone.
+        poll ??= setInterval(() => {
+          try {
+            const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+            peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0));
+          } catch {
+            /* exited */
+          }
+        }, 50);
+      },
+    });
+    clearInterval(poll);
+    expect(r.errors).toEqual([]);
+    expect(r.code).toBe(0);
+    const runId = r.outputs['run-id']!;
+    const local = await sha256File(join(cwd, 'large.bin'));
+    const res = await fetch(
+      `${mlflow.url}/get-artifact?${new URLSearchParams({ run_id: runId, path: 'large.bin' })}`,
+    );
+    expect(res.ok).toBe(true);
+    const remote = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      remote.update(chunk);
+      bytes += chunk.length;
+    }
+    expect(bytes).toBe(300 * 1024 * 1024);
+    expect(remote.digest('hex')).toBe(local);
+    expect(peakKb).toBeGreaterThan(0);
+    expect(peakKb).toBeLessThan(200 * 1024);
+    console.log(`train-and-log peak RSS uploading 300 MB: ${Math.round(peakKb / 1024)} MB`);
+  }, 240_000);
 });
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -15,16 +15,28 @@ export interface RestRun {
 }
 
 export class MlflowRest {
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    /** Basic-auth credentials, for servers started with `--app-name basic-auth`. */
+    private readonly creds?: { username: string; password: string },
+  ) {}
+
+  private auth(extra: Record<string, string> = {}): Record<string, string> {
+    if (!this.creds) return extra;
+    const basic = Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64');
+    return { ...extra, authorization: `Basic ${basic}` };
+  }
 
   async call<T>(method: 'GET' | 'POST', path: string, body: Record<string, unknown> = {}): Promise<T> {
     const api = `${this.url}/api/2.0/mlflow${path}`;
     const res =
       method === 'GET'
-        ? await fetch(`${api}?${new URLSearchParams(body as Record<string, string>)}`)
+        ? await fetch(`${api}?${new URLSearchParams(body as Record<string, string>)}`, {
+            headers: this.auth(),
+          })
         : await fetch(api, {
             method,
-            headers: { 'content-type': 'application/json' },
+            headers: this.auth({ 'content-type': 'application/json' }),
             body: JSON.stringify(body),
           });
     const json = (await res.json()) as T & { error_code?: string };
@@ -78,6 +90,7 @@ export class MlflowRest {
   async alias(name: string, alias: string): Promise<string | undefined> {
     const res = await fetch(
       `${this.url}/api/2.0/mlflow/registered-models/alias?${new URLSearchParams({ name, alias })}`,
+      { headers: this.auth() },
     );
     if (res.status === 400 || res.status === 404) return undefined;
     if (!res.ok) throw new Error(`alias ${name}@${alias}: ${res.status} ${await res.text()}`);
@@ -102,7 +115,9 @@ export class MlflowRest {
 
   /** A run artifact's bytes, through the server's own download route. */
   async artifact(runId: string, path: string): Promise<Buffer> {
-    const res = await fetch(`${this.url}/get-artifact?${new URLSearchParams({ run_id: runId, path })}`);
+    const res = await fetch(`${this.url}/get-artifact?${new URLSearchParams({ run_id: runId, path })}`, {
+      headers: this.auth(),
+    });
     if (!res.ok) throw new Error(`get-artifact ${path}: ${res.status}`);
     return Buffer.from(await res.arrayBuffer());
   }

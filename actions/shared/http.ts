@@ -10,6 +10,8 @@ export interface RetryOptions {
   /** First backoff; doubled each retry, with full jitter. */
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** The delay before retry n (1-based), replacing the jittered exponential one. */
+  backoff?: (retry: number) => number;
   /** Whether a non-throwing response should be retried. Default: 429 and 5xx. */
   retryOn?: (res: Response) => boolean;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
@@ -44,6 +46,35 @@ export async function fetchWithRetry(
   init: Omit<RequestInit, 'body'> & { body?: RequestInit['body'] | (() => RequestInit['body']) } = {},
   options: RetryOptions = {},
 ): Promise<Response> {
+  return withRetry(
+    `${init.method ?? 'GET'} ${String(url)}`,
+    (signal) => {
+      // A body factory lets a stream body be re-created for each attempt.
+      const body = typeof init.body === 'function' ? init.body() : init.body;
+      const requestInit: RequestInit & { duplex?: 'half' } = { ...init, body, signal };
+      if (body && typeof body === 'object' && 'getReader' in body) requestInit.duplex = 'half';
+      return fetch(url, requestInit);
+    },
+    options,
+  );
+}
+
+/** The delay before retry `retry` (1-based): exponential from baseDelayMs, capped, full jitter. */
+const jittered =
+  (baseDelayMs: number, maxDelayMs: number) =>
+  (retry: number): number =>
+    Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1)) * Math.random();
+
+/**
+ * The retry loop of fetchWithRetry for any sender of a Response (e.g. a streamed node:http
+ * upload): `send` gets an AbortSignal that fires after the per-attempt timeout and rejects with
+ * its reason (a TimeoutError) or the connection error.
+ */
+export async function withRetry(
+  label: string,
+  send: (signal: AbortSignal) => Promise<Response>,
+  options: RetryOptions = {},
+): Promise<Response> {
   const {
     attempts = 4,
     timeoutMs = 30_000,
@@ -52,19 +83,12 @@ export async function fetchWithRetry(
     retryOn = defaultRetryOn,
     onRetry,
   } = options;
+  const backoff = options.backoff ?? jittered(baseDelayMs, maxDelayMs);
   let lastReason = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    // A body factory lets a stream body be re-created for each attempt.
-    const body = typeof init.body === 'function' ? init.body() : init.body;
-    const requestInit: RequestInit & { duplex?: 'half' } = {
-      ...init,
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    };
-    if (body && typeof body === 'object' && 'getReader' in body) requestInit.duplex = 'half';
-    let delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * Math.random();
+    let delay = backoff(attempt);
     try {
-      const res = await fetch(url, requestInit);
+      const res = await send(AbortSignal.timeout(timeoutMs));
       if (!retryOn(res) || attempt === attempts) return res;
       lastReason = `HTTP ${res.status}`;
       delay = retryAfterMs(res) ?? delay;
@@ -74,15 +98,13 @@ export async function fetchWithRetry(
       lastReason =
         e.name === 'TimeoutError'
           ? `no answer within ${timeoutMs} ms`
-          : (e.cause?.code ?? e.cause?.message ?? e.message);
+          : (e.cause?.code ?? e.cause?.message ?? (e as { code?: string }).code ?? e.message);
       if (attempt === attempts) {
-        throw new HttpError(
-          `${init.method ?? 'GET'} ${String(url)} failed after ${attempts} attempts: ${lastReason}`,
-        );
+        throw new HttpError(`${label} failed after ${attempts} attempts: ${lastReason}`);
       }
     }
     onRetry?.({ attempt, delayMs: delay, reason: lastReason });
     await sleep(delay);
   }
-  throw new HttpError(`${init.method ?? 'GET'} ${String(url)} failed: ${lastReason}`);
+  throw new HttpError(`${label} failed: ${lastReason}`);
 }

@@ -68,8 +68,10 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
   let ended = false;
   let cancelled = false;
   let command: RunningCommand | undefined;
-  const end = async (c: MlflowClient, status: RunStatus): Promise<void> => {
-    await c.updateRun(runId, { status, endTime: Date.now() });
+  // FINISHED and FAILED get the client's long end-of-run budget (minutes, as MLflow's own client):
+  // the run's status is what people trust afterwards, so a short outage must not leave it RUNNING.
+  const end = async (c: MlflowClient, status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>): Promise<void> => {
+    await c.endRun(runId, status);
   };
 
   const stopListening = onCancel(async (signal) => {
@@ -86,6 +88,8 @@ export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome
         trackingUri: config.trackingUri,
         timeoutMs: 4000,
         attempts: 2,
+        endRunRetries: 1,
+        endRunBackoffFactorMs: 250,
       });
       await end(quick, 'KILLED').catch((err: unknown) =>
         notes.push(`could not mark it KILLED: ${errorMessage(err)}`),

@@ -2,12 +2,12 @@
  * Artifacts through the tracking server's proxy (`mlflow server --serve-artifacts`): an artifact
  * root `mlflow-artifacts:/<path>` (or `mlflow-artifacts://host:port/<path>`) maps to
  * `<tracking uri>/api/2.0/mlflow-artifacts/artifacts/<path>`, as MlflowArtifactsRepository.resolve_uri does.
- * Files are streamed from disk, with Content-Length, and a fresh stream per retry.
+ * Files are piped from disk over node:http (bounded memory), with Content-Length, and a fresh stream per retry.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { MlflowError, type Transport } from './transport.js';
 import type { FileInfo } from './types.js';
 
@@ -72,13 +72,7 @@ export async function uploadFile(
 ): Promise<void> {
   assertUploadablePath(artifactPath, localFile);
   const { size } = await stat(localFile);
-  await uploadBody(
-    transport,
-    rootUrl,
-    artifactPath,
-    size,
-    () => Readable.toWeb(createReadStream(localFile)) as ReadableStream,
-  );
+  await uploadBody(transport, rootUrl, artifactPath, size, () => createReadStream(localFile));
 }
 
 export async function uploadBytes(
@@ -96,22 +90,18 @@ async function uploadBody(
   rootUrl: string,
   artifactPath: string,
   size: number,
-  body: () => RequestInit['body'],
+  body: () => Readable | Buffer,
 ): Promise<void> {
   const url = `${rootUrl}/${encodePath(artifactPath)}`;
-  const res = await transport.send(
+  await transport.put(
     url,
-    {
-      method: 'PUT',
-      headers: transport.headers({
-        'content-type': 'application/octet-stream',
-        'content-length': String(size),
-      }),
-      body,
-    },
+    transport.headers({
+      'content-type': 'application/octet-stream',
+      'content-length': String(size),
+    }),
+    body,
     { timeoutMs: transferTimeout(transport, size) },
   );
-  await res.body?.cancel();
 }
 
 /** Every regular file under `dir` (symlinked files followed, symlinked directories not, to avoid cycles). */

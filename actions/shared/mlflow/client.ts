@@ -39,6 +39,7 @@ export class MlflowClient {
     if (!trackingUri) throw new MlflowError('MLFLOW_TRACKING_URI is not set');
     const seconds = Number(env.MLFLOW_HTTP_REQUEST_TIMEOUT);
     const retries = Number(env.MLFLOW_HTTP_REQUEST_MAX_RETRIES);
+    const factor = Number(env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR);
     const opts: MlflowClientOptions = {
       trackingUri,
       token: env.MLFLOW_TRACKING_TOKEN || undefined,
@@ -46,7 +47,11 @@ export class MlflowClient {
       password: env.MLFLOW_TRACKING_PASSWORD || undefined,
     };
     if (env.MLFLOW_HTTP_REQUEST_TIMEOUT && seconds > 0) opts.timeoutMs = seconds * 1000;
-    if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) opts.attempts = retries + 1;
+    if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) {
+      opts.attempts = retries + 1;
+      opts.endRunRetries = retries;
+    }
+    if (env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR && factor >= 0) opts.endRunBackoffFactorMs = factor * 1000;
     for (const [k, v] of Object.entries(overrides)) {
       if (v !== undefined) (opts as unknown as Record<string, unknown>)[k] = v;
     }
@@ -79,7 +84,7 @@ export class MlflowClient {
       if (!(err instanceof MlflowError)) throw err;
       if (err.status === 401 || err.status === 403) {
         throw new MlflowError(
-          `MLflow at ${this.t.baseUrl} rejected the credentials (HTTP ${err.status}); set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD`,
+          `MLflow at ${this.t.baseUrl} rejected the credentials (HTTP ${err.status}): ${this.t.credentialHint(err.status)}`,
           err.status,
           err.errorCode,
         );
@@ -113,6 +118,14 @@ export class MlflowClient {
   }
   updateRun(runId: string, a: { status?: RunStatus; endTime?: number; runName?: string }): Promise<void> {
     return tracking.updateRun(this.t, runId, a);
+  }
+  /** Sets the run's final status with the long retry budget (endRunRetries), so a short outage does not leave it RUNNING. */
+  endRun(
+    runId: string,
+    status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>,
+    endTime = Date.now(),
+  ): Promise<void> {
+    return tracking.updateRun(this.t, runId, { status, endTime }, this.t.endRun);
   }
   async getRun(runId: string): Promise<Run> {
     const run = await tracking.getRun(this.t, runId);
@@ -191,8 +204,9 @@ export class MlflowClient {
 
   // LoggedModels
 
-  supportsLoggedModels(): Promise<boolean> {
-    this.loggedModels ??= lm.probeLoggedModels(this.t).catch((err: unknown) => {
+  /** Whether the server has MLflow 3's LoggedModel API; asked once, in an experiment the caller uses. */
+  supportsLoggedModels(experimentId: string): Promise<boolean> {
+    this.loggedModels ??= lm.probeLoggedModels(this.t, experimentId).catch((err: unknown) => {
       this.loggedModels = undefined;
       throw err;
     });
@@ -204,7 +218,7 @@ export class MlflowClient {
     runId: string;
     name?: string;
   }): Promise<LoggedModel | undefined> {
-    if (!(await this.supportsLoggedModels())) return undefined;
+    if (!(await this.supportsLoggedModels(a.experimentId))) return undefined;
     return lm.findLoggedModel(this.t, a);
   }
 
@@ -214,7 +228,7 @@ export class MlflowClient {
     localDir: string;
     name: string;
   }): Promise<{ modelUri: string; source: string; modelId?: string }> {
-    const supported = await this.supportsLoggedModels();
+    const supported = await this.supportsLoggedModels(a.experimentId);
     return lm.logModelDir(this.t, supported, async () => await this.runArtifactRootUri(a.runId), a);
   }
 

@@ -11,14 +11,18 @@ import { proxyUrl, uploadDir } from './artifacts.js';
 import { MlflowError, type Transport } from './transport.js';
 import type { LoggedModel, LoggedModelStatus } from './types.js';
 
-/** True when the server has the LoggedModel API: an unknown id is answered RESOURCE_DOES_NOT_EXIST, not "no such route". */
-export async function probeLoggedModels(t: Transport): Promise<boolean> {
+/**
+ * True when the server has the LoggedModel API (MLflow 3). Asked with a search in the caller's own
+ * experiment: MLflow's basic-auth layer filters search results by permission rather than refusing
+ * the request, whereas asking for a made-up model id is answered 403 to anyone but an admin (a
+ * missing resource denies, so ids cannot be probed). MLflow 2.x has no such route: 404.
+ */
+export async function probeLoggedModels(t: Transport, experimentId: string): Promise<boolean> {
   try {
-    await t.call('GET', '/logged-models/m-00000000000000000000000000000000');
+    await t.call('POST', '/logged-models/search', { experiment_ids: [experimentId], max_results: 1 });
     return true;
   } catch (err) {
     if (!(err instanceof MlflowError)) throw err;
-    if (err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return true;
     if (err.status === 404 || err.status === 405 || err.errorCode === 'ENDPOINT_NOT_FOUND') return false;
     throw err;
   }
@@ -85,12 +89,16 @@ export async function finalizeLoggedModel(
  * The directory's MLmodel with the fields log_model would have written (run_id, model_id,
  * artifact_path), so the uploaded model points back at its run like one logged from Python.
  */
-function patchedMlmodel(localDir: string, fields: Record<string, string>): Buffer | undefined {
+function patchedMlmodel(
+  localDir: string,
+  fields: Record<string, string>,
+  defaults: Record<string, string> = {},
+): Buffer | undefined {
   const path = join(localDir, 'MLmodel');
   if (!existsSync(path)) return undefined;
   const doc = parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
   if (!doc || typeof doc !== 'object') return undefined;
-  return Buffer.from(stringify({ ...doc, ...fields }));
+  return Buffer.from(stringify({ ...defaults, ...doc, ...fields }));
 }
 
 export async function logModelDir(
@@ -104,7 +112,13 @@ export async function logModelDir(
   }
   if (!supportsLoggedModels) {
     const root = proxyUrl(t, await runArtifactUri());
-    const mlmodel = patchedMlmodel(a.localDir, { run_id: a.runId, artifact_path: a.name });
+    // MLflow 2.x's runs/log-model requires utc_time_created; save_model writes it, but an MLmodel
+    // written by other tools may lack it. Kept when present, else now, in Python's str(datetime) form.
+    const mlmodel = patchedMlmodel(
+      a.localDir,
+      { run_id: a.runId, artifact_path: a.name },
+      { utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', '') },
+    );
     await uploadDir(t, root, a.localDir, a.name, {
       replace: (rel) => (rel === 'MLmodel' ? mlmodel : undefined),
     });

@@ -1,6 +1,6 @@
 /** Experiments and runs: /api/2.0/mlflow/experiments/*, runs/*, metrics/get-history. */
 import { readValue, splitBatch } from './batch.js';
-import { MlflowError, type Transport } from './transport.js';
+import { MlflowError, type CallOptions, type Transport } from './transport.js';
 import type {
   DatasetInput,
   Experiment,
@@ -90,14 +90,20 @@ export async function updateRun(
   t: Transport,
   runId: string,
   a: { status?: RunStatus; endTime?: number; runName?: string },
+  opts?: CallOptions,
 ): Promise<void> {
-  await t.call('POST', '/runs/update', {
-    run_id: runId,
-    run_uuid: runId,
-    status: a.status,
-    end_time: a.endTime ?? (a.status && a.status !== 'RUNNING' ? Date.now() : undefined),
-    run_name: a.runName,
-  });
+  await t.call(
+    'POST',
+    '/runs/update',
+    {
+      run_id: runId,
+      run_uuid: runId,
+      status: a.status,
+      end_time: a.endTime ?? (a.status && a.status !== 'RUNNING' ? Date.now() : undefined),
+      run_name: a.runName,
+    },
+    opts,
+  );
 }
 
 export async function getRun(t: Transport, runId: string): Promise<Run> {

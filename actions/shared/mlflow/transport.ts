@@ -4,7 +4,11 @@
  * into an MlflowError that says what was called and what the server answered.
  */
 import * as core from '@actions/core';
-import { fetchWithRetry, HttpError, type RetryOptions } from '../http.js';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fetchWithRetry, HttpError, withRetry, type RetryOptions } from '../http.js';
 
 export interface MlflowClientOptions {
   /** http(s) URL of the tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept). */
@@ -20,6 +24,14 @@ export interface MlflowClientOptions {
   attempts?: number;
   /** First retry backoff (doubled each retry, jittered). */
   baseDelayMs?: number;
+  /**
+   * Ending a run gets the budget of MLflow's Python client, not the short one of other calls, so a
+   * server back within minutes still gets the run's final status: retries (default 7, as
+   * MLFLOW_HTTP_REQUEST_MAX_RETRIES) after factor x 2^n seconds (default 2, as
+   * MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR), each wait at most 60 s: 2 + 4 + ... + 60 + 60, about 3 minutes.
+   */
+  endRunRetries?: number;
+  endRunBackoffFactorMs?: number;
   /** Artifact uploads in flight at once (default 8). */
   uploadConcurrency?: number;
   /** Concurrent log-batch streams, each owning a disjoint set of metric keys (default 4). */
@@ -54,7 +66,12 @@ export const API = '/api/2.0/mlflow';
 export interface CallOptions {
   timeoutMs?: number;
   attempts?: number;
+  /** The delay before retry n (1-based), instead of the jittered exponential from baseDelayMs. */
+  backoff?: (retry: number) => number;
 }
+
+/** The most ending a run waits between two attempts. */
+const END_RUN_MAX_DELAY_MS = 60_000;
 
 type Body = RequestInit['body'] | (() => RequestInit['body']);
 
@@ -66,8 +83,12 @@ export class Transport {
   readonly attempts: number;
   readonly uploadConcurrency: number;
   readonly logBatchStreams: number;
+  /** The retry budget of the call that ends a run (see MlflowClientOptions.endRunRetries). */
+  readonly endRun: Required<Pick<CallOptions, 'attempts' | 'backoff'>>;
   private readonly baseDelayMs: number;
   private readonly auth?: string;
+  /** Which credentials were sent, for 401/403 messages (never the secret itself). */
+  private readonly credentials: string;
 
   constructor(opts: MlflowClientOptions) {
     let url: URL;
@@ -98,14 +119,26 @@ export class Transport {
     // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
     if (username && password) {
       this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      this.credentials =
+        opts.username !== undefined
+          ? `user '${username}' of MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD`
+          : `user '${username}' of the tracking URI`;
     } else if (opts.token) {
       this.auth = `Bearer ${opts.token}`;
+      this.credentials = 'MLFLOW_TRACKING_TOKEN';
+    } else {
+      this.credentials = '';
     }
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.attempts = Math.max(1, opts.attempts ?? 4);
     this.baseDelayMs = opts.baseDelayMs ?? 250;
     this.uploadConcurrency = Math.max(1, opts.uploadConcurrency ?? 8);
     this.logBatchStreams = Math.max(1, opts.logBatchStreams ?? 4);
+    const factor = opts.endRunBackoffFactorMs ?? 2000;
+    this.endRun = {
+      attempts: Math.max(0, opts.endRunRetries ?? 7) + 1,
+      backoff: (retry) => Math.min(END_RUN_MAX_DELAY_MS, factor * 2 ** (retry - 1)),
+    };
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -149,23 +182,62 @@ export class Transport {
     init: Omit<RequestInit, 'body'> & { body?: Body },
     opts: CallOptions = {},
   ): Promise<Response> {
-    const method = init.method ?? 'GET';
+    return this.exchange(url, init.method ?? 'GET', (retry) => fetchWithRetry(url, init, retry), opts);
+  }
+
+  /**
+   * A PUT whose body is piped from `open()` (a fresh stream per attempt) over node:http(s), so
+   * memory stays bounded whatever the size: fetch keeps a stream body in memory (undici's
+   * "Request stream contents are kept in memory when using fetch").
+   */
+  async put(
+    url: string,
+    headers: Record<string, string>,
+    open: () => Readable | Buffer,
+    opts: CallOptions = {},
+  ): Promise<Response> {
+    return this.exchange(
+      url,
+      'PUT',
+      (retry) => withRetry(`PUT ${url}`, (signal) => streamedPut(url, headers, open(), signal), retry),
+      opts,
+    );
+  }
+
+  private async exchange(
+    url: string,
+    method: string,
+    go: (retry: RetryOptions) => Promise<Response>,
+    opts: CallOptions,
+  ): Promise<Response> {
     const retry: RetryOptions = {
       attempts: opts.attempts ?? this.attempts,
       timeoutMs: opts.timeoutMs ?? this.timeoutMs,
       baseDelayMs: this.baseDelayMs,
+      backoff: opts.backoff,
       onRetry: () => this.requestCount++,
     };
     this.requestCount++;
     let res: Response;
     try {
-      res = await fetchWithRetry(url, init, retry);
+      res = await go(retry);
     } catch (err) {
       const reason = err instanceof HttpError ? err.message : (err as Error).message;
       throw new MlflowError(`cannot reach MLflow at ${this.baseUrl}: ${reason.replace(url, pathOf(url))}`);
     }
     if (res.ok) return res;
-    throw await toMlflowError(method, url, res);
+    const err = await toMlflowError(method, url, res);
+    if (res.status !== 401 && res.status !== 403) throw err;
+    throw new MlflowError(`${err.message} (${this.credentialHint(res.status)})`, err.status, err.errorCode);
+  }
+
+  /** What a 401/403 means for the credentials sent, naming the variables that hold them. */
+  credentialHint(status: number): string {
+    if (!this.credentials) {
+      return 'no credentials were sent: set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN';
+    }
+    if (status === 401) return `the server did not accept the credentials: ${this.credentials}`;
+    return `${this.credentials} lacks this permission: an MLflow admin can grant it (EDIT on the experiment and the registered model)`;
   }
 }
 
@@ -187,6 +259,51 @@ export async function toMlflowError(method: string, url: string, res: Response):
     res.status,
     code,
   );
+}
+
+/**
+ * One PUT over node:http(s) with `body` piped in (backpressure keeps memory bounded); the answer
+ * as a Response, like fetch's. Rejects with the connection error, or the signal's reason on timeout.
+ */
+function streamedPut(
+  url: string,
+  headers: Record<string, string>,
+  body: Readable | Buffer,
+  signal: AbortSignal,
+): Promise<Response> {
+  const u = new URL(url);
+  const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<Response>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (body instanceof Readable) body.destroy();
+      reject(signal.aborted ? signal.reason : err);
+    };
+    const req = request(u, { method: 'PUT', headers, signal }, (res: IncomingMessage) => {
+      // The server may answer (say 401) before taking the whole body: stop sending.
+      if (body instanceof Readable) body.unpipe(req);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        if (body instanceof Readable) body.destroy();
+        const status = res.statusCode ?? 502;
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        }
+        const noBody = status === 204 || status === 205 || status === 304 || chunks.length === 0;
+        resolve(new Response(noBody ? null : Buffer.concat(chunks), { status, headers: h }));
+      });
+    });
+    req.on('error', fail);
+    if (Buffer.isBuffer(body)) req.end(body);
+    else pipeline(body, req).catch(fail);
+  });
 }
 
 function toQuery(body?: Record<string, unknown>): string {
