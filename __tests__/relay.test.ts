@@ -5,8 +5,11 @@
  * secrets, and a graceful SIGTERM.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeGitHub } from './helpers/fake-github/server.js';
-import { RELAY_TOKEN, startRelay, type RelayProcess } from './helpers/relay-process.js';
+import { RELAY_TOKEN, RelayStartError, startRelay, type RelayProcess } from './helpers/relay-process.js';
 import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 import { runAction } from './helpers/run-action.js';
 
@@ -22,6 +25,20 @@ afterEach(async () => {
   relay = undefined;
   await gh.stop();
 });
+
+/** A process that exists and is not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 const dispatches = (): { event_type: string; client_payload: Record<string, unknown> }[] =>
   gh.state.repo('octo-org', 'iris')!.dispatches;
@@ -352,6 +369,32 @@ describe('relay: operations', () => {
       startRelay({ GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_test_token', RELAY_BEARER_TOKEN: 'short' }),
     ).rejects.toThrow(/RELAY_BEARER_TOKEN: expected at least 16 characters/);
     await expect(startRelay({ GITHUB_API_URL: gh.url })).rejects.toThrow(/GITHUB_TOKEN: expected a token/);
+  });
+
+  it('a relay that does not start in time is killed with its process group', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-hang-'));
+    const pidFile = join(dir, 'grandchild.pid');
+    // Preloaded before the relay: starts a process of its own, then blocks so the relay never listens.
+    writeFileSync(
+      join(dir, 'hang.cjs'),
+      `const c = require('node:child_process').spawn('sleep', ['300'], { stdio: 'ignore' });
+require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid));
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n`,
+    );
+    const err = (await startRelay(
+      {
+        GITHUB_API_URL: gh.url,
+        GITHUB_TOKEN: 'ghs_test_token',
+        NODE_OPTIONS: `--require ${join(dir, 'hang.cjs')}`,
+      },
+      { startTimeoutMs: 1500 },
+    ).catch((e: unknown) => e)) as RelayStartError;
+    expect(err).toBeInstanceOf(RelayStartError);
+    expect(err.message).toMatch(/^relay did not start within 1500 ms/);
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(err.pid!)).toBe(false);
+    for (let i = 0; i < 40 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(grandchild)).toBe(false);
   });
 
   it('on SIGTERM finishes the delivery in flight, refuses new work, and exits 0', async () => {
