@@ -7,9 +7,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseDocument } from 'yaml';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { ROOT, runAction } from './helpers/run-action.js';
 
@@ -79,15 +80,16 @@ describe('platform/alertmanager/alertmanager-direct.yml (payload: template, Aler
     expect(cp.format).toBe('alertmanager-direct/v1');
     // Template data is the notification's: no groupKey and no truncatedAlerts there.
     expect(text).not.toMatch(/\.GroupKey|\.TruncatedAlerts/);
-    // Every label and annotation value is URL-encoded, so rendered text cannot change type.
-    for (const [key, value] of Object.entries(cp)) {
+    // Every value is URL-encoded, so rendered text cannot change type; the scalars end with `&`.
+    for (const value of Object.values(cp)) {
       const fields = [...value.matchAll(/\{\{\s*(\.[A-Za-z.]+)[^}]*\}\}/g)].map((m) => m[0]);
-      for (const f of fields.filter(
-        (x) => /\.(Name|Value|GeneratorURL|Fingerprint|Status)\b/.test(x) && key !== 'status',
+      for (const f of fields.filter((x) =>
+        /\.(Name|Value|GeneratorURL|Fingerprint|Status|Receiver|ExternalURL)\b/.test(x),
       )) {
         expect(f).toMatch(/\|\s*urlquery/);
       }
     }
+    for (const key of ['status', 'receiver', 'externalURL']) expect(cp[key]).toMatch(/\|\s*urlquery \}\}&$/);
   });
 
   it('renders (by Alertmanager 0.32 code) to a payload alert-to-issue turns into the right issue', async () => {
@@ -119,6 +121,40 @@ describe('platform/alertmanager/alertmanager-direct.yml (payload: template, Aler
       await gh.stop();
     }
   });
+
+  // Alertmanager parses each rendered value as YAML: unencoded, these names became a number, a
+  // boolean, null and an object, and alert-to-issue rejected the notification (it was lost).
+  it.each(['12345', 'true', 'null', 'team: a'])(
+    'a receiver named %p, rendered by Alertmanager 0.32 code, reaches the issue as that name',
+    async (name) => {
+      const doc = parseDocument(text);
+      doc.setIn(['route', 'receiver'], name);
+      doc.setIn(['receivers', 0, 'name'], name);
+      const file = join(mkdtempSync(join(tmpdir(), 'am-direct-')), 'alertmanager.yml');
+      writeFileSync(file, doc.toString());
+      const res = spawnSync(join(ROOT, '.tools', 'bin', 'render-direct'), [file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(res.stderr).toBe('');
+      const rendered = JSON.parse(res.stdout) as { event_type: string; client_payload: unknown };
+      const gh = new FakeGitHub();
+      await gh.start();
+      try {
+        const run = await runAction('alert-to-issue', {
+          env: gh.env(),
+          eventName: 'repository_dispatch',
+          event: { action: rendered.event_type, client_payload: rendered.client_payload },
+        });
+        expect(run.errors).toEqual([]);
+        expect(run.outputs.action).toBe('created');
+        const issue = gh.state.repo('octo-org', 'iris')!.issue(1)!;
+        expect(issue.body).toContain(`- Group: receiver ${name}, group labels`);
+      } finally {
+        await gh.stop();
+      }
+    },
+  );
 
   // render-direct is built once by scripts/setup (Alertmanager 0.32's code); tests never compile it.
   it('the committed rendering is what render-direct produces now', () => {

@@ -5,8 +5,11 @@
  * secrets, and a graceful SIGTERM.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeGitHub } from './helpers/fake-github/server.js';
-import { RELAY_TOKEN, startRelay, type RelayProcess } from './helpers/relay-process.js';
+import { RELAY_TOKEN, RelayStartError, startRelay, type RelayProcess } from './helpers/relay-process.js';
 import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 import { runAction } from './helpers/run-action.js';
 
@@ -22,6 +25,20 @@ afterEach(async () => {
   relay = undefined;
   await gh.stop();
 });
+
+/** A process that exists and is not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 const dispatches = (): { event_type: string; client_payload: Record<string, unknown> }[] =>
   gh.state.repo('octo-org', 'iris')!.dispatches;
@@ -74,7 +91,7 @@ describe('relay: requests from Alertmanager', () => {
     expect(dispatches()).toHaveLength(0);
     const lower = await fetch(`${r.url}/alertmanager`, {
       method: 'POST',
-      headers: { authorization: `bearer ${RELAY_TOKEN}` },
+      headers: { authorization: `bearer ${RELAY_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify(notification()),
     });
     expect(lower.status).toBe(200);
@@ -95,6 +112,58 @@ describe('relay: requests from Alertmanager', () => {
     expect((await fetch(`${r.url}/alertmanager`)).status).toBe(405);
     expect((await fetch(`${r.url}/nope`)).status).toBe(404);
     expect(dispatches()).toHaveLength(0);
+  });
+
+  it('answers 415 to a body not declared as JSON, and takes application/json with parameters', async () => {
+    const r = await start();
+    const post = (type: string | undefined): Promise<Response> =>
+      fetch(`${r.url}/alertmanager`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${RELAY_TOKEN}`, ...(type ? { 'content-type': type } : {}) },
+        body:
+          type === undefined ? Buffer.from(JSON.stringify(notification())) : JSON.stringify(notification()),
+      });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx', undefined]) {
+      const res = await post(type);
+      expect(res.status).toBe(415);
+      expect(res.headers.get('accept-post')).toBe('application/json');
+      expect(((await res.json()) as { error: string }).error).toBe(
+        `Content-Type must be application/json, got ${type ? `'${type}'` : 'none'}`,
+      );
+    }
+    expect(dispatches()).toHaveLength(0);
+    expect((await post('Application/JSON; charset=utf-8')).status).toBe(200);
+    expect(dispatches()).toHaveLength(1);
+    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    expect(metrics).toMatch(/^relay_notifications_total\{outcome="rejected"\} 4$/m);
+  });
+
+  it('takes a group of more than 5,000 alerts (max_alerts: 0), trims it and alert-to-issue shows the rest', async () => {
+    const r = await start();
+    const alerts = Array.from({ length: 6000 }, (_, i) => ({ labels: { instance: `pod-${i}` } }));
+    const body = notification({ alerts });
+    const res = await r.post(body);
+    expect(res.status).toBe(200);
+    const { trimmedAlerts } = (await res.json()) as { trimmedAlerts: number };
+    const d = dispatches()[0]!;
+    expect(Buffer.byteLength(JSON.stringify(d.client_payload))).toBeLessThan(64 * 1024);
+    const am = d.client_payload.alertmanager as { alerts: unknown[]; truncatedAlerts: number };
+    expect(am.alerts.length).toBeGreaterThan(0);
+    expect(am.alerts.length + trimmedAlerts).toBe(6000);
+    expect(am.truncatedAlerts).toBe(trimmedAlerts);
+    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^relay_trimmed_alerts_total ${trimmedAlerts}$`, 'm'));
+
+    const run = await runAction('alert-to-issue', {
+      env: gh.env(),
+      eventName: 'repository_dispatch',
+      event: dispatchEvent(d.client_payload),
+    });
+    expect(run.errors).toEqual([]);
+    expect(run.outputs.action).toBe('created');
+    expect(gh.state.repo('octo-org', 'iris')!.issue(1)!.body).toContain(
+      `(+${trimmedAlerts} not shown: truncated before delivery)`,
+    );
   });
 
   it('trims alerts to fit GitHub limits and counts them in truncatedAlerts', async () => {
@@ -217,6 +286,31 @@ describe('relay: delivery to GitHub', () => {
     expect(gh.requests.filter((q) => q.path === '/repos/octo-org/iris/dispatches')).toHaveLength(2);
   });
 
+  it('answers a dispatch GitHub refuses with 422 with a 4xx (no retry), and logs and counts it', async () => {
+    const r = await start();
+    gh.fail({
+      status: 422,
+      operationId: 'repos/create-dispatch-event',
+      body: { message: "Invalid request.\n\nFor 'properties/client_payload', nil is not an object." },
+    });
+    const res = await r.post(notification());
+    // Alertmanager retries 5xx only: a 4xx here ends the retries of a dispatch that cannot succeed.
+    expect(res.status).toBe(422);
+    const answer = (await res.json()) as { error: string; id: string; retryable: boolean };
+    expect(answer.error).toMatch(/^GitHub answered 422: Invalid request/);
+    expect(answer.retryable).toBe(false);
+    expect(gh.calls('repos/create-dispatch-event')).toHaveLength(1);
+    expect(dispatches()).toHaveLength(0);
+    const line = r.logs().find((l) => l.id === answer.id && l.level === 'error')!;
+    expect(line).toMatchObject({ githubStatus: 422, attempts: 1 });
+    expect(String(line.msg)).toMatch(/422/);
+    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    expect(metrics).toMatch(/^relay_notifications_total\{outcome="undeliverable"\} 1$/m);
+    expect(metrics).not.toMatch(/^relay_notifications_total\{outcome="failed"\}/m);
+    // The next notification goes through as usual.
+    expect((await r.post(notification())).status).toBe(200);
+  });
+
   it('does not retry what retrying cannot fix (bad credentials, unknown repository)', async () => {
     const r = await start({ GITHUB_TOKEN: 'ghs_revoked_token_123' });
     const res = await r.post(notification());
@@ -275,6 +369,32 @@ describe('relay: operations', () => {
       startRelay({ GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_test_token', RELAY_BEARER_TOKEN: 'short' }),
     ).rejects.toThrow(/RELAY_BEARER_TOKEN: expected at least 16 characters/);
     await expect(startRelay({ GITHUB_API_URL: gh.url })).rejects.toThrow(/GITHUB_TOKEN: expected a token/);
+  });
+
+  it('a relay that does not start in time is killed with its process group', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-hang-'));
+    const pidFile = join(dir, 'grandchild.pid');
+    // Preloaded before the relay: starts a process of its own, then blocks so the relay never listens.
+    writeFileSync(
+      join(dir, 'hang.cjs'),
+      `const c = require('node:child_process').spawn('sleep', ['300'], { stdio: 'ignore' });
+require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid));
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n`,
+    );
+    const err = (await startRelay(
+      {
+        GITHUB_API_URL: gh.url,
+        GITHUB_TOKEN: 'ghs_test_token',
+        NODE_OPTIONS: `--require ${join(dir, 'hang.cjs')}`,
+      },
+      { startTimeoutMs: 1500 },
+    ).catch((e: unknown) => e)) as RelayStartError;
+    expect(err).toBeInstanceOf(RelayStartError);
+    expect(err.message).toMatch(/^relay did not start within 1500 ms/);
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(err.pid!)).toBe(false);
+    for (let i = 0; i < 40 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(grandchild)).toBe(false);
   });
 
   it('on SIGTERM finishes the delivery in flight, refuses new work, and exits 0', async () => {

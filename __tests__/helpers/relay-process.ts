@@ -22,8 +22,24 @@ export interface RelayProcess {
   post(body: unknown, opts?: { token?: string | null; raw?: string; path?: string }): Promise<Response>;
 }
 
-export async function startRelay(env: Record<string, string | undefined>): Promise<RelayProcess> {
+/** The relay did not start; `pid` is the process that was killed (with its process group) or exited. */
+export class RelayStartError extends Error {
+  constructor(
+    message: string,
+    readonly pid: number | undefined,
+  ) {
+    super(message);
+    this.name = 'RelayStartError';
+  }
+}
+
+export async function startRelay(
+  env: Record<string, string | undefined>,
+  { startTimeoutMs = 20_000 }: { startTimeoutMs?: number } = {},
+): Promise<RelayProcess> {
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'relay', 'index.js')], {
+    // Its own process group, so that a relay that never starts is killed with anything it spawned.
+    detached: true,
     env: {
       PATH: process.env.PATH,
       RELAY_HOST: '127.0.0.1',
@@ -45,7 +61,25 @@ export async function startRelay(env: Record<string, string | undefined>): Promi
       .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${out}`)), 20_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // A relay left running would hold its port and outlive the test run: kill the whole group
+      // and report only once it is gone.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      void exited.then(() =>
+        reject(
+          new RelayStartError(
+            `relay did not start within ${startTimeoutMs} ms (pid ${child.pid}, killed):\n${out}`,
+            child.pid,
+          ),
+        ),
+      );
+    }, startTimeoutMs);
     const check = (): void => {
       const listening = logs().find((l) => l.msg === 'listening');
       if (listening) {
@@ -54,9 +88,10 @@ export async function startRelay(env: Record<string, string | undefined>): Promi
       }
     };
     child.stdout!.on('data', check);
-    exited.then((code) => {
+    void exited.then((code) => {
+      if (timedOut) return;
       clearTimeout(timer);
-      reject(new Error(`relay exited with ${code}:\n${out}`));
+      reject(new RelayStartError(`relay exited with ${code}:\n${out}`, child.pid));
     });
   });
   const url = `http://127.0.0.1:${port}`;

@@ -82,7 +82,8 @@ function describe(value: unknown): string {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const MAX_ALERTS = 5000;
+/** Most alerts alert-to-issue takes in one notification (the relay trims to far fewer). */
+export const MAX_ALERTS = 5000;
 const MAX_STRING = 64 * 1024;
 
 function str(obj: Record<string, unknown>, key: string, path: string, required: boolean): string | undefined {
@@ -140,8 +141,16 @@ export function isRfc3339(value: string): boolean {
   return /^\d{4}-\d\d-\d\dT/i.test(value) && dateTime.validate(value);
 }
 
-/** Checks a v4 webhook body field by field; `path` prefixes every field named in errors. */
-export function validateNotification(value: unknown, path = 'payload'): Notification {
+/**
+ * Checks a v4 webhook body field by field; `path` prefixes every field named in errors.
+ * `maxAlerts` is the relay's way out: it trims any number of alerts to GitHub's limits, so a
+ * large group is not refused there (Alertmanager's max_alerts is 0, i.e. unlimited).
+ */
+export function validateNotification(
+  value: unknown,
+  path = 'payload',
+  { maxAlerts = MAX_ALERTS }: { maxAlerts?: number } = {},
+): Notification {
   if (!isObject(value)) throw new PayloadError(path, 'an Alertmanager webhook body (a JSON object)', value);
   const version = str(value, 'version', path, false);
   if (version !== undefined && version !== '4') throw new PayloadError(`${path}.version`, "'4'", version);
@@ -158,8 +167,8 @@ export function validateNotification(value: unknown, path = 'payload'): Notifica
   const rawAlerts = value.alerts;
   if (!Array.isArray(rawAlerts)) throw new PayloadError(`${path}.alerts`, 'an array of alerts', rawAlerts);
   if (rawAlerts.length === 0) throw new PayloadError(`${path}.alerts`, 'at least one alert', '[]');
-  if (rawAlerts.length > MAX_ALERTS) {
-    throw new PayloadError(`${path}.alerts`, `at most ${MAX_ALERTS} alerts`, `${rawAlerts.length}`);
+  if (rawAlerts.length > maxAlerts) {
+    throw new PayloadError(`${path}.alerts`, `at most ${maxAlerts} alerts`, `${rawAlerts.length}`);
   }
   const alerts = rawAlerts.map((a, i) => validateAlert(a, `${path}.alerts[${i}]`));
   return {

@@ -121,8 +121,10 @@ export class Dispatcher {
     const body = JSON.stringify(req);
     let refreshed = false;
     let last: { status?: number; reason: string } = { reason: 'not attempted' };
+    let made = 0;
 
     for (let attempt = 1; attempt <= this.cfg.attempts; attempt++) {
+      made = attempt;
       if (this.blockedUntil > this.now()) {
         const wait = this.blockedUntil - this.now();
         if (this.now() + wait > deadline) {
@@ -189,7 +191,7 @@ export class Dispatcher {
       this.log.warn('dispatch failed, retrying', { id, attempt, status: res.status, delayMs: wait });
       await this.sleep(wait);
     }
-    return { ok: false, attempts: this.cfg.attempts, ...last };
+    return { ok: false, attempts: made, ...last };
   }
 
   private backoff(attempt: number): number {

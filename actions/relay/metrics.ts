@@ -1,7 +1,11 @@
 /** Prometheus metrics of the relay, on its own registry (served at /metrics). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Outcome = 'delivered' | 'rejected' | 'unauthorized' | 'failed' | 'unavailable';
+/**
+ * `undeliverable`: GitHub refused the dispatch with 422, which no retry changes; Alertmanager is
+ * answered 4xx (it does not retry those), so this count is where such notifications show.
+ */
+export type Outcome = 'delivered' | 'rejected' | 'unauthorized' | 'failed' | 'unavailable' | 'undeliverable';
 
 export class RelayMetrics {
   readonly registry = new Registry();

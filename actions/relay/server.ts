@@ -1,7 +1,8 @@
 /**
  * The relay's HTTP side: `POST /alertmanager` (bearer auth, validation, wrap, deliver),
  * `GET /healthz`, `GET /metrics`. Alertmanager is answered only after GitHub accepted the
- * dispatch; a delivery that finally fails is answered 5xx so that Alertmanager retries it.
+ * dispatch; a delivery that finally fails is answered 5xx so that Alertmanager retries it,
+ * except GitHub's 422, which no retry changes (answered 422, logged and counted).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,6 +23,12 @@ export interface Relay {
 }
 
 class BodyTooLarge extends Error {}
+
+/** `application/json` (parameters such as charset allowed) or a `+json` type: what Alertmanager sends. */
+function isJson(header: string | undefined): boolean {
+  const type = (header ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(type);
+}
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -101,6 +108,17 @@ export function createRelay(
       req.resume();
       return done('unavailable', 503, { error: 'shutting down; retry' }, { 'retry-after': '1' });
     }
+    const type = req.headers['content-type'];
+    if (!isJson(type)) {
+      req.resume();
+      log.warn('notification with a wrong content type', { id, contentType: type ?? null });
+      return done(
+        'rejected',
+        415,
+        { error: `Content-Type must be application/json, got ${type ? `'${type}'` : 'none'}` },
+        { 'accept-post': 'application/json' },
+      );
+    }
     let raw: Buffer;
     try {
       raw = await readBody(req, cfg.maxBodyBytes);
@@ -119,7 +137,8 @@ export function createRelay(
     }
     let group: string;
     try {
-      group = groupId(validateNotification(parsed, 'body')).label;
+      // Any number of alerts: wrap() trims them to what GitHub takes and counts the rest.
+      group = groupId(validateNotification(parsed, 'body', { maxAlerts: Infinity })).label;
     } catch (err) {
       if (err instanceof PayloadError) {
         log.warn('invalid notification', { id, error: err.message });
@@ -148,6 +167,17 @@ export function createRelay(
     if (result.ok) {
       log.info('delivered', { ...fields, bytes: wrapped.bytes, trimmed: wrapped.trimmedAlerts });
       return done('delivered', 200, { status: 'delivered', id, trimmedAlerts: wrapped.trimmedAlerts });
+    }
+    if (result.status === 422) {
+      // GitHub refuses this payload as invalid; sending it again gets the same answer, and a
+      // 5xx would make Alertmanager retry it until the notification expires. A 4xx it does not
+      // retry; the loss is logged and counted (relay_notifications_total{outcome="undeliverable"}).
+      log.error('GitHub rejected the dispatch (422); not asking Alertmanager to retry', {
+        ...fields,
+        githubStatus: result.status,
+        reason: result.reason,
+      });
+      return done('undeliverable', 422, { error: result.reason, id, retryable: false });
     }
     log.error('delivery failed; Alertmanager will retry', {
       ...fields,

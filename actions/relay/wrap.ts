@@ -5,7 +5,7 @@
  * big, overlong texts are cut first, then alerts are left out (resolved ones before firing
  * ones) and counted in the body's own `truncatedAlerts`, as Alertmanager's max_alerts does.
  */
-import { RELAY_KEY, WRAPPED_KEY, type RelayInfo } from '../alert-to-issue/webhook.js';
+import { MAX_ALERTS, RELAY_KEY, WRAPPED_KEY, type RelayInfo } from '../alert-to-issue/webhook.js';
 
 export interface DispatchRequest {
   event_type: string;
@@ -96,6 +96,8 @@ function fit(
   let used = size(empty.client_payload);
   const kept: Record<string, unknown>[] = [];
   for (const a of ordered) {
+    // 64 KB holds far fewer alerts than alert-to-issue takes; the cap makes that explicit.
+    if (kept.length === MAX_ALERTS) break;
     const s = size(a) + (kept.length ? 1 : 0);
     if (used + s > maxBytes) break;
     kept.push(a);
