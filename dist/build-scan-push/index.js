@@ -31626,8 +31626,8 @@ __webpack_unused_export__ = debug; // for test
  * docker/actions-toolkit, argument lists are built by pure methods (tested as such) and run apart.
  *
  * Scan-before-push follows Docker's "test before push" pattern: a first build exports the image
- * locally (an OCI archive per platform, or `--load` on the `docker` driver, which cannot export
- * OCI), Trivy scans it, and only then a build with `--push` runs; it is served from the builder's cache, so it
+ * locally (an OCI layout directory per platform, or `--load` on the `docker` driver, which cannot
+ * export OCI), Trivy scans it, and only then a build with `--push` runs; it is served from the builder's cache, so it
  * pushes the layers that were scanned. SOURCE_DATE_EPOCH is fixed for both builds so their image
  * configs match too.
  */
@@ -31641,6 +31641,7 @@ const defaultRunner = (cmd, args, opts = {}) => _actions_exec__WEBPACK_IMPORTED_
     silent: opts.silent ?? false,
     input: opts.input,
     env: opts.env,
+    cwd: opts.cwd,
 });
 const lastLines = (text, n = 15) => text.trim().split('\n').slice(-n).join('\n');
 class Buildx {
@@ -31693,8 +31694,10 @@ class Buildx {
         // one plain image that any Trivy version reads. The pushed image keeps buildx's defaults.
         if (output.kind !== 'push')
             args.push('--provenance=false');
+        // A directory, not the default tar: Trivy's `--input` opens a docker-save tar or an OCI layout
+        // directory, never an OCI layout tar ("file manifest.json not found in tar", trivy#5136).
         if (output.kind === 'oci')
-            args.push('--output', `type=oci,dest=${output.dest}`);
+            args.push('--output', `type=oci,dest=${output.dest},tar=false`);
         else if (output.kind === 'load')
             args.push('--load');
         else
@@ -31914,14 +31917,16 @@ function planDbCache(opts) {
 /* harmony export */   VC: () => (/* binding */ applyPolicy),
 /* harmony export */   W5: () => (/* binding */ parseTrivyignore),
 /* harmony export */   W_: () => (/* binding */ extractFindings),
+/* harmony export */   de: () => (/* binding */ IgnoreFileError),
 /* harmony export */   fE: () => (/* binding */ parseSeverities),
 /* harmony export */   oC: () => (/* binding */ SEVERITIES)
 /* harmony export */ });
 /* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9223);
 /**
- * The vulnerability gate over a Trivy JSON report (SchemaVersion 2). The ignore policy
- * (`.trivyignore`, ignore-unfixed) is passed to Trivy and applied again here, so the verdict never
- * depends on how a given Trivy version filters, and the counts always match the summary.
+ * The gate over a Trivy JSON report (SchemaVersion 2): vulnerabilities and, as Trivy's own
+ * `--exit-code`/`--severity` count them, secrets. The ignore policy (`.trivyignore`,
+ * ignore-unfixed) is passed to Trivy and applied again here, so the verdict never depends on how a
+ * given Trivy version filters, and the counts always match the summary.
  */
 
 const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
@@ -31971,6 +31976,7 @@ function extractFindings(report) {
         for (const v of result.Vulnerabilities ?? []) {
             const scores = Object.values(v.CVSS ?? {}).map((c) => c.V3Score ?? c.V2Score ?? 0);
             out.push({
+                kind: 'vulnerability',
                 id: v.VulnerabilityID,
                 pkg: v.PkgName,
                 installed: v.InstalledVersion,
@@ -31983,24 +31989,50 @@ function extractFindings(report) {
                 score: scores.length ? Math.max(...scores) : undefined,
             });
         }
+        // No `Match`/`Code`: Trivy masks the secret there, but the summary needs only where it is.
+        for (const sec of result.Secrets ?? []) {
+            out.push({
+                kind: 'secret',
+                id: sec.RuleID,
+                pkg: result.Target,
+                installed: sec.StartLine ? `line ${sec.StartLine}` : '',
+                severity: toSeverity(sec.Severity),
+                title: sec.Title,
+                target: result.Target,
+            });
+        }
     }
     return out;
 }
+class IgnoreFileError extends Error {
+    name = 'IgnoreFileError';
+}
+/** Go's time.Parse("2006-01-02"), as Trivy reads `exp:`: a real calendar date, zero-padded. */
+function parseExpiry(value) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(value))
+        return undefined;
+    const t = Date.parse(`${value}T00:00:00Z`);
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value ? t : undefined;
+}
 /**
  * `.trivyignore`: one ID per line, `#` comments, and an optional `exp:YYYY-MM-DD` after which the
- * entry no longer applies (Trivy's own format).
+ * entry no longer applies (Trivy's own format). A date Trivy cannot parse is an error here: Trivy
+ * only warns and drops the entry, so the user's ignore would silently not apply.
  */
-function parseTrivyignore(text, now) {
+function parseTrivyignore(text, now, source = '.trivyignore') {
     const ids = new Set();
-    for (const raw of text.split(/\r?\n/)) {
+    for (const [n, raw] of text.split(/\r?\n/).entries()) {
         const line = raw.replace(/#.*/, '').trim();
         if (!line)
             continue;
         const [id, ...attrs] = line.split(/\s+/);
         const exp = attrs.find((a) => a.startsWith('exp:'));
         if (exp) {
-            const until = Date.parse(`${exp.slice(4)}T00:00:00Z`);
-            if (!Number.isNaN(until) && until <= now.getTime())
+            const until = parseExpiry(exp.slice(4));
+            if (until === undefined) {
+                throw new IgnoreFileError(`${source}:${n + 1}: expiry '${exp}' is not a date Trivy can read; expected exp:YYYY-MM-DD (e.g. exp:2027-01-31)`);
+            }
+            if (until <= now.getTime())
                 continue;
         }
         ids.add(id);
@@ -32009,12 +32041,14 @@ function parseTrivyignore(text, now) {
 }
 /** Trivy's --ignore-unfixed keeps only findings with a fix available. */
 const isFixed = (f) => f.status ? f.status === 'fixed' : f.fixed !== undefined && f.fixed !== '';
+/** A secret has nothing to fix upstream: ignore-unfixed never hides one (as in Trivy). */
+const unfixed = (f) => f.kind === 'vulnerability' && !isFixed(f);
 function applyPolicy(findings, policy) {
     const res = { kept: [], ignoredListed: [], ignoredUnfixed: [] };
     for (const f of findings) {
         if (policy.ignoreIds.has(f.id))
             res.ignoredListed.push(f);
-        else if (policy.ignoreUnfixed && !isFixed(f))
+        else if (policy.ignoreUnfixed && unfixed(f))
             res.ignoredUnfixed.push(f);
         else
             res.kept.push(f);
@@ -32048,11 +32082,15 @@ function rank(findings) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  X: () => (/* binding */ readConfig)
+  GP: () => (/* binding */ getInputs)
 });
+
+// UNUSED EXPORTS: readConfig, readContext, readTrivyConfig
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 8 modules
@@ -32168,6 +32206,7 @@ var trivy = __nccwpck_require__(4488);
 
 
 
+
 const lines = (name) => list(name, { commas: false });
 /** `gha` (default), `none`, or explicit `from:<spec>` / `to:<spec>` lines for buildx. */
 function parseCache() {
@@ -32215,17 +32254,7 @@ function readConfig() {
     }
     const trivyVersion = string('trivy-version', trivy/* DEFAULT_TRIVY_VERSION */.ss).replace(/^v/, '');
     if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
-        throw new errors/* InputError */.d('trivy-version', 'an exact version such as 0.75.0 (no ranges: it is pinned)', trivyVersion);
-    }
-    const trivyignoreIn = optional('trivyignore');
-    let trivyignore;
-    if (trivyignoreIn) {
-        trivyignore = at(trivyignoreIn);
-        if (!(0,external_node_fs_.existsSync)(trivyignore))
-            throw new errors/* InputError */.d('trivyignore', 'a file that exists', trivyignoreIn);
-    }
-    else if ((0,external_node_fs_.existsSync)(at('.trivyignore'))) {
-        trivyignore = at('.trivyignore');
+        throw new errors/* InputError */.d('trivy-version', 'an exact version such as 0.74.0 (no ranges: it is pinned)', trivyVersion);
     }
     const mlflowRunId = optional('mlflow-run-id');
     if (mlflowRunId && !/^[A-Za-z0-9_-]{1,64}$/.test(mlflowRunId)) {
@@ -32255,10 +32284,95 @@ function readConfig() {
         trivyDbCache: inputs_boolean('trivy-db-cache', true),
         severities: (0,gate/* parseSeverities */.fE)(string('severity', 'CRITICAL,HIGH')),
         ignoreUnfixed: inputs_boolean('ignore-unfixed', false),
-        trivyignore,
         failOnVulnerabilities: inputs_boolean('fail-on-vulnerabilities', true),
         sarifFile: at(string('sarif-file', 'trivy-results.sarif')),
+        trivy: readTrivyConfig(at),
     };
+}
+const SCANNERS = ['vuln', 'secret', 'misconfig', 'license'];
+/** What `trivy convert` writes without a template or an SBOM-complete report. */
+const FORMATS = ['table', 'json', 'sarif', 'github'];
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+function existingFile(input, value, at) {
+    const path = at(value);
+    if (!(0,external_node_fs_.existsSync)(path) || !(0,external_node_fs_.statSync)(path).isFile())
+        throw new errors/* InputError */.d(input, 'a file that exists', value);
+    return path;
+}
+/**
+ * Only files the inputs name reach Trivy: a `.trivyignore` or `trivy.yaml` that happens to lie in
+ * the workspace is not read (Trivy runs in an empty directory), as with trivy-action.
+ */
+function readTrivyConfig(at, now = new Date()) {
+    const pathIn = optional('trivy-path');
+    const path = pathIn ? existingFile('trivy-path', pathIn, at) : undefined;
+    const scannersIn = list('scanners');
+    for (const sc of scannersIn) {
+        if (!SCANNERS.includes(sc))
+            throw new errors/* InputError */.d('scanners', `a list among ${SCANNERS.join(', ')}`, sc);
+    }
+    // trivy-action's comma-separated `trivyignores`; this action's older single `trivyignore` too.
+    const ignoreIn = [...list('trivyignores'), ...list('trivyignore')];
+    const ignorefiles = [];
+    const ignoreIds = new Set();
+    for (const name of ignoreIn) {
+        const file = existingFile('trivyignores', name, at);
+        if (/\.ya?ml$/i.test(file)) {
+            throw new errors/* InputError */.d('trivyignores', 'plain-text .trivyignore files (YAML ignore files are not supported)', name);
+        }
+        try {
+            for (const id of (0,gate/* parseTrivyignore */.W5)((0,external_node_fs_.readFileSync)(file, 'utf8'), now, name))
+                ignoreIds.add(id);
+        }
+        catch (err) {
+            if (err instanceof gate/* IgnoreFileError */.de)
+                throw new errors/* InputError */.d('trivyignores', 'ignore files Trivy can read', err.message);
+            throw err;
+        }
+        ignorefiles.push(file);
+    }
+    const timeout = optional('timeout');
+    if (timeout !== undefined && !GO_DURATION.test(timeout)) {
+        throw new errors/* InputError */.d('timeout', 'a duration such as 10m, 90s or 1h30m', timeout);
+    }
+    const configIn = optional('trivy-config');
+    const config = configIn ? existingFile('trivy-config', configIn, at) : undefined;
+    const format = optional('format');
+    const output = optional('output');
+    if (format !== undefined && !FORMATS.includes(format)) {
+        throw new errors/* InputError */.d('format', `one of ${FORMATS.join(', ')}`, format);
+    }
+    if ((format === undefined) !== (output === undefined)) {
+        throw new errors/* InputError */.d(format ? 'output' : 'format', 'both format and output for an extra report', format ?? output);
+    }
+    return {
+        path,
+        scanners: scannersIn.length ? [...new Set(scannersIn)] : undefined,
+        ignorefiles,
+        ignoreIds,
+        timeout,
+        config,
+        extraReport: format && output ? { format, output: at(output) } : undefined,
+    };
+}
+function readContext(env = process.env) {
+    return {
+        ref: env.GITHUB_REF ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
+        repository: env.GITHUB_REPOSITORY ?? '',
+        actor: env.GITHUB_ACTOR,
+        tempDir: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(),
+        sourceDateEpoch: (0,build_scan_push_labels/* sourceDateEpoch */.pA)(env),
+        cacheEnv: {
+            ACTIONS_RUNTIME_TOKEN: env.ACTIONS_RUNTIME_TOKEN,
+            ACTIONS_RESULTS_URL: env.ACTIONS_RESULTS_URL,
+            ACTIONS_CACHE_URL: env.ACTIONS_CACHE_URL,
+        },
+    };
+}
+function getInputs() {
+    return { config: readConfig(), context: readContext() };
 }
 
 
@@ -32343,21 +32457,19 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6235);
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9223);
-/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9822);
-/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5113);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(6102);
-/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9565);
-/* harmony import */ var _registry_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(7689);
-/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(1248);
-/* harmony import */ var _tags_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(4219);
-/* harmony import */ var _dbcache_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(3360);
-/* harmony import */ var _trivy_js__WEBPACK_IMPORTED_MODULE_14__ = __nccwpck_require__(4488);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6235);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9223);
+/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9822);
+/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5113);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(6102);
+/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9565);
+/* harmony import */ var _registry_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7689);
+/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(1248);
+/* harmony import */ var _tags_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(4219);
+/* harmony import */ var _dbcache_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(3360);
+/* harmony import */ var _trivy_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(4488);
 /**
  * build-scan-push: build the image, scan what was built with Trivy, push only if the gate passes.
  * Nothing vulnerable reaches the registry: the push is a separate, cache-served build that runs
@@ -32377,22 +32489,18 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
-
-await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
-    const cfg = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_8__/* .readConfig */ .X)();
-    const tags = (0,_tags_js__WEBPACK_IMPORTED_MODULE_12__/* .computeTags */ .$o)(cfg.tagRules, {
-        ref: process.env.GITHUB_REF ?? '',
-        sha: process.env.GITHUB_SHA ?? '',
-    });
+await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(async () => {
+    const { config: cfg, context: ctx } = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_7__/* .getInputs */ .GP)();
+    const tags = (0,_tags_js__WEBPACK_IMPORTED_MODULE_11__/* .computeTags */ .$o)(cfg.tagRules, { ref: ctx.ref, sha: ctx.sha });
     if (tags.length === 0) {
-        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .InputError */ .d('tags', 'rules that yield at least one tag for this event (semver applies to v* git tags only)', cfg.tagRules.join(', '));
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('tags', 'rules that yield at least one tag for this event (semver applies to v* git tags only)', cfg.tagRules.join(', '));
     }
     const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
-    const epoch = (0,_labels_js__WEBPACK_IMPORTED_MODULE_9__/* .sourceDateEpoch */ .pA)(process.env);
-    const labels = (0,_labels_js__WEBPACK_IMPORTED_MODULE_9__/* .mergeLabels */ .Mr)((0,_labels_js__WEBPACK_IMPORTED_MODULE_9__/* .defaultLabels */ .Nm)({
-        serverUrl: process.env.GITHUB_SERVER_URL ?? 'https://github.com',
-        repository: process.env.GITHUB_REPOSITORY ?? '',
-        sha: process.env.GITHUB_SHA ?? '',
+    const epoch = ctx.sourceDateEpoch;
+    const labels = (0,_labels_js__WEBPACK_IMPORTED_MODULE_8__/* .mergeLabels */ .Mr)((0,_labels_js__WEBPACK_IMPORTED_MODULE_8__/* .defaultLabels */ .Nm)({
+        serverUrl: ctx.serverUrl,
+        repository: ctx.repository,
+        sha: ctx.sha,
         created: new Date(epoch * 1000),
         version: tags[0].tag,
         mlflowRunId: cfg.mlflowRunId,
@@ -32404,36 +32512,45 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     if (cfg.modelVersion)
         buildArgs.MODEL_VERSION = cfg.modelVersion;
     Object.assign(buildArgs, cfg.buildArgs);
-    const buildx = new _buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .Buildx */ .F2(undefined, { SOURCE_DATE_EPOCH: String(epoch) });
+    const buildx = new _buildx_js__WEBPACK_IMPORTED_MODULE_5__/* .Buildx */ .F2(undefined, { SOURCE_DATE_EPOCH: String(epoch) });
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(await buildx.assertAvailable());
     const driver = await buildx.driver();
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Image ${cfg.image}, tags ${tags.map((t) => t.tag).join(', ')}; buildx driver ${driver}`);
     if (driver === 'docker' && cfg.platforms.length > 1) {
-        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .InputError */ .d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
     }
-    const cache = (0,_buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .cacheFor */ .c9)(cfg, driver, process.env);
+    const cache = (0,_buildx_js__WEBPACK_IMPORTED_MODULE_5__/* .cacheFor */ .c9)(cfg, driver, ctx.cacheEnv);
     if (cache.note)
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(cache.note);
+    const work = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdtempSync)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(ctx.tempDir, 'build-scan-push-'));
+    // Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there.
+    const trivyCwd = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'trivy-cwd');
+    (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)(trivyCwd);
     // Trivy first: a broken or tampered download should fail before minutes of building.
-    const trivy = new _trivy_js__WEBPACK_IMPORTED_MODULE_14__/* .Trivy */ .L_(await (0,_trivy_js__WEBPACK_IMPORTED_MODULE_14__/* .installTrivy */ .uG)(cfg.trivyVersion));
-    await trivy.assertVersion(cfg.trivyVersion);
-    const registry = (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .registryOf */ .Fv)(cfg.image);
+    const { trivy, version: trivyVersion } = await (0,_trivy_js__WEBPACK_IMPORTED_MODULE_13__/* .locateTrivy */ .Z)({
+        path: cfg.trivy.path,
+        version: cfg.trivyVersion,
+        cwd: trivyCwd,
+    }).catch((err) => {
+        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync)(work, { recursive: true, force: true });
+        throw err;
+    });
+    const registry = (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .registryOf */ .Fv)(cfg.image);
     const creds = cfg.push
-        ? (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .resolveCredentials */ .z8)({
+        ? (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .resolveCredentials */ .z8)({
             registry,
             username: cfg.registryUsername,
             password: cfg.registryPassword,
             githubToken: cfg.githubToken,
-            actor: process.env.GITHUB_ACTOR,
+            actor: ctx.actor,
         })
         : undefined;
     if (cfg.push && !creds) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
     }
-    const work = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdtempSync)((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(process.env.RUNNER_TEMP || (0,node_os__WEBPACK_IMPORTED_MODULE_2__.tmpdir)(), 'build-scan-push-'));
     try {
         if (creds)
-            await (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .login */ .iD)(creds);
+            await (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .login */ .iD)(creds);
         const spec = (metadataFile) => ({
             context: cfg.context,
             file: cfg.file,
@@ -32447,15 +32564,20 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         // One local build per platform, each a single-platform archive: Trivy then scans exactly the
         // image it is given, whatever its support for picking a platform out of an index.
         const targets = driver === 'docker' || cfg.platforms.length === 0 ? [undefined] : cfg.platforms;
-        const db = (0,_dbcache_js__WEBPACK_IMPORTED_MODULE_13__/* .planDbCache */ .wS)({ enabled: cfg.trivyDbCache, tempRoot: work });
+        const db = (0,_dbcache_js__WEBPACK_IMPORTED_MODULE_12__/* .planDbCache */ .wS)({ enabled: cfg.trivyDbCache, tempRoot: work });
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(db.note);
         const reports = [];
+        // Trivy takes one --ignorefile: several (trivy-action's `trivyignores`) are merged, as it does.
+        const ignorefile = cfg.trivy.ignorefiles.length > 1 ? (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'trivyignore') : cfg.trivy.ignorefiles[0];
+        if (ignorefile && cfg.trivy.ignorefiles.length > 1) {
+            (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync)(ignorefile, cfg.trivy.ignorefiles.map((f) => (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync)(f, 'utf8')).join('\n'));
+        }
         const localDigests = [];
         for (const [i, platform] of targets.entries()) {
-            const local = driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `image-${i}.tar`) };
+            const local = driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, `image-${i}`) };
             const label = platform ? ` ${platform}` : '';
             const built = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Build${label}`, () => buildx.build({
-                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `build-metadata-${i}.json`)),
+                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, `build-metadata-${i}.json`)),
                 ...cache.for(platform),
                 platforms: platform ? [platform] : cfg.platforms,
             }, local));
@@ -32463,25 +32585,33 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Built${label}: ${built['containerimage.digest']}`);
             reports.push(await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Scan${label}`, () => trivy.scan({
                 target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0] },
-                output: (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, `trivy-${i}.json`),
+                output: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, `trivy-${i}.json`),
                 cacheDir: db.cacheDir,
                 skipFlags: db.skipFlags,
                 ignoreUnfixed: cfg.ignoreUnfixed,
-                ignorefile: cfg.trivyignore,
+                ignorefile,
+                scanners: cfg.trivy.scanners,
+                timeout: cfg.trivy.timeout,
+                config: cfg.trivy.config,
             })));
         }
         await db.save();
-        const report = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .mergeReports */ .C1)(reports, targets);
-        const reportPath = (0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'trivy.json');
+        const report = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .mergeReports */ .C1)(reports, targets);
+        const reportPath = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'trivy.json');
         (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync)(reportPath, JSON.stringify(report, null, 2));
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)((0,node_path__WEBPACK_IMPORTED_MODULE_3__.dirname)(cfg.sarifFile), { recursive: true });
-        await trivy.sarif(reportPath, cfg.sarifFile);
-        const ignoreIds = cfg.trivyignore
-            ? (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .parseTrivyignore */ .W5)((0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync)(cfg.trivyignore, 'utf8'), new Date())
-            : new Set();
-        const policy = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .applyPolicy */ .VC)((0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .extractFindings */ .W_)(report), { ignoreUnfixed: cfg.ignoreUnfixed, ignoreIds });
-        const counts = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .countBySeverity */ .Ot)(policy.kept);
-        const verdict = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .evaluateGate */ .DR)(policy.kept, cfg.severities);
+        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.dirname)(cfg.sarifFile), { recursive: true });
+        await trivy.convert(reportPath, 'sarif', cfg.sarifFile);
+        const extra = cfg.trivy.extraReport;
+        if (extra) {
+            (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.dirname)(extra.output), { recursive: true });
+            await trivy.convert(reportPath, extra.format, extra.output);
+        }
+        const policy = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .applyPolicy */ .VC)((0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .extractFindings */ .W_)(report), {
+            ignoreUnfixed: cfg.ignoreUnfixed,
+            ignoreIds: cfg.trivy.ignoreIds,
+        });
+        const counts = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .countBySeverity */ .Ot)(policy.kept);
+        const verdict = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .evaluateGate */ .DR)(policy.kept, cfg.severities);
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('vulnerabilities', JSON.stringify(counts));
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('scan-passed', String(verdict.passed));
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('sarif-file', cfg.sarifFile);
@@ -32493,7 +32623,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         if (cfg.push && mayPush) {
             // Multi-platform: the cache-served push rebuilds each platform scanned above into one index.
             const pushedMeta = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os('Push', () => buildx.build({
-                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_3__.join)(work, 'push-metadata.json')),
+                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'push-metadata.json')),
                 // Read what the scan builds exported; they already wrote the cache.
                 cacheFrom: [...new Set(targets.flatMap((p) => cache.for(p).cacheFrom))],
                 cacheTo: [],
@@ -32505,7 +32635,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
         }
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('digest', digest);
         await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z
-            .addRaw((0,_summary_js__WEBPACK_IMPORTED_MODULE_11__/* .renderSummary */ .B)({
+            .addRaw((0,_summary_js__WEBPACK_IMPORTED_MODULE_10__/* .renderSummary */ .B)({
             image: cfg.image,
             tags: tags.map((t) => t.tag),
             counts,
@@ -32517,16 +32647,20 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             pushed,
             pushRequested: cfg.push,
             digest: digest || undefined,
-            trivyVersion: cfg.trivyVersion,
+            trivyVersion,
             trivyDb: db.note,
         }))
             .write();
         if (!verdict.passed) {
-            const worst = (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .rank */ .Tm)(verdict.failing)
+            const worst = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .rank */ .Tm)(verdict.failing)
                 .slice(0, 3)
                 .map((f) => `${f.id} ${f.pkg} ${f.installed}${f.fixed ? ` (fixed in ${f.fixed})` : ''}`);
             const more = verdict.failing.length > worst.length ? ', ...' : '';
-            const what = `${verdict.failing.length} vulnerabilit${verdict.failing.length === 1 ? 'y' : 'ies'} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
+            const n = verdict.failing.length;
+            const noun = verdict.failing.every((f) => f.kind === 'vulnerability')
+                ? `vulnerabilit${n === 1 ? 'y' : 'ies'}`
+                : `finding${n === 1 ? '' : 's'} (vulnerabilities and secrets)`;
+            const what = `${n} ${noun} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
             if (cfg.failOnVulnerabilities)
                 throw new Error(`Scan gate failed: ${what}; nothing was pushed.`);
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Scan found ${what} (fail-on-vulnerabilities is false).`);
@@ -32534,7 +32668,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
     }
     finally {
         if (creds)
-            await (0,_registry_js__WEBPACK_IMPORTED_MODULE_10__/* .logout */ .ri)(registry);
+            await (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .logout */ .ri)(registry);
         (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync)(work, { recursive: true, force: true });
     }
 });
@@ -32790,21 +32924,21 @@ function computeTags(rules, ctx, input = 'tags') {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   L_: () => (/* binding */ Trivy),
-/* harmony export */   ss: () => (/* binding */ DEFAULT_TRIVY_VERSION),
-/* harmony export */   uG: () => (/* binding */ installTrivy)
+/* harmony export */   Z: () => (/* binding */ locateTrivy),
+/* harmony export */   ss: () => (/* binding */ DEFAULT_TRIVY_VERSION)
 /* harmony export */ });
-/* unused harmony exports PINNED_SHA256, COMPROMISED_VERSIONS, TrivyInstallError, TrivyScanError, assetName, checksumFor, sha256File */
+/* unused harmony exports PINNED_SHA256, COMPROMISED_VERSIONS, TrivyInstallError, TrivyScanError, assetName, checksumFor, sha256File, installTrivy, TRIVY_ENV, Trivy */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
 /* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3002);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_4__);
-/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9822);
-/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5113);
+/* harmony import */ var _actions_io__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8701);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_4__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_5___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_5__);
+/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9822);
+/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5113);
 /**
  * Trivy: installed from its GitHub release with @actions/tool-cache at a pinned version, the
  * archive's SHA-256 checked against the release's checksums file AND, for versions listed below,
@@ -32819,7 +32953,9 @@ function computeTags(rules, ctx, input = 'tags') {
 
 
 
-const DEFAULT_TRIVY_VERSION = '0.75.0';
+
+/** A version users and this project's tests can both get (0.75.0 is not served by every mirror). */
+const DEFAULT_TRIVY_VERSION = '0.74.0';
 /**
  * SHA-256 of release archives, each cross-checked in several independent public pins of the same
  * release and in its trivy_<v>_checksums.txt. Bumping the default means adding its digests here.
@@ -32867,7 +33003,7 @@ function checksumFor(checksums, asset) {
 function sha256File(path) {
     return new Promise((resolve, reject) => {
         const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_2__.createHash)('sha256');
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_3__.createReadStream)(path)
+        (0,node_fs__WEBPACK_IMPORTED_MODULE_4__.createReadStream)(path)
             .on('error', reject)
             .on('data', (c) => hash.update(c))
             .on('end', () => resolve(hash.digest('hex')));
@@ -32893,13 +33029,13 @@ async function installTrivy(version) {
     const cached = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .find */ .I6('trivy', v);
     if (cached) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Trivy ${v} from the tool cache: ${cached}`);
-        return (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, 'trivy');
+        return (0,node_path__WEBPACK_IMPORTED_MODULE_5__.join)(cached, 'trivy');
     }
     const base = (process.env.MLOPS_TRIVY_DOWNLOAD_BASE || DEFAULT_DOWNLOAD_BASE).replace(/\/+$/, '');
     const asset = assetName(v);
     const sumsName = `trivy_${v}_checksums.txt`;
     const sumsPath = await download(`${base}/v${v}/${sumsName}`, 'checksums file');
-    const published = checksumFor((0,node_fs__WEBPACK_IMPORTED_MODULE_3__.readFileSync)(sumsPath, 'utf8'), asset);
+    const published = checksumFor((0,node_fs__WEBPACK_IMPORTED_MODULE_4__.readFileSync)(sumsPath, 'utf8'), asset);
     if (!published)
         throw new TrivyInstallError(`${sumsName} lists no checksum for ${asset}`);
     const pinned = PINNED_SHA256[v]?.[asset];
@@ -32915,25 +33051,49 @@ async function installTrivy(version) {
         throw new TrivyInstallError(`Checksum mismatch for ${asset}: downloaded ${actual}, expected ${published} (${pinned ? 'pinned and ' : ''}from ${sumsName}); not installing it`);
     }
     const dir = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .extractTar */ .nN(archive);
-    if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_3__.existsSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(dir, 'trivy')))
+    if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_4__.existsSync)((0,node_path__WEBPACK_IMPORTED_MODULE_5__.join)(dir, 'trivy')))
         throw new TrivyInstallError(`${asset} contains no trivy binary`);
     const cachedDir = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .cacheDir */ .e8(dir, 'trivy', v);
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Installed Trivy ${v} (${asset}, sha256 ${actual}) into the tool cache`);
-    return (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cachedDir, 'trivy');
+    return (0,node_path__WEBPACK_IMPORTED_MODULE_5__.join)(cachedDir, 'trivy');
 }
+/**
+ * Nothing but what the user configured: no version check, no telemetry. Env vars rather than
+ * flags because `trivy convert` has neither flag (they exist on the scan commands only).
+ */
+const TRIVY_ENV = { TRIVY_SKIP_VERSION_CHECK: 'true', TRIVY_DISABLE_TELEMETRY: 'true' };
 class Trivy {
     bin;
     run;
-    constructor(bin, run = _buildx_js__WEBPACK_IMPORTED_MODULE_5__/* .defaultRunner */ .a0) {
+    cwd;
+    /**
+     * @param cwd a private, empty directory: Trivy reads trivy.yaml, .trivyignore and
+     *   trivy-secret.yaml from its working directory by default, so stray files in the workspace
+     *   must never be there. Paths passed to it are absolute.
+     */
+    constructor(bin, run = _buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .defaultRunner */ .a0, cwd) {
         this.bin = bin;
         this.run = run;
+        this.cwd = cwd;
+    }
+    exec(args, silent = false) {
+        const env = { ...process.env, ...TRIVY_ENV };
+        return this.run(this.bin, args, { silent, env, cwd: this.cwd });
+    }
+    /** What `trivy --version` reports, or an error naming the binary. */
+    async version() {
+        const out = await this.exec(['--version'], true);
+        const got = /^Version:\s*v?(\S+)/m.exec(out.stdout)?.[1];
+        if (out.exitCode !== 0 || !got) {
+            throw new TrivyInstallError(`${this.bin} does not run as Trivy: \`trivy --version\` exited ${out.exitCode}: '${(out.stdout + out.stderr).trim().slice(0, 200)}'`);
+        }
+        return got;
     }
     /** The binary must say it is the version that was pinned (a stale or swapped tool cache entry fails here). */
     async assertVersion(expected) {
-        const out = await this.run(this.bin, ['--version'], { silent: true });
-        const got = /^Version:\s*v?(\S+)/m.exec(out.stdout)?.[1];
-        if (out.exitCode !== 0 || got !== expected) {
-            throw new TrivyInstallError(`${this.bin} does not run as Trivy ${expected}: \`trivy --version\` exited ${out.exitCode} reporting ${got ?? `'${(out.stdout + out.stderr).trim().slice(0, 200)}'`}`);
+        const got = await this.version().catch(() => undefined);
+        if (got !== expected) {
+            throw new TrivyInstallError(`${this.bin} does not run as Trivy ${expected}: \`trivy --version\` reports ${got ?? 'no version'}`);
         }
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Trivy ${got} (${this.bin})`);
     }
@@ -32942,8 +33102,14 @@ class Trivy {
         if ('input' in o.target)
             args.push('--input', o.target.input);
         // Every severity is reported; the gate picks the ones that fail, so the summary shows them all.
-        args.push('--scanners', 'vuln', '--format', 'json', '--output', o.output, '--cache-dir', o.cacheDir);
-        args.push('--exit-code', '0', '--no-progress');
+        args.push('--format', 'json', '--output', o.output, '--cache-dir', o.cacheDir);
+        args.push('--exit-code', '0', '--no-progress', '--skip-version-check', '--disable-telemetry');
+        if (o.scanners?.length)
+            args.push('--scanners', o.scanners.join(','));
+        if (o.timeout)
+            args.push('--timeout', o.timeout);
+        if (o.config)
+            args.push('--config', o.config);
         args.push(...(o.skipFlags ?? []));
         if (o.ignoreUnfixed)
             args.push('--ignore-unfixed');
@@ -32955,24 +33121,68 @@ class Trivy {
             args.push(o.target.image);
         return args;
     }
-    static sarifArgs(report, sarif) {
-        return ['convert', '--format', 'sarif', '--output', sarif, report];
+    static convertArgs(report, format, output) {
+        return ['convert', '--format', format, '--output', output, report];
     }
     async scan(o) {
-        const out = await this.run(this.bin, Trivy.scanArgs(o));
+        const out = await this.exec(Trivy.scanArgs(o));
         if (out.exitCode !== 0) {
             throw new TrivyScanError(`Trivy scan failed (exit ${out.exitCode}): ${(out.stderr || out.stdout).trim().split('\n').slice(-5).join('\n')}`);
         }
-        if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_3__.existsSync)(o.output))
+        if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_4__.existsSync)(o.output))
             throw new TrivyScanError(`Trivy exited 0 but wrote no report to ${o.output}`);
-        return (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .parseReport */ .MM)((0,node_fs__WEBPACK_IMPORTED_MODULE_3__.readFileSync)(o.output, 'utf8'), o.output);
+        return (0,_gate_js__WEBPACK_IMPORTED_MODULE_7__/* .parseReport */ .MM)((0,node_fs__WEBPACK_IMPORTED_MODULE_4__.readFileSync)(o.output, 'utf8'), o.output);
     }
-    async sarif(report, sarif) {
-        const out = await this.run(this.bin, Trivy.sarifArgs(report, sarif));
-        if (out.exitCode !== 0 || !(0,node_fs__WEBPACK_IMPORTED_MODULE_3__.existsSync)(sarif)) {
-            throw new TrivyScanError(`trivy convert to SARIF failed (exit ${out.exitCode}): ${out.stderr.trim()}`);
+    /** A JSON report in another format (SARIF for code scanning, or the `format` input's). */
+    async convert(report, format, output) {
+        const out = await this.exec(Trivy.convertArgs(report, format, output));
+        if (out.exitCode !== 0 || !(0,node_fs__WEBPACK_IMPORTED_MODULE_4__.existsSync)(output)) {
+            throw new TrivyScanError(`trivy convert to ${format} failed (exit ${out.exitCode}): ${(out.stderr || out.stdout).trim().split('\n').slice(-5).join('\n')}`);
         }
     }
+}
+const isExecutable = (path) => {
+    try {
+        (0,node_fs__WEBPACK_IMPORTED_MODULE_4__.accessSync)(path, node_fs__WEBPACK_IMPORTED_MODULE_4__.constants.X_OK);
+        return true;
+    }
+    catch {
+        return false;
+    }
+};
+/**
+ * The Trivy to run, without downloading when one is already there: the `trivy-path` input (used
+ * as is, whatever its version), the tool cache's pinned version, a `trivy` on PATH that reports the
+ * pinned version, and only then the verified download.
+ */
+async function locateTrivy(o, run = _buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .defaultRunner */ .a0) {
+    if (o.path) {
+        if (!isExecutable(o.path)) {
+            throw new TrivyInstallError(`trivy-path ${o.path} is not an executable file`);
+        }
+        const trivy = new Trivy(o.path, run, o.cwd);
+        const version = await trivy.version();
+        if (version !== o.version)
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`trivy-path is Trivy ${version} (trivy-version ${o.version} is not used)`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Trivy ${version} from trivy-path (${o.path})`);
+        return { trivy, version };
+    }
+    const v = o.version.replace(/^v/, '');
+    if (!COMPROMISED_VERSIONS.has(v) && !_actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .find */ .I6('trivy', v)) {
+        const onPath = await _actions_io__WEBPACK_IMPORTED_MODULE_3__/* .which */ .K7('trivy', false);
+        if (onPath) {
+            const found = new Trivy(onPath, run, o.cwd);
+            const version = await found.version().catch(() => undefined);
+            if (version === v) {
+                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Trivy ${v} already installed: ${onPath}`);
+                return { trivy: found, version };
+            }
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`${onPath} is Trivy ${version ?? '(unknown version)'}, not ${v}: installing ${v}`);
+        }
+    }
+    const trivy = new Trivy(await installTrivy(v), run, o.cwd);
+    await trivy.assertVersion(v);
+    return { trivy, version: v };
 }
 
 

@@ -10778,7 +10778,9 @@ class Dispatcher {
         const body = JSON.stringify(req);
         let refreshed = false;
         let last = { reason: 'not attempted' };
+        let made = 0;
         for (let attempt = 1; attempt <= this.cfg.attempts; attempt++) {
+            made = attempt;
             if (this.blockedUntil > this.now()) {
                 const wait = this.blockedUntil - this.now();
                 if (this.now() + wait > deadline) {
@@ -10845,7 +10847,7 @@ class Dispatcher {
             this.log.warn('dispatch failed, retrying', { id, attempt, status: res.status, delayMs: wait });
             await this.sleep(wait);
         }
-        return { ok: false, attempts: this.cfg.attempts, ...last };
+        return { ok: false, attempts: made, ...last };
     }
     backoff(attempt) {
         const base = this.baseDelayMs * 2 ** (attempt - 1);
@@ -10989,6 +10991,7 @@ function describe(value) {
     return `${typeof value} ${String(value)}`;
 }
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Most alerts alert-to-issue takes in one notification (the relay trims to far fewer). */
 const MAX_ALERTS = 5000;
 const MAX_STRING = 64 * 1024;
 function str(obj, key, path, required) {
@@ -11041,8 +11044,12 @@ const dateTime = formats/* fullFormats */.U9['date-time'];
 function isRfc3339(value) {
     return /^\d{4}-\d\d-\d\dT/i.test(value) && dateTime.validate(value);
 }
-/** Checks a v4 webhook body field by field; `path` prefixes every field named in errors. */
-function validateNotification(value, path = 'payload') {
+/**
+ * Checks a v4 webhook body field by field; `path` prefixes every field named in errors.
+ * `maxAlerts` is the relay's way out: it trims any number of alerts to GitHub's limits, so a
+ * large group is not refused there (Alertmanager's max_alerts is 0, i.e. unlimited).
+ */
+function validateNotification(value, path = 'payload', { maxAlerts = MAX_ALERTS } = {}) {
     if (!isObject(value))
         throw new PayloadError(path, 'an Alertmanager webhook body (a JSON object)', value);
     const version = str(value, 'version', path, false);
@@ -11063,8 +11070,8 @@ function validateNotification(value, path = 'payload') {
         throw new PayloadError(`${path}.alerts`, 'an array of alerts', rawAlerts);
     if (rawAlerts.length === 0)
         throw new PayloadError(`${path}.alerts`, 'at least one alert', '[]');
-    if (rawAlerts.length > MAX_ALERTS) {
-        throw new PayloadError(`${path}.alerts`, `at most ${MAX_ALERTS} alerts`, `${rawAlerts.length}`);
+    if (rawAlerts.length > maxAlerts) {
+        throw new PayloadError(`${path}.alerts`, `at most ${maxAlerts} alerts`, `${rawAlerts.length}`);
     }
     const alerts = rawAlerts.map((a, i) => validateAlert(a, `${path}.alerts[${i}]`));
     return {
@@ -11312,6 +11319,9 @@ function fit(body, alreadyTruncated, maxBytes, make) {
     let used = size(empty.client_payload);
     const kept = [];
     for (const a of ordered) {
+        // 64 KB holds far fewer alerts than alert-to-issue takes; the cap makes that explicit.
+        if (kept.length === MAX_ALERTS)
+            break;
         const s = size(a) + (kept.length ? 1 : 0);
         if (used + s > maxBytes)
             break;
@@ -11329,7 +11339,8 @@ function fit(body, alreadyTruncated, maxBytes, make) {
 /**
  * The relay's HTTP side: `POST /alertmanager` (bearer auth, validation, wrap, deliver),
  * `GET /healthz`, `GET /metrics`. Alertmanager is answered only after GitHub accepted the
- * dispatch; a delivery that finally fails is answered 5xx so that Alertmanager retries it.
+ * dispatch; a delivery that finally fails is answered 5xx so that Alertmanager retries it,
+ * except GitHub's 422, which no retry changes (answered 422, logged and counted).
  */
 
 
@@ -11338,6 +11349,11 @@ function fit(body, alreadyTruncated, maxBytes, make) {
 
 
 class BodyTooLarge extends Error {
+}
+/** `application/json` (parameters such as charset allowed) or a `+json` type: what Alertmanager sends. */
+function isJson(header) {
+    const type = (header ?? '').split(';')[0].trim().toLowerCase();
+    return type === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(type);
 }
 function readBody(req, max) {
     const declared = Number(req.headers['content-length']);
@@ -11395,6 +11411,12 @@ function createRelay(cfg, dispatcher, metrics, log) {
             req.resume();
             return done('unavailable', 503, { error: 'shutting down; retry' }, { 'retry-after': '1' });
         }
+        const type = req.headers['content-type'];
+        if (!isJson(type)) {
+            req.resume();
+            log.warn('notification with a wrong content type', { id, contentType: type ?? null });
+            return done('rejected', 415, { error: `Content-Type must be application/json, got ${type ? `'${type}'` : 'none'}` }, { 'accept-post': 'application/json' });
+        }
         let raw;
         try {
             raw = await readBody(req, cfg.maxBodyBytes);
@@ -11415,7 +11437,8 @@ function createRelay(cfg, dispatcher, metrics, log) {
         }
         let group;
         try {
-            group = groupId(validateNotification(parsed, 'body')).label;
+            // Any number of alerts: wrap() trims them to what GitHub takes and counts the rest.
+            group = groupId(validateNotification(parsed, 'body', { maxAlerts: Infinity })).label;
         }
         catch (err) {
             if (err instanceof PayloadError) {
@@ -11445,6 +11468,17 @@ function createRelay(cfg, dispatcher, metrics, log) {
         if (result.ok) {
             log.info('delivered', { ...fields, bytes: wrapped.bytes, trimmed: wrapped.trimmedAlerts });
             return done('delivered', 200, { status: 'delivered', id, trimmedAlerts: wrapped.trimmedAlerts });
+        }
+        if (result.status === 422) {
+            // GitHub refuses this payload as invalid; sending it again gets the same answer, and a
+            // 5xx would make Alertmanager retry it until the notification expires. A 4xx it does not
+            // retry; the loss is logged and counted (relay_notifications_total{outcome="undeliverable"}).
+            log.error('GitHub rejected the dispatch (422); not asking Alertmanager to retry', {
+                ...fields,
+                githubStatus: result.status,
+                reason: result.reason,
+            });
+            return done('undeliverable', 422, { error: result.reason, id, retryable: false });
         }
         log.error('delivery failed; Alertmanager will retry', {
             ...fields,
@@ -11535,8 +11569,10 @@ const USAGE = [
     '',
     'Receives Alertmanager webhooks on POST /alertmanager (Authorization: Bearer <RELAY_BEARER_TOKEN>)',
     'and sends each as a repository_dispatch event {event_type, client_payload: {alertmanager, relay}}',
-    'to GitHub, within its 10-key / 64 KB limits. Answers 200 once GitHub accepted it, 4xx for a',
-    'request that can never succeed, 5xx when delivery failed (Alertmanager retries). Also serves',
+    'to GitHub, within its 10-key / 64 KB limits (any number of alerts; the rest are counted in',
+    'truncatedAlerts). Answers 200 once GitHub accepted it, 4xx for a request that can never succeed',
+    '(415 for a Content-Type other than application/json, 422 when GitHub refused the dispatch as',
+    'invalid), 5xx when delivery failed (Alertmanager retries). Also serves',
     'GET /healthz and GET /metrics (Prometheus). Logs JSON lines to stdout. SIGTERM drains in-flight',
     'deliveries before exiting.',
     '',
