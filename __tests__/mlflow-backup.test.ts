@@ -6,10 +6,9 @@
  * tampered archives are refused before the target is touched. Plus the CronJob as kustomize builds it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -22,78 +21,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './helpers/run-action.js';
-import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
-import { MlflowRest, metricsOf, paramsOf, tagsOf } from './helpers/mlflow-rest.js';
-
-const SCRIPT = join(ROOT, 'platform', 'mlflow', 'backup', 'mlflow_dr.py');
-
-function dr(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(PYTHON, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
-
-interface Snapshot {
-  runs: Record<string, { name: string; status: string; metrics: object; params: object; tags: object }>;
-  histories: Record<string, { step: number; value: number; timestamp: number }[]>;
-  artifacts: Record<string, string>;
-  versions: { version: string; source: string; run_id: string; status: string }[];
-  aliases: Record<string, string | undefined>;
-}
-
-const MODEL = 'backup-iris';
-const ARTIFACTS = ['model/weights.bin', 'model/MLmodel', 'reports/metrics.json'];
-
-/** Everything a restore must bring back, read over the REST API. */
-async function snapshot(rest: MlflowRest): Promise<Snapshot> {
-  const runs = (await rest.runsOf('backup')).sort((a, b) => a.info.run_id.localeCompare(b.info.run_id));
-  const snap: Snapshot = { runs: {}, histories: {}, artifacts: {}, versions: [], aliases: {} };
-  for (const run of runs) {
-    const id = run.info.run_id;
-    const tags = tagsOf(run);
-    snap.runs[id] = {
-      name: tags['mlflow.runName']!,
-      status: run.info.status,
-      metrics: metricsOf(run),
-      params: paramsOf(run),
-      tags,
-    };
-    for (const key of Object.keys(metricsOf(run))) {
-      const h = await rest.call<{ metrics: { step: number; value: number; timestamp: number }[] }>(
-        'GET',
-        '/metrics/get-history',
-        { run_id: id, metric_key: key },
-      );
-      snap.histories[`${id}/${key}`] = h.metrics.map(({ step, value, timestamp }) => ({
-        step,
-        value,
-        timestamp,
-      }));
-    }
-    for (const path of ARTIFACTS) {
-      const bytes = await rest.artifact(id, path);
-      snap.artifacts[`${id}/${path}`] = createHash('sha256').update(bytes).digest('hex');
-    }
-  }
-  snap.versions = (await rest.versions(MODEL)).sort((a, b) => Number(a.version) - Number(b.version));
-  for (const alias of ['champion', 'prod', 'challenger'])
-    snap.aliases[alias] = await rest.alias(MODEL, alias);
-  return snap;
-}
-
-async function upload(server: MlflowServer, artifactUri: string, path: string, body: Buffer): Promise<void> {
-  const base = artifactUri.replace(/^mlflow-artifacts:\//, '');
-  const res = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${base}/${path}`, {
-    method: 'PUT',
-    body,
-  });
-  if (!res.ok) throw new Error(`upload ${path}: ${res.status} ${await res.text()}`);
-}
+import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
+import { MlflowRest } from './helpers/mlflow-rest.js';
+import { SCRIPT, corruptCopy, dr, seed, snapshot, whileWriting, type Snapshot } from './helpers/mlflow-dr.js';
 
 describe('MLflow backup and restore', () => {
   let a: MlflowServer;
@@ -105,73 +35,16 @@ describe('MLflow backup and restore', () => {
 
   beforeAll(async () => {
     a = await startMlflow();
-    const rest = new MlflowRest(a.url);
-    const { experiment_id } = await rest.call<{ experiment_id: string }>('POST', '/experiments/create', {
-      name: 'backup',
-    });
-    await rest.call('POST', '/registered-models/create', { name: MODEL });
-    for (let r = 0; r < 3; r++) {
-      const { run } = await rest.call<{ run: { info: { run_id: string; artifact_uri: string } } }>(
-        'POST',
-        '/runs/create',
-        { experiment_id, run_name: `train-${r}`, start_time: 1_700_000_000_000 + r },
-      );
-      const id = run.info.run_id;
-      const steps = Array.from({ length: 40 }, (_, s) => s);
-      await rest.call('POST', '/runs/log-batch', {
-        run_id: id,
-        metrics: steps.flatMap((s) => [
-          { key: 'loss', value: 1 / (s + 1 + r), timestamp: 1_700_000_000_000 + s, step: s },
-          { key: 'val_accuracy', value: 0.5 + s / 100 - r / 50, timestamp: 1_700_000_000_000 + s, step: s },
-        ]),
-        params: [
-          { key: 'lr', value: String(0.1 / (r + 1)) },
-          { key: 'max_depth', value: String(3 + r) },
-        ],
-        tags: [{ key: 'team', value: 'ml' }],
-      });
-      await upload(a, run.info.artifact_uri, 'model/weights.bin', randomBytes(256 * 1024 + r));
-      await upload(a, run.info.artifact_uri, 'model/MLmodel', Buffer.from(`flavors: {}\nrun_id: ${id}\n`));
-      await upload(a, run.info.artifact_uri, 'reports/metrics.json', Buffer.from(JSON.stringify({ r })));
-      await rest.call('POST', '/runs/update', {
-        run_id: id,
-        status: 'FINISHED',
-        end_time: 1_700_000_100_000,
-      });
-      await rest.call('POST', '/model-versions/create', {
-        name: MODEL,
-        source: `${run.info.artifact_uri}/model`,
-        run_id: id,
-      });
-    }
-    await rest.setAlias(MODEL, 'champion', '2');
-    await rest.setAlias(MODEL, 'prod', '3');
-    before = await snapshot(rest);
-
-    // Back up while a client keeps writing to the server (a run of its own, not compared).
-    const { run: live } = await rest.call<{ run: { info: { run_id: string } } }>('POST', '/runs/create', {
-      experiment_id: '0',
-    });
-    let writing = true;
-    const writer = (async () => {
-      for (let s = 0; writing; s++) {
-        await rest.call('POST', '/runs/log-metric', {
-          run_id: live.info.run_id,
-          key: 'live',
-          value: s,
-          timestamp: Date.now(),
-          step: s,
-        });
-      }
-    })();
-    const res = await dr([
-      'backup',
-      `--db=${join(a.dir, 'mlflow', 'mlflow.db')}`,
-      `--artifacts=${join(a.dir, 'mlflow', 'artifacts')}`,
-      `--dest=${backups}`,
-    ]);
-    writing = false;
-    await writer;
+    await seed(a);
+    before = await snapshot(new MlflowRest(a.url));
+    const res = await whileWriting(a, () =>
+      dr([
+        'backup',
+        `--db=${join(a.dir, 'mlflow', 'mlflow.db')}`,
+        `--artifacts=${join(a.dir, 'mlflow', 'artifacts')}`,
+        `--dest=${backups}`,
+      ]),
+    );
     expect(res).toMatchObject({ code: 0, err: '' });
     archive = res.out.trim();
 
@@ -197,13 +70,7 @@ describe('MLflow backup and restore', () => {
   });
 
   it('refuses a corrupted archive with a clear error and leaves the target alone', async () => {
-    const bad = join(work, 'corrupt', archive.split('/').pop()!);
-    mkdirSync(join(work, 'corrupt'));
-    const bytes = readFileSync(archive);
-    const mid = Math.floor(bytes.length / 2);
-    bytes[mid] = bytes[mid]! ^ 0xff;
-    writeFileSync(bad, bytes);
-    cpSync(`${archive}.sha256`, `${bad}.sha256`);
+    const bad = corruptCopy(archive, join(work, 'corrupt'));
     const target = join(work, 'corrupt-target');
     const res = await dr(['restore', `--archive=${bad}`, `--target=${target}`]);
     expect(res.code).toBe(1);
@@ -268,12 +135,34 @@ describe('the backup CronJob', () => {
     return parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, any>);
   };
 
-  it('runs the script from its ConfigMap against mlflow-data read-only, into mlflow-backups', () => {
+  it('runs the script from its ConfigMap: pg_dump of the PostgreSQL store, mlflow-data read-only, into mlflow-backups', () => {
     const all = docs();
     const job = all.find((d) => d.kind === 'CronJob' && d.metadata.name === 'mlflow-backup')!;
     const pod = job.spec.jobTemplate.spec.template.spec;
     const c = pod.containers[0];
     expect(c.command.slice(0, 3)).toEqual(['python', '/opt/backup/mlflow_dr.py', 'backup']);
+    // The server's store: its Service and user, the password only from the Secret (libpq's PGPASSWORD).
+    const server = all.find((d) => d.kind === 'Deployment' && d.metadata.name === 'mlflow')!;
+    const serverEnv = Object.fromEntries(
+      server.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]),
+    );
+    const uri = new URL(serverEnv.MLFLOW_BACKEND_STORE_URI.value);
+    expect(c.command).toContain(
+      `--postgres=host=${uri.hostname} port=${uri.port} user=${uri.username} dbname=${uri.pathname.slice(1)}`,
+    );
+    expect(c.command.join(' ')).not.toMatch(/password/i);
+    expect(c.env).toEqual([{ name: 'PGPASSWORD', valueFrom: serverEnv.PGPASSWORD.valueFrom }]);
+    // Its pods may reach the database on 5432, and the database lets them in.
+    const labels = job.spec.jobTemplate.spec.template.metadata.labels;
+    const selects = (sel: any) =>
+      Object.entries(sel.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v);
+    const policies = all.filter((d) => d.kind === 'NetworkPolicy');
+    const own = policies.filter((p) => selects(p.spec.podSelector));
+    expect(
+      own.map((p) => p.spec.egress.some((r: any) => r.ports?.some((x: any) => x.port === 5432))),
+    ).toEqual([true]);
+    const db = policies.find((p) => p.metadata.name === uri.hostname)!;
+    expect(db.spec.ingress.some((r: any) => r.from.some((f: any) => selects(f.podSelector)))).toBe(true);
     const vols = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
     expect(vols.data.persistentVolumeClaim).toEqual({ claimName: 'mlflow-data', readOnly: true });
     expect(vols.backups.persistentVolumeClaim.claimName).toBe('mlflow-backups');
@@ -282,8 +171,7 @@ describe('the backup CronJob', () => {
     expect(all.some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === 'mlflow-backups')).toBe(
       true,
     );
-    // Same image as the server, so sqlite3 and the server's Python are there.
-    const server = all.find((d) => d.kind === 'Deployment' && d.metadata.name === 'mlflow')!;
+    // Same image as the server (image/Dockerfile), so Python and pg_dump are there.
     expect(c.image).toBe(server.spec.template.spec.containers[0].image);
     expect(pod.securityContext).toMatchObject({
       runAsNonRoot: true,
@@ -295,5 +183,23 @@ describe('the backup CronJob', () => {
     });
     expect(c.resources.limits).toBeDefined();
     expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it("builds that image from image/Dockerfile: the pinned MLflow, requirements.txt's psycopg, and pg_dump", () => {
+    const dockerfile = readFileSync(join(ROOT, 'platform', 'mlflow', 'image', 'Dockerfile'), 'utf8');
+    const pins = Object.fromEntries(
+      readFileSync(join(ROOT, 'requirements.txt'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('=='))
+        .map((l) => l.split('==') as [string, string]),
+    );
+    expect(dockerfile).toMatch(
+      new RegExp(`^FROM ghcr\\.io/mlflow/mlflow:v${pins.mlflow!.replace(/\./g, '\\.')}$`, 'm'),
+    );
+    expect(dockerfile).toContain(`psycopg==${pins.psycopg} psycopg-binary==${pins['psycopg-binary']}`);
+    expect(dockerfile).toMatch(/apt-get install .*postgresql-client/);
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    const server = docs().find((d) => d.kind === 'Deployment' && d.metadata.name === 'mlflow')!;
+    expect(server.spec.template.spec.securityContext.runAsUser).toBe(10001);
   });
 });

@@ -269,24 +269,55 @@ describe('the iris-classifier data plane', () => {
 describe('the control plane', () => {
   const docs = build(CONTROL_PLANE);
 
-  it('runs MLflow with sqlite and proxied artifacts on a PersistentVolumeClaim', () => {
+  it('runs MLflow on PostgreSQL (password from a Secret, never in argv) with proxied artifacts on a PVC', () => {
     const spec = podSpec(one(docs, 'Deployment', 'mlflow'));
     const c = spec.containers[0]!;
     const argv = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
-    const store = /--backend-store-uri[= ]sqlite:\/\/\/(\/\S+)\/mlflow\.db/.exec(argv)?.[1];
-    const artifacts = /--artifacts-destination[= ](\/\S+)/.exec(argv)?.[1];
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
     expect(argv).toMatch(/\bmlflow server\b/);
     expect(argv).toMatch(/--serve-artifacts\b/);
-    expect(store).toBeTruthy();
-    expect(artifacts?.startsWith(store!)).toBe(true);
-    const mount = c.volumeMounts!.find((m) => m.mountPath === store)!;
+    expect(argv).not.toMatch(/--backend-store-uri|sqlite/);
+    // The store: the in-namespace PostgreSQL Service, as a user without a password in the URI.
+    const uri = new URL(env.MLFLOW_BACKEND_STORE_URI!.value!);
+    expect([uri.protocol, uri.username, uri.password, uri.port, uri.pathname]).toEqual([
+      'postgresql:',
+      'mlflow',
+      '',
+      '5432',
+      '/mlflow',
+    ]);
+    expect(get(env.PGPASSWORD, 'valueFrom.secretKeyRef')).toEqual({
+      name: 'mlflow-postgres',
+      key: 'password',
+    });
+    const db = one(docs, 'Deployment', 'mlflow-postgres');
+    const svc = one(docs, 'Service', uri.hostname);
+    expect(get(svc, 'spec.selector')).toEqual(get(db, 'spec.selector.matchLabels'));
+    const pgc = podSpec(db).containers[0]!;
+    expect(pgc.image).toMatch(/postgres:15\./);
+    const pgEnv = Object.fromEntries((pgc.env ?? []).map((e) => [e.name, e]));
+    expect([pgEnv.POSTGRES_USER?.value, pgEnv.POSTGRES_DB?.value]).toEqual([uri.username, 'mlflow']);
+    expect(get(pgEnv.POSTGRES_PASSWORD, 'valueFrom.secretKeyRef')).toEqual(
+      get(env.PGPASSWORD, 'valueFrom.secretKeyRef'),
+    );
+    const dataMount = pgc.volumeMounts!.find((m) => pgEnv.PGDATA!.value!.startsWith(`${m.mountPath}/`))!;
+    const dataVol = podSpec(db).volumes!.find((v) => v.name === dataMount.name)!;
+    expect(
+      get(
+        one(docs, 'PersistentVolumeClaim', get(dataVol, 'persistentVolumeClaim.claimName') as string),
+        'spec.accessModes',
+      ),
+    ).toEqual(['ReadWriteOnce']);
+    // The artifacts on their own ReadWriteOnce volume: one pod at a time.
+    const artifacts = /--artifacts-destination[= ](\/\S+)/.exec(argv)?.[1];
+    const mount = c.volumeMounts!.find((m) => artifacts?.startsWith(`${m.mountPath}/`))!;
     const volume = spec.volumes!.find((v) => v.name === mount.name)!;
     const claim = get(volume, 'persistentVolumeClaim.claimName') as string;
-    const pvc = one(docs, 'PersistentVolumeClaim', claim);
-    expect(get(pvc, 'spec.accessModes')).toEqual(['ReadWriteOnce']);
-    // sqlite has one writer: never two pods on the volume at once.
-    expect(get(one(docs, 'Deployment', 'mlflow'), 'spec.strategy.type')).toBe('Recreate');
-    expect(get(one(docs, 'Deployment', 'mlflow'), 'spec.replicas')).toBe(1);
+    expect(get(one(docs, 'PersistentVolumeClaim', claim), 'spec.accessModes')).toEqual(['ReadWriteOnce']);
+    for (const name of ['mlflow', 'mlflow-postgres']) {
+      expect(get(one(docs, 'Deployment', name), 'spec.strategy.type')).toBe('Recreate');
+      expect(get(one(docs, 'Deployment', name), 'spec.replicas')).toBe(1);
+    }
   });
 
   it('runs Prometheus with 7-day retention and the repository config and rules', () => {
@@ -436,6 +467,7 @@ describe('NetworkPolicies allow the control plane flows, both ends', () => {
     ['prometheus', 'alertmanager', 9093],
     ['prometheus', 'alertmanager-relay', 8080],
     ['alertmanager', 'alertmanager-relay', 8080],
+    ['mlflow', 'mlflow-postgres', 5432],
   ];
 
   it.each(flows)('%s -> %s:%d', (from, to, port) => {
@@ -772,8 +804,10 @@ describe('platform/bootstrap.sh', () => {
     );
     const ciAccess = at(/^kubectl apply -k .*platform\/argocd\/ci-access$/);
     const secret = at(/^kubectl -n mlops create secret generic grafana-admin /);
+    const pgSecret = at(/^kubectl -n mlops create secret generic mlflow-postgres --from-file=password=\//);
     const root = at(/^kubectl apply -f .*platform\/argocd\/root\.yaml$/);
-    expect([create, argocd, ciAccess, secret, root].every((i) => i >= 0)).toBe(true);
+    expect([create, argocd, ciAccess, secret, pgSecret, root].every((i) => i >= 0)).toBe(true);
+    expect(pgSecret).toBeLessThan(root);
     expect(create).toBeLessThan(argocd);
     expect(argocd).toBeLessThan(ciAccess);
     expect(argocd).toBeLessThan(secret);

@@ -66,6 +66,12 @@ if ! kubectl -n mlops get secret grafana-admin >/dev/null 2>&1; then
     --from-file=admin-user="$secrets_dir/admin-user" --from-file=admin-password="$secrets_dir/admin-password"
   echo "Grafana password: kubectl -n mlops get secret grafana-admin -o jsonpath='{.data.admin-password}' | base64 -d"
 fi
+# MLflow's PostgreSQL password (the database and the server read it; never rotate it by recreating
+# the Secret alone: the database keeps the password it was initialised with).
+if ! kubectl -n mlops get secret mlflow-postgres >/dev/null 2>&1; then
+  openssl rand -hex 24 | tr -d '\n' >"$secrets_dir/pg-password"
+  kubectl -n mlops create secret generic mlflow-postgres --from-file=password="$secrets_dir/pg-password"
+fi
 # The relay's bearer token (shared with Alertmanager) and the GitHub token it dispatches with.
 if [ -n "${RELAY_GITHUB_TOKEN:-}" ] && ! kubectl -n mlops get secret alertmanager-relay >/dev/null 2>&1; then
   openssl rand -hex 32 | tr -d '\n' >"$secrets_dir/relay-token"

@@ -27,6 +27,10 @@ export interface StartOptions {
   bin?: string;
   /** `--app-name basic-auth`, users with no permission unless granted. */
   basicAuth?: boolean;
+  /** Replaces the sqlite store (e.g. PostgreSQL, helpers/postgres.ts); artifacts stay in `dir`. */
+  backendStoreUri?: string;
+  /** Added to the server's environment (e.g. PGPASSWORD, as platform/mlflow sets it). */
+  env?: Record<string, string>;
 }
 
 export interface MlflowServer {
@@ -42,10 +46,12 @@ export async function startMlflow(opts: StartOptions = {}): Promise<MlflowServer
   const port = opts.port ?? (await freePort());
   mkdirSync(join(home, 'mlflow'), { recursive: true });
   const args = mlflowServerArgs(home, port);
+  if (opts.backendStoreUri) args[args.indexOf('--backend-store-uri') + 1] = opts.backendStoreUri;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PYTHONWARNINGS: 'ignore',
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+    ...opts.env,
   };
   if (opts.basicAuth) {
     const ini = join(home, 'mlflow', 'basic_auth.ini');
@@ -80,7 +86,11 @@ export async function startMlflow(opts: StartOptions = {}): Promise<MlflowServer
   try {
     await waitForHttp(`${url}/health`, 90_000);
   } catch (err) {
-    process.kill(-child.pid!, 'SIGKILL');
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* exited already: the log says why */
+    }
     throw new Error(`${(err as Error).message}\n${log.slice(-2000)}`);
   }
   // mlflow server runs uvicorn workers and background job consumers in its process group:
