@@ -112,6 +112,33 @@ describe('MLflow backup and restore', () => {
     expect(after).toEqual(before);
   }, 120_000);
 
+  it('refuses a flipped byte or a truncated archive even with --force, and the existing store is untouched', async () => {
+    const target = join(work, 'kept', 'mlflow');
+    mkdirSync(join(target, 'artifacts', '1'), { recursive: true });
+    writeFileSync(join(target, 'mlflow.db'), 'the store in place');
+    writeFileSync(join(target, 'artifacts', '1', 'model.pkl'), 'an artifact in place');
+    const flipped = corruptCopy(archive, join(work, 'flipped'));
+    // Truncated with a matching checksum (a copy cut short, then re-summed): only reading it can tell.
+    const cut = join(work, 'cut', archive.split('/').pop()!);
+    mkdirSync(join(work, 'cut'));
+    const bytes = readFileSync(archive);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const digest = createHash('sha256').update(readFileSync(cut)).digest('hex');
+    writeFileSync(`${cut}.sha256`, `${digest}  ${cut.split('/').pop()}\n`);
+    const flippedRes = await dr(['restore', `--archive=${flipped}`, `--target=${target}`, '--force']);
+    const cutRes = await dr(['restore', `--archive=${cut}`, `--target=${target}`, '--force']);
+    expect(flippedRes.code).toBe(1);
+    expect(flippedRes.err).toMatch(/^error: archive mlflow-backup-\S+ is corrupted: SHA-256/);
+    expect(cutRes.code).toBe(1);
+    expect(cutRes.err).toMatch(/^error: archive mlflow-backup-\S+ cannot be read: /);
+    expect(readFileSync(join(target, 'mlflow.db'), 'utf8')).toBe('the store in place');
+    expect(readdirSync(join(target, 'artifacts'), { recursive: true })).toEqual([
+      '1',
+      join('1', 'model.pkl'),
+    ]);
+    expect(readFileSync(join(target, 'artifacts', '1', 'model.pkl'), 'utf8')).toBe('an artifact in place');
+  });
+
   it('will not overwrite an existing store without --force', async () => {
     const res = await dr(['restore', `--archive=${archive}`, `--target=${join(work, 'restored', 'mlflow')}`]);
     expect(res.code).toBe(1);
