@@ -859,3 +859,45 @@ describe('platform/bootstrap.sh', () => {
     expect(calls).toMatch(/kubectl apply -f .*root\.yaml/);
   });
 });
+
+describe('the global Prometheus (platform/prometheus/federation)', () => {
+  const FED = 'platform/prometheus/federation';
+  const docs = build(FED);
+  const cluster = build('platform/prometheus');
+  // The copies under federation/manifests differ from ../*.yaml only in these names.
+  const rename = (s: string) =>
+    s
+      .replaceAll('"prometheus-global', '"prometheus')
+      .replace(/"(prometheus-(?:config|rules))-[a-z0-9]+"/g, '"$1"')
+      .replaceAll('"global"', '"server"');
+
+  it('deploys global.yml and its rule files, byte for byte, as the config and rules', () => {
+    const cms = byKind(docs, 'ConfigMap');
+    const config = cms.find((c) => c.metadata.name.startsWith('prometheus-global-config-'))!;
+    expect(get(config, 'data')).toEqual({
+      'prometheus.yml': readFileSync(join(ROOT, FED, 'global.yml'), 'utf8'),
+    });
+    const rules = cms.find((c) => c.metadata.name.startsWith('prometheus-global-rules-'))!;
+    const ruleFiles = readdirSync(join(ROOT, FED, 'rules')).filter((f) => f.endsWith('.yml'));
+    expect(Object.keys(get(rules, 'data') as Obj).sort()).toEqual(ruleFiles.sort());
+  });
+
+  it('runs the same pod as the cluster Prometheus, under its own names and selector', () => {
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'PersistentVolumeClaim']) {
+      const [g, c] = [byKind(docs, kind), byKind(cluster, kind)];
+      expect(g).toHaveLength(1);
+      expect(JSON.parse(rename(JSON.stringify(g[0])))).toEqual(JSON.parse(rename(JSON.stringify(c[0]))));
+    }
+    const names = docs.map((d) => d.metadata.name);
+    expect(names.filter((n) => cluster.some((c) => c.metadata.name === n))).toEqual([]);
+    expect(get(one(docs, 'Deployment', 'prometheus-global'), 'spec.selector.matchLabels')).toMatchObject({
+      'app.kubernetes.io/component': 'global',
+    });
+  });
+
+  it('may reach the clusters /federate on 9090, on top of the cluster Prometheus egress', () => {
+    const g = get(one(docs, 'NetworkPolicy', 'prometheus-global'), 'spec.egress') as Obj[];
+    const c = get(one(cluster, 'NetworkPolicy', 'prometheus'), 'spec.egress') as Obj[];
+    expect(g).toEqual([...c, { ports: [{ protocol: 'TCP', port: 9090 }] }]);
+  });
+});

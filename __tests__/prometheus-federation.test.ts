@@ -69,6 +69,11 @@ interface Sample {
   metric: Record<string, string>;
   value: [number, string];
 }
+interface Alert {
+  labels: Record<string, string>;
+  state: string;
+  annotations: Record<string, string>;
+}
 async function query(p: ManagedProcess, q: string): Promise<Sample[]> {
   const res = await fetch(`${p.url}/api/v1/query?query=${encodeURIComponent(q)}`);
   const body = (await res.json()) as { data: { result: Sample[] } };
@@ -80,15 +85,18 @@ describe('two real Prometheus processes: a cluster one federated by the global o
   let cluster: ManagedProcess;
   let global: ManagedProcess;
   let ticker: NodeJS.Timeout;
+  let bad = false;
 
   beforeAll(async () => {
     target = await startMetricsTarget();
-    // Counters that grow: half of the requests fail with 500, so the 5xx ratio is 0.5.
-    let n = 0;
+    // Counters that grow; no request fails until a test sets `bad`, then every new one does.
+    let ok = 0;
+    let failed = 0;
     const tick = () => {
-      n += 10;
-      target.set('iris_requests_total', { route: '/predict', status: '200' }, n);
-      target.set('iris_requests_total', { route: '/predict', status: '500' }, n);
+      if (bad) failed += 10;
+      else ok += 10;
+      target.set('iris_requests_total', { route: '/predict', status: '200' }, ok);
+      target.set('iris_requests_total', { route: '/predict', status: '500' }, failed);
     };
     tick();
     ticker = setInterval(tick, 250);
@@ -121,6 +129,11 @@ describe('two real Prometheus processes: a cluster one federated by the global o
     });
   }, 90_000);
 
+  const fleetAlerts = async (): Promise<Alert[]> => {
+    const body = (await (await fetch(`${global.url}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } };
+    return body.data.alerts.filter((a) => a.labels.alertname === 'IrisClassifierFleetHighErrorRatio');
+  };
+
   afterAll(async () => {
     clearInterval(ticker);
     await global?.stop();
@@ -140,23 +153,23 @@ describe('two real Prometheus processes: a cluster one federated by the global o
     expect(up.map((u) => u.metric)).toEqual([
       expect.objectContaining({ job: 'iris-classifier', instance: target.address }),
     ]);
-    expect(Number(s[0]!.value[1])).toBeCloseTo(0.5, 1);
+    expect(Number(s[0]!.value[1])).toBe(0);
     expect(await query(global, 'iris_requests_total')).toEqual([]);
     expect((await query(global, 'up{job="federate"}'))[0]!.value[1]).toBe('1');
   }, 90_000);
 
-  it('fires the federated alert with the cluster it came from', async () => {
-    const alert = await until('IrisClassifierFleetHighErrorRatio firing', async () => {
-      const res = await fetch(`${global.url}/api/v1/alerts`);
-      const body = (await res.json()) as {
-        data: {
-          alerts: { labels: Record<string, string>; state: string; annotations: Record<string, string> }[];
-        };
-      };
-      return body.data.alerts.find(
-        (a) => a.labels.alertname === 'IrisClassifierFleetHighErrorRatio' && a.state === 'firing',
-      );
+  it('fires the federated alert with the cluster it came from once its endpoint reports errors', async () => {
+    // Healthy so far: the global one has evaluated its rule on a 0 ratio (at least once past `for:`)
+    // without even a pending alert.
+    await until('several evaluations of the federated rule', async () => {
+      const r = await query(global, 'count_over_time(iris:request_errors:ratio_rate5m[10s])');
+      return r.length && Number(r[0]!.value[1]) >= 4 ? r : undefined;
     });
+    expect(await fleetAlerts()).toEqual([]);
+    bad = true;
+    const alert = await until('IrisClassifierFleetHighErrorRatio firing', async () =>
+      (await fleetAlerts()).find((a) => a.state === 'firing'),
+    );
     expect(alert.labels).toMatchObject({ cluster: 'dp-test', severity: 'critical', model: 'iris' });
     expect(alert.annotations.summary).toBe('iris-classifier 5xx ratio above 5% in cluster dp-test');
   }, 90_000);
