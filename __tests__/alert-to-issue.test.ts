@@ -258,6 +258,26 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(repo().issues).toHaveLength(1);
   });
 
+  it('logs untrusted values on one line, so they cannot become workflow commands', async () => {
+    const evil = 'x\n::error title=pwned::boom\r\n::add-mask::alert';
+    const res = await runAction('alert-to-issue', {
+      env: gh.env(),
+      eventName: 'repository_dispatch',
+      event: dispatchEvent({ alertmanager: notification(), relay: { id: evil } }),
+    });
+    expect(res.code).toBe(0);
+    expect(res.outputs.action).toBe('created');
+    expect(res.stdout).not.toMatch(/^::(error title=pwned|add-mask::alert)/m);
+    expect(res.stdout).toContain('relay id x\\n::error title=pwned::boom\\r\\n::add-mask::alert');
+    const other = await runAction('alert-to-issue', {
+      env: gh.env(),
+      eventName: 'repository_dispatch',
+      event: dispatchEvent(notification(), `deploy\n::error title=pwned::boom`),
+    });
+    expect(other.code).toBe(0);
+    expect(other.stdout).not.toMatch(/^::error title=pwned/m);
+  });
+
   it('reads payload-file, and the direct form rendered by the payload: template', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'alert-payload-'));
     const file = join(dir, 'n.json');
