@@ -258,6 +258,26 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(repo().issues).toHaveLength(1);
   });
 
+  it('logs untrusted values on one line, so they cannot become workflow commands', async () => {
+    const evil = 'x\n::error title=pwned::boom\r\n::add-mask::alert';
+    const res = await runAction('alert-to-issue', {
+      env: gh.env(),
+      eventName: 'repository_dispatch',
+      event: dispatchEvent({ alertmanager: notification(), relay: { id: evil } }),
+    });
+    expect(res.code).toBe(0);
+    expect(res.outputs.action).toBe('created');
+    expect(res.stdout).not.toMatch(/^::(error title=pwned|add-mask::alert)/m);
+    expect(res.stdout).toContain('relay id x\\n::error title=pwned::boom\\r\\n::add-mask::alert');
+    const other = await runAction('alert-to-issue', {
+      env: gh.env(),
+      eventName: 'repository_dispatch',
+      event: dispatchEvent(notification(), `deploy\n::error title=pwned::boom`),
+    });
+    expect(other.code).toBe(0);
+    expect(other.stdout).not.toMatch(/^::error title=pwned/m);
+  });
+
   it('reads payload-file, and the direct form rendered by the payload: template', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'alert-payload-'));
     const file = join(dir, 'n.json');
@@ -413,6 +433,39 @@ describe('alert-to-issue: bad input', () => {
       expect(gh.requests).toHaveLength(0);
     },
   );
+
+  const direct = (alerts: string) =>
+    runAction('alert-to-issue', {
+      env: gh.env(),
+      eventName: 'repository_dispatch',
+      event: dispatchEvent({
+        format: 'alertmanager-direct/v1',
+        status: 'firing',
+        receiver: 'github-direct',
+        alerts,
+      }),
+    });
+
+  it.each(['1', 'March+7%2C+2026', '2026-02-30T00%3A00%3A00Z'])(
+    "fails on a direct-form startsAt '%s' (not RFC 3339), naming the field",
+    async (t) => {
+      const res = await direct(`status=firing&startsAt=${t}&l.alertname=A&`);
+      expect(res.code).toBe(1);
+      expect(res.errors.join('\n')).toMatch(
+        /event\.client_payload\.alerts\[0\]\.startsAt: expected an RFC 3339 timestamp/,
+      );
+      expect(gh.requests).toHaveLength(0);
+    },
+  );
+
+  it("takes a direct-form alert with Go's zero endsAt and __proto__/constructor labels without harm", async () => {
+    const res = await direct(
+      'status=firing&startsAt=2026-02-03T04%3A05%3A06.789%2B01%3A00&endsAt=0001-01-01T00%3A00%3A00Z&l.__proto__=p&l.constructor=c&l.alertname=A&a.__proto__=x&',
+    );
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+    expect(({} as Record<string, unknown>).constructor).toBe(Object);
+  });
 
   it('fails on JSON that does not parse, a missing file, a bad wrapped body and a bad allowlist', async () => {
     const bad = await runAction('alert-to-issue', { inputs: { payload: '{"status": ' }, env: gh.env() });

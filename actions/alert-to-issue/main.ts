@@ -5,6 +5,7 @@ import { InputError } from '../shared/errors.js';
 import { Gemini } from '../shared/gemini/index.js';
 import { createOctokit, parseRepo, runUrl } from '../shared/github.js';
 import * as inputs from '../shared/inputs.js';
+import { oneLine } from '../shared/log-safe.js';
 import { run } from '../shared/run.js';
 import { gitopsCommits, modelContext, type Context } from './context.js';
 import { groupId, notificationFingerprint } from './group.js';
@@ -67,7 +68,7 @@ function readPayload(eventType: string): Extracted | undefined {
   const event = JSON.parse(readFileSync(path, 'utf8')) as { action?: string; client_payload?: unknown };
   if (event.action !== eventType) {
     core.notice(
-      `repository_dispatch event type '${event.action}' is not '${eventType}' (input event-type): nothing to do`,
+      `repository_dispatch event type '${oneLine(event.action)}' is not '${eventType}' (input event-type): nothing to do`,
     );
     return undefined;
   }
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
   const group = groupId(n);
   const fp = notificationFingerprint(n, group);
   core.info(
-    `${n.status} notification (${form} form${relay?.id ? `, relay id ${relay.id}` : ''}) with ${n.alerts.length} alerts; group ${group.label} from ${group.basis}; notification ${fp}`,
+    `${n.status} notification (${form} form${relay?.id ? `, relay id ${oneLine(relay.id)}` : ''}) with ${n.alerts.length} alerts; group ${oneLine(group.label)} from ${oneLine(group.basis)}; notification ${oneLine(fp)}`,
   );
 
   const octokit = createOctokit(token);
@@ -130,13 +131,13 @@ async function main(): Promise<void> {
       ]);
       const context: Context = { models, ...(commits ? { commits } : {}) };
       const summary = await summarize(gemini, n, context, [token, geminiKey], severityLabel);
-      if (summary.source === 'deterministic') core.info(`Deterministic summary: ${summary.note}`);
-      else core.info(`Summary by ${summary.model}`);
+      if (summary.source === 'deterministic') core.info(`Deterministic summary: ${oneLine(summary.note)}`);
+      else core.info(`Summary by ${oneLine(summary.model)}`);
       return issueBody({ n, group, state, summary, context, severityLabel, previous, runLink: link });
     },
   });
 
-  core.info(`${outcome.action}: ${outcome.reason}`);
+  core.info(`${outcome.action}: ${oneLine(outcome.reason)}`);
   core.setOutput('action', outcome.action);
   if (outcome.number !== undefined) core.setOutput('issue-number', String(outcome.number));
   if (outcome.url) core.setOutput('issue-url', outcome.url);
