@@ -359,6 +359,10 @@ describe('gitops-bump (push mode, YAML fidelity)', () => {
   it.each([
     [{ tag: 'not a tag!' }, /Input 'tag'/],
     [{ tag: '', digest: 'sha256:abc' }, /Input 'digest'/],
+    [{ tag: '', digest: 'sha512:' + 'a'.repeat(64) }, /Input 'digest'.*sha512:<128>/],
+    [{ tag: '', digest: 'sha256:' + 'A'.repeat(64) }, /Input 'digest'.*lowercase/],
+    [{ tag: '', digest: 'md5:' + 'a'.repeat(64) }, /Input 'digest'/],
+    [{ tag: '', image: `ghcr.io/octo-org/iris@sha384:${'a'.repeat(64)}` }, /Input 'image'.*sha384:<96>/],
     [{ tag: '' }, /Input 'tag'.*at least one/],
     [{ tag: '1.0', mode: 'merge' }, /Input 'mode'.*push, pull-request/],
     [{ tag: '1.0', files: 'nope/*.yaml' }, /Input 'files'.*match.*nope/],

@@ -9,7 +9,10 @@ export interface ImageRef {
   digest?: string;
 }
 
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+// Only the algorithms registries serve, each with its exact length in lowercase hex: a
+// `sha512:` with 64 digits is a typo that no registry can resolve, so it is refused here.
+const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+export const DIGEST_EXPECTED = 'sha256:<64>, sha384:<96> or sha512:<128> lowercase hex digits';
 const TAG = /^[\w][\w.-]{0,127}$/;
 const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9._\-/:]*[a-zA-Z0-9])?$/;
 

@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as inputs from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
-import { isDigest, isName, isTag, parseImageRef, type Target } from './image-ref.js';
+import { DIGEST_EXPECTED, isDigest, isName, isTag, parseImageRef, type Target } from './image-ref.js';
 import type { Author } from './git.js';
 
 export interface Inputs {
@@ -88,10 +88,9 @@ function target(): { image: string; target: Target } {
   }
   if (tag !== undefined && !isTag(tag))
     throw new InputError('tag', 'a Docker tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})', tag);
-  if (digest !== undefined && !isDigest(digest))
-    throw new InputError('digest', 'a digest such as sha256:<64 hex>', digest);
-  if (digest?.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
-    throw new InputError('digest', 'sha256: followed by 64 lowercase hex digits', digest);
+  if (digest !== undefined && !isDigest(digest)) {
+    const from = inputs.optional('digest') !== undefined ? 'digest' : 'image';
+    throw new InputError(from, `a digest: ${DIGEST_EXPECTED}`, from === 'digest' ? digest : raw);
   }
   return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
 }
