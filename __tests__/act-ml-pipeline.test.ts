@@ -4,8 +4,9 @@
  * local ArgoCD): a real `mlflow server`, the real model/train.py, buildah as the builder (the
  * `docker` of fake-tools/buildah), Debian's docker-registry, a local bare GitOps origin
  * (MLOPS_GIT_REMOTE_URL) and the fake Kubernetes serving the ArgoCD Application, whose controller
- * the test plays. Trivy is the recorded fake (its database cannot be downloaded here), seeded in
- * act's tool cache as an earlier run would have left it.
+ * the test plays. Trivy is the real one build-scan-push finds on PATH (.tools/bin, built by
+ * scripts/setup), its vulnerability DB built by trivy-db and served from the same local registry
+ * through TRIVY_DB_REPOSITORY, as a user with a mirror would.
  *
  * Three pushes, in order: a first model goes all the way (champion moves only once ArgoCD reports
  * Healthy); a worse model fails the gate and nothing is built or deployed; an equal model whose
@@ -20,14 +21,18 @@ import { join } from 'node:path';
 import { callerRepo, commandArgs, outputsOf, runAct, type ActRun } from './helpers/act.js';
 import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
-import { FAKE_TOOLS_DIR, seedToolCache } from './helpers/fake-tools/index.js';
+import { FAKE_TOOLS_DIR } from './helpers/fake-tools/index.js';
 import { git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
 import { freePort, waitForHttp } from './helpers/net.js';
 import { ROOT } from './helpers/run-action.js';
+import { buildTrivyDb, packTrivyDb, pushTrivyDb, realTrivyAvailable } from './helpers/trivy-db.js';
 
-const available = spawnSync('buildah', ['--version']).status === 0 && existsSync('/usr/bin/docker-registry');
-if (!available) console.warn('buildah or docker-registry missing (scripts/setup installs them): skipping');
+const available =
+  spawnSync('buildah', ['--version']).status === 0 &&
+  existsSync('/usr/bin/docker-registry') &&
+  realTrivyAvailable();
+if (!available) console.warn('buildah, docker-registry or trivy/trivy-db missing (scripts/setup): skipping');
 
 const PUSH_EVENT = join(ROOT, 'workflows-example', 'events', 'push.json');
 const PUSH = JSON.parse(readFileSync(PUSH_EVENT, 'utf8')) as { after: string };
@@ -86,7 +91,7 @@ beforeAll(async () => {
     'requirements.txt': 'scikit-learn==1.9.1\nmlflow==3.17.2\n',
   });
   actCache = join(dir, 'act-cache');
-  seedToolCache(join(actCache, 'tool_cache'), '0.75.0');
+  await pushTrivyDb(registryUrl, 'mirror/trivy-db', packTrivyDb(buildTrivyDb(join(dir, 'db')), dir));
 }, 120_000);
 
 afterAll(async () => {
@@ -167,6 +172,7 @@ function pipeline(): Promise<ActRun> {
       ACT_SARIF_DIR: join(dir, 'sarif'),
       BUILDAH_SHIM_DIR: join(dir, 'buildah'),
       TRIVY_CACHE_DIR: join(dir, 'trivy-cache'),
+      TRIVY_DB_REPOSITORY: `${image.split('/')[0]}/mirror/trivy-db`,
     },
     path: [join(FAKE_TOOLS_DIR, 'buildah')],
     actionCachePath: actCache,

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './helpers/run-action.js';
+import { STAND_INS, standInRefs } from './helpers/act.js';
 import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
 
@@ -505,10 +506,23 @@ describe('event files for act', () => {
       'push.json',
     ]);
     const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
-    expect(guide).toContain('act repository_dispatch -W workflows-example/alert-triage.yml');
-    expect(guide).toContain('-e workflows-example/events/alertmanager-dispatch.json');
-    expect(guide).toContain('--secret-file');
-    expect(guide).toMatch(/-P ubuntu-latest=\S+/);
+    // The command lines __tests__/helpers/act.ts runs (actArgs), as a user types them.
+    for (const [event, workflow, file] of [
+      ['repository_dispatch', 'alert-triage.yml', 'alertmanager-dispatch.json'],
+      ['pull_request', 'ai-review.yml', 'pull_request.json'],
+      ['push', 'ml-pipeline.yml', 'push.json'],
+    ]) {
+      expect(guide).toContain(`act ${event} --json -W .github/workflows/${workflow} \\\n`);
+      expect(guide).toContain(`-e $SUITE/workflows-example/events/${file} "\${LOCAL[@]}"`);
+    }
+    expect(guide).toContain('-P ubuntu-latest=-self-hosted');
+    expect(guide).toContain('--local-repository example-org/mlops-actions@v1=$SUITE');
+    expect(guide).toContain('--env ACT_CHECKOUT_REPOSITORIES=example-org/mlops-actions=$SUITE');
+    expect(guide).toContain('export PATH=$SUITE/node_modules/.bin:');
+    const refs = Object.entries(standInRefs());
+    expect(refs.length).toBeGreaterThan(0);
+    for (const [ref, dir] of refs)
+      expect(guide).toContain(`--local-repository ${ref}=$STAND/${dir.slice(STAND_INS.length + 1)}\n`);
   });
 
   it('alertmanager-dispatch.json is a repository_dispatch that alert-to-issue accepts, within GitHub limits', () => {
