@@ -33060,9 +33060,13 @@ class Git {
 /* harmony export */   Q: () => (/* binding */ parseImageRef),
 /* harmony export */   VK: () => (/* binding */ shortDigest),
 /* harmony export */   dz: () => (/* binding */ isTag),
-/* harmony export */   kL: () => (/* binding */ formatImageRef)
+/* harmony export */   kL: () => (/* binding */ formatImageRef),
+/* harmony export */   yv: () => (/* binding */ DIGEST_EXPECTED)
 /* harmony export */ });
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+// Only the algorithms registries serve, each with its exact length in lowercase hex: a
+// `sha512:` with 64 digits is a typo that no registry can resolve, so it is refused here.
+const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+const DIGEST_EXPECTED = 'sha256:<64>, sha384:<96> or sha512:<128> lowercase hex digits';
 const TAG = /^[\w][\w.-]{0,127}$/;
 const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9._\-/:]*[a-zA-Z0-9])?$/;
 const isDigest = (value) => DIGEST.test(value);
@@ -33302,10 +33306,9 @@ function target() {
     }
     if (tag !== undefined && !(0,image_ref/* isTag */.dz)(tag))
         throw new errors/* InputError */.d('tag', 'a Docker tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})', tag);
-    if (digest !== undefined && !(0,image_ref/* isDigest */.Bc)(digest))
-        throw new errors/* InputError */.d('digest', 'a digest such as sha256:<64 hex>', digest);
-    if (digest?.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
-        throw new errors/* InputError */.d('digest', 'sha256: followed by 64 lowercase hex digits', digest);
+    if (digest !== undefined && !(0,image_ref/* isDigest */.Bc)(digest)) {
+        const from = optional('digest') !== undefined ? 'digest' : 'image';
+        throw new errors/* InputError */.d(from, `a digest: ${image_ref/* DIGEST_EXPECTED */.yv}`, from === 'digest' ? digest : raw);
     }
     return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
 }
