@@ -4,7 +4,7 @@
  * run is a no-op, and bad inputs fail naming the input.
  */
 import { describe, expect, it } from '@jest/globals';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAction } from './helpers/run-action.js';
 import { GitHttpServer } from './helpers/git-http.js';
@@ -442,5 +442,61 @@ describe('gitops-bump over smart HTTP', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('gitops-bump and a remote that refuses, hangs or has no default branch', () => {
+  const hook = (origin: { bare: string }, name: string, body: string) => {
+    writeFileSync(join(origin.bare, 'hooks', name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(origin.bare, 'hooks', name), 0o755);
+  };
+
+  it("keeps the remote's whole refusal (a protected-branch GH006 line)", async () => {
+    const origin = makeOrigin(FILES);
+    hook(
+      origin,
+      'pre-receive',
+      "echo 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\necho 'error: Changes must be made through a pull request.' >&2\nexit 1",
+    );
+    const res = await bump(origin, { files: 'apps/iris/values.yaml', tag: '2.0.0' });
+    expect(res.code).toBe(1);
+    const errors = res.errors.join('\n');
+    expect(errors).toContain('GH006: Protected branch update failed for refs/heads/main.');
+    expect(errors).toContain('Changes must be made through a pull request.');
+    expect(commitCount(origin)).toBe(1);
+  });
+
+  it("bounds git by the timeout input and counts a push that landed while the remote's hook hung", async () => {
+    const origin = makeOrigin(FILES);
+    // The ref is updated before post-receive runs; the hook's child keeps git's pipes open too.
+    hook(origin, 'post-receive', 'sleep 300 &\nsleep 300');
+    const res = await bump(origin, { files: 'apps/iris/values.yaml', tag: '2.0.0', timeout: '4s' });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.changed).toBe('true');
+    expect(head(origin)).toBe(res.outputs['commit-sha']);
+  });
+
+  it('fails a push the remote did not take before the timeout, naming the input', async () => {
+    const origin = makeOrigin(FILES);
+    hook(origin, 'pre-receive', 'sleep 300');
+    const res = await bump(origin, { files: 'apps/iris/values.yaml', tag: '2.0.0', timeout: '4s' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/timed out after 4s \(input 'timeout'\)/);
+    expect(commitCount(origin)).toBe(1);
+  });
+
+  it("fails clearly on an origin whose HEAD is detached instead of pushing a branch named 'HEAD'", async () => {
+    const origin = makeOrigin(FILES);
+    // Detached at a commit no branch points at (git clone guesses a branch whose tip equals HEAD).
+    const first = head(origin);
+    commitDirect(origin, 'README.md', '# gitops, later\n', 'a later commit');
+    git(origin.root, ['--git-dir', origin.bare, 'update-ref', '--no-deref', 'HEAD', first]);
+    const res = await bump(origin, { files: 'apps/iris/values.yaml', tag: '2.0.0' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/Input 'branch'.*detached/);
+    expect(git(origin.root, ['--git-dir', origin.bare, 'for-each-ref', '--format=%(refname)'])).toBe(
+      'refs/heads/main',
+    );
+    expect(commitCount(origin)).toBe(2);
   });
 });

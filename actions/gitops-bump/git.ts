@@ -7,11 +7,14 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
+import { InputError } from '../shared/errors.js';
 
 export interface GitResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Killed (with its process group) after the `timeout` input's time. */
+  timedOut?: boolean;
 }
 
 export class GitError extends Error {
@@ -74,19 +77,37 @@ export class Git {
   async exec(args: string[], { allowFail = false, cwd = this.dir } = {}): Promise<GitResult> {
     core.debug(`git ${args.join(' ')}`);
     const result = await new Promise<GitResult>((resolve, reject) => {
-      const child = spawn('git', args, { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
+      // it, instead of holding the pipes open until they finish on their own.
+      const child = spawn('git', args, {
+        cwd,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      const timer = setTimeout(() => child.kill('SIGKILL'), this.options.timeoutMs ?? 180_000);
+      const limit = this.options.timeoutMs ?? 180_000;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }, limit);
       child.on('error', (err) => {
         clearTimeout(timer);
         reject(new Error(`cannot run git: ${err.message}`));
       });
       child.on('close', (code) => {
         clearTimeout(timer);
-        resolve({ code: code ?? 128, stdout, stderr });
+        if (timedOut)
+          stderr += `\ngit ${args[0]} timed out after ${Math.round(limit / 1000)}s (input 'timeout')`;
+        resolve({ code: code ?? 128, stdout, stderr, timedOut });
       });
     });
     if (result.code !== 0 && !allowFail) throw new GitError(args, result);
@@ -107,7 +128,16 @@ export class Git {
       ],
       { cwd: process.cwd() },
     );
-    return (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
+    const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
+    if (checkedOut === 'HEAD') {
+      // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.
+      throw new InputError(
+        'branch',
+        "a branch name (the remote's HEAD is detached, so it has no default branch)",
+        '',
+      );
+    }
+    return checkedOut;
   }
 
   /**
@@ -206,8 +236,19 @@ export class Git {
       allowFail: true,
     });
     if (result.code === 0) return { ok: true };
+    if (result.timedOut) {
+      // The push may have landed before the remote's hooks finished: the remote decides.
+      const [local, remote] = [await this.head(), await this.remoteHead(branch).catch(() => undefined)];
+      if (remote === local) return { ok: true };
+      return { ok: false, retryable: false, reason: result.stderr.trim().split('\n').slice(-1)[0]! };
+    }
     const text = `${result.stdout}\n${result.stderr}`;
-    const reason = text.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
+    const lines = text.trim().split('\n').filter(Boolean);
+    // The remote's own words (a protected-branch GH006, a hook's message) say why; keep them all.
+    const remoteLines = lines.filter(
+      (l) => /^remote: \S/.test(l) && !/^remote: (Resolving|Processing)/.test(l),
+    );
+    const reason = [...new Set([...remoteLines, ...lines.slice(-2)])].join(' | ');
     const retryable =
       /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|incorrect old value|unable to create .*\.lock|Internal Server Error|returned error: 5\d\d|Could not resolve host|Connection (?:reset|timed out|refused)|early EOF|remote end hung up/i.test(
         text,

@@ -23,6 +23,7 @@ await run(async () => {
       token: inputs.token,
       remoteUrl: inputs.remoteUrl,
       author: inputs.author,
+      timeoutMs: inputs.timeoutMs,
     });
     // Octokit is only needed for pull requests; push mode starts faster without loading it.
     const octokit =

@@ -32868,11 +32868,13 @@ async function bump(git, inputs, octokit) {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(88179);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(79223);
 /**
  * The git CLI, driven as a runner's checkout does it. The token travels in an `http.extraheader`
  * passed through GIT_CONFIG_* environment variables: it never appears in a URL, an argument list,
  * a config file on disk or the log.
  */
+
 
 
 
@@ -32919,19 +32921,38 @@ class Git {
     async exec(args, { allowFail = false, cwd = this.dir } = {}) {
         _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .debug */ .Yz(`git ${args.join(' ')}`);
         const result = await new Promise((resolve, reject) => {
-            const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)('git', args, { cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+            // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
+            // it, instead of holding the pipes open until they finish on their own.
+            const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)('git', args, {
+                cwd,
+                env: this.env,
+                stdio: ['ignore', 'pipe', 'pipe'],
+                detached: true,
+            });
             let stdout = '';
             let stderr = '';
             child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
             child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
-            const timer = setTimeout(() => child.kill('SIGKILL'), this.options.timeoutMs ?? 180_000);
+            const limit = this.options.timeoutMs ?? 180_000;
+            let timedOut = false;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                try {
+                    process.kill(-child.pid, 'SIGKILL');
+                }
+                catch {
+                    child.kill('SIGKILL');
+                }
+            }, limit);
             child.on('error', (err) => {
                 clearTimeout(timer);
                 reject(new Error(`cannot run git: ${err.message}`));
             });
             child.on('close', (code) => {
                 clearTimeout(timer);
-                resolve({ code: code ?? 128, stdout, stderr });
+                if (timedOut)
+                    stderr += `\ngit ${args[0]} timed out after ${Math.round(limit / 1000)}s (input 'timeout')`;
+                resolve({ code: code ?? 128, stdout, stderr, timedOut });
             });
         });
         if (result.code !== 0 && !allowFail)
@@ -32949,7 +32970,12 @@ class Git {
             this.options.remoteUrl,
             this.dir,
         ], { cwd: process.cwd() });
-        return (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
+        const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
+        if (checkedOut === 'HEAD') {
+            // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('branch', "a branch name (the remote's HEAD is detached, so it has no default branch)", '');
+        }
+        return checkedOut;
     }
     /**
      * HEAD's commit. Under contention every git process counts (each retry runs several), so the
@@ -33037,8 +33063,18 @@ class Git {
         });
         if (result.code === 0)
             return { ok: true };
+        if (result.timedOut) {
+            // The push may have landed before the remote's hooks finished: the remote decides.
+            const [local, remote] = [await this.head(), await this.remoteHead(branch).catch(() => undefined)];
+            if (remote === local)
+                return { ok: true };
+            return { ok: false, retryable: false, reason: result.stderr.trim().split('\n').slice(-1)[0] };
+        }
         const text = `${result.stdout}\n${result.stderr}`;
-        const reason = text.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
+        const lines = text.trim().split('\n').filter(Boolean);
+        // The remote's own words (a protected-branch GH006, a hook's message) say why; keep them all.
+        const remoteLines = lines.filter((l) => /^remote: \S/.test(l) && !/^remote: (Resolving|Processing)/.test(l));
+        const reason = [...new Set([...remoteLines, ...lines.slice(-2)])].join(' | ');
         const retryable = /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|incorrect old value|unable to create .*\.lock|Internal Server Error|returned error: 5\d\d|Could not resolve host|Connection (?:reset|timed out|refused)|early EOF|remote end hung up/i.test(text);
         return { ok: false, retryable, reason };
     }
@@ -33400,6 +33436,7 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
             token: inputs.token,
             remoteUrl: inputs.remoteUrl,
             author: inputs.author,
+            timeoutMs: inputs.timeoutMs,
         });
         // Octokit is only needed for pull requests; push mode starts faster without loading it.
         const octokit = inputs.mode === 'pull-request' && inputs.repo
