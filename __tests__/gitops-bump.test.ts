@@ -370,6 +370,11 @@ describe('gitops-bump (push mode, YAML fidelity)', () => {
     [{ tag: '1.0', author: 'just a name' }, /Input 'author'.*Name <email>/],
     [{ tag: '1.0', 'wait-for-sync': 'true' }, /Input 'argocd-app'/],
     [{ tag: '1.0', timeout: 'soon' }, /Input 'timeout'/],
+    [
+      { tag: '1.0', branch: 'nope' },
+      /Input 'branch': expected a branch that exists in the repository, got 'nope'/,
+    ],
+    [{ tag: '1.0', files: 'apps/iris/values.yaml', 'helm-key-path': 'api.image' }, /input 'helm-key-path'/],
     [{ tag: '1.0', image: 'ghcr.io/octo-org/unknown', files: 'apps/iris/*.yaml' }, /not referenced in/],
   ])('fails clearly on %j', async (inputs, message) => {
     const origin = makeOrigin(FILES);
@@ -424,6 +429,31 @@ describe('gitops-bump over smart HTTP', () => {
     }
   });
 
+  it('keeps credentials written into MLOPS_GIT_REMOTE_URL out of the debug log', async () => {
+    const origin = makeOrigin(FILES);
+    const root = join(origin.root, 'http');
+    mkdirSync(join(root, 'octo-org'), { recursive: true });
+    git(origin.root, ['clone', '-q', '--bare', origin.bare, join(root, 'octo-org', 'gitops.git')]);
+    const server = new GitHttpServer(root, 'url-secret-789');
+    await server.start();
+    try {
+      const url = new URL(`${server.url}/octo-org/gitops.git`);
+      url.username = 'x-access-token';
+      url.password = 'url-secret-789';
+      const res = await runAction('gitops-bump', {
+        inputs: { repository: 'octo-org/gitops', files: 'apps/iris/values.yaml', image: IMAGE, tag: '7.1.0' },
+        env: { MLOPS_GIT_REMOTE_URL: url.href, RUNNER_DEBUG: '1' },
+      });
+      expect(res.errors).toEqual([]);
+      const log = res.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::'));
+      expect(log.some((l) => l.startsWith('::debug::git clone'))).toBe(true);
+      expect(log.join('\n')).not.toContain('url-secret-789');
+      expect(res.stdout).toContain('::add-mask::url-secret-789');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('fails clearly when the server refuses the token', async () => {
     const origin = makeOrigin(FILES);
     const root = join(origin.root, 'http');
@@ -437,7 +467,7 @@ describe('gitops-bump over smart HTTP', () => {
         env: { GITHUB_TOKEN: 'ghs_wrong_token', GITHUB_SERVER_URL: server.url },
       });
       expect(res.code).toBe(1);
-      expect(res.errors.join('\n')).toMatch(/git clone failed/);
+      expect(res.errors.join('\n')).toMatch(/Input 'token': expected a token that may read and push/);
       expect(res.errors.join('\n')).not.toContain('ghs_wrong_token');
     } finally {
       await server.stop();

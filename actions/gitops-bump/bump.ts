@@ -55,7 +55,7 @@ export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise
     const tree = await editTree(git.dir, files, options);
     if (tree.locations.length === 0) {
       throw new Error(
-        `image '${inputs.image}' is not referenced in ${files.join(', ')} (looked at kustomize images, Helm values at ${inputs.helmPaths.map((p) => p.join('.')).join(', ')}, and workload containers)`,
+        `image '${inputs.image}' is not referenced in ${files.join(', ')} (looked at kustomize images, Helm values at ${inputs.helmPaths.map((p) => p.join('.')).join(', ')} (input 'helm-key-path'), and workload containers)`,
       );
     }
     return {

@@ -17,6 +17,8 @@ export interface GitResult {
   timedOut?: boolean;
 }
 
+const lastLine = (text: string): string => text.trim().split('\n').slice(-1)[0] ?? '';
+
 export class GitError extends Error {
   constructor(
     readonly args: string[],
@@ -44,6 +46,8 @@ export interface GitOptions {
 
 export class Git {
   private readonly env: NodeJS.ProcessEnv;
+  /** The remote URL as logged: without its user and password. */
+  private readonly shownUrl?: string;
 
   constructor(
     readonly dir: string,
@@ -64,6 +68,16 @@ export class Git {
       LC_ALL: 'C',
     };
     const url = new URL(options.remoteUrl);
+    // Credentials written into the remote URL (MLOPS_GIT_REMOTE_URL) are secrets like the token.
+    for (const part of [url.username, url.password].filter((p) => p.length > 3)) {
+      core.setSecret(part);
+      core.setSecret(decodeURIComponent(part));
+    }
+    if (url.username || url.password) {
+      url.username = '';
+      url.password = '';
+      this.shownUrl = url.href;
+    }
     if (options.token && url.protocol.startsWith('http')) {
       const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
       core.setSecret(basic);
@@ -75,7 +89,8 @@ export class Git {
   }
 
   async exec(args: string[], { allowFail = false, cwd = this.dir } = {}): Promise<GitResult> {
-    core.debug(`git ${args.join(' ')}`);
+    const shown = this.shownUrl ? args.map((a) => (a === this.options.remoteUrl ? this.shownUrl : a)) : args;
+    core.debug(`git ${shown.join(' ')}`);
     const result = await new Promise<GitResult>((resolve, reject) => {
       // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
       // it, instead of holding the pipes open until they finish on their own.
@@ -116,7 +131,7 @@ export class Git {
 
   /** Shallow single-branch clone; `branch` undefined means the remote's default branch. */
   async clone(branch: string | undefined): Promise<string> {
-    await this.exec(
+    const cloned = await this.exec(
       [
         'clone',
         '--depth=1',
@@ -126,8 +141,25 @@ export class Git {
         this.options.remoteUrl,
         this.dir,
       ],
-      { cwd: process.cwd() },
+      { cwd: process.cwd(), allowFail: true },
     );
+    if (cloned.code !== 0) {
+      const text = cloned.stderr;
+      if (branch && /Remote branch .* not found/.test(text)) {
+        throw new InputError('branch', 'a branch that exists in the repository', branch);
+      }
+      if (
+        /Authentication failed|returned error: 40[13]|could not read (?:Username|Password)|Permission denied/i.test(
+          text,
+        )
+      ) {
+        throw new InputError(
+          'token',
+          `a token that may read and push the repository (git clone: ${lastLine(text)})`,
+        );
+      }
+      throw new GitError(['clone'], cloned);
+    }
     const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
     if (checkedOut === 'HEAD') {
       // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.

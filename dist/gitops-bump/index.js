@@ -32744,7 +32744,7 @@ async function bump(git, inputs, octokit) {
     const edit = async () => {
         const tree = await editTree(git.dir, files, options);
         if (tree.locations.length === 0) {
-            throw new Error(`image '${inputs.image}' is not referenced in ${files.join(', ')} (looked at kustomize images, Helm values at ${inputs.helmPaths.map((p) => p.join('.')).join(', ')}, and workload containers)`);
+            throw new Error(`image '${inputs.image}' is not referenced in ${files.join(', ')} (looked at kustomize images, Helm values at ${inputs.helmPaths.map((p) => p.join('.')).join(', ')} (input 'helm-key-path'), and workload containers)`);
         }
         return {
             changed: tree.changedFiles.length > 0,
@@ -32879,6 +32879,7 @@ async function bump(git, inputs, octokit) {
 
 
 
+const lastLine = (text) => text.trim().split('\n').slice(-1)[0] ?? '';
 class GitError extends Error {
     args;
     result;
@@ -32893,6 +32894,8 @@ class Git {
     dir;
     options;
     env;
+    /** The remote URL as logged: without its user and password. */
+    shownUrl;
     constructor(dir, options) {
         this.dir = dir;
         this.options = options;
@@ -32909,6 +32912,16 @@ class Git {
             LC_ALL: 'C',
         };
         const url = new URL(options.remoteUrl);
+        // Credentials written into the remote URL (MLOPS_GIT_REMOTE_URL) are secrets like the token.
+        for (const part of [url.username, url.password].filter((p) => p.length > 3)) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(part);
+            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(decodeURIComponent(part));
+        }
+        if (url.username || url.password) {
+            url.username = '';
+            url.password = '';
+            this.shownUrl = url.href;
+        }
         if (options.token && url.protocol.startsWith('http')) {
             const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
             _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(basic);
@@ -32919,7 +32932,8 @@ class Git {
         this.env = env;
     }
     async exec(args, { allowFail = false, cwd = this.dir } = {}) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .debug */ .Yz(`git ${args.join(' ')}`);
+        const shown = this.shownUrl ? args.map((a) => (a === this.options.remoteUrl ? this.shownUrl : a)) : args;
+        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .debug */ .Yz(`git ${shown.join(' ')}`);
         const result = await new Promise((resolve, reject) => {
             // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
             // it, instead of holding the pipes open until they finish on their own.
@@ -32961,7 +32975,7 @@ class Git {
     }
     /** Shallow single-branch clone; `branch` undefined means the remote's default branch. */
     async clone(branch) {
-        await this.exec([
+        const cloned = await this.exec([
             'clone',
             '--depth=1',
             '--single-branch',
@@ -32969,7 +32983,17 @@ class Git {
             ...(branch ? ['--branch', branch] : []),
             this.options.remoteUrl,
             this.dir,
-        ], { cwd: process.cwd() });
+        ], { cwd: process.cwd(), allowFail: true });
+        if (cloned.code !== 0) {
+            const text = cloned.stderr;
+            if (branch && /Remote branch .* not found/.test(text)) {
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('branch', 'a branch that exists in the repository', branch);
+            }
+            if (/Authentication failed|returned error: 40[13]|could not read (?:Username|Password)|Permission denied/i.test(text)) {
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('token', `a token that may read and push the repository (git clone: ${lastLine(text)})`);
+            }
+            throw new GitError(['clone'], cloned);
+        }
         const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
         if (checkedOut === 'HEAD') {
             // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.
