@@ -1,4 +1,4 @@
-/** README's input and output tables must list exactly what each action.yml declares. */
+/** Each action's README (or, until it moves, its root README section) must list exactly what its action.yml declares. */
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,9 +10,11 @@ const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const actions = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(ROOT, d.name, 'action.yml')))
   .map((d) => d.name);
+/** Actions whose section is still in the root README; remove a name when its <name>/README.md lands. */
+const STILL_IN_ROOT = ['gitops-bump'];
 
-/** The section of the README under `### \`name\``, up to the next action's. */
-function section(name: string): string {
+/** The section of the root README under `### \`name\``, up to the next action's. */
+function rootSection(name: string): string {
   const start = readme.indexOf(`### \`${name}\``);
   if (start < 0) return '';
   const rest = readme.slice(start + 1);
@@ -20,19 +22,27 @@ function section(name: string): string {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-/** The rows of the first table after `#### <heading>` inside the action's `### \`name\`` section. */
-function tableNames(name: string, heading: 'Inputs' | 'Outputs'): string[] {
-  const text = section(name);
-  const at = text.indexOf(`#### ${heading}`);
-  if (at < 0) return [];
-  const names: string[] = [];
+/** An action's documentation: its own <name>/README.md, else its section of the root README. */
+function docFor(name: string): string {
+  const own = join(ROOT, name, 'README.md');
+  return existsSync(own) ? readFileSync(own, 'utf8') : rootSection(name);
+}
+
+/** The rows (name, last cell) of the first table after the `Inputs`/`Outputs` heading of an action's doc. */
+function tableRows(name: string, heading: 'Inputs' | 'Outputs'): Map<string, string> {
+  const text = docFor(name);
+  const at = text.search(new RegExp(`^#{2,4} ${heading}$`, 'm'));
+  const rows = new Map<string, string>();
+  if (at < 0) return rows;
   for (const line of text.slice(at).split('\n').slice(1)) {
     if (line.startsWith('#')) break;
     const cell = /^\|\s*`([^`]+)`\s*\|/.exec(line);
-    if (cell) names.push(cell[1]!);
+    if (cell) rows.set(cell[1]!, line.trim().split('|').at(-2)!.trim());
   }
-  return names.sort();
+  return rows;
 }
+const tableNames = (name: string, heading: 'Inputs' | 'Outputs'): string[] =>
+  [...tableRows(name, heading).keys()].sort();
 
 describe('README documents every action', () => {
   it('starts with the two commands for a fresh machine', () => {
@@ -46,6 +56,35 @@ describe('README documents every action', () => {
     expect(tableNames(name, 'Inputs')).toEqual(Object.keys(yml.inputs ?? {}).sort());
     expect(tableNames(name, 'Outputs')).toEqual(Object.keys(yml.outputs ?? {}).sort());
     expect(yml.description?.length ?? 0).toBeGreaterThan(20);
+  });
+
+  it.each(actions)('%s: a default shown in the inputs table is the one action.yml declares', (name) => {
+    const inputs = (readActionYaml(name).inputs ?? {}) as Record<string, { default?: unknown }>;
+    for (const [input, cell] of tableRows(name, 'Inputs')) {
+      const declared = inputs[input]?.default;
+      // Only a cell that is exactly one code span is a default; prose ("empty for X") is not checked.
+      const shown = /^`([^`]*)`$/.exec(cell)?.[1];
+      if (shown === undefined || declared === undefined || declared === '') continue;
+      expect(`${input}: ${shown}`).toBe(`${input}: ${String(declared)}`);
+    }
+  });
+
+  it.each(actions.filter((n) => !STILL_IN_ROOT.includes(n)))('%s: has its own README.md', (name) => {
+    expect(existsSync(join(ROOT, name, 'README.md'))).toBe(true);
+    expect(rootSection(name)).toBe('');
+  });
+
+  it.each(STILL_IN_ROOT)('%s: still documented in the root README (until it moves)', (name) => {
+    expect(existsSync(join(ROOT, name, 'README.md'))).toBe(false);
+    expect(rootSection(name)).toMatch(/#### Inputs/);
+  });
+
+  it('root README is short and links every action', () => {
+    expect(readme.split('\n').length).toBeLessThan(200);
+    for (const name of actions) {
+      const link = STILL_IN_ROOT.includes(name) ? `(#${name})` : `(${name}/README.md)`;
+      expect(readme).toContain(`[\`${name}\`]${link}`);
+    }
   });
 });
 
@@ -65,10 +104,7 @@ describe('defaults written in action.yml agree with the code', () => {
 
   it.each(withModel)('%s: the model default is DEFAULT_MODEL, in action.yml and the README', (name) => {
     expect(readActionYaml(name).inputs!.model!.default).toBe(DEFAULT_MODEL);
-    const row = section(name)
-      .split('\n')
-      .find((l) => l.startsWith('| `model` |'));
-    expect(row?.trim().split('|').at(-2)?.trim()).toBe(`\`${DEFAULT_MODEL}\``);
+    expect(tableRows(name, 'Inputs').get('model')).toBe(`\`${DEFAULT_MODEL}\``);
   });
 
   it.each(workflows)('%s: a Gemini model input of the workflow defaults to DEFAULT_MODEL', (file) => {

@@ -1,5 +1,5 @@
 /**
- * The README's recovery procedures, run as written. "MLflow data lost" runs for real: MLflow on a
+ * platform/README.md's recovery procedures, run as written. "MLflow data lost" runs for real: MLflow on a
  * throwaway PostgreSQL, backed up, its database dropped and artifacts wiped, then the README's lines
  * (after its `export`, whose cluster values are checked against the manifests instead) restore it
  * and a new server answers with everything as before. The cluster procedures run their lines with
@@ -19,13 +19,13 @@ import { MlflowRest } from './helpers/mlflow-rest.js';
 import { PG_BIN, startPostgres, type Postgres } from './helpers/postgres.js';
 import { SCRIPT, dr, seed, snapshot, type Snapshot } from './helpers/mlflow-dr.js';
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const README = readFileSync(join(ROOT, 'platform', 'README.md'), 'utf8');
 
-/** The lines of the first ```bash block after `#### <heading>` in the README's Recovery section. */
+/** The lines of the first ```bash block after `### <heading>` in platform/README.md's Recovery section. */
 function block(heading: string): string[] {
-  const recovery = README.slice(README.indexOf('### Recovery'));
-  const at = recovery.indexOf(`#### ${heading}\n`);
-  if (at < 0) throw new Error(`README has no "#### ${heading}" under "### Recovery"`);
+  const recovery = README.slice(README.indexOf('## Recovery'));
+  const at = recovery.indexOf(`### ${heading}\n`);
+  if (at < 0) throw new Error(`platform/README.md has no "### ${heading}" under "## Recovery"`);
   const m = /```bash\n([\s\S]*?)```/.exec(recovery.slice(at));
   return m![1]!.trimEnd().split('\n');
 }

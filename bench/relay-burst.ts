@@ -8,7 +8,7 @@
  *   npx tsx bench/relay-burst.ts [--notifications 2000] [--concurrency 16] [--json out.json] [--check]
  *
  * --check exits 1 unless >= 1000 notifications/s, p99 <= 10 ms, 0 lost, 0 duplicated, and every
- * alert-to-issue run makes <= 5 API calls (a close or reopen; see the root README) and
+ * alert-to-issue run makes <= 5 API calls (a close or reopen; see alert-to-issue/README.md) and
  * no Search API call.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
