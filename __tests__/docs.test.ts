@@ -10,9 +10,6 @@ const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const actions = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(ROOT, d.name, 'action.yml')))
   .map((d) => d.name);
-/** Actions whose section is still in the root README; remove a name when its <name>/README.md lands. */
-const STILL_IN_ROOT = ['gitops-bump'];
-
 /** The section of the root README under `### \`name\``, up to the next action's. */
 function rootSection(name: string): string {
   const start = readme.indexOf(`### \`${name}\``);
@@ -69,21 +66,15 @@ describe('README documents every action', () => {
     }
   });
 
-  it.each(actions.filter((n) => !STILL_IN_ROOT.includes(n)))('%s: has its own README.md', (name) => {
+  it.each(actions)('%s: has its own README.md', (name) => {
     expect(existsSync(join(ROOT, name, 'README.md'))).toBe(true);
     expect(rootSection(name)).toBe('');
-  });
-
-  it.each(STILL_IN_ROOT)('%s: still documented in the root README (until it moves)', (name) => {
-    expect(existsSync(join(ROOT, name, 'README.md'))).toBe(false);
-    expect(rootSection(name)).toMatch(/#### Inputs/);
   });
 
   it('root README is short and links every action', () => {
     expect(readme.split('\n').length).toBeLessThan(200);
     for (const name of actions) {
-      const link = STILL_IN_ROOT.includes(name) ? `(#${name})` : `(${name}/README.md)`;
-      expect(readme).toContain(`[\`${name}\`]${link}`);
+      expect(readme).toContain(`[\`${name}\`](${name}/README.md)`);
     }
   });
 });
