@@ -120,6 +120,8 @@ describe('README recovery: MLflow data lost', () => {
       BACKUPS: backups,
       MLFLOW_DIR: join(home, 'mlflow'),
       DR: SCRIPT,
+      // As in runBlock: at level 0 with socket stdio bash sources /etc/bash.bashrc (PS1 unbound).
+      SHLVL: '1',
     };
     const r = spawnSync('bash', ['-euo', 'pipefail', '-c', lines.slice(1).join('\n')], {
       cwd: ROOT,
