@@ -80,61 +80,67 @@ export function planDbCache(opts: {
     };
   }
   const version = dbCacheVersion(opts.now);
+  const restored = restoreFromToolCache(cacheDir, version);
+  if (restored) return restored;
+  return {
+    cacheDir,
+    skipFlags: [],
+    source: 'download',
+    note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
+    save: () => saveToToolCache(cacheDir, version),
+  };
+}
+
+/** The day's DB copied from the tool cache into this run's cache dir, if it is there and whole. */
+function restoreFromToolCache(cacheDir: string, version: string): DbCachePlan | undefined {
   let cached = '';
   try {
     cached = tc.find(DB_TOOL, version);
   } catch (err) {
     core.warning(`Looking up the Trivy DB in the tool cache failed: ${(err as Error).message}`);
   }
-  if (cached) {
-    const skipFlags: string[] = [];
-    try {
-      for (const { dir, skipFlag } of DBS) {
-        if (!hasDb(join(cached, dir))) continue;
-        // Reflink where the filesystem can; a plain copy elsewhere.
-        cpSync(join(cached, dir), join(cacheDir, dir), { recursive: true, mode: constants.COPYFILE_FICLONE });
-        skipFlags.push(skipFlag);
-      }
-    } catch (err) {
-      core.warning(`Copying the cached Trivy DB failed, Trivy will download it: ${(err as Error).message}`);
-      skipFlags.length = 0;
+  if (!cached) return undefined;
+  const skipFlags: string[] = [];
+  try {
+    for (const { dir, skipFlag } of DBS) {
+      if (!hasDb(join(cached, dir))) continue;
+      // Reflink where the filesystem can; a plain copy elsewhere.
+      cpSync(join(cached, dir), join(cacheDir, dir), { recursive: true, mode: constants.COPYFILE_FICLONE });
+      skipFlags.push(skipFlag);
     }
-    if (skipFlags.includes('--skip-db-update')) {
-      return {
-        cacheDir,
-        skipFlags,
-        source: 'tool-cache',
-        note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
-        save: noop,
-      };
-    }
+  } catch (err) {
+    core.warning(`Copying the cached Trivy DB failed, Trivy will download it: ${(err as Error).message}`);
+    return undefined;
   }
+  if (!skipFlags.includes('--skip-db-update')) return undefined;
   return {
     cacheDir,
-    skipFlags: [],
-    source: 'download',
-    note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
-    save: async () => {
-      try {
-        // The scans are over: move (not copy) the databases out of the fanal cache beside them.
-        const staging = join(cacheDir, '.tool-cache');
-        const saved: string[] = [];
-        for (const { dir } of DBS) {
-          if (!hasDb(join(cacheDir, dir))) continue;
-          mkdirSync(staging, { recursive: true });
-          renameSync(join(cacheDir, dir), join(staging, dir));
-          saved.push(dir);
-        }
-        if (!saved.includes('db')) {
-          core.warning(`Trivy left no DB in ${join(cacheDir, 'db')}; nothing cached for the next run`);
-          return;
-        }
-        const into = await tc.cacheDir(staging, DB_TOOL, version);
-        core.info(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
-        pruneOlder(version);
-      } catch (err) {
-        core.warning(`Caching the Trivy DB failed (the scan is unaffected): ${(err as Error).message}`);
-      }
-    },
+    skipFlags,
+    source: 'tool-cache',
+    note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
+    save: async () => {},
   };
+}
+
+async function saveToToolCache(cacheDir: string, version: string): Promise<void> {
+  try {
+    // The scans are over: move (not copy) the databases out of the fanal cache beside them.
+    const staging = join(cacheDir, '.tool-cache');
+    const saved: string[] = [];
+    for (const { dir } of DBS) {
+      if (!hasDb(join(cacheDir, dir))) continue;
+      mkdirSync(staging, { recursive: true });
+      renameSync(join(cacheDir, dir), join(staging, dir));
+      saved.push(dir);
+    }
+    if (!saved.includes('db')) {
+      core.warning(`Trivy left no DB in ${join(cacheDir, 'db')}; nothing cached for the next run`);
+      return;
+    }
+    const into = await tc.cacheDir(staging, DB_TOOL, version);
+    core.info(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
+    pruneOlder(version);
+  } catch (err) {
+    core.warning(`Caching the Trivy DB failed (the scan is unaffected): ${(err as Error).message}`);
+  }
 }
