@@ -31838,6 +31838,19 @@ function planDbCache(opts) {
         };
     }
     const version = dbCacheVersion(opts.now);
+    const restored = restoreFromToolCache(cacheDir, version);
+    if (restored)
+        return restored;
+    return {
+        cacheDir,
+        skipFlags: [],
+        source: 'download',
+        note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
+        save: () => saveToToolCache(cacheDir, version),
+    };
+}
+/** The day's DB copied from the tool cache into this run's cache dir, if it is there and whole. */
+function restoreFromToolCache(cacheDir, version) {
     let cached = '';
     try {
         cached = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .find */ .I6(DB_TOOL, version);
@@ -31845,61 +31858,55 @@ function planDbCache(opts) {
     catch (err) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Looking up the Trivy DB in the tool cache failed: ${err.message}`);
     }
-    if (cached) {
-        const skipFlags = [];
-        try {
-            for (const { dir, skipFlag } of DBS) {
-                if (!hasDb((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, dir)))
-                    continue;
-                // Reflink where the filesystem can; a plain copy elsewhere.
-                (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.cpSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, dir), (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir), { recursive: true, mode: node_fs__WEBPACK_IMPORTED_MODULE_2__.constants.COPYFILE_FICLONE });
-                skipFlags.push(skipFlag);
-            }
-        }
-        catch (err) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Copying the cached Trivy DB failed, Trivy will download it: ${err.message}`);
-            skipFlags.length = 0;
-        }
-        if (skipFlags.includes('--skip-db-update')) {
-            return {
-                cacheDir,
-                skipFlags,
-                source: 'tool-cache',
-                note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
-                save: noop,
-            };
+    if (!cached)
+        return undefined;
+    const skipFlags = [];
+    try {
+        for (const { dir, skipFlag } of DBS) {
+            if (!hasDb((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, dir)))
+                continue;
+            // Reflink where the filesystem can; a plain copy elsewhere.
+            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.cpSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, dir), (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir), { recursive: true, mode: node_fs__WEBPACK_IMPORTED_MODULE_2__.constants.COPYFILE_FICLONE });
+            skipFlags.push(skipFlag);
         }
     }
+    catch (err) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Copying the cached Trivy DB failed, Trivy will download it: ${err.message}`);
+        return undefined;
+    }
+    if (!skipFlags.includes('--skip-db-update'))
+        return undefined;
     return {
         cacheDir,
-        skipFlags: [],
-        source: 'download',
-        note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
-        save: async () => {
-            try {
-                // The scans are over: move (not copy) the databases out of the fanal cache beside them.
-                const staging = (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, '.tool-cache');
-                const saved = [];
-                for (const { dir } of DBS) {
-                    if (!hasDb((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir)))
-                        continue;
-                    (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.mkdirSync)(staging, { recursive: true });
-                    (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.renameSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir), (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(staging, dir));
-                    saved.push(dir);
-                }
-                if (!saved.includes('db')) {
-                    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Trivy left no DB in ${(0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, 'db')}; nothing cached for the next run`);
-                    return;
-                }
-                const into = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .cacheDir */ .e8(staging, DB_TOOL, version);
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
-                pruneOlder(version);
-            }
-            catch (err) {
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Caching the Trivy DB failed (the scan is unaffected): ${err.message}`);
-            }
-        },
+        skipFlags,
+        source: 'tool-cache',
+        note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
+        save: async () => { },
     };
+}
+async function saveToToolCache(cacheDir, version) {
+    try {
+        // The scans are over: move (not copy) the databases out of the fanal cache beside them.
+        const staging = (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, '.tool-cache');
+        const saved = [];
+        for (const { dir } of DBS) {
+            if (!hasDb((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir)))
+                continue;
+            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.mkdirSync)(staging, { recursive: true });
+            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.renameSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir), (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(staging, dir));
+            saved.push(dir);
+        }
+        if (!saved.includes('db')) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Trivy left no DB in ${(0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, 'db')}; nothing cached for the next run`);
+            return;
+        }
+        const into = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .cacheDir */ .e8(staging, DB_TOOL, version);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
+        pruneOlder(version);
+    }
+    catch (err) {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Caching the Trivy DB failed (the scan is unaffected): ${err.message}`);
+    }
 }
 
 
