@@ -1,10 +1,10 @@
 /** Every input of train-and-log, parsed and checked in one place before anything talks to MLflow. */
 import { isAbsolute, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import { DEFAULT_MODEL } from '../shared/gemini/index.js';
 import * as inputs from '../shared/inputs.js';
+import { aliasInput, trackingUriInput } from '../shared/mlflow/inputs.js';
 import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
@@ -32,21 +32,6 @@ export interface Config {
   analysis: { apiKey?: string; model: string; fallbackModels: string[] };
 }
 
-const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
-
-function alias(name: string, fallback: string): string {
-  const value = inputs.string(name, fallback);
-  // MLflow rejects `latest` and `v<digits>`: they already name versions.
-  if (!ALIAS.test(value) || /^v\d+$/i.test(value) || value.toLowerCase() === 'latest') {
-    throw new InputError(
-      name,
-      'an alias of letters, digits, `_` or `-` (not `latest` or `v<number>`)',
-      value,
-    );
-  }
-  return value;
-}
-
 /** Short branch-and-commit name, like `main@0123456`, readable in the runs table. */
 export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
   const branch = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || 'local';
@@ -55,23 +40,7 @@ export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const trackingUri = inputs.optional('tracking-uri') ?? env.MLFLOW_TRACKING_URI?.trim();
-  if (!trackingUri) {
-    throw new InputError(
-      'tracking-uri',
-      'the URL of an MLflow tracking server (or MLFLOW_TRACKING_URI in the environment)',
-      '',
-    );
-  }
-  if (!/^https?:\/\//i.test(trackingUri)) {
-    throw new InputError('tracking-uri', 'an http(s):// URL of an MLflow tracking server', trackingUri);
-  }
-
-  // MLflow's clients read these from the environment, and so do we and the command: mask them
-  // in case they did not come from `secrets` (which the runner masks already).
-  for (const name of ['MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_PASSWORD']) {
-    if (env[name]) core.setSecret(env[name]);
-  }
+  const trackingUri = trackingUriInput(env);
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const workingDirectory = resolve(workspace, inputs.string('working-directory', '.'));
@@ -86,8 +55,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Parsed even without a gate metric: a typo should fail now, not when someone adds the metric.
   const direction = inputs.oneOf<GateDirection>('gate-direction', ['maximize', 'minimize'], 'maximize');
   const minDelta = inputs.number('gate-min-delta', 0);
-  const championAlias = alias('champion-alias', 'champion');
-  const promoteAlias = alias('promote-alias', 'candidate');
+  const championAlias = aliasInput('champion-alias', 'champion');
+  const promoteAlias = aliasInput('promote-alias', 'candidate');
   if (promoteAlias.toLowerCase() === championAlias.toLowerCase()) {
     throw new InputError(
       'promote-alias',
@@ -103,7 +72,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   return {
-    trackingUri: trackingUri.replace(/\/+$/, ''),
+    trackingUri,
     experiment: inputs.optional('experiment') ?? env.GITHUB_REPOSITORY ?? 'Default',
     runName: inputs.optional('run-name') ?? defaultRunName(env),
     command: inputs.required('command'),

@@ -7,6 +7,7 @@ import * as core from '@actions/core';
 import { errorMessage } from '../shared/errors.js';
 import { InputError } from '../shared/errors.js';
 import { runUrl as githubRunUrl } from '../shared/github.js';
+import { connectTracking } from '../shared/mlflow/connect.js';
 import { MlflowClient, type ModelVersion, type RunStatus } from '../shared/mlflow/index.js';
 import { resolveArtifacts } from './artifacts.js';
 import { describeExit, onCancel, startCommand, type RunningCommand } from './command.js';
@@ -36,22 +37,8 @@ export type OnRun = (run: { runId: string; runUrl: string; experimentId: string 
 
 const ARTIFACT_CONCURRENCY = 4;
 
-async function connect(config: Config): Promise<MlflowClient> {
-  let client: MlflowClient;
-  try {
-    client = MlflowClient.fromEnv(process.env, { trackingUri: config.trackingUri });
-    await client.ping();
-  } catch (err) {
-    throw new Error(
-      `Input 'tracking-uri': the MLflow tracking server at ${config.trackingUri} cannot be used: ${errorMessage(err)}. ` +
-        `Check tracking-uri (or MLFLOW_TRACKING_URI) and that the server is up.`,
-    );
-  }
-  return client;
-}
-
 export async function trainAndLog(config: Config, onRun: OnRun): Promise<Outcome> {
-  const client = await connect(config);
+  const client = await connectTracking(config.trackingUri);
   const experiment = await client.getOrCreateExperiment(config.experiment);
   const experimentId = experiment.experiment_id;
   const info = await client.createRun({

@@ -238,6 +238,10 @@ export class MlflowClient {
 
   // Registry
 
+  /** The registered model, or undefined when there is none of that name. */
+  getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
+    return registry.getRegisteredModel(this.t, name);
+  }
   getOrCreateRegisteredModel(name: string, tags?: Record<string, string>): Promise<RegisteredModel> {
     return registry.getOrCreateRegisteredModel(this.t, name, tags);
   }
