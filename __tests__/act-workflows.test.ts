@@ -51,7 +51,7 @@ describe('the act helper', () => {
         '    steps:',
         '      - run: node --version',
         '  unmapped:',
-        '    runs-on: ubuntu-24.04',
+        '    runs-on: windows-latest',
         '    steps:',
         '      - run: echo never',
       ].join('\n'),
@@ -63,7 +63,7 @@ describe('the act helper', () => {
       workdir,
     });
     expect(run.code).toBe(0);
-    expect(run.unsupported).toEqual(['ubuntu-24.04']);
+    expect(run.unsupported).toEqual(['windows-latest']);
     expect(run.jobs).toEqual({ 'x/mapped': 'success' });
     // node24 actions and run: steps get the project's Node 24, first on PATH.
     expect(run.output).toMatch(/^v24\./m);

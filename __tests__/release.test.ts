@@ -82,7 +82,9 @@ describe('release.yml', () => {
     expect(releaseYml.on.workflow_dispatch.inputs.version!.required).toBe(true);
     expect(job.permissions).toEqual({ contents: 'write' });
     const runs = job.steps.map((s) => s.run ?? '');
-    const distCheck = runs.findIndex((r) => /npm run build/.test(r) && /git diff --exit-code.*dist/.test(r));
+    const distCheck = runs.findIndex(
+      (r) => /npm run build/.test(r) && /git status --porcelain -- dist\b/.test(r),
+    );
     expect(distCheck).toBeGreaterThanOrEqual(0);
     expect(distCheck).toBeLessThan(job.steps.indexOf(tagStep));
   });

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './helpers/run-action.js';
-import { STAND_INS, standInRefs } from './helpers/act.js';
+import { OWN_RUNS, runsOnLabels, STAND_INS, standInRefs } from './helpers/act.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
 
 interface LintResult {
@@ -512,7 +512,9 @@ describe('event files for act', () => {
       expect(guide).toContain(`act ${event} --json -W .github/workflows/${workflow} \\\n`);
       expect(guide).toContain(`-e $SUITE/workflows-example/events/${file} "\${LOCAL[@]}"`);
     }
-    expect(guide).toContain('-P ubuntu-latest=-self-hosted');
+    // Every runs-on label any workflow uses, mapped (act skips a job whose label is not).
+    expect(runsOnLabels()).toEqual(['ubuntu-24.04', 'ubuntu-latest']);
+    for (const label of runsOnLabels()) expect(guide).toContain(`-P ${label}=-self-hosted`);
     expect(guide).toContain('--local-repository example-org/mlops-actions@v1=$SUITE');
     expect(guide).toContain('--env ACT_CHECKOUT_REPOSITORIES=example-org/mlops-actions=$SUITE');
     expect(guide).toContain('export PATH=$SUITE/node_modules/.bin:');
@@ -520,6 +522,19 @@ describe('event files for act', () => {
     expect(refs.length).toBeGreaterThan(0);
     for (const [ref, dir] of refs)
       expect(guide).toContain(`--local-repository ${ref}=$STAND/${dir.slice(STAND_INS.length + 1)}\n`);
+  });
+
+  it("gives the act lines of the project's own release.yml and ci.yml, as act-release-ci.test.ts runs them", () => {
+    const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
+    const { release, ci } = OWN_RUNS;
+    expect(guide).toContain(
+      `act ${release.event} --json -W ${release.workflow} "\${LOCAL[@]}" --input ${release.input}=`,
+    );
+    const event = `$SUITE/${ci.eventFile.slice(ROOT.length + 1)}`;
+    const line = `act ${ci.event} --json -W ${ci.workflow} \\\n  -e ${event} "\${LOCAL[@]}" \\\n  `;
+    expect(guide).toContain(line);
+    const rest = guide.slice(guide.indexOf(line) + line.length).split('\n')[0]!;
+    for (const name of ci.env) expect(rest).toContain(`--env ${name}=`);
   });
 
   it('alertmanager-dispatch.json is a repository_dispatch that alert-to-issue accepts, within GitHub limits', () => {

@@ -30,7 +30,9 @@ export const SUITE_REF = 'v1';
 /** Third-party action repositories (owner/name) and the stand-in folder that replaces each. */
 const STAND_IN_DIRS: Record<string, string> = {
   'actions/checkout': 'checkout',
+  'actions/setup-node': 'setup-node',
   'actions/setup-python': 'setup-python',
+  'actions/upload-artifact': 'upload-artifact',
   'docker/setup-buildx-action': 'setup-buildx-action',
   'github/codeql-action': 'codeql-action',
 };
@@ -50,13 +52,27 @@ export function standInRefs(): Record<string, string> {
   return refs;
 }
 
+/** Every `runs-on` label the reusable workflows, the project's own and the examples use, sorted. */
+export function runsOnLabels(): string[] {
+  const labels = new Set<string>();
+  for (const dir of [join(ROOT, '.github', 'workflows'), join(ROOT, 'workflows-example')]) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.yml'))) {
+      for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/^\s+runs-on:\s*([\w.-]+)\s*$/gm))
+        labels.add(m[1]!);
+    }
+  }
+  return [...labels].sort();
+}
+
 export interface ActOptions {
   /** Event name, e.g. repository_dispatch. */
   event: string;
   /** Workflow file, relative to `workdir` (as a user types it). */
   workflow: string;
-  /** Event payload file (absolute). */
-  eventFile: string;
+  /** Event payload file (absolute); act makes up an empty one without it. */
+  eventFile?: string;
+  /** `--input`: a workflow_dispatch's inputs, as `gh workflow run -f` gives them. */
+  inputs?: Record<string, string>;
   /** The calling repository's work tree (act's working directory and the job workspace's source). */
   workdir: string;
   /** Directory standing in for example-org/mlops-actions@v1; default this working copy. */
@@ -65,7 +81,7 @@ export interface ActOptions {
   vars?: Record<string, string>;
   /** `--env`: the job's environment (act passes GITHUB_API_URL etc. on to the steps). */
   env?: Record<string, string>;
-  /** `-P` mappings; default ubuntu-latest on this host. */
+  /** `-P` mappings; default every label of runsOnLabels() on this host. */
   platforms?: Record<string, string>;
   /** Directories put on PATH right after Node 24 (e.g. a `docker` played by buildah). */
   path?: string[];
@@ -76,18 +92,34 @@ export interface ActOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The project's own workflows as __tests__/act-release-ci.test.ts runs them, in a clone of the
+ * suite; workflows-example/README.md shows the same command lines (workflows.test.ts checks).
+ */
+export const OWN_RUNS = {
+  release: { event: 'workflow_dispatch', workflow: '.github/workflows/release.yml', input: 'version' },
+  ci: {
+    event: 'push',
+    workflow: '.github/workflows/ci.yml',
+    eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
+    /** What the stand-ins read: the Python setup-python uses, where upload-artifact copies to. */
+    env: ['ACT_PYTHON', 'ACT_ARTIFACT_DIR'],
+  },
+} as const;
+
 /** act's argv (without the binary) for these options. */
 export function actArgs(o: ActOptions): string[] {
   const suite = o.suite ?? ROOT;
-  const args = [o.event, '--json', '-W', o.workflow, '-e', o.eventFile];
-  for (const [label, image] of Object.entries(o.platforms ?? { 'ubuntu-latest': '-self-hosted' }))
-    args.push('-P', `${label}=${image}`);
+  const args = [o.event, '--json', '-W', o.workflow, ...(o.eventFile ? ['-e', o.eventFile] : [])];
+  const platforms = o.platforms ?? Object.fromEntries(runsOnLabels().map((l) => [l, '-self-hosted']));
+  for (const [label, image] of Object.entries(platforms)) args.push('-P', `${label}=${image}`);
   args.push('--local-repository', `${SUITE_REPOSITORY}@${SUITE_REF}=${suite}`);
   for (const [ref, dir] of Object.entries(standInRefs())) args.push('--local-repository', `${ref}=${dir}`);
   const env = { ACT_CHECKOUT_REPOSITORIES: `${SUITE_REPOSITORY}=${suite}`, ...o.env };
   for (const [k, v] of Object.entries(env)) args.push('--env', `${k}=${v}`);
   for (const [k, v] of Object.entries(o.secrets ?? {})) args.push('-s', `${k}=${v}`);
   for (const [k, v] of Object.entries(o.vars ?? {})) args.push('--var', `${k}=${v}`);
+  for (const [k, v] of Object.entries(o.inputs ?? {})) args.push('--input', `${k}=${v}`);
   return args;
 }
 

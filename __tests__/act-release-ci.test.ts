@@ -1,0 +1,272 @@
+/**
+ * The project's own workflows, release.yml and ci.yml, run by the real `act` on this host (the
+ * `ubuntu-24.04` label mapped to `-self-hosted`, Node 24 first on PATH, actions/setup-node,
+ * setup-python and upload-artifact played by the stand-ins of __tests__/fixtures/act-stand-ins).
+ *
+ * release.yml, as `workflow_dispatch` with `--input version=…`, releases a small repository shaped
+ * like the suite: the real release.yml and scripts/release.mjs, a package.json with a lock file
+ * (its dependencies, semver and yaml, packed from node_modules so that `npm ci` needs no registry),
+ * CHANGELOG.md, and one action whose dist/ a build script makes (a copy, where the suite runs ncc
+ * for a minute: dist.test.ts checks the suite's own dist/). Its origin is a local bare repository
+ * (a file:// remote), where the test reads the tags the run pushed.
+ *
+ * ci.yml, on push, runs in a repository holding the real ci.yml and, in place of the real
+ * scripts/test (which .ci/run runs), a script that records how it was started and writes
+ * .test-results/: the test checks the job's wiring (runner label, Node 24 and Python set up, the
+ * test command run from the checkout, its results kept as the artifact), not the suite's tests.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { commandArgs, OWN_RUNS, runAct, type ActRun } from './helpers/act.js';
+import { PYTHON } from './helpers/mlflow-server.js';
+import { ROOT } from './helpers/run-action.js';
+
+const gitIn =
+  (cwd: string) =>
+  (...args: string[]): string =>
+    execFileSync('git', ['-c', 'user.name=Octo Cat', '-c', 'user.email=octocat@example.com', ...args], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
+
+function write(dir: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+}
+
+/** What every job run here must show: act ran it (no skipped platform) and it ended as expected. */
+function expectJobs(run: ActRun, jobs: Record<string, string>): void {
+  const ok = Object.values(jobs).every((r) => r === 'success');
+  if ((run.code === 0) !== ok) console.error(run.output.slice(-4000), run.other.slice(-2000));
+  expect(run.unsupported).toEqual([]);
+  expect(run.jobs).toEqual(jobs);
+  expect(run.code).toBe(ok ? 0 : 1);
+}
+
+// Stands in for scripts/build.mjs (ncc): dist/<name>/index.js from actions/<name>/main.js.
+const BUILD = `import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+for (const name of readdirSync('actions')) {
+  mkdirSync(\`dist/\${name}\`, { recursive: true });
+  const source = readFileSync(\`actions/\${name}/main.js\`, 'utf8');
+  writeFileSync(\`dist/\${name}/index.js\`, \`// bundled from actions/\${name}/main.js\\n\${source}\`);
+  console.log(\`built \${name}\`);
+}
+`;
+
+interface Suite {
+  repo: string;
+  origin: string;
+  git: (...args: string[]) => string;
+}
+
+/** A repository shaped like the suite, with the real release workflow and script, its origin bare. */
+function suiteRepo(): Suite {
+  const dir = mkdtempSync(join(tmpdir(), 'act-release-'));
+  const origin = join(dir, 'origin.git');
+  const repo = join(dir, 'mlops-actions');
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', origin]);
+  execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+  const git = gitIn(repo);
+  git('remote', 'add', 'origin', `file://${origin}`);
+  mkdirSync(join(repo, '.github', 'workflows'), { recursive: true });
+  copyFileSync(
+    join(ROOT, '.github', 'workflows', 'release.yml'),
+    join(repo, '.github/workflows/release.yml'),
+  );
+  mkdirSync(join(repo, 'scripts'));
+  copyFileSync(join(ROOT, 'scripts', 'release.mjs'), join(repo, 'scripts', 'release.mjs'));
+  mkdirSync(join(repo, 'vendor'));
+  for (const dep of ['semver', 'yaml'])
+    execFileSync('tar', ['-czf', join(repo, 'vendor', `${dep}.tgz`), '-C', join(ROOT, 'node_modules'), dep]);
+  write(repo, {
+    '.gitignore': 'node_modules\n',
+    'scripts/build.mjs': BUILD,
+    'actions/hello/main.js': "console.log('hello');\n",
+    'package.json': packageJson('0.0.0'),
+  });
+  execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: repo,
+    stdio: 'ignore',
+  });
+  execFileSync('node', ['scripts/build.mjs'], { cwd: repo, stdio: 'ignore' });
+  git('add', '-A');
+  git('commit', '-qm', 'the suite, unreleased');
+  return { repo, origin, git };
+}
+
+function packageJson(version: string): string {
+  const pkg = {
+    name: 'mlops-actions',
+    version,
+    private: true,
+    type: 'module',
+    scripts: { build: 'node scripts/build.mjs' },
+    dependencies: { semver: 'file:vendor/semver.tgz', yaml: 'file:vendor/yaml.tgz' },
+  };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+/**
+ * The commit that sets package.json's version and adds its CHANGELOG.md section, with `files`, and
+ * dist/ rebuilt unless `stale`; pushed to main.
+ */
+function commitVersion(s: Suite, version: string, files: Record<string, string> = {}, stale = false): string {
+  const changelog = existsSync(join(s.repo, 'CHANGELOG.md'))
+    ? readFileSync(join(s.repo, 'CHANGELOG.md'), 'utf8').replace('# Changelog\n', '')
+    : '';
+  write(s.repo, {
+    'package.json': packageJson(version),
+    'CHANGELOG.md': `# Changelog\n\n## [${version}]\n\n- release ${version}\n${changelog}`,
+    ...files,
+  });
+  // The version in package-lock.json follows package.json, as `npm version` writes it.
+  const lock = JSON.parse(readFileSync(join(s.repo, 'package-lock.json'), 'utf8')) as {
+    version: string;
+    packages: Record<string, { version?: string }>;
+  };
+  lock.version = version;
+  lock.packages['']!.version = version;
+  writeFileSync(join(s.repo, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
+  if (!stale) execFileSync('node', ['scripts/build.mjs'], { cwd: s.repo, stdio: 'ignore' });
+  s.git('add', '-A');
+  s.git('commit', '-qm', `release ${version}`);
+  s.git('push', '-q', 'origin', 'HEAD:main');
+  return s.git('rev-parse', 'HEAD');
+}
+
+/** The tags on the origin, name -> the commit each points at. */
+function originTags(s: Suite): Record<string, string> {
+  const out = execFileSync('git', ['ls-remote', '--tags', s.origin], { encoding: 'utf8' }).trim();
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter((l) => l.endsWith('^{}'))
+      .map((l) => {
+        const [sha, ref] = l.split('\t') as [string, string];
+        return [ref.replace('refs/tags/', '').replace('^{}', ''), sha];
+      }),
+  );
+}
+
+const release = (s: Suite, version: string): Promise<ActRun> =>
+  runAct({
+    event: OWN_RUNS.release.event,
+    workflow: OWN_RUNS.release.workflow,
+    workdir: s.repo,
+    inputs: { [OWN_RUNS.release.input]: version },
+  });
+
+describe('release.yml under act', () => {
+  it('checks dist/, tags v1.0.0 and moves v1 on the origin; the next release moves v1 again', async () => {
+    const s = suiteRepo();
+    const first = commitVersion(s, '1.0.0');
+    const r1 = await release(s, '1.0.0');
+    expectJobs(r1, { 'release/tag v1.0.0': 'success' });
+    // Each step ran for real: the setup-node stand-in found Node 24, npm ci installed the lock
+    // file, the build ran before the dist/ check, and the tag step pushed.
+    expect(r1.output).toMatch(/setup-node stand-in: v24\.\d+\.\d+ from /);
+    expect(r1.output).toMatch(/added 2 packages/);
+    expect(r1.output).toContain('built hello');
+    expect(r1.output).toContain('release: pushed v1.0.0 and moved v1');
+    expect(originTags(s)).toEqual({ 'v1.0.0': first, v1: first });
+
+    const second = commitVersion(s, '1.1.0', { 'actions/hello/main.js': "console.log('hello again');\n" });
+    const r2 = await release(s, '1.1.0');
+    expectJobs(r2, { 'release/tag v1.1.0': 'success' });
+    expect(originTags(s)).toEqual({ 'v1.0.0': first, 'v1.1.0': second, v1: second });
+  });
+
+  it.each([
+    ['an action changed without rebuilding', { 'actions/hello/main.js': "console.log('changed');\n" }],
+    ['a new action whose bundle was never committed', { 'actions/bye/main.js': "console.log('bye');\n" }],
+  ])(
+    'refuses a release whose dist/ is not the build of its sources (%s), and pushes no tag',
+    async (_, files) => {
+      const s = suiteRepo();
+      commitVersion(s, '1.0.0', files, true);
+      const run = await release(s, '1.0.0');
+      expectJobs(run, { 'release/tag v1.0.0': 'failure' });
+      expect(commandArgs(run, 'error')).toEqual(['dist/ is stale: run npm run build and commit dist/']);
+      expect(run.steps['release/tag v1.0.0 :: Main Check dist/ is fresh']).toBe('failure');
+      expect(run.output).not.toContain('release: ');
+      expect(originTags(s)).toEqual({});
+    },
+  );
+});
+
+// Stands in for scripts/test: records how ci.yml started it and writes .test-results/, as the real
+// one does; exits with $SCRIPTS_TEST_EXIT (default 0).
+const SCRIPTS_TEST = `#!/usr/bin/env bash
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .test-results
+{
+  echo "args=$*"
+  echo "node=$(node --version)"
+  echo "python=$(command -v python3)"
+  git status --porcelain
+} >.test-results/started.txt
+echo "scripts/test stand-in: 1 passed, 0 failed"
+exit "\${SCRIPTS_TEST_EXIT:-0}"
+`;
+
+/** A repository with the real ci.yml, a lock file and the scripts/test stand-in. */
+function ciRepo(): string {
+  const repo = mkdtempSync(join(tmpdir(), 'act-ci-'));
+  execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+  const git = gitIn(repo);
+  git('remote', 'add', 'origin', 'https://github.com/example-org/mlops-actions.git');
+  write(repo, {
+    '.gitignore': 'node_modules\n.test-results/\n',
+    '.github/workflows/ci.yml': readFileSync(join(ROOT, '.github', 'workflows', 'ci.yml'), 'utf8'),
+    'package.json': `${JSON.stringify({ name: 'mlops-actions', version: '1.0.0', private: true })}\n`,
+    'scripts/test': SCRIPTS_TEST,
+  });
+  execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], {
+    cwd: repo,
+    stdio: 'ignore',
+  });
+  git('add', '-A');
+  git('commit', '-qm', 'init');
+  return repo;
+}
+
+describe('ci.yml under act', () => {
+  const JOB = 'ci/scripts/test';
+  const ci = async (exit: number): Promise<{ run: ActRun; artifacts: string }> => {
+    const artifacts = mkdtempSync(join(tmpdir(), 'act-artifacts-'));
+    const run = await runAct({
+      event: OWN_RUNS.ci.event,
+      workflow: OWN_RUNS.ci.workflow,
+      eventFile: OWN_RUNS.ci.eventFile,
+      workdir: ciRepo(),
+      // SCRIPTS_TEST_EXIT is read by this test's scripts/test stand-in only.
+      env: { ACT_PYTHON: PYTHON, ACT_ARTIFACT_DIR: artifacts, SCRIPTS_TEST_EXIT: String(exit) },
+    });
+    return { run, artifacts };
+  };
+
+  it('runs the test command from a clean checkout with Node 24 and the Python it set up, and keeps .test-results/', async () => {
+    const { run, artifacts } = await ci(0);
+    expectJobs(run, { [JOB]: 'success' });
+    expect(run.steps[`${JOB} :: Main Test`]).toBe('success');
+    expect(run.output).toContain('scripts/test stand-in: 1 passed, 0 failed');
+    const started = readFileSync(join(artifacts, 'test-results', 'started.txt'), 'utf8');
+    // `bash scripts/test` with no arguments, in a checkout with nothing changed before it ran.
+    expect(started).toBe(`args=\nnode=${process.version}\npython=${join(dirname(PYTHON), 'python3')}\n`);
+  });
+
+  it('fails when the tests fail, and still keeps their results', async () => {
+    const { run, artifacts } = await ci(1);
+    expectJobs(run, { [JOB]: 'failure' });
+    expect(run.steps[`${JOB} :: Main Test`]).toBe('failure');
+    expect(run.steps[`${JOB} :: Main Keep the test results`]).toBe('success');
+    expect(existsSync(join(artifacts, 'test-results', 'started.txt'))).toBe(true);
+  });
+});
