@@ -7,8 +7,9 @@
  * like the suite: the real release.yml and scripts/release.mjs, a package.json with a lock file
  * (its dependencies, semver and yaml, packed from node_modules so that `npm ci` needs no registry),
  * CHANGELOG.md, and one action whose dist/ a build script makes (a copy, where the suite runs ncc
- * for a minute: dist.test.ts checks the suite's own dist/). Its origin is a local bare repository
- * (a file:// remote), where the test reads the tags the run pushed.
+ * for a minute: dist.test.ts checks the suite's own dist/), and the real reusable workflows, whose
+ * actions-ref default the release checks. Its origin is a local bare repository (a file://
+ * remote), where the test reads the tags the run pushed.
  *
  * ci.yml, on push, runs in a repository holding the real ci.yml and, in place of the real
  * scripts/test (which .ci/run runs), a script that records how it was started and writes
@@ -20,7 +21,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { commandArgs, OWN_RUNS, runAct, type ActRun } from './helpers/act.js';
+import { parse } from 'yaml';
+import { callerRepo, commandArgs, OWN_RUNS, runAct, type ActRun } from './helpers/act.js';
 import { PYTHON } from './helpers/mlflow-server.js';
 import { ROOT } from './helpers/run-action.js';
 
@@ -59,6 +61,9 @@ for (const name of readdirSync('actions')) {
 }
 `;
 
+/** The release workflow, and the reusable workflows whose actions-ref default the release checks. */
+const WORKFLOWS = ['release.yml', 'ml-pipeline.yml', 'ai-review.yml', 'alert-triage.yml'];
+
 interface Suite {
   repo: string;
   origin: string;
@@ -75,10 +80,8 @@ function suiteRepo(): Suite {
   const git = gitIn(repo);
   git('remote', 'add', 'origin', `file://${origin}`);
   mkdirSync(join(repo, '.github', 'workflows'), { recursive: true });
-  copyFileSync(
-    join(ROOT, '.github', 'workflows', 'release.yml'),
-    join(repo, '.github/workflows/release.yml'),
-  );
+  for (const f of WORKFLOWS)
+    copyFileSync(join(ROOT, '.github', 'workflows', f), join(repo, '.github', 'workflows', f));
   mkdirSync(join(repo, 'scripts'));
   copyFileSync(join(ROOT, 'scripts', 'release.mjs'), join(repo, 'scripts', 'release.mjs'));
   mkdirSync(join(repo, 'vendor'));
@@ -180,6 +183,14 @@ describe('release.yml under act', () => {
     const r2 = await release(s, '1.1.0');
     expectJobs(r2, { 'release/tag v1.1.0': 'success' });
     expect(originTags(s)).toEqual({ 'v1.0.0': first, 'v1.1.0': second, v1: second });
+    // What v1 now points at checks the suite out at v1 by default: callers of @v1 get this release.
+    for (const f of WORKFLOWS.filter((w) => w !== 'release.yml')) {
+      const atV1 = execFileSync('git', ['--git-dir', s.origin, 'show', `v1:.github/workflows/${f}`], {
+        encoding: 'utf8',
+      });
+      const wf = parse(atV1) as { on: { workflow_call: { inputs: Record<string, { default?: string }> } } };
+      expect([f, wf.on.workflow_call.inputs['actions-ref']!.default]).toEqual([f, 'v1']);
+    }
   });
 
   it.each([
@@ -236,6 +247,41 @@ function ciRepo(): string {
   git('commit', '-qm', 'init');
   return repo;
 }
+
+describe('the setup-node stand-in', () => {
+  it('fails unless the node first on PATH is the version asked for, and without the lock file cache: npm keys on', async () => {
+    const setupNode = /uses: (actions\/setup-node@[0-9a-f]{40})/.exec(
+      readFileSync(join(ROOT, '.github', 'workflows', 'release.yml'), 'utf8'),
+    )![1]!;
+    const job = (version: string, cache = ''): string[] => [
+      '    runs-on: ubuntu-latest',
+      '    steps:',
+      `      - uses: ${setupNode}`,
+      `        with: { node-version: '${version}'${cache ? `, cache: ${cache}` : ''} }`,
+    ];
+    const workdir = callerRepo({
+      '.github/workflows/x.yml': ['name: x', 'on: push', 'jobs:', '  old:', ...job('22')]
+        .concat(['  any:', ...job('lts/*'), '  cached:', ...job('24.x', 'npm'), '  ok:', ...job('24')])
+        .join('\n'),
+    });
+    const run = await runAct({ event: 'push', workflow: '.github/workflows/x.yml', workdir });
+    expect(run.jobs).toEqual({
+      'x/old': 'failure',
+      'x/any': 'failure',
+      'x/cached': 'failure',
+      'x/ok': 'success',
+    });
+    expect(commandArgs(run, 'error').sort()).toEqual([
+      expect.stringMatching(
+        /^setup-node stand-in: cannot resolve node-version 'lts\/\*' without downloading/,
+      ),
+      expect.stringMatching(/^setup-node stand-in: dependencies lock file is not found in /),
+      expect.stringMatching(
+        /^setup-node stand-in: node-version 22 asked for, but the node first on PATH is v24\./,
+      ),
+    ]);
+  });
+});
 
 describe('ci.yml under act', () => {
   const JOB = 'ci/scripts/test';

@@ -151,6 +151,25 @@ describe('release.yml', () => {
     expect(remoteTags()).toEqual({ 'v1.2.0': first, v1: first });
   });
 
+  it("refuses a release whose reusable workflows' actions-ref default is not the major tag it moves", () => {
+    mkdirSync(join(repo, '.github', 'workflows'), { recursive: true });
+    copyFileSync(
+      join(ROOT, '.github', 'workflows', 'ml-pipeline.yml'),
+      join(repo, '.github', 'workflows', 'ml-pipeline.yml'),
+    );
+    const first = commitVersion('1.0.0');
+    expect(runStep('1.0.0').status).toBe(0);
+    // A new major with the defaults still at v1: callers of @v2 would run v1's actions.
+    commitVersion('2.0.0');
+    const refused = runStep('2.0.0');
+    expect(refused.status).toBe(1);
+    expect(refused.out).toMatch(/ml-pipeline.yml: actions-ref defaults to v1; set it to v2 first/);
+    // A prerelease moves no major tag: it may come first.
+    const rc = commitVersion('2.0.0-rc.1');
+    expect(runStep('2.0.0-rc.1').status).toBe(0);
+    expect(remoteTags()).toEqual({ 'v1.0.0': first, 'v2.0.0-rc.1': rc, v1: first });
+  });
+
   it('refuses a working tree with uncommitted changes', () => {
     commitVersion('1.0.0');
     writeFileSync(join(repo, 'CHANGELOG.md'), 'edited\n## [1.0.0]\n');

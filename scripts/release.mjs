@@ -3,12 +3,14 @@
 // pinned to `@v1` get the release and users pinned to `@v1.2.3` or a SHA keep what they had.
 // `node scripts/release.mjs <X.Y.Z> [--remote origin] [--dry-run]`. It refuses, before tagging,
 // when the version is not a new, higher semantic version, when package.json or CHANGELOG.md do
-// not name it, or when the working tree is not clean (dist/ freshness is the workflow's step
+// not name it, when a reusable workflow's actions-ref default is not the major tag it moves, or
+// when the working tree is not clean (dist/ freshness is the workflow's step
 // before this one: `npm run build && git diff --exit-code -- dist`).
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
+import { parse } from 'yaml';
 
 const root = process.cwd();
 
@@ -33,6 +35,19 @@ function parseArgs(argv) {
   return opts;
 }
 
+// The reusable workflows check the suite out at `actions-ref`: its default must be the major tag
+// this release moves, or a caller of `…/ml-pipeline.yml@v2` would run the actions of v1.
+function checkActionsRef(major) {
+  const dir = join(root, '.github', 'workflows');
+  if (!existsSync(dir)) return;
+  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f))) {
+    const workflow = parse(readFileSync(join(dir, file), 'utf8'));
+    const ref = workflow?.on?.workflow_call?.inputs?.['actions-ref']?.default;
+    if (ref !== undefined && ref !== major)
+      fail(`.github/workflows/${file}: actions-ref defaults to ${ref}; set it to ${major} first`);
+  }
+}
+
 // Every check runs before the first tag is written, so a refused release changes nothing.
 function check(version, remote) {
   if (semver.valid(version) !== version) fail(`version "${version}" is not a semantic version X.Y.Z`);
@@ -41,6 +56,8 @@ function check(version, remote) {
   const changelog = readFileSync(join(root, 'CHANGELOG.md'), 'utf8');
   const heading = new RegExp(`^## \\[?v?${version.replace(/\./g, '\\.')}\\]?(\\s|$)`, 'm');
   if (!heading.test(changelog)) fail(`CHANGELOG.md has no "## ${version}" section`);
+  // A prerelease moves no major tag, so it may come before the defaults do.
+  if (semver.prerelease(version) === null) checkActionsRef(`v${semver.major(version)}`);
   if (git('status', '--porcelain')) fail('the working tree has uncommitted changes');
   // Tags from the remote too: a tag someone else pushed must not be overwritten.
   const remoteTags = git('ls-remote', '--tags', remote)
