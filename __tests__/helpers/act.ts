@@ -52,6 +52,12 @@ export function standInRefs(): Record<string, string> {
   return refs;
 }
 
+/**
+ * The `runs-on` labels workflows-example/README.md's act lines map to this host, and so the act
+ * tests: a workflow that starts using another label gets its job skipped, as a user's would.
+ */
+export const PLATFORM_LABELS = ['ubuntu-24.04', 'ubuntu-latest'];
+
 /** Every `runs-on` label the reusable workflows, the project's own and the examples use, sorted. */
 export function runsOnLabels(): string[] {
   const labels = new Set<string>();
@@ -81,7 +87,7 @@ export interface ActOptions {
   vars?: Record<string, string>;
   /** `--env`: the job's environment (act passes GITHUB_API_URL etc. on to the steps). */
   env?: Record<string, string>;
-  /** `-P` mappings; default every label of runsOnLabels() on this host. */
+  /** `-P` mappings; default every label of PLATFORM_LABELS on this host. */
   platforms?: Record<string, string>;
   /** Directories put on PATH right after Node 24 (e.g. a `docker` played by buildah). */
   path?: string[];
@@ -111,7 +117,7 @@ export const OWN_RUNS = {
 export function actArgs(o: ActOptions): string[] {
   const suite = o.suite ?? ROOT;
   const args = [o.event, '--json', '-W', o.workflow, ...(o.eventFile ? ['-e', o.eventFile] : [])];
-  const platforms = o.platforms ?? Object.fromEntries(runsOnLabels().map((l) => [l, '-self-hosted']));
+  const platforms = o.platforms ?? Object.fromEntries(PLATFORM_LABELS.map((l) => [l, '-self-hosted']));
   for (const [label, image] of Object.entries(platforms)) args.push('-P', `${label}=${image}`);
   args.push('--local-repository', `${SUITE_REPOSITORY}@${SUITE_REF}=${suite}`);
   for (const [ref, dir] of Object.entries(standInRefs())) args.push('--local-repository', `${ref}=${dir}`);
