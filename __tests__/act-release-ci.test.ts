@@ -18,7 +18,15 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
@@ -285,6 +293,10 @@ describe('the setup-node stand-in', () => {
 
 describe('ci.yml under act', () => {
   const JOB = 'ci/scripts/test';
+  // The interpreter setup-python is to use, in a folder of its own that is on no PATH: the test
+  // command finds it only if the setup-python step ran and put it first.
+  const python = join(mkdtempSync(join(tmpdir(), 'act-python-')), 'python3');
+  symlinkSync(PYTHON, python);
   const ci = async (exit: number): Promise<{ run: ActRun; artifacts: string }> => {
     const artifacts = mkdtempSync(join(tmpdir(), 'act-artifacts-'));
     const run = await runAct({
@@ -293,7 +305,7 @@ describe('ci.yml under act', () => {
       eventFile: OWN_RUNS.ci.eventFile,
       workdir: ciRepo(),
       // SCRIPTS_TEST_EXIT is read by this test's scripts/test stand-in only.
-      env: { ACT_PYTHON: PYTHON, ACT_ARTIFACT_DIR: artifacts, SCRIPTS_TEST_EXIT: String(exit) },
+      env: { ACT_PYTHON: python, ACT_ARTIFACT_DIR: artifacts, SCRIPTS_TEST_EXIT: String(exit) },
     });
     return { run, artifacts };
   };
@@ -305,7 +317,7 @@ describe('ci.yml under act', () => {
     expect(run.output).toContain('scripts/test stand-in: 1 passed, 0 failed');
     const started = readFileSync(join(artifacts, 'test-results', 'started.txt'), 'utf8');
     // `bash scripts/test` with no arguments, in a checkout with nothing changed before it ran.
-    expect(started).toBe(`args=\nnode=${process.version}\npython=${join(dirname(PYTHON), 'python3')}\n`);
+    expect(started).toBe(`args=\nnode=${process.version}\npython=${python}\n`);
   });
 
   it('fails when the tests fail, and still keeps their results', async () => {
