@@ -101,10 +101,14 @@ function suiteRepo(): Suite {
     'actions/hello/main.js': "console.log('hello');\n",
     'package.json': packageJson('0.0.0'),
   });
-  execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
-    cwd: repo,
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'npm',
+    ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--offline'],
+    {
+      cwd: repo,
+      stdio: 'ignore',
+    },
+  );
   execFileSync('node', ['scripts/build.mjs'], { cwd: repo, stdio: 'ignore' });
   git('add', '-A');
   git('commit', '-qm', 'the suite, unreleased');
@@ -247,7 +251,7 @@ function ciRepo(): string {
     'package.json': `${JSON.stringify({ name: 'mlops-actions', version: '1.0.0', private: true })}\n`,
     'scripts/test': SCRIPTS_TEST,
   });
-  execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], {
+  execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--offline'], {
     cwd: repo,
     stdio: 'ignore',
   });
