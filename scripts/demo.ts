@@ -139,11 +139,12 @@ function printResult(r: LoopResult): void {
 
 function printIssue(r: LoopResult, tty: boolean): void {
   if (!r.issue) return;
-  const rule = '─'.repeat(72);
+  const width = Math.min(process.stdout.columns || 100, 120);
+  const show = (md: string): string => markdownForTerminal(md, { tty, width });
+  const rule = '─'.repeat(Math.min(width, 72));
   console.log(`\nthe issue, as GitHub has it (${where(r.issue.file)}):\n${rule}`);
-  console.log(markdownForTerminal(r.issue.body, { tty }));
-  for (const c of r.issue.comments)
-    console.log(`${rule}\ncomment by ${c.author}:\n${markdownForTerminal(c.body, { tty })}`);
+  console.log(show(r.issue.body));
+  for (const c of r.issue.comments) console.log(`${rule}\ncomment by ${c.author}:\n${show(c.body)}`);
   console.log(rule);
 }
 

@@ -26,6 +26,8 @@ function inlineText(line: string, bold: (s: string) => string): string {
         plain(t) === u ? u : `${t} (${u})`,
       )
       .replace(/\*\*((?:\\.|[^*])+)\*\*/g, (_, t: string) => bold(t))
+      // Emphasis only at word edges, as GitHub reads it: snake_case stays as it is.
+      .replace(/(^|[^\w\\])[_*](?=\S)((?:\\.|[^_*\n])*?\S)[_*](?!\w)/g, '$1$2')
       .replace(/(^|[^\\])`([^`]*)`/g, '$1$2'),
   );
 }
@@ -38,21 +40,49 @@ const cells = (row: string): string[] =>
     .split(/(?<!\\)\|/)
     .map((c) => c.trim());
 
-/** A Markdown table as aligned columns (width in characters, as a terminal counts most text). */
-function table(rows: string[], bold: (s: string) => string): string[] {
-  const body = rows.filter((r, i) => i !== 1 || !/^\|?[\s:-]+(\|[\s:-]*)+\|?$/.test(r));
-  const grid = body.map((r) => cells(r).map((c) => inlineText(c, (s) => s)));
-  const widths = grid[0]!.map((_, i) => Math.max(...grid.map((r) => [...(r[i] ?? '')].length)));
-  return grid.map((r, n) => {
-    const line = r
-      .map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - [...c].length)))
-      .join('  ')
-      .trimEnd();
-    return `  ${n === 0 ? bold(line) : line}`;
-  });
+/** Columns a terminal gives `text`: emoji shown as emoji take two, selectors and joiners none. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    // Zero-width space and joiners, text and emoji variation selectors.
+    if (['\u200b', '\u200c', '\u200d', '\ufe0e', '\ufe0f'].includes(ch)) continue;
+    width += /\p{Emoji_Presentation}/u.test(ch) ? 2 : 1;
+  }
+  return width;
 }
 
-export function markdownForTerminal(markdown: string, opts: { tty?: boolean } = {}): string {
+const pad = (text: string, width: number): string =>
+  text + ' '.repeat(Math.max(0, width - displayWidth(text)));
+
+/**
+ * A Markdown table as aligned columns when it fits in `width`, else one record per row (the
+ * alerts table carries links and label lists no terminal line holds).
+ */
+function table(rows: string[], bold: (s: string) => string, width: number): string[] {
+  const body = rows.filter((r, i) => i !== 1 || !/^\|?[\s:-]+(\|[\s:-]*)+\|?$/.test(r));
+  const [head, ...grid] = body.map((r) => cells(r).map((c) => inlineText(c, (s) => s)));
+  const all = [head!, ...grid];
+  const widths = head!.map((_, i) => Math.max(...all.map((r) => displayWidth(r[i] ?? ''))));
+  if (widths.reduce((a, w) => a + w + 2, 2) <= width)
+    return all.map((r, n) => {
+      const line = r
+        .map((c, i) => pad(c, widths[i]!))
+        .join('  ')
+        .trimEnd();
+      return `  ${n === 0 ? bold(line) : line}`;
+    });
+  // Records: the first two cells as a title line, the others as `name: value` under it.
+  const nameWidth = Math.max(...head!.slice(2).map((h) => displayWidth(h))) + 1;
+  return grid.flatMap((r) => [
+    `  • ${bold(r.slice(0, 2).filter(Boolean).join(' '))}`,
+    ...head!
+      .slice(2)
+      .map((h, i) => (r[i + 2] ? `      ${pad(`${h}:`, nameWidth)} ${r[i + 2]}` : ''))
+      .filter(Boolean),
+  ]);
+}
+
+export function markdownForTerminal(markdown: string, opts: { tty?: boolean; width?: number } = {}): string {
   const bold = (s: string): string => (opts.tty ? `\x1b[1m${s}\x1b[0m` : s);
   const lines = markdown
     .replace(/<!--[\s\S]*?-->/g, '')
@@ -65,7 +95,7 @@ export function markdownForTerminal(markdown: string, opts: { tty?: boolean } = 
       const rows: string[] = [];
       while (i < lines.length && /^\s*\|/.test(lines[i]!)) rows.push(lines[i++]!);
       i--;
-      out.push(...table(rows, bold));
+      out.push(...table(rows, bold, opts.width ?? 100));
       continue;
     }
     const heading = /^#{1,6}\s+(.*)$/.exec(line);
@@ -83,5 +113,5 @@ export function markdownForTerminal(markdown: string, opts: { tty?: boolean } = 
     .join('\n')
     .replace(/[ \t]+$/gm, '')
     .replace(/\n{3,}/g, '\n\n')
-    .trim();
+    .replace(/^\n+|\n+$/g, '');
 }
