@@ -15,7 +15,7 @@
  * picks MLflow's port (default 5055, or any free one when taken), MLOPS_STATE_DIR the folder for
  * MLflow's data, logs, rendered configs and reports (default .mlops/).
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { cancelRunningActions, ROOT } from './loop/actions.js';
 import { FAKE_REPOSITORY, FAKE_TOKEN, startFakeGitHub } from './loop/fakes.js';
@@ -53,14 +53,17 @@ function parseArgs(args: string[]): DemoArgs | number {
   return { keep: own.some((a) => keep.includes(a)), trainArgs: dashes < 0 ? [] : args.slice(dashes + 1) };
 }
 
-/** The state folder, without what is per run: an old "already sent" must not swallow this run's notifications. */
+/** The state folder without what belongs to one run. */
 function prepareStateDir(): string {
   const stateDir = resolve(process.env.MLOPS_STATE_DIR ?? join(ROOT, '.mlops'));
-  // Alertmanager's notification log, Prometheus' TSDB, logs and reports are per run; MLflow's
-  // store is kept (versions accumulate).
+  // Per run: Alertmanager's notification log (an old "already sent" must not swallow this run's
+  // notifications), Prometheus' TSDB, logs and reports. MLflow's store is kept (versions accumulate).
   for (const d of ['prometheus', 'alertmanager', 'logs', 'train', 'reports'])
     rmSync(join(stateDir, d), { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
+  // A relay token left by a run that Ctrl-C ended (it exits without the loop's teardown).
+  for (const d of readdirSync(stateDir).filter((e) => e.startsWith('secrets-')))
+    rmSync(join(stateDir, d), { recursive: true, force: true });
   return stateDir;
 }
 
