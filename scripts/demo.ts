@@ -145,7 +145,9 @@ function printIssue(r: LoopResult, tty: boolean): void {
   const width = Math.min(process.stdout.columns || 100, 120);
   const show = (md: string): string => markdownForTerminal(md, { tty, width });
   const rule = '─'.repeat(Math.min(width, 72));
+  const { number, title, state, url } = r.issue;
   console.log(`\nthe issue, as GitHub has it (${where(r.issue.file)}):\n${rule}`);
+  console.log(`${show(`**#${number} ${title}** (${state})`)}\n${url}\n`);
   console.log(show(r.issue.body));
   for (const c of r.issue.comments) console.log(`${rule}\ncomment by ${c.author}:\n${show(c.body)}`);
   console.log(rule);

@@ -24,7 +24,7 @@ import { loopRules, monitoringReady, startLoopMonitoring, type Monitoring } from
 import { startRelay } from './relay.js';
 import { startServer, startTraffic, type Server } from './serve.js';
 import type { Traffic } from './traffic.js';
-import { crown, refuseWorse, trainCandidate, type Candidate } from './train.js';
+import { crown, refuseWorse, trainCandidate, WORSE_ARGS, type Candidate } from './train.js';
 
 export { CHAMPION, FAULT_ALERT, MODEL_NAME };
 export { metricLabels } from './serve.js';
@@ -82,8 +82,10 @@ export async function runLoop(opts: LoopOptions): Promise<LoopResult> {
       () => crown(ctx, mlflow.url, train),
     );
     live.championVersion = champion;
-    const refused = await stage('refused', `a worse candidate (label noise): the gate must refuse it`, () =>
-      refuseWorse(ctx, mlflow.url, champion),
+    const refused = await stage(
+      'refused',
+      `train-and-log on a worse candidate (${WORSE_ARGS.join(' ')}): the gate must refuse it`,
+      () => refuseWorse(ctx, mlflow.url, champion),
     );
     const factor = opts.timeCompression ?? 60;
     const rules = loopRules(factor);
