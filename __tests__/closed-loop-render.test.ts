@@ -1,7 +1,8 @@
 /**
  * The demo's rendering of platform/'s Prometheus and Alertmanager configuration for one machine
  * (scripts/loop/render.ts): durations compressed and nothing else changed in the rules, every
- * target on loopback, and configs that promtool and amtool accept.
+ * target on loopback, and configs that promtool and amtool accept. And its rendering of the
+ * issue's Markdown for the terminal (scripts/loop/terminal.ts).
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import {
   renderPrometheusConfig,
   renderRules,
 } from '../scripts/loop/render.js';
+import { displayWidth, markdownForTerminal } from '../scripts/loop/terminal.js';
 import { ROOT } from './helpers/run-action.js';
 
 const RANGE = /\[(\d+(?:ms|[smhdwy]))+\]/g;
@@ -115,5 +117,67 @@ describe('rendered configs', () => {
     writeFileSync(join(dir, 'alertmanager.yml'), stringify(am));
     const r = spawnSync('amtool', ['check-config', join(dir, 'alertmanager.yml')], { encoding: 'utf8' });
     expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+  });
+});
+
+describe('markdownForTerminal', () => {
+  it('drops hidden markers and tags, resolves escapes and entities as GitHub shows them', () => {
+    const md = [
+      '<!-- alert-to-issue:state {"v":1} -->',
+      '**What is wrong:** f1\\_macro fell \\| &lt;b&gt; &amp; @\u200bteam #\u200b12',
+      '<!-- a comment',
+      'over two lines -->',
+      '<sub>Deterministic summary (no Gemini).</sub>',
+      '_No analysis: no `gemini-api-key` was given._ snake_case_name stays',
+    ].join('\n');
+    expect(markdownForTerminal(md)).toBe(
+      [
+        'What is wrong: f1_macro fell | <b> & @team #12',
+        '',
+        'Deterministic summary (no Gemini).',
+        'No analysis: no gemini-api-key was given. snake_case_name stays',
+      ].join('\n'),
+    );
+  });
+
+  it('shows links as text and URL, headings, lists and quotes without their syntax', () => {
+    const md = [
+      '### Context',
+      '- [version 3](http://mlflow/#/models/iris/versions/3) \\(live\\)',
+      '- [http://x/y](http://x/y)',
+      '> a quoted \\- line',
+    ].join('\n');
+    expect(markdownForTerminal(md)).toBe(
+      [
+        'Context',
+        '  • version 3 (http://mlflow/#/models/iris/versions/3) (live)',
+        '  • http://x/y',
+        '  │ a quoted - line',
+      ].join('\n'),
+    );
+  });
+
+  it('aligns a table that fits, counting an emoji as two columns, and lists one that does not', () => {
+    const md = ['| status | alert |', '| --- | --- |', '| 🔥 firing | A\\|B |', '| ok | C |'].join('\n');
+    expect(displayWidth('🔥 firing')).toBe(9);
+    expect(markdownForTerminal(md, { width: 40 }).split('\n')).toEqual([
+      '  status     alert',
+      '  🔥 firing  A|B',
+      '  ok         C',
+    ]);
+    const wide = [
+      '| status | alert | labels |',
+      '| --- | --- | --- |',
+      `| 🔥 firing | A | ${'x'.repeat(60)} |`,
+    ];
+    expect(markdownForTerminal(wide.join('\n'), { width: 40 }).split('\n')).toEqual([
+      '  • 🔥 firing A',
+      `      labels: ${'x'.repeat(60)}`,
+    ]);
+  });
+
+  it('writes bold as an ANSI escape only for a terminal', () => {
+    expect(markdownForTerminal('**Firing**', { tty: true })).toBe('\x1b[1mFiring\x1b[0m');
+    expect(markdownForTerminal('**Firing**')).toBe('Firing');
   });
 });

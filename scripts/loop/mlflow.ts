@@ -5,6 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, freePort, portIsFree, waitFor, type Procs, type Proc } from './procs.js';
+import type { LoopContext } from './context.js';
+import type { Teardown } from './teardown.js';
 
 export const DEFAULT_MLFLOW_PORT = 5055;
 
@@ -46,7 +48,7 @@ export async function chooseMlflowPort(wanted?: number): Promise<number> {
  */
 export async function startMlflow(
   procs: Procs,
-  opts: { stateDir: string; venv: string; port?: number },
+  opts: { stateDir: string; venv: string; port?: number; teardown: Teardown },
 ): Promise<Mlflow> {
   mkdirSync(join(opts.stateDir, 'mlflow'), { recursive: true });
   const logFile = join(opts.stateDir, 'mlflow', 'server.log');
@@ -59,6 +61,7 @@ export async function startMlflow(
       // No job runner: it starts half a dozen more Python processes for GenAI jobs this loop never uses.
       env: cleanEnv({ PYTHONWARNINGS: 'ignore', MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' }),
     });
+    opts.teardown.defer('mlflow', () => proc.stop());
     const ours = (): boolean =>
       readFileSync(logFile, 'utf8').slice(from).includes(`Uvicorn running on ${url}`);
     try {
@@ -75,6 +78,19 @@ export async function startMlflow(
       port = await freePort();
     }
   }
+}
+
+/** The loop's MLflow: the loop's teardown stops it; its URL is live and printed. */
+export async function startLoopMlflow(ctx: LoopContext, port?: number): Promise<Mlflow> {
+  const m = await startMlflow(ctx.procs, {
+    stateDir: ctx.state,
+    venv: join(ctx.venv, 'bin'),
+    port,
+    teardown: ctx.teardown,
+  });
+  ctx.live.mlflowUrl = m.url;
+  ctx.stages.link('MLflow', m.url);
+  return m;
 }
 
 async function mlflowApi<T>(base: string, path: string, init?: RequestInit): Promise<T> {
