@@ -87,7 +87,16 @@ beforeAll(async () => {
       'utf8',
     ),
     'model/train.py': readFileSync(join(ROOT, 'model', 'train.py'), 'utf8'),
-    'model/Dockerfile': 'FROM scratch\nCOPY train.py /app/train.py\n',
+    // The real Dockerfile's model part: the registered version download-model put into the context.
+    'model/Dockerfile': [
+      'FROM scratch',
+      'ARG PYTHON_VERSION MODEL_NAME MODEL_VERSION MLFLOW_RUN_ID MODEL_DIGEST',
+      'LABEL io.mlflow.model-name="${MODEL_NAME}" io.mlflow.model-digest="${MODEL_DIGEST}" org.example.python="${PYTHON_VERSION}"',
+      'COPY train.py /app/train.py',
+      'COPY registered-model/ /app/model/',
+      '',
+    ].join('\n'),
+    '.python-version': readFileSync(join(ROOT, '.python-version'), 'utf8'),
     'requirements.txt': 'scikit-learn==1.9.1\nmlflow==3.17.2\n',
   });
   actCache = join(dir, 'act-cache');
@@ -264,7 +273,13 @@ function report(run: ActRun): string {
     expect(tagged.status).toBe(200);
     expect(tagged.digest).toBe(digest);
     const config = await registryJson(`${repoPath}/blobs/${tagged.body.config.digest}`);
+    // The image carries registered version 1 itself: its digest as download-model computed it.
+    const model = stepOutputs(run, JOBS.build, 'Download the registered model into the build context');
+    expect(model.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(config.body.config.Labels).toMatchObject({
+      'io.mlflow.model-name': 'iris',
+      'io.mlflow.model-digest': model.digest,
+      'org.example.python': readFileSync(join(ROOT, '.python-version'), 'utf8').trim(),
       'io.mlflow.run-id': runId,
       'io.mlflow.model-version': '1',
       // github.sha of a push is the event's `after`.

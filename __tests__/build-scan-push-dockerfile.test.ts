@@ -153,14 +153,21 @@ describe('model/Dockerfile', () => {
     ).toMatch(/PORT=30808/);
   });
 
-  it('labels the image with the MLflow run and model version build args, and OCI metadata', () => {
+  it('labels the image with the model name, version, run id and digest build args, and OCI metadata', () => {
     const labels = finalOps('LABEL')
       .map((l) => l.args)
       .join(' ');
     expect(labels).toContain(`${MLFLOW_RUN_ID_LABEL}="\${MLFLOW_RUN_ID}"`);
     expect(labels).toContain(`${MODEL_VERSION_LABEL}="\${MODEL_VERSION}"`);
+    expect(labels).toContain('io.mlflow.model-name="${MODEL_NAME}"');
+    expect(labels).toContain('io.mlflow.model-digest="${MODEL_DIGEST}"');
     expect(labels).toMatch(/org\.opencontainers\.image\.title=/);
-    expect(finalOps('ARG').map((a) => a.args.split('=')[0])).toEqual(['MLFLOW_RUN_ID', 'MODEL_VERSION']);
+    expect(finalOps('ARG').map((a) => a.args.split('=')[0])).toEqual([
+      'MODEL_NAME',
+      'MODEL_VERSION',
+      'MLFLOW_RUN_ID',
+      'MODEL_DIGEST',
+    ]);
     // MLflow would resume a run named by MLFLOW_RUN_ID: it must not be in the runtime env.
     expect(
       finalOps('ENV')
@@ -191,7 +198,20 @@ describe('model/Dockerfile', () => {
       .flatMap((s) => s.body)
       .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
       .map((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]!);
-    expect(sources.sort()).toEqual(['iris_server/', 'requirements-serve.txt', 'serve.py']);
+    // registered-model/ is download-model's output (git-ignored), not a file of the repository.
+    expect(sources.sort()).toEqual([
+      'iris_server/',
+      'registered-model/',
+      'requirements-serve.txt',
+      'serve.py',
+    ]);
+    for (const file of [
+      'registered-model/MLmodel',
+      'registered-model/model.skops',
+      'registered-model/code/a.pyc',
+    ]) {
+      expect([file, ignored(file)]).toEqual([file, false]);
+    }
     for (const src of ['requirements-serve.txt', 'serve.py', 'iris_server/main.py', 'iris_server/app.py']) {
       expect([src, ignored(src)]).toEqual([src, false]);
       expect(readFileSync(join(ROOT, 'model', src), 'utf8').length).toBeGreaterThan(0);

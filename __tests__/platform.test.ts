@@ -203,10 +203,13 @@ describe('the iris-classifier data plane', () => {
     expect(portNumber(server.livenessProbe?.httpGet?.port)).toBe(30808);
   });
 
-  it('gets MODEL_URI and MLFLOW_TRACKING_URI, and no secret value in plain env', () => {
+  it('serves the model baked into its image: no MODEL_URI, nothing of MLflow, no secret value in plain env', () => {
     const env = Object.fromEntries((server.env ?? []).map((e) => [e.name, e]));
-    expect(env.MODEL_URI?.value).toMatch(/^models:\/iris[@/]/);
-    expect(env.MLFLOW_TRACKING_URI?.value).toMatch(/^https?:\/\//);
+    // The image sets MODEL_URI=/app/model and its MODEL_* labels; the pinned digest is the model.
+    for (const name of ['MODEL_URI', 'MODEL_NAME', 'MODEL_VERSION', 'MODEL_DIGEST']) {
+      expect([name, env[name]]).toEqual([name, undefined]);
+    }
+    expect(Object.keys(env).filter((name) => name.startsWith('MLFLOW_'))).toEqual([]);
     for (const e of server.env ?? []) {
       if (/TOKEN|PASSWORD|SECRET|KEY/.test(e.name)) expect(e.value).toBeUndefined();
     }
@@ -234,7 +237,7 @@ describe('the iris-classifier data plane', () => {
     expect(get(deploy, 'spec.replicas')).toBeUndefined();
   });
 
-  it('lets traffic in on 30808 only, and out to DNS and MLflow only', () => {
+  it('lets traffic in on 30808 only, and out to DNS only (the model is in the image)', () => {
     const np = one(docs, 'NetworkPolicy', 'iris-classifier');
     const ingressPorts = (get(np, 'spec.ingress') as Obj[]).flatMap((r) =>
       (r.ports as Obj[]).map((p) => p.port),
@@ -243,7 +246,7 @@ describe('the iris-classifier data plane', () => {
     const egressPorts = (get(np, 'spec.egress') as Obj[])
       .flatMap((r) => (r.ports as Obj[]).map((p) => p.port))
       .sort();
-    expect(egressPorts).toEqual([443, 5000, 53, 53].sort());
+    expect(egressPorts).toEqual([53, 53]);
   });
 
   it('runs in a namespace that enforces the restricted Pod Security profile', () => {

@@ -83,7 +83,15 @@ const callOf = (f: string): WorkflowCall => (workflows[f]!.on.workflow_call ?? {
 const OUR_ACTION = /^\.\/\.mlops-actions\/([a-z0-9-]+)$/;
 /** Our reusable workflows, as a user's repository calls them. */
 const OUR_WORKFLOW = /^[A-Za-z0-9-]+\/mlops-actions\/\.github\/workflows\/([a-z0-9-]+\.yml)@\S+$/;
-const SUITE = ['train-and-log', 'build-scan-push', 'gitops-bump', 'promote', 'ai-review', 'alert-to-issue'];
+const SUITE = [
+  'train-and-log',
+  'download-model',
+  'build-scan-push',
+  'gitops-bump',
+  'promote',
+  'ai-review',
+  'alert-to-issue',
+];
 
 const allSteps = (): [string, string, Step][] =>
   files.flatMap((f) =>
@@ -356,7 +364,7 @@ describe('the alert-triage concurrency key on every form a notification arrives 
 describe('our actions as the reusable workflows use them', () => {
   const ourSteps = allSteps().filter(([, , s]) => OUR_ACTION.test(s.uses ?? ''));
 
-  it('runs all six actions of the suite', () => {
+  it('runs all seven actions of the suite', () => {
     expect([...new Set(ourSteps.map(([, , s]) => OUR_ACTION.exec(s.uses!)![1]))].sort()).toEqual(
       [...SUITE].sort(),
     );
@@ -381,12 +389,31 @@ describe('our actions as the reusable workflows use them', () => {
     }
   });
 
-  it('passes the run id and model version into the image labels and the digest into the bump', () => {
+  it('bakes the trained version into the image (labels, digest, Python) and the digest into the bump', () => {
     const wf = workflows['.github/workflows/ml-pipeline.yml']!;
-    const build = wf.jobs.build!.steps!.find((s) => s.uses === './.mlops-actions/build-scan-push')!;
+    const buildSteps = wf.jobs.build!.steps!;
+    const build = buildSteps.find((s) => s.uses === './.mlops-actions/build-scan-push')!;
     expect(build.with).toMatchObject({
       'mlflow-run-id': '${{ needs.train.outputs.run-id }}',
       'model-version': '${{ needs.train.outputs.model-version }}',
+    });
+    // The registered version lands in the build context before the build, and its build args
+    // (name, version, run id, digest) and the pinned Python reach the Dockerfile.
+    const download = buildSteps.find((s) => s.uses === './.mlops-actions/download-model')!;
+    expect(buildSteps.indexOf(download)).toBeLessThan(buildSteps.indexOf(build));
+    expect(download.with).toMatchObject({
+      version: '${{ needs.train.outputs.model-version }}',
+      path: '${{ inputs.build-context }}/registered-model',
+    });
+    expect(String(build.with!['build-args']).split('\n')).toEqual([
+      'PYTHON_VERSION=${{ steps.python.outputs.version }}',
+      `\${{ steps.${download.id}.outputs.build-args }}`,
+      '',
+    ]);
+    const train = wf.jobs.train!.steps!.find((s) => s.uses?.startsWith('actions/setup-python@'))!;
+    expect(train.with).toEqual({
+      'python-version': '${{ inputs.python-version }}',
+      'python-version-file': '${{ inputs.python-version-file }}',
     });
     const bump = wf.jobs.deploy!.steps!.find((s) => s.uses === './.mlops-actions/gitops-bump')!;
     expect(bump.with).toMatchObject({
@@ -678,7 +705,7 @@ describe('the MLflow alias steps of ml-pipeline.yml (the promote action; its beh
     expect(deploy.env.MODEL_NAME).toBe('${{ inputs.registered-model }}');
   });
 
-  it("matches the alias the default environment's overlay loads the model from", () => {
+  it("bumps the default environment's overlay, which leaves the model to the image", () => {
     const call = callOf('.github/workflows/ml-pipeline.yml');
     const env = call.inputs!.environment!.default as string;
     const model = call.inputs!['registered-model']!.default as string;
@@ -690,7 +717,9 @@ describe('the MLflow alias steps of ml-pipeline.yml (the promote action; its beh
       },
     );
     expect(out.status).toBe(0);
-    expect(out.stdout).toContain(`value: models:/${model}@${env}`);
+    // No MODEL_URI (models:/<name>@<env> or otherwise): the pinned digest is the model.
+    expect(out.stdout).not.toContain('MODEL_URI');
+    expect(out.stdout).not.toContain(`models:/${model}`);
     expect(call.inputs!['gitops-files']!.default).toBe(
       `platform/iris-classifier/overlays/${env}/kustomization.yaml`,
     );

@@ -9,7 +9,6 @@
 #   REPO_URL          the git URL ArgoCD syncs from; must equal repoURL in platform/argocd/**/*.yaml
 #   ARGOCD_VERSION    ArgoCD release to install (default pinned below)
 #   CLUSTER_CONFIG    k3d config (default platform/k3d/cluster.yaml)
-#   MLFLOW_TRACKING_TOKEN  optional; stored as Secret iris/mlflow-credentials for the model server
 #   RELAY_GITHUB_TOKEN     optional; a token that may send repository_dispatch, stored with a random
 #                          relay bearer token as Secret mlops/alertmanager-relay (Alertmanager -> relay)
 set -euo pipefail
@@ -78,11 +77,6 @@ if [ -n "${RELAY_GITHUB_TOKEN:-}" ] && ! kubectl -n mlops get secret alertmanage
   printf '%s' "$RELAY_GITHUB_TOKEN" >"$secrets_dir/github-token"
   kubectl -n mlops create secret generic alertmanager-relay \
     --from-file=relay-token="$secrets_dir/relay-token" --from-file=github-token="$secrets_dir/github-token"
-fi
-if [ -n "${MLFLOW_TRACKING_TOKEN:-}" ]; then
-  printf '%s' "$MLFLOW_TRACKING_TOKEN" >"$secrets_dir/token"
-  kubectl -n iris create secret generic mlflow-credentials \
-    --from-file=token="$secrets_dir/token" --dry-run=client -o yaml | kubectl apply -f -
 fi
 
 log "applying the app-of-apps"

@@ -4,7 +4,15 @@
  */
 import * as core from '@actions/core';
 
-const ACTIONS = ['train-and-log', 'build-scan-push', 'gitops-bump', 'promote', 'ai-review', 'alert-to-issue'];
+const ACTIONS = [
+  'train-and-log',
+  'download-model',
+  'build-scan-push',
+  'gitops-bump',
+  'promote',
+  'ai-review',
+  'alert-to-issue',
+];
 const usage = `usage: uses: <owner>/mlops-actions/<name>@v1, where <name> is one of: ${ACTIONS.join(', ')}`;
 
 if (process.argv.includes('--help')) {

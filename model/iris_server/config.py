@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass
 
 
@@ -21,6 +22,8 @@ class Settings:
     max_batch_rows: int
     model_name: str | None
     model_version: str | None
+    model_run_id: str | None
+    model_digest: str | None
     log_level: str
     access_log: bool
     graceful_timeout: float
@@ -74,6 +77,10 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
     parser.add_argument("--max-batch-rows", help="rows per model call when coalescing (default 4096)")
     parser.add_argument("--model-name", help="model name label for a local directory")
     parser.add_argument("--model-version", help="model version label for a local directory")
+    parser.add_argument("--model-run-id", help="MLflow run id label for a local directory")
+    parser.add_argument(
+        "--model-digest", help="sha256:<hex> the local directory must hash to (see iris_server.digest)"
+    )
     parser.add_argument("--log-level", help="debug, info, warning or error (default info)")
     parser.add_argument("--access-log", help="log every request (default false)")
     parser.add_argument("--graceful-timeout", help="seconds to finish requests on SIGTERM (default 10)")
@@ -90,6 +97,9 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
         raise ConfigError(
             "MODEL_URI is required: models:/<name>@<alias>, models:/<name>/<version>, or a local MLflow model directory"
         )
+    model_digest = pick("model_digest", "MODEL_DIGEST", None)
+    if model_digest is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", model_digest):
+        raise ConfigError(f"MODEL_DIGEST must be sha256:<64 lowercase hex>, got {model_digest!r}")
     log_level = (pick("log_level", "LOG_LEVEL", "info") or "info").lower()
     if log_level not in ("debug", "info", "warning", "error", "critical"):
         raise ConfigError(f"LOG_LEVEL must be debug, info, warning or error, got {log_level!r}")
@@ -102,6 +112,8 @@ def parse_settings(argv: list[str] | None = None, env: dict[str, str] | None = N
         max_batch_rows=_int("MAX_BATCH_ROWS", pick("max_batch_rows", "MAX_BATCH_ROWS", "4096") or "", 1),
         model_name=pick("model_name", "MODEL_NAME", None),
         model_version=pick("model_version", "MODEL_VERSION", None),
+        model_run_id=pick("model_run_id", "MODEL_RUN_ID", None),
+        model_digest=model_digest,
         log_level=log_level,
         access_log=_bool("ACCESS_LOG", pick("access_log", "ACCESS_LOG", "false") or ""),
         graceful_timeout=_float("GRACEFUL_TIMEOUT", pick("graceful_timeout", "GRACEFUL_TIMEOUT", "10") or "", 0),

@@ -34,6 +34,7 @@ class LoadedModel:
     name: str
     version: str
     run_id: str
+    digest: str  # sha256 over the model's files (iris_server.digest), as the image label says
     flavor: str  # "sklearn" when predicting with the estimator itself, else "python_function"
     predictor: str  # how predictions are computed, for the start-up log and /readyz
     features: FeatureSpec
@@ -46,11 +47,23 @@ class LoadedModel:
             "name": self.name,
             "version": self.version,
             "run_id": self.run_id,
+            "digest": self.digest,
             "flavor": self.flavor,
             "predictor": self.predictor,
             "features": list(self.features.names) if self.features.names else self.features.n,
             "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes],
         }
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a local model directory is, as the image build recorded it (MODEL_NAME, MODEL_VERSION,
+    MODEL_RUN_ID, MODEL_DIGEST). The registry knows better for models:/ URIs: there they are ignored."""
+
+    name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,17 +198,37 @@ def _pyfunc_predict(pyfunc: Any, spec: FeatureSpec, mlmodel: Any) -> Callable[[n
     return predict
 
 
-def load_model(uri: str, name: str | None = None, version: str | None = None) -> LoadedModel:
+def load_model(uri: str, labels: Labels | None = None) -> LoadedModel:
     """Downloads (if remote) and loads the model; raises ModelLoadError with the cause."""
     try:
-        return _load(uri, name, version)
+        return _load(uri, labels or Labels())
     except ModelLoadError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure here is a start-up failure to report
         raise ModelLoadError(f"{type(err).__name__}: {err}") from err
 
 
-def _load(uri: str, name_override: str | None, version_override: str | None) -> LoadedModel:
+def _describe(uri: str, resolved: _Resolved, labels: Labels, local_dir: str, mlmodel_run_id: str | None):
+    """Name, version, run id and digest of the model in `local_dir`; the digest is always computed
+    from the files, and a local directory that does not hash to its recorded digest is refused."""
+    from .digest import model_digest
+
+    digest = model_digest(local_dir)
+    if resolved.local_dir is None:
+        if any((labels.name, labels.version, labels.run_id, labels.digest)):
+            log.info("%s comes from MLflow: MODEL_NAME/VERSION/RUN_ID/DIGEST (set for a model directory) ignored", uri)
+        name = resolved.name or os.path.basename(os.path.normpath(local_dir))
+        return name, resolved.version or "unknown", resolved.run_id or mlmodel_run_id or "", digest
+    if labels.digest is not None and labels.digest != digest:
+        raise ModelLoadError(
+            f"the files in {local_dir} hash to {digest}, not to MODEL_DIGEST {labels.digest}: "
+            "this is not the model the image was built with"
+        )
+    name = labels.name or os.path.basename(os.path.normpath(local_dir))
+    return name, labels.version or "unknown", labels.run_id or mlmodel_run_id or "", digest
+
+
+def _load(uri: str, labels: Labels) -> LoadedModel:
     resolved = _resolve(uri)
     local_dir = resolved.local_dir
     if local_dir is None:
@@ -234,10 +267,8 @@ def _load(uri: str, name_override: str | None, version_override: str | None) -> 
     else:
         raise ModelLoadError(f"the model has neither a sklearn nor a python_function flavor ({', '.join(flavors)})")
 
-    name = name_override or resolved.name or os.path.basename(os.path.normpath(local_dir))
-    version = version_override or resolved.version or "unknown"
-    run_id = resolved.run_id or mlmodel.run_id or ""
-    model = LoadedModel(uri, name, version, run_id, flavor, predictor, features, classes, predict)
+    name, version, run_id, digest = _describe(uri, resolved, labels, local_dir, mlmodel.run_id)
+    model = LoadedModel(uri, name, version, run_id, digest, flavor, predictor, features, classes, predict)
     # One real prediction before reporting ready: it proves the model works on the expected
     # shape and takes sklearn's first-call costs off the first request.
     warm = np.zeros((1, features.n), dtype=np.float64)

@@ -17,7 +17,7 @@ import uvicorn
 
 from .app import App
 from .config import ConfigError, parse_settings
-from .loader import ModelLoadError, load_model
+from .loader import Labels, ModelLoadError, load_model
 from .metrics import Metrics
 
 log = logging.getLogger("iris_server")
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         log.info("loading model %s", settings.model_uri)
         try:
-            model = load_model(settings.model_uri, settings.model_name, settings.model_version)
+            labels = Labels(settings.model_name, settings.model_version, settings.model_run_id, settings.model_digest)
+            model = load_model(settings.model_uri, labels)
         except ModelLoadError as err:
             app.load_error = f"could not load model {settings.model_uri}: {err}"
             log.error("%s", app.load_error)
@@ -88,13 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         gc.freeze()
         seconds = time.perf_counter() - started
-        metrics.model_loaded(model.name, model.version, model.run_id, model.flavor, model.classes, seconds)
+        metrics.model_loaded(model, seconds)
         app.set_model(model)
         log.info(
-            "serving %s version %s (run %s, %s flavor, %s, features %s) loaded in %.1fs",
+            "serving %s version %s (run %s, %s, %s flavor, %s, features %s) loaded in %.1fs",
             model.name,
             model.version,
             model.run_id or "-",
+            model.digest,
             model.flavor,
             model.predictor,
             model.features.describe(),

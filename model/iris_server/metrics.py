@@ -3,7 +3,7 @@ prometheus_client's label validation."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,6 +17,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+if TYPE_CHECKING:
+    from .loader import LoadedModel
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -53,7 +56,10 @@ class Metrics:
             "iris_batch_rows", "Rows per model call (requests are coalesced).", buckets=BATCH_BUCKETS, registry=r
         )
         self.info = Gauge(
-            "iris_model_info", "The model being served (value 1).", ["name", "version", "run_id", "flavor"], registry=r
+            "iris_model_info",
+            "The model being served (value 1); digest is the sha256 over its files, as the image label says.",
+            ["name", "version", "run_id", "digest", "flavor"],
+            registry=r,
         )
         self.ready = Gauge("iris_model_ready", "1 once the model is loaded and serving.", registry=r)
         self.load_seconds = Gauge("iris_model_load_duration_seconds", "Time taken to load the model.", registry=r)
@@ -85,12 +91,10 @@ class Metrics:
                 child = self._cls[value] = self.predictions.labels(_label(value))
             child.inc(n)
 
-    def model_loaded(
-        self, name: str, version: str, run_id: str, flavor: str, classes: tuple[Any, ...], seconds: float
-    ) -> None:
-        self.info.labels(name, version, run_id, flavor).set(1)
+    def model_loaded(self, model: LoadedModel, seconds: float) -> None:
+        self.info.labels(model.name, model.version, model.run_id, model.digest, model.flavor).set(1)
         self.load_seconds.set(seconds)
-        for value in classes:
+        for value in model.classes:
             # Every class has a series from the start, so rate() and ratios see zeros, not gaps.
             key = value.item() if hasattr(value, "item") else value
             if key not in self._cls:

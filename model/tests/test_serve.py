@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from iris_server.digest import model_digest
+
 MODEL_DIR = Path(__file__).resolve().parent.parent
 SERVE = MODEL_DIR / "serve.py"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -459,7 +461,9 @@ def test_metrics_count_requests_latency_and_predicted_classes(server, model):
     for cls in CLASSES:
         assert delta("iris_predictions_total", **{"class": cls}) == 4 * want[cls], cls
     assert delta("iris_batch_rows_sum") == 4 * len(rows)
-    assert sample(after, "iris_model_info", name="iris", version="7", run_id="", flavor="sklearn") == 1
+    digest = model_digest(str(model[1]))
+    labels = {"name": "iris", "version": "7", "run_id": "", "digest": digest, "flavor": "sklearn"}
+    assert sample(after, "iris_model_info", **labels) == 1
     assert sample(after, "iris_model_ready") == 1
     assert sample(after, "process_resident_memory_bytes") > 0
 
@@ -734,6 +738,7 @@ def test_registry_alias_readiness_and_graceful_shutdown(registry, gated_server):
                 name="iris-serve-test",
                 version=registry["version"],
                 run_id=registry["run_id"],
+                digest=info["digest"],
                 flavor="sklearn",
             )
             == 1
