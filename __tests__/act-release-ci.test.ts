@@ -249,6 +249,8 @@ function ciRepo(): string {
     '.gitignore': 'node_modules\n.test-results/\n',
     '.github/workflows/ci.yml': readFileSync(join(ROOT, '.github', 'workflows', 'ci.yml'), 'utf8'),
     'package.json': `${JSON.stringify({ name: 'mlops-actions', version: '1.0.0', private: true })}\n`,
+    // ci.yml's setup-python reads the one pinned Python version from here.
+    '.python-version': readFileSync(join(ROOT, '.python-version'), 'utf8'),
     'scripts/test': SCRIPTS_TEST,
   });
   execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--offline'], {

@@ -31556,7 +31556,15 @@ function getIDToken(aud) {
  * fails with the list of the real actions rather than doing something surprising.
  */
 
-const ACTIONS = ['train-and-log', 'build-scan-push', 'gitops-bump', 'promote', 'ai-review', 'alert-to-issue'];
+const ACTIONS = [
+    'train-and-log',
+    'download-model',
+    'build-scan-push',
+    'gitops-bump',
+    'promote',
+    'ai-review',
+    'alert-to-issue',
+];
 const usage = `usage: uses: <owner>/mlops-actions/<name>@v1, where <name> is one of: ${ACTIONS.join(', ')}`;
 if (process.argv.includes('--help')) {
     console.log(usage);
