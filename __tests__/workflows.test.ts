@@ -134,12 +134,16 @@ function writeScopesNeeded(job: Job): Set<string> {
   for (const s of job.steps ?? []) {
     const ours = OUR_ACTION.exec(s.uses ?? '')?.[1];
     if (ours === 'gitops-bump') need.add('contents');
+    if (ours === 'gitops-bump' && s.with?.mode === 'pull-request') need.add('pull-requests');
     if (ours === 'build-scan-push') need.add('packages');
     if (ours === 'alert-to-issue') need.add('issues');
     if (ours === 'ai-review') need.add('pull-requests');
     if (s.uses?.startsWith('github/codeql-action/upload-sarif@')) need.add('security-events');
     // release.yml pushes the version tag and moves the major tag.
     if (/\bscripts\/release\.mjs\b/.test(s.run ?? '')) need.add('contents');
+    // rollback.mjs describe edits the pull request's body; link comments on the issue.
+    if (/\bscripts\/rollback\.mjs describe\b/.test(s.run ?? '')) need.add('pull-requests');
+    if (/\bscripts\/rollback\.mjs link\b/.test(s.run ?? '')) need.add('issues');
   }
   return need;
 }
@@ -401,6 +405,35 @@ describe('our actions as the reusable workflows use them', () => {
     const promote = steps.findIndex((s) => s.id === 'promote');
     expect(promote).toBeGreaterThan(steps.indexOf(bump));
     expect(steps[promote]!.if).toBe('inputs.wait-for-sync');
+  });
+
+  it("the bump's commit message ends in trailers naming the model, version, image, environment and run (rollback.yml reads them)", () => {
+    const wf = workflows['.github/workflows/ml-pipeline.yml']!;
+    const bump = wf.jobs.deploy!.steps!.find((s) => s.uses === './.mlops-actions/gitops-bump')!;
+    const values: Record<string, string> = {
+      'inputs.environment': 'prod',
+      'inputs.registered-model': 'iris',
+      'needs.train.outputs.model-version': '7',
+      'needs.train.outputs.run-id': 'abc123',
+      'needs.build.outputs.image-ref': `ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
+    };
+    const message = String(bump.with!['commit-message']).replace(
+      /\$\{\{\s*([^}]+?)\s*\}\}/g,
+      (_, e: string) => {
+        if (!(e in values)) throw new Error(`unexpected expression ${e}`);
+        return values[e]!;
+      },
+    );
+    const parsed = spawnSync('git', ['interpret-trailers', '--parse'], { input: message, encoding: 'utf8' });
+    expect(parsed.stdout.trim().split('\n')).toEqual([
+      'Model: iris',
+      'Model-Version: 7',
+      `Image: ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
+      'Environment: prod',
+      'Run-Id: abc123',
+    ]);
+    expect(message.split('\n')[0]).toBe('deploy(prod): iris v7 as {new}');
+    expect(wf.jobs.build!.outputs!['image-ref']).toBe('${{ steps.image.outputs.image-ref }}');
   });
 });
 
