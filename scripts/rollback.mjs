@@ -272,8 +272,9 @@ const fromEnv = (prefix) => ({
 
 export async function describe() {
   const repository = env('GITOPS_REPOSITORY');
-  const path = `/repos/${repository}/pulls/${prNumber(env('PR_URL'))}`;
-  const pr = await api('GET', path);
+  const number = prNumber(env('PR_URL'));
+  // The issues API serves every PR too (its body included), with pull-requests: read.
+  const pr = await api('GET', `/repos/${repository}/issues/${number}`);
   const body = bodyWith(pr.body ?? '', {
     server: env('GITHUB_SERVER_URL', 'https://github.com').replace(/\/$/, ''),
     repository,
@@ -284,7 +285,7 @@ export async function describe() {
     issue: env('ISSUE'),
     tracking: env('TRACKING_URI'),
   });
-  await api('PATCH', path, { body });
+  await api('PATCH', `/repos/${repository}/pulls/${number}`, { body });
   console.log(`described the rollback in ${env('PR_URL')}`);
 }
 
