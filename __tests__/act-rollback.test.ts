@@ -5,14 +5,21 @@
  * (v1, then v2), and GitHub is the fake. The run opens a pull request whose head commit puts back
  * v1's digest, with the trailers and Rollback-Of, describes it in the PR body and links it in the
  * issue; a version that was never deployed before fails with a clear error and opens nothing.
+ * Then the PR is merged (main moved to its head) and deployed.yml, as workflows-example/deployed.yml
+ * calls it on that push, waits for ArgoCD (the fake Kubernetes, whose controller the test plays)
+ * on the new HEAD before it moves `champion` back to v1 in a real `mlflow server`.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callerRepo, commandArgs, runAct, type ActRun } from './helpers/act.js';
+import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import { MlflowRest } from './helpers/mlflow-rest.js';
+import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 import { ROOT } from './helpers/run-action.js';
 
 const IMAGE = 'ghcr.io/example-org/iris-classifier';
@@ -25,8 +32,11 @@ const JOBS = {
 };
 
 let gh: FakeGitHub;
+let k8s: FakeKubernetes;
+let mlflow: MlflowServer;
 let origin: Origin;
 let caller: string;
+let kubeconfig: string;
 const deploys: Record<string, string> = {};
 
 /** A deploy commit as ml-pipeline.yml's bump writes it (workflows.test.ts checks that message). */
@@ -50,12 +60,45 @@ beforeAll(async () => {
   deploys['2'] = deploy('2', digest('2'));
   gh = new FakeGitHub();
   registerPullHandlers(gh, { gitDir: origin.bare });
-  await gh.start();
+  k8s = new FakeKubernetes();
+  [mlflow] = await Promise.all([startMlflow(), gh.start(), k8s.start()]);
+  kubeconfig = join(mkdtempSync(join(tmpdir(), 'act-rollback-')), 'kubeconfig');
+  writeFileSync(kubeconfig, k8s.kubeconfig());
+  k8s.put(
+    'argocd',
+    'iris-classifier',
+    argoStatus({ sync: 'Synced', revision: head(origin), health: 'Healthy', phase: 'Succeeded' }),
+  );
+  // iris v1 and v2 in the registry, champion at v2 as the pipeline left it.
+  const rest = new MlflowRest(mlflow.url);
+  const exp = await rest.call<{ experiment_id: string }>('POST', '/experiments/create', { name: 'iris' });
+  const run = await rest.call<{ run: { info: { run_id: string } } }>('POST', '/runs/create', {
+    experiment_id: exp.experiment_id,
+  });
+  const runId = run.run.info.run_id;
+  await rest.call('POST', '/registered-models/create', { name: 'iris' });
+  for (let i = 0; i < 2; i++)
+    await rest.call('POST', '/model-versions/create', {
+      name: 'iris',
+      source: `runs:/${runId}/model`,
+      run_id: runId,
+    });
+  await rest.call('POST', '/registered-models/alias', { name: 'iris', alias: 'champion', version: '2' });
   caller = callerRepo({
     '.github/workflows/rollback.yml': readFileSync(join(ROOT, 'workflows-example', 'rollback.yml'), 'utf8'),
+    '.github/workflows/deployed.yml': readFileSync(join(ROOT, 'workflows-example', 'deployed.yml'), 'utf8'),
   });
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([gh?.stop(), k8s?.stop(), mlflow?.stop()]);
 });
-afterAll(() => gh?.stop());
+
+const champion = async (): Promise<string | undefined> => {
+  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/registered-models/alias?name=iris&alias=champion`);
+  return res.ok
+    ? ((await res.json()) as { model_version: { version: string } }).model_version.version
+    : undefined;
+};
 
 const repo = () => gh.state.repo('example-org', 'iris-app')!;
 
@@ -131,5 +174,52 @@ describe('rollback.yml under act', () => {
     expect(run.code).not.toBe(0);
     expect(commandArgs(run, 'error')).toContain('iris v7 has no earlier deploy to roll back to');
     expect(repo().pulls.size).toBe(before);
+  }, 120_000);
+
+  it('deployed.yml, on the push of the merged PR, moves champion back to v1 once ArgoCD reports HEAD Healthy', async () => {
+    const pr = [...repo().pulls.values()][0]!;
+    const gitDir = ['--git-dir', origin.bare];
+    const merged = git(origin.root, [...gitDir, 'rev-parse', `refs/heads/${pr.head.ref}`]);
+    git(origin.root, [...gitDir, 'update-ref', 'refs/heads/main', merged]); // a fast-forward merge
+    // Plays ArgoCD: on the refresh request, Progressing on HEAD while champion must not move yet.
+    const seen: { revision?: string; championWhileProgressing?: string } = {};
+    k8s.onPatch = (app) => {
+      const { namespace, name } = app.metadata;
+      seen.revision = head(origin);
+      k8s.update(namespace, name, (a) => {
+        a.status = argoStatus({
+          sync: 'Synced',
+          revision: seen.revision!,
+          health: 'Progressing',
+          phase: 'Running',
+        });
+      });
+      void (async () => {
+        seen.championWhileProgressing = await champion();
+        k8s.update(namespace, name, (a) => {
+          a.status = argoStatus({
+            sync: 'Synced',
+            revision: seen.revision!,
+            health: 'Healthy',
+            phase: 'Succeeded',
+          });
+        });
+      })();
+    };
+    const run = await runAct({
+      event: 'push',
+      workflow: '.github/workflows/deployed.yml',
+      eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
+      workdir: caller,
+      secrets: { GITHUB_TOKEN: 'ghs_test_token', KUBECONFIG: kubeconfig },
+      vars: { MLFLOW_TRACKING_URI: mlflow.url },
+      env: { GITHUB_API_URL: gh.url, MLOPS_GIT_REMOTE_URL: `file://${origin.bare}` },
+      timeoutMs: 90_000,
+    });
+    if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
+    expect(run.jobs).toEqual({ 'champion/deployed/Move champion to what ArgoCD deployed': 'success' });
+    expect(seen).toEqual({ revision: merged, championWhileProgressing: '2' });
+    expect(await champion()).toBe('1');
+    expect(head(origin)).toBe(merged); // nothing pushed
   }, 120_000);
 });

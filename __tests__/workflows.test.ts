@@ -133,7 +133,11 @@ function writeScopesNeeded(job: Job): Set<string> {
   const need = new Set<string>();
   for (const s of job.steps ?? []) {
     const ours = OUR_ACTION.exec(s.uses ?? '')?.[1];
-    if (ours === 'gitops-bump') need.add('contents');
+    // deployed.yml's bump re-applies the digest HEAD holds, only to wait for ArgoCD: read-only, so
+    // it can never push an old digest back.
+    const waitOnly =
+      s.with?.digest === '${{ steps.current.outputs.image-digest }}' && s.with?.['wait-for-sync'] === true;
+    if (ours === 'gitops-bump' && !waitOnly) need.add('contents');
     if (ours === 'gitops-bump' && s.with?.mode === 'pull-request') need.add('pull-requests');
     if (ours === 'build-scan-push') need.add('packages');
     if (ours === 'alert-to-issue') need.add('issues');

@@ -8,6 +8,7 @@
 //                                       the one to go back to; writes outputs and the commit message
 //   node scripts/rollback.mjs describe  put the rollback's story at the top of the pull request body
 //   node scripts/rollback.mjs link      comment the pull request on the alert's issue
+//   node scripts/rollback.mjs current   what HEAD deploys (deployed.yml moves `champion` to it)
 //
 // Everything comes from the environment (the workflow passes inputs through `env:`, never into the
 // script text); the token only ever travels in an http.extraheader given through GIT_CONFIG_*.
@@ -169,10 +170,8 @@ function setOutputs(outputs) {
   }
 }
 
-export function plan() {
-  const model = env('MODEL');
-  const environment = env('ENVIRONMENT');
-  const image = env('IMAGE');
+/** The deploy commits of the files on the GitOps branch, newest first, from a fresh bare clone. */
+function readDeploys() {
   const specs = pathspecs(env('FILES'));
   if (specs.length === 0) throw new RollbackError('gitops-files is empty');
   const gitDir = cloneGitops({
@@ -182,17 +181,29 @@ export function plan() {
     remoteUrl: env('MLOPS_GIT_REMOTE_URL'),
     serverUrl: env('GITHUB_SERVER_URL', 'https://github.com'),
   });
-  const list = deploys(history(gitDir, specs), { model, environment });
-  const chosen = choose(list, { toVersion: env('TO_VERSION'), toImage: env('TO_IMAGE'), model });
-  const { current, target } = chosen;
-  // The trailers must describe HEAD: a hand edit after the deploy commit would make them lie.
+  const list = deploys(history(gitDir, specs), { model: env('MODEL'), environment: env('ENVIRONMENT') });
+  return { gitDir, specs, list };
+}
+
+/** The trailers must describe HEAD: a hand edit after the deploy commit would make them lie. */
+function checkHead(gitDir, specs, current) {
   try {
     git(gitDir, ['grep', '-q', '-F', current.digest, 'HEAD', '--', ...specs]);
   } catch {
     throw new RollbackError(
-      `HEAD no longer holds ${current.image}, which ${current.sha.slice(0, 12)} deployed: the files changed since; give to-image`,
+      `HEAD no longer holds ${current.image}, which ${current.sha.slice(0, 12)} deployed: the files changed since without deploy trailers`,
     );
   }
+}
+
+export function plan() {
+  const model = env('MODEL');
+  const environment = env('ENVIRONMENT');
+  const image = env('IMAGE');
+  const { gitDir, specs, list } = readDeploys();
+  const chosen = choose(list, { toVersion: env('TO_VERSION'), toImage: env('TO_IMAGE'), model });
+  const { current, target } = chosen;
+  checkHead(gitDir, specs, current);
   const name = target.image.slice(0, target.image.length - target.digest.length - 1);
   if (image && name !== image)
     throw new RollbackError(`${target.sha} deployed ${name}, not the image ${image}`);
@@ -208,6 +219,25 @@ export function plan() {
   });
   console.log(
     `${model} in ${environment}: ${current.sha.slice(0, 12)} deploys v${current.version}; rolling back to v${target.version} (${target.image}, deployed by ${target.sha.slice(0, 12)})`,
+  );
+}
+
+/** What HEAD deploys: its newest deploy commit, checked against the files (deployed.yml). */
+export function current() {
+  const { gitDir, specs, list } = readDeploys();
+  const [deployed] = list;
+  if (!deployed)
+    throw new RollbackError('no deploy commit (one with Model-Version and Image trailers) touches the files');
+  checkHead(gitDir, specs, deployed);
+  setOutputs({
+    'commit-sha': deployed.sha,
+    'model-version': deployed.version,
+    'image-ref': deployed.image,
+    'image-digest': deployed.digest,
+    'rollback-of': deployed.rollbackOf,
+  });
+  console.log(
+    `HEAD deploys ${env('MODEL')} v${deployed.version} (${deployed.image}, commit ${deployed.sha.slice(0, 12)})`,
   );
 }
 
@@ -299,7 +329,7 @@ export async function link() {
   console.log(`linked ${env('PR_URL')} in issue #${issue}`);
 }
 
-const commands = { plan, describe, link };
+const commands = { plan, current, describe, link };
 if (import.meta.url === `file://${process.argv[1]}`) {
   const command = commands[process.argv[2] ?? ''];
   try {
