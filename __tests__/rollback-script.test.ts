@@ -130,6 +130,15 @@ describe('rollback.mjs plan', () => {
     );
   });
 
+  it('refuses an issue that is not a number before anything else', () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const r = plan(origin, { ISSUE: '12) [x](https://evil' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(
+      "::error title=rollback::issue must be an issue number, not '12) [x](https://evil'",
+    );
+  });
+
   it('names the clone that failed', () => {
     const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
     const r = plan(origin, { GITOPS_BRANCH: 'nope' });

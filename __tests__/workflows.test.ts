@@ -477,6 +477,10 @@ describe('wiring: every output read is set by a step, every input passed is decl
         '        with: { image: x, tags: y, no-such-input: z }',
         '      - id: sh',
         '        run: echo "sha=1" >>"$GITHUB_OUTPUT"',
+        '      - id: script',
+        '        run: node .mlops-actions/scripts/rollback.mjs plan',
+        '      - id: reads-script',
+        '        run: echo ${{ steps.script.outputs.target-digest }} ${{ steps.script.outputs.nope }}',
         '      - uses: ./.mlops-actions/promote',
         '        with: { registered-model: iris }',
         '      - uses: someone/else@0123456789012345678901234567890123456789',
@@ -490,6 +494,7 @@ describe('wiring: every output read is set by a step, every input passed is decl
     ) as Wired;
     expect(outputProblems(bad, () => undefined)).toEqual([
       'jobs.a step early reads steps.image.outputs.digest: step image runs after the step reading it',
+      'jobs.a step reads-script reads steps.script.outputs.nope: scripts/rollback.mjs sets no output nope',
       'jobs.a output nope reads steps.image.outputs.nope: build-scan-push/action.yml has no output nope',
       'jobs.a output ghost reads steps.ghost.outputs.x: no step has id ghost',
       'jobs.a output unwritten reads steps.sh.outputs.other: run step sh writes no other= to $GITHUB_OUTPUT',

@@ -200,6 +200,9 @@ export function plan() {
   const model = env('MODEL');
   const environment = env('ENVIRONMENT');
   const image = env('IMAGE');
+  // Checked before anything is opened: the number goes into the PR body and the comment's URL.
+  if (!/^\d*$/.test(env('ISSUE')))
+    throw new RollbackError(`issue must be an issue number, not '${env('ISSUE')}'`);
   const { gitDir, specs, list } = readDeploys();
   const chosen = choose(list, { toVersion: env('TO_VERSION'), toImage: env('TO_IMAGE'), model });
   const { current, target } = chosen;
