@@ -1,5 +1,5 @@
 /**
- * scripts/rollback.mjs plan, run as rollback.yml runs it (node, inputs in the environment, a real
+ * scripts/rollback.mjs plan and current, run as rollback.yml and deployed.yml run them (node, inputs in the environment, a real
  * GITHUB_OUTPUT file) against a local bare GitOps origin whose history holds deploy commits with
  * ml-pipeline.yml's trailers.
  */
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commitDirect, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import { cloneFresh, commitDirect, git, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 import { ROOT } from './helpers/run-action.js';
 
 const IMAGE = 'ghcr.io/octo-org/iris';
@@ -34,10 +34,10 @@ function deploy(origin: Origin, version: string, d: string, extra: string[] = []
   return commitDirect(origin, OVERLAY, overlay(d), deployMessage(version, d, extra));
 }
 
-function plan(origin: Origin, env: Record<string, string> = {}) {
+function plan(origin: Origin, env: Record<string, string> = {}, command = 'plan') {
   const out = join(mkdtempSync(join(tmpdir(), 'rollback-out-')), 'output');
   writeFileSync(out, '');
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'rollback.mjs'), 'plan'], {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'rollback.mjs'), command], {
     encoding: 'utf8',
     env: {
       PATH: process.env.PATH,
@@ -137,6 +137,37 @@ describe('rollback.mjs plan', () => {
     expect(r.stdout).toContain(
       "::error title=rollback::issue must be an issue number, not '12) [x](https://evil'",
     );
+  });
+
+  it('current: reads the deploy commit behind a merge commit of the rollback PR (deployed.yml)', () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    // The PR branch's rollback commit, merged with a merge commit (GitHub's default merge button).
+    const dir = cloneFresh(origin);
+    git(dir, ['checkout', '-q', '-b', 'gitops-bump/iris-x']);
+    writeFileSync(join(dir, OVERLAY), overlay(digest('1')));
+    git(dir, ['commit', '-qam', deployMessage('1', digest('1'), [`Rollback-Of: ${v2}`])]);
+    const rollbackCommit = git(dir, ['rev-parse', 'HEAD']);
+    git(dir, ['checkout', '-q', 'main']);
+    git(dir, [
+      'merge',
+      '-q',
+      '--no-ff',
+      '-m',
+      'Merge pull request #3 from gitops-bump/iris-x',
+      'gitops-bump/iris-x',
+    ]);
+    git(dir, ['push', '-q', 'origin', 'main']);
+    const r = plan(origin, {}, 'current');
+    expect(r.status).toBe(0);
+    expect(r.outputs).toEqual({
+      'commit-sha': rollbackCommit,
+      'model-version': '1',
+      'image-ref': `${IMAGE}@${digest('1')}`,
+      'image-digest': digest('1'),
+      'rollback-of': v2,
+    });
   });
 
   it('names the clone that failed', () => {
