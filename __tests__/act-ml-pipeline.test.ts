@@ -299,6 +299,22 @@ function report(run: ActRun): string {
     expect(git(origin.root, ['--git-dir', origin.bare, 'log', '-1', '--format=%s', 'main'])).toMatch(
       /^deploy\(prod\): iris v1 as /,
     );
+    // The trailers rollback.yml and deployed.yml read back: the commit says what it deploys.
+    const trailers = git(origin.root, [
+      '--git-dir',
+      origin.bare,
+      'log',
+      '-1',
+      '--format=%(trailers:only,unfold)',
+      'main',
+    ]);
+    expect(trailers.split('\n')).toEqual([
+      'Model: iris',
+      'Model-Version: 1',
+      `Image: ${image}@${digest}`,
+      'Environment: prod',
+      `Run-Id: ${runId}`,
+    ]);
     const overlay = git(origin.root, ['--git-dir', origin.bare, 'show', `main:${OVERLAY}`]);
     expect(overlay).toContain(`digest: ${digest}`);
     expect(overlay).toContain(`name: ${image}`);

@@ -141,13 +141,21 @@ function writeScopesNeeded(job: Job): Set<string> {
   const need = new Set<string>();
   for (const s of job.steps ?? []) {
     const ours = OUR_ACTION.exec(s.uses ?? '')?.[1];
-    if (ours === 'gitops-bump') need.add('contents');
+    // deployed.yml's bump re-applies the digest HEAD holds, only to wait for ArgoCD: read-only, so
+    // it can never push an old digest back.
+    const waitOnly =
+      s.with?.digest === '${{ steps.current.outputs.image-digest }}' && s.with?.['wait-for-sync'] === true;
+    if (ours === 'gitops-bump' && !waitOnly) need.add('contents');
+    if (ours === 'gitops-bump' && s.with?.mode === 'pull-request') need.add('pull-requests');
     if (ours === 'build-scan-push') need.add('packages');
     if (ours === 'alert-to-issue') need.add('issues');
     if (ours === 'ai-review') need.add('pull-requests');
     if (s.uses?.startsWith('github/codeql-action/upload-sarif@')) need.add('security-events');
     // release.yml pushes the version tag and moves the major tag.
     if (/\bscripts\/release\.mjs\b/.test(s.run ?? '')) need.add('contents');
+    // rollback.mjs describe edits the pull request's body; link comments on the issue.
+    if (/\bscripts\/rollback\.mjs describe\b/.test(s.run ?? '')) need.add('pull-requests');
+    if (/\bscripts\/rollback\.mjs link\b/.test(s.run ?? '')) need.add('issues');
   }
   return need;
 }
@@ -429,6 +437,35 @@ describe('our actions as the reusable workflows use them', () => {
     expect(promote).toBeGreaterThan(steps.indexOf(bump));
     expect(steps[promote]!.if).toBe('inputs.wait-for-sync');
   });
+
+  it("the bump's commit message ends in trailers naming the model, version, image, environment and run (rollback.yml reads them)", () => {
+    const wf = workflows['.github/workflows/ml-pipeline.yml']!;
+    const bump = wf.jobs.deploy!.steps!.find((s) => s.uses === './.mlops-actions/gitops-bump')!;
+    const values: Record<string, string> = {
+      'inputs.environment': 'prod',
+      'inputs.registered-model': 'iris',
+      'needs.train.outputs.model-version': '7',
+      'needs.train.outputs.run-id': 'abc123',
+      'needs.build.outputs.image-ref': `ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
+    };
+    const message = String(bump.with!['commit-message']).replace(
+      /\$\{\{\s*([^}]+?)\s*\}\}/g,
+      (_, e: string) => {
+        if (!(e in values)) throw new Error(`unexpected expression ${e}`);
+        return values[e]!;
+      },
+    );
+    const parsed = spawnSync('git', ['interpret-trailers', '--parse'], { input: message, encoding: 'utf8' });
+    expect(parsed.stdout.trim().split('\n')).toEqual([
+      'Model: iris',
+      'Model-Version: 7',
+      `Image: ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
+      'Environment: prod',
+      'Run-Id: abc123',
+    ]);
+    expect(message.split('\n')[0]).toBe('deploy(prod): iris v7 as {new}');
+    expect(wf.jobs.build!.outputs!['image-ref']).toBe('${{ steps.image.outputs.image-ref }}');
+  });
 });
 
 describe('wiring: every output read is set by a step, every input passed is declared (helpers/workflow-wiring.ts)', () => {
@@ -467,6 +504,10 @@ describe('wiring: every output read is set by a step, every input passed is decl
         '        with: { image: x, tags: y, no-such-input: z }',
         '      - id: sh',
         '        run: echo "sha=1" >>"$GITHUB_OUTPUT"',
+        '      - id: script',
+        '        run: node .mlops-actions/scripts/rollback.mjs plan',
+        '      - id: reads-script',
+        '        run: echo ${{ steps.script.outputs.target-digest }} ${{ steps.script.outputs.nope }}',
         '      - uses: ./.mlops-actions/promote',
         '        with: { registered-model: iris }',
         '      - uses: someone/else@0123456789012345678901234567890123456789',
@@ -480,6 +521,7 @@ describe('wiring: every output read is set by a step, every input passed is decl
     ) as Wired;
     expect(outputProblems(bad, () => undefined)).toEqual([
       'jobs.a step early reads steps.image.outputs.digest: step image runs after the step reading it',
+      'jobs.a step reads-script reads steps.script.outputs.nope: scripts/rollback.mjs sets no output nope',
       'jobs.a output nope reads steps.image.outputs.nope: build-scan-push/action.yml has no output nope',
       'jobs.a output ghost reads steps.ghost.outputs.x: no step has id ghost',
       'jobs.a output unwritten reads steps.sh.outputs.other: run step sh writes no other= to $GITHUB_OUTPUT',

@@ -1,0 +1,225 @@
+/**
+ * rollback.yml as workflows-example/rollback.yml calls it (workflow_dispatch with an issue number),
+ * run by the real `act` on this host: the GitOps repository is a local bare origin
+ * (MLOPS_GIT_REMOTE_URL) whose history holds two deploy commits with ml-pipeline.yml's trailers
+ * (v1, then v2), and GitHub is the fake. The run opens a pull request whose head commit puts back
+ * v1's digest, with the trailers and Rollback-Of, describes it in the PR body and links it in the
+ * issue; a version that was never deployed before fails with a clear error and opens nothing.
+ * Then the PR is merged (main moved to its head) and deployed.yml, as workflows-example/deployed.yml
+ * calls it on that push, waits for ArgoCD (the fake Kubernetes, whose controller the test plays)
+ * on the new HEAD before it moves `champion` back to v1 in a real `mlflow server`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { callerRepo, commandArgs, runAct, type ActRun } from './helpers/act.js';
+import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
+import { registerPullHandlers } from './helpers/fake-github/pulls.js';
+import { FakeGitHub } from './helpers/fake-github/server.js';
+import { commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import { MlflowRest } from './helpers/mlflow-rest.js';
+import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
+import { ROOT } from './helpers/run-action.js';
+
+const IMAGE = 'ghcr.io/example-org/iris-classifier';
+const OVERLAY = 'platform/iris-classifier/overlays/prod/kustomization.yaml';
+const digest = (c: string): string => `sha256:${c.repeat(64)}`;
+const overlay = (d: string): string => `images:\n  - name: ${IMAGE}\n    digest: ${d} # prod\n`;
+const JOBS = {
+  rollback: 'rollback/rollback/Open the rollback pull request',
+  link: 'rollback/rollback/Link the pull request in the issue',
+};
+
+let gh: FakeGitHub;
+let k8s: FakeKubernetes;
+let mlflow: MlflowServer;
+let origin: Origin;
+let caller: string;
+let kubeconfig: string;
+const deploys: Record<string, string> = {};
+
+/** A deploy commit as ml-pipeline.yml's bump writes it (workflows.test.ts checks that message). */
+function deploy(version: string, d: string): string {
+  const message = [
+    `deploy(prod): iris v${version} as ${d}`,
+    '',
+    'Model: iris',
+    `Model-Version: ${version}`,
+    `Image: ${IMAGE}@${d}`,
+    'Environment: prod',
+    `Run-Id: run-of-v${version}`,
+  ].join('\n');
+  return commitDirect(origin, OVERLAY, overlay(d), message);
+}
+
+beforeAll(async () => {
+  origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+  deploys['1'] = deploy('1', digest('1'));
+  commitDirect(origin, 'README.md', 'GitOps\n', 'docs: readme');
+  deploys['2'] = deploy('2', digest('2'));
+  gh = new FakeGitHub();
+  registerPullHandlers(gh, { gitDir: origin.bare });
+  k8s = new FakeKubernetes();
+  [mlflow] = await Promise.all([startMlflow(), gh.start(), k8s.start()]);
+  kubeconfig = join(mkdtempSync(join(tmpdir(), 'act-rollback-')), 'kubeconfig');
+  writeFileSync(kubeconfig, k8s.kubeconfig());
+  k8s.put(
+    'argocd',
+    'iris-classifier',
+    argoStatus({ sync: 'Synced', revision: head(origin), health: 'Healthy', phase: 'Succeeded' }),
+  );
+  // iris v1 and v2 in the registry, champion at v2 as the pipeline left it.
+  const rest = new MlflowRest(mlflow.url);
+  const exp = await rest.call<{ experiment_id: string }>('POST', '/experiments/create', { name: 'iris' });
+  const run = await rest.call<{ run: { info: { run_id: string } } }>('POST', '/runs/create', {
+    experiment_id: exp.experiment_id,
+  });
+  const runId = run.run.info.run_id;
+  await rest.call('POST', '/registered-models/create', { name: 'iris' });
+  for (let i = 0; i < 2; i++)
+    await rest.call('POST', '/model-versions/create', {
+      name: 'iris',
+      source: `runs:/${runId}/model`,
+      run_id: runId,
+    });
+  await rest.call('POST', '/registered-models/alias', { name: 'iris', alias: 'champion', version: '2' });
+  caller = callerRepo({
+    '.github/workflows/rollback.yml': readFileSync(join(ROOT, 'workflows-example', 'rollback.yml'), 'utf8'),
+    '.github/workflows/deployed.yml': readFileSync(join(ROOT, 'workflows-example', 'deployed.yml'), 'utf8'),
+  });
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([gh?.stop(), k8s?.stop(), mlflow?.stop()]);
+});
+
+const champion = async (): Promise<string | undefined> => {
+  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/registered-models/alias?name=iris&alias=champion`);
+  return res.ok
+    ? ((await res.json()) as { model_version: { version: string } }).model_version.version
+    : undefined;
+};
+
+const repo = () => gh.state.repo('example-org', 'iris-app')!;
+
+function rollback(inputs: Record<string, string>): Promise<ActRun> {
+  return runAct({
+    event: 'workflow_dispatch',
+    workflow: '.github/workflows/rollback.yml',
+    inputs,
+    workdir: caller,
+    secrets: { GITHUB_TOKEN: 'ghs_test_token' },
+    env: { GITHUB_API_URL: gh.url, MLOPS_GIT_REMOTE_URL: `file://${origin.bare}` },
+    timeoutMs: 90_000,
+  });
+}
+
+describe('rollback.yml under act', () => {
+  it('opens a PR that puts back v1, with the trailers, and links it in the alert issue', async () => {
+    const issue = repo().addIssue(gh.state, gh.url, {
+      title: 'IrisClassifierHighErrorRatio firing',
+      user: gh.state.user('github-actions[bot]'),
+    });
+    const run = await rollback({ issue: String(issue.number) });
+    if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
+    expect(run.jobs).toEqual({ [JOBS.rollback]: 'success', [JOBS.link]: 'success' });
+    expect(run.code).toBe(0);
+
+    const prs = [...repo().pulls.values()];
+    expect(prs).toHaveLength(1);
+    const pr = prs[0]!;
+    expect(pr.base.ref).toBe('main');
+    expect(pr.title).toBe('rollback(prod): iris v2 -> v1');
+    // The head commit sets v1's digest and says so in its trailers.
+    const gitDir = ['--git-dir', origin.bare];
+    const tip = git(origin.root, [...gitDir, 'rev-parse', `refs/heads/${pr.head.ref}`]);
+    expect(git(origin.root, [...gitDir, 'rev-parse', `${tip}^`])).toBe(head(origin));
+    expect(git(origin.root, [...gitDir, 'show', `${tip}:${OVERLAY}`])).toBe(overlay(digest('1')).trimEnd());
+    const trailers = git(origin.root, [...gitDir, 'log', '-1', '--format=%(trailers:only,unfold)', tip]);
+    expect(trailers.split('\n')).toEqual([
+      'Model: iris',
+      'Model-Version: 1',
+      `Image: ${IMAGE}@${digest('1')}`,
+      'Environment: prod',
+      'Run-Id: run-of-v1',
+      `Rollback-Of: ${deploys['2']}`,
+    ]);
+    // gitops-bump's {old} is the digest being replaced: v2's.
+    expect(git(origin.root, [...gitDir, 'log', '-1', '--format=%b', tip])).toContain(
+      `Puts back ${IMAGE}@${digest('1')} (v1, deployed by ${deploys['1']}) in place of ${digest('2')} (v2, deployed by ${deploys['2']}).`,
+    );
+    // main is untouched until the PR merges.
+    expect(git(origin.root, [...gitDir, 'show', `main:${OVERLAY}`])).toBe(overlay(digest('2')).trimEnd());
+
+    // The body names the deployed version, the one restored and the commit that deployed v2,
+    // above gitops-bump's own table of the change.
+    expect(pr.body).toContain('### Rollback of iris in prod: v2 -> v1');
+    expect(pr.body).toContain(
+      `| deployed now | v2 | \`${IMAGE}@${digest('2')}\` | [\`${deploys['2']!.slice(0, 12)}\`](https://github.com/example-org/iris-app/commit/${deploys['2']}) |`,
+    );
+    expect(pr.body).toContain(`| restored | v1 | \`${IMAGE}@${digest('1')}\` |`);
+    expect(pr.body).toContain(`For #${issue.number}.`);
+    expect(pr.body).toMatch(/\| `platform\/iris-classifier\/overlays\/prod\/kustomization\.yaml` \|/);
+
+    const comments = repo().comments.filter((c) => c.issue_number === issue.number);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toContain(`https://github.com/example-org/iris-app/pull/${pr.number}`);
+    expect(comments[0]!.body).toContain(`v2 was deployed by example-org/iris-app@${deploys['2']}`);
+  }, 120_000);
+
+  it('fails clearly for a version with no earlier deploy, and opens nothing', async () => {
+    const before = repo().pulls.size;
+    const run = await rollback({ 'to-version': '7' });
+    expect(run.jobs).toEqual({ [JOBS.rollback]: 'failure' });
+    expect(run.code).not.toBe(0);
+    expect(commandArgs(run, 'error')).toContain('iris v7 has no earlier deploy to roll back to');
+    expect(repo().pulls.size).toBe(before);
+  }, 120_000);
+
+  it('deployed.yml, on the push of the merged PR, moves champion back to v1 once ArgoCD reports HEAD Healthy', async () => {
+    const pr = [...repo().pulls.values()][0]!;
+    const gitDir = ['--git-dir', origin.bare];
+    const merged = git(origin.root, [...gitDir, 'rev-parse', `refs/heads/${pr.head.ref}`]);
+    git(origin.root, [...gitDir, 'update-ref', 'refs/heads/main', merged]); // a fast-forward merge
+    // Plays ArgoCD: on the refresh request, Progressing on HEAD while champion must not move yet.
+    const seen: { revision?: string; championWhileProgressing?: string } = {};
+    k8s.onPatch = (app) => {
+      const { namespace, name } = app.metadata;
+      seen.revision = head(origin);
+      k8s.update(namespace, name, (a) => {
+        a.status = argoStatus({
+          sync: 'Synced',
+          revision: seen.revision!,
+          health: 'Progressing',
+          phase: 'Running',
+        });
+      });
+      void (async () => {
+        seen.championWhileProgressing = await champion();
+        k8s.update(namespace, name, (a) => {
+          a.status = argoStatus({
+            sync: 'Synced',
+            revision: seen.revision!,
+            health: 'Healthy',
+            phase: 'Succeeded',
+          });
+        });
+      })();
+    };
+    const run = await runAct({
+      event: 'push',
+      workflow: '.github/workflows/deployed.yml',
+      eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
+      workdir: caller,
+      secrets: { GITHUB_TOKEN: 'ghs_test_token', KUBECONFIG: kubeconfig },
+      vars: { MLFLOW_TRACKING_URI: mlflow.url },
+      env: { GITHUB_API_URL: gh.url, MLOPS_GIT_REMOTE_URL: `file://${origin.bare}` },
+      timeoutMs: 90_000,
+    });
+    if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
+    expect(run.jobs).toEqual({ 'champion/deployed/Move champion to what ArgoCD deployed': 'success' });
+    expect(seen).toEqual({ revision: merged, championWhileProgressing: '2' });
+    expect(await champion()).toBe('1');
+    expect(head(origin)).toBe(merged); // nothing pushed
+  }, 120_000);
+});
