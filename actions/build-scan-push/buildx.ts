@@ -46,12 +46,16 @@ export type Runner = (
   opts?: { input?: Buffer; silent?: boolean; env?: Record<string, string>; cwd?: string },
 ) => Promise<ExecOut>;
 
+/**
+ * `env` adds to the step's environment (PATH, HOME, DOCKER_CONFIG, proxies): the tools need it
+ * whole, and @actions/exec would otherwise replace it with only what is given.
+ */
 export const defaultRunner: Runner = (cmd, args, opts = {}) =>
   exec.getExecOutput(cmd, args, {
     ignoreReturnCode: true,
     silent: opts.silent ?? false,
     input: opts.input,
-    env: opts.env,
+    env: opts.env && { ...(process.env as Record<string, string>), ...opts.env },
     cwd: opts.cwd,
   });
 
@@ -114,8 +118,7 @@ export class Buildx {
 
   async build(spec: BuildSpec, output: BuildOutput): Promise<BuildMetadata> {
     const args = Buildx.buildArgs(spec, output);
-    const env = { ...(process.env as Record<string, string>), ...this.env };
-    const out = await this.run('docker', args, { env });
+    const out = await this.run('docker', args, { env: this.env });
     if (out.exitCode !== 0) {
       const what = output.kind === 'push' ? 'build and push' : 'build';
       throw new BuildxError(

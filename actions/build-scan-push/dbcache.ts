@@ -8,7 +8,6 @@
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { constants, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const DB_TOOL = 'trivy-db';
@@ -38,8 +37,7 @@ const hasDb = (dir: string): boolean =>
   existsSync(join(dir, 'trivy.db')) || existsSync(join(dir, 'trivy-java.db'));
 
 /** One DB is enough: older days would only grow a persistent (or actions/cache-restored) tool cache. */
-function pruneOlder(keep: string): void {
-  const root = process.env.RUNNER_TOOL_CACHE;
+function pruneOlder(keep: string, root?: string): void {
   if (!root) return;
   for (const v of tc.findAllVersions(DB_TOOL)) {
     if (v === keep) continue;
@@ -52,24 +50,29 @@ function pruneOlder(keep: string): void {
   }
 }
 
-export function planDbCache(opts: {
+export interface DbCacheOptions {
   enabled: boolean;
-  env?: NodeJS.ProcessEnv;
-  tempRoot?: string;
+  /** TRIVY_CACHE_DIR as the caller set it: theirs to manage. */
+  trivyCacheDir?: string;
+  /** RUNNER_TOOL_CACHE, where older days' DBs are pruned. */
+  toolCacheDir?: string;
+  /** Parent of this run's copy of the DB. */
+  tempRoot: string;
   now?: Date;
-}): DbCachePlan {
-  const env = opts.env ?? process.env;
+}
+
+export function planDbCache(opts: DbCacheOptions): DbCachePlan {
   const noop = async (): Promise<void> => {};
-  if (env.TRIVY_CACHE_DIR) {
+  if (opts.trivyCacheDir) {
     return {
-      cacheDir: env.TRIVY_CACHE_DIR,
+      cacheDir: opts.trivyCacheDir,
       skipFlags: [],
       source: 'user',
-      note: `Trivy DB: TRIVY_CACHE_DIR is set (${env.TRIVY_CACHE_DIR}); using it as is, not the tool cache`,
+      note: `Trivy DB: TRIVY_CACHE_DIR is set (${opts.trivyCacheDir}); using it as is, not the tool cache`,
       save: noop,
     };
   }
-  const cacheDir = mkdtempSync(join(opts.tempRoot || env.RUNNER_TEMP || tmpdir(), 'trivy-cache-'));
+  const cacheDir = mkdtempSync(join(opts.tempRoot, 'trivy-cache-'));
   if (!opts.enabled) {
     return {
       cacheDir,
@@ -87,7 +90,7 @@ export function planDbCache(opts: {
     skipFlags: [],
     source: 'download',
     note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
-    save: () => saveToToolCache(cacheDir, version),
+    save: () => saveToToolCache(cacheDir, version, opts.toolCacheDir),
   };
 }
 
@@ -122,7 +125,7 @@ function restoreFromToolCache(cacheDir: string, version: string): DbCachePlan | 
   };
 }
 
-async function saveToToolCache(cacheDir: string, version: string): Promise<void> {
+async function saveToToolCache(cacheDir: string, version: string, toolCacheDir?: string): Promise<void> {
   try {
     // The scans are over: move (not copy) the databases out of the fanal cache beside them.
     const staging = join(cacheDir, '.tool-cache');
@@ -139,7 +142,7 @@ async function saveToToolCache(cacheDir: string, version: string): Promise<void>
     }
     const into = await tc.cacheDir(staging, DB_TOOL, version);
     core.info(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
-    pruneOlder(version);
+    pruneOlder(version, toolCacheDir);
   } catch (err) {
     core.warning(`Caching the Trivy DB failed (the scan is unaffected): ${(err as Error).message}`);
   }

@@ -237,7 +237,15 @@ export interface RunContext {
   /** Seconds: SOURCE_DATE_EPOCH, else the pushed commit's time, else now (see labels.ts). */
   sourceDateEpoch: number;
   /** The cache service variables the `gha` cache needs (see cacheFor). */
-  cacheEnv: Pick<NodeJS.ProcessEnv, 'ACTIONS_RUNTIME_TOKEN' | 'ACTIONS_RESULTS_URL' | 'ACTIONS_CACHE_URL'>;
+  cacheEnv: Partial<
+    Pick<NodeJS.ProcessEnv, 'ACTIONS_RUNTIME_TOKEN' | 'ACTIONS_RESULTS_URL' | 'ACTIONS_CACHE_URL'>
+  >;
+  /** RUNNER_TOOL_CACHE: where @actions/tool-cache keeps Trivy and the day's DB. */
+  toolCacheDir?: string;
+  /** TRIVY_CACHE_DIR set by the caller: used as is, no DB cache of this action's (see dbcache.ts). */
+  trivyCacheDir?: string;
+  /** MLOPS_TRIVY_DOWNLOAD_BASE: a mirror of Trivy's GitHub releases (and the tests' local one). */
+  trivyDownloadBase?: string;
 }
 
 export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
@@ -254,6 +262,9 @@ export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
       ACTIONS_RESULTS_URL: env.ACTIONS_RESULTS_URL,
       ACTIONS_CACHE_URL: env.ACTIONS_CACHE_URL,
     },
+    toolCacheDir: env.RUNNER_TOOL_CACHE || undefined,
+    trivyCacheDir: env.TRIVY_CACHE_DIR || undefined,
+    trivyDownloadBase: env.MLOPS_TRIVY_DOWNLOAD_BASE || undefined,
   };
 }
 
