@@ -4,6 +4,7 @@
  * `v1.2.3` tag (or `semver:{{major}}.{{minor}}`), `raw:<value>` -> the value as is.
  */
 import { InputError } from '../shared/errors.js';
+import { isTag } from '../shared/image-ref.js';
 
 export interface GitContext {
   /** GITHUB_REF, e.g. refs/heads/main, refs/tags/v1.2.3, refs/pull/7/merge. */
@@ -18,9 +19,6 @@ export interface ImageTag {
 }
 
 const PRIORITY: Record<ImageTag['rule'], number> = { semver: 900, ref: 600, raw: 200, sha: 100 };
-
-/** Docker's tag grammar: `[\w][\w.-]{0,127}`. */
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** As metadata-action does: invalid runs become `-`, leading `.`/`-` dropped, 128 chars at most. */
 export function sanitizeTag(value: string): string {
@@ -97,7 +95,7 @@ export function computeTags(rules: string[], ctx: GitContext, input = 'tags'): I
         break;
       }
       case 'raw': {
-        if (!TAG_RE.test(arg)) throw new InputError(input, `a valid Docker tag after raw: in '${rule}'`, arg);
+        if (!isTag(arg)) throw new InputError(input, `a valid Docker tag after raw: in '${rule}'`, arg);
         out.push({ tag: arg, rule: 'raw' });
         break;
       }
@@ -106,7 +104,7 @@ export function computeTags(rules: string[], ctx: GitContext, input = 'tags'): I
     }
   }
   for (const t of out) {
-    if (!TAG_RE.test(t.tag)) throw new InputError(input, 'rules that produce valid Docker tags', t.tag);
+    if (!isTag(t.tag)) throw new InputError(input, 'rules that produce valid Docker tags', t.tag);
   }
   const unique = [...new Map(out.map((t) => [t.tag, t])).values()];
   // Stable sort by priority: the first tag is the image version, as with metadata-action.
