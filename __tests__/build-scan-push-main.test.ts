@@ -14,6 +14,7 @@ import { parseReport, type Severity } from '../actions/build-scan-push/gate.js';
 import type { Config, Inputs } from '../actions/build-scan-push/inputs.js';
 import { main, type Deps } from '../actions/build-scan-push/pipeline.js';
 import type { Credentials } from '../actions/build-scan-push/registry.js';
+import { DEFAULT_FLAVOR } from '../actions/build-scan-push/tags.js';
 import type { ScanOptions } from '../actions/build-scan-push/trivy.js';
 import { TRIVY_FIXTURE } from './helpers/fake-tools/index.js';
 
@@ -87,7 +88,10 @@ function inputs(over: Partial<Config> = {}, ref = 'refs/heads/main'): Inputs {
     context: dir,
     file: join(dir, 'Dockerfile'),
     image: 'ghcr.io/octo-org/iris',
+    images: ['ghcr.io/octo-org/iris'],
     tagRules: ['sha', 'ref'],
+    references: [],
+    flavor: DEFAULT_FLAVOR,
     labels: {},
     buildArgs: {},
     platforms: [],

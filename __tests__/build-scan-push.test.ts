@@ -331,7 +331,7 @@ describe('build-scan-push: tags, drivers and cache', () => {
     );
     expect(res.code).toBe(0);
     const tags = allArgsOf(pushes(calls)[0]!.argv, '--tag').map((t) => t.split(':').pop());
-    expect(tags).toEqual(['1.2.3', '1.2', 'v1.2.3', 'stable', 'sha-0123456']);
+    expect(tags).toEqual(['1.2.3', '1.2', 'v1.2.3', 'stable', 'sha-0123456', 'latest']);
     expect(allArgsOf(builds(calls)[0]!.argv, '--label')).toContain('org.opencontainers.image.version=1.2.3');
   });
 

@@ -5,8 +5,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import * as inp from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
 import { IgnoreFileError, parseSeverities, parseTrivyignore, type Severity } from './gate.js';
-import { parseKeyValues, sourceDateEpoch } from './labels.js';
+import { formatImageRef, isTag, parseImageRef, registryOf, type ImageRef } from '../shared/image-ref.js';
+import { parseKeyValues, readEvent, sourceDateEpoch } from './labels.js';
 import { validateImage } from './registry.js';
+import { parseFlavor, type Flavor } from './tags.js';
 import { DEFAULT_TRIVY_VERSION } from './trivy.js';
 
 export interface Config {
@@ -14,8 +16,15 @@ export interface Config {
   context: string;
   /** Undefined for a remote (git/https) context without `file`: buildx reads the context's own. */
   file?: string;
+  /** The image the outputs name: the first of `images`. */
   image: string;
+  /** Every image tagged (metadata-action's `images`), all on one registry: one login pushes them. */
+  images: string[];
+  /** Rules (this action's short ones or metadata-action's `type=...`); tags for every image. */
   tagRules: string[];
+  /** Full references given as is (metadata-action's `tags` output), `name:tag`. */
+  references: string[];
+  flavor: Flavor;
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
   platforms: string[];
@@ -91,10 +100,8 @@ export function readConfig(): Config {
     throw new InputError('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
   }
 
-  const repo = process.env.GITHUB_REPOSITORY ?? '';
-  const image = validateImage(inp.optional('image') ?? `ghcr.io/${repo.toLowerCase()}`);
-
-  const tagRules = lines('tags');
+  const { rules: tagRules, references } = splitTags(lines('tags'));
+  const images = resolveImages(references, process.env.GITHUB_REPOSITORY ?? '');
   const labels = parseKeyValues(lines('labels'), 'labels');
   const buildArgs = parseKeyValues(lines('build-args'), 'build-args');
   const platforms = inp.list('platforms');
@@ -126,8 +133,12 @@ export function readConfig(): Config {
     workspace,
     context,
     file,
-    image,
-    tagRules: tagRules.length ? tagRules : ['sha', 'ref'],
+    image: images[0]!,
+    images,
+    // No rules and no references: the action's own default (sha, ref), as action.yml says.
+    tagRules: tagRules.length || references.length ? tagRules : ['sha', 'ref'],
+    references: references.map(formatImageRef),
+    flavor: parseFlavor(lines('flavor')),
     labels,
     buildArgs,
     platforms,
@@ -146,6 +157,72 @@ export function readConfig(): Config {
     sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
     trivy: readTrivyConfig(at),
   };
+}
+
+/** This action's short rules; anything else without `=` and with `/` or `:` is a full reference. */
+const SHORT_RULE = /^(sha|ref|semver|raw)(:.*)?$/i;
+
+/**
+ * `tags` as metadata-action's `tags` output (full references, one per line or comma-separated)
+ * and/or rules (a line with `=` is one rule: its commas separate its fields).
+ */
+export function splitTags(entries: string[]): { rules: string[]; references: ImageRef[] } {
+  const rules: string[] = [];
+  const references: ImageRef[] = [];
+  for (const entry of entries) {
+    const pieces = entry.includes('=') ? [entry] : entry.split(',').map((p) => p.trim());
+    for (const piece of pieces.filter(Boolean)) {
+      if (entry.includes('=') || SHORT_RULE.test(piece) || !/[:/]/.test(piece)) {
+        rules.push(piece);
+        continue;
+      }
+      const ref = parseImageRef(piece);
+      if (!ref.tag || ref.digest) {
+        throw new InputError('tags', 'full references as name:tag (no digest), or tag rules', piece);
+      }
+      validateImage(ref.name, 'tags');
+      if (!isTag(ref.tag)) throw new InputError('tags', 'references with a valid Docker tag', piece);
+      references.push(ref);
+    }
+  }
+  return { rules, references };
+}
+
+/**
+ * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
+ * the images the given references name, else `ghcr.io/<owner>/<repo>`.
+ */
+function resolveImages(references: ImageRef[], repository: string): string[] {
+  const named: [name: string, input: string][] = [];
+  for (const input of ['image', 'images']) {
+    for (const line of lines(input)) {
+      if (!line.includes('=')) {
+        for (const n of line.split(',').map((p) => p.trim())) if (n) named.push([n, input]);
+      } else if (!/(^|,)\s*enable\s*=\s*false\s*(,|$)/i.test(line)) {
+        const name = /(?:^|,)\s*name\s*=\s*([^,]+)/i.exec(line)?.[1]?.trim();
+        if (!name)
+          throw new InputError(input, 'image names, or lines of name=<image>[,enable=true|false]', line);
+        named.push([name, input]);
+      }
+    }
+  }
+  const fromRefs = references.map((r): [string, string] => [r.name, 'tags']);
+  const fallback: [string, string] = [`ghcr.io/${repository.toLowerCase()}`, 'image'];
+  const chosen = named.length ? named : fromRefs.length ? fromRefs : [fallback];
+  const images = [...new Set(chosen.map(([n, input]) => validateImage(n, input)))];
+  const stray = references.find((r) => !images.includes(r.name));
+  if (stray) {
+    throw new InputError(
+      'tags',
+      `references to ${images.join(', ')} (the images input)`,
+      formatImageRef(stray),
+    );
+  }
+  const registries = [...new Set(images.map(registryOf))];
+  if (registries.length > 1) {
+    throw new InputError('images', 'images on one registry (the action logs in to one)', images.join(', '));
+  }
+  return images;
 }
 
 const SCANNERS = ['vuln', 'secret', 'misconfig', 'license'];
@@ -228,7 +305,10 @@ export function readTrivyConfig(at: (p: string) => string, now = new Date()): Tr
 /** What the runner says through its environment, read once here so that main reads no process.env. */
 export interface RunContext {
   ref: string;
+  /** The commit built: GITHUB_SHA, but on pull_request events the PR head, not the merge commit. */
   sha: string;
+  /** The repository's default branch (from the event), for `{{is_default_branch}}`. */
+  defaultBranch?: string;
   serverUrl: string;
   repository: string;
   actor?: string;
@@ -249,14 +329,20 @@ export interface RunContext {
 }
 
 export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
+  const event = readEvent(env.GITHUB_EVENT_PATH);
+  // metadata-action tags the merge commit unless told otherwise; the image is of the PR's head.
+  const prHead = env.GITHUB_EVENT_NAME?.startsWith('pull_request')
+    ? event.pull_request?.head?.sha
+    : undefined;
   return {
     ref: env.GITHUB_REF ?? '',
-    sha: env.GITHUB_SHA ?? '',
+    sha: prHead || env.GITHUB_SHA || '',
+    defaultBranch: event.repository?.default_branch,
     serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
     repository: env.GITHUB_REPOSITORY ?? '',
     actor: env.GITHUB_ACTOR,
     tempDir: env.RUNNER_TEMP || tmpdir(),
-    sourceDateEpoch: sourceDateEpoch(env),
+    sourceDateEpoch: sourceDateEpoch(env, event),
     cacheEnv: {
       ACTIONS_RUNTIME_TOKEN: env.ACTIONS_RUNTIME_TOKEN,
       ACTIONS_RESULTS_URL: env.ACTIONS_RESULTS_URL,

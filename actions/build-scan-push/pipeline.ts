@@ -102,7 +102,7 @@ export async function writeResult(res: Result): Promise<void> {
 async function checkBuilder(builder: Builder, cfg: Config, plan: ImagePlan): Promise<string> {
   core.info(await builder.assertAvailable());
   const driver = await builder.driver();
-  core.info(`Image ${cfg.image}, tags ${plan.tags.map((t) => t.tag).join(', ')}; buildx driver ${driver}`);
+  core.info(`Image ${cfg.image}, tags ${plan.tagNames.join(', ')}; buildx driver ${driver}`);
   if (driver === 'docker' && cfg.platforms.length > 1) {
     throw new InputError(
       'platforms',
@@ -190,7 +190,7 @@ function result(o: Outcome): Result {
   if (o.pushed) outputs['image-ref'] = `${cfg.image}@${digest}`;
   const summary = renderSummary({
     image: cfg.image,
-    tags: o.plan.tags.map((t) => t.tag),
+    tags: o.plan.tagNames,
     counts: j.counts,
     verdict: j.verdict,
     failOnVulnerabilities: cfg.failOnVulnerabilities,
