@@ -48,7 +48,12 @@ function fakes(opts: { driver?: string; failBuild?: boolean } = {}) {
         // Same inputs, same image: the cache-served push of one platform has the scan's digest.
         const what = JSON.stringify([spec.labels, spec.buildArgs, spec.platforms, env.SOURCE_DATE_EPOCH]);
         const digest = `sha256:${createHash('sha256').update(what).digest('hex')}`;
-        return { 'containerimage.digest': digest, 'image.name': spec.tags.join(',') };
+        const config = `sha256:${createHash('sha256').update(`config:${what}`).digest('hex')}`;
+        return {
+          'containerimage.digest': digest,
+          'containerimage.config.digest': config,
+          'image.name': spec.tags.join(','),
+        };
       },
     }),
     trivy: async () => ({
@@ -95,6 +100,8 @@ function inputs(over: Partial<Config> = {}, ref = 'refs/heads/main'): Inputs {
     labels: {},
     buildArgs: {},
     platforms: [],
+    secrets: {},
+    noCache: false,
     push: true,
     githubToken: 'ghs_fakeWorkflowToken0123456789',
     cache: 'none',
@@ -158,6 +165,12 @@ describe('build-scan-push main(inputs, deps)', () => {
     expect(res.outputs['scan-passed']).toBe('true');
     expect(res.outputs.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(res.outputs['image-ref']).toBe(`ghcr.io/octo-org/iris@${res.outputs.digest}`);
+    expect(res.outputs.imageid).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(JSON.parse(res.outputs.metadata!)).toEqual({
+      'containerimage.digest': res.outputs.digest,
+      'containerimage.config.digest': res.outputs.imageid,
+      'image.name': 'ghcr.io/octo-org/iris:main,ghcr.io/octo-org/iris:sha-0123456',
+    });
     expect(res.outputs.tags).toBe('ghcr.io/octo-org/iris:main\nghcr.io/octo-org/iris:sha-0123456');
     expect(JSON.parse(res.outputs.vulnerabilities!)).toMatchObject({ MEDIUM: 4, HIGH: 0 });
     expect(res.summary).toContain(`Pushed \`ghcr.io/octo-org/iris@${res.outputs.digest}\``);

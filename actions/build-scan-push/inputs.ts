@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import * as core from '@actions/core';
 import * as inp from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
 import { IgnoreFileError, parseSeverities, parseTrivyignore, type Severity } from './gate.js';
@@ -28,6 +29,15 @@ export interface Config {
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
   platforms: string[];
+  /** Dockerfile stage to build (`--target`). */
+  target?: string;
+  /** Build secrets, id -> value (masked); written to files for `--secret id=...,src=...`. */
+  secrets: Record<string, string>;
+  /** `--no-cache` for the scanned build; the push reuses what that fresh build just made. */
+  noCache: boolean;
+  /** `--provenance` / `--sbom` values for the pushed image (the scanned copy has no attestations). */
+  provenance?: string;
+  sbom?: string;
   push: boolean;
   registryUsername?: string;
   registryPassword?: string;
@@ -111,6 +121,11 @@ export function readConfig(): Config {
     }
   }
 
+  const target = inp.optional('target');
+  if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
+    throw new InputError('target', 'a Dockerfile stage name', target);
+  }
+
   const trivyVersion = inp.string('trivy-version', DEFAULT_TRIVY_VERSION).replace(/^v/, '');
   if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
     throw new InputError(
@@ -142,6 +157,11 @@ export function readConfig(): Config {
     labels,
     buildArgs,
     platforms,
+    target,
+    secrets: parseSecrets(),
+    noCache: inp.boolean('no-cache', false),
+    provenance: attestation('provenance'),
+    sbom: attestation('sbom'),
     push: inp.boolean('push', true),
     registryUsername: inp.optional('registry-username'),
     registryPassword: inp.secret('registry-password'),
@@ -157,6 +177,31 @@ export function readConfig(): Config {
     sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
     trivy: readTrivyConfig(at),
   };
+}
+
+/** docker/build-push-action's `secrets`: `id=value` per line, every value masked at once. */
+function parseSecrets(): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const line of inp.list('secrets', { commas: false })) {
+    const at = line.indexOf('=');
+    const id = line.slice(0, at).trim();
+    const value = line.slice(at + 1);
+    if (at <= 0 || !/^[A-Za-z0-9_.-]+$/.test(id)) {
+      // The line may hold the secret itself: name the input, never echo the value.
+      throw new InputError('secrets', 'lines of id=value (the id in letters, digits, ., _ and -)');
+    }
+    if (value) core.setSecret(value);
+    secrets[id] = value;
+  }
+  return secrets;
+}
+
+/** `--provenance`/`--sbom` as buildx takes them: true, false, or `key=value` options (mode=max, generator=...). */
+function attestation(name: 'provenance' | 'sbom'): string | undefined {
+  const value = inp.optional(name);
+  if (value === undefined) return undefined;
+  if (/^(true|false|[a-z-]+=[^,\s]+(,[a-z-]+=[^,\s]+)*)$/.test(value)) return value;
+  throw new InputError(name, 'true, false or buildx attestation options such as mode=max', value);
 }
 
 /** This action's short rules; anything else without `=` and with `/` or `:` is a full reference. */

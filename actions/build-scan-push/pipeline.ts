@@ -4,7 +4,7 @@
  * after the verdict. `main` reads as the run does; the tools it drives come in as `deps`.
  */
 import * as core from '@actions/core';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../shared/errors.js';
 import { Buildx, cacheFor, type BuildMetadata, type BuildSpec, type CacheChoice } from './buildx.js';
@@ -78,7 +78,11 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       tempRoot: work,
     });
     core.info(db.note);
-    const spec = (metadataFile: string): BuildSpec => buildSpec(cfg, plan, cache, metadataFile);
+    const secrets = writeSecrets(cfg, work);
+    const spec = (metadataFile: string): BuildSpec => ({
+      ...buildSpec(cfg, plan, cache, metadataFile),
+      secrets,
+    });
     const setup: ScanSetup = { cfg, builder, trivy, driver, cache, db, spec, work };
     const scanned = await buildAndScan(setup);
     const judgement = await judge(setup, scanned);
@@ -135,8 +139,25 @@ function credentialsFor({ config: cfg, context: ctx }: Inputs): Credentials | un
   return creds;
 }
 
+/** Each secret in its own 0600 file in the work directory (removed at the end), as build-push-action does. */
+function writeSecrets(cfg: Config, work: string): { id: string; src: string }[] {
+  const entries = Object.entries(cfg.secrets);
+  if (entries.length === 0) return [];
+  const dir = join(work, 'secrets');
+  mkdirSync(dir, { mode: 0o700 });
+  return entries.map(([id, value], i) => {
+    const src = join(dir, String(i));
+    writeFileSync(src, value, { mode: 0o600 });
+    return { id, src };
+  });
+}
+
 function buildSpec(cfg: Config, plan: ImagePlan, cache: CacheChoice, metadataFile: string): BuildSpec {
   return {
+    target: cfg.target,
+    noCache: cfg.noCache,
+    provenance: cfg.provenance,
+    sbom: cfg.sbom,
     context: cfg.context,
     file: cfg.file,
     tags: plan.refs,
@@ -154,9 +175,11 @@ async function push(s: ScanSetup, scanned: Scanned): Promise<BuildMetadata> {
     s.builder.build(
       {
         ...s.spec(join(s.work, 'push-metadata.json')),
-        // Read what the scan builds exported; they already wrote the cache.
+        // Read what the scan builds exported; they already wrote the cache. Never --no-cache here:
+        // the push must be served from the build that was scanned, even when that one was fresh.
         cacheFrom: [...new Set(scanned.targets.flatMap((p) => s.cache.for(p).cacheFrom))],
         cacheTo: [],
+        noCache: false,
       },
       { kind: 'push' },
     ),
@@ -179,13 +202,17 @@ function result(o: Outcome): Result {
   const { cfg, judgement: j } = o;
   // Unpushed, a multi-platform build has no single digest: each platform was built on its own.
   const local = o.scanned.metadata.length === 1 ? o.scanned.metadata[0] : undefined;
-  const digest = (o.pushed ?? local)?.['containerimage.digest'] ?? '';
+  const meta = o.pushed ?? local;
+  const digest = meta?.['containerimage.digest'] ?? '';
   const outputs: Record<string, string> = {
     vulnerabilities: JSON.stringify(j.counts),
     'scan-passed': String(j.verdict.passed),
     'sarif-file': cfg.sarifFile,
     tags: o.plan.refs.join('\n'),
     digest,
+    // docker/build-push-action's: the image config digest, and buildx's metadata as JSON.
+    imageid: meta?.['containerimage.config.digest'] ?? '',
+    metadata: meta ? JSON.stringify(meta, null, 2) : '',
   };
   if (o.pushed) outputs['image-ref'] = `${cfg.image}@${digest}`;
   const summary = renderSummary({
