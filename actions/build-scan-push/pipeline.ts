@@ -76,6 +76,10 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       trivyCacheDir: ctx.trivyCacheDir,
       toolCacheDir: ctx.toolCacheDir,
       tempRoot: work,
+      actionsCache: Boolean(
+        ctx.cacheEnv.ACTIONS_RUNTIME_TOKEN &&
+        (ctx.cacheEnv.ACTIONS_CACHE_URL || ctx.cacheEnv.ACTIONS_RESULTS_URL),
+      ),
     });
     core.info(db.note);
     const secrets = writeSecrets(cfg, work);
