@@ -116,6 +116,9 @@ function setup(): FakeEnv & { context: string; kept: string; env: Record<string,
         expect((await manifest('octo-org/iris', tag)).digest).toBe(digest);
       }
       const pushed = await manifest('octo-org/iris', digest);
+      // build-push-action's imageid and metadata: the config the registry holds, buildx's JSON.
+      expect(res.outputs.imageid).toBe(pushed.body.config.digest);
+      expect(JSON.parse(res.outputs.metadata!)).toMatchObject({ 'containerimage.digest': digest });
       const config = (await (
         await fetch(`${registryUrl}/v2/octo-org/iris/blobs/${pushed.body.config.digest}`)
       ).json()) as {

@@ -4,10 +4,11 @@
  * --skip-db-update, refuses that flag when no DB is there (as real trivy does on a first run), and
  * records whether a DB was in its cache dir when it started (dbBefore).
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAction, type RunOptions } from './helpers/run-action.js';
+import { FakeActionsCache } from './helpers/fake-actions-cache.js';
 import { argOf, fakeEnv, type Call, type FakeEnv } from './helpers/fake-tools/index.js';
 
 type TrivyCall = Call & { dbBefore?: boolean };
@@ -197,5 +198,51 @@ describe('build-scan-push: Trivy DB in the tool cache', () => {
     expect(res.outputs['scan-passed']).toBe('true');
     expect(scans[0]!.argv).not.toContain('--skip-db-update');
     expect(res.warnings.join('\n')).toMatch(/Caching the Trivy DB failed \(the scan is unaffected\)/);
+  });
+});
+
+describe('build-scan-push: Trivy DB in the Actions cache (a hosted runner, whose tool cache lasts one job)', () => {
+  let service: FakeActionsCache;
+  beforeAll(async () => {
+    service = new FakeActionsCache();
+    await service.start();
+  });
+  afterAll(() => service.stop());
+
+  it("saves the day's DB with @actions/cache, and the next job's fresh runner scans from it", async () => {
+    const f = setup();
+    const first = await run(f, {}, service.env());
+    expect(first.res.errors).toEqual([]);
+    expect(first.scans[0]!.argv).not.toContain('--skip-db-update');
+    expect(first.res.stdout).toMatch(/no trivy-db 0\.0\.\d{8} in the tool cache or the Actions cache yet/);
+    const [version, cached] = Object.entries(cachedDbs(f))[0]!;
+    const day = version.slice('0.0.'.length);
+    expect(service.keys()).toEqual([`trivy-db-${process.platform}-${process.arch}-${day}`]);
+    const downloaded = readFileSync(join(cached, 'db', 'trivy.db'), 'utf8');
+
+    // The next job: a new runner, nothing in its tool cache but what the cache service restores.
+    rmSync(join(f.toolCache, 'trivy-db'), { recursive: true });
+    const second = await run(f, {}, service.env());
+    expect(second.res.errors).toEqual([]);
+    expect(second.scans[0]!.argv).toContain('--skip-db-update');
+    expect(second.scans[0]!.dbBefore).toBe(true);
+    expect(second.res.stdout).toContain(
+      `Trivy DB: from the Actions cache (${service.keys()[0]}); not downloaded`,
+    );
+    expect(second.res.summary).toContain('Trivy DB: from the Actions cache');
+    expect(readFileSync(join(cachedDbs(f)[version]!, 'db', 'trivy.db'), 'utf8')).toBe(downloaded);
+    // Restored, not saved again: one entry per day.
+    expect(service.keys()).toHaveLength(1);
+  });
+
+  it('a cache service that refuses the token is a warning, and the scan downloads the DB', async () => {
+    const f = setup();
+    const { res, scans } = await run(f, {}, { ...service.env(), ACTIONS_RUNTIME_TOKEN: 'wrong-token' });
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(scans[0]!.argv).not.toContain('--skip-db-update');
+    expect(res.warnings.join('\n')).toMatch(/Actions cache|Failed to (restore|save)/);
+    // The tool cache still got the day's DB.
+    expect(Object.keys(cachedDbs(f))).toHaveLength(1);
   });
 });

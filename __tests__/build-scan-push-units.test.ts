@@ -15,7 +15,7 @@ import {
 } from '../actions/build-scan-push/gate.js';
 import { registryOf, resolveCredentials } from '../actions/build-scan-push/registry.js';
 import { renderSummary } from '../actions/build-scan-push/summary.js';
-import { computeTags, parseSemver, sanitizeTag } from '../actions/build-scan-push/tags.js';
+import { computeTags, parseFlavor, parseSemver, sanitizeTag } from '../actions/build-scan-push/tags.js';
 import { assetName, checksumFor, PINNED_SHA256, Trivy } from '../actions/build-scan-push/trivy.js';
 import { TRIVY_FIXTURE } from './helpers/fake-tools/index.js';
 
@@ -31,18 +31,58 @@ describe('tags', () => {
     expect(tags('refs/heads/main')).toEqual(['main', 'sha-0123456']);
     expect(tags('refs/heads/release/2026.11')).toEqual(['release-2026.11', 'sha-0123456']);
     expect(tags('refs/pull/42/merge')).toEqual(['pr-42', 'sha-0123456']);
-    expect(tags('refs/tags/v1.2.3')).toEqual(['1.2.3', '1.2', '1', 'v1.2.3', 'sha-0123456']);
+    // latest=auto (metadata-action's default flavor): a release, and a git tag, also get `latest`.
+    expect(tags('refs/tags/v1.2.3')).toEqual(['1.2.3', '1.2', '1', 'v1.2.3', 'sha-0123456', 'latest']);
     expect(tags('refs/tags/v1.2.3-rc.1')).toEqual(['1.2.3-rc.1', 'v1.2.3-rc.1', 'sha-0123456']);
-    // Not a v* tag: semver yields nothing, ref still tags it.
-    expect(tags('refs/tags/nightly')).toEqual(['nightly', 'sha-0123456']);
+    // Not a semver tag: semver yields nothing, ref still tags it.
+    expect(tags('refs/tags/nightly')).toEqual(['nightly', 'sha-0123456', 'latest']);
   });
 
   it('sanitizes and validates', () => {
     expect(sanitizeTag('-feature/ABC#1')).toBe('feature-ABC-1');
     expect(sanitizeTag('x'.repeat(200))).toHaveLength(128);
     expect(parseSemver('v01.2.3')).toBeUndefined();
-    expect(() => computeTags(['latest'], { ref: 'refs/heads/main', sha })).toThrow(/Input 'tags'/);
+    // A bare value is a raw tag, as in metadata-action; types it has but this action lacks are errors.
+    expect(computeTags(['latest'], { ref: 'refs/heads/main', sha }).map((t) => t.tag)).toEqual(['latest']);
+    expect(() => computeTags(['type=schedule'], { ref: 'refs/heads/main', sha })).toThrow(
+      /Input 'tags': expected tag types build-scan-push supports/,
+    );
     expect(() => computeTags(['raw:-bad'], { ref: 'refs/heads/main', sha })).toThrow(/valid Docker tag/);
+  });
+});
+
+describe('tags: metadata-action rule syntax', () => {
+  const at = (ref: string, rules: string[], flavor: string[] = []) =>
+    computeTags(rules, { ref, sha }, parseFlavor(flavor)).map((t) => t.tag);
+
+  it('priority orders the rules; format=long, prefix and suffix; onlatest applies the flavor to latest', () => {
+    expect(at('refs/heads/main', ['type=sha,format=long', 'type=raw,value=x,priority=50'])).toEqual([
+      `sha-${sha}`,
+      'x',
+    ]);
+    expect(at('refs/heads/main', ['type=sha,prefix=,suffix=-amd64'])).toEqual(['0123456-amd64']);
+    expect(at('refs/tags/v3.1.0', ['type=semver,pattern={{raw}}'], ['prefix=app-,onlatest=true'])).toEqual([
+      'app-v3.1.0',
+      'app-latest',
+    ]);
+    expect(at('refs/heads/main', ['type=raw,value={{branch}}-{{sha}}'], ['latest=true'])).toEqual([
+      'main-0123456',
+      'latest',
+    ]);
+  });
+
+  it('rejects what metadata-action rejects', () => {
+    for (const rule of [
+      'type=ref',
+      'type=ref,event=push',
+      'type=semver',
+      'type=raw',
+      'type=sha,format=tiny',
+    ]) {
+      expect(() => at('refs/heads/main', [rule])).toThrow(/Input 'tags'/);
+    }
+    expect(() => parseFlavor(['latest=maybe'])).toThrow(/Input 'flavor'/);
+    expect(() => at('refs/heads/main', ['type=raw,value={{date}}'])).toThrow(/expressions among/);
   });
 });
 

@@ -4,7 +4,7 @@
  * (4 MEDIUM findings, all with a fix: CVE-2019-1549 and CVE-2019-1551 in libcrypto1.1 and libssl1.1).
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAction, type RunOptions } from './helpers/run-action.js';
 import {
@@ -331,7 +331,7 @@ describe('build-scan-push: tags, drivers and cache', () => {
     );
     expect(res.code).toBe(0);
     const tags = allArgsOf(pushes(calls)[0]!.argv, '--tag').map((t) => t.split(':').pop());
-    expect(tags).toEqual(['1.2.3', '1.2', 'v1.2.3', 'stable', 'sha-0123456']);
+    expect(tags).toEqual(['1.2.3', '1.2', 'v1.2.3', 'stable', 'sha-0123456', 'latest']);
     expect(allArgsOf(builds(calls)[0]!.argv, '--label')).toContain('org.opencontainers.image.version=1.2.3');
   });
 
@@ -501,5 +501,66 @@ describe('build-scan-push: clear errors', () => {
     expect(raw.res.errors.join()).toMatch(/^Input 'tags': expected a valid Docker tag after raw:/);
     const image = await run({ image: 'GHCR.io/Octo/Iris:latest' });
     expect(image.res.errors.join()).toMatch(/^Input 'image': expected a lowercase image name/);
+  });
+});
+
+describe('build-scan-push: docker/build-push-action inputs and outputs', () => {
+  const dockerfile = 'FROM python:3.12.8-slim-bookworm AS serve\nUSER 10001\nFROM serve AS debug\n';
+
+  it('passes target, secrets (as files), no-cache and attestations to buildx where they belong', async () => {
+    const secret = 'pip-t0ken-that-must-not-leak';
+    const { res, calls } = await run(
+      {
+        target: 'serve',
+        secrets: `pip_token=${secret}\nmodel_key=k=v`,
+        'no-cache': true,
+        provenance: 'mode=max',
+        sbom: true,
+      },
+      {},
+      { setup: (f) => writeFileSync(join(f.workspace, 'Dockerfile'), dockerfile) },
+    );
+    expect(res.errors).toEqual([]);
+    const [build, push] = builds(calls) as (Call & { secrets?: Record<string, string> })[];
+    for (const b of [build!, push!]) {
+      expect(argOf(b.argv, '--target')).toBe('serve');
+      expect(allArgsOf(b.argv, '--secret').map((s) => s.replace(/,src=.*$/, ''))).toEqual([
+        'id=pip_token',
+        'id=model_key',
+      ]);
+      expect(b.secrets).toEqual({ pip_token: secret, model_key: 'k=v' });
+    }
+    // The scanned build is fresh; the push is served from it, with the attestations asked for.
+    expect(build!.argv).toContain('--no-cache');
+    expect(push!.argv).not.toContain('--no-cache');
+    expect(push!.argv).toEqual(expect.arrayContaining(['--provenance=mode=max', '--sbom=true']));
+    expect(build!.argv).toContain('--provenance=false');
+    expect(build!.argv.some((a) => a.startsWith('--sbom'))).toBe(false);
+    // Secret files live in the work directory only for the run.
+    const src = allArgsOf(push!.argv, '--secret')[0]!.replace(/^.*,src=/, '');
+    expect(existsSync(src)).toBe(false);
+    for (const c of calls) expect(c.argv.join(' ')).not.toContain(secret);
+    const leaks = `${res.stdout}\n${res.stderr}`.split('\n').filter((l) => l.includes(secret));
+    expect([...new Set(leaks)]).toEqual([`::add-mask::${secret}`]);
+  });
+
+  it('outputs imageid (the config digest) and metadata (buildx JSON) of the pushed build', async () => {
+    const { res, calls } = await run();
+    const meta = JSON.parse(res.outputs.metadata!) as Record<string, unknown>;
+    expect(meta['containerimage.digest']).toBe(res.outputs.digest);
+    expect(res.outputs.imageid).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(res.outputs.imageid).toBe(meta['containerimage.config.digest']);
+    expect(meta['image.name']).toBe(allArgsOf(pushes(calls)[0]!.argv, '--tag').join(','));
+  });
+
+  it('a target the Dockerfile lacks fails in the builder; a bad attestation value names the input', async () => {
+    const target = await run({ target: 'nope' });
+    expect(target.res.errors.join()).toMatch(/target stage "nope" could not be found/);
+    expect(pushes(target.calls)).toHaveLength(0);
+    const prov = await run({ provenance: 'max mode' });
+    expect(prov.res.errors.join()).toMatch(/^Input 'provenance': expected true, false or buildx attestation/);
+    const secrets = await run({ secrets: 'no-equals-sign-s3cret' });
+    expect(secrets.res.errors.join()).toMatch(/^Input 'secrets': expected lines of id=value/);
+    expect(secrets.res.stdout + secrets.res.stderr).not.toContain('no-equals-sign-s3cret');
   });
 });

@@ -397,6 +397,18 @@ describe('our actions as the reusable workflows use them', () => {
     }
   });
 
+  it("keeps Trivy's DB between runs with the action's own cache, not a separate actions/cache step", () => {
+    const wf = workflows['.github/workflows/ml-pipeline.yml']!;
+    const steps = wf.jobs.build!.steps!;
+    const build = steps.find((s) => s.uses === './.mlops-actions/build-scan-push')!;
+    expect(build.with!['trivy-db-cache']).toBe(true);
+    expect(steps.filter((s) => s.uses?.startsWith('actions/cache'))).toEqual([]);
+    // No TRIVY_CACHE_DIR anywhere in the workflow: it would turn the action's DB cache off.
+    expect(readFileSync(join(ROOT, '.github', 'workflows', 'ml-pipeline.yml'), 'utf8')).not.toContain(
+      'TRIVY_CACHE_DIR',
+    );
+  });
+
   it('bakes the trained version into the image (labels, digest, Python) and the digest into the bump', () => {
     const wf = workflows['.github/workflows/ml-pipeline.yml']!;
     const buildSteps = wf.jobs.build!.steps!;

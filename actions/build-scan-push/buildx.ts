@@ -23,6 +23,13 @@ export interface BuildSpec {
   cacheFrom: string[];
   cacheTo: string[];
   metadataFile: string;
+  target?: string;
+  /** Secret files, mounted with `RUN --mount=type=secret,id=...`; the values never reach argv. */
+  secrets?: { id: string; src: string }[];
+  noCache?: boolean;
+  /** Attestations of the pushed image (never of the scanned local copy). */
+  provenance?: string;
+  sbom?: string;
 }
 
 /** `oci`: an OCI image layout directory (not a tar: Trivy's --input cannot read an OCI tar). */
@@ -46,12 +53,16 @@ export type Runner = (
   opts?: { input?: Buffer; silent?: boolean; env?: Record<string, string>; cwd?: string },
 ) => Promise<ExecOut>;
 
+/**
+ * `env` adds to the step's environment (PATH, HOME, DOCKER_CONFIG, proxies): the tools need it
+ * whole, and @actions/exec would otherwise replace it with only what is given.
+ */
 export const defaultRunner: Runner = (cmd, args, opts = {}) =>
   exec.getExecOutput(cmd, args, {
     ignoreReturnCode: true,
     silent: opts.silent ?? false,
     input: opts.input,
-    env: opts.env,
+    env: opts.env && { ...(process.env as Record<string, string>), ...opts.env },
     cwd: opts.cwd,
   });
 
@@ -99,10 +110,17 @@ export class Buildx {
     if (spec.platforms.length) args.push('--platform', spec.platforms.join(','));
     for (const c of spec.cacheFrom) args.push('--cache-from', c);
     for (const c of spec.cacheTo) args.push('--cache-to', c);
+    if (spec.target) args.push('--target', spec.target);
+    for (const s of spec.secrets ?? []) args.push('--secret', `id=${s.id},src=${s.src}`);
+    if (spec.noCache) args.push('--no-cache');
     args.push('--metadata-file', spec.metadataFile);
     // The local copy exists only to be scanned: no attestation manifests in it, so the archive is
-    // one plain image that any Trivy version reads. The pushed image keeps buildx's defaults.
+    // one plain image that any Trivy version reads. The pushed image gets the inputs' (or buildx's defaults).
     if (output.kind !== 'push') args.push('--provenance=false');
+    else {
+      if (spec.provenance !== undefined) args.push(`--provenance=${spec.provenance}`);
+      if (spec.sbom !== undefined) args.push(`--sbom=${spec.sbom}`);
+    }
     // A directory, not the default tar: Trivy's `--input` opens a docker-save tar or an OCI layout
     // directory, never an OCI layout tar ("file manifest.json not found in tar", trivy#5136).
     if (output.kind === 'oci') args.push('--output', `type=oci,dest=${output.dest},tar=false`);
@@ -114,8 +132,7 @@ export class Buildx {
 
   async build(spec: BuildSpec, output: BuildOutput): Promise<BuildMetadata> {
     const args = Buildx.buildArgs(spec, output);
-    const env = { ...(process.env as Record<string, string>), ...this.env };
-    const out = await this.run('docker', args, { env });
+    const out = await this.run('docker', args, { env: this.env });
     if (out.exitCode !== 0) {
       const what = output.kind === 'push' ? 'build and push' : 'build';
       throw new BuildxError(

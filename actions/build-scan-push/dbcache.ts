@@ -4,11 +4,14 @@
  * and it spares every run the download (and ghcr.io's TOOMANYREQUESTS on the DB repository).
  * Tool-cache directories are shared between jobs and must not be written: trivy gets a copy in
  * RUNNER_TEMP (it also writes its fanal cache next to the DB).
+ *
+ * A hosted runner's tool cache lasts one job, so when the runner has the cache service the day's
+ * entry is also kept with @actions/cache (key `trivy-db-<os>-<arch>-<yyyymmdd>`, the path
+ * `<tool cache>/trivy-db`): restored into the tool cache before looking there, saved after a download.
  */
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
 import { constants, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const DB_TOOL = 'trivy-db';
@@ -27,7 +30,7 @@ export interface DbCachePlan {
   cacheDir: string;
   /** Flags for `trivy image`: skip the downloads the cached copy makes unnecessary. */
   skipFlags: string[];
-  source: 'user' | 'tool-cache' | 'download' | 'disabled';
+  source: 'user' | 'tool-cache' | 'actions-cache' | 'download' | 'disabled';
   /** One sentence for the log and the job summary. */
   note: string;
   /** After the scans: store what trivy downloaded (no-op unless source is `download`). */
@@ -38,8 +41,7 @@ const hasDb = (dir: string): boolean =>
   existsSync(join(dir, 'trivy.db')) || existsSync(join(dir, 'trivy-java.db'));
 
 /** One DB is enough: older days would only grow a persistent (or actions/cache-restored) tool cache. */
-function pruneOlder(keep: string): void {
-  const root = process.env.RUNNER_TOOL_CACHE;
+function pruneOlder(keep: string, root?: string): void {
   if (!root) return;
   for (const v of tc.findAllVersions(DB_TOOL)) {
     if (v === keep) continue;
@@ -52,24 +54,60 @@ function pruneOlder(keep: string): void {
   }
 }
 
-export function planDbCache(opts: {
+export interface DbCacheOptions {
   enabled: boolean;
-  env?: NodeJS.ProcessEnv;
-  tempRoot?: string;
+  /** TRIVY_CACHE_DIR as the caller set it: theirs to manage. */
+  trivyCacheDir?: string;
+  /** RUNNER_TOOL_CACHE, where older days' DBs are pruned. */
+  toolCacheDir?: string;
+  /** Parent of this run's copy of the DB. */
+  tempRoot: string;
+  /** The runner has the cache service (ACTIONS_RUNTIME_TOKEN and a cache URL): use @actions/cache too. */
+  actionsCache?: boolean;
   now?: Date;
-}): DbCachePlan {
-  const env = opts.env ?? process.env;
+}
+
+/** The @actions/cache key of a day's DB: one entry per day, as trivy-action keys its cache. */
+export function actionsCacheKey(version: string): string {
+  return `${DB_TOOL}-${process.platform}-${process.arch}-${version.slice('0.0.'.length)}`;
+}
+
+/** @actions/cache is most of this bundle's size: loaded only when the runner has the service. */
+const actionsCache = () => import('@actions/cache');
+
+async function restoreFromActionsCache(toolCacheDir: string, key: string): Promise<boolean> {
+  try {
+    const hit = await (await actionsCache()).restoreCache([join(toolCacheDir, DB_TOOL)], key);
+    return hit === key;
+  } catch (err) {
+    core.warning(`Restoring the Trivy DB from the Actions cache failed: ${(err as Error).message}`);
+    return false;
+  }
+}
+
+async function saveToActionsCache(toolCacheDir: string, key: string): Promise<void> {
+  try {
+    const id = await (await actionsCache()).saveCache([join(toolCacheDir, DB_TOOL)], key);
+    if (id !== -1) core.info(`Saved the Trivy DB to the Actions cache as ${key}`);
+  } catch (err) {
+    core.warning(
+      `Saving the Trivy DB to the Actions cache failed (the scan is unaffected): ${(err as Error).message}`,
+    );
+  }
+}
+
+export async function planDbCache(opts: DbCacheOptions): Promise<DbCachePlan> {
   const noop = async (): Promise<void> => {};
-  if (env.TRIVY_CACHE_DIR) {
+  if (opts.trivyCacheDir) {
     return {
-      cacheDir: env.TRIVY_CACHE_DIR,
+      cacheDir: opts.trivyCacheDir,
       skipFlags: [],
       source: 'user',
-      note: `Trivy DB: TRIVY_CACHE_DIR is set (${env.TRIVY_CACHE_DIR}); using it as is, not the tool cache`,
+      note: `Trivy DB: TRIVY_CACHE_DIR is set (${opts.trivyCacheDir}); using it as is, not the tool cache`,
       save: noop,
     };
   }
-  const cacheDir = mkdtempSync(join(opts.tempRoot || env.RUNNER_TEMP || tmpdir(), 'trivy-cache-'));
+  const cacheDir = mkdtempSync(join(opts.tempRoot, 'trivy-cache-'));
   if (!opts.enabled) {
     return {
       cacheDir,
@@ -82,12 +120,28 @@ export function planDbCache(opts: {
   const version = dbCacheVersion(opts.now);
   const restored = restoreFromToolCache(cacheDir, version);
   if (restored) return restored;
+  const key = actionsCacheKey(version);
+  const shared = opts.actionsCache && opts.toolCacheDir ? opts.toolCacheDir : undefined;
+  if (shared && (await restoreFromActionsCache(shared, key))) {
+    const fromActions = restoreFromToolCache(cacheDir, version);
+    if (fromActions) {
+      return {
+        ...fromActions,
+        source: 'actions-cache',
+        note: `Trivy DB: from the Actions cache (${key}); not downloaded`,
+      };
+    }
+  }
+  const where = shared ? 'in the tool cache or the Actions cache' : 'in the tool cache';
   return {
     cacheDir,
     skipFlags: [],
     source: 'download',
-    note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
-    save: () => saveToToolCache(cacheDir, version),
+    note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} ${where} yet)`,
+    save: async () => {
+      const cached = await saveToToolCache(cacheDir, version, opts.toolCacheDir);
+      if (cached && shared) await saveToActionsCache(shared, key);
+    },
   };
 }
 
@@ -122,7 +176,8 @@ function restoreFromToolCache(cacheDir: string, version: string): DbCachePlan | 
   };
 }
 
-async function saveToToolCache(cacheDir: string, version: string): Promise<void> {
+/** True when the day's DB is now in the tool cache. */
+async function saveToToolCache(cacheDir: string, version: string, toolCacheDir?: string): Promise<boolean> {
   try {
     // The scans are over: move (not copy) the databases out of the fanal cache beside them.
     const staging = join(cacheDir, '.tool-cache');
@@ -135,12 +190,14 @@ async function saveToToolCache(cacheDir: string, version: string): Promise<void>
     }
     if (!saved.includes('db')) {
       core.warning(`Trivy left no DB in ${join(cacheDir, 'db')}; nothing cached for the next run`);
-      return;
+      return false;
     }
     const into = await tc.cacheDir(staging, DB_TOOL, version);
     core.info(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
-    pruneOlder(version);
+    pruneOlder(version, toolCacheDir);
+    return true;
   } catch (err) {
     core.warning(`Caching the Trivy DB failed (the scan is unaffected): ${(err as Error).message}`);
+    return false;
   }
 }

@@ -2,11 +2,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import * as core from '@actions/core';
 import * as inp from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
 import { IgnoreFileError, parseSeverities, parseTrivyignore, type Severity } from './gate.js';
-import { parseKeyValues, sourceDateEpoch } from './labels.js';
+import { formatImageRef, isTag, parseImageRef, registryOf, type ImageRef } from '../shared/image-ref.js';
+import { parseKeyValues, readEvent, sourceDateEpoch } from './labels.js';
 import { validateImage } from './registry.js';
+import { parseFlavor, type Flavor } from './tags.js';
 import { DEFAULT_TRIVY_VERSION } from './trivy.js';
 
 export interface Config {
@@ -14,11 +17,27 @@ export interface Config {
   context: string;
   /** Undefined for a remote (git/https) context without `file`: buildx reads the context's own. */
   file?: string;
+  /** The image the outputs name: the first of `images`. */
   image: string;
+  /** Every image tagged (metadata-action's `images`), all on one registry: one login pushes them. */
+  images: string[];
+  /** Rules (this action's short ones or metadata-action's `type=...`); tags for every image. */
   tagRules: string[];
+  /** Full references given as is (metadata-action's `tags` output), `name:tag`. */
+  references: string[];
+  flavor: Flavor;
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
   platforms: string[];
+  /** Dockerfile stage to build (`--target`). */
+  target?: string;
+  /** Build secrets, id -> value (masked); written to files for `--secret id=...,src=...`. */
+  secrets: Record<string, string>;
+  /** `--no-cache` for the scanned build; the push reuses what that fresh build just made. */
+  noCache: boolean;
+  /** `--provenance` / `--sbom` values for the pushed image (the scanned copy has no attestations). */
+  provenance?: string;
+  sbom?: string;
   push: boolean;
   registryUsername?: string;
   registryPassword?: string;
@@ -91,10 +110,8 @@ export function readConfig(): Config {
     throw new InputError('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
   }
 
-  const repo = process.env.GITHUB_REPOSITORY ?? '';
-  const image = validateImage(inp.optional('image') ?? `ghcr.io/${repo.toLowerCase()}`);
-
-  const tagRules = lines('tags');
+  const { rules: tagRules, references } = splitTags(lines('tags'));
+  const images = resolveImages(references, process.env.GITHUB_REPOSITORY ?? '');
   const labels = parseKeyValues(lines('labels'), 'labels');
   const buildArgs = parseKeyValues(lines('build-args'), 'build-args');
   const platforms = inp.list('platforms');
@@ -102,6 +119,11 @@ export function readConfig(): Config {
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) {
       throw new InputError('platforms', 'os/arch[/variant] entries such as linux/amd64', p);
     }
+  }
+
+  const target = inp.optional('target');
+  if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
+    throw new InputError('target', 'a Dockerfile stage name', target);
   }
 
   const trivyVersion = inp.string('trivy-version', DEFAULT_TRIVY_VERSION).replace(/^v/, '');
@@ -126,11 +148,20 @@ export function readConfig(): Config {
     workspace,
     context,
     file,
-    image,
-    tagRules: tagRules.length ? tagRules : ['sha', 'ref'],
+    image: images[0]!,
+    images,
+    // No rules and no references: the action's own default (sha, ref), as action.yml says.
+    tagRules: tagRules.length || references.length ? tagRules : ['sha', 'ref'],
+    references: references.map(formatImageRef),
+    flavor: parseFlavor(lines('flavor')),
     labels,
     buildArgs,
     platforms,
+    target,
+    secrets: parseSecrets(),
+    noCache: inp.boolean('no-cache', false),
+    provenance: attestation('provenance'),
+    sbom: attestation('sbom'),
     push: inp.boolean('push', true),
     registryUsername: inp.optional('registry-username'),
     registryPassword: inp.secret('registry-password'),
@@ -146,6 +177,97 @@ export function readConfig(): Config {
     sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
     trivy: readTrivyConfig(at),
   };
+}
+
+/** docker/build-push-action's `secrets`: `id=value` per line, every value masked at once. */
+function parseSecrets(): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const line of inp.list('secrets', { commas: false })) {
+    const at = line.indexOf('=');
+    const id = line.slice(0, at).trim();
+    const value = line.slice(at + 1);
+    if (at <= 0 || !/^[A-Za-z0-9_.-]+$/.test(id)) {
+      // The line may hold the secret itself: name the input, never echo the value.
+      throw new InputError('secrets', 'lines of id=value (the id in letters, digits, ., _ and -)');
+    }
+    if (value) core.setSecret(value);
+    secrets[id] = value;
+  }
+  return secrets;
+}
+
+/** `--provenance`/`--sbom` as buildx takes them: true, false, or `key=value` options (mode=max, generator=...). */
+function attestation(name: 'provenance' | 'sbom'): string | undefined {
+  const value = inp.optional(name);
+  if (value === undefined) return undefined;
+  if (/^(true|false|[a-z-]+=[^,\s]+(,[a-z-]+=[^,\s]+)*)$/.test(value)) return value;
+  throw new InputError(name, 'true, false or buildx attestation options such as mode=max', value);
+}
+
+/** This action's short rules; anything else without `=` and with `/` or `:` is a full reference. */
+const SHORT_RULE = /^(sha|ref|semver|raw)(:.*)?$/i;
+
+/**
+ * `tags` as metadata-action's `tags` output (full references, one per line or comma-separated)
+ * and/or rules (a line with `=` is one rule: its commas separate its fields).
+ */
+export function splitTags(entries: string[]): { rules: string[]; references: ImageRef[] } {
+  const rules: string[] = [];
+  const references: ImageRef[] = [];
+  for (const entry of entries) {
+    const pieces = entry.includes('=') ? [entry] : entry.split(',').map((p) => p.trim());
+    for (const piece of pieces.filter(Boolean)) {
+      if (entry.includes('=') || SHORT_RULE.test(piece) || !/[:/]/.test(piece)) {
+        rules.push(piece);
+        continue;
+      }
+      const ref = parseImageRef(piece);
+      if (!ref.tag || ref.digest) {
+        throw new InputError('tags', 'full references as name:tag (no digest), or tag rules', piece);
+      }
+      validateImage(ref.name, 'tags');
+      if (!isTag(ref.tag)) throw new InputError('tags', 'references with a valid Docker tag', piece);
+      references.push(ref);
+    }
+  }
+  return { rules, references };
+}
+
+/**
+ * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
+ * the images the given references name, else `ghcr.io/<owner>/<repo>`.
+ */
+function resolveImages(references: ImageRef[], repository: string): string[] {
+  const named: [name: string, input: string][] = [];
+  for (const input of ['image', 'images']) {
+    for (const line of lines(input)) {
+      if (!line.includes('=')) {
+        for (const n of line.split(',').map((p) => p.trim())) if (n) named.push([n, input]);
+      } else if (!/(^|,)\s*enable\s*=\s*false\s*(,|$)/i.test(line)) {
+        const name = /(?:^|,)\s*name\s*=\s*([^,]+)/i.exec(line)?.[1]?.trim();
+        if (!name)
+          throw new InputError(input, 'image names, or lines of name=<image>[,enable=true|false]', line);
+        named.push([name, input]);
+      }
+    }
+  }
+  const fromRefs = references.map((r): [string, string] => [r.name, 'tags']);
+  const fallback: [string, string] = [`ghcr.io/${repository.toLowerCase()}`, 'image'];
+  const chosen = named.length ? named : fromRefs.length ? fromRefs : [fallback];
+  const images = [...new Set(chosen.map(([n, input]) => validateImage(n, input)))];
+  const stray = references.find((r) => !images.includes(r.name));
+  if (stray) {
+    throw new InputError(
+      'tags',
+      `references to ${images.join(', ')} (the images input)`,
+      formatImageRef(stray),
+    );
+  }
+  const registries = [...new Set(images.map(registryOf))];
+  if (registries.length > 1) {
+    throw new InputError('images', 'images on one registry (the action logs in to one)', images.join(', '));
+  }
+  return images;
 }
 
 const SCANNERS = ['vuln', 'secret', 'misconfig', 'license'];
@@ -228,7 +350,10 @@ export function readTrivyConfig(at: (p: string) => string, now = new Date()): Tr
 /** What the runner says through its environment, read once here so that main reads no process.env. */
 export interface RunContext {
   ref: string;
+  /** The commit built: GITHUB_SHA, but on pull_request events the PR head, not the merge commit. */
   sha: string;
+  /** The repository's default branch (from the event), for `{{is_default_branch}}`. */
+  defaultBranch?: string;
   serverUrl: string;
   repository: string;
   actor?: string;
@@ -237,23 +362,40 @@ export interface RunContext {
   /** Seconds: SOURCE_DATE_EPOCH, else the pushed commit's time, else now (see labels.ts). */
   sourceDateEpoch: number;
   /** The cache service variables the `gha` cache needs (see cacheFor). */
-  cacheEnv: Pick<NodeJS.ProcessEnv, 'ACTIONS_RUNTIME_TOKEN' | 'ACTIONS_RESULTS_URL' | 'ACTIONS_CACHE_URL'>;
+  cacheEnv: Partial<
+    Pick<NodeJS.ProcessEnv, 'ACTIONS_RUNTIME_TOKEN' | 'ACTIONS_RESULTS_URL' | 'ACTIONS_CACHE_URL'>
+  >;
+  /** RUNNER_TOOL_CACHE: where @actions/tool-cache keeps Trivy and the day's DB. */
+  toolCacheDir?: string;
+  /** TRIVY_CACHE_DIR set by the caller: used as is, no DB cache of this action's (see dbcache.ts). */
+  trivyCacheDir?: string;
+  /** MLOPS_TRIVY_DOWNLOAD_BASE: a mirror of Trivy's GitHub releases (and the tests' local one). */
+  trivyDownloadBase?: string;
 }
 
 export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
+  const event = readEvent(env.GITHUB_EVENT_PATH);
+  // metadata-action tags the merge commit unless told otherwise; the image is of the PR's head.
+  const prHead = env.GITHUB_EVENT_NAME?.startsWith('pull_request')
+    ? event.pull_request?.head?.sha
+    : undefined;
   return {
     ref: env.GITHUB_REF ?? '',
-    sha: env.GITHUB_SHA ?? '',
+    sha: prHead || env.GITHUB_SHA || '',
+    defaultBranch: event.repository?.default_branch,
     serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
     repository: env.GITHUB_REPOSITORY ?? '',
     actor: env.GITHUB_ACTOR,
     tempDir: env.RUNNER_TEMP || tmpdir(),
-    sourceDateEpoch: sourceDateEpoch(env),
+    sourceDateEpoch: sourceDateEpoch(env, event),
     cacheEnv: {
       ACTIONS_RUNTIME_TOKEN: env.ACTIONS_RUNTIME_TOKEN,
       ACTIONS_RESULTS_URL: env.ACTIONS_RESULTS_URL,
       ACTIONS_CACHE_URL: env.ACTIONS_CACHE_URL,
     },
+    toolCacheDir: env.RUNNER_TOOL_CACHE || undefined,
+    trivyCacheDir: env.TRIVY_CACHE_DIR || undefined,
+    trivyDownloadBase: env.MLOPS_TRIVY_DOWNLOAD_BASE || undefined,
   };
 }
 

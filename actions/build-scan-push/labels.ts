@@ -54,16 +54,26 @@ export function mergeLabels(
  * The image timestamp for both builds (BuildKit applies SOURCE_DATE_EPOCH to the image config):
  * the caller's SOURCE_DATE_EPOCH, else the pushed commit's time, else now.
  */
-export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+export function sourceDateEpoch(env: NodeJS.ProcessEnv, event: WebhookEvent): number {
   if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH)) return Number(env.SOURCE_DATE_EPOCH);
-  try {
-    const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH ?? '', 'utf8')) as {
-      head_commit?: { timestamp?: string };
-    };
-    const t = Date.parse(event.head_commit?.timestamp ?? '');
-    if (!Number.isNaN(t)) return Math.floor(t / 1000);
-  } catch {
-    // No event file: now.
-  }
+  const t = Date.parse(event.head_commit?.timestamp ?? '');
+  if (!Number.isNaN(t)) return Math.floor(t / 1000);
   return Math.floor(Date.now() / 1000);
+}
+
+/** The parts of GITHUB_EVENT_PATH's payload this action reads. */
+export interface WebhookEvent {
+  head_commit?: { timestamp?: string };
+  pull_request?: { head?: { sha?: string } };
+  repository?: { default_branch?: string };
+}
+
+/** The webhook payload, or {} when there is none (a local run) or it is not JSON. */
+export function readEvent(path: string | undefined): WebhookEvent {
+  try {
+    const event = JSON.parse(readFileSync(path ?? '', 'utf8')) as unknown;
+    return event && typeof event === 'object' ? (event as WebhookEvent) : {};
+  } catch {
+    return {};
+  }
 }

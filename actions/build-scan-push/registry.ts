@@ -5,22 +5,14 @@
  */
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
+import { isPushableName, registryOf } from '../shared/image-ref.js';
 import { defaultRunner, type Runner } from './buildx.js';
 
-/** The registry host of an image name, with Docker's rule: a first component with `.` or `:` or `localhost`. */
-export function registryOf(image: string): string {
-  const first = image.split('/')[0]!;
-  if (image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    return first;
-  }
-  return 'docker.io';
-}
+export { registryOf };
 
 /** Lowercase `host[:port]/path` as an OCI distribution name, no tag or digest (tags come from `tags`). */
 export function validateImage(image: string, input = 'image'): string {
-  const re =
-    /^(?:(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|localhost)(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-  if (!re.test(image)) {
+  if (!isPushableName(image)) {
     throw new InputError(input, 'a lowercase image name such as ghcr.io/owner/repo, without tag', image);
   }
   return image;

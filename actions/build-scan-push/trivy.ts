@@ -90,9 +90,9 @@ async function download(url: string, what: string): Promise<string> {
 
 /**
  * The trivy binary for `version`, from the runner's tool cache when a previous run installed it.
- * MLOPS_TRIVY_DOWNLOAD_BASE replaces the GitHub releases URL, for mirrors and tests.
+ * `downloadBase` (MLOPS_TRIVY_DOWNLOAD_BASE) replaces the GitHub releases URL, for mirrors and tests.
  */
-export async function installTrivy(version: string): Promise<string> {
+export async function installTrivy(version: string, downloadBase?: string): Promise<string> {
   const v = version.replace(/^v/, '');
   if (COMPROMISED_VERSIONS.has(v)) {
     throw new TrivyInstallError(
@@ -104,7 +104,7 @@ export async function installTrivy(version: string): Promise<string> {
     core.info(`Trivy ${v} from the tool cache: ${cached}`);
     return join(cached, 'trivy');
   }
-  const base = (process.env.MLOPS_TRIVY_DOWNLOAD_BASE || DEFAULT_DOWNLOAD_BASE).replace(/\/+$/, '');
+  const base = (downloadBase || DEFAULT_DOWNLOAD_BASE).replace(/\/+$/, '');
   const asset = assetName(v);
   const sumsName = `trivy_${v}_checksums.txt`;
   const sumsPath = await download(`${base}/v${v}/${sumsName}`, 'checksums file');
@@ -172,8 +172,7 @@ export class Trivy {
   ) {}
 
   private exec(args: string[], silent = false) {
-    const env = { ...(process.env as Record<string, string>), ...TRIVY_ENV };
-    return this.run(this.bin, args, { silent, env, cwd: this.cwd });
+    return this.run(this.bin, args, { silent, env: TRIVY_ENV, cwd: this.cwd });
   }
 
   /** What `trivy --version` reports, or an error naming the binary. */
@@ -257,7 +256,7 @@ const isExecutable = (path: string): boolean => {
  * pinned version, and only then the verified download.
  */
 export async function locateTrivy(
-  o: { path?: string; version: string; cwd?: string },
+  o: { path?: string; version: string; cwd?: string; downloadBase?: string },
   run: Runner = defaultRunner,
 ): Promise<{ trivy: Trivy; version: string }> {
   if (o.path) {
@@ -284,7 +283,7 @@ export async function locateTrivy(
       core.info(`${onPath} is Trivy ${version ?? '(unknown version)'}, not ${v}: installing ${v}`);
     }
   }
-  const trivy = new Trivy(await installTrivy(v), run, o.cwd);
+  const trivy = new Trivy(await installTrivy(v, o.downloadBase), run, o.cwd);
   await trivy.assertVersion(v);
   return { trivy, version: v };
 }

@@ -2,7 +2,7 @@
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import type { Octokit } from '../shared/github.js';
-import { formatImageRef, versionOf } from './image-ref.js';
+import { formatImageRef, versionOf } from '../shared/image-ref.js';
 import type { Location } from './edit/index.js';
 import { editTree, resolveFiles } from './files.js';
 import type { Git } from './git.js';

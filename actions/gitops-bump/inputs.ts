@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as inputs from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
-import { DIGEST_EXPECTED, isDigest, isName, isTag, parseImageRef, type Target } from './image-ref.js';
+import { DIGEST_EXPECTED, isDigest, isName, isTag, parseImageRef, type Target } from '../shared/image-ref.js';
 import type { Author } from './git.js';
 
 export interface Inputs {

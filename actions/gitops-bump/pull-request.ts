@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Octokit, Repo } from '../shared/github.js';
-import { normalizeName } from './image-ref.js';
+import { normalizeName } from '../shared/image-ref.js';
 
 export function branchFor(base: string, image: string, files: string[]): string {
   const id = createHash('sha256')

@@ -1,6 +1,6 @@
 /** The job summary: the image values changed per file, where the change went, and the sync result. */
 import * as core from '@actions/core';
-import { formatImageRef, shortDigest, type ImageRef } from './image-ref.js';
+import { formatImageRef, shortDigest, type ImageRef } from '../shared/image-ref.js';
 import type { Location } from './edit/index.js';
 import type { SyncResult } from './argocd.js';
 

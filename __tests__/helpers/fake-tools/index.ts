@@ -18,7 +18,11 @@ import { join, resolve } from 'node:path';
 import { ROOT } from '../run-action.js';
 
 export const FAKE_TOOLS_DIR = resolve(ROOT, '__tests__', 'helpers', 'fake-tools');
-export const TRIVY_FIXTURE = resolve(ROOT, '..', 'shared', 'fixtures', 'trivy', 'alpine-310.json');
+/** In ../shared beside the checkout; from a git worktree (wt/<name>), one level further up. */
+export const TRIVY_FIXTURE =
+  [resolve(ROOT, '..'), resolve(ROOT, '..', '..')]
+    .map((d) => join(d, 'shared', 'fixtures', 'trivy', 'alpine-310.json'))
+    .find((f) => existsSync(f)) ?? resolve(ROOT, '..', 'shared', 'fixtures', 'trivy', 'alpine-310.json');
 
 export interface Call {
   tool: 'docker' | 'trivy';

@@ -6,7 +6,7 @@
  */
 import { isMap, isScalar } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
-import { formatImageRef, parseImageRef, retarget, sameImage, type ImageRef } from '../image-ref.js';
+import { formatImageRef, parseImageRef, retarget, sameImage, type ImageRef } from '../../shared/image-ref.js';
 import { insertPairs, lineOf, lookup, scalarText } from '../yaml-splice.js';
 import type { Doc, Found, Splice } from '../yaml-splice.js';
 import type { DocEdit, EditContext } from './types.js';

@@ -1,5 +1,5 @@
 /** Edits one file: each YAML document goes to the editor for its format, then all splices apply at once. */
-import type { Target } from '../image-ref.js';
+import type { Target } from '../../shared/image-ref.js';
 import { applySplices, parseDocs, ValueEdits } from '../yaml-splice.js';
 import { editHelmValues } from './helm.js';
 import { addImageEntry, editKustomization, isKustomization } from './kustomize.js';

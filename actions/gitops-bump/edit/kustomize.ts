@@ -7,7 +7,7 @@
  */
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { YAMLMap } from 'yaml';
-import { sameImage, type ImageRef } from '../image-ref.js';
+import { sameImage, type ImageRef } from '../../shared/image-ref.js';
 import {
   insertPairs,
   lineOf,

@@ -4,7 +4,7 @@
  */
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
-import { formatImageRef, parseImageRef, retarget, sameImage } from '../image-ref.js';
+import { formatImageRef, parseImageRef, retarget, sameImage } from '../../shared/image-ref.js';
 import { lineOf, lookup, resolve, scalarText } from '../yaml-splice.js';
 import type { Doc } from '../yaml-splice.js';
 import type { DocEdit, EditContext } from './types.js';

@@ -1,4 +1,4 @@
-import type { ImageRef, Target } from '../image-ref.js';
+import type { ImageRef, Target } from '../../shared/image-ref.js';
 import type { Doc, Splice, ValueEdits } from '../yaml-splice.js';
 
 export type Format = 'kustomize' | 'helm' | 'manifest';

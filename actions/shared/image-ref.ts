@@ -1,7 +1,8 @@
 /**
  * Container image references as the distribution spec writes them: `name[:tag][@digest]`, where the
  * name may carry a registry with a port (`registry:5000/team/app`), so the tag is the part after the
- * last colon of the last path component only.
+ * last colon of the last path component only. The one grammar of the suite: gitops-bump reads and
+ * rewrites references with it, build-scan-push checks the names and tags it builds with it.
  */
 export interface ImageRef {
   name: string;
@@ -16,9 +17,29 @@ export const DIGEST_EXPECTED = 'sha256:<64>, sha384:<96> or sha512:<128> lowerca
 const TAG = /^[\w][\w.-]{0,127}$/;
 const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9._\-/:]*[a-zA-Z0-9])?$/;
 
+/**
+ * What a registry accepts as a repository to push to: lowercase path components joined by `.`,
+ * `_`, `__` or dashes, after an optional `host[:port]/` (the distribution spec's name grammar).
+ */
+const PUSHABLE =
+  /^(?:(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|localhost)(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
 export const isDigest = (value: string): boolean => DIGEST.test(value);
 export const isTag = (value: string): boolean => TAG.test(value);
+/** Any name a manifest may hold (mixed case, as some charts write them). */
 export const isName = (value: string): boolean => NAME.test(value) && !value.includes('//');
+/** A name this suite may push to. */
+export const isPushableName = (value: string): boolean => PUSHABLE.test(value);
+
+/** Docker's rule for the registry of a name: a first component with `.` or `:`, or `localhost`. */
+export function registryOf(name: string): string {
+  const parts = name.split('/');
+  const first = parts[0]!;
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return first.toLowerCase();
+  }
+  return 'docker.io';
+}
 
 export function parseImageRef(ref: string): ImageRef {
   let rest = ref.trim();
@@ -48,10 +69,8 @@ export function formatImageRef(ref: ImageRef): string {
  */
 export function normalizeName(name: string): string {
   const parts = name.split('/');
-  const first = parts[0]!;
-  const hasRegistry =
-    parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  let registry = hasRegistry ? first.toLowerCase() : 'docker.io';
+  let registry = registryOf(name);
+  const hasRegistry = parts.length > 1 && registry === parts[0]!.toLowerCase();
   const path = hasRegistry ? parts.slice(1) : parts;
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = 'docker.io';
   if (registry === 'docker.io' && path.length === 1) path.unshift('library');
