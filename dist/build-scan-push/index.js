@@ -31636,11 +31636,15 @@ __webpack_unused_export__ = debug; // for test
 class BuildxError extends Error {
     name = 'BuildxError';
 }
+/**
+ * `env` adds to the step's environment (PATH, HOME, DOCKER_CONFIG, proxies): the tools need it
+ * whole, and @actions/exec would otherwise replace it with only what is given.
+ */
 const defaultRunner = (cmd, args, opts = {}) => _actions_exec__WEBPACK_IMPORTED_MODULE_0__/* .getExecOutput */ .H(cmd, args, {
     ignoreReturnCode: true,
     silent: opts.silent ?? false,
     input: opts.input,
-    env: opts.env,
+    env: opts.env && { ...process.env, ...opts.env },
     cwd: opts.cwd,
 });
 const lastLines = (text, n = 15) => text.trim().split('\n').slice(-n).join('\n');
@@ -31689,11 +31693,23 @@ class Buildx {
             args.push('--cache-from', c);
         for (const c of spec.cacheTo)
             args.push('--cache-to', c);
+        if (spec.target)
+            args.push('--target', spec.target);
+        for (const s of spec.secrets ?? [])
+            args.push('--secret', `id=${s.id},src=${s.src}`);
+        if (spec.noCache)
+            args.push('--no-cache');
         args.push('--metadata-file', spec.metadataFile);
         // The local copy exists only to be scanned: no attestation manifests in it, so the archive is
-        // one plain image that any Trivy version reads. The pushed image keeps buildx's defaults.
+        // one plain image that any Trivy version reads. The pushed image gets the inputs' (or buildx's defaults).
         if (output.kind !== 'push')
             args.push('--provenance=false');
+        else {
+            if (spec.provenance !== undefined)
+                args.push(`--provenance=${spec.provenance}`);
+            if (spec.sbom !== undefined)
+                args.push(`--sbom=${spec.sbom}`);
+        }
         // A directory, not the default tar: Trivy's `--input` opens a docker-save tar or an OCI layout
         // directory, never an OCI layout tar ("file manifest.json not found in tar", trivy#5136).
         if (output.kind === 'oci')
@@ -31707,8 +31723,7 @@ class Buildx {
     }
     async build(spec, output) {
         const args = Buildx.buildArgs(spec, output);
-        const env = { ...process.env, ...this.env };
-        const out = await this.run('docker', args, { env });
+        const out = await this.run('docker', args, { env: this.env });
         if (out.exitCode !== 0) {
             const what = output.kind === 'push' ? 'build and push' : 'build';
             throw new BuildxError(`docker buildx ${what} failed (exit ${out.exitCode}):\n${lastLines(out.stderr || out.stdout)}`);
@@ -31755,158 +31770,6 @@ function cacheFor(cfg, driver, env) {
             cacheTo: [`type=gha,mode=max,scope=${scope(p)}`],
         }),
     };
-}
-
-
-/***/ }),
-
-/***/ 3360:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   wS: () => (/* binding */ planDbCache)
-/* harmony export */ });
-/* unused harmony exports DB_TOOL, dbCacheVersion */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
-/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3002);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_3___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_3__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_4___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_4__);
-/**
- * Trivy's vulnerability DB in the runner's tool cache, one entry per UTC day. Trivy publishes a new
- * DB about every 6 hours; a DB from earlier the same day is what `--skip-db-update` users accept,
- * and it spares every run the download (and ghcr.io's TOOMANYREQUESTS on the DB repository).
- * Tool-cache directories are shared between jobs and must not be written: trivy gets a copy in
- * RUNNER_TEMP (it also writes its fanal cache next to the DB).
- */
-
-
-
-
-
-const DB_TOOL = 'trivy-db';
-/** Subfolders of trivy's --cache-dir that hold downloaded databases (not per-scan fanal data). */
-const DBS = [
-    { dir: 'db', skipFlag: '--skip-db-update' },
-    { dir: 'java-db', skipFlag: '--skip-java-db-update' },
-];
-/** Semver that @actions/tool-cache accepts, one per UTC day: 0.0.20261126. */
-function dbCacheVersion(now = new Date()) {
-    return `0.0.${now.toISOString().slice(0, 10).replace(/-/g, '')}`;
-}
-const hasDb = (dir) => (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.existsSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(dir, 'trivy.db')) || (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.existsSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(dir, 'trivy-java.db'));
-/** One DB is enough: older days would only grow a persistent (or actions/cache-restored) tool cache. */
-function pruneOlder(keep) {
-    const root = process.env.RUNNER_TOOL_CACHE;
-    if (!root)
-        return;
-    for (const v of _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .findAllVersions */ .iq(DB_TOOL)) {
-        if (v === keep)
-            continue;
-        try {
-            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.rmSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(root, DB_TOOL, v), { recursive: true, force: true });
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Removed the older Trivy DB ${DB_TOOL} ${v} from the tool cache`);
-        }
-        catch (err) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Removing ${DB_TOOL} ${v} from the tool cache failed: ${err.message}`);
-        }
-    }
-}
-function planDbCache(opts) {
-    const env = opts.env ?? process.env;
-    const noop = async () => { };
-    if (env.TRIVY_CACHE_DIR) {
-        return {
-            cacheDir: env.TRIVY_CACHE_DIR,
-            skipFlags: [],
-            source: 'user',
-            note: `Trivy DB: TRIVY_CACHE_DIR is set (${env.TRIVY_CACHE_DIR}); using it as is, not the tool cache`,
-            save: noop,
-        };
-    }
-    const cacheDir = (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.mkdtempSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(opts.tempRoot || env.RUNNER_TEMP || (0,node_os__WEBPACK_IMPORTED_MODULE_3__.tmpdir)(), 'trivy-cache-'));
-    if (!opts.enabled) {
-        return {
-            cacheDir,
-            skipFlags: [],
-            source: 'disabled',
-            note: 'Trivy DB: downloaded by Trivy (trivy-db-cache is false)',
-            save: noop,
-        };
-    }
-    const version = dbCacheVersion(opts.now);
-    const restored = restoreFromToolCache(cacheDir, version);
-    if (restored)
-        return restored;
-    return {
-        cacheDir,
-        skipFlags: [],
-        source: 'download',
-        note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} in the tool cache yet)`,
-        save: () => saveToToolCache(cacheDir, version),
-    };
-}
-/** The day's DB copied from the tool cache into this run's cache dir, if it is there and whole. */
-function restoreFromToolCache(cacheDir, version) {
-    let cached = '';
-    try {
-        cached = _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .find */ .I6(DB_TOOL, version);
-    }
-    catch (err) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Looking up the Trivy DB in the tool cache failed: ${err.message}`);
-    }
-    if (!cached)
-        return undefined;
-    const skipFlags = [];
-    try {
-        for (const { dir, skipFlag } of DBS) {
-            if (!hasDb((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, dir)))
-                continue;
-            // Reflink where the filesystem can; a plain copy elsewhere.
-            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.cpSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cached, dir), (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir), { recursive: true, mode: node_fs__WEBPACK_IMPORTED_MODULE_2__.constants.COPYFILE_FICLONE });
-            skipFlags.push(skipFlag);
-        }
-    }
-    catch (err) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Copying the cached Trivy DB failed, Trivy will download it: ${err.message}`);
-        return undefined;
-    }
-    if (!skipFlags.includes('--skip-db-update'))
-        return undefined;
-    return {
-        cacheDir,
-        skipFlags,
-        source: 'tool-cache',
-        note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
-        save: async () => { },
-    };
-}
-async function saveToToolCache(cacheDir, version) {
-    try {
-        // The scans are over: move (not copy) the databases out of the fanal cache beside them.
-        const staging = (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, '.tool-cache');
-        const saved = [];
-        for (const { dir } of DBS) {
-            if (!hasDb((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir)))
-                continue;
-            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.mkdirSync)(staging, { recursive: true });
-            (0,node_fs__WEBPACK_IMPORTED_MODULE_2__.renameSync)((0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, dir), (0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(staging, dir));
-            saved.push(dir);
-        }
-        if (!saved.includes('db')) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Trivy left no DB in ${(0,node_path__WEBPACK_IMPORTED_MODULE_4__.join)(cacheDir, 'db')}; nothing cached for the next run`);
-            return;
-        }
-        const into = await _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__/* .cacheDir */ .e8(staging, DB_TOOL, version);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
-        pruneOlder(version);
-    }
-    catch (err) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Caching the Trivy DB failed (the scan is unaffected): ${err.message}`);
-    }
 }
 
 
@@ -32092,7 +31955,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   GP: () => (/* binding */ getInputs)
 });
 
-// UNUSED EXPORTS: readConfig, readContext, readTrivyConfig
+// UNUSED EXPORTS: readConfig, readContext, readTrivyConfig, splitTags
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -32100,8 +31963,8 @@ var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 8 modules
-var core = __nccwpck_require__(6058);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var core = __nccwpck_require__(3838);
 // EXTERNAL MODULE: ./actions/shared/errors.ts
 var errors = __nccwpck_require__(9223);
 ;// CONCATENATED MODULE: ./actions/shared/inputs.ts
@@ -32197,14 +32060,21 @@ function json(name) {
 
 // EXTERNAL MODULE: ./actions/build-scan-push/gate.ts
 var gate = __nccwpck_require__(5113);
+// EXTERNAL MODULE: ./actions/shared/image-ref.ts
+var image_ref = __nccwpck_require__(8707);
 // EXTERNAL MODULE: ./actions/build-scan-push/labels.ts
 var build_scan_push_labels = __nccwpck_require__(9565);
 // EXTERNAL MODULE: ./actions/build-scan-push/registry.ts
 var registry = __nccwpck_require__(7689);
+// EXTERNAL MODULE: ./actions/build-scan-push/tags.ts
+var tags = __nccwpck_require__(4219);
 // EXTERNAL MODULE: ./actions/build-scan-push/trivy.ts
 var trivy = __nccwpck_require__(4488);
 ;// CONCATENATED MODULE: ./actions/build-scan-push/inputs.ts
 /** Every input of build-scan-push, parsed and checked once, with errors that name the input. */
+
+
+
 
 
 
@@ -32248,9 +32118,8 @@ function readConfig() {
     if (file !== undefined && !remote && !(0,external_node_fs_.existsSync)(file)) {
         throw new errors/* InputError */.d('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
     }
-    const repo = process.env.GITHUB_REPOSITORY ?? '';
-    const image = (0,registry/* validateImage */.m_)(optional('image') ?? `ghcr.io/${repo.toLowerCase()}`);
-    const tagRules = lines('tags');
+    const { rules: tagRules, references } = splitTags(lines('tags'));
+    const images = resolveImages(references, process.env.GITHUB_REPOSITORY ?? '');
     const labels = (0,build_scan_push_labels/* parseKeyValues */.Hl)(lines('labels'), 'labels');
     const buildArgs = (0,build_scan_push_labels/* parseKeyValues */.Hl)(lines('build-args'), 'build-args');
     const platforms = list('platforms');
@@ -32258,6 +32127,10 @@ function readConfig() {
         if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) {
             throw new errors/* InputError */.d('platforms', 'os/arch[/variant] entries such as linux/amd64', p);
         }
+    }
+    const target = optional('target');
+    if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
+        throw new errors/* InputError */.d('target', 'a Dockerfile stage name', target);
     }
     const trivyVersion = string('trivy-version', trivy/* DEFAULT_TRIVY_VERSION */.ss).replace(/^v/, '');
     if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
@@ -32275,11 +32148,20 @@ function readConfig() {
         workspace,
         context,
         file,
-        image,
-        tagRules: tagRules.length ? tagRules : ['sha', 'ref'],
+        image: images[0],
+        images,
+        // No rules and no references: the action's own default (sha, ref), as action.yml says.
+        tagRules: tagRules.length || references.length ? tagRules : ['sha', 'ref'],
+        references: references.map(image_ref/* formatImageRef */.kL),
+        flavor: (0,tags/* parseFlavor */.wp)(lines('flavor')),
         labels,
         buildArgs,
         platforms,
+        target,
+        secrets: parseSecrets(),
+        noCache: inputs_boolean('no-cache', false),
+        provenance: attestation('provenance'),
+        sbom: attestation('sbom'),
         push: inputs_boolean('push', true),
         registryUsername: optional('registry-username'),
         registryPassword: secret('registry-password'),
@@ -32295,6 +32177,95 @@ function readConfig() {
         sarifFile: at(string('sarif-file', 'trivy-results.sarif')),
         trivy: readTrivyConfig(at),
     };
+}
+/** docker/build-push-action's `secrets`: `id=value` per line, every value masked at once. */
+function parseSecrets() {
+    const secrets = {};
+    for (const line of list('secrets', { commas: false })) {
+        const at = line.indexOf('=');
+        const id = line.slice(0, at).trim();
+        const value = line.slice(at + 1);
+        if (at <= 0 || !/^[A-Za-z0-9_.-]+$/.test(id)) {
+            // The line may hold the secret itself: name the input, never echo the value.
+            throw new errors/* InputError */.d('secrets', 'lines of id=value (the id in letters, digits, ., _ and -)');
+        }
+        if (value)
+            core/* setSecret */.Pq(value);
+        secrets[id] = value;
+    }
+    return secrets;
+}
+/** `--provenance`/`--sbom` as buildx takes them: true, false, or `key=value` options (mode=max, generator=...). */
+function attestation(name) {
+    const value = optional(name);
+    if (value === undefined)
+        return undefined;
+    if (/^(true|false|[a-z-]+=[^,\s]+(,[a-z-]+=[^,\s]+)*)$/.test(value))
+        return value;
+    throw new errors/* InputError */.d(name, 'true, false or buildx attestation options such as mode=max', value);
+}
+/** This action's short rules; anything else without `=` and with `/` or `:` is a full reference. */
+const SHORT_RULE = /^(sha|ref|semver|raw)(:.*)?$/i;
+/**
+ * `tags` as metadata-action's `tags` output (full references, one per line or comma-separated)
+ * and/or rules (a line with `=` is one rule: its commas separate its fields).
+ */
+function splitTags(entries) {
+    const rules = [];
+    const references = [];
+    for (const entry of entries) {
+        const pieces = entry.includes('=') ? [entry] : entry.split(',').map((p) => p.trim());
+        for (const piece of pieces.filter(Boolean)) {
+            if (entry.includes('=') || SHORT_RULE.test(piece) || !/[:/]/.test(piece)) {
+                rules.push(piece);
+                continue;
+            }
+            const ref = (0,image_ref/* parseImageRef */.Q)(piece);
+            if (!ref.tag || ref.digest) {
+                throw new errors/* InputError */.d('tags', 'full references as name:tag (no digest), or tag rules', piece);
+            }
+            (0,registry/* validateImage */.m_)(ref.name, 'tags');
+            if (!(0,image_ref/* isTag */.dz)(ref.tag))
+                throw new errors/* InputError */.d('tags', 'references with a valid Docker tag', piece);
+            references.push(ref);
+        }
+    }
+    return { rules, references };
+}
+/**
+ * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
+ * the images the given references name, else `ghcr.io/<owner>/<repo>`.
+ */
+function resolveImages(references, repository) {
+    const named = [];
+    for (const input of ['image', 'images']) {
+        for (const line of lines(input)) {
+            if (!line.includes('=')) {
+                for (const n of line.split(',').map((p) => p.trim()))
+                    if (n)
+                        named.push([n, input]);
+            }
+            else if (!/(^|,)\s*enable\s*=\s*false\s*(,|$)/i.test(line)) {
+                const name = /(?:^|,)\s*name\s*=\s*([^,]+)/i.exec(line)?.[1]?.trim();
+                if (!name)
+                    throw new errors/* InputError */.d(input, 'image names, or lines of name=<image>[,enable=true|false]', line);
+                named.push([name, input]);
+            }
+        }
+    }
+    const fromRefs = references.map((r) => [r.name, 'tags']);
+    const fallback = [`ghcr.io/${repository.toLowerCase()}`, 'image'];
+    const chosen = named.length ? named : fromRefs.length ? fromRefs : [fallback];
+    const images = [...new Set(chosen.map(([n, input]) => (0,registry/* validateImage */.m_)(n, input)))];
+    const stray = references.find((r) => !images.includes(r.name));
+    if (stray) {
+        throw new errors/* InputError */.d('tags', `references to ${images.join(', ')} (the images input)`, (0,image_ref/* formatImageRef */.kL)(stray));
+    }
+    const registries = [...new Set(images.map(image_ref/* registryOf */.Fv))];
+    if (registries.length > 1) {
+        throw new errors/* InputError */.d('images', 'images on one registry (the action logs in to one)', images.join(', '));
+    }
+    return images;
 }
 const SCANNERS = ['vuln', 'secret', 'misconfig', 'license'];
 /** What `trivy convert` writes without a template or an SBOM-complete report. */
@@ -32363,19 +32334,28 @@ function readTrivyConfig(at, now = new Date()) {
     };
 }
 function readContext(env = process.env) {
+    const event = (0,build_scan_push_labels/* readEvent */.j_)(env.GITHUB_EVENT_PATH);
+    // metadata-action tags the merge commit unless told otherwise; the image is of the PR's head.
+    const prHead = env.GITHUB_EVENT_NAME?.startsWith('pull_request')
+        ? event.pull_request?.head?.sha
+        : undefined;
     return {
         ref: env.GITHUB_REF ?? '',
-        sha: env.GITHUB_SHA ?? '',
+        sha: prHead || env.GITHUB_SHA || '',
+        defaultBranch: event.repository?.default_branch,
         serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
         repository: env.GITHUB_REPOSITORY ?? '',
         actor: env.GITHUB_ACTOR,
         tempDir: env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(),
-        sourceDateEpoch: (0,build_scan_push_labels/* sourceDateEpoch */.pA)(env),
+        sourceDateEpoch: (0,build_scan_push_labels/* sourceDateEpoch */.pA)(env, event),
         cacheEnv: {
             ACTIONS_RUNTIME_TOKEN: env.ACTIONS_RUNTIME_TOKEN,
             ACTIONS_RESULTS_URL: env.ACTIONS_RESULTS_URL,
             ACTIONS_CACHE_URL: env.ACTIONS_CACHE_URL,
         },
+        toolCacheDir: env.RUNNER_TOOL_CACHE || undefined,
+        trivyCacheDir: env.TRIVY_CACHE_DIR || undefined,
+        trivyDownloadBase: env.MLOPS_TRIVY_DOWNLOAD_BASE || undefined,
     };
 }
 function getInputs() {
@@ -32392,6 +32372,7 @@ function getInputs() {
 /* harmony export */   Hl: () => (/* binding */ parseKeyValues),
 /* harmony export */   Mr: () => (/* binding */ mergeLabels),
 /* harmony export */   Nm: () => (/* binding */ defaultLabels),
+/* harmony export */   j_: () => (/* binding */ readEvent),
 /* harmony export */   pA: () => (/* binding */ sourceDateEpoch)
 /* harmony export */ });
 /* unused harmony exports MLFLOW_RUN_ID_LABEL, MODEL_VERSION_LABEL */
@@ -32439,19 +32420,23 @@ function mergeLabels(defaults, user) {
  * The image timestamp for both builds (BuildKit applies SOURCE_DATE_EPOCH to the image config):
  * the caller's SOURCE_DATE_EPOCH, else the pushed commit's time, else now.
  */
-function sourceDateEpoch(env) {
+function sourceDateEpoch(env, event) {
     if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH))
         return Number(env.SOURCE_DATE_EPOCH);
+    const t = Date.parse(event.head_commit?.timestamp ?? '');
+    if (!Number.isNaN(t))
+        return Math.floor(t / 1000);
+    return Math.floor(Date.now() / 1000);
+}
+/** The webhook payload, or {} when there is none (a local run) or it is not JSON. */
+function readEvent(path) {
     try {
-        const event = JSON.parse((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(env.GITHUB_EVENT_PATH ?? '', 'utf8'));
-        const t = Date.parse(event.head_commit?.timestamp ?? '');
-        if (!Number.isNaN(t))
-            return Math.floor(t / 1000);
+        const event = JSON.parse((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(path ?? '', 'utf8'));
+        return event && typeof event === 'object' ? event : {};
     }
     catch {
-        // No event file: now.
+        return {};
     }
-    return Math.floor(Date.now() / 1000);
 }
 
 
@@ -32461,55 +32446,261 @@ function sourceDateEpoch(env) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6235);
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9223);
-/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9822);
-/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5113);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(6102);
-/* harmony import */ var _labels_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9565);
-/* harmony import */ var _registry_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(7689);
-/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(1248);
-/* harmony import */ var _tags_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(4219);
-/* harmony import */ var _dbcache_js__WEBPACK_IMPORTED_MODULE_12__ = __nccwpck_require__(3360);
-/* harmony import */ var _trivy_js__WEBPACK_IMPORTED_MODULE_13__ = __nccwpck_require__(4488);
+/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6235);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6102);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6965);
+/** build-scan-push: build, scan with Trivy, push only what passed the gate (see pipeline.ts). */
+
+
+
+await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)(async () => (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .writeResult */ .Zk)(await (0,_pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .main */ .iW)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_1__/* .getInputs */ .GP)(), _pipeline_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultDeps */ .mM)));
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 6965:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  mM: () => (/* binding */ defaultDeps),
+  iW: () => (/* binding */ main),
+  Zk: () => (/* binding */ writeResult)
+});
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var core = __nccwpck_require__(3838);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./actions/shared/errors.ts
+var errors = __nccwpck_require__(9223);
+// EXTERNAL MODULE: ./actions/build-scan-push/buildx.ts
+var buildx = __nccwpck_require__(9822);
+// EXTERNAL MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js + 2 modules
+var tool_cache = __nccwpck_require__(9805);
+;// CONCATENATED MODULE: ./actions/build-scan-push/dbcache.ts
 /**
- * build-scan-push: build the image, scan what was built with Trivy, push only if the gate passes.
- * Nothing vulnerable reaches the registry: the push is a separate, cache-served build that runs
- * after the verdict.
+ * Trivy's vulnerability DB in the runner's tool cache, one entry per UTC day. Trivy publishes a new
+ * DB about every 6 hours; a DB from earlier the same day is what `--skip-db-update` users accept,
+ * and it spares every run the download (and ghcr.io's TOOMANYREQUESTS on the DB repository).
+ * Tool-cache directories are shared between jobs and must not be written: trivy gets a copy in
+ * RUNNER_TEMP (it also writes its fanal cache next to the DB).
+ *
+ * A hosted runner's tool cache lasts one job, so when the runner has the cache service the day's
+ * entry is also kept with @actions/cache (key `trivy-db-<os>-<arch>-<yyyymmdd>`, the path
+ * `<tool cache>/trivy-db`): restored into the tool cache before looking there, saved after a download.
  */
 
 
 
 
-
-
-
-
-
-
-
-
-
-
-await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(async () => {
-    const { config: cfg, context: ctx } = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_7__/* .getInputs */ .GP)();
-    const tags = (0,_tags_js__WEBPACK_IMPORTED_MODULE_11__/* .computeTags */ .$o)(cfg.tagRules, { ref: ctx.ref, sha: ctx.sha });
-    if (tags.length === 0) {
-        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('tags', 'rules that yield at least one tag for this event (semver applies to v* git tags only)', cfg.tagRules.join(', '));
+const DB_TOOL = 'trivy-db';
+/** Subfolders of trivy's --cache-dir that hold downloaded databases (not per-scan fanal data). */
+const DBS = [
+    { dir: 'db', skipFlag: '--skip-db-update' },
+    { dir: 'java-db', skipFlag: '--skip-java-db-update' },
+];
+/** Semver that @actions/tool-cache accepts, one per UTC day: 0.0.20261126. */
+function dbCacheVersion(now = new Date()) {
+    return `0.0.${now.toISOString().slice(0, 10).replace(/-/g, '')}`;
+}
+const hasDb = (dir) => (0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, 'trivy.db')) || (0,external_node_fs_.existsSync)((0,external_node_path_.join)(dir, 'trivy-java.db'));
+/** One DB is enough: older days would only grow a persistent (or actions/cache-restored) tool cache. */
+function pruneOlder(keep, root) {
+    if (!root)
+        return;
+    for (const v of tool_cache/* findAllVersions */.iq(DB_TOOL)) {
+        if (v === keep)
+            continue;
+        try {
+            (0,external_node_fs_.rmSync)((0,external_node_path_.join)(root, DB_TOOL, v), { recursive: true, force: true });
+            core/* info */.pq(`Removed the older Trivy DB ${DB_TOOL} ${v} from the tool cache`);
+        }
+        catch (err) {
+            core/* warning */.$e(`Removing ${DB_TOOL} ${v} from the tool cache failed: ${err.message}`);
+        }
     }
-    const refs = tags.map((t) => `${cfg.image}:${t.tag}`);
+}
+/** The @actions/cache key of a day's DB: one entry per day, as trivy-action keys its cache. */
+function actionsCacheKey(version) {
+    return `${DB_TOOL}-${process.platform}-${process.arch}-${version.slice('0.0.'.length)}`;
+}
+/** @actions/cache is most of this bundle's size: loaded only when the runner has the service. */
+const actionsCache = () => __nccwpck_require__.e(/* import() */ 131).then(__nccwpck_require__.bind(__nccwpck_require__, 7131));
+async function restoreFromActionsCache(toolCacheDir, key) {
+    try {
+        const hit = await (await actionsCache()).restoreCache([(0,external_node_path_.join)(toolCacheDir, DB_TOOL)], key);
+        return hit === key;
+    }
+    catch (err) {
+        core/* warning */.$e(`Restoring the Trivy DB from the Actions cache failed: ${err.message}`);
+        return false;
+    }
+}
+async function saveToActionsCache(toolCacheDir, key) {
+    try {
+        const id = await (await actionsCache()).saveCache([(0,external_node_path_.join)(toolCacheDir, DB_TOOL)], key);
+        if (id !== -1)
+            core/* info */.pq(`Saved the Trivy DB to the Actions cache as ${key}`);
+    }
+    catch (err) {
+        core/* warning */.$e(`Saving the Trivy DB to the Actions cache failed (the scan is unaffected): ${err.message}`);
+    }
+}
+async function planDbCache(opts) {
+    const noop = async () => { };
+    if (opts.trivyCacheDir) {
+        return {
+            cacheDir: opts.trivyCacheDir,
+            skipFlags: [],
+            source: 'user',
+            note: `Trivy DB: TRIVY_CACHE_DIR is set (${opts.trivyCacheDir}); using it as is, not the tool cache`,
+            save: noop,
+        };
+    }
+    const cacheDir = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)(opts.tempRoot, 'trivy-cache-'));
+    if (!opts.enabled) {
+        return {
+            cacheDir,
+            skipFlags: [],
+            source: 'disabled',
+            note: 'Trivy DB: downloaded by Trivy (trivy-db-cache is false)',
+            save: noop,
+        };
+    }
+    const version = dbCacheVersion(opts.now);
+    const restored = restoreFromToolCache(cacheDir, version);
+    if (restored)
+        return restored;
+    const key = actionsCacheKey(version);
+    const shared = opts.actionsCache && opts.toolCacheDir ? opts.toolCacheDir : undefined;
+    if (shared && (await restoreFromActionsCache(shared, key))) {
+        const fromActions = restoreFromToolCache(cacheDir, version);
+        if (fromActions) {
+            return {
+                ...fromActions,
+                source: 'actions-cache',
+                note: `Trivy DB: from the Actions cache (${key}); not downloaded`,
+            };
+        }
+    }
+    const where = shared ? 'in the tool cache or the Actions cache' : 'in the tool cache';
+    return {
+        cacheDir,
+        skipFlags: [],
+        source: 'download',
+        note: `Trivy DB: downloaded by Trivy (no ${DB_TOOL} ${version} ${where} yet)`,
+        save: async () => {
+            const cached = await saveToToolCache(cacheDir, version, opts.toolCacheDir);
+            if (cached && shared)
+                await saveToActionsCache(shared, key);
+        },
+    };
+}
+/** The day's DB copied from the tool cache into this run's cache dir, if it is there and whole. */
+function restoreFromToolCache(cacheDir, version) {
+    let cached = '';
+    try {
+        cached = tool_cache/* find */.I6(DB_TOOL, version);
+    }
+    catch (err) {
+        core/* warning */.$e(`Looking up the Trivy DB in the tool cache failed: ${err.message}`);
+    }
+    if (!cached)
+        return undefined;
+    const skipFlags = [];
+    try {
+        for (const { dir, skipFlag } of DBS) {
+            if (!hasDb((0,external_node_path_.join)(cached, dir)))
+                continue;
+            // Reflink where the filesystem can; a plain copy elsewhere.
+            (0,external_node_fs_.cpSync)((0,external_node_path_.join)(cached, dir), (0,external_node_path_.join)(cacheDir, dir), { recursive: true, mode: external_node_fs_.constants.COPYFILE_FICLONE });
+            skipFlags.push(skipFlag);
+        }
+    }
+    catch (err) {
+        core/* warning */.$e(`Copying the cached Trivy DB failed, Trivy will download it: ${err.message}`);
+        return undefined;
+    }
+    if (!skipFlags.includes('--skip-db-update'))
+        return undefined;
+    return {
+        cacheDir,
+        skipFlags,
+        source: 'tool-cache',
+        note: `Trivy DB: from the tool cache (${DB_TOOL} ${version}, ${cached}); not downloaded`,
+        save: async () => { },
+    };
+}
+/** True when the day's DB is now in the tool cache. */
+async function saveToToolCache(cacheDir, version, toolCacheDir) {
+    try {
+        // The scans are over: move (not copy) the databases out of the fanal cache beside them.
+        const staging = (0,external_node_path_.join)(cacheDir, '.tool-cache');
+        const saved = [];
+        for (const { dir } of DBS) {
+            if (!hasDb((0,external_node_path_.join)(cacheDir, dir)))
+                continue;
+            (0,external_node_fs_.mkdirSync)(staging, { recursive: true });
+            (0,external_node_fs_.renameSync)((0,external_node_path_.join)(cacheDir, dir), (0,external_node_path_.join)(staging, dir));
+            saved.push(dir);
+        }
+        if (!saved.includes('db')) {
+            core/* warning */.$e(`Trivy left no DB in ${(0,external_node_path_.join)(cacheDir, 'db')}; nothing cached for the next run`);
+            return false;
+        }
+        const into = await tool_cache/* cacheDir */.e8(staging, DB_TOOL, version);
+        core/* info */.pq(`Cached the Trivy DB (${saved.join(', ')}) as ${DB_TOOL} ${version}: ${into}`);
+        pruneOlder(version, toolCacheDir);
+        return true;
+    }
+    catch (err) {
+        core/* warning */.$e(`Caching the Trivy DB failed (the scan is unaffected): ${err.message}`);
+        return false;
+    }
+}
+
+// EXTERNAL MODULE: ./actions/build-scan-push/gate.ts
+var gate = __nccwpck_require__(5113);
+// EXTERNAL MODULE: ./actions/shared/image-ref.ts
+var image_ref = __nccwpck_require__(8707);
+// EXTERNAL MODULE: ./actions/build-scan-push/labels.ts
+var build_scan_push_labels = __nccwpck_require__(9565);
+// EXTERNAL MODULE: ./actions/build-scan-push/tags.ts
+var build_scan_push_tags = __nccwpck_require__(4219);
+;// CONCATENATED MODULE: ./actions/build-scan-push/plan.ts
+/**
+ * What is built, derived from the inputs before any tool runs: the references to tag, the labels
+ * and the build arguments. Rules that yield no tag for this event are an input error here, not a
+ * build that pushes nothing.
+ */
+
+
+
+
+function planImage({ config: cfg, context: ctx }) {
+    const git = { ref: ctx.ref, sha: ctx.sha, defaultBranch: ctx.defaultBranch };
+    const tags = (0,build_scan_push_tags/* computeTags */.$o)(cfg.tagRules, git, cfg.flavor);
+    const refs = [
+        ...cfg.images.flatMap((image) => tags.map((t) => `${image}:${t.tag}`)),
+        ...cfg.references.filter((r) => !tags.some((t) => cfg.images.some((i) => r === `${i}:${t.tag}`))),
+    ];
+    if (refs.length === 0) {
+        throw new errors/* InputError */.d('tags', 'rules that yield at least one tag for this event (semver applies to v* git tags only)', cfg.tagRules.join(', '));
+    }
     const epoch = ctx.sourceDateEpoch;
-    const labels = (0,_labels_js__WEBPACK_IMPORTED_MODULE_8__/* .mergeLabels */ .Mr)((0,_labels_js__WEBPACK_IMPORTED_MODULE_8__/* .defaultLabels */ .Nm)({
+    const labels = (0,build_scan_push_labels/* mergeLabels */.Mr)((0,build_scan_push_labels/* defaultLabels */.Nm)({
         serverUrl: ctx.serverUrl,
         repository: ctx.repository,
         sha: ctx.sha,
         created: new Date(epoch * 1000),
-        version: tags[0].tag,
+        // The first rule's tag, else the first given reference's (metadata-action's version).
+        version: tags[0]?.tag ?? (0,image_ref/* parseImageRef */.Q)(refs[0]).tag,
         mlflowRunId: cfg.mlflowRunId,
         modelVersion: cfg.modelVersion,
     }), cfg.labels);
@@ -32519,169 +32710,342 @@ await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_3__/* .run */ .e)(async () => {
     if (cfg.modelVersion)
         buildArgs.MODEL_VERSION = cfg.modelVersion;
     Object.assign(buildArgs, cfg.buildArgs);
-    const buildx = new _buildx_js__WEBPACK_IMPORTED_MODULE_5__/* .Buildx */ .F2(undefined, { SOURCE_DATE_EPOCH: String(epoch) });
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(await buildx.assertAvailable());
-    const driver = await buildx.driver();
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Image ${cfg.image}, tags ${tags.map((t) => t.tag).join(', ')}; buildx driver ${driver}`);
-    if (driver === 'docker' && cfg.platforms.length > 1) {
-        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
-    }
-    const cache = (0,_buildx_js__WEBPACK_IMPORTED_MODULE_5__/* .cacheFor */ .c9)(cfg, driver, ctx.cacheEnv);
-    if (cache.note)
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(cache.note);
-    const work = (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdtempSync)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(ctx.tempDir, 'build-scan-push-'));
-    // Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there.
-    const trivyCwd = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'trivy-cwd');
-    (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)(trivyCwd);
-    // Trivy first: a broken or tampered download should fail before minutes of building.
-    const { trivy, version: trivyVersion } = await (0,_trivy_js__WEBPACK_IMPORTED_MODULE_13__/* .locateTrivy */ .Z)({
-        path: cfg.trivy.path,
-        version: cfg.trivyVersion,
-        cwd: trivyCwd,
-    }).catch((err) => {
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync)(work, { recursive: true, force: true });
-        throw err;
-    });
-    const registry = (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .registryOf */ .Fv)(cfg.image);
-    const creds = cfg.push
-        ? (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .resolveCredentials */ .z8)({
-            registry,
-            username: cfg.registryUsername,
-            password: cfg.registryPassword,
-            githubToken: cfg.githubToken,
-            actor: ctx.actor,
-        })
-        : undefined;
-    if (cfg.push && !creds) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
-    }
-    try {
-        if (creds)
-            await (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .login */ .iD)(creds);
-        const spec = (metadataFile) => ({
-            context: cfg.context,
-            file: cfg.file,
-            tags: refs,
-            labels,
-            buildArgs,
-            platforms: cfg.platforms,
-            ...cache.for(),
-            metadataFile,
-        });
-        // One local build per platform, each a single-platform archive: Trivy then scans exactly the
-        // image it is given, whatever its support for picking a platform out of an index.
-        const targets = driver === 'docker' || cfg.platforms.length === 0 ? [undefined] : cfg.platforms;
-        const db = (0,_dbcache_js__WEBPACK_IMPORTED_MODULE_12__/* .planDbCache */ .wS)({ enabled: cfg.trivyDbCache, tempRoot: work });
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(db.note);
-        const reports = [];
-        // Trivy takes one --ignorefile: several (trivy-action's `trivyignores`) are merged, as it does.
-        const ignorefile = cfg.trivy.ignorefiles.length > 1 ? (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'trivyignore') : cfg.trivy.ignorefiles[0];
-        if (ignorefile && cfg.trivy.ignorefiles.length > 1) {
-            (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync)(ignorefile, cfg.trivy.ignorefiles.map((f) => (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.readFileSync)(f, 'utf8')).join('\n'));
-        }
-        const localDigests = [];
-        for (const [i, platform] of targets.entries()) {
-            const local = driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, `image-${i}`) };
-            const label = platform ? ` ${platform}` : '';
-            const built = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Build${label}`, () => buildx.build({
-                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, `build-metadata-${i}.json`)),
-                ...cache.for(platform),
-                platforms: platform ? [platform] : cfg.platforms,
-            }, local));
-            localDigests.push(built['containerimage.digest']);
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Built${label}: ${built['containerimage.digest']}`);
-            reports.push(await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(`Scan${label}`, () => trivy.scan({
-                target: local.kind === 'oci' ? { input: local.dest } : { image: refs[0] },
-                output: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, `trivy-${i}.json`),
-                cacheDir: db.cacheDir,
-                skipFlags: db.skipFlags,
-                ignoreUnfixed: cfg.ignoreUnfixed,
-                ignorefile,
-                scanners: cfg.trivy.scanners,
-                timeout: cfg.trivy.timeout,
-                config: cfg.trivy.config,
-            })));
-        }
-        await db.save();
-        const report = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .mergeReports */ .C1)(reports, targets);
-        const reportPath = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'trivy.json');
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.writeFileSync)(reportPath, JSON.stringify(report, null, 2));
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.dirname)(cfg.sarifFile), { recursive: true });
-        await trivy.convert(reportPath, 'sarif', cfg.sarifFile);
-        const extra = cfg.trivy.extraReport;
-        if (extra) {
-            (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.mkdirSync)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.dirname)(extra.output), { recursive: true });
-            await trivy.convert(reportPath, extra.format, extra.output);
-        }
-        const policy = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .applyPolicy */ .VC)((0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .extractFindings */ .W_)(report), {
+    const tagNames = [...new Set(refs.map((r) => (0,image_ref/* parseImageRef */.Q)(r).tag))];
+    return { tags, tagNames, refs, labels, buildArgs, epoch };
+}
+
+// EXTERNAL MODULE: ./actions/build-scan-push/registry.ts
+var build_scan_push_registry = __nccwpck_require__(7689);
+;// CONCATENATED MODULE: ./actions/build-scan-push/scan.ts
+/**
+ * Build locally and scan what was built, then judge the scans: the half of the run that happens
+ * before anything may reach the registry.
+ */
+
+
+
+
+/** Trivy takes one --ignorefile: several (trivy-action's `trivyignores`) are merged, as it does. */
+function ignorefileFor(cfg, work) {
+    const files = cfg.trivy.ignorefiles;
+    if (files.length <= 1)
+        return files[0];
+    const merged = (0,external_node_path_.join)(work, 'trivyignore');
+    (0,external_node_fs_.writeFileSync)(merged, files.map((f) => (0,external_node_fs_.readFileSync)(f, 'utf8')).join('\n'));
+    return merged;
+}
+/**
+ * One local build per platform, each a single-platform archive: Trivy then scans exactly the
+ * image it is given, whatever its support for picking a platform out of an index.
+ */
+async function buildAndScan(s) {
+    const { cfg, work } = s;
+    const targets = s.driver === 'docker' || cfg.platforms.length === 0 ? [undefined] : cfg.platforms;
+    const ignorefile = ignorefileFor(cfg, work);
+    const scanned = { targets, reports: [], metadata: [] };
+    for (const [i, platform] of targets.entries()) {
+        const local = s.driver === 'docker' ? { kind: 'load' } : { kind: 'oci', dest: (0,external_node_path_.join)(work, `image-${i}`) };
+        const label = platform ? ` ${platform}` : '';
+        const spec = s.spec((0,external_node_path_.join)(work, `build-metadata-${i}.json`));
+        const built = await core/* group */.Os(`Build${label}`, () => s.builder.build({ ...spec, ...s.cache.for(platform), platforms: platform ? [platform] : cfg.platforms }, local));
+        scanned.metadata.push(built);
+        core/* info */.pq(`Built${label}: ${built['containerimage.digest']}`);
+        const report = await core/* group */.Os(`Scan${label}`, () => s.trivy.scan({
+            target: local.kind === 'oci' ? { input: local.dest } : { image: spec.tags[0] },
+            output: (0,external_node_path_.join)(work, `trivy-${i}.json`),
+            cacheDir: s.db.cacheDir,
+            skipFlags: s.db.skipFlags,
             ignoreUnfixed: cfg.ignoreUnfixed,
-            ignoreIds: cfg.trivy.ignoreIds,
+            ignorefile,
+            scanners: cfg.trivy.scanners,
+            timeout: cfg.trivy.timeout,
+            config: cfg.trivy.config,
+        }));
+        scanned.reports.push(report);
+    }
+    await s.db.save();
+    return scanned;
+}
+/** The merged report written as SARIF (and the extra report), then the gate's verdict on it. */
+async function judge(s, scanned) {
+    const { cfg } = s;
+    const report = (0,gate/* mergeReports */.C1)(scanned.reports, scanned.targets);
+    const reportPath = (0,external_node_path_.join)(s.work, 'trivy.json');
+    (0,external_node_fs_.writeFileSync)(reportPath, JSON.stringify(report, null, 2));
+    (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(cfg.sarifFile), { recursive: true });
+    await s.trivy.convert(reportPath, 'sarif', cfg.sarifFile);
+    const extra = cfg.trivy.extraReport;
+    if (extra) {
+        (0,external_node_fs_.mkdirSync)((0,external_node_path_.dirname)(extra.output), { recursive: true });
+        await s.trivy.convert(reportPath, extra.format, extra.output);
+    }
+    const policy = (0,gate/* applyPolicy */.VC)((0,gate/* extractFindings */.W_)(report), {
+        ignoreUnfixed: cfg.ignoreUnfixed,
+        ignoreIds: cfg.trivy.ignoreIds,
+    });
+    return { policy, counts: (0,gate/* countBySeverity */.Ot)(policy.kept), verdict: (0,gate/* evaluateGate */.DR)(policy.kept, cfg.severities) };
+}
+
+;// CONCATENATED MODULE: ./actions/build-scan-push/summary.ts
+/** The job summary: counts by severity, the worst findings, the gate verdict and what was pushed. */
+
+/** Table cells are untrusted text from the scanner's database: no pipes, no newlines, no HTML. */
+const cell = (s) => (s ?? '')
+    .replace(/[|\\]/g, (c) => `\\${c}`)
+    .replace(/[<>]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+function renderSummary(s) {
+    const top = s.top ?? 10;
+    const gated = s.verdict.severities.join(', ');
+    const lines = [];
+    lines.push(`## build-scan-push: \`${s.image}\``, '');
+    const verdict = s.verdict.passed
+        ? `✅ **Gate passed**: no vulnerabilities at ${gated}.`
+        : `❌ **Gate failed**: ${s.verdict.failing.length} vulnerabilit${s.verdict.failing.length === 1 ? 'y' : 'ies'} at ${gated}` +
+            (s.failOnVulnerabilities ? '.' : ' (fail-on-vulnerabilities is false: reported, not enforced).');
+    lines.push(verdict, '');
+    if (s.pushed)
+        lines.push(`Pushed \`${s.image}@${s.digest}\` as ${s.tags.map((t) => `\`${t}\``).join(', ')}.`);
+    else if (!s.pushRequested)
+        lines.push(`Not pushed (push: false). Built digest: \`${s.digest ?? 'n/a'}\`.`);
+    else
+        lines.push('**Nothing was pushed.**');
+    lines.push('');
+    lines.push('| Severity | Count | Gated |', '| --- | ---: | :---: |');
+    for (const sev of gate/* SEVERITIES */.oC) {
+        lines.push(`| ${sev} | ${s.counts[sev]} | ${s.verdict.severities.includes(sev) ? '●' : ''} |`);
+    }
+    const ignored = [];
+    if (s.ignoredListed)
+        ignored.push(`${s.ignoredListed} ignored by .trivyignore`);
+    if (s.ignoredUnfixed)
+        ignored.push(`${s.ignoredUnfixed} without a fix (ignore-unfixed)`);
+    if (ignored.length)
+        lines.push('', `Not counted: ${ignored.join(', ')}.`);
+    const ranked = (0,gate/* rank */.Tm)(s.findings);
+    if (ranked.length) {
+        lines.push('', `### Top findings (${Math.min(top, ranked.length)} of ${ranked.length})`, '');
+        lines.push('| Severity | ID | Package | Installed | Fixed in | Title |', '| --- | --- | --- | --- | --- | --- |');
+        for (const f of ranked.slice(0, top)) {
+            const id = f.url && /^https:\/\//.test(f.url) ? `[${cell(f.id)}](${f.url})` : cell(f.id);
+            lines.push(`| ${f.severity} | ${id} | ${cell(f.pkg)} | ${cell(f.installed)} | ${cell(f.fixed) || '—'} | ${cell(f.title)} |`);
+        }
+    }
+    const db = s.trivyDb ? ` ${cell(s.trivyDb)}.` : '';
+    lines.push('', `<sub>Scanned with Trivy ${s.trivyVersion}.${db}</sub>`, '');
+    return lines.join('\n');
+}
+
+// EXTERNAL MODULE: ./actions/build-scan-push/trivy.ts
+var trivy = __nccwpck_require__(4488);
+;// CONCATENATED MODULE: ./actions/build-scan-push/pipeline.ts
+/**
+ * build-scan-push: build the image, scan what was built with Trivy, push only if the gate passes.
+ * Nothing vulnerable reaches the registry: the push is a separate, cache-served build that runs
+ * after the verdict. `main` reads as the run does; the tools it drives come in as `deps`.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+const defaultDeps = {
+    buildx: (env) => new buildx/* Buildx */.F2(undefined, env),
+    trivy: (o) => (0,trivy/* locateTrivy */.Z)(o),
+    registry: { login: (c) => (0,build_scan_push_registry/* login */.iD)(c), logout: (r) => (0,build_scan_push_registry/* logout */.ri)(r) },
+    dbCache: planDbCache,
+};
+async function main(inputs, deps = defaultDeps) {
+    const { config: cfg, context: ctx } = inputs;
+    const plan = planImage(inputs);
+    const builder = deps.buildx({ SOURCE_DATE_EPOCH: String(plan.epoch) });
+    const driver = await checkBuilder(builder, cfg, plan);
+    const cache = (0,buildx/* cacheFor */.c9)(cfg, driver, ctx.cacheEnv);
+    if (cache.note)
+        core/* info */.pq(cache.note);
+    const work = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)(ctx.tempDir, 'build-scan-push-'));
+    let creds;
+    try {
+        // Trivy first: a broken or tampered download should fail before minutes of building.
+        const { trivy, version: trivyVersion } = await deps.trivy({
+            path: cfg.trivy.path,
+            version: cfg.trivyVersion,
+            cwd: trivyCwd(work),
+            downloadBase: ctx.trivyDownloadBase,
         });
-        const counts = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .countBySeverity */ .Ot)(policy.kept);
-        const verdict = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .evaluateGate */ .DR)(policy.kept, cfg.severities);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('vulnerabilities', JSON.stringify(counts));
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('scan-passed', String(verdict.passed));
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('sarif-file', cfg.sarifFile);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('tags', refs.join('\n'));
-        const mayPush = verdict.passed || !cfg.failOnVulnerabilities;
-        // Unpushed, a multi-platform build has no single digest: each platform was built on its own.
-        let digest = localDigests.length === 1 ? localDigests[0] : '';
-        let pushed = false;
-        if (cfg.push && mayPush) {
-            // Multi-platform: the cache-served push rebuilds each platform scanned above into one index.
-            const pushedMeta = await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os('Push', () => buildx.build({
-                ...spec((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(work, 'push-metadata.json')),
-                // Read what the scan builds exported; they already wrote the cache.
-                cacheFrom: [...new Set(targets.flatMap((p) => cache.for(p).cacheFrom))],
-                cacheTo: [],
-            }, { kind: 'push' }));
-            digest = pushedMeta['containerimage.digest'];
-            pushed = true;
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('image-ref', `${cfg.image}@${digest}`);
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Pushed ${cfg.image}@${digest}`);
-        }
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('digest', digest);
-        await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z
-            .addRaw((0,_summary_js__WEBPACK_IMPORTED_MODULE_10__/* .renderSummary */ .B)({
-            image: cfg.image,
-            tags: tags.map((t) => t.tag),
-            counts,
-            verdict,
-            failOnVulnerabilities: cfg.failOnVulnerabilities,
-            findings: policy.kept,
-            ignoredListed: policy.ignoredListed.length,
-            ignoredUnfixed: policy.ignoredUnfixed.length,
-            pushed,
-            pushRequested: cfg.push,
-            digest: digest || undefined,
-            trivyVersion,
-            trivyDb: db.note,
-        }))
-            .write();
-        if (!verdict.passed) {
-            const worst = (0,_gate_js__WEBPACK_IMPORTED_MODULE_6__/* .rank */ .Tm)(verdict.failing)
-                .slice(0, 3)
-                .map((f) => `${f.id} ${f.pkg} ${f.installed}${f.fixed ? ` (fixed in ${f.fixed})` : ''}`);
-            const more = verdict.failing.length > worst.length ? ', ...' : '';
-            const n = verdict.failing.length;
-            const noun = verdict.failing.every((f) => f.kind === 'vulnerability')
-                ? `vulnerabilit${n === 1 ? 'y' : 'ies'}`
-                : `finding${n === 1 ? '' : 's'} (vulnerabilities and secrets)`;
-            const what = `${n} ${noun} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
-            if (cfg.failOnVulnerabilities)
-                throw new Error(`Scan gate failed: ${what}; nothing was pushed.`);
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Scan found ${what} (fail-on-vulnerabilities is false).`);
-        }
+        creds = credentialsFor(inputs);
+        if (creds)
+            await deps.registry.login(creds);
+        const db = await deps.dbCache({
+            enabled: cfg.trivyDbCache,
+            trivyCacheDir: ctx.trivyCacheDir,
+            toolCacheDir: ctx.toolCacheDir,
+            tempRoot: work,
+            actionsCache: Boolean(ctx.cacheEnv.ACTIONS_RUNTIME_TOKEN &&
+                (ctx.cacheEnv.ACTIONS_CACHE_URL || ctx.cacheEnv.ACTIONS_RESULTS_URL)),
+        });
+        core/* info */.pq(db.note);
+        const secrets = writeSecrets(cfg, work);
+        const spec = (metadataFile) => ({
+            ...buildSpec(cfg, plan, cache, metadataFile),
+            secrets,
+        });
+        const setup = { cfg, builder, trivy, driver, cache, db, spec, work };
+        const scanned = await buildAndScan(setup);
+        const judgement = await judge(setup, scanned);
+        const mayPush = cfg.push && (judgement.verdict.passed || !cfg.failOnVulnerabilities);
+        const pushed = mayPush ? await push(setup, scanned) : undefined;
+        return result({ cfg, plan, scanned, judgement, pushed, trivyVersion, trivyDb: db.note });
     }
     finally {
         if (creds)
-            await (0,_registry_js__WEBPACK_IMPORTED_MODULE_9__/* .logout */ .ri)(registry);
-        (0,node_fs__WEBPACK_IMPORTED_MODULE_1__.rmSync)(work, { recursive: true, force: true });
+            await deps.registry.logout(creds.registry);
+        (0,external_node_fs_.rmSync)(work, { recursive: true, force: true });
     }
-});
+}
+/** Sets the outputs, writes the job summary, and fails the step when the gate refused the image. */
+async function writeResult(res) {
+    for (const [name, value] of Object.entries(res.outputs))
+        core/* setOutput */.uH(name, value);
+    await core/* summary */.z.addRaw(res.summary).write();
+    if (res.warning)
+        core/* warning */.$e(res.warning);
+    if (res.failure)
+        throw new Error(res.failure);
+}
+async function checkBuilder(builder, cfg, plan) {
+    core/* info */.pq(await builder.assertAvailable());
+    const driver = await builder.driver();
+    core/* info */.pq(`Image ${cfg.image}, tags ${plan.tagNames.join(', ')}; buildx driver ${driver}`);
+    if (driver === 'docker' && cfg.platforms.length > 1) {
+        throw new errors/* InputError */.d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
+    }
+    return driver;
+}
+/** Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there. */
+function trivyCwd(work) {
+    const dir = (0,external_node_path_.join)(work, 'trivy-cwd');
+    (0,external_node_fs_.mkdirSync)(dir);
+    return dir;
+}
+function credentialsFor({ config: cfg, context: ctx }) {
+    if (!cfg.push)
+        return undefined;
+    const registry = (0,build_scan_push_registry/* registryOf */.Fv)(cfg.image);
+    const creds = (0,build_scan_push_registry/* resolveCredentials */.z8)({
+        registry,
+        username: cfg.registryUsername,
+        password: cfg.registryPassword,
+        githubToken: cfg.githubToken,
+        actor: ctx.actor,
+    });
+    if (!creds)
+        core/* info */.pq(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
+    return creds;
+}
+/** Each secret in its own 0600 file in the work directory (removed at the end), as build-push-action does. */
+function writeSecrets(cfg, work) {
+    const entries = Object.entries(cfg.secrets);
+    if (entries.length === 0)
+        return [];
+    const dir = (0,external_node_path_.join)(work, 'secrets');
+    (0,external_node_fs_.mkdirSync)(dir, { mode: 0o700 });
+    return entries.map(([id, value], i) => {
+        const src = (0,external_node_path_.join)(dir, String(i));
+        (0,external_node_fs_.writeFileSync)(src, value, { mode: 0o600 });
+        return { id, src };
+    });
+}
+function buildSpec(cfg, plan, cache, metadataFile) {
+    return {
+        target: cfg.target,
+        noCache: cfg.noCache,
+        provenance: cfg.provenance,
+        sbom: cfg.sbom,
+        context: cfg.context,
+        file: cfg.file,
+        tags: plan.refs,
+        labels: plan.labels,
+        buildArgs: plan.buildArgs,
+        platforms: cfg.platforms,
+        ...cache.for(),
+        metadataFile,
+    };
+}
+/** Multi-platform: the cache-served push rebuilds each platform scanned above into one index. */
+async function push(s, scanned) {
+    const meta = await core/* group */.Os('Push', () => s.builder.build({
+        ...s.spec((0,external_node_path_.join)(s.work, 'push-metadata.json')),
+        // Read what the scan builds exported; they already wrote the cache. Never --no-cache here:
+        // the push must be served from the build that was scanned, even when that one was fresh.
+        cacheFrom: [...new Set(scanned.targets.flatMap((p) => s.cache.for(p).cacheFrom))],
+        cacheTo: [],
+        noCache: false,
+    }, { kind: 'push' }));
+    core/* info */.pq(`Pushed ${s.cfg.image}@${meta['containerimage.digest']}`);
+    return meta;
+}
+function result(o) {
+    const { cfg, judgement: j } = o;
+    // Unpushed, a multi-platform build has no single digest: each platform was built on its own.
+    const local = o.scanned.metadata.length === 1 ? o.scanned.metadata[0] : undefined;
+    const meta = o.pushed ?? local;
+    const digest = meta?.['containerimage.digest'] ?? '';
+    const outputs = {
+        vulnerabilities: JSON.stringify(j.counts),
+        'scan-passed': String(j.verdict.passed),
+        'sarif-file': cfg.sarifFile,
+        tags: o.plan.refs.join('\n'),
+        digest,
+        // docker/build-push-action's: the image config digest, and buildx's metadata as JSON.
+        imageid: meta?.['containerimage.config.digest'] ?? '',
+        metadata: meta ? JSON.stringify(meta, null, 2) : '',
+    };
+    if (o.pushed)
+        outputs['image-ref'] = `${cfg.image}@${digest}`;
+    const summary = renderSummary({
+        image: cfg.image,
+        tags: o.plan.tagNames,
+        counts: j.counts,
+        verdict: j.verdict,
+        failOnVulnerabilities: cfg.failOnVulnerabilities,
+        findings: j.policy.kept,
+        ignoredListed: j.policy.ignoredListed.length,
+        ignoredUnfixed: j.policy.ignoredUnfixed.length,
+        pushed: o.pushed !== undefined,
+        pushRequested: cfg.push,
+        digest: digest || undefined,
+        trivyVersion: o.trivyVersion,
+        trivyDb: o.trivyDb,
+    });
+    const refusal = j.verdict.passed ? undefined : gateMessage(cfg, j);
+    if (!refusal)
+        return { outputs, summary };
+    return cfg.failOnVulnerabilities
+        ? { outputs, summary, failure: `Scan gate failed: ${refusal}; nothing was pushed.` }
+        : { outputs, summary, warning: `Scan found ${refusal} (fail-on-vulnerabilities is false).` };
+}
+/** `3 vulnerabilities at CRITICAL,HIGH in <image>: <the worst three>`. */
+function gateMessage(cfg, { verdict }) {
+    const worst = (0,gate/* rank */.Tm)(verdict.failing)
+        .slice(0, 3)
+        .map((f) => `${f.id} ${f.pkg} ${f.installed}${f.fixed ? ` (fixed in ${f.fixed})` : ''}`);
+    const more = verdict.failing.length > worst.length ? ', ...' : '';
+    const n = verdict.failing.length;
+    const noun = verdict.failing.every((f) => f.kind === 'vulnerability')
+        ? `vulnerabilit${n === 1 ? 'y' : 'ies'}`
+        : `finding${n === 1 ? '' : 's'} (vulnerabilities and secrets)`;
+    return `${n} ${noun} at ${cfg.severities.join(',')} in ${cfg.image}: ${worst.join(', ')}${more}`;
+}
 
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
@@ -32689,15 +33053,16 @@ __webpack_async_result__();
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Fv: () => (/* binding */ registryOf),
+/* harmony export */   Fv: () => (/* reexport safe */ _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_3__.Fv),
 /* harmony export */   iD: () => (/* binding */ login),
 /* harmony export */   m_: () => (/* binding */ validateImage),
 /* harmony export */   ri: () => (/* binding */ logout),
 /* harmony export */   z8: () => (/* binding */ resolveCredentials)
 /* harmony export */ });
 /* unused harmony export RegistryLoginError */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
 /* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
+/* harmony import */ var _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8707);
 /* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9822);
 /**
  * Registry login with `docker login --password-stdin`: the password never appears in an argument
@@ -32707,18 +33072,11 @@ __webpack_async_result__();
 
 
 
-/** The registry host of an image name, with Docker's rule: a first component with `.` or `:` or `localhost`. */
-function registryOf(image) {
-    const first = image.split('/')[0];
-    if (image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-        return first;
-    }
-    return 'docker.io';
-}
+
+
 /** Lowercase `host[:port]/path` as an OCI distribution name, no tag or digest (tags come from `tags`). */
 function validateImage(image, input = 'image') {
-    const re = /^(?:(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|localhost)(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-    if (!re.test(image)) {
+    if (!(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_3__/* .isPushableName */ .go)(image)) {
         throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a lowercase image name such as ghcr.io/owner/repo, without tag', image);
     }
     return image;
@@ -32761,167 +33119,251 @@ async function logout(registry, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* 
 
 /***/ }),
 
-/***/ 1248:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   B: () => (/* binding */ renderSummary)
-/* harmony export */ });
-/* harmony import */ var _gate_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5113);
-/** The job summary: counts by severity, the worst findings, the gate verdict and what was pushed. */
-
-/** Table cells are untrusted text from the scanner's database: no pipes, no newlines, no HTML. */
-const cell = (s) => (s ?? '')
-    .replace(/[|\\]/g, (c) => `\\${c}`)
-    .replace(/[<>]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-function renderSummary(s) {
-    const top = s.top ?? 10;
-    const gated = s.verdict.severities.join(', ');
-    const lines = [];
-    lines.push(`## build-scan-push: \`${s.image}\``, '');
-    const verdict = s.verdict.passed
-        ? `✅ **Gate passed**: no vulnerabilities at ${gated}.`
-        : `❌ **Gate failed**: ${s.verdict.failing.length} vulnerabilit${s.verdict.failing.length === 1 ? 'y' : 'ies'} at ${gated}` +
-            (s.failOnVulnerabilities ? '.' : ' (fail-on-vulnerabilities is false: reported, not enforced).');
-    lines.push(verdict, '');
-    if (s.pushed)
-        lines.push(`Pushed \`${s.image}@${s.digest}\` as ${s.tags.map((t) => `\`${t}\``).join(', ')}.`);
-    else if (!s.pushRequested)
-        lines.push(`Not pushed (push: false). Built digest: \`${s.digest ?? 'n/a'}\`.`);
-    else
-        lines.push('**Nothing was pushed.**');
-    lines.push('');
-    lines.push('| Severity | Count | Gated |', '| --- | ---: | :---: |');
-    for (const sev of _gate_js__WEBPACK_IMPORTED_MODULE_0__/* .SEVERITIES */ .oC) {
-        lines.push(`| ${sev} | ${s.counts[sev]} | ${s.verdict.severities.includes(sev) ? '●' : ''} |`);
-    }
-    const ignored = [];
-    if (s.ignoredListed)
-        ignored.push(`${s.ignoredListed} ignored by .trivyignore`);
-    if (s.ignoredUnfixed)
-        ignored.push(`${s.ignoredUnfixed} without a fix (ignore-unfixed)`);
-    if (ignored.length)
-        lines.push('', `Not counted: ${ignored.join(', ')}.`);
-    const ranked = (0,_gate_js__WEBPACK_IMPORTED_MODULE_0__/* .rank */ .Tm)(s.findings);
-    if (ranked.length) {
-        lines.push('', `### Top findings (${Math.min(top, ranked.length)} of ${ranked.length})`, '');
-        lines.push('| Severity | ID | Package | Installed | Fixed in | Title |', '| --- | --- | --- | --- | --- | --- |');
-        for (const f of ranked.slice(0, top)) {
-            const id = f.url && /^https:\/\//.test(f.url) ? `[${cell(f.id)}](${f.url})` : cell(f.id);
-            lines.push(`| ${f.severity} | ${id} | ${cell(f.pkg)} | ${cell(f.installed)} | ${cell(f.fixed) || '—'} | ${cell(f.title)} |`);
-        }
-    }
-    const db = s.trivyDb ? ` ${cell(s.trivyDb)}.` : '';
-    lines.push('', `<sub>Scanned with Trivy ${s.trivyVersion}.${db}</sub>`, '');
-    return lines.join('\n');
-}
-
-
-/***/ }),
-
 /***/ 4219:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   $o: () => (/* binding */ computeTags)
+/* harmony export */   $o: () => (/* binding */ computeTags),
+/* harmony export */   wp: () => (/* binding */ parseFlavor)
 /* harmony export */ });
-/* unused harmony exports sanitizeTag, parseSemver */
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9223);
+/* unused harmony exports DEFAULT_FLAVOR, sanitizeTag, parseSemver, parseRule */
+/* harmony import */ var semver__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2088);
+/* harmony import */ var semver__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(semver__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
+/* harmony import */ var _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8707);
 /**
- * Image tags from rules, with docker/metadata-action's semantics for the rules it shares:
- * `sha` -> `sha-<7 hex>`, `ref` -> branch name / git tag / `pr-<n>`, `semver` -> `1.2.3` from a
- * `v1.2.3` tag (or `semver:{{major}}.{{minor}}`), `raw:<value>` -> the value as is.
+ * Image tags from rules, with docker/metadata-action's semantics: its rule syntax
+ * (`type=sha`, `type=ref,event=branch|tag|pr`, `type=semver,pattern={{version}}`,
+ * `type=raw,value=...`, with `prefix`, `suffix`, `enable`, `priority`; a bare value is a raw tag),
+ * its `flavor` (`latest=auto|true|false`, `prefix`, `suffix`, `onlatest`), and this action's short
+ * rules, which are spellings of the same: `sha`, `ref` (all three ref events), `semver[:pattern]`,
+ * `raw:<value>`. Rules are evaluated by priority; the first tag made names the version.
  */
 
+
+
+const DEFAULT_FLAVOR = {
+    latest: 'auto',
+    prefix: '',
+    prefixLatest: false,
+    suffix: '',
+    suffixLatest: false,
+};
 const PRIORITY = { semver: 900, ref: 600, raw: 200, sha: 100 };
-/** Docker's tag grammar: `[\w][\w.-]{0,127}`. */
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-/** As metadata-action does: invalid runs become `-`, leading `.`/`-` dropped, 128 chars at most. */
+const EVENTS = ['branch', 'tag', 'pr'];
+const UNSUPPORTED = ['schedule', 'match', 'edge', 'pep440'];
+/** As metadata-action does: invalid runs become `-`; then leading `.`/`-` dropped, 128 chars at most. */
 function sanitizeTag(value) {
     return value
         .replace(/[^A-Za-z0-9_.-]+/g, '-')
         .replace(/^[.-]+/, '')
         .slice(0, 128);
 }
-const SEMVER_RE = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
+/** A strict semantic version, with or without a leading `v` (`v01.2.3` is not one). */
 function parseSemver(value) {
-    const m = SEMVER_RE.exec(value);
-    if (!m)
+    return semver__WEBPACK_IMPORTED_MODULE_0___default().parse(value) ?? undefined;
+}
+/** `key=value` fields of one rule; a field without `=` is the value, as in metadata-action. */
+function fields(line) {
+    const attrs = {};
+    for (const field of line.split(',')) {
+        const at = field.indexOf('=');
+        if (at < 0)
+            attrs.value = field.trim();
+        else
+            attrs[field.slice(0, at).trim().toLowerCase()] = field.slice(at + 1).trim();
+    }
+    return attrs;
+}
+/** This action's short spelling of a rule, or undefined when `line` is not one. */
+function shortRule(line) {
+    const m = /^(sha|ref|semver|raw)(?::(.*))?$/i.exec(line);
+    if (!m || line.includes('='))
         return undefined;
-    const [, major, minor, patch, prerelease] = m;
-    const version = `${major}.${minor}.${patch}${prerelease ? `-${prerelease}` : ''}`;
-    return { major: major, minor: minor, patch: patch, prerelease, version };
+    const kind = m[1].toLowerCase();
+    const arg = m[2]?.trim() ?? '';
+    if (kind === 'ref')
+        return EVENTS.map((event) => ({ type: 'ref', attrs: { event }, source: line }));
+    if (kind === 'sha')
+        return [{ type: 'sha', attrs: {}, source: line }];
+    if (kind === 'semver')
+        return [{ type: 'semver', attrs: { pattern: arg || '{{version}}' }, source: line }];
+    return [{ type: 'raw', attrs: { value: arg, strict: 'true' }, source: line }];
 }
-function refTag(ctx) {
-    const pr = /^refs\/pull\/(\d+)\//.exec(ctx.ref);
-    if (pr)
-        return `pr-${pr[1]}`;
-    const m = /^refs\/(?:heads|tags)\/(.+)$/.exec(ctx.ref);
-    return m ? sanitizeTag(m[1]) : undefined;
+/** One line of `tags` as rules, with metadata-action's defaults and checks. */
+function parseRule(line, input = 'tags') {
+    const rules = shortRule(line) ?? [docker(line, input)];
+    for (const { type, attrs } of rules) {
+        if (type === 'ref' && attrs.event === 'pr')
+            attrs.prefix ??= 'pr-';
+        if (type === 'sha')
+            attrs.prefix ??= 'sha-';
+        if (type === 'sha')
+            attrs.format ??= 'short';
+    }
+    return rules;
 }
-function semverTags(ctx, pattern) {
-    // Only a `v*` git tag is a release; branches and PRs yield nothing for this rule.
-    const m = /^refs\/tags\/(v.+)$/.exec(ctx.ref);
-    if (!m)
-        return [];
-    const v = parseSemver(m[1]);
-    if (!v)
-        return [];
-    // metadata-action: pre-releases only ever get the full version, never a floating major/minor.
-    if (v.prerelease && !pattern.includes('{{version}}'))
-        return [v.version];
-    return [
-        pattern
-            .replace(/\{\{\s*version\s*\}\}/g, v.version)
-            .replace(/\{\{\s*major\s*\}\}/g, v.major)
-            .replace(/\{\{\s*minor\s*\}\}/g, v.minor)
-            .replace(/\{\{\s*patch\s*\}\}/g, v.patch),
-    ];
+/** metadata-action's `type=...,key=value` syntax. */
+function docker(line, input) {
+    const attrs = fields(line);
+    const type = (attrs.type ?? 'raw').toLowerCase();
+    delete attrs.type;
+    const bad = (expected) => {
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, expected, line);
+    };
+    if (UNSUPPORTED.includes(type))
+        bad(`tag types build-scan-push supports (sha, ref, semver, raw), not ${type}`);
+    if (!(type in PRIORITY))
+        bad('type=sha, type=ref, type=semver or type=raw');
+    if (type === 'ref' && !EVENTS.includes(attrs.event ?? ''))
+        bad('type=ref with event=branch, tag or pr');
+    if (type === 'semver' && attrs.pattern === undefined)
+        bad('type=semver with a pattern, e.g. {{version}}');
+    if (type === 'raw' && !attrs.value)
+        bad('type=raw with a value');
+    if (type === 'sha' && !['short', 'long', undefined].includes(attrs.format)) {
+        bad('type=sha with format=short or format=long');
+    }
+    if (attrs.priority !== undefined && !/^-?\d+$/.test(attrs.priority))
+        bad('a numeric priority');
+    return { type: type, attrs, source: line };
 }
-/** Evaluates every rule for this event; rules that do not apply (semver on a branch) yield nothing. */
-function computeTags(rules, ctx, input = 'tags') {
-    const out = [];
-    for (const rule of rules) {
-        const [kind, ...rest] = rule.split(':');
-        const arg = rest.join(':').trim();
-        switch (kind.trim().toLowerCase()) {
-            case 'sha': {
-                if (!/^[0-9a-f]{7,64}$/i.test(ctx.sha)) {
-                    throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, 'a commit SHA in GITHUB_SHA for the `sha` rule', ctx.sha);
-                }
-                out.push({ tag: `sha-${ctx.sha.slice(0, 7).toLowerCase()}`, rule: 'sha' });
-                break;
-            }
-            case 'ref': {
-                const t = refTag(ctx);
-                if (t)
-                    out.push({ tag: t, rule: 'ref' });
-                break;
-            }
-            case 'semver': {
-                for (const t of semverTags(ctx, arg || '{{version}}'))
-                    out.push({ tag: t, rule: 'semver' });
-                break;
-            }
-            case 'raw': {
-                if (!TAG_RE.test(arg))
-                    throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, `a valid Docker tag after raw: in '${rule}'`, arg);
-                out.push({ tag: arg, rule: 'raw' });
-                break;
-            }
-            default:
-                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, 'rules among sha, ref, semver, semver:<pattern>, raw:<value>', rule);
+/** metadata-action's `flavor` lines. */
+function parseFlavor(lines, input = 'flavor') {
+    const flavor = { ...DEFAULT_FLAVOR };
+    for (const line of lines) {
+        let last;
+        for (const field of line.split(',')) {
+            const at = field.indexOf('=');
+            const key = field.slice(0, at).trim().toLowerCase();
+            const value = field.slice(at + 1).trim();
+            if (at < 0)
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'key=value entries (latest, prefix, suffix, onlatest)', line);
+            if (key === 'latest' && ['auto', 'true', 'false'].includes(value))
+                flavor.latest = value;
+            else if (key === 'prefix' || key === 'suffix')
+                [flavor[key], last] = [value, key];
+            else if (key === 'onlatest' && last && ['true', 'false'].includes(value))
+                flavor[last === 'prefix' ? 'prefixLatest' : 'suffixLatest'] = value === 'true';
+            else
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'latest=auto|true|false, prefix=, suffix=, onlatest=true|false', field);
         }
     }
-    for (const t of out) {
-        if (!TAG_RE.test(t.tag))
-            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputError */ .d(input, 'rules that produce valid Docker tags', t.tag);
+    return flavor;
+}
+/** `{{branch}}`, `{{tag}}`, `{{sha}}`, `{{base_ref}}`-free templates of metadata-action's global expressions. */
+function expand(value, ctx, rule, input) {
+    return value.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (all, name) => {
+        const branch = /^refs\/heads\/(.+)$/.exec(ctx.ref)?.[1];
+        switch (name) {
+            case 'branch':
+                return branch ?? '';
+            case 'tag':
+                return /^refs\/tags\/(.+)$/.exec(ctx.ref)?.[1] ?? '';
+            case 'sha':
+                return ctx.sha.slice(0, 7);
+            case 'is_default_branch':
+                return String(branch !== undefined && branch === ctx.defaultBranch);
+            default:
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'expressions among {{branch}}, {{tag}}, {{sha}}, {{is_default_branch}}', `${all} in ${rule.source}`);
+        }
+    });
+}
+/** `{{version}}`, `{{major}}`, `{{minor}}`, `{{patch}}`, `{{raw}}` of a semver pattern. */
+function renderSemver(pattern, v, rule, input) {
+    return pattern.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (all, name) => {
+        const parts = {
+            version: v.version,
+            major: String(v.major),
+            minor: String(v.minor),
+            patch: String(v.patch),
+            raw: v.raw,
+        };
+        if (parts[name] === undefined) {
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'semver patterns of {{version}}, {{major}}, {{minor}}, {{patch}}, {{raw}}', rule.source);
+        }
+        return parts[name];
+    });
+}
+/** The rule's value for this event (undefined: the rule does not apply) and whether it makes `latest` under auto. */
+function evaluate(rule, ctx, input) {
+    const { attrs } = rule;
+    const refName = (prefix) => ctx.ref.startsWith(prefix) ? ctx.ref.slice(prefix.length) : undefined;
+    switch (rule.type) {
+        case 'sha': {
+            if (!/^[0-9a-f]{7,64}$/i.test(ctx.sha)) {
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a commit SHA in GITHUB_SHA for the `sha` rule', ctx.sha);
+            }
+            const sha = ctx.sha.toLowerCase();
+            return { value: attrs.format === 'long' ? sha : sha.slice(0, 7), latest: false };
+        }
+        case 'ref': {
+            if (attrs.event === 'branch')
+                return { value: refName('refs/heads/'), latest: false };
+            if (attrs.event === 'tag')
+                return { value: refName('refs/tags/'), latest: true };
+            return { value: refName('refs/pull/')?.replace(/\/merge$|\/head$/, ''), latest: false };
+        }
+        case 'semver': {
+            const raw = attrs.value
+                ? expand(attrs.value, ctx, rule, input)
+                : refName('refs/tags/')?.replace(/\//g, '-');
+            const v = raw ? parseSemver(raw) : undefined;
+            if (!v)
+                return { latest: false };
+            // A pre-release only ever gets its full version (or {{raw}}), never a floating major/minor.
+            if (v.prerelease.length) {
+                const rawOnly = /^\{\{\s*raw\s*\}\}$/.test(attrs.pattern);
+                return { value: rawOnly ? v.raw : v.version, latest: false };
+            }
+            return { value: renderSemver(attrs.pattern, v, rule, input), latest: true };
+        }
+        case 'raw':
+            return { value: expand(attrs.value, ctx, rule, input), latest: false };
     }
-    const unique = [...new Map(out.map((t) => [t.tag, t])).values()];
-    // Stable sort by priority: the first tag is the image version, as with metadata-action.
-    return unique.sort((a, b) => PRIORITY[b.rule] - PRIORITY[a.rule]);
+}
+/** The rule's prefix/suffix, else the flavor's (a rule's own, even empty, wins: metadata-action). */
+function affix(rule, value, flavor, ctx, input) {
+    const pre = rule.attrs.prefix ?? flavor.prefix;
+    const suf = rule.attrs.suffix ?? flavor.suffix;
+    return `${expand(pre, ctx, rule, input)}${value}${expand(suf, ctx, rule, input)}`;
+}
+const enabled = (rule, ctx, input) => {
+    const on = expand(rule.attrs.enable ?? 'true', ctx, rule, input);
+    if (on !== 'true' && on !== 'false')
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'enable=true or enable=false', rule.source);
+    return on === 'true';
+};
+/** Evaluates every rule for this event; rules that do not apply (semver on a branch) yield nothing. */
+function computeTags(lines, ctx, flavor = DEFAULT_FLAVOR, input = 'tags') {
+    const priority = (r) => (r.attrs.priority ? Number(r.attrs.priority) : PRIORITY[r.type]);
+    // Stable sort by priority, as metadata-action: the first tag made is the image version.
+    const rules = lines.flatMap((l) => parseRule(l, input)).sort((a, b) => priority(b) - priority(a));
+    const out = [];
+    let latest;
+    for (const rule of rules) {
+        if (!enabled(rule, ctx, input))
+            continue;
+        const { value, latest: auto } = evaluate(rule, ctx, input);
+        if (!value)
+            continue;
+        const full = affix(rule, value, flavor, ctx, input);
+        if (rule.attrs.strict && !(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_2__/* .isTag */ .dz)(full)) {
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, `a valid Docker tag after raw: in '${rule.source}'`, full);
+        }
+        const tag = sanitizeTag(full);
+        if (!(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_2__/* .isTag */ .dz)(tag))
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'rules that produce valid Docker tags', full);
+        latest ??= flavor.latest === 'auto' ? auto : flavor.latest === 'true';
+        if (!out.some((t) => t.tag === tag))
+            out.push({ tag, rule: rule.type });
+    }
+    if (latest) {
+        const tag = sanitizeTag(`${flavor.prefixLatest ? flavor.prefix : ''}latest${flavor.suffixLatest ? flavor.suffix : ''}`);
+        if (!out.some((t) => t.tag === tag))
+            out.push({ tag, rule: 'latest' });
+    }
+    return out;
 }
 
 
@@ -32935,8 +33377,8 @@ function computeTags(rules, ctx, input = 'tags') {
 /* harmony export */   ss: () => (/* binding */ DEFAULT_TRIVY_VERSION)
 /* harmony export */ });
 /* unused harmony exports PINNED_SHA256, COMPROMISED_VERSIONS, TrivyInstallError, TrivyScanError, assetName, checksumFor, sha256File, installTrivy, TRIVY_ENV, Trivy */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
-/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3002);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
+/* harmony import */ var _actions_tool_cache__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9805);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _actions_io__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8701);
@@ -33026,9 +33468,9 @@ async function download(url, what) {
 }
 /**
  * The trivy binary for `version`, from the runner's tool cache when a previous run installed it.
- * MLOPS_TRIVY_DOWNLOAD_BASE replaces the GitHub releases URL, for mirrors and tests.
+ * `downloadBase` (MLOPS_TRIVY_DOWNLOAD_BASE) replaces the GitHub releases URL, for mirrors and tests.
  */
-async function installTrivy(version) {
+async function installTrivy(version, downloadBase) {
     const v = version.replace(/^v/, '');
     if (COMPROMISED_VERSIONS.has(v)) {
         throw new TrivyInstallError(`Trivy ${v} was published by an attacker during the March 2026 compromise (GHSA-69fq-xp46-6x23); pick another trivy-version`);
@@ -33038,7 +33480,7 @@ async function installTrivy(version) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Trivy ${v} from the tool cache: ${cached}`);
         return (0,node_path__WEBPACK_IMPORTED_MODULE_5__.join)(cached, 'trivy');
     }
-    const base = (process.env.MLOPS_TRIVY_DOWNLOAD_BASE || DEFAULT_DOWNLOAD_BASE).replace(/\/+$/, '');
+    const base = (downloadBase || DEFAULT_DOWNLOAD_BASE).replace(/\/+$/, '');
     const asset = assetName(v);
     const sumsName = `trivy_${v}_checksums.txt`;
     const sumsPath = await download(`${base}/v${v}/${sumsName}`, 'checksums file');
@@ -33084,8 +33526,7 @@ class Trivy {
         this.cwd = cwd;
     }
     exec(args, silent = false) {
-        const env = { ...process.env, ...TRIVY_ENV };
-        return this.run(this.bin, args, { silent, env, cwd: this.cwd });
+        return this.run(this.bin, args, { silent, env: TRIVY_ENV, cwd: this.cwd });
     }
     /** What `trivy --version` reports, or an error naming the binary. */
     async version() {
@@ -33187,7 +33628,7 @@ async function locateTrivy(o, run = _buildx_js__WEBPACK_IMPORTED_MODULE_6__/* .d
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`${onPath} is Trivy ${version ?? '(unknown version)'}, not ${v}: installing ${v}`);
         }
     }
-    const trivy = new Trivy(await installTrivy(v), run, o.cwd);
+    const trivy = new Trivy(await installTrivy(v, o.downloadBase), run, o.cwd);
     await trivy.assertVersion(v);
     return { trivy, version: v };
 }
@@ -33221,13 +33662,108 @@ function errorMessage(err) {
 
 /***/ }),
 
+/***/ 8707:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Fv: () => (/* binding */ registryOf),
+/* harmony export */   Q: () => (/* binding */ parseImageRef),
+/* harmony export */   dz: () => (/* binding */ isTag),
+/* harmony export */   go: () => (/* binding */ isPushableName),
+/* harmony export */   kL: () => (/* binding */ formatImageRef)
+/* harmony export */ });
+/* unused harmony exports DIGEST_EXPECTED, isDigest, isName, normalizeName, sameImage, retarget, versionOf, shortDigest */
+// Only the algorithms registries serve, each with its exact length in lowercase hex: a
+// `sha512:` with 64 digits is a typo that no registry can resolve, so it is refused here.
+const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+const DIGEST_EXPECTED = 'sha256:<64>, sha384:<96> or sha512:<128> lowercase hex digits';
+const TAG = /^[\w][\w.-]{0,127}$/;
+const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9._\-/:]*[a-zA-Z0-9])?$/;
+/**
+ * What a registry accepts as a repository to push to: lowercase path components joined by `.`,
+ * `_`, `__` or dashes, after an optional `host[:port]/` (the distribution spec's name grammar).
+ */
+const PUSHABLE = /^(?:(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|localhost)(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const isDigest = (value) => DIGEST.test(value);
+const isTag = (value) => TAG.test(value);
+/** Any name a manifest may hold (mixed case, as some charts write them). */
+const isName = (value) => NAME.test(value) && !value.includes('//');
+/** A name this suite may push to. */
+const isPushableName = (value) => PUSHABLE.test(value);
+/** Docker's rule for the registry of a name: a first component with `.` or `:`, or `localhost`. */
+function registryOf(name) {
+    const parts = name.split('/');
+    const first = parts[0];
+    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        return first.toLowerCase();
+    }
+    return 'docker.io';
+}
+function parseImageRef(ref) {
+    let rest = ref.trim();
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+    }
+    let tag;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+    }
+    return { name: rest, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
+}
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/**
+ * Docker Hub names have several spellings (`nginx`, `library/nginx`, `docker.io/library/nginx`,
+ * `index.docker.io/library/nginx`); they are one image and must match each other. Registries
+ * are case-insensitive, repository paths are not.
+ */
+function normalizeName(name) {
+    const parts = name.split('/');
+    let registry = registryOf(name);
+    const hasRegistry = parts.length > 1 && registry === parts[0].toLowerCase();
+    const path = hasRegistry ? parts.slice(1) : parts;
+    if (registry === 'index.docker.io' || registry === 'registry-1.docker.io')
+        registry = 'docker.io';
+    if (registry === 'docker.io' && path.length === 1)
+        path.unshift('library');
+    return `${registry}/${path.join('/')}`;
+}
+const sameImage = (a, b) => normalizeName(a) === normalizeName(b);
+/** The new reference for an existing one: keeps its spelling of the name, replaces tag and digest. */
+function retarget(current, target) {
+    return {
+        name: current.name,
+        ...(target.tag !== undefined && { tag: target.tag }),
+        ...(target.digest !== undefined && { digest: target.digest }),
+    };
+}
+/** The version part for messages: `1.2.3`, `sha256:…` or `1.2.3@sha256:…`. */
+function versionOf(ref) {
+    if (ref.tag && ref.digest)
+        return `${ref.tag}@${ref.digest}`;
+    return ref.tag ?? ref.digest ?? '';
+}
+function shortDigest(digest) {
+    const [algo, hex] = digest.split(':');
+    return hex ? `${algo}:${hex.slice(0, 12)}` : digest;
+}
+
+
+/***/ }),
+
 /***/ 6235:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   e: () => (/* binding */ run)
 /* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6058);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
 /** The one wrapper every action's main goes through: failures mark the step failed, never exit 0. */
 
@@ -33250,6 +33786,13 @@ async function run(main) {
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
+/***/ }),
+
+/***/ 181:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
@@ -33379,6 +33922,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 
 /***/ }),
 
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 8995:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+
+/***/ }),
+
 /***/ 7030:
 /***/ ((module) => {
 
@@ -33404,6 +33961,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
 
 /***/ }),
 
@@ -33477,6 +34041,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 
 /***/ }),
 
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
 /***/ 3193:
 /***/ ((module) => {
 
@@ -33491,6 +34062,20 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
 
 /***/ }),
 
+/***/ 2018:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
+
+/***/ }),
+
+/***/ 7016:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("url");
+
+/***/ }),
+
 /***/ 9023:
 /***/ ((module) => {
 
@@ -33498,13 +34083,14 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 6058:
+/***/ 3838:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   Yz: () => (/* binding */ core_debug),
+  z3: () => (/* binding */ error),
   V4: () => (/* binding */ getInput),
   Os: () => (/* binding */ group),
   pq: () => (/* binding */ info),
@@ -33516,7 +34102,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, endGroup, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, saveState, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, saveState, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
@@ -33691,84 +34277,10 @@ function file_command_prepareKeyValueMessage(key, value) {
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __nccwpck_require__(4942);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-class BasicCredentialHandler {
-    constructor(username, password) {
-        this.username = username;
-        this.password = password;
-    }
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return __awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class auth_BearerCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Bearer ${this.token}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return __awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-class PersonalAccessTokenCredentialHandler {
-    constructor(token) {
-        this.token = token;
-    }
-    // currently implements pre-authorization
-    // TODO: support preAuth = false where it hooks on 401
-    prepareRequest(options) {
-        if (!options.headers) {
-            throw Error('The request has no headers');
-        }
-        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
-    }
-    // This handler cannot handle 401
-    canHandleAuthentication() {
-        return false;
-    }
-    handleAuthentication() {
-        return __awaiter(this, void 0, void 0, function* () {
-            throw new Error('not implemented');
-        });
-    }
-}
-//# sourceMappingURL=auth.js.map
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/auth.js
+var auth = __nccwpck_require__(2145);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
-var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -33803,7 +34315,7 @@ class oidc_utils_OidcClient {
         return runtimeUrl;
     }
     static getCall(id_token_url) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+        return __awaiter(this, void 0, void 0, function* () {
             var _a;
             const httpclient = oidc_utils_OidcClient.createHttpClient();
             const res = yield httpclient
@@ -33821,7 +34333,7 @@ class oidc_utils_OidcClient {
         });
     }
     static getIDToken(audience) {
-        return oidc_utils_awaiter(this, void 0, void 0, function* () {
+        return __awaiter(this, void 0, void 0, function* () {
             try {
                 // New ID Token is requested from action service
                 let id_token_url = oidc_utils_OidcClient.getIDTokenUrl();
@@ -35241,16 +35753,103 @@ function getExecOutput(commandLine, args, options) {
 
 /***/ }),
 
+/***/ 2145:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   tZ: () => (/* binding */ BearerCredentialHandler)
+/* harmony export */ });
+/* unused harmony exports BasicCredentialHandler, PersonalAccessTokenCredentialHandler */
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+class BasicCredentialHandler {
+    constructor(username, password) {
+        this.username = username;
+        this.password = password;
+    }
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return __awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class BearerCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Bearer ${this.token}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return __awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+class PersonalAccessTokenCredentialHandler {
+    constructor(token) {
+        this.token = token;
+    }
+    // currently implements pre-authorization
+    // TODO: support preAuth = false where it hooks on 401
+    prepareRequest(options) {
+        if (!options.headers) {
+            throw Error('The request has no headers');
+        }
+        options.headers['Authorization'] = `Basic ${Buffer.from(`PAT:${this.token}`).toString('base64')}`;
+    }
+    // This handler cannot handle 401
+    canHandleAuthentication() {
+        return false;
+    }
+    handleAuthentication() {
+        return __awaiter(this, void 0, void 0, function* () {
+            throw new Error('not implemented');
+        });
+    }
+}
+//# sourceMappingURL=auth.js.map
+
+/***/ }),
+
 /***/ 4942:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  Qq: () => (/* binding */ HttpClient)
+  Qq: () => (/* binding */ HttpClient),
+  Kg: () => (/* binding */ HttpClientError),
+  Hv: () => (/* binding */ HttpCodes)
 });
 
-// UNUSED EXPORTS: Headers, HttpClientError, HttpClientResponse, HttpCodes, MediaTypes, getProxyUrl, isHttps
+// UNUSED EXPORTS: Headers, HttpClientResponse, MediaTypes, getProxyUrl, isHttps
 
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
@@ -36544,7 +37143,7 @@ function copyFile(srcFile, destFile, force) {
 
 /***/ }),
 
-/***/ 3002:
+/***/ 9805:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -36559,8 +37158,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: HTTPError, cacheFile, evaluateVersions, extract7z, extractXar, extractZip, findFromManifest, getManifestFromRepo, isExplicitVersion
 
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 8 modules
-var lib_core = __nccwpck_require__(6058);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
+var lib_core = __nccwpck_require__(3838);
 // EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
 var lib_io = __nccwpck_require__(8701);
 // EXTERNAL MODULE: external "crypto"
@@ -36683,8 +37282,8 @@ function _readLinuxVersionFile() {
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __nccwpck_require__(4942);
-;// CONCATENATED MODULE: external "stream"
-const external_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+// EXTERNAL MODULE: external "stream"
+var external_stream_ = __nccwpck_require__(2203);
 // EXTERNAL MODULE: external "util"
 var external_util_ = __nccwpck_require__(9023);
 // EXTERNAL MODULE: external "assert"
@@ -36844,7 +37443,7 @@ function downloadToolAttempt(url, dest, auth, headers) {
             throw err;
         }
         // Download the response body
-        const pipeline = external_util_.promisify(external_stream_namespaceObject.pipeline);
+        const pipeline = external_util_.promisify(external_stream_.pipeline);
         const responseMessageFactory = _getGlobal('TEST_DOWNLOAD_TOOL_RESPONSE_MESSAGE_FACTORY', () => response.message);
         const readStream = responseMessageFactory();
         let succeeded = false;
@@ -37404,7 +38003,7 @@ function _unique(values) {
 /******/ 	// Execute the module function
 /******/ 	var threw = true;
 /******/ 	try {
-/******/ 		__webpack_modules__[moduleId](module, module.exports, __nccwpck_require__);
+/******/ 		__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
 /******/ 		threw = false;
 /******/ 	} finally {
 /******/ 		if(threw) delete __webpack_module_cache__[moduleId];
@@ -37413,6 +38012,9 @@ function _unique(values) {
 /******/ 	// Return the exports of the module
 /******/ 	return module.exports;
 /******/ }
+/******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
 /******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
@@ -37541,6 +38143,28 @@ function _unique(values) {
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
@@ -37555,6 +38179,69 @@ function _unique(values) {
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
 /******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

@@ -28384,8 +28384,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var core = __nccwpck_require__(88179);
 // EXTERNAL MODULE: ./actions/shared/errors.ts
 var errors = __nccwpck_require__(79223);
-// EXTERNAL MODULE: ./actions/gitops-bump/image-ref.ts
-var image_ref = __nccwpck_require__(72803);
+// EXTERNAL MODULE: ./actions/shared/image-ref.ts
+var image_ref = __nccwpck_require__(8707);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:path"
@@ -33107,90 +33107,6 @@ class Git {
 
 /***/ }),
 
-/***/ 72803:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Bc: () => (/* binding */ isDigest),
-/* harmony export */   E4: () => (/* binding */ versionOf),
-/* harmony export */   Eo: () => (/* binding */ isName),
-/* harmony export */   G4: () => (/* binding */ sameImage),
-/* harmony export */   NM: () => (/* binding */ retarget),
-/* harmony export */   Pc: () => (/* binding */ normalizeName),
-/* harmony export */   Q: () => (/* binding */ parseImageRef),
-/* harmony export */   VK: () => (/* binding */ shortDigest),
-/* harmony export */   dz: () => (/* binding */ isTag),
-/* harmony export */   kL: () => (/* binding */ formatImageRef),
-/* harmony export */   yv: () => (/* binding */ DIGEST_EXPECTED)
-/* harmony export */ });
-// Only the algorithms registries serve, each with its exact length in lowercase hex: a
-// `sha512:` with 64 digits is a typo that no registry can resolve, so it is refused here.
-const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
-const DIGEST_EXPECTED = 'sha256:<64>, sha384:<96> or sha512:<128> lowercase hex digits';
-const TAG = /^[\w][\w.-]{0,127}$/;
-const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9._\-/:]*[a-zA-Z0-9])?$/;
-const isDigest = (value) => DIGEST.test(value);
-const isTag = (value) => TAG.test(value);
-const isName = (value) => NAME.test(value) && !value.includes('//');
-function parseImageRef(ref) {
-    let rest = ref.trim();
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-    }
-    let tag;
-    const colon = rest.lastIndexOf(':');
-    if (colon > rest.lastIndexOf('/')) {
-        tag = rest.slice(colon + 1);
-        rest = rest.slice(0, colon);
-    }
-    return { name: rest, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
-}
-function formatImageRef(ref) {
-    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/**
- * Docker Hub names have several spellings (`nginx`, `library/nginx`, `docker.io/library/nginx`,
- * `index.docker.io/library/nginx`); they are one image and must match each other. Registries
- * are case-insensitive, repository paths are not.
- */
-function normalizeName(name) {
-    const parts = name.split('/');
-    const first = parts[0];
-    const hasRegistry = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
-    let registry = hasRegistry ? first.toLowerCase() : 'docker.io';
-    const path = hasRegistry ? parts.slice(1) : parts;
-    if (registry === 'index.docker.io' || registry === 'registry-1.docker.io')
-        registry = 'docker.io';
-    if (registry === 'docker.io' && path.length === 1)
-        path.unshift('library');
-    return `${registry}/${path.join('/')}`;
-}
-const sameImage = (a, b) => normalizeName(a) === normalizeName(b);
-/** The new reference for an existing one: keeps its spelling of the name, replaces tag and digest. */
-function retarget(current, target) {
-    return {
-        name: current.name,
-        ...(target.tag !== undefined && { tag: target.tag }),
-        ...(target.digest !== undefined && { digest: target.digest }),
-    };
-}
-/** The version part for messages: `1.2.3`, `sha256:…` or `1.2.3@sha256:…`. */
-function versionOf(ref) {
-    if (ref.tag && ref.digest)
-        return `${ref.tag}@${ref.digest}`;
-    return ref.tag ?? ref.digest ?? '';
-}
-function shortDigest(digest) {
-    const [algo, hex] = digest.split(':');
-    return hex ? `${algo}:${hex.slice(0, 12)}` : digest;
-}
-
-
-/***/ }),
-
 /***/ 96520:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -33303,8 +33219,8 @@ function json(name) {
     }
 }
 
-// EXTERNAL MODULE: ./actions/gitops-bump/image-ref.ts
-var image_ref = __nccwpck_require__(72803);
+// EXTERNAL MODULE: ./actions/shared/image-ref.ts
+var image_ref = __nccwpck_require__(8707);
 ;// CONCATENATED MODULE: ./actions/gitops-bump/inputs.ts
 /** Every input of gitops-bump, parsed and checked up front so a bad one fails before any clone. */
 
@@ -33522,11 +33438,11 @@ __webpack_async_result__();
 /* harmony export */ });
 /* unused harmony export renderSummary */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(88179);
-/* harmony import */ var _image_ref_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(72803);
+/* harmony import */ var _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8707);
 /** The job summary: the image values changed per file, where the change went, and the sync result. */
 
 
-const show = (ref) => `\`${(0,_image_ref_js__WEBPACK_IMPORTED_MODULE_1__/* .formatImageRef */ .kL)({ ...ref, ...(ref.digest && { digest: (0,_image_ref_js__WEBPACK_IMPORTED_MODULE_1__/* .shortDigest */ .VK)(ref.digest) }) })}\``;
+const show = (ref) => `\`${(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_1__/* .formatImageRef */ .kL)({ ...ref, ...(ref.digest && { digest: (0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_1__/* .shortDigest */ .VK)(ref.digest) }) })}\``;
 function renderSummary(s) {
     const lines = [`## gitops-bump: \`${s.image}\``, ''];
     if (!s.changed)
@@ -33587,6 +33503,107 @@ function errorMessage(err) {
     if (err instanceof Error)
         return err.message;
     return String(err);
+}
+
+
+/***/ }),
+
+/***/ 8707:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Bc: () => (/* binding */ isDigest),
+/* harmony export */   E4: () => (/* binding */ versionOf),
+/* harmony export */   Eo: () => (/* binding */ isName),
+/* harmony export */   G4: () => (/* binding */ sameImage),
+/* harmony export */   NM: () => (/* binding */ retarget),
+/* harmony export */   Pc: () => (/* binding */ normalizeName),
+/* harmony export */   Q: () => (/* binding */ parseImageRef),
+/* harmony export */   VK: () => (/* binding */ shortDigest),
+/* harmony export */   dz: () => (/* binding */ isTag),
+/* harmony export */   kL: () => (/* binding */ formatImageRef),
+/* harmony export */   yv: () => (/* binding */ DIGEST_EXPECTED)
+/* harmony export */ });
+/* unused harmony exports isPushableName, registryOf */
+// Only the algorithms registries serve, each with its exact length in lowercase hex: a
+// `sha512:` with 64 digits is a typo that no registry can resolve, so it is refused here.
+const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+const DIGEST_EXPECTED = 'sha256:<64>, sha384:<96> or sha512:<128> lowercase hex digits';
+const TAG = /^[\w][\w.-]{0,127}$/;
+const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9._\-/:]*[a-zA-Z0-9])?$/;
+/**
+ * What a registry accepts as a repository to push to: lowercase path components joined by `.`,
+ * `_`, `__` or dashes, after an optional `host[:port]/` (the distribution spec's name grammar).
+ */
+const PUSHABLE = /^(?:(?:[a-z0-9]+(?:[.-][a-z0-9]+)*|localhost)(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const isDigest = (value) => DIGEST.test(value);
+const isTag = (value) => TAG.test(value);
+/** Any name a manifest may hold (mixed case, as some charts write them). */
+const isName = (value) => NAME.test(value) && !value.includes('//');
+/** A name this suite may push to. */
+const isPushableName = (value) => PUSHABLE.test(value);
+/** Docker's rule for the registry of a name: a first component with `.` or `:`, or `localhost`. */
+function registryOf(name) {
+    const parts = name.split('/');
+    const first = parts[0];
+    if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+        return first.toLowerCase();
+    }
+    return 'docker.io';
+}
+function parseImageRef(ref) {
+    let rest = ref.trim();
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+    }
+    let tag;
+    const colon = rest.lastIndexOf(':');
+    if (colon > rest.lastIndexOf('/')) {
+        tag = rest.slice(colon + 1);
+        rest = rest.slice(0, colon);
+    }
+    return { name: rest, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
+}
+function formatImageRef(ref) {
+    return `${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/**
+ * Docker Hub names have several spellings (`nginx`, `library/nginx`, `docker.io/library/nginx`,
+ * `index.docker.io/library/nginx`); they are one image and must match each other. Registries
+ * are case-insensitive, repository paths are not.
+ */
+function normalizeName(name) {
+    const parts = name.split('/');
+    let registry = registryOf(name);
+    const hasRegistry = parts.length > 1 && registry === parts[0].toLowerCase();
+    const path = hasRegistry ? parts.slice(1) : parts;
+    if (registry === 'index.docker.io' || registry === 'registry-1.docker.io')
+        registry = 'docker.io';
+    if (registry === 'docker.io' && path.length === 1)
+        path.unshift('library');
+    return `${registry}/${path.join('/')}`;
+}
+const sameImage = (a, b) => normalizeName(a) === normalizeName(b);
+/** The new reference for an existing one: keeps its spelling of the name, replaces tag and digest. */
+function retarget(current, target) {
+    return {
+        name: current.name,
+        ...(target.tag !== undefined && { tag: target.tag }),
+        ...(target.digest !== undefined && { digest: target.digest }),
+    };
+}
+/** The version part for messages: `1.2.3`, `sha256:…` or `1.2.3@sha256:…`. */
+function versionOf(ref) {
+    if (ref.tag && ref.digest)
+        return `${ref.tag}@${ref.digest}`;
+    return ref.tag ?? ref.digest ?? '';
+}
+function shortDigest(digest) {
+    const [algo, hex] = digest.split(':');
+    return hex ? `${algo}:${hex.slice(0, 12)}` : digest;
 }
 
 
