@@ -1,6 +1,6 @@
 /** The shared Gemini client against the local fake that speaks Gemini's REST API. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
+import { FakeGemini, FAKE_GEMINI_KEY, fakeTokens, type GeminiRequest } from './helpers/fake-gemini.js';
 import {
   Gemini,
   fenceUntrusted,
@@ -260,10 +260,9 @@ describe('Gemini client', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('trims untrusted inputs to the token budget and notes what was left out', async () => {
-    fake.script({ json: { summary: 'ok', risk: 'low' } });
+  const bigRequest = () => {
     const big = Array.from({ length: 4000 }, (_, i) => `+line ${i} of a long generated diff`).join('\n');
-    const res = await client({ maxInputTokens: 4_000 }).generateJson({
+    return {
       ...request(),
       parts: [
         { label: 'task', text: 'Summarise.' },
@@ -271,16 +270,65 @@ describe('Gemini client', () => {
         { label: 'big.py', text: big, untrusted: true },
         { label: 'other.py', text: big, untrusted: true },
       ],
-    });
+    };
+  };
+  /** What the fake counts for the prompt it received (its usageMetadata.promptTokenCount). */
+  const sentTokens = (r: GeminiRequest): number =>
+    fakeTokens(r.userText) + fakeTokens(r.systemText) + fakeTokens(JSON.stringify(schema));
+
+  it("trims untrusted inputs to the token budget by Gemini's own count and notes what was left out", async () => {
+    fake.script({ json: { summary: 'ok', risk: 'low' } });
+    const res = await client({ maxInputTokens: 4_000 }).generateJson(bigRequest());
     expect(res.ok).toBe(true);
     if (res.ok)
       expect(res.note).toMatch(
         /inputs trimmed to fit 4000 input tokens: big\.py: trimmed, \d+ of 4000 lines left out; other\.py: trimmed/,
       );
     const sent = fake.requests[0]!;
-    expect(sent.userText.length + sent.systemText.length).toBeLessThanOrEqual(4_000 * 3);
+    expect(sentTokens(sent)).toBeLessThanOrEqual(4_000);
+    // countTokens measured ~4 characters a token: more is sent than the 3-characters guess allows.
+    expect(sent.userText.length + sent.systemText.length).toBeGreaterThan(4_000 * 3);
+    expect(fake.tokenCounts.length).toBeGreaterThanOrEqual(2);
+    expect(fake.tokenCounts.map((c) => c.status)).toEqual(fake.tokenCounts.map(() => 200));
+    expect(fake.tokenCounts.at(-1)!.totalTokens).toBeLessThanOrEqual(4_000);
     expect(sent.userText).toContain('print(1)');
     expect(sent.userText).toMatch(/characters left out to fit the token budget/);
+  });
+
+  it('falls back to the 3-characters-per-token estimate when countTokens fails', async () => {
+    fake.script({ json: { summary: 'ok', risk: 'low' } });
+    fake.countTokensFault = 500;
+    const res = await client({ maxInputTokens: 4_000 }).generateJson(bigRequest());
+    expect(res).toMatchObject({ ok: true, note: expect.stringMatching(/big\.py: trimmed/) });
+    const sent = fake.requests[0]!;
+    expect(sent.userText.length + sent.systemText.length).toBeLessThanOrEqual(4_000 * 3);
+    expect(fake.tokenCounts.map((c) => c.status)).toEqual([500]);
+  });
+
+  it('does not count a prompt that fits even at one character per token', async () => {
+    fake.script({ json: { summary: 'ok', risk: 'low' } });
+    expect((await client().generateJson(request())).ok).toBe(true);
+    expect(fake.tokenCounts).toHaveLength(0);
+  });
+
+  it('validates the reply with the whole schema, also keywords Gemini does not enforce', async () => {
+    fake.script({ json: { summary: 'x'.repeat(501), risk: 'low' } });
+    const res = await client().generateJson(request());
+    expect(res).toEqual({
+      ok: false,
+      reason:
+        'gemini-2.5-flash-lite: the reply did not match the schema ($.summary: must NOT have more than 500 characters)',
+    });
+  });
+
+  it('refuses an invalid response schema before calling Gemini', async () => {
+    const res = await client().generateJson({
+      ...request(),
+      schema: { type: 'object', properties: { a: { type: 'strng' } } },
+    });
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.reason).toMatch(/^the response schema is not valid JSON Schema: .*type/);
+    expect(fake.requests).toHaveLength(0);
   });
 });
 
@@ -305,18 +353,25 @@ describe('helpers', () => {
     expect(redact('token ghs_abc123 here', ['ghs_abc123', undefined, ''])).toBe('token *** here');
   });
 
-  it('checks values against the JSON Schema subset', () => {
+  it('checks values against the JSON Schema with Ajv, naming each problem by its path', () => {
     const s = {
       type: 'array',
       maxItems: 2,
-      items: { type: 'object', required: ['line'], properties: { line: { type: 'integer', minimum: 1 } } },
+      items: {
+        type: 'object',
+        required: ['line'],
+        properties: { line: { type: 'integer', minimum: 1 }, side: { enum: ['LEFT', 'RIGHT'] } },
+        additionalProperties: false,
+      },
     };
     expect(checkSchema(s, [{ line: 3 }])).toEqual([]);
-    expect(checkSchema(s, [{ line: 0 }, {}, { line: 1.5 }])).toEqual([
-      '$: more than 2 items',
-      '$[0].line: below 1',
+    expect(checkSchema(s, [{ line: 0 }, {}, { line: 1.5, side: 'UP', x: 1 }])).toEqual([
+      '$: must NOT have more than 2 items',
+      '$[0].line: must be >= 1',
       '$[1].line: missing',
+      '$[2].x: not allowed',
       '$[2].line: expected integer, got number',
+      '$[2].side: "UP" is not one of LEFT, RIGHT',
     ]);
   });
 
