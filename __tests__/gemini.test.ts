@@ -430,6 +430,42 @@ describe('the fake Gemini is held to the REST API (self-test)', () => {
     expect(count.totalTokens).toBe(fakeTokens('hello world'));
   });
 
+  it('sees responseJsonSchema as @google/genai sends it, and responseSchema converted to the proto subset', async () => {
+    fake.always({ json: { summary: 's', risk: 'low' } });
+    const config = { responseMimeType: 'application/json' };
+    await sdk().models.generateContent({
+      model: 'gemini-2.5-flash-lite',
+      contents: 'x',
+      config: { ...config, responseJsonSchema: schema },
+    });
+    // Sent unchanged (tJsonSchema is the identity).
+    expect(fake.requests.at(-1)!.body.generationConfig.responseJsonSchema).toEqual(schema);
+    await sdk().models.generateContent({
+      model: 'gemini-2.5-flash-lite',
+      contents: 'x',
+      config: { ...config, responseSchema: schema },
+    });
+    // tSchema upper-cases types and drops additionalProperties, which the proto has no field for.
+    const sent = fake.requests.at(-1)!;
+    expect(sent.status).toBe(200);
+    expect(sent.body.generationConfig.responseSchema).toMatchObject({
+      type: 'OBJECT',
+      properties: { risk: { type: 'STRING' } },
+    });
+    expect(sent.body.generationConfig.responseSchema.additionalProperties).toBeUndefined();
+    // A schema naming its dialect is moved to responseJsonSchema (maybeMoveToResponseJsonSchema).
+    const dialect = { $schema: 'https://json-schema.org/draft/2020-12/schema', ...schema };
+    await sdk().models.generateContent({
+      model: 'gemini-2.5-flash-lite',
+      contents: 'x',
+      config: { ...config, responseSchema: dialect },
+    });
+    expect(fake.requests.at(-1)!.body.generationConfig).toEqual(
+      expect.objectContaining({ responseJsonSchema: dialect }),
+    );
+    expect(fake.requests.at(-1)!.status).toBe(200);
+  });
+
   it('accepts the snake_case bodies of the REST reference examples', async () => {
     fake.script({ text: 'AI learns patterns from data.' });
     const res = await post({
