@@ -1,6 +1,8 @@
 /** The shared Gemini client against the local fake that speaks Gemini's REST API. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
+import { GoogleGenAI, HarmBlockThreshold, HarmCategory } from '@google/genai';
+import { FakeGemini, FAKE_GEMINI_KEY, fakeTokens, type GeminiRequest } from './helpers/fake-gemini.js';
+import { responseProblems } from './helpers/fake-gemini-wire.js';
 import {
   Gemini,
   fenceUntrusted,
@@ -260,10 +262,9 @@ describe('Gemini client', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('trims untrusted inputs to the token budget and notes what was left out', async () => {
-    fake.script({ json: { summary: 'ok', risk: 'low' } });
+  const bigRequest = () => {
     const big = Array.from({ length: 4000 }, (_, i) => `+line ${i} of a long generated diff`).join('\n');
-    const res = await client({ maxInputTokens: 4_000 }).generateJson({
+    return {
       ...request(),
       parts: [
         { label: 'task', text: 'Summarise.' },
@@ -271,16 +272,65 @@ describe('Gemini client', () => {
         { label: 'big.py', text: big, untrusted: true },
         { label: 'other.py', text: big, untrusted: true },
       ],
-    });
+    };
+  };
+  /** What the fake counts for the prompt it received (its usageMetadata.promptTokenCount). */
+  const sentTokens = (r: GeminiRequest): number =>
+    fakeTokens(r.userText) + fakeTokens(r.systemText) + fakeTokens(JSON.stringify(schema));
+
+  it("trims untrusted inputs to the token budget by Gemini's own count and notes what was left out", async () => {
+    fake.script({ json: { summary: 'ok', risk: 'low' } });
+    const res = await client({ maxInputTokens: 4_000 }).generateJson(bigRequest());
     expect(res.ok).toBe(true);
     if (res.ok)
       expect(res.note).toMatch(
         /inputs trimmed to fit 4000 input tokens: big\.py: trimmed, \d+ of 4000 lines left out; other\.py: trimmed/,
       );
     const sent = fake.requests[0]!;
-    expect(sent.userText.length + sent.systemText.length).toBeLessThanOrEqual(4_000 * 3);
+    expect(sentTokens(sent)).toBeLessThanOrEqual(4_000);
+    // countTokens measured ~4 characters a token: more is sent than the 3-characters guess allows.
+    expect(sent.userText.length + sent.systemText.length).toBeGreaterThan(4_000 * 3);
+    expect(fake.tokenCounts.length).toBeGreaterThanOrEqual(2);
+    expect(fake.tokenCounts.map((c) => c.status)).toEqual(fake.tokenCounts.map(() => 200));
+    expect(fake.tokenCounts.at(-1)!.totalTokens).toBeLessThanOrEqual(4_000);
     expect(sent.userText).toContain('print(1)');
     expect(sent.userText).toMatch(/characters left out to fit the token budget/);
+  });
+
+  it('falls back to the 3-characters-per-token estimate when countTokens fails', async () => {
+    fake.script({ json: { summary: 'ok', risk: 'low' } });
+    fake.countTokensFault = 500;
+    const res = await client({ maxInputTokens: 4_000 }).generateJson(bigRequest());
+    expect(res).toMatchObject({ ok: true, note: expect.stringMatching(/big\.py: trimmed/) });
+    const sent = fake.requests[0]!;
+    expect(sent.userText.length + sent.systemText.length).toBeLessThanOrEqual(4_000 * 3);
+    expect(fake.tokenCounts.map((c) => c.status)).toEqual([500]);
+  });
+
+  it('does not count a prompt that fits even at one character per token', async () => {
+    fake.script({ json: { summary: 'ok', risk: 'low' } });
+    expect((await client().generateJson(request())).ok).toBe(true);
+    expect(fake.tokenCounts).toHaveLength(0);
+  });
+
+  it('validates the reply with the whole schema, also keywords Gemini does not enforce', async () => {
+    fake.script({ json: { summary: 'x'.repeat(501), risk: 'low' } });
+    const res = await client().generateJson(request());
+    expect(res).toEqual({
+      ok: false,
+      reason:
+        'gemini-2.5-flash-lite: the reply did not match the schema ($.summary: must NOT have more than 500 characters)',
+    });
+  });
+
+  it('refuses an invalid response schema before calling Gemini', async () => {
+    const res = await client().generateJson({
+      ...request(),
+      schema: { type: 'object', properties: { a: { type: 'strng' } } },
+    });
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.reason).toMatch(/^the response schema is not valid JSON Schema: .*type/);
+    expect(fake.requests).toHaveLength(0);
   });
 });
 
@@ -305,23 +355,275 @@ describe('helpers', () => {
     expect(redact('token ghs_abc123 here', ['ghs_abc123', undefined, ''])).toBe('token *** here');
   });
 
-  it('checks values against the JSON Schema subset', () => {
+  it('checks values against the JSON Schema with Ajv, naming each problem by its path', () => {
     const s = {
       type: 'array',
       maxItems: 2,
-      items: { type: 'object', required: ['line'], properties: { line: { type: 'integer', minimum: 1 } } },
+      items: {
+        type: 'object',
+        required: ['line'],
+        properties: { line: { type: 'integer', minimum: 1 }, side: { enum: ['LEFT', 'RIGHT'] } },
+        additionalProperties: false,
+      },
     };
     expect(checkSchema(s, [{ line: 3 }])).toEqual([]);
-    expect(checkSchema(s, [{ line: 0 }, {}, { line: 1.5 }])).toEqual([
-      '$: more than 2 items',
-      '$[0].line: below 1',
+    expect(checkSchema(s, [{ line: 0 }, {}, { line: 1.5, side: 'UP', x: 1 }])).toEqual([
+      '$: must NOT have more than 2 items',
+      '$[0].line: must be >= 1',
       '$[1].line: missing',
+      '$[2].x: not allowed',
       '$[2].line: expected integer, got number',
+      '$[2].side: "UP" is not one of LEFT, RIGHT',
     ]);
   });
 
   it('reports when the instructions alone exceed the budget', () => {
     const fitted = fitToBudget('x'.repeat(10_000), [{ label: 'a', text: 'b', untrusted: true }], 1_000);
     expect(fitted.overflow).toMatch(/over the budget of 1000/);
+  });
+});
+
+describe('the fake Gemini is held to the REST API (self-test)', () => {
+  const post = (body: unknown, model = 'gemini-2.5-flash-lite', method = 'generateContent') =>
+    fetch(`${fake.url}/v1beta/models/${model}:${method}`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': FAKE_GEMINI_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const errorOf = async (body: unknown, model?: string) => {
+    const res = await post(body, model);
+    const { error } = (await res.json()) as {
+      error: { code: number; status: string; message: string; details?: unknown[] };
+    };
+    return { http: res.status, ...error };
+  };
+  const contents = [{ role: 'user', parts: [{ text: 'Explain how AI works in a few words' }] }];
+  const sdk = () =>
+    new GoogleGenAI({ apiKey: FAKE_GEMINI_KEY, vertexai: false, httpOptions: { baseUrl: fake.url } });
+
+  it('accepts what @google/genai really sends, with every option it serialises for the Developer API', async () => {
+    fake.always({ json: { summary: 's', risk: 'low' } });
+    const res = await sdk().models.generateContent({
+      model: 'gemini-2.5-flash',
+      contents: 'hello',
+      config: {
+        systemInstruction: 'be brief',
+        responseMimeType: 'application/json',
+        responseJsonSchema: { ...schema, propertyOrdering: ['summary', 'risk'] },
+        maxOutputTokens: 1024,
+        temperature: 0.2,
+        topP: 0.9,
+        topK: 40,
+        seed: 7,
+        stopSequences: ['END'],
+        candidateCount: 1,
+        safetySettings: [
+          { category: HarmCategory.HARM_CATEGORY_HARASSMENT, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH },
+        ],
+        thinkingConfig: { thinkingBudget: 256, includeThoughts: true },
+      },
+    });
+    expect(fake.requests.at(-1)!.status).toBe(200);
+    expect(res.text).toBe('{"summary":"s","risk":"low"}');
+    expect(res.candidates![0]!.content!.parts![0]).toMatchObject({ thought: true });
+    const count = await sdk().models.countTokens({ model: 'gemini-2.5-flash', contents: 'hello world' });
+    expect(count.totalTokens).toBe(fakeTokens('hello world'));
+  });
+
+  it('sees responseJsonSchema as @google/genai sends it, and responseSchema converted to the proto subset', async () => {
+    fake.always({ json: { summary: 's', risk: 'low' } });
+    const config = { responseMimeType: 'application/json' };
+    await sdk().models.generateContent({
+      model: 'gemini-2.5-flash-lite',
+      contents: 'x',
+      config: { ...config, responseJsonSchema: schema },
+    });
+    // Sent unchanged (tJsonSchema is the identity).
+    expect(fake.requests.at(-1)!.body.generationConfig.responseJsonSchema).toEqual(schema);
+    await sdk().models.generateContent({
+      model: 'gemini-2.5-flash-lite',
+      contents: 'x',
+      config: { ...config, responseSchema: schema },
+    });
+    // tSchema upper-cases types and drops additionalProperties, which the proto has no field for.
+    const sent = fake.requests.at(-1)!;
+    expect(sent.status).toBe(200);
+    expect(sent.body.generationConfig.responseSchema).toMatchObject({
+      type: 'OBJECT',
+      properties: { risk: { type: 'STRING' } },
+    });
+    expect(sent.body.generationConfig.responseSchema.additionalProperties).toBeUndefined();
+    // A schema naming its dialect is moved to responseJsonSchema (maybeMoveToResponseJsonSchema).
+    const dialect = { $schema: 'https://json-schema.org/draft/2020-12/schema', ...schema };
+    await sdk().models.generateContent({
+      model: 'gemini-2.5-flash-lite',
+      contents: 'x',
+      config: { ...config, responseSchema: dialect },
+    });
+    expect(fake.requests.at(-1)!.body.generationConfig).toEqual(
+      expect.objectContaining({ responseJsonSchema: dialect }),
+    );
+    expect(fake.requests.at(-1)!.status).toBe(200);
+  });
+
+  it('accepts the snake_case bodies of the REST reference examples', async () => {
+    fake.script({ text: 'AI learns patterns from data.' });
+    const res = await post({
+      system_instruction: { parts: [{ text: 'You are a cat.' }] },
+      contents,
+      generation_config: {
+        response_mime_type: 'text/plain',
+        max_output_tokens: 100,
+        thinking_config: { thinking_budget: 0 },
+      },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it.each([
+    [
+      { contents, prompt: 'x' },
+      'Invalid JSON payload received. Unknown name "prompt": Cannot find field.',
+      undefined,
+    ],
+    [
+      { contents, generationConfig: { maxTokens: 10 } },
+      `Invalid JSON payload received. Unknown name "maxTokens" at 'generation_config': Cannot find field.`,
+      'generation_config',
+    ],
+    [
+      { contents: [{ role: 'user', parts: [{ content: 'x' }] }] },
+      `Invalid JSON payload received. Unknown name "content" at 'contents[0].parts[0]': Cannot find field.`,
+      'contents[0].parts[0]',
+    ],
+    [
+      { contents, generationConfig: { thinkingConfig: { budget: 0 } } },
+      `Invalid JSON payload received. Unknown name "budget" at 'generation_config.thinking_config': Cannot find field.`,
+      'generation_config.thinking_config',
+    ],
+    [
+      {
+        contents,
+        generationConfig: {
+          responseMimeType: 'application/json',
+          responseSchema: { type: 'OBJECT', additionalProperties: false },
+        },
+      },
+      `Invalid JSON payload received. Unknown name "additionalProperties" at 'generation_config.response_schema': Cannot find field.`,
+      'generation_config.response_schema',
+    ],
+    [
+      { contents, generationConfig: { temperature: 'hot' } },
+      `Invalid value at 'generation_config.temperature' (TYPE_FLOAT), "hot"`,
+      'generation_config.temperature',
+    ],
+  ])('refuses the invented request %j with the 400 Google sends', async (body, message, field) => {
+    const err = await errorOf(body);
+    expect(err).toMatchObject({ http: 400, code: 400, status: 'INVALID_ARGUMENT', message });
+    expect(err.details).toEqual([
+      {
+        '@type': 'type.googleapis.com/google.rpc.BadRequest',
+        fieldViolations: [field ? { field, description: message } : { description: message }],
+      },
+    ]);
+  });
+
+  const withSchema = (s: unknown) => ({
+    contents,
+    generationConfig: { responseMimeType: 'application/json', responseJsonSchema: s },
+  });
+  it.each([
+    [
+      'a $ref with sibling keywords',
+      {
+        $defs: { a: { type: 'string' } },
+        type: 'object',
+        properties: { x: { $ref: '#/$defs/a', description: 'd' } },
+      },
+      /when \$ref is set/,
+    ],
+    [
+      'a $ref that resolves to nothing',
+      { type: 'object', properties: { x: { $ref: '#/$defs/none' } } },
+      /cannot resolve/,
+    ],
+    ['an enum of booleans', { type: 'boolean', enum: [true] }, /only strings and numbers/],
+    ['an unknown type', { type: 'object', properties: { a: { type: 'strng' } } }, /response_json_schema/],
+    ['not a schema at all', ['string'], /must be a JSON object/],
+  ])('refuses a response schema the API refuses: %s', async (_, s, message) => {
+    const err = await errorOf(withSchema(s));
+    expect(err).toMatchObject({ http: 400, status: 'INVALID_ARGUMENT' });
+    expect(err.message).toMatch(message);
+  });
+
+  it('accepts keywords outside the supported list (ignored by the API, so replies may break them)', async () => {
+    fake.script({ json: { summary: 'x'.repeat(600), risk: 'low' } });
+    expect((await post(withSchema(schema))).status).toBe(200);
+  });
+
+  it('reports usageMetadata as Gemini does: thoughts only where the model thinks, totals add up', async () => {
+    const usage = async (model: string, generationConfig: object = {}) => {
+      fake.script({ json: { summary: 'ok', risk: 'low' } });
+      const res = await post({ contents, generationConfig }, model);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { usageMetadata: Record<string, number>; candidates: unknown[] };
+      expect(responseProblems(body)).toEqual([]);
+      return body.usageMetadata;
+    };
+    const lite = await usage('gemini-2.5-flash-lite');
+    expect(lite).toEqual({
+      promptTokenCount: fakeTokens(contents[0]!.parts[0]!.text),
+      candidatesTokenCount: fakeTokens('{"summary":"ok","risk":"low"}'),
+      totalTokenCount: lite.promptTokenCount! + lite.candidatesTokenCount!,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: lite.promptTokenCount }],
+    });
+    const flash = await usage('gemini-2.5-flash');
+    expect(flash.thoughtsTokenCount).toBeGreaterThan(0);
+    expect(flash.totalTokenCount).toBe(
+      flash.promptTokenCount! + flash.candidatesTokenCount! + flash.thoughtsTokenCount!,
+    );
+    expect(
+      (await usage('gemini-2.5-flash', { thinkingConfig: { thinkingBudget: 0 } })).thoughtsTokenCount,
+    ).toBeUndefined();
+    expect((await usage('gemini-2.0-flash')).thoughtsTokenCount).toBeUndefined();
+    const pro = await errorOf(
+      { contents, generationConfig: { thinkingConfig: { thinkingBudget: 0 } } },
+      'gemini-2.5-pro',
+    );
+    expect(pro).toMatchObject({ http: 400, message: expect.stringMatching(/only works in thinking mode/) });
+  });
+
+  it('lets thoughts use up maxOutputTokens, as Gemini 2.5 does, and the client says so', async () => {
+    fake.script({ json: { summary: 'a fine change', risk: 'low' } });
+    const res = await client({ model: 'gemini-2.5-pro', maxOutputTokens: 40 }).generateJson(request());
+    expect(res).toMatchObject({ ok: false, reason: expect.stringMatching(/MAX_TOKENS/) });
+  });
+
+  it('checks its replies against the REST response shape: invented shapes fail', () => {
+    const real = {
+      candidates: [{ content: { parts: [{ text: 'hi' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: {
+        promptTokenCount: 3,
+        candidatesTokenCount: 1,
+        totalTokenCount: 4,
+        promptTokensDetails: [{ modality: 'TEXT', tokenCount: 3 }],
+      },
+      modelVersion: 'gemini-2.5-flash-lite',
+      responseId: 'abc',
+    };
+    expect(responseProblems(real)).toEqual([]);
+    expect(
+      responseProblems({ ...real, usageMetadata: { ...real.usageMetadata, inputTokens: 3 } }),
+    ).not.toEqual([]);
+    expect(
+      responseProblems({ ...real, usageMetadata: { ...real.usageMetadata, totalTokenCount: 9 } }),
+    ).toEqual(['/usageMetadata totalTokenCount 9 != 4']);
+    expect(responseProblems({ ...real, candidates: [{ text: 'hi', index: 0 }] })).not.toEqual([]);
+    expect(
+      responseProblems({
+        ...real,
+        usageMetadata: { ...real.usageMetadata, candidatesTokenCount: 0, totalTokenCount: 3 },
+      }),
+    ).not.toEqual([]);
   });
 });

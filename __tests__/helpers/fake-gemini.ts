@@ -1,13 +1,28 @@
 /**
  * A local stand-in for the Gemini API (generativelanguage.googleapis.com) that speaks
- * `POST /v1beta/models/{model}:generateContent` as Gemini does, for the SDK's
- * `httpOptions.baseUrl` / $GOOGLE_GEMINI_BASE_URL. It checks the request the way Gemini does
- * (API key header, known models, request fields, generationConfig) and answers from a script:
- * JSON replies, 429 with RetryInfo, 5xx, a hang, SAFETY, MAX_TOKENS, a blocked prompt, JSON
- * that breaks the schema, or a function of the request (a "compromised" model).
- * Every request is recorded so tests can assert what was sent.
+ * `POST /v1beta/models/{model}:generateContent` and `:countTokens` as Gemini does, for the SDK's
+ * `httpOptions.baseUrl` / $GOOGLE_GEMINI_BASE_URL. It checks requests the way Gemini does (API key
+ * header, known models, every field name and type of the request messages, generationConfig
+ * values, the response schema; fake-gemini-wire.ts) and answers from a script: JSON replies, 429
+ * with RetryInfo, 5xx, a hang, SAFETY, MAX_TOKENS, a blocked prompt, JSON that breaks the schema,
+ * or a function of the request (a "compromised" model). Replies carry usageMetadata as Gemini
+ * counts it (thinking models report thoughtsTokenCount, and thoughts use up maxOutputTokens), and
+ * every reply is checked against the REST reference's response shape before it is sent.
+ * generateContent requests are recorded in `requests`, countTokens requests in `tokenCounts`.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  badPayload,
+  COUNT_TOKENS_REQUEST,
+  decode,
+  GENERATE_CONTENT_REQUEST,
+  GoogleError,
+  invalid,
+  jsonSchemaProblems,
+  protoSchemaProblems,
+  responseProblems,
+} from './fake-gemini-wire.js';
 
 export interface GeminiRequest {
   model: string;
@@ -40,50 +55,33 @@ export type Answer =
 
 export const FAKE_GEMINI_KEY = 'AIzaFAKE-test-key-0123456789abcdef';
 
-const KNOWN_TOP_LEVEL = new Set([
-  'contents',
-  'tools',
-  'toolConfig',
-  'safetySettings',
-  'systemInstruction',
-  'generationConfig',
-  'cachedContent',
+const MIME_TYPES = new Set([
+  'text/plain',
+  'application/json',
+  'application/xml',
+  'application/yaml',
+  'text/x.enum',
 ]);
-const KNOWN_GENERATION_CONFIG = new Set([
-  'stopSequences',
-  'responseMimeType',
-  'responseSchema',
-  'responseJsonSchema',
-  '_responseJsonSchema',
-  'responseModalities',
-  'candidateCount',
-  'maxOutputTokens',
-  'temperature',
-  'topP',
-  'topK',
-  'seed',
-  'presencePenalty',
-  'frequencyPenalty',
-  'responseLogprobs',
-  'logprobs',
-  'thinkingConfig',
-  'mediaResolution',
-  'speechConfig',
-]);
-const MIME_TYPES = new Set(['text/plain', 'application/json', 'text/x.enum']);
 
-class GoogleError extends Error {
-  constructor(
-    readonly code: number,
-    readonly status: string,
-    message: string,
-    readonly details?: unknown[],
-  ) {
-    super(message);
-  }
+/** The fake's tokenizer: about four characters a token, as Gemini's is for English. */
+export function fakeTokens(text: string): number {
+  return Math.ceil(text.length / 4);
 }
 
-const invalid = (message: string): GoogleError => new GoogleError(400, 'INVALID_ARGUMENT', message);
+/** How each model thinks (Gemini 2.5: pro always, flash by default, flash-lite only when asked). */
+const THINKING: Record<string, 'always' | 'default' | 'optional'> = {
+  'gemini-2.5-pro': 'always',
+  'gemini-2.5-flash': 'default',
+  'gemini-2.5-flash-lite': 'optional',
+};
+const INPUT_TOKEN_LIMIT = 1_048_576;
+
+export interface CountTokensRecord {
+  model: string;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  totalTokens?: number;
+  status: number;
+}
 
 const STATUS_NAMES: Record<number, [string, string]> = {
   400: ['INVALID_ARGUMENT', 'Request contains an invalid argument.'],
@@ -98,20 +96,27 @@ const STATUS_NAMES: Record<number, [string, string]> = {
   504: ['DEADLINE_EXCEEDED', 'The request timed out. Please try again.'],
 };
 
-function checkParts(parts: unknown, where: string): string[] {
-  if (!Array.isArray(parts) || parts.length === 0)
-    throw invalid(`* ${where}.parts: contents.parts must not be empty.`);
-  return parts.map((p, i) => {
-    if (!p || typeof p !== 'object') throw invalid(`* ${where}.parts[${i}]: must be an object`);
-    const part = p as Record<string, unknown>;
-    if (part.text !== undefined && typeof part.text !== 'string')
-      throw invalid(`Invalid value at '${where}.parts[${i}].text' (TYPE_STRING)`);
-    return typeof part.text === 'string' ? part.text : '';
+type Content = { role?: string; parts?: { text?: string; thought?: boolean }[] };
+
+function texts(c: Content | undefined): string[] {
+  return (c?.parts ?? []).map((p) => (typeof p.text === 'string' ? p.text : ''));
+}
+
+/** Content rules the service applies once the payload has the right shape. */
+function checkContents(contents: Content[] | undefined, at: string): void {
+  if (!contents?.length) throw invalid(`* ${at}.contents: contents is not specified\n`);
+  contents.forEach((c, i) => {
+    if (c.role !== undefined && c.role !== 'user' && c.role !== 'model')
+      throw invalid('Please use a valid role: user, model.');
+    if (!c.parts?.length) throw invalid(`* ${at}.contents[${i}].parts: contents.parts must not be empty.\n`);
   });
 }
 
 export class FakeGemini {
   readonly requests: GeminiRequest[] = [];
+  readonly tokenCounts: CountTokensRecord[] = [];
+  /** When set, countTokens answers this error (e.g. 500, 429) instead of counting. */
+  countTokensFault?: number;
   key = FAKE_GEMINI_KEY;
   /** Models that exist; others answer 404 like a retired model. */
   readonly models = new Set([
@@ -148,6 +153,8 @@ export class FakeGemini {
   reset(): void {
     this.queue.length = 0;
     this.requests.length = 0;
+    this.tokenCounts.length = 0;
+    this.countTokensFault = undefined;
     this.fallback = { status: 500, message: 'fake-gemini: no answer scripted' };
   }
 
@@ -174,14 +181,14 @@ export class FakeGemini {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 
-  private send(res: ServerResponse, status: number, body: unknown, record?: GeminiRequest): void {
+  private send(res: ServerResponse, status: number, body: unknown, record?: { status: number }): void {
     if (record) record.status = status;
     if (res.headersSent || res.destroyed) return;
     res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'x-gemini-fake': '1' });
     res.end(JSON.stringify(body));
   }
 
-  private sendError(res: ServerResponse, e: GoogleError, record?: GeminiRequest): void {
+  private sendError(res: ServerResponse, e: GoogleError, record?: { status: number }): void {
     this.send(
       res,
       e.code,
@@ -202,7 +209,7 @@ export class FakeGemini {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', this.url);
-    const m = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(url.pathname);
+    const m = /^\/v1beta\/models\/([^/:]+):(generateContent|countTokens)$/.exec(url.pathname);
     if (!m || req.method !== 'POST') {
       return this.sendError(
         res,
@@ -210,6 +217,7 @@ export class FakeGemini {
       );
     }
     const model = decodeURIComponent(m[1]!);
+    if (m[2] === 'countTokens') return this.countTokens(req, res, url, model, raw);
     const record: GeminiRequest = {
       model,
       path: url.pathname,
@@ -221,110 +229,177 @@ export class FakeGemini {
       status: 0,
     };
     this.requests.push(record);
+    let promptTokens: number;
     try {
-      const key = req.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
-      if (key === undefined || key === '') {
-        throw new GoogleError(
-          403,
-          'PERMISSION_DENIED',
-          "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
-        );
-      }
-      if (key !== this.key) {
-        throw new GoogleError(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
-          {
-            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
-            reason: 'API_KEY_INVALID',
-            domain: 'googleapis.com',
-            metadata: { service: 'generativelanguage.googleapis.com' },
-          },
-        ]);
-      }
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(raw) as Record<string, unknown>;
-      } catch {
-        throw invalid('Invalid JSON payload received. Unexpected token.');
-      }
-      record.body = body;
-      for (const k of Object.keys(body)) {
-        if (!KNOWN_TOP_LEVEL.has(k))
-          throw invalid(`Invalid JSON payload received. Unknown name "${k}": Cannot find field.`);
-      }
-      const contents = body.contents;
-      if (!Array.isArray(contents) || contents.length === 0) {
-        throw invalid('* GenerateContentRequest.contents: contents is not specified\n');
-      }
-      const user: string[] = [];
-      contents.forEach((c: { role?: string; parts?: unknown }, i) => {
-        if (c.role !== undefined && c.role !== 'user' && c.role !== 'model')
-          throw invalid(`Please use a valid role: user, model.`);
-        const texts = checkParts(c.parts, `contents[${i}]`);
-        if (c.role !== 'model') user.push(...texts);
-      });
-      record.userText = user.join('\n');
-      if (body.systemInstruction !== undefined) {
-        const si = body.systemInstruction as { parts?: unknown };
-        record.systemText = checkParts(si.parts, 'system_instruction').join('\n');
-      }
-      const gc = (body.generationConfig ?? {}) as Record<string, unknown>;
-      for (const k of Object.keys(gc)) {
-        if (!KNOWN_GENERATION_CONFIG.has(k))
-          throw invalid(
-            `Invalid JSON payload received. Unknown name "${k}" at 'generation_config': Cannot find field.`,
-          );
-      }
-      if (gc.responseMimeType !== undefined && !MIME_TYPES.has(String(gc.responseMimeType))) {
-        throw invalid(
-          `* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are \`text/plain\`, \`application/json\`, \`application/xml\`, \`application/yaml\` and \`text/x.enum\`.`,
-        );
-      }
-      if (gc.responseSchema !== undefined && gc.responseJsonSchema !== undefined) {
-        throw invalid('responseSchema and responseJsonSchema cannot both be set.');
-      }
-      if (
-        (gc.responseSchema ?? gc.responseJsonSchema) !== undefined &&
-        gc.responseMimeType !== 'application/json'
-      ) {
-        throw invalid(
-          '* GenerateContentRequest.generation_config.response_schema: a response schema requires response_mime_type application/json.',
-        );
-      }
-      if (
-        gc.maxOutputTokens !== undefined &&
-        !(Number.isInteger(gc.maxOutputTokens) && Number(gc.maxOutputTokens) > 0)
-      ) {
-        throw invalid(
-          '* GenerateContentRequest.generation_config.max_output_tokens: must be a positive integer',
-        );
-      }
-      if (!this.models.has(model)) {
-        throw new GoogleError(
-          404,
-          'NOT_FOUND',
-          `models/${model} is not found for API version v1beta, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`,
-        );
-      }
+      this.authorize(req, url);
+      record.body = this.parse(raw, GENERATE_CONTENT_REQUEST);
+      promptTokens = this.checkGenerate(record);
+      this.checkModel(model, 'generateContent');
     } catch (err) {
       if (err instanceof GoogleError) return this.sendError(res, err, record);
       throw err;
     }
-
     let answer = this.queue.shift() ?? this.fallback;
     while (typeof answer === 'function') answer = answer(record);
-    this.answer(res, record, answer);
+    this.answer(res, record, answer, promptTokens);
+  }
+
+  private authorize(req: IncomingMessage, url: URL): void {
+    const key = req.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
+    if (key === undefined || key === '') {
+      throw new GoogleError(
+        403,
+        'PERMISSION_DENIED',
+        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+      );
+    }
+    if (key !== this.key) {
+      throw new GoogleError(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'API_KEY_INVALID',
+          domain: 'googleapis.com',
+          metadata: { service: 'generativelanguage.googleapis.com' },
+        },
+      ]);
+    }
+  }
+
+  /** JSON, then every field name and type against the request message (names come back lowerCamel). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private parse(raw: string, message: typeof GENERATE_CONTENT_REQUEST): Record<string, any> {
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw invalid('Invalid JSON payload received. Unexpected token.');
+    }
+    const decoded = decode(body, message);
+    if (decoded.problems.length) throw badPayload(decoded.problems);
+    return decoded.value as Record<string, unknown>;
+  }
+
+  private checkModel(model: string, method: string): void {
+    if (!this.models.has(model)) {
+      throw new GoogleError(
+        404,
+        'NOT_FOUND',
+        `models/${model} is not found for API version v1beta, or is not supported for ${method}. Call ListModels to see the list of available models and their supported methods.`,
+      );
+    }
+  }
+
+  /** The service's own checks of a well-formed request; returns the prompt's token count. */
+  private checkGenerate(record: GeminiRequest): number {
+    const body = record.body as {
+      contents?: Content[];
+      systemInstruction?: Content;
+      generationConfig?: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    checkContents(body.contents, 'GenerateContentRequest');
+    record.userText = body
+      .contents!.filter((c) => c.role !== 'model')
+      .flatMap(texts)
+      .join('\n');
+    record.systemText = texts(body.systemInstruction).join('\n');
+    if (body.systemInstruction && !body.systemInstruction.parts?.length)
+      throw invalid('* GenerateContentRequest.system_instruction.parts: contents.parts must not be empty.\n');
+    const gc = body.generationConfig ?? {};
+    const at = '* GenerateContentRequest.generation_config';
+    if (gc.responseMimeType !== undefined && !MIME_TYPES.has(String(gc.responseMimeType))) {
+      throw invalid(
+        `${at}.response_mime_type: allowed mimetypes are \`text/plain\`, \`application/json\`, \`application/xml\`, \`application/yaml\` and \`text/x.enum\`.`,
+      );
+    }
+    const schema = gc.responseJsonSchema ?? gc._responseJsonSchema ?? gc.responseSchema;
+    if (gc.responseSchema !== undefined && (gc.responseJsonSchema ?? gc._responseJsonSchema) !== undefined)
+      throw invalid(`${at}: response_schema and response_json_schema cannot both be set.`);
+    if (
+      schema !== undefined &&
+      gc.responseMimeType !== 'application/json' &&
+      gc.responseMimeType !== 'text/x.enum'
+    )
+      throw invalid(
+        `${at}.response_mime_type: a response schema requires response_mime_type application/json.`,
+      );
+    const schemaProblems =
+      gc.responseSchema !== undefined
+        ? protoSchemaProblems(gc.responseSchema)
+        : jsonSchemaProblems(schema ?? {});
+    if (schema !== undefined && schemaProblems.length) throw invalid(schemaProblems.join('\n'));
+    if (gc.maxOutputTokens !== undefined && !(gc.maxOutputTokens > 0))
+      throw invalid(`${at}.max_output_tokens: must be a positive integer`);
+    if (gc.temperature !== undefined && !(gc.temperature >= 0 && gc.temperature <= 2))
+      throw invalid(`${at}.temperature: temperature must be in [0.0, 2.0]`);
+    if (gc.candidateCount !== undefined && !(gc.candidateCount >= 1 && gc.candidateCount <= 8))
+      throw invalid(`${at}.candidate_count: must be in [1, 8]`);
+    if (THINKING[record.model] === 'always' && gc.thinkingConfig?.thinkingBudget === 0)
+      throw invalid('Budget 0 is invalid. This model only works in thinking mode.');
+    // The response schema counts as input, as the structured-output guide says.
+    const tokens =
+      [...body.contents!.flatMap(texts), ...texts(body.systemInstruction)].reduce(
+        (n, t) => n + fakeTokens(t),
+        0,
+      ) + (schema !== undefined ? fakeTokens(JSON.stringify(schema)) : 0);
+    if (tokens > INPUT_TOKEN_LIMIT)
+      throw invalid(
+        `The input token count (${tokens}) exceeds the maximum number of tokens allowed (${INPUT_TOKEN_LIMIT}).`,
+      );
+    return tokens;
+  }
+
+  private countTokens(req: IncomingMessage, res: ServerResponse, url: URL, model: string, raw: string): void {
+    const record: CountTokensRecord = { model, body: undefined, status: 0 };
+    this.tokenCounts.push(record);
+    try {
+      this.authorize(req, url);
+      record.body = this.parse(raw, COUNT_TOKENS_REQUEST);
+      const body = record.body as { contents?: Content[]; generateContentRequest?: { contents?: Content[] } };
+      if (body.contents !== undefined && body.generateContentRequest !== undefined)
+        throw invalid('* CountTokensRequest: contents and generate_content_request are mutually exclusive.');
+      const inner = body.generateContentRequest;
+      checkContents(
+        inner?.contents ?? body.contents,
+        inner ? 'CountTokensRequest.generate_content_request' : 'CountTokensRequest',
+      );
+      this.checkModel(model, 'countTokens');
+      if (this.countTokensFault !== undefined) {
+        const [status, message] = STATUS_NAMES[this.countTokensFault] ?? ['UNKNOWN', 'Unknown error'];
+        throw new GoogleError(this.countTokensFault, status, message);
+      }
+      let total: number;
+      if (inner) {
+        const probe = { ...record, body: inner, userText: '', systemText: '' } as unknown as GeminiRequest;
+        total = this.checkGenerate(probe);
+      } else total = body.contents!.flatMap(texts).reduce((n, t) => n + fakeTokens(t), 0);
+      record.totalTokens = total;
+      this.send(
+        res,
+        200,
+        { totalTokens: total, promptTokensDetails: [{ modality: 'TEXT', tokenCount: total }] },
+        record,
+      );
+    } catch (err) {
+      if (err instanceof GoogleError) return this.sendError(res, err, record);
+      throw err;
+    }
+  }
+
+  /** Sends a 200 reply after checking it has the shape Gemini's replies have. */
+  private reply(res: ServerResponse, body: unknown, record: GeminiRequest): void {
+    const problems = responseProblems(body);
+    if (problems.length)
+      throw new Error(`fake-gemini would send a reply Gemini never sends: ${problems.join('; ')}`);
+    this.send(res, 200, body, record);
   }
 
   private answer(
     res: ServerResponse,
     record: GeminiRequest,
     a: Exclude<Answer, (r: GeminiRequest) => Answer>,
+    promptTokens: number,
   ): void {
-    const usage = (out: number) => {
-      const prompt = Math.ceil((record.userText.length + record.systemText.length) / 4);
-      return { promptTokenCount: prompt, candidatesTokenCount: out, totalTokenCount: prompt + out };
-    };
-    const base = { modelVersion: record.model, responseId: `fake-${this.requests.length}` };
+    const base = { modelVersion: record.model, responseId: randomBytes(17).toString('base64url') };
     if ('hang' in a) {
       record.status = -1;
       this.hanging.add(res);
@@ -333,65 +408,107 @@ export class FakeGemini {
     }
     if ('status' in a) {
       const [status, message] = STATUS_NAMES[a.status] ?? ['UNKNOWN', 'Unknown error'];
-      const details =
-        a.retryDelay !== undefined
-          ? [
-              {
-                '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
-                violations: [
-                  {
-                    quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
-                    quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
-                    quotaDimensions: { location: 'global', model: record.model },
-                    quotaValue: '15',
-                  },
-                ],
-              },
-              {
-                '@type': 'type.googleapis.com/google.rpc.Help',
-                links: [
-                  {
-                    description: 'Learn more about Gemini API quotas',
-                    url: 'https://ai.google.dev/gemini-api/docs/rate-limits',
-                  },
-                ],
-              },
-              { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: a.retryDelay },
-            ]
-          : undefined;
+      const details = a.retryDelay !== undefined ? quotaDetails(record.model, a.retryDelay) : undefined;
       return this.sendError(res, new GoogleError(a.status, status, a.message ?? message, details), record);
     }
     if ('blockReason' in a) {
-      return this.send(
-        res,
-        200,
-        {
-          promptFeedback: {
-            blockReason: a.blockReason,
-            safetyRatings: [
-              { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true },
-            ],
-          },
-          usageMetadata: usage(0),
-          ...base,
+      const body = {
+        promptFeedback: {
+          blockReason: a.blockReason,
+          safetyRatings: [
+            { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true },
+          ],
         },
-        record,
-      );
+        usageMetadata: usage(promptTokens, 0, 0),
+        ...base,
+      };
+      return this.reply(res, body, record);
     }
-    const text = 'json' in a ? JSON.stringify(a.json) : a.text;
-    const finishReason = ('finishReason' in a ? a.finishReason : undefined) ?? 'STOP';
-    const candidate: Record<string, unknown> = { finishReason, index: 0 };
-    if (text !== undefined) candidate.content = { parts: [{ text }], role: 'model' };
+    this.reply(res, { ...this.candidate(record, a, promptTokens), ...base }, record);
+  }
+
+  /**
+   * One candidate as Gemini builds it: thinking models spend thought tokens first, and thoughts
+   * and text together stop at maxOutputTokens (MAX_TOKENS, the text cut where the limit fell).
+   */
+  private candidate(
+    record: GeminiRequest,
+    a: { json: unknown } | { text?: string; finishReason?: string },
+    promptTokens: number,
+  ): Record<string, unknown> {
+    const gc = (record.body?.generationConfig ?? {}) as {
+      maxOutputTokens?: number;
+      thinkingConfig?: { thinkingBudget?: number; includeThoughts?: boolean };
+    };
+    const budget = gc.thinkingConfig?.thinkingBudget;
+    const mode = THINKING[record.model];
+    const thinks =
+      mode === 'always' ||
+      (mode === 'default' && budget !== 0) ||
+      (mode === 'optional' && budget !== undefined && budget !== 0);
+    const maxOut = gc.maxOutputTokens ?? 65_536;
+    const wanted = 48 + Math.ceil(promptTokens / 20);
+    const thoughts = thinks
+      ? Math.min(maxOut, budget !== undefined && budget > 0 ? Math.min(budget, wanted) : wanted)
+      : 0;
+    let text = 'json' in a ? JSON.stringify(a.json) : a.text;
+    let finishReason = ('finishReason' in a ? a.finishReason : undefined) ?? 'STOP';
+    if (text !== undefined && thoughts + fakeTokens(text) > maxOut) {
+      text = text.slice(0, (maxOut - thoughts) * 4);
+      finishReason = 'MAX_TOKENS';
+    }
+    const parts: { text: string; thought?: true }[] = [];
+    if (thinks && gc.thinkingConfig?.includeThoughts)
+      parts.push({ text: '**Reading the request**\n\nI look at what was asked.', thought: true });
+    if (text) parts.push({ text });
+    const candidate: Record<string, unknown> = {
+      content: parts.length ? { parts, role: 'model' } : { role: 'model' },
+      finishReason,
+      index: 0,
+    };
     if (finishReason === 'SAFETY') {
+      delete candidate.content;
       candidate.safetyRatings = [
         { category: 'HARM_CATEGORY_HARASSMENT', probability: 'HIGH', blocked: true },
       ];
     }
-    this.send(
-      res,
-      200,
-      { candidates: [candidate], usageMetadata: usage(Math.ceil((text ?? '').length / 4)), ...base },
-      record,
-    );
+    return { candidates: [candidate], usageMetadata: usage(promptTokens, fakeTokens(text ?? ''), thoughts) };
   }
+}
+
+/** usageMetadata as Gemini sends it: zero counts left out, the total the sum of the others. */
+function usage(prompt: number, candidates: number, thoughts: number): Record<string, unknown> {
+  return {
+    promptTokenCount: prompt,
+    ...(candidates ? { candidatesTokenCount: candidates } : {}),
+    totalTokenCount: prompt + candidates + thoughts,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: prompt }],
+    ...(thoughts ? { thoughtsTokenCount: thoughts } : {}),
+  };
+}
+
+function quotaDetails(model: string, retryDelay: string): unknown[] {
+  return [
+    {
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [
+        {
+          quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+          quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
+          quotaDimensions: { location: 'global', model },
+          quotaValue: '15',
+        },
+      ],
+    },
+    {
+      '@type': 'type.googleapis.com/google.rpc.Help',
+      links: [
+        {
+          description: 'Learn more about Gemini API quotas',
+          url: 'https://ai.google.dev/gemini-api/docs/rate-limits',
+        },
+      ],
+    },
+    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay },
+  ];
 }

@@ -1,8 +1,9 @@
 /**
- * A per-call token budget. Gemini's tokenizer is not available offline, so the size is
- * estimated conservatively (3 characters per token; English prose is ~4, code is denser).
- * Trusted parts are kept whole; untrusted parts share what is left fairly, smallest first,
- * and each cut is recorded so the caller can say what the model did not see.
+ * A per-call token budget. The client asks Gemini's tokenizer (models.countTokens) how big a
+ * prompt is and passes the characters-per-token it measured here; without an answer (offline,
+ * countTokens failing) the size is estimated conservatively at 3 characters per token (English
+ * prose is ~4, code is denser). Trusted parts are kept whole; untrusted parts share what is left
+ * fairly, smallest first, and each cut is recorded so the caller can say what the model did not see.
  */
 export const CHARS_PER_TOKEN = 3;
 
@@ -34,8 +35,13 @@ function cut(text: string, maxChars: number): string {
   return nl > maxChars * 0.75 ? head.slice(0, nl) : head;
 }
 
-export function fitToBudget(system: string, parts: BudgetPart[], maxTokens: number): Fitted {
-  const budgetChars = maxTokens * CHARS_PER_TOKEN;
+export function fitToBudget(
+  system: string,
+  parts: BudgetPart[],
+  maxTokens: number,
+  charsPerToken: number = CHARS_PER_TOKEN,
+): Fitted {
+  const budgetChars = Math.floor(maxTokens * charsPerToken);
   const fixed =
     system.length +
     parts.filter((p) => !p.untrusted).reduce((n, p) => n + p.text.length + PART_OVERHEAD_CHARS, 0);
@@ -45,7 +51,7 @@ export function fitToBudget(system: string, parts: BudgetPart[], maxTokens: numb
     return {
       parts,
       cuts: [],
-      overflow: `the instructions alone need ~${estimateTokens(' '.repeat(fixed))} tokens, over the budget of ${maxTokens}`,
+      overflow: `the instructions alone need ~${Math.ceil(fixed / charsPerToken)} tokens, over the budget of ${maxTokens}`,
     };
   }
   const allowed = new Map<number, number>();

@@ -7,11 +7,12 @@
  */
 import * as core from '@actions/core';
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import { fitToBudget } from './budget.js';
 import { classify } from './failures.js';
 import { DEFAULT_MODEL } from './defaults.js';
 import { fenceUntrusted, newBoundary, redact, UNTRUSTED_POLICY } from './fence.js';
 import { readReply } from './reply.js';
+import { validatorFor } from './schema.js';
+import { fitCounted, type Counter } from './tokens.js';
 
 export { fenceUntrusted, neutralize, redact, safeLabel, UNTRUSTED_POLICY } from './fence.js';
 export { checkSchema, type JsonSchema } from './schema.js';
@@ -31,7 +32,7 @@ export interface GeminiOptions {
   timeoutMs?: number;
   /** Attempts per model, the first included. Default 3. */
   attempts?: number;
-  /** Budget for the whole prompt (system instruction included). Default 30,000. */
+  /** Budget for the whole prompt (system instruction and response schema included), by Gemini's count. Default 30,000. */
   maxInputTokens?: number;
   /** Default 8,192. */
   maxOutputTokens?: number;
@@ -54,7 +55,7 @@ export interface PromptPart {
 export interface JsonRequest<T> {
   system: string;
   parts: PromptPart[];
-  /** JSON Schema, sent as responseJsonSchema and checked locally. */
+  /** JSON Schema, sent as responseJsonSchema and checked locally (Ajv). */
   schema: object;
   /** Extra checks beyond the schema (e.g. cross-field rules). */
   validate?: (v: unknown) => v is T;
@@ -116,8 +117,20 @@ export class Gemini {
 
   async generateJson<T>(req: JsonRequest<T>): Promise<StructuredResult<T>> {
     if (!this.ai) return { ok: false, reason: 'no Gemini API key was given', unavailable: true };
+    try {
+      validatorFor(req.schema);
+    } catch (err) {
+      return { ok: false, reason: `the response schema is not valid JSON Schema: ${(err as Error).message}` };
+    }
     const system = `${req.system.trim()}\n\n${UNTRUSTED_POLICY}`;
-    const fitted = fitToBudget(system, req.parts, this.o.maxInputTokens);
+    const fitted = await fitCounted({
+      system,
+      parts: req.parts,
+      schema: req.schema,
+      maxTokens: this.o.maxInputTokens,
+      render: (parts) => renderParts(parts),
+      count: this.counter(this.models[0]!),
+    });
     if (fitted.overflow) return { ok: false, reason: `max input tokens: ${fitted.overflow}` };
     const note = fitted.cuts.length
       ? `inputs trimmed to fit ${this.o.maxInputTokens} input tokens: ${fitted.cuts.join('; ')}`
@@ -173,6 +186,29 @@ export class Gemini {
       }
     }
     return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
+  }
+
+  /** Gemini's tokenizer through models.countTokens; a failure means "use the estimate". */
+  private counter(model: string): Counter | undefined {
+    const ai = this.ai;
+    if (!ai) return undefined;
+    return async (texts) => {
+      try {
+        // The Developer API's countTokens takes no systemInstruction (the SDK refuses one), so the
+        // instruction and the schema go in as parts: the same text, the same tokens.
+        const res = await ai.models.countTokens({
+          model,
+          contents: [{ role: 'user', parts: texts.filter(Boolean).map((text) => ({ text })) }],
+          // A count is cheap: do not let a slow one hold up the call it is for.
+          config: { httpOptions: { timeout: Math.min(this.o.timeoutMs, 15_000) } },
+        });
+        return typeof res.totalTokens === 'number' ? res.totalTokens : undefined;
+      } catch (err) {
+        const why = this.clean(classify(err, Math.min(this.o.timeoutMs, 15_000)).reason);
+        core.info(`Gemini countTokens failed (${why}); estimating the prompt size instead`);
+        return undefined;
+      }
+    };
   }
 
   private clean(text: string): string {

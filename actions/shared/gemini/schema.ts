@@ -1,8 +1,11 @@
 /**
  * Local validation of the model's JSON against the same JSON Schema sent as
- * `responseJsonSchema`: the server constrains decoding, but a reply is trusted only after we
- * have checked it ourselves. Covers the subset of JSON Schema the actions use.
+ * `responseJsonSchema`, with Ajv: the server constrains decoding but honours only part of JSON
+ * Schema (e.g. not `maxLength`), so a reply is trusted only after the full schema has been checked
+ * here. Validators are compiled once per schema object.
  */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
 export interface JsonSchema {
   type?: string | string[];
   properties?: Record<string, JsonSchema>;
@@ -17,6 +20,30 @@ export interface JsonSchema {
   minimum?: number;
   maximum?: number;
   description?: string;
+  [keyword: string]: unknown;
+}
+
+// Formats are hints to the model (Gemini supports `format`); they are not enforced here.
+const ajv = new Ajv({
+  allErrors: true,
+  verbose: true,
+  strict: true,
+  strictRequired: false,
+  validateFormats: false,
+});
+// Gemini's non-standard key order hint.
+ajv.addKeyword({ keyword: 'propertyOrdering', schemaType: 'array' });
+
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/** The schema's validator; throws with Ajv's reason when the schema itself is invalid. */
+export function validatorFor(schema: object): ValidateFunction {
+  let v = compiled.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    compiled.set(schema, v);
+  }
+  return v;
 }
 
 const typeOf = (v: unknown): string =>
@@ -30,53 +57,38 @@ const typeOf = (v: unknown): string =>
           : 'number'
         : typeof v;
 
-function typeMatches(want: string, got: string): boolean {
-  return want === got || (want === 'number' && got === 'integer');
+/** `/items/0/line` as `$.items[0].line`. */
+function pathOf(pointer: string): string {
+  return (
+    '$' +
+    pointer
+      .split('/')
+      .slice(1)
+      .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : `.${seg}`))
+      .join('')
+  );
+}
+
+function describe(e: ErrorObject): string {
+  const at = pathOf(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `${at}.${String(p.missingProperty)}: missing`;
+    case 'additionalProperties':
+      return `${at}.${String(p.additionalProperty)}: not allowed`;
+    case 'enum':
+      return `${at}: ${JSON.stringify(e.data)?.slice(0, 40)} is not one of ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'type':
+      return `${at}: expected ${[p.type].flat().join(' or ')}, got ${typeOf(e.data)}`;
+    default:
+      return `${at}: ${e.message ?? e.keyword}`;
+  }
 }
 
 /** Problems found, as `path: what`; empty when the value matches. */
-export function checkSchema(schema: JsonSchema, value: unknown, path = '$'): string[] {
-  const problems: string[] = [];
-  const got = typeOf(value);
-  if (schema.type !== undefined) {
-    const wanted = Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (!wanted.some((w) => typeMatches(w, got))) {
-      return [`${path}: expected ${wanted.join(' or ')}, got ${got}`];
-    }
-  }
-  if (schema.enum && !schema.enum.some((e) => e === value)) {
-    problems.push(`${path}: ${JSON.stringify(value)?.slice(0, 40)} is not one of ${schema.enum.join(', ')}`);
-  }
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength)
-      problems.push(`${path}: shorter than ${schema.minLength}`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength)
-      problems.push(`${path}: longer than ${schema.maxLength}`);
-  }
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum)
-      problems.push(`${path}: below ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum)
-      problems.push(`${path}: above ${schema.maximum}`);
-  }
-  if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems)
-      problems.push(`${path}: fewer than ${schema.minItems} items`);
-    if (schema.maxItems !== undefined && value.length > schema.maxItems)
-      problems.push(`${path}: more than ${schema.maxItems} items`);
-    if (schema.items)
-      value.forEach((v, i) => problems.push(...checkSchema(schema.items!, v, `${path}[${i}]`)));
-  }
-  if (got === 'object') {
-    const obj = value as Record<string, unknown>;
-    for (const key of schema.required ?? []) if (!(key in obj)) problems.push(`${path}.${key}: missing`);
-    for (const [key, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[key];
-      if (sub) problems.push(...checkSchema(sub, v, `${path}.${key}`));
-      else if (schema.additionalProperties === false) problems.push(`${path}.${key}: not allowed`);
-      else if (typeof schema.additionalProperties === 'object')
-        problems.push(...checkSchema(schema.additionalProperties, v, `${path}.${key}`));
-    }
-  }
-  return problems;
+export function checkSchema(schema: JsonSchema | object, value: unknown): string[] {
+  const validate = validatorFor(schema);
+  return validate(value) ? [] : (validate.errors ?? []).map(describe);
 }
