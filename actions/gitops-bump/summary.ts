@@ -1,5 +1,4 @@
 /** The job summary: the image values changed per file, where the change went, and the sync result. */
-import * as core from '@actions/core';
 import { formatImageRef, shortDigest, type ImageRef } from './image-ref.js';
 import type { Location } from './edit/index.js';
 import type { SyncResult } from './argocd.js';
@@ -51,9 +50,4 @@ export function renderSummary(s: SummaryInput): string {
     );
   }
   return lines.join('\n');
-}
-
-export async function writeSummary(s: SummaryInput): Promise<void> {
-  if (!process.env.GITHUB_STEP_SUMMARY) return;
-  await core.summary.addRaw(renderSummary(s), true).write();
 }
