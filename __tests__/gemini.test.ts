@@ -1,14 +1,9 @@
 /** The shared Gemini client against the local fake that speaks Gemini's REST API. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
-import {
-  Gemini,
-  fenceUntrusted,
-  neutralize,
-  redact,
-  type GeminiOptions,
-} from '../actions/shared/gemini/index.js';
+import { Gemini, fenceUntrusted, redact, type GeminiOptions } from '../actions/shared/gemini/index.js';
 import { checkSchema } from '../actions/shared/gemini/schema.js';
+import { neutralize } from '../actions/shared/markdown.js';
 import { fitToBudget } from '../actions/shared/gemini/budget.js';
 
 interface Verdict {

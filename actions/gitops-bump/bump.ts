@@ -2,6 +2,7 @@
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import type { Octokit } from '../shared/github.js';
+import { cell } from '../shared/markdown.js';
 import { formatImageRef, versionOf } from './image-ref.js';
 import type { Location } from './edit/index.js';
 import { editTree, resolveFiles } from './files.js';
@@ -132,7 +133,7 @@ function pullRequestBody(s: Session, onBase: Edit): string {
       .filter((l) => l.changed)
       .map(
         (l) =>
-          `| \`${l.file}\` | ${l.where.replace(/\|/g, '\\|')} | \`${formatImageRef(l.before)}\` | \`${formatImageRef(l.after)}\` |`,
+          `| \`${l.file}\` | ${cell(l.where)} | \`${formatImageRef(l.before)}\` | \`${formatImageRef(l.after)}\` |`,
       ),
     '',
     `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; later bumps of this image update this PR.`,

@@ -1,4 +1,5 @@
 /** The job summary: the image values changed per file, where the change went, and the sync result. */
+import { cell } from '../shared/markdown.js';
 import { formatImageRef, shortDigest, type ImageRef } from './image-ref.js';
 import type { Location } from './edit/index.js';
 import type { SyncResult } from './argocd.js';
@@ -26,12 +27,10 @@ export function renderSummary(s: SummaryInput): string {
     lines.push(`### \`${file}\``, '', '| where | line | before | after |', '| --- | --- | --- | --- |');
     for (const l of locations) {
       const after = l.changed ? show(l.after) : 'unchanged';
-      lines.push(
-        `| ${l.where.replace(/\|/g, '\\|')} (${l.format}) | ${l.line} | ${show(l.before)} | ${after} |`,
-      );
+      lines.push(`| ${cell(l.where)} (${l.format}) | ${l.line} | ${show(l.before)} | ${after} |`);
     }
     lines.push('');
-    const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${l.where}: ${n}`));
+    const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${cell(l.where)}: ${n}`));
     if (notes.length) lines.push(...notes, '');
   }
   if (s.pullRequestUrl) lines.push(`Pull request: ${s.pullRequestUrl}`, '');

@@ -13,7 +13,7 @@ import { DEFAULT_MODEL } from './defaults.js';
 import { fenceUntrusted, newBoundary, redact, UNTRUSTED_POLICY } from './fence.js';
 import { readReply } from './reply.js';
 
-export { fenceUntrusted, neutralize, redact, safeLabel, UNTRUSTED_POLICY } from './fence.js';
+export { fenceUntrusted, redact, safeLabel, UNTRUSTED_POLICY } from './fence.js';
 export { checkSchema, type JsonSchema } from './schema.js';
 export { estimateTokens, fitToBudget, CHARS_PER_TOKEN } from './budget.js';
 
