@@ -87,7 +87,10 @@ describe('alert-to-issue main', () => {
     expect(issue.body).toContain('version 7');
     expect(issue.body).toContain('Deterministic summary');
     expect(d.geminiOptions).toEqual([{ model: 'gemini-test', fallbackModels: [], timeoutMs: 1000 }]);
-    expect(result.stepSummary).toContain('created #1');
+    expect(result.stepSummary).toContain(
+      '**Opened** [#1](https://github.com/octo-org/iris/issues/1): opened the issue.',
+    );
+    expect(result.stepSummary).toMatch(/^- Labels: alert, severity:critical, alert-group:[0-9a-f]{12}$/m);
   });
 
   it('skips a redelivery and closes the issue on resolve', async () => {
@@ -96,6 +99,11 @@ describe('alert-to-issue main', () => {
     const resolved = await main(inputs(notification({ status: 'resolved' })), deps());
     expect(resolved.outputs.action).toBe('closed');
     expect(repo().issue(1)!.state).toBe('closed');
+    expect(resolved.stepSummary).toContain(
+      '**Commented on and closed** [#1](https://github.com/octo-org/iris/issues/1): resolved; closed the issue.',
+    );
+    expect(resolved.stepSummary).not.toContain('- Labels:');
+    expect(again.stepSummary).toContain('**Left unchanged** [#1](https://github.com/octo-org/iris/issues/1)');
   });
 
   it("writes Gemini's summary with any secret it repeats removed", async () => {
@@ -113,6 +121,7 @@ describe('alert-to-issue main', () => {
     const body = repo().issue(Number(result.outputs['issue-number']))!.body;
     expect(body).toContain('Latency is high');
     expect(body).not.toContain(TOKEN);
+    expect(result.stepSummary).toContain('- Summary: by Gemini \\(gemini-test\\)');
   });
 
   it('does nothing, calling no API, when the event is not one to act on', async () => {

@@ -122,6 +122,7 @@ describe('gitops-bump main', () => {
         waitForSync: true,
         argocdApp: 'iris',
         kubeconfig: 'kc',
+        argocdUrl: 'https://argocd.example.com',
       }),
       deps(argo),
     );
@@ -137,6 +138,11 @@ describe('gitops-bump main', () => {
     expect(result.outputs['commit-sha']).toBe(head(origin));
     expect(result.outputs['previous-image']).toBe(`${IMAGE}:1.1.0`);
     expect(result.stepSummary).toContain('**failed**: Application is Degraded: boom');
+    // The summary links the Application in ArgoCD's UI, and the commit on the GitHub server.
+    expect(result.stepSummary).toContain(
+      'ArgoCD application: [argocd/iris](https://argocd.example.com/applications/argocd/iris)',
+    );
+    expect(result.stepSummary).toContain(`${SERVER}/octo-org/gitops/commit/${head(origin)}`);
   });
 
   it('checks the deployed tip when nothing changed, and an error while waiting still returns the outputs', async () => {
@@ -149,6 +155,18 @@ describe('gitops-bump main', () => {
     expect(result.outputs.changed).toBe('false');
     expect(result.outputs['previous-image']).toBe(`${IMAGE}:1.2.0`);
     expect(result.failure).toBe('Application argocd/iris not found');
+    // No ArgoCD URL given: the Application is named, not linked.
+    expect(result.stepSummary).toContain('ArgoCD application: `argocd/iris`');
+  });
+
+  it('names the remote instead of linking a commit when the repository is not on GitHub', async () => {
+    const url = pathToFileURL(origin.bare).href;
+    const result = await main(inputs({ repo: undefined, target: { name: IMAGE, tag: '1.3.0' } }), deps());
+    const sha = result.outputs['commit-sha'];
+    expect(sha).toBe(head(origin));
+    expect(result.stepSummary).toContain(`Commit: \`${sha.slice(0, 7)}\` on \`main\` of \`${url}\``);
+    expect(result.stepSummary).not.toContain('/commit/');
+    expect(result.stepSummary).not.toContain('ArgoCD');
   });
 
   it('fails on a bad kubeconfig before anything is pushed', async () => {

@@ -6,6 +6,7 @@ import * as core from '@actions/core';
 import { Gemini, type GeminiOptions } from '../shared/gemini/index.js';
 import { createOctokit, type Octokit } from '../shared/github.js';
 import { oneLine } from '../shared/log-safe.js';
+import { cell } from '../shared/markdown.js';
 import { gitopsCommits, modelContext, type Context } from './context.js';
 import { groupId, notificationFingerprint, type GroupId } from './group.js';
 import type { Inputs } from './inputs.js';
@@ -41,7 +42,15 @@ export interface Result {
 }
 
 /** The issue body, built only when an issue is opened: context and Gemini are not free. */
-function bodyBuilder(inputs: Inputs, deps: Deps, octokit: Octokit, n: Notification, group: GroupId) {
+function bodyBuilder(
+  inputs: Inputs,
+  deps: Deps,
+  octokit: Octokit,
+  n: Notification,
+  group: GroupId,
+  /** Told who wrote the summary, for the job summary. */
+  onSummary: (written: string) => void,
+) {
   const { repo, gitopsPath, severityLabel } = inputs;
   const gemini = deps.gemini(inputs.gemini);
   return async (state: Parameters<typeof issueBody>[0]['state'], previous?: number): Promise<string> => {
@@ -51,19 +60,37 @@ function bodyBuilder(inputs: Inputs, deps: Deps, octokit: Octokit, n: Notificati
     ]);
     const context: Context = { models, ...(commits ? { commits } : {}) };
     const summary = await summarize(gemini, n, context, [inputs.token, inputs.gemini.apiKey], severityLabel);
-    if (summary.source === 'deterministic') core.info(`Deterministic summary: ${oneLine(summary.note)}`);
-    else core.info(`Summary by ${oneLine(summary.model)}`);
+    const written =
+      summary.source === 'deterministic'
+        ? `deterministic (${summary.note ?? 'no reason given'})`
+        : `by Gemini (${summary.model ?? 'unknown model'})`;
+    core.info(`Summary ${oneLine(written)}`);
+    onSummary(written);
     return issueBody({ n, group, state, summary, context, severityLabel, previous, runLink: inputs.runLink });
   };
 }
 
-function renderSummary(outcome: Outcome, n: Notification, group: GroupId): string {
-  return [
-    '### alert-to-issue',
-    '',
-    `${outcome.action}${outcome.number ? ` #${outcome.number}` : ''}: ${outcome.reason}. Group \`${group.label}\`, ${n.status}, ${n.alerts.length} alert${n.alerts.length === 1 ? '' : 's'}.`,
-    '',
-  ].join('\n');
+const DONE: Record<Outcome['action'], string> = {
+  created: 'Opened',
+  commented: 'Commented on',
+  closed: 'Commented on and closed',
+  reopened: 'Commented on and reopened',
+  skipped: 'Left unchanged',
+};
+
+/** The job summary: the issue linked, what this run did to it, and with what. */
+export function renderSummary(outcome: Outcome, n: Notification, group: GroupId, written?: string): string {
+  const issue = outcome.number !== undefined ? `#${outcome.number}` : undefined;
+  const linked = issue && outcome.url ? `[${issue}](${outcome.url})` : issue;
+  const head = linked
+    ? `**${DONE[outcome.action]}** ${linked}: ${cell(outcome.reason)}.`
+    : `**Nothing to do**: ${cell(outcome.reason)}.`;
+  const alerts = `${n.alerts.length} alert${n.alerts.length === 1 ? '' : 's'}`;
+  const lines = ['### alert-to-issue', '', head, '', `- Action: \`${outcome.action}\``];
+  if (outcome.labels?.length) lines.push(`- Labels: ${outcome.labels.map(cell).join(', ')}`);
+  lines.push(`- Group: ${cell(group.label)}, ${n.status}, ${alerts}`);
+  if (written) lines.push(`- Summary: ${cell(written)}`);
+  return [...lines, ''].join('\n');
 }
 
 export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Result> {
@@ -79,6 +106,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
   );
   const octokit = deps.octokit(inputs.token);
   const { severityLabel, runLink } = inputs;
+  let written: string | undefined;
   const outcome = await reconcile({
     octokit,
     repo: inputs.repo,
@@ -90,7 +118,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
     closeOnResolve: inputs.closeOnResolve,
     reopenWindowMs: inputs.reopenWindowMs,
     comment: (note) => notificationComment(n, fp, { severityLabel, note, runLink }),
-    body: bodyBuilder(inputs, deps, octokit, n, group),
+    body: bodyBuilder(inputs, deps, octokit, n, group, (w) => (written = w)),
   });
   core.info(`${outcome.action}: ${oneLine(outcome.reason)}`);
   return {
@@ -99,7 +127,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       ...(outcome.number !== undefined && { 'issue-number': String(outcome.number) }),
       ...(outcome.url && { 'issue-url': outcome.url }),
     },
-    stepSummary: renderSummary(outcome, n, group),
+    stepSummary: renderSummary(outcome, n, group, written),
   };
 }
 

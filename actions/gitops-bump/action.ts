@@ -12,7 +12,7 @@ import type { SyncResult, WaitOptions } from './argocd.js';
 import { bump, type BumpResult } from './bump.js';
 import { Git } from './git.js';
 import type { Inputs } from './inputs.js';
-import { renderSummary } from './summary.js';
+import { renderSummary, shownRemote } from './summary.js';
 
 /** The part of argocd.ts main uses (a fake can stand in). */
 export interface ArgoCD {
@@ -118,6 +118,10 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
         pullRequestUrl: bumped.pullRequestUrl,
         branch: bumped.branch,
         changed: bumped.changed,
+        remote: inputs.repo ? undefined : shownRemote(inputs.remoteUrl),
+        argocd: inputs.argocdApp
+          ? { namespace: inputs.argocdNamespace, name: inputs.argocdApp, url: inputs.argocdUrl }
+          : undefined,
         sync,
       }),
       failure,

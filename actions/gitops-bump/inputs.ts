@@ -25,6 +25,8 @@ export interface Inputs {
   argocdApp?: string;
   argocdNamespace: string;
   argocdRefresh: boolean;
+  /** ArgoCD's web UI, without a trailing slash, for the summary's link to the Application. */
+  argocdUrl?: string;
   kubeconfig?: string;
   timeoutMs: number;
   /** The token the API is called with: `token`, or the runner's GITHUB_TOKEN. */
@@ -68,6 +70,29 @@ function repository(workspace: string): Pick<Inputs, 'repo' | 'remoteUrl'> {
     return { remoteUrl: toUrl(override || value) };
   }
   throw new InputError('repository', 'owner/name, a local path or a file:// URL', value);
+}
+
+function argocdUrl(): string | undefined {
+  const value = inputs.optional('argocd-url');
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  // A password in the URL is a secret: the error does not repeat it.
+  if (url && (url.username || url.password)) {
+    throw new InputError(
+      'argocd-url',
+      'the URL of the ArgoCD web UI without credentials',
+      '(credentials removed)',
+    );
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    throw new InputError('argocd-url', 'the http(s) URL of the ArgoCD web UI', value);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 function author(): Author {
@@ -145,6 +170,7 @@ export function getInputs(): Inputs {
     argocdApp,
     argocdNamespace,
     argocdRefresh: inputs.boolean('argocd-refresh', true),
+    argocdUrl: argocdUrl(),
     kubeconfig: inputs.optional('kubeconfig'),
     timeoutMs: inputs.duration('timeout', 300_000),
     apiToken: token ?? process.env.GITHUB_TOKEN ?? '',

@@ -1,4 +1,8 @@
-/** The job summary: the image values changed per file, where the change went, and the sync result. */
+/**
+ * The job summary: the image values changed per file, where the change went (the commit linked on
+ * GitHub, the remote named otherwise), the ArgoCD Application (linked when its UI URL is given)
+ * and the sync result.
+ */
 import { cell } from '../shared/markdown.js';
 import { formatImageRef, shortDigest, type ImageRef } from './image-ref.js';
 import type { Location } from './edit/index.js';
@@ -15,7 +19,52 @@ export interface SummaryInput {
   pullRequestUrl?: string;
   branch: string;
   changed: boolean;
+  /** The remote, shown without credentials, when it is not a GitHub repository (no commit page to link). */
+  remote?: string;
+  argocd?: { namespace: string; name: string; url?: string };
   sync?: SyncResult;
+}
+
+/** A code span that no backtick in the value can close. */
+const code = (value: string): string => `\`${value.replace(/`/g, "'")}\``;
+
+/** A remote URL as shown: without user or password. */
+export function shownRemote(remoteUrl: string): string {
+  try {
+    const url = new URL(remoteUrl);
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return remoteUrl;
+  }
+}
+
+function commitLine(s: SummaryInput, sha: string): string {
+  const short = sha.slice(0, 7);
+  const commit = s.commitUrl ? `[\`${short}\`](${s.commitUrl})` : `\`${short}\``;
+  const of = !s.commitUrl && s.remote ? ` of ${code(s.remote)}` : '';
+  return `Commit: ${commit} on ${code(s.branch)}${of}`;
+}
+
+function argocdLines(s: SummaryInput): string[] {
+  const lines: string[] = [];
+  if (s.argocd) {
+    const { namespace, name, url } = s.argocd;
+    const app = `${namespace}/${name}`;
+    const target = url
+      ? `${url}/applications/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`
+      : '';
+    lines.push(`ArgoCD application: ${url ? `[${app}](${target})` : code(app)}`, '');
+  }
+  if (s.sync) {
+    const verdict = s.sync.ok ? 'Synced and Healthy' : `**failed**: ${cell(s.sync.reason)}`;
+    lines.push(
+      `ArgoCD: ${verdict} (last status: ${cell(s.sync.last)}; ${Math.round(s.sync.elapsedMs / 1000)}s)`,
+      '',
+    );
+  }
+  return lines;
 }
 
 export function renderSummary(s: SummaryInput): string {
@@ -34,19 +83,7 @@ export function renderSummary(s: SummaryInput): string {
     if (notes.length) lines.push(...notes, '');
   }
   if (s.pullRequestUrl) lines.push(`Pull request: ${s.pullRequestUrl}`, '');
-  if (s.commitSha) {
-    const short = s.commitSha.slice(0, 7);
-    lines.push(
-      `Commit: ${s.commitUrl ? `[\`${short}\`](${s.commitUrl})` : `\`${short}\``} on \`${s.branch}\``,
-      '',
-    );
-  }
-  if (s.sync) {
-    const verdict = s.sync.ok ? 'Synced and Healthy' : `**failed**: ${s.sync.reason}`;
-    lines.push(
-      `ArgoCD: ${verdict} (last status: ${s.sync.last}; ${Math.round(s.sync.elapsedMs / 1000)}s)`,
-      '',
-    );
-  }
+  if (s.commitSha) lines.push(commitLine(s, s.commitSha), '');
+  lines.push(...argocdLines(s));
   return lines.join('\n');
 }
