@@ -99,6 +99,25 @@ const commitUrl = (inputs: Inputs, sha?: string): string | undefined =>
     ? `${inputs.serverUrl}/${inputs.repo.owner}/${inputs.repo.repo}/commit/${sha}`
     : undefined;
 
+/** The result of a landing on `branch`; `locations` as found on the branch the change is about. */
+function landedResult(
+  inputs: Inputs,
+  landed: Landed<Edit>,
+  branch: string,
+  locations: Location[],
+): BumpResult {
+  return {
+    changed: landed.sha !== undefined,
+    sha: landed.sha,
+    tip: landed.tip,
+    branch,
+    commitUrl: commitUrl(inputs, landed.sha),
+    changedFiles: landed.edit.files,
+    locations,
+    previousImage: previous(locations),
+  };
+}
+
 async function bumpByPush(s: Session): Promise<BumpResult> {
   const { git, inputs, base } = s;
   const landed = await land({
@@ -110,16 +129,7 @@ async function bumpByPush(s: Session): Promise<BumpResult> {
   });
   if (landed.sha) core.info(`Pushed ${landed.sha} to ${base}: ${landed.edit.message}`);
   else core.info(`${inputs.image} is already at ${s.newVersion} on ${base}; nothing to commit.`);
-  return {
-    changed: landed.sha !== undefined,
-    sha: landed.sha,
-    tip: landed.tip,
-    branch: base,
-    commitUrl: commitUrl(inputs, landed.sha),
-    changedFiles: landed.edit.files,
-    locations: landed.edit.locations,
-    previousImage: previous(landed.edit.locations),
-  };
+  return landedResult(inputs, landed, base, landed.edit.locations);
 }
 
 function pullRequestBody(s: Session, onBase: Edit): string {
@@ -203,16 +213,7 @@ async function bumpByPullRequest(s: Session, octokit?: Octokit): Promise<BumpRes
     open = pr;
     core.info(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
   }
-  return {
-    changed: landed.sha !== undefined,
-    sha: landed.sha,
-    tip: landed.tip,
-    branch: prBranch,
-    commitUrl: commitUrl(inputs, landed.sha),
-    pullRequestUrl: open?.url,
-    changedFiles: landed.edit.files,
-    ...common,
-  };
+  return { ...landedResult(inputs, landed, prBranch, onBase.locations), pullRequestUrl: open?.url };
 }
 
 export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise<BumpResult> {
