@@ -74,7 +74,14 @@ describe('alert-to-issue: one issue per alert group', () => {
       labels: labels.find((l) => l.startsWith('alert-group:')),
     });
     expect(gh.requests.some((r) => r.path.startsWith('/search'))).toBe(false);
-    expect(res.summary).toContain('created #1');
+    // The job summary links the issue and says what was done, with the labels GitHub applied.
+    expect(res.summary).toContain(
+      '**Opened** [#1](https://github.com/octo-org/iris/issues/1): opened the issue.',
+    );
+    expect(res.summary).toContain('- Action: `created`');
+    const shown = /^- Labels: (.*)$/m.exec(res.summary)?.[1]?.split(', ');
+    expect(shown?.map((l) => l.replace(/\\/g, '')).sort()).toEqual(labels);
+    expect(res.summary).toContain('- Summary: deterministic \\(no Gemini API key was given\\)');
   });
 
   it('ignores a redelivered notification, comments on a changed one, and closes on resolve', async () => {

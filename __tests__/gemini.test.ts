@@ -3,14 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { GoogleGenAI, HarmBlockThreshold, HarmCategory } from '@google/genai';
 import { FakeGemini, FAKE_GEMINI_KEY, fakeTokens, type GeminiRequest } from './helpers/fake-gemini.js';
 import { responseProblems } from './helpers/fake-gemini-wire.js';
-import {
-  Gemini,
-  fenceUntrusted,
-  neutralize,
-  redact,
-  type GeminiOptions,
-} from '../actions/shared/gemini/index.js';
+import { Gemini, fenceUntrusted, redact, type GeminiOptions } from '../actions/shared/gemini/index.js';
 import { checkSchema } from '../actions/shared/gemini/schema.js';
+import { neutralize } from '../actions/shared/markdown.js';
 import { fitToBudget } from '../actions/shared/gemini/budget.js';
 
 interface Verdict {

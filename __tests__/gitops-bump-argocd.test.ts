@@ -80,7 +80,7 @@ describe('gitops-bump wait-for-sync', () => {
     seedApp();
     controller((revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }));
     const before = k8s.requests.length;
-    const res = await bump({});
+    const res = await bump({ 'argocd-url': 'https://argocd.example.com/' });
     expect(res.errors).toEqual([]);
     expect(res.code).toBe(0);
     const sha = res.outputs['commit-sha']!;
@@ -96,6 +96,10 @@ describe('gitops-bump wait-for-sync', () => {
     );
     expect(res.summary).toMatch(/ArgoCD: Synced and Healthy/);
     expect(res.summary).toContain(sha.slice(0, 12));
+    // The Application linked in ArgoCD's UI (the trailing slash of the input dropped).
+    expect(res.summary).toContain(
+      'ArgoCD application: [argocd/iris](https://argocd.example.com/applications/argocd/iris)',
+    );
   });
 
   it('fails fast with ArgoCD’s message when the new revision is Degraded', async () => {
@@ -395,6 +399,15 @@ describe('gitops-bump wait-for-sync', () => {
     const error = res.errors.join('\n');
     expect(error).toMatch(/Input 'kubeconfig'.*no kubeconfig given/);
     expect(error).not.toMatch(/HTTP protocol|localhost:8080/);
+    expect(head(origin)).toBe(before);
+  });
+
+  it('rejects an argocd-url that is not an http(s) URL without credentials, before any push', async () => {
+    const before = head(origin);
+    const res = await bump({ 'argocd-url': 'https://admin:pw@argocd.example.com' });
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/Input 'argocd-url'/);
+    expect(res.stdout + res.errors.join('\n')).not.toContain('admin:pw');
     expect(head(origin)).toBe(before);
   });
 

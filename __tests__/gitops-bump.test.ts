@@ -230,7 +230,7 @@ describe('gitops-bump (push mode, YAML fidelity)', () => {
 
     expect(res.summary).toContain('apps/iris/workloads.yaml');
     expect(res.summary).toMatch(
-      /Deployment\/iris initContainers\[fetch-model\]\.image.*`ghcr\.io\/octo-org\/iris:1\.4\.0`.*`ghcr\.io\/octo-org\/iris:1\.5\.0`/,
+      /Deployment\/iris initContainers\\\[fetch-model\\\]\.image.*`ghcr\.io\/octo-org\/iris:1\.4\.0`.*`ghcr\.io\/octo-org\/iris:1\.5\.0`/,
     );
     expect(res.summary).toContain(res.outputs['commit-sha']!.slice(0, 7));
 

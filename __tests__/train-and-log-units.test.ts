@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { decideGate } from '../actions/train-and-log/gate.js';
 import { flatten, readMetrics, readParams } from '../actions/train-and-log/metrics.js';
 import { sameParam } from '../actions/train-and-log/pipeline.js';
-import { cell, confusionMatrix, formatNumber } from '../actions/train-and-log/summary.js';
+import { cell } from '../actions/shared/markdown.js';
+import { confusionMatrix, formatNumber } from '../actions/train-and-log/summary.js';
 
 const file = (content: string): string => {
   const path = join(mkdtempSync(join(tmpdir(), 'tal-unit-')), 'm.json');
@@ -149,6 +150,6 @@ describe('report', () => {
     expect(formatNumber(0.888889)).toBe('0.8889');
     expect(formatNumber(15)).toBe('15');
     expect(formatNumber(0.00001234)).toBe('1.234e-5');
-    expect(cell('a|b <img src=x> `c`\nd')).toBe('a\\|b \\<img src=x\\> \\`c\\` d');
+    expect(cell('a|b <img src=x> `c`\nd')).toBe('a\\|b &lt;img src=x&gt; \\`c\\` d');
   });
 });

@@ -4,7 +4,8 @@
  * line is a RIGHT-side line of that file's hunks; the rest, and any beyond max-comments, go into
  * the summary. Every piece of text is neutralised: the model and the PR are both untrusted.
  */
-import { neutralize, safeLabel } from '../shared/gemini/index.js';
+import { safeLabel } from '../shared/gemini/index.js';
+import { neutralize } from '../shared/markdown.js';
 import type { Finding } from './prompt.js';
 
 export interface Sourced extends Finding {

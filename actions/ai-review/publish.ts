@@ -4,7 +4,8 @@
  * in a hidden marker. If GitHub still refuses the inline comments, they move into the summary.
  */
 import * as core from '@actions/core';
-import { neutralize, redact } from '../shared/gemini/index.js';
+import { redact } from '../shared/gemini/index.js';
+import { neutralize } from '../shared/markdown.js';
 import type { Octokit, Repo } from '../shared/github.js';
 import { writeMarkedComment } from '../shared/sticky-comment.js';
 import type { Analysis } from './analyse.js';

@@ -134,11 +134,12 @@ export async function championOf(
 
 export async function modelContext(
   n: Notification,
+  /** `trackingUri` undefined: MLflow is not configured, no lookup. */
   opts: { trackingUri?: string; modelLabel: string; alias: string },
 ): Promise<ModelContext[]> {
   const names = modelNames(n, opts.modelLabel);
   if (names.length === 0) return [];
-  const uri = opts.trackingUri ?? process.env.MLFLOW_TRACKING_URI;
+  const uri = opts.trackingUri;
   if (!uri) return [];
   let client: MlflowClient;
   try {

@@ -37,6 +37,8 @@ export interface Outcome {
   url?: string;
   /** One sentence for the log and the step summary. */
   reason: string;
+  /** The labels GitHub put on the issue this run opened. */
+  labels?: string[];
 }
 
 export interface GroupIssue {
@@ -256,6 +258,7 @@ async function create(o: ReconcileOptions, before: GroupIssue[], previous?: Grou
       action: 'created',
       number: mine.number,
       url: mine.html_url,
+      labels: names.filter((l): l is string => l !== undefined),
       reason: previous
         ? `opened a new issue after #${previous.number} (outside the reopen window)`
         : 'opened the issue',

@@ -5,51 +5,22 @@
  * hidden marker), no markdown link, image or table break. Labels never come from it (see labels.ts).
  */
 
-const ZWSP = '\u200b';
-// C0 controls except tab and newline, DEL, and the bidi overrides that reorder text on screen.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g;
-const MARKDOWN = /[\\`*_{}[\]()#|~!$]/g;
-
-function clip(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
-}
-
-function neutralize(text: string): string {
-  return (
-    text
-      .replace(CONTROL, '')
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;')
-      .replace(MARKDOWN, '\\$&')
-      // A zero-width space after @ and # breaks mentions, team pings and issue references,
-      // which GitHub resolves on the rendered text (so a backslash escape would not do).
-      .replace(/@/g, `@${ZWSP}`)
-      .replace(/#/g, `#${ZWSP}`)
-      // Bots act on lines that start with /command; this line no longer does.
-      .replace(/(^|\n)([ \t]*)\//g, `$1$2${ZWSP}/`)
-  );
-}
+import { breakReferences, clip, inert, stripControls } from '../shared/markdown.js';
 
 /** One line of inert text, e.g. a table cell or a value after a bold name. */
 export function inline(text: string, max = 300): string {
-  return neutralize(clip(text.replace(/\s+/g, ' ').trim(), max));
+  return inert(clip(text.replace(/\s+/g, ' ').trim(), max));
 }
 
 /** Several lines of inert text, quoted so that no line starts a block of its own. */
 export function block(text: string, max = 2000): string {
   const lines = clip(text.replace(/\r\n?/g, '\n').trim(), max).split('\n');
-  return lines.map((l) => `> ${neutralize(l)}`).join('\n');
+  return lines.map((l) => `> ${inert(l)}`).join('\n');
 }
 
 /** Issue titles render as plain text, but mentions and references must still not resolve. */
 export function title(text: string, max = 200): string {
-  return clip(
-    text.replace(CONTROL, '').replace(/\s+/g, ' ').trim().replace(/@/g, `@${ZWSP}`).replace(/#/g, `#${ZWSP}`),
-    max,
-  );
+  return clip(breakReferences(stripControls(text).replace(/\s+/g, ' ').trim()), max);
 }
 
 /** A link target only when it is an absolute http(s) URL; anything else is shown as text. */

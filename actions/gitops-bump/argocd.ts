@@ -259,26 +259,15 @@ function apiError(err: unknown, what: string): Error {
   return new Error(`${what} failed${code ? ` (HTTP ${code})` : ''}: ${message}`);
 }
 
-export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
-  const { kc, namespace, name, revision, timeoutMs } = options;
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const started = Date.now();
-  const deadline = started + timeoutMs;
-  const where = `Application ${namespace}/${name}`;
-  let last: Application | undefined;
-
-  if (options.refresh) {
-    try {
-      await requestRefresh(api, namespace, name);
-      core.info(`Requested a refresh of ${where}.`);
-    } catch (err) {
-      throw apiError(err, `refreshing ${where}`);
-    }
-  }
-
+/**
+ * Judges each Application seen. A revision we do not know may be a later commit that contains
+ * ours (another run pushed right after us): asked once per revision through `contains`.
+ */
+function makeJudge(options: WaitOptions, where: string): (app: Application) => Promise<Verdict> {
+  const { revision } = options;
   const accepted = new Set([revision]);
   const checks = new Map<string, Promise<boolean>>();
-  const judge = async (app: Application): Promise<Verdict> => {
+  return async (app) => {
     const verdict = evaluate(app, accepted);
     // A multi-source Application lists one revision per source: any of them may be the GitOps repo's.
     const unknown = syncedRevisions(app).filter((r) => !accepted.has(r) && /^[0-9a-f]{40}$/.test(r));
@@ -299,32 +288,59 @@ export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
     }
     return found ? evaluate(app, accepted) : verdict;
   };
+}
 
-  const result = (ok: boolean, reason: string): SyncResult => ({
-    ok,
-    reason,
+type AppList = { items?: Application[]; metadata?: { resourceVersion?: string } };
+
+async function listApp(
+  api: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  where: string,
+): Promise<AppList> {
+  try {
+    return (await api.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      fieldSelector: `metadata.name=${name}`,
+    })) as AppList;
+  } catch (err) {
+    throw apiError(err, `listing ${where}`);
+  }
+}
+
+export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
+  const { kc, namespace, name, revision, timeoutMs } = options;
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const where = `Application ${namespace}/${name}`;
+  let last: Application | undefined;
+  if (options.refresh) {
+    try {
+      await requestRefresh(api, namespace, name);
+      core.info(`Requested a refresh of ${where}.`);
+    } catch (err) {
+      throw apiError(err, `refreshing ${where}`);
+    }
+  }
+  const judge = makeJudge(options, where);
+  const result = (verdict: Verdict & { done: true }): SyncResult => ({
+    ok: verdict.ok,
+    reason: verdict.ok ? '' : verdict.reason,
     last: describe(last),
     elapsedMs: Date.now() - started,
   });
 
   while (Date.now() < deadline) {
-    let list: { items?: Application[]; metadata?: { resourceVersion?: string } };
-    try {
-      list = (await api.listNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        fieldSelector: `metadata.name=${name}`,
-      })) as typeof list;
-    } catch (err) {
-      throw apiError(err, `listing ${where}`);
-    }
+    const list = await listApp(api, namespace, name, where);
     const app = list.items?.[0];
     if (!app) throw new Error(`${where} not found`);
     last = app;
     const verdict = await judge(app);
-    if (verdict.done) return result(verdict.ok, verdict.ok ? '' : verdict.reason);
+    if (verdict.done) return result(verdict);
     core.info(`${where}: ${describe(app)}; waiting for ${revision.slice(0, 12)}.`);
 
     const outcome = await watchOnce(kc, {
@@ -339,19 +355,18 @@ export async function waitForSync(options: WaitOptions): Promise<SyncResult> {
         return v;
       },
     });
-    if (outcome.verdict?.done) {
-      return result(outcome.verdict.ok, outcome.verdict.ok ? '' : outcome.verdict.reason);
-    }
+    if (outcome.verdict?.done) return result(outcome.verdict);
     if (outcome.deleted) throw new Error(`${where} was deleted while waiting`);
     // The watch ended (server timeout, 410 Gone, dropped connection): list again and resume.
     if (outcome.error) core.debug(`watch ended: ${outcome.error}`);
     if (Date.now() < deadline)
       await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
   }
-  return result(
-    false,
-    `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${where} to be Synced and Healthy at ${revision.slice(0, 12)}`,
-  );
+  return result({
+    done: true,
+    ok: false,
+    reason: `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${where} to be Synced and Healthy at ${revision.slice(0, 12)}`,
+  });
 }
 
 interface WatchOutcome {

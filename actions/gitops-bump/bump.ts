@@ -2,12 +2,13 @@
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import type { Octokit } from '../shared/github.js';
+import { cell } from '../shared/markdown.js';
 import { formatImageRef, versionOf } from '../shared/image-ref.js';
 import type { Location } from './edit/index.js';
 import { editTree, resolveFiles } from './files.js';
 import type { Git } from './git.js';
 import type { Inputs } from './inputs.js';
-import { land, type EditResult } from './push.js';
+import { land, type EditResult, type Landed } from './push.js';
 import { branchFor, findOpenPullRequest, upsertPullRequest } from './pull-request.js';
 
 export interface BumpResult {
@@ -44,13 +45,25 @@ export function renderMessage(
     .replace(/\{files\}/g, files.join(', '));
 }
 
-export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise<BumpResult> {
+/** What both modes share: the clone, the files, and the edit that can be re-applied on any tip. */
+interface Session {
+  git: Git;
+  inputs: Inputs;
+  base: string;
+  firstTip: string;
+  files: string[];
+  newVersion: string;
+  edit: () => Promise<Edit>;
+  /** Moves the work tree to the branch's current tip; returns it. */
+  refreshTo: (branch: string) => () => Promise<string>;
+}
+
+async function start(git: Git, inputs: Inputs): Promise<Session> {
   const base = await git.clone(inputs.branch);
   const firstTip = await git.head();
   const files = await resolveFiles(git, inputs.files);
   const options = { image: inputs.image, target: inputs.target, helmPaths: inputs.helmPaths };
   const newVersion = versionOf(inputs.target);
-
   const edit = async (): Promise<Edit> => {
     const tree = await editTree(git.dir, files, options);
     if (tree.locations.length === 0) {
@@ -76,29 +89,97 @@ export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise
     await git.resetHard(tip);
     return tip;
   };
-  const previous = (locations: Location[]): string =>
-    locations[0] ? formatImageRef(locations[0].before) : '';
-  const commitUrl = (sha?: string): string | undefined =>
-    sha && inputs.repo
-      ? `${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${inputs.repo.owner}/${inputs.repo.repo}/commit/${sha}`
-      : undefined;
+  return { git, inputs, base, firstTip, files, newVersion, edit, refreshTo };
+}
 
-  if (inputs.mode === 'push') {
-    const landed = await land({ git, target: base, initialTip: firstTip, refresh: refreshTo(base), edit });
-    if (landed.sha) core.info(`Pushed ${landed.sha} to ${base}: ${landed.edit.message}`);
-    else core.info(`${inputs.image} is already at ${newVersion} on ${base}; nothing to commit.`);
-    return {
-      changed: landed.sha !== undefined,
-      sha: landed.sha,
-      tip: landed.tip,
-      branch: base,
-      commitUrl: commitUrl(landed.sha),
-      changedFiles: landed.edit.files,
-      locations: landed.edit.locations,
-      previousImage: previous(landed.edit.locations),
-    };
-  }
+const previous = (locations: Location[]): string => (locations[0] ? formatImageRef(locations[0].before) : '');
 
+const commitUrl = (inputs: Inputs, sha?: string): string | undefined =>
+  sha && inputs.repo
+    ? `${inputs.serverUrl}/${inputs.repo.owner}/${inputs.repo.repo}/commit/${sha}`
+    : undefined;
+
+/** The result of a landing on `branch`; `locations` as found on the branch the change is about. */
+function landedResult(
+  inputs: Inputs,
+  landed: Landed<Edit>,
+  branch: string,
+  locations: Location[],
+): BumpResult {
+  return {
+    changed: landed.sha !== undefined,
+    sha: landed.sha,
+    tip: landed.tip,
+    branch,
+    commitUrl: commitUrl(inputs, landed.sha),
+    changedFiles: landed.edit.files,
+    locations,
+    previousImage: previous(locations),
+  };
+}
+
+async function bumpByPush(s: Session): Promise<BumpResult> {
+  const { git, inputs, base } = s;
+  const landed = await land({
+    git,
+    target: base,
+    initialTip: s.firstTip,
+    refresh: s.refreshTo(base),
+    edit: s.edit,
+  });
+  if (landed.sha) core.info(`Pushed ${landed.sha} to ${base}: ${landed.edit.message}`);
+  else core.info(`${inputs.image} is already at ${s.newVersion} on ${base}; nothing to commit.`);
+  return landedResult(inputs, landed, base, landed.edit.locations);
+}
+
+function pullRequestBody(s: Session, onBase: Edit): string {
+  const { inputs } = s;
+  return [
+    `Sets \`${inputs.image}\` to \`${s.newVersion}\` on \`${s.base}\` (was \`${previous(onBase.locations)}\`).`,
+    '',
+    '| file | where | before | after |',
+    '| --- | --- | --- | --- |',
+    ...onBase.locations
+      .filter((l) => l.changed)
+      .map(
+        (l) =>
+          `| \`${l.file}\` | ${cell(l.where)} | \`${formatImageRef(l.before)}\` | \`${formatImageRef(l.after)}\` |`,
+      ),
+    '',
+    `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; later bumps of this image update this PR.`,
+  ].join('\n');
+}
+
+/**
+ * Commits on the PR branch: on top of the open PR's branch, or fresh from the base. A branch left
+ * from a closed PR is joined into the new commit's history rather than force-pushed over.
+ */
+function landOnPullBranch(s: Session, prBranch: string, hasOpen: boolean): Promise<Landed<Edit>> {
+  const { git } = s;
+  let stale: string | undefined;
+  const refresh = async (): Promise<string> => {
+    stale = undefined;
+    const remote = await git.remoteHead(prBranch);
+    if (remote && hasOpen) return s.refreshTo(prBranch)();
+    const tip = await s.refreshTo(s.base)();
+    if (remote) {
+      await git.fetchCommit(remote);
+      stale = remote;
+    }
+    return tip;
+  };
+  return land({
+    git,
+    target: prBranch,
+    refresh,
+    edit: s.edit,
+    afterCommit: async (sha) =>
+      stale ? git.adopt(stale, `Merge the previous ${prBranch} into the bump`) : sha,
+  });
+}
+
+async function bumpByPullRequest(s: Session, octokit?: Octokit): Promise<BumpResult> {
+  const { git, inputs, base } = s;
   if (!inputs.repo || !octokit) {
     throw new InputError(
       'repository',
@@ -107,74 +188,35 @@ export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise
     );
   }
   const repo = inputs.repo;
-  const prBranch = branchFor(base, inputs.image, files);
+  const prBranch = branchFor(base, inputs.image, s.files);
   // The base decides whether there is anything to propose, and what a rollback goes back to.
-  const onBase = await edit();
-  await git.resetHard(firstTip);
+  const onBase = await s.edit();
+  await git.resetHard(s.firstTip);
   let open = await findOpenPullRequest(octokit, repo, prBranch, base);
+  const common = { locations: onBase.locations, previousImage: previous(onBase.locations) };
   if (!onBase.changed) {
-    core.info(`${inputs.image} is already at ${newVersion} on ${base}; no pull request needed.`);
+    core.info(`${inputs.image} is already at ${s.newVersion} on ${base}; no pull request needed.`);
     return {
       changed: false,
-      tip: firstTip,
+      tip: s.firstTip,
       branch: base,
       changedFiles: [],
-      locations: onBase.locations,
-      previousImage: previous(onBase.locations),
       pullRequestUrl: open?.url,
+      ...common,
     };
   }
-
-  let stale: string | undefined;
-  const refresh = async (): Promise<string> => {
-    stale = undefined;
-    const remote = await git.remoteHead(prBranch);
-    if (remote && open) return refreshTo(prBranch)();
-    const tip = await refreshTo(base)();
-    if (remote) {
-      // A branch left from a closed PR: build on the base, then join its history (no force-push).
-      await git.fetchCommit(remote);
-      stale = remote;
-    }
-    return tip;
-  };
-  const landed = await land({
-    git,
-    target: prBranch,
-    refresh,
-    edit,
-    afterCommit: async (sha) =>
-      stale ? git.adopt(stale, `Merge the previous ${prBranch} into the bump`) : sha,
-  });
-  const title = landed.edit.message.split('\n')[0]!;
-  const body = [
-    `Sets \`${inputs.image}\` to \`${newVersion}\` on \`${base}\` (was \`${previous(onBase.locations)}\`).`,
-    '',
-    '| file | where | before | after |',
-    '| --- | --- | --- | --- |',
-    ...onBase.locations
-      .filter((l) => l.changed)
-      .map(
-        (l) =>
-          `| \`${l.file}\` | ${l.where.replace(/\|/g, '\\|')} | \`${formatImageRef(l.before)}\` | \`${formatImageRef(l.after)}\` |`,
-      ),
-    '',
-    `Opened by gitops-bump${process.env.GITHUB_RUN_ID ? ` in run ${process.env.GITHUB_RUN_ID}` : ''}; later bumps of this image update this PR.`,
-  ].join('\n');
+  const landed = await landOnPullBranch(s, prBranch, open !== undefined);
   if (landed.sha || !open) {
+    const title = landed.edit.message.split('\n')[0]!;
+    const body = pullRequestBody(s, onBase);
     const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
     open = pr;
     core.info(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
   }
-  return {
-    changed: landed.sha !== undefined,
-    sha: landed.sha,
-    tip: landed.tip,
-    branch: prBranch,
-    commitUrl: commitUrl(landed.sha),
-    pullRequestUrl: open?.url,
-    changedFiles: landed.edit.files,
-    locations: onBase.locations,
-    previousImage: previous(onBase.locations),
-  };
+  return { ...landedResult(inputs, landed, prBranch, onBase.locations), pullRequestUrl: open?.url };
+}
+
+export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise<BumpResult> {
+  const session = await start(git, inputs);
+  return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit);
 }

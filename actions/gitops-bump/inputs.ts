@@ -1,5 +1,6 @@
 /** Every input of gitops-bump, parsed and checked up front so a bad one fails before any clone. */
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as inputs from '../shared/inputs.js';
@@ -24,8 +25,18 @@ export interface Inputs {
   argocdApp?: string;
   argocdNamespace: string;
   argocdRefresh: boolean;
+  /** ArgoCD's web UI, without a trailing slash, for the summary's link to the Application. */
+  argocdUrl?: string;
   kubeconfig?: string;
   timeoutMs: number;
+  /** The token the API is called with: `token`, or the runner's GITHUB_TOKEN. */
+  apiToken: string;
+  /** The GitHub server the workflow runs on, for links (GHES included). */
+  serverUrl: string;
+  /** The workflow run, named in pull-request bodies. */
+  runId?: string;
+  /** Where the work tree is cloned: the runner's temporary folder. */
+  tempDir: string;
 }
 
 export const DEFAULT_MESSAGE = 'chore(gitops): bump {image} to {new}';
@@ -59,6 +70,29 @@ function repository(workspace: string): Pick<Inputs, 'repo' | 'remoteUrl'> {
     return { remoteUrl: toUrl(override || value) };
   }
   throw new InputError('repository', 'owner/name, a local path or a file:// URL', value);
+}
+
+function argocdUrl(): string | undefined {
+  const value = inputs.optional('argocd-url');
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  // A password in the URL is a secret: the error does not repeat it.
+  if (url && (url.username || url.password)) {
+    throw new InputError(
+      'argocd-url',
+      'the URL of the ArgoCD web UI without credentials',
+      '(credentials removed)',
+    );
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    throw new InputError('argocd-url', 'the http(s) URL of the ArgoCD web UI', value);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 function author(): Author {
@@ -95,7 +129,7 @@ function target(): { image: string; target: Target } {
   return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
 }
 
-export function readInputs(): Inputs {
+export function getInputs(): Inputs {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
   const files = inputs.list('files');
   if (files.length === 0) throw new InputError('files', 'one or more paths or globs', '');
@@ -121,9 +155,10 @@ export function readInputs(): Inputs {
   if (branch && /\.\.|[\s~^:?*[\\]|^-|\.lock$|\/$|^\/|@\{/.test(branch)) {
     throw new InputError('branch', 'a valid git branch name', branch);
   }
+  const token = inputs.secret('token');
   return {
     ...repository(workspace),
-    token: inputs.secret('token'),
+    token,
     branch,
     files,
     ...target(),
@@ -135,7 +170,12 @@ export function readInputs(): Inputs {
     argocdApp,
     argocdNamespace,
     argocdRefresh: inputs.boolean('argocd-refresh', true),
+    argocdUrl: argocdUrl(),
     kubeconfig: inputs.optional('kubeconfig'),
     timeoutMs: inputs.duration('timeout', 300_000),
+    apiToken: token ?? process.env.GITHUB_TOKEN ?? '',
+    serverUrl: (process.env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/$/, ''),
+    runId: process.env.GITHUB_RUN_ID || undefined,
+    tempDir: process.env.RUNNER_TEMP || tmpdir(),
   };
 }

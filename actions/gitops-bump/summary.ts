@@ -1,5 +1,9 @@
-/** The job summary: the image values changed per file, where the change went, and the sync result. */
-import * as core from '@actions/core';
+/**
+ * The job summary: the image values changed per file, where the change went (the commit linked on
+ * GitHub, the remote named otherwise), the ArgoCD Application (linked when its UI URL is given)
+ * and the sync result.
+ */
+import { cell } from '../shared/markdown.js';
 import { formatImageRef, shortDigest, type ImageRef } from '../shared/image-ref.js';
 import type { Location } from './edit/index.js';
 import type { SyncResult } from './argocd.js';
@@ -15,7 +19,52 @@ export interface SummaryInput {
   pullRequestUrl?: string;
   branch: string;
   changed: boolean;
+  /** The remote, shown without credentials, when it is not a GitHub repository (no commit page to link). */
+  remote?: string;
+  argocd?: { namespace: string; name: string; url?: string };
   sync?: SyncResult;
+}
+
+/** A code span that no backtick in the value can close. */
+const code = (value: string): string => `\`${value.replace(/`/g, "'")}\``;
+
+/** A remote URL as shown: without user or password. */
+export function shownRemote(remoteUrl: string): string {
+  try {
+    const url = new URL(remoteUrl);
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return remoteUrl;
+  }
+}
+
+function commitLine(s: SummaryInput, sha: string): string {
+  const short = sha.slice(0, 7);
+  const commit = s.commitUrl ? `[\`${short}\`](${s.commitUrl})` : `\`${short}\``;
+  const of = !s.commitUrl && s.remote ? ` of ${code(s.remote)}` : '';
+  return `Commit: ${commit} on ${code(s.branch)}${of}`;
+}
+
+function argocdLines(s: SummaryInput): string[] {
+  const lines: string[] = [];
+  if (s.argocd) {
+    const { namespace, name, url } = s.argocd;
+    const app = `${namespace}/${name}`;
+    const target = url
+      ? `${url}/applications/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`
+      : '';
+    lines.push(`ArgoCD application: ${url ? `[${app}](${target})` : code(app)}`, '');
+  }
+  if (s.sync) {
+    const verdict = s.sync.ok ? 'Synced and Healthy' : `**failed**: ${cell(s.sync.reason)}`;
+    lines.push(
+      `ArgoCD: ${verdict} (last status: ${cell(s.sync.last)}; ${Math.round(s.sync.elapsedMs / 1000)}s)`,
+      '',
+    );
+  }
+  return lines;
 }
 
 export function renderSummary(s: SummaryInput): string {
@@ -27,33 +76,14 @@ export function renderSummary(s: SummaryInput): string {
     lines.push(`### \`${file}\``, '', '| where | line | before | after |', '| --- | --- | --- | --- |');
     for (const l of locations) {
       const after = l.changed ? show(l.after) : 'unchanged';
-      lines.push(
-        `| ${l.where.replace(/\|/g, '\\|')} (${l.format}) | ${l.line} | ${show(l.before)} | ${after} |`,
-      );
+      lines.push(`| ${cell(l.where)} (${l.format}) | ${l.line} | ${show(l.before)} | ${after} |`);
     }
     lines.push('');
-    const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${l.where}: ${n}`));
+    const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${cell(l.where)}: ${n}`));
     if (notes.length) lines.push(...notes, '');
   }
   if (s.pullRequestUrl) lines.push(`Pull request: ${s.pullRequestUrl}`, '');
-  if (s.commitSha) {
-    const short = s.commitSha.slice(0, 7);
-    lines.push(
-      `Commit: ${s.commitUrl ? `[\`${short}\`](${s.commitUrl})` : `\`${short}\``} on \`${s.branch}\``,
-      '',
-    );
-  }
-  if (s.sync) {
-    const verdict = s.sync.ok ? 'Synced and Healthy' : `**failed**: ${s.sync.reason}`;
-    lines.push(
-      `ArgoCD: ${verdict} (last status: ${s.sync.last}; ${Math.round(s.sync.elapsedMs / 1000)}s)`,
-      '',
-    );
-  }
+  if (s.commitSha) lines.push(commitLine(s, s.commitSha), '');
+  lines.push(...argocdLines(s));
   return lines.join('\n');
-}
-
-export async function writeSummary(s: SummaryInput): Promise<void> {
-  if (!process.env.GITHUB_STEP_SUMMARY) return;
-  await core.summary.addRaw(renderSummary(s), true).write();
 }

@@ -1,4 +1,5 @@
 /** The job summary: one row per alias, what it pointed at before and after, linked to MLflow's UI. */
+import { cell } from '../shared/markdown.js';
 import type { Inputs } from './inputs.js';
 import type { AliasClient } from './promote.js';
 
@@ -15,8 +16,6 @@ export interface Row {
   /** `after` was read back from MLflow. */
   read: boolean;
 }
-
-const cell = (text: string): string => text.replace(/\|/g, '\\|');
 
 function link(client: Pick<AliasClient, 'modelVersionUrl'>, model: string, version?: string): string {
   return version === undefined ? 'unset' : `[version ${version}](${client.modelVersionUrl(model, version)})`;

@@ -2,6 +2,7 @@
  * The report, as Markdown for the job summary and the PR comment: the gate verdict, this run's
  * metrics against the champion's with deltas, the confusion matrix, and links.
  */
+import { cell } from '../shared/markdown.js';
 import type { Config } from './inputs.js';
 import type { Outcome } from './pipeline.js';
 
@@ -19,11 +20,6 @@ export function formatNumber(n: number): string {
 function formatDelta(d: number): string {
   if (Math.abs(d) < 1e-12) return '±0';
   return `${d > 0 ? '+' : '−'}${formatNumber(Math.abs(d))}`;
-}
-
-/** Text from inputs and files, made inert in a Markdown table. */
-export function cell(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>|#]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 
 export function confusionMatrix(metrics: Record<string, number>): string | undefined {

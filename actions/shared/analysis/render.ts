@@ -4,31 +4,12 @@
  * name or param (a mention, a /command, a fake marker, an image beacon, a forged verdict in bold).
  */
 import { redact } from '../gemini/index.js';
+import { clip, inert } from '../markdown.js';
 import type { AnalysisResult, Reading } from './reading.js';
 
-const ZWSP = '\u200b';
-// C0 controls, DEL and the bidi overrides that reorder text on screen.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g;
-const MARKDOWN = /[\\`*_{}[\]()#|~!$]/g;
-
 /** One line of inert Markdown: no HTML, links, images, emphasis, mentions, references or commands. */
-export function inert(text: string, max = 500, secrets: Array<string | undefined> = []): string {
-  const chars = [...redact(text, secrets).replace(/\s+/g, ' ').trim()];
-  const clipped = chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('');
-  return (
-    clipped
-      .replace(CONTROL, '')
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;')
-      .replace(MARKDOWN, '\\$&')
-      // GitHub resolves mentions and #refs on the rendered text: a backslash would not stop them.
-      .replace(/[@＠]/g, `$&${ZWSP}`)
-      .replace(/#/g, `#${ZWSP}`)
-      .replace(/^\//, `${ZWSP}/`)
-      .replace(/^::/, `${ZWSP}::`)
-  );
+export function inertLine(text: string, max = 500, secrets: Array<string | undefined> = []): string {
+  return inert(clip(redact(text, secrets).replace(/\s+/g, ' ').trim(), max));
 }
 
 const GATE_VERDICT: Record<Reading['gateMetric']['verdict'], string> = {
@@ -38,7 +19,7 @@ const GATE_VERDICT: Record<Reading['gateMetric']['verdict'], string> = {
 };
 
 function list(title: string, entries: string[], secrets: Array<string | undefined>): string[] {
-  const kept = entries.map((e) => inert(e, 400, secrets)).filter((e) => e !== '');
+  const kept = entries.map((e) => inertLine(e, 400, secrets)).filter((e) => e !== '');
   // The blank line ends the list: a bold line right after it would join its last item.
   return kept.length ? [`**${title}**`, ...kept.map((e) => `- ${e}`), ''] : [];
 }
@@ -53,7 +34,7 @@ export function renderAnalysis(
 ): string {
   const secrets = opts.secrets ?? [];
   if (!result.ok) {
-    const reason = inert(result.reason, 400, secrets);
+    const reason = inertLine(result.reason, 400, secrets);
     return result.reason.startsWith('no `gemini-api-key`')
       ? `_No model-written analysis: no \`gemini-api-key\` was given._`
       : `_Model-written analysis unavailable: ${reason}. The gate's verdict above does not depend on it._`;
@@ -62,17 +43,17 @@ export function renderAnalysis(
   const metric = opts.gateMetric ? `\`${opts.gateMetric.replace(/`/g, "'")}\`` : 'the gate metric';
   const lines = [
     `#### 🤖 Model-written analysis`,
-    `<sub>Written by Gemini (${inert(result.model, 60)}) from the run's metrics, step histories and params and the champion's. ` +
+    `<sub>Written by Gemini (${inertLine(result.model, 60)}) from the run's metrics, step histories and params and the champion's. ` +
       `Not checked by anyone, and not used by the gate: the verdict above is the code's.${
-        result.note ? ` ${inert(result.note, 300)}` : ''
+        result.note ? ` ${inertLine(result.note, 300)}` : ''
       }</sub>`,
     '',
-    inert(r.summary, 600, secrets),
+    inertLine(r.summary, 600, secrets),
     '',
     ...list('Against the champion', r.changes, secrets),
     ...list('Fitting (step histories)', r.fitting, secrets),
     ...list('Per class', r.perClass, secrets),
-    `**Does ${metric} tell the whole story?** ${GATE_VERDICT[r.gateMetric.verdict] ?? 'unclear'}: ${inert(r.gateMetric.why, 500, secrets)}`,
+    `**Does ${metric} tell the whole story?** ${GATE_VERDICT[r.gateMetric.verdict] ?? 'unclear'}: ${inertLine(r.gateMetric.why, 500, secrets)}`,
   ];
   return lines.join('\n').replace(/\n{3,}/g, '\n\n');
 }

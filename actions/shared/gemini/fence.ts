@@ -1,8 +1,9 @@
 /**
  * Untrusted text (PR diffs, alert annotations) reaches the model only inside a fence whose
  * boundary is random per call, so the text cannot close the fence and speak as the caller.
- * Text the model writes is untrusted too: before it is posted anywhere it is neutralised so it
- * cannot mention people, trigger bots' slash commands or forge our hidden markers.
+ * Text the model writes is untrusted too: before it is posted anywhere it goes through
+ * ../markdown.ts (neutralize or inert), so it cannot mention people, trigger bots' slash commands
+ * or forge our hidden markers.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -33,28 +34,6 @@ export function fenceUntrusted(label: string, text: string, boundary = newBounda
   let id = boundary;
   while (text.includes(id)) id = newBoundary();
   return `<<<UNTRUSTED ${id} label="${safeLabel(label)}">>>\n${text}\n<<<END UNTRUSTED ${id}>>>`;
-}
-
-const ZWSP = '\u200b';
-
-/**
- * Model output made safe to post as Markdown: `@user` and `@org/team` mentions are broken with
- * a zero-width space (so nobody is pinged), leading `/command`s used by bots are escaped,
- * HTML comments (our sticky-comment markers) cannot be forged, and images do not load.
- */
-export function neutralize(text: string): string {
-  return (
-    text
-      // Mentions: an @ that starts a word (GitHub does not treat e-mail addresses as mentions).
-      .replace(/(^|[^\w])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
-      // Slash commands at the start of a line (e.g. /approve, /merge, /label).
-      .replace(/^(\s*)\/(?=[A-Za-z])/gm, `$1\\/`)
-      .replace(/<!--/g, '&lt;!--')
-      .replace(/-->/g, '--&gt;')
-      // Images are fetched when the comment is viewed: no beacons or exfiltration URLs.
-      .replace(/!\[/g, '\\![')
-      .replace(/<(img|picture|source|video|audio|iframe|object|embed)\b/gi, '&lt;$1')
-  );
 }
 
 /** Removes every occurrence of the given secrets from a text (defence in depth before posting). */

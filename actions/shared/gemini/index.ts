@@ -14,7 +14,7 @@ import { readReply } from './reply.js';
 import { validatorFor } from './schema.js';
 import { fitCounted, type Counter } from './tokens.js';
 
-export { fenceUntrusted, neutralize, redact, safeLabel, UNTRUSTED_POLICY } from './fence.js';
+export { fenceUntrusted, redact, safeLabel, UNTRUSTED_POLICY } from './fence.js';
 export { checkSchema, type JsonSchema } from './schema.js';
 export { estimateTokens, fitToBudget, CHARS_PER_TOKEN } from './budget.js';
 

@@ -1,0 +1,181 @@
+/**
+ * alert-to-issue's getInputs() and main(inputs, deps) called in-process, against the fake GitHub,
+ * with stand-ins for Gemini and the MLflow lookup: the logic without the runner.
+ * alert-to-issue.test.ts runs the bundle end to end.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as github from '@actions/github';
+import { main, type Deps } from '../actions/alert-to-issue/action.js';
+import { getInputs, type Inputs } from '../actions/alert-to-issue/inputs.js';
+import { parseAllowlist } from '../actions/alert-to-issue/labels.js';
+import { extractNotification } from '../actions/alert-to-issue/webhook.js';
+import type { GeminiOptions } from '../actions/shared/gemini/index.js';
+import { FakeGitHub } from './helpers/fake-github/server.js';
+import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
+
+const TOKEN = 'ghs_test_token';
+let gh: FakeGitHub;
+beforeAll(async () => {
+  gh = new FakeGitHub();
+  await gh.start();
+});
+afterAll(() => gh.stop());
+
+const repo = () => gh.state.repo('octo-org', 'iris')!;
+
+const inputs = (body: unknown, over: Partial<Inputs> = {}): Inputs => ({
+  token: TOKEN,
+  repo: { owner: 'octo-org', repo: 'iris' },
+  notification: extractNotification(body, 'payload'),
+  staticLabels: ['alert'],
+  allowlist: parseAllowlist(['severity:critical']),
+  severityLabel: 'severity',
+  closeOnResolve: true,
+  reopenWindowMs: 3_600_000,
+  modelLabel: 'model',
+  alias: 'champion',
+  gemini: { model: 'gemini-test', fallbackModels: [], timeoutMs: 1000 },
+  ...over,
+});
+
+type Recorded = Deps & { geminiOptions: GeminiOptions[]; lookups: unknown[] };
+
+/** The real Octokit against the fake; Gemini answers `reply` (or is off); MLflow knows one model. */
+function deps(reply?: Record<string, unknown>): Recorded {
+  const geminiOptions: GeminiOptions[] = [];
+  const lookups: unknown[] = [];
+  return {
+    geminiOptions,
+    lookups,
+    octokit: (token) => github.getOctokit(token, { baseUrl: gh.url }),
+    gemini: (options) => {
+      geminiOptions.push(options);
+      return {
+        enabled: reply !== undefined,
+        generateJson: async <T>() =>
+          reply
+            ? { ok: true as const, value: reply as T, model: 'gemini-test' }
+            : { ok: false as const, reason: 'no Gemini API key was given' },
+      };
+    },
+    models: async (_n, opts) => {
+      lookups.push(opts);
+      return [{ name: 'iris', alias: opts.alias, version: '7' }];
+    },
+  };
+}
+
+describe('alert-to-issue main', () => {
+  it('opens the issue with the allowed labels and the MLflow context, and summarises what it did', async () => {
+    const d = deps();
+    const result = await main(inputs(notification(), { trackingUri: 'http://mlflow.example:5000' }), d);
+    expect(result.outputs).toEqual({
+      action: 'created',
+      'issue-number': '1',
+      'issue-url': 'https://github.com/octo-org/iris/issues/1',
+    });
+    const issue = repo().issue(1)!;
+    const labels = issue.labels.map((l) => l.name);
+    expect(labels).toEqual(expect.arrayContaining(['alert', 'severity:critical']));
+    expect(labels.some((l) => l.startsWith('alert-group:'))).toBe(true);
+    expect(d.lookups).toEqual([
+      { trackingUri: 'http://mlflow.example:5000', modelLabel: 'model', alias: 'champion' },
+    ]);
+    expect(issue.body).toContain('version 7');
+    expect(issue.body).toContain('Deterministic summary');
+    expect(d.geminiOptions).toEqual([{ model: 'gemini-test', fallbackModels: [], timeoutMs: 1000 }]);
+    expect(result.stepSummary).toContain(
+      '**Opened** [#1](https://github.com/octo-org/iris/issues/1): opened the issue.',
+    );
+    expect(result.stepSummary).toMatch(/^- Labels: alert, severity:critical, alert-group:[0-9a-f]{12}$/m);
+  });
+
+  it('skips a redelivery and closes the issue on resolve', async () => {
+    const again = await main(inputs(notification()), deps());
+    expect(again.outputs).toMatchObject({ action: 'skipped', 'issue-number': '1' });
+    const resolved = await main(inputs(notification({ status: 'resolved' })), deps());
+    expect(resolved.outputs.action).toBe('closed');
+    expect(repo().issue(1)!.state).toBe('closed');
+    expect(resolved.stepSummary).toContain(
+      '**Commented on and closed** [#1](https://github.com/octo-org/iris/issues/1): resolved; closed the issue.',
+    );
+    expect(resolved.stepSummary).not.toContain('- Labels:');
+    expect(again.stepSummary).toContain('**Left unchanged** [#1](https://github.com/octo-org/iris/issues/1)');
+  });
+
+  it("writes Gemini's summary with any secret it repeats removed", async () => {
+    const leak = {
+      what: `Latency is high; the token ${TOKEN} was seen.`,
+      causes: ['A slow model version.'],
+      impact: 'Users wait.',
+      nextSteps: ['Roll back.'],
+    };
+    const result = await main(
+      inputs(notification({ groupLabels: { alertname: 'GeminiCase', model: 'iris' } })),
+      deps(leak),
+    );
+    expect(result.outputs.action).toBe('created');
+    const body = repo().issue(Number(result.outputs['issue-number']))!.body;
+    expect(body).toContain('Latency is high');
+    expect(body).not.toContain(TOKEN);
+    expect(result.stepSummary).toContain('- Summary: by Gemini \\(gemini-test\\)');
+  });
+
+  it('does nothing, calling no API, when the event is not one to act on', async () => {
+    const before = gh.requests.length;
+    const result = await main(
+      inputs(notification(), { notification: undefined, skipped: 'other event' }),
+      deps(),
+    );
+    expect(result).toEqual({ outputs: { action: 'skipped' } });
+    expect(gh.requests.length).toBe(before);
+  });
+});
+
+describe('alert-to-issue getInputs', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+  const set = (env: Record<string, string>): void => {
+    for (const [k, v] of Object.entries(env)) process.env[k] = v;
+  };
+
+  it('reads the payload file and falls back to MLFLOW_TRACKING_URI', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'alert-inputs-')), 'payload.json');
+    writeFileSync(file, JSON.stringify(notification()));
+    set({
+      'INPUT_GITHUB-TOKEN': TOKEN,
+      INPUT_REPOSITORY: 'octo-org/iris',
+      'INPUT_PAYLOAD-FILE': file,
+      'INPUT_REOPEN-WINDOW': '30m',
+      MLFLOW_TRACKING_URI: 'http://mlflow.internal:5000',
+    });
+    const got = getInputs();
+    expect(got.notification?.form).toBeDefined();
+    expect(got.notification?.notification.status).toBe('firing');
+    expect(got.reopenWindowMs).toBe(1_800_000);
+    expect(got.trackingUri).toBe('http://mlflow.internal:5000');
+    expect(got.closeOnResolve).toBe(true);
+  });
+
+  it('skips another repository_dispatch type, and names the input of a payload that is not JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'alert-event-'));
+    writeFileSync(join(dir, 'event.json'), JSON.stringify(dispatchEvent(notification(), 'deploy')));
+    set({
+      'INPUT_GITHUB-TOKEN': TOKEN,
+      INPUT_REPOSITORY: 'octo-org/iris',
+      'INPUT_EVENT-TYPE': 'alertmanager',
+      GITHUB_EVENT_NAME: 'repository_dispatch',
+      GITHUB_EVENT_PATH: join(dir, 'event.json'),
+    });
+    const got = getInputs();
+    expect(got.notification).toBeUndefined();
+    expect(got.skipped).toContain("'deploy' is not 'alertmanager'");
+    set({ INPUT_PAYLOAD: '{not json' });
+    expect(() => getInputs()).toThrow("Input 'payload'");
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * Every input of alert-to-issue, parsed and checked up front, and the notification itself, read
+ * once from whichever source carries it (`payload`, `payload-file` or the repository_dispatch event).
+ */
+import { readFileSync } from 'node:fs';
+import { InputError } from '../shared/errors.js';
+import type { GeminiOptions } from '../shared/gemini/index.js';
+import { parseRepo, runUrl, type Repo } from '../shared/github.js';
+import * as inputs from '../shared/inputs.js';
+import { oneLine } from '../shared/log-safe.js';
+import { parseAllowlist, parseStaticLabels, type AllowedLabel } from './labels.js';
+import { extractNotification, PayloadError, type Extracted } from './webhook.js';
+
+export interface Inputs {
+  token: string;
+  repo: Repo;
+  /** The notification; undefined when the event is not one to act on (`skipped` says why). */
+  notification?: Extracted;
+  skipped?: string;
+  staticLabels: string[];
+  allowlist: AllowedLabel[];
+  severityLabel: string;
+  closeOnResolve: boolean;
+  reopenWindowMs: number;
+  gitopsPath?: string;
+  /** `tracking-uri`, else MLFLOW_TRACKING_URI; undefined: no MLflow context. */
+  trackingUri?: string;
+  modelLabel: string;
+  alias: string;
+  gemini: GeminiOptions;
+  /** The workflow run, linked from the issue and its comments. */
+  runLink?: string;
+}
+
+function parse(text: string, input: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(
+      input,
+      'an Alertmanager webhook body as JSON',
+      `${text.slice(0, 60)}: ${(err as Error).message}`,
+    );
+  }
+}
+
+function extract(raw: unknown, source: string, input?: string): Extracted {
+  try {
+    return extractNotification(raw, source);
+  } catch (err) {
+    if (err instanceof PayloadError && input)
+      throw new InputError(input, `a valid Alertmanager notification (${err.message})`);
+    if (err instanceof PayloadError)
+      throw new Error(
+        `The repository_dispatch payload is not a valid Alertmanager notification: ${err.message}`,
+      );
+    throw err;
+  }
+}
+
+function readFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(
+      'payload-file',
+      'a readable file',
+      `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+/** The repository_dispatch event's client_payload, when the event type is the one asked for. */
+function fromEvent(eventType: string): Pick<Inputs, 'notification' | 'skipped'> {
+  const eventName = process.env.GITHUB_EVENT_NAME;
+  if (eventName !== 'repository_dispatch') {
+    throw new InputError(
+      'payload',
+      `a notification: set payload or payload-file, or run on repository_dispatch (this run is ${eventName ?? 'unknown'})`,
+    );
+  }
+  const path = process.env.GITHUB_EVENT_PATH;
+  if (!path) throw new Error('GITHUB_EVENT_PATH is not set; cannot read the repository_dispatch event');
+  const event = JSON.parse(readFileSync(path, 'utf8')) as { action?: string; client_payload?: unknown };
+  if (event.action !== eventType) {
+    return {
+      skipped: `repository_dispatch event type '${oneLine(event.action)}' is not '${eventType}' (input event-type): nothing to do`,
+    };
+  }
+  if (event.client_payload === undefined)
+    throw new Error('The repository_dispatch event has no client_payload');
+  return { notification: extract({ client_payload: event.client_payload }, 'event') };
+}
+
+function readNotification(eventType: string): Pick<Inputs, 'notification' | 'skipped'> {
+  const direct = inputs.optional('payload');
+  if (direct) return { notification: extract(parse(direct, 'payload'), 'payload', 'payload') };
+  const file = inputs.optional('payload-file');
+  if (file)
+    return { notification: extract(parse(readFile(file), 'payload-file'), 'payload-file', 'payload-file') };
+  return fromEvent(eventType);
+}
+
+export function getInputs(): Inputs {
+  const token = inputs.secret('github-token');
+  if (!token) throw new InputError('github-token', 'a token with issues: write (default: github.token)', '');
+  const repo = parseRepo(inputs.optional('repository'));
+  const eventType = inputs.string('event-type', 'alertmanager');
+  const staticLabels = parseStaticLabels(inputs.list('labels'));
+  const allowlist = parseAllowlist(inputs.list('label-allowlist'));
+  const severityLabel = inputs.string('severity-label', 'severity');
+  const closeOnResolve = inputs.boolean('close-on-resolve', true);
+  const reopenWindowMs = inputs.duration('reopen-window', 24 * 3_600_000);
+  const gitopsPath = inputs.optional('gitops-path');
+  const trackingUri =
+    inputs.optional('tracking-uri') ?? (process.env.MLFLOW_TRACKING_URI?.trim() || undefined);
+  const modelLabel = inputs.string('model-label', 'model');
+  const alias = inputs.string('champion-alias', 'champion');
+  const gemini: GeminiOptions = {
+    apiKey: inputs.secret('gemini-api-key'),
+    model: inputs.optional('model'),
+    fallbackModels: inputs.list('fallback-models'),
+    timeoutMs: 45_000,
+  };
+  const read = readNotification(eventType);
+  return {
+    token,
+    repo,
+    ...read,
+    staticLabels,
+    allowlist,
+    severityLabel,
+    closeOnResolve,
+    reopenWindowMs,
+    gitopsPath,
+    trackingUri,
+    modelLabel,
+    alias,
+    gemini,
+    runLink: runUrl(),
+  };
+}
