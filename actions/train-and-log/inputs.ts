@@ -9,7 +9,10 @@ import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
 
-export interface Config {
+/** The name the report and analysis modules know the inputs by. */
+export type Config = Inputs;
+
+export interface Inputs {
   trackingUri: string;
   experiment: string;
   runName: string;
@@ -39,7 +42,7 @@ export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
   return sha ? `${branch}@${sha}` : branch;
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
   const trackingUri = trackingUriInput(env);
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();

@@ -1,0 +1,179 @@
+/**
+ * train-and-log's main(inputs, deps) called in-process against a real `mlflow server`, with the
+ * outputs, summary, PR comment and analysis recorded instead of written: the logic without the
+ * runner. The bundle tests (train-and-log*.test.ts) stay the end-to-end proof.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Inputs } from '../actions/train-and-log/inputs.js';
+import { defaultDeps, main, type Deps } from '../actions/train-and-log/train.js';
+import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
+import { MlflowRest } from './helpers/mlflow-rest.js';
+
+let mlflow: MlflowServer;
+let rest: MlflowRest;
+
+beforeAll(async () => {
+  mlflow = await startMlflow();
+  rest = new MlflowRest(mlflow.url);
+}, 120_000);
+
+afterAll(async () => {
+  await mlflow?.stop();
+});
+
+let counter = 0;
+
+/** A working directory with a minimal MLflow model directory and the metrics the command "wrote". */
+function workdir(metrics: Record<string, number>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tal-main-'));
+  mkdirSync(join(dir, 'model'));
+  writeFileSync(join(dir, 'model', 'MLmodel'), 'flavors:\n  python_function:\n    loader_module: none\n');
+  writeFileSync(join(dir, 'metrics.json'), JSON.stringify(metrics));
+  return dir;
+}
+
+function inputs(dir: string, over: Partial<Inputs> = {}): Inputs {
+  const n = ++counter;
+  return {
+    trackingUri: mlflow.url,
+    experiment: `main-${n}`,
+    runName: `run-${n}`,
+    command: 'true',
+    workingDirectory: dir,
+    metricsFile: join(dir, 'metrics.json'),
+    artifacts: [],
+    modelPath: 'model',
+    championAlias: 'champion',
+    promoteAlias: 'candidate',
+    analysis: { model: 'unused', fallbackModels: [] },
+    ...over,
+  };
+}
+
+interface Recorded {
+  outputs: Record<string, string>;
+  summaries: string[];
+  comments: { key: string; body: string }[];
+  /** One entry per analysis asked for. */
+  analysed: string[];
+}
+
+/** The real MLflow connection and command runner; everything the runner would write, recorded. */
+function deps(): Deps & Recorded {
+  const rec: Recorded = { outputs: {}, summaries: [], comments: [], analysed: [] };
+  return {
+    ...rec,
+    connect: defaultDeps.connect,
+    startCommand: defaultDeps.startCommand,
+    // No signal handlers in the test process: cancellation is the bundle tests' job.
+    onCancel: () => () => undefined,
+    exit: (code) => {
+      throw new Error(`exit(${code}) without a cancellation`);
+    },
+    setOutput: (name, value) => void (rec.outputs[name] = value),
+    writeSummary: async (md) => void rec.summaries.push(md),
+    comment: async (_token, key, body) => void rec.comments.push({ key, body }),
+    analysis: async (_inputs, outcome) => {
+      rec.analysed.push(outcome.runId);
+      return '_no analysis_';
+    },
+  };
+}
+
+const gated = { metric: 'accuracy', direction: 'maximize' as const, minDelta: 0 };
+
+describe('train-and-log main', () => {
+  it('logs, registers, passes the gate with no champion, moves the promote alias and reports', async () => {
+    const d = deps();
+    const dir = workdir({ accuracy: 0.9 });
+    const model = `main-pass-${counter}`;
+    await main(inputs(dir, { registeredModel: model, gate: gated }), d);
+
+    expect(d.outputs['gate-passed']).toBe('true');
+    expect(d.outputs['model-version']).toBe('1');
+    expect(JSON.parse(d.outputs.metrics!)).toEqual({ accuracy: 0.9 });
+    const run = await rest.run(d.outputs['run-id']!);
+    expect(run.info.status).toBe('FINISHED');
+    expect(run.data.metrics).toEqual([expect.objectContaining({ key: 'accuracy', value: 0.9 })]);
+    expect(await rest.alias(model, 'candidate')).toBe('1');
+    expect((await rest.version(model, '1')).tags).toContainEqual({
+      key: 'mlops-actions.gate',
+      value: 'passed',
+    });
+    expect(d.summaries).toHaveLength(1);
+    expect(d.summaries[0]).toContain('Gate passed');
+    expect(d.comments).toEqual([{ key: `train-and-log:${model}`, body: d.summaries[0] }]);
+    expect(d.analysed).toEqual([d.outputs['run-id']]);
+  });
+
+  it('a gate refusal registers the version tagged failed but leaves the promote alias where it was', async () => {
+    const model = `main-refuse-${counter}`;
+    const first = deps();
+    await main(inputs(workdir({ accuracy: 0.9 }), { registeredModel: model, gate: gated }), first);
+    await rest.setAlias(model, 'champion', '1');
+
+    const d = deps();
+    await main(inputs(workdir({ accuracy: 0.5 }), { registeredModel: model, gate: gated }), d);
+    expect(d.outputs['gate-passed']).toBe('false');
+    expect(d.outputs['model-version']).toBe('2');
+    expect((await rest.version(model, '2')).tags).toContainEqual({
+      key: 'mlops-actions.gate',
+      value: 'failed',
+    });
+    expect(await rest.alias(model, 'candidate')).toBe('1');
+    expect(await rest.alias(model, 'champion')).toBe('1');
+    expect(d.summaries[0]).toContain('Gate failed');
+    expect((await rest.run(d.outputs['run-id']!)).info.status).toBe('FINISHED');
+  });
+
+  it('a failed command ends the run FAILED, writes the failure summary and registers nothing', async () => {
+    const d = deps();
+    const model = `main-fail-${counter}`;
+    const dir = workdir({ accuracy: 0.9 });
+    await expect(
+      main(inputs(dir, { command: 'echo training; exit 3', registeredModel: model, gate: gated }), d),
+    ).rejects.toThrow(/training command failed with exit code 3; MLflow run [0-9a-f]{32} is marked FAILED/);
+    const runId = d.outputs['run-id']!;
+    expect((await rest.run(runId)).info.status).toBe('FAILED');
+    expect(d.outputs['gate-passed']).toBeUndefined();
+    expect(d.summaries).toHaveLength(1);
+    expect(d.summaries[0]).toContain('exit code 3');
+    expect(d.comments).toEqual([]);
+    expect(d.analysed).toEqual([]);
+    expect(await rest.versions(model)).toEqual([]);
+  });
+
+  it('a gate metric the run lacks fails the run before anything is logged or registered', async () => {
+    const d = deps();
+    const model = `main-nometric-${counter}`;
+    await expect(
+      main(inputs(workdir({ f1: 0.7 }), { registeredModel: model, gate: gated }), d),
+    ).rejects.toThrow(/gate-metric.*it has f1/);
+    const run = await rest.run(d.outputs['run-id']!);
+    expect(run.info.status).toBe('FAILED');
+    expect(run.data.metrics ?? []).toEqual([]);
+    expect(await rest.versions(model)).toEqual([]);
+  });
+
+  it('an unreachable tracking server fails before any run exists, with a failure summary', async () => {
+    const d = deps();
+    await expect(
+      main(inputs(workdir({ accuracy: 1 }), { trackingUri: 'http://127.0.0.1:9' }), d),
+    ).rejects.toThrow(/Input 'tracking-uri'.*cannot be used/);
+    expect(d.outputs).toEqual({});
+    expect(d.summaries).toHaveLength(1);
+  });
+
+  it('without registered-model the run is logged and finished, nothing registered, gate-passed false', async () => {
+    const d = deps();
+    await main(inputs(workdir({ accuracy: 0.8 })), d);
+    expect(d.outputs['model-version']).toBe('');
+    expect(d.outputs['gate-passed']).toBe('false');
+    expect(d.outputs['model-uri']).toMatch(/^models:\/m-/);
+    expect((await rest.run(d.outputs['run-id']!)).info.status).toBe('FINISHED');
+    expect(d.comments[0]!.key).toMatch(/^train-and-log:main-\d+$/);
+  });
+});
