@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { FAKE_GEMINI_KEY, FakeGemini } from './helpers/fake-gemini.js';
 import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
@@ -26,7 +27,7 @@ const VERSIONS = [
 beforeAll(async () => {
   gemini = new FakeGemini();
   [mlflow] = await Promise.all([startMlflow(), gemini.start()]);
-  const client = new MlflowClient({ trackingUri: mlflow.url });
+  const client = new MlflowClient(mlflowSettings({}, mlflow.url));
   const { experiment_id: experimentId } = await client.getOrCreateExperiment('iris');
   await client.getOrCreateRegisteredModel('iris');
   for (const metrics of VERSIONS) {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import type { RepoState } from './helpers/fake-github/state.js';
@@ -23,7 +24,7 @@ let experimentId = '';
 beforeAll(async () => {
   gemini = new FakeGemini();
   [mlflow] = await Promise.all([startMlflow(), gemini.start()]);
-  const client = new MlflowClient({ trackingUri: mlflow.url });
+  const client = new MlflowClient(mlflowSettings({}, mlflow.url));
   const exp = await client.getOrCreateExperiment('iris');
   experimentId = exp.experiment_id;
   const run = await client.createRun({ experimentId, runName: 'train' });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MlflowClient, MlflowError } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 
 jest.setTimeout(240_000);
@@ -24,7 +25,7 @@ beforeAll(async () => {
   // Nothing here uses the server's GenAI job runner; its seven worker processes only cost CPU.
   process.env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION = 'false';
   server = await startMlflow();
-  client = new MlflowClient({ trackingUri: server.url });
+  client = new MlflowClient(mlflowSettings({}, server.url));
   work = mkdtempSync(join(tmpdir(), 'mlflow-client-'));
 });
 
@@ -61,7 +62,7 @@ describe('experiments', () => {
   test('concurrent getOrCreate of one name converges on a single experiment', async () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, () =>
-        new MlflowClient({ trackingUri: server.url }).getOrCreateExperiment('exp-race'),
+        new MlflowClient(mlflowSettings({}, server.url)).getOrCreateExperiment('exp-race'),
       ),
     );
     expect(new Set(results.map((e) => e.experiment_id)).size).toBe(1);
@@ -379,7 +380,7 @@ describe('registry and LoggedModels', () => {
     // MLflow 2.x has no /logged-models routes: Flask answers them with an HTML 404.
     const proxy = await startProxy(server.url, (path) => path.includes('/logged-models'));
     try {
-      const old = new MlflowClient({ trackingUri: proxy.url });
+      const old = new MlflowClient(mlflowSettings({}, proxy.url));
       const exp = await old.getOrCreateExperiment('exp-models-2x');
       expect(await old.supportsLoggedModels(exp.experiment_id)).toBe(false);
       const run = await old.createRun({ experimentId: exp.experiment_id, runName: 'v2' });

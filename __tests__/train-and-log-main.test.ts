@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import type { Inputs } from '../actions/train-and-log/inputs.js';
 import { defaultDeps, main, type Deps } from '../actions/train-and-log/train.js';
 import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
@@ -38,7 +39,7 @@ function workdir(metrics: Record<string, number>): string {
 function inputs(dir: string, over: Partial<Inputs> = {}): Inputs {
   const n = ++counter;
   return {
-    trackingUri: mlflow.url,
+    mlflow: mlflowSettings({}, mlflow.url),
     experiment: `main-${n}`,
     runName: `run-${n}`,
     command: 'true',
@@ -161,7 +162,7 @@ describe('train-and-log main', () => {
   it('an unreachable tracking server fails before any run exists, with a failure summary', async () => {
     const d = deps();
     await expect(
-      main(inputs(workdir({ accuracy: 1 }), { trackingUri: 'http://127.0.0.1:9' }), d),
+      main(inputs(workdir({ accuracy: 1 }), { mlflow: mlflowSettings({}, 'http://127.0.0.1:9') }), d),
     ).rejects.toThrow(/Input 'tracking-uri'.*cannot be used/);
     expect(d.outputs).toEqual({});
     expect(d.summaries).toHaveLength(1);

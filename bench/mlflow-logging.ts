@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow } from '../__tests__/helpers/mlflow-server.js';
 import { ROOT } from '../__tests__/helpers/run-action.js';
 
@@ -63,7 +64,7 @@ async function ours(
   round: number,
 ): Promise<{ seconds: number; requests: number; runId: string; version: string }> {
   const start = performance.now();
-  const client = new MlflowClient({ trackingUri });
+  const client = new MlflowClient(mlflowSettings({}, trackingUri));
   const exp = await client.getOrCreateExperiment(`bench-ours-${round}`);
   const run = await client.createRun({ experimentId: exp.experiment_id, runName: 'typescript-client' });
   const params = Array.from({ length: PARAMS }, (_, i) => ({ key: `param_${i}`, value: `value_${i}` }));
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   console.log(`up at ${server.url}`);
   try {
     // A small untimed run first, so neither side pays for the fresh server's first requests.
-    const probe = new MlflowClient({ trackingUri: server.url });
+    const probe = new MlflowClient(mlflowSettings({}, server.url));
     await probe.ping();
     const warm = await probe.createRun({
       experimentId: (await probe.getOrCreateExperiment('bench-warmup')).experiment_id,

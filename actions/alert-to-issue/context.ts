@@ -8,6 +8,7 @@ import { weakerOnClasses } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Octokit, Repo } from '../shared/github.js';
 import { MlflowClient } from '../shared/mlflow/index.js';
+import { mlflowSettings } from '../shared/mlflow/inputs.js';
 import type { Notification } from './webhook.js';
 
 export interface ModelContext {
@@ -143,7 +144,7 @@ export async function modelContext(
   let client: MlflowClient;
   try {
     // Short and few attempts: an issue without MLflow context beats a late one.
-    client = MlflowClient.fromEnv(process.env, { trackingUri: uri, timeoutMs: 10_000, attempts: 2 });
+    client = new MlflowClient({ ...mlflowSettings(process.env, uri), timeoutMs: 10_000, attempts: 2 });
   } catch (err) {
     return names.map((name) => ({ name, alias: opts.alias, error: errorMessage(err) }));
   }

@@ -8,6 +8,7 @@ import * as core from '@actions/core';
 import { errorMessage, InputError } from '../shared/errors.js';
 import { connectTracking } from '../shared/mlflow/connect.js';
 import { MlflowError, type MlflowClient } from '../shared/mlflow/index.js';
+import type { MlflowSettings } from '../shared/mlflow/inputs.js';
 import type { Inputs } from './inputs.js';
 import { renderSummary, type Row } from './summary.js';
 
@@ -24,10 +25,10 @@ export type AliasClient = Pick<
 >;
 
 export interface Deps {
-  connect: (trackingUri: string) => Promise<AliasClient>;
+  connect: (settings: MlflowSettings) => Promise<AliasClient>;
 }
 
-export const defaultDeps: Deps = { connect: (uri) => connectTracking(uri) };
+export const defaultDeps: Deps = { connect: connectTracking };
 
 export interface Outputs {
   /** The version the aliases point at now; empty after a delete or a failure. */
@@ -124,7 +125,7 @@ async function verify(client: AliasClient, inputs: Inputs, rows: Row[]): Promise
 }
 
 export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Result> {
-  const client = await deps.connect(inputs.trackingUri);
+  const client = await deps.connect(inputs.mlflow);
   const { model } = inputs;
   if (!(await client.getRegisteredModel(model))) {
     throw new InputError('registered-model', `a registered model in MLflow at ${client.trackingUri}`, model);

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../shared/errors.js';
 import { DEFAULT_MODEL } from '../shared/gemini/index.js';
 import * as inputs from '../shared/inputs.js';
-import { aliasInput, trackingUriInput } from '../shared/mlflow/inputs.js';
+import { aliasInput, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
@@ -13,7 +13,8 @@ export type GateDirection = 'maximize' | 'minimize';
 export type Config = Inputs;
 
 export interface Inputs {
-  trackingUri: string;
+  /** The tracking server, credentials and HTTP settings, resolved once. */
+  mlflow: MlflowSettings;
   experiment: string;
   runName: string;
   command: string;
@@ -43,7 +44,7 @@ export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
-  const trackingUri = trackingUriInput(env);
+  const mlflow = mlflowInputs(env);
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const workingDirectory = resolve(workspace, inputs.string('working-directory', '.'));
@@ -75,7 +76,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
   }
 
   return {
-    trackingUri,
+    mlflow,
     experiment: inputs.optional('experiment') ?? env.GITHUB_REPOSITORY ?? 'Default',
     runName: inputs.optional('run-name') ?? defaultRunName(env),
     command: inputs.required('command'),

@@ -7,7 +7,8 @@ import * as core from '@actions/core';
 import { errorMessage } from '../shared/errors.js';
 import { InputError } from '../shared/errors.js';
 import { runUrl as githubRunUrl } from '../shared/github.js';
-import { MlflowClient, type ModelVersion } from '../shared/mlflow/index.js';
+import type { MlflowClient, ModelVersion } from '../shared/mlflow/index.js';
+import type { MlflowSettings } from '../shared/mlflow/inputs.js';
 import { resolveArtifacts } from './artifacts.js';
 import { describeExit, onCancel, startCommand, type RunningCommand } from './command.js';
 import { decideGate, type GateDecision } from './gate.js';
@@ -42,7 +43,7 @@ export interface StartedRun {
 
 /** What the pipeline needs from outside: the tracking server, the command, the process. */
 export interface PipelineDeps {
-  connect: (trackingUri: string) => Promise<MlflowClient>;
+  connect: (settings: MlflowSettings) => Promise<MlflowClient>;
   startCommand: typeof startCommand;
   onCancel: typeof onCancel;
   /** Ends the process once a cancellation is handled (the runner would kill it anyway). */
@@ -62,11 +63,11 @@ const ARTIFACT_CONCURRENCY = 4;
 const forever = (): Promise<never> => new Promise<never>(() => undefined);
 
 export async function trainAndLog(config: Config, deps: PipelineDeps, onRun: OnRun): Promise<Outcome> {
-  const client = await deps.connect(config.trackingUri);
+  const client = await deps.connect(config.mlflow);
   const run = await startRun(client, config);
   onRun(run);
   const state: RunState = { ended: false, cancelled: false };
-  const stopListening = deps.onCancel((signal) => cancelRun(config, deps, run.runId, state, signal));
+  const stopListening = deps.onCancel((signal) => cancelRun(client, deps, run.runId, state, signal));
   try {
     await train(client, config, deps, run, state);
     const outcome = await logAndRegister(client, config, run);
@@ -107,12 +108,7 @@ async function train(
   { runId, experimentId }: StartedRun,
   state: RunState,
 ): Promise<void> {
-  const env = {
-    ...process.env,
-    MLFLOW_TRACKING_URI: config.trackingUri,
-    MLFLOW_RUN_ID: runId,
-    MLFLOW_EXPERIMENT_ID: experimentId,
-  };
+  const env = commandEnv(config.mlflow, runId, experimentId);
   // Known before training: a server that cannot take the artifacts should not cost a training run.
   if (config.artifacts.length) await checkArtifacts(client, runId);
   core.info(`Running the training command in ${config.workingDirectory}`);
@@ -125,6 +121,25 @@ async function train(
       `The training command failed with ${describeExit(result)}; MLflow run ${runId} is marked FAILED.`,
     );
   }
+}
+
+/**
+ * The command's environment: the job's, plus the run to log to (MLflow's client resumes
+ * MLFLOW_RUN_ID). Credentials that came in the tracking URI's user info go in MLflow's variables,
+ * so the URI the command sees carries none.
+ */
+function commandEnv(mlflow: MlflowSettings, runId: string, experimentId: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MLFLOW_TRACKING_URI: mlflow.trackingUri,
+    MLFLOW_RUN_ID: runId,
+    MLFLOW_EXPERIMENT_ID: experimentId,
+  };
+  if (mlflow.credentialsSource && mlflow.username && mlflow.password) {
+    env.MLFLOW_TRACKING_USERNAME = mlflow.username;
+    env.MLFLOW_TRACKING_PASSWORD = mlflow.password;
+  }
+  return env;
 }
 
 async function failRun(client: MlflowClient, runId: string, state: RunState, err: unknown): Promise<void> {
@@ -140,7 +155,7 @@ async function failRun(client: MlflowClient, runId: string, state: RunState, err
 
 /** The job was cancelled: stop the command, mark the run KILLED, fail the step, exit. */
 async function cancelRun(
-  config: Config,
+  client: MlflowClient,
   deps: PipelineDeps,
   runId: string,
   state: RunState,
@@ -155,15 +170,8 @@ async function cancelRun(
   if (state.command) await state.command.stop('SIGTERM', 3000);
   if (!alreadyEnded) {
     // The runner kills us a few seconds after cancelling: short timeouts, few attempts.
-    const quick = MlflowClient.fromEnv(process.env, {
-      trackingUri: config.trackingUri,
-      timeoutMs: 4000,
-      attempts: 2,
-      endRunRetries: 1,
-      endRunBackoffFactorMs: 250,
-    });
-    await quick
-      .endRun(runId, 'KILLED')
+    await client
+      .endRun(runId, 'KILLED', { timeoutMs: 4000, attempts: 2, backoff: () => 250 })
       .catch((err: unknown) => notes.push(`could not mark it KILLED: ${errorMessage(err)}`));
   }
   core.setFailed(

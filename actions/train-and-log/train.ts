@@ -22,7 +22,7 @@ export interface Deps extends PipelineDeps {
 }
 
 export const defaultDeps: Deps = {
-  connect: (trackingUri) => connectTracking(trackingUri),
+  connect: connectTracking,
   startCommand,
   onCancel,
   exit: (code) => process.exit(code),

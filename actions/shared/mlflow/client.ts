@@ -4,7 +4,7 @@ import * as artifacts from './artifacts.js';
 import * as lm from './logged-models.js';
 import * as registry from './registry.js';
 import * as tracking from './tracking.js';
-import { MlflowError, Transport, type MlflowClientOptions } from './transport.js';
+import { MlflowError, Transport, type CallOptions, type MlflowClientOptions } from './transport.js';
 import type {
   DatasetInput,
   Experiment,
@@ -28,34 +28,6 @@ export class MlflowClient {
 
   constructor(opts: MlflowClientOptions) {
     this.t = new Transport(opts);
-  }
-
-  /** Options from the variables MLflow's own clients read; `overrides` win over the environment. */
-  static fromEnv(
-    env: NodeJS.ProcessEnv = process.env,
-    overrides: Partial<MlflowClientOptions> = {},
-  ): MlflowClient {
-    const trackingUri = overrides.trackingUri ?? env.MLFLOW_TRACKING_URI;
-    if (!trackingUri) throw new MlflowError('MLFLOW_TRACKING_URI is not set');
-    const seconds = Number(env.MLFLOW_HTTP_REQUEST_TIMEOUT);
-    const retries = Number(env.MLFLOW_HTTP_REQUEST_MAX_RETRIES);
-    const factor = Number(env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR);
-    const opts: MlflowClientOptions = {
-      trackingUri,
-      token: env.MLFLOW_TRACKING_TOKEN || undefined,
-      username: env.MLFLOW_TRACKING_USERNAME || undefined,
-      password: env.MLFLOW_TRACKING_PASSWORD || undefined,
-    };
-    if (env.MLFLOW_HTTP_REQUEST_TIMEOUT && seconds > 0) opts.timeoutMs = seconds * 1000;
-    if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) {
-      opts.attempts = retries + 1;
-      opts.endRunRetries = retries;
-    }
-    if (env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR && factor >= 0) opts.endRunBackoffFactorMs = factor * 1000;
-    for (const [k, v] of Object.entries(overrides)) {
-      if (v !== undefined) (opts as unknown as Record<string, unknown>)[k] = v;
-    }
-    return new MlflowClient(opts);
   }
 
   get trackingUri(): string {
@@ -119,13 +91,16 @@ export class MlflowClient {
   updateRun(runId: string, a: { status?: RunStatus; endTime?: number; runName?: string }): Promise<void> {
     return tracking.updateRun(this.t, runId, a);
   }
-  /** Sets the run's final status with the long retry budget (endRunRetries), so a short outage does not leave it RUNNING. */
+  /**
+   * Sets the run's final status, by default with the long retry budget (endRunRetries) so a short
+   * outage does not leave it RUNNING; `budget` replaces it (a cancelled job has seconds, not minutes).
+   */
   endRun(
     runId: string,
     status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>,
-    endTime = Date.now(),
+    budget: CallOptions = this.t.endRun,
   ): Promise<void> {
-    return tracking.updateRun(this.t, runId, { status, endTime }, this.t.endRun);
+    return tracking.updateRun(this.t, runId, { status, endTime: Date.now() }, budget);
   }
   async getRun(runId: string): Promise<Run> {
     const run = await tracking.getRun(this.t, runId);

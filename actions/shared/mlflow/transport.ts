@@ -3,21 +3,23 @@
  * bounded retries on every call (via fetchWithRetry), and MLflow's `{error_code, message}` turned
  * into an MlflowError that says what was called and what the server answered.
  */
-import * as core from '@actions/core';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fetchWithRetry, HttpError, withRetry, type RetryOptions } from '../http.js';
+import type { TrackingUri } from './types.js';
 
 export interface MlflowClientOptions {
-  /** http(s) URL of the tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept). */
-  trackingUri: string;
+  /** The tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept); see mlflowSettings. */
+  trackingUri: TrackingUri;
   /** Sent as `Authorization: Bearer` (MLFLOW_TRACKING_TOKEN). */
   token?: string;
   /** With `password`, sent as `Authorization: Basic` (MLFLOW_TRACKING_USERNAME/PASSWORD). */
   username?: string;
   password?: string;
+  /** Where username/password came from, for 401/403 messages (default: the MLflow variables). */
+  credentialsSource?: string;
   /** Per-attempt timeout of API calls; artifact transfers get more time for large files. */
   timeoutMs?: number;
   /** Attempts per call, the first included. */
@@ -91,40 +93,14 @@ export class Transport {
   private readonly credentials: string;
 
   constructor(opts: MlflowClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(opts.trackingUri);
-    } catch {
-      throw new MlflowError(`MLflow tracking URI '${opts.trackingUri}' is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new MlflowError(
-        `MLflow tracking URI must be an http(s) URL of a tracking server, got '${url.protocol}' (${redact(url)})`,
-      );
-    }
-    // Credentials in the URL would leak into every message; take them as Basic auth instead.
-    const userInfo =
-      url.username || url.password
-        ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
-        : undefined;
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    this.baseUrl = url.toString().replace(/\/+$/, '');
-    const username = opts.username ?? userInfo?.username;
-    const password = opts.password ?? userInfo?.password;
-    // Masked wherever the client is built, so no caller can forget (Actions' log masking).
-    for (const secret of [password, opts.token]) if (secret) core.setSecret(secret);
+    this.baseUrl = opts.trackingUri;
+    const { username, password, token } = opts;
     // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
     if (username && password) {
       this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-      this.credentials =
-        opts.username !== undefined
-          ? `user '${username}' of MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD`
-          : `user '${username}' of the tracking URI`;
-    } else if (opts.token) {
-      this.auth = `Bearer ${opts.token}`;
+      this.credentials = `user '${username}' of ${opts.credentialsSource ?? 'MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD'}`;
+    } else if (token) {
+      this.auth = `Bearer ${token}`;
       this.credentials = 'MLFLOW_TRACKING_TOKEN';
     } else {
       this.credentials = '';
@@ -321,13 +297,6 @@ function toQuery(body?: Record<string, unknown>): string {
 export function pathOf(url: string): string {
   const u = new URL(url);
   return `${u.pathname}${u.search}`;
-}
-
-function redact(url: URL): string {
-  const u = new URL(url.toString());
-  u.username = '';
-  u.password = '';
-  return u.toString();
 }
 
 function snippet(text: string): string {
