@@ -25,23 +25,27 @@ beforeAll(async () => {
   gemini = new FakeGemini();
   [mlflow] = await Promise.all([startMlflow(), gemini.start()]);
   const client = new MlflowClient(mlflowSettings({}, mlflow.url));
-  const exp = await client.getOrCreateExperiment('iris');
+  const exp = await client.tracking.getOrCreateExperiment('iris');
   experimentId = exp.experiment_id;
-  const run = await client.createRun({ experimentId, runName: 'train' });
+  const run = await client.tracking.createRun({ experimentId, runName: 'train' });
   runId = run.run_id;
-  await client.logBatch(runId, {
+  await client.tracking.logBatch(runId, {
     metrics: [
       { key: 'accuracy', value: 0.9333, timestamp: Date.now(), step: 0 },
       { key: 'f1', value: 0.91, timestamp: Date.now(), step: 0 },
     ],
   });
-  await client.updateRun(runId, { status: 'FINISHED', endTime: Date.now() });
-  await client.getOrCreateRegisteredModel('iris');
+  await client.tracking.updateRun(runId, { status: 'FINISHED', endTime: Date.now() });
+  await client.registry.getOrCreateRegisteredModel('iris');
   for (let i = 0; i < 2; i++) {
-    const mv = await client.createModelVersion({ name: 'iris', source: `runs:/${runId}/model`, runId });
-    await client.waitForModelVersionReady('iris', mv.version);
+    const mv = await client.registry.createModelVersion({
+      name: 'iris',
+      source: `runs:/${runId}/model`,
+      runId,
+    });
+    await client.registry.waitForModelVersionReady('iris', mv.version);
   }
-  await client.setAlias('iris', 'champion', '2');
+  await client.registry.setAlias('iris', 'champion', '2');
 }, 120_000);
 
 afterAll(async () => {

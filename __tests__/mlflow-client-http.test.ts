@@ -98,10 +98,10 @@ describe('auth', () => {
     const client = new MlflowClient(
       mlflowSettings({ MLFLOW_TRACKING_URI: base, MLFLOW_TRACKING_TOKEN: 's3cret-token' }),
     );
-    await client.setTag('r1', 'k', 'v');
+    await client.tracking.setTag('r1', 'k', 'v');
     const file = join(tmp(), 'a.txt');
     writeFileSync(file, 'hello');
-    await client.logArtifact('r1', file, 'dir');
+    await client.artifacts.logArtifact('r1', file, 'dir');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       'POST /api/2.0/mlflow/runs/set-tag',
       'GET /api/2.0/mlflow/runs/get?run_id=r1',
@@ -128,7 +128,7 @@ describe('auth', () => {
         MLFLOW_TRACKING_TOKEN: 'ignored',
       }),
     );
-    await client.setAlias('m', 'champion', '3');
+    await client.registry.setAlias('m', 'champion', '3');
     expect(requests[0]!.headers.authorization).toBe(
       `Basic ${Buffer.from('ci-bot:p@ss:word').toString('base64')}`,
     );
@@ -137,7 +137,7 @@ describe('auth', () => {
   });
 
   test('no credentials, no Authorization header; credentials in the URL become Basic and leave messages', async () => {
-    await new MlflowClient(mlflowSettings({}, base)).setTag('r', 'k', 'v');
+    await new MlflowClient(mlflowSettings({}, base)).tracking.setTag('r', 'k', 'v');
     expect(requests[0]!.headers.authorization).toBeUndefined();
     const withUserInfo = new MlflowClient(mlflowSettings({}, base.replace('http://', 'http://u:pw@')));
     expect(withUserInfo.trackingUri).toBe(base);
@@ -177,7 +177,9 @@ describe('auth', () => {
     const client = new MlflowClient(
       mlflowSettings({ MLFLOW_TRACKING_URI: base, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1' }),
     );
-    await expect(client.setTag('r', 'k', 'v')).rejects.toThrow(/HTTP 503 TEMPORARILY_UNAVAILABLE: busy/);
+    await expect(client.tracking.setTag('r', 'k', 'v')).rejects.toThrow(
+      /HTTP 503 TEMPORARILY_UNAVAILABLE: busy/,
+    );
     expect(requests).toHaveLength(2);
   });
 });
@@ -190,7 +192,7 @@ describe('retries, timeouts and failures', () => {
         ? json(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' })
         : json(res, 200, { experiment: { experiment_id: '7', name: 'e' } });
     const client = new MlflowClient({ ...mlflowSettings({}, base), baseDelayMs: 1 });
-    expect(await client.getExperimentByName('e')).toEqual({ experiment_id: '7', name: 'e' });
+    expect(await client.tracking.getExperimentByName('e')).toEqual({ experiment_id: '7', name: 'e' });
     expect(requests).toHaveLength(3);
     expect(client.requestCount).toBe(3);
   });
@@ -203,7 +205,7 @@ describe('retries, timeouts and failures', () => {
         res.end(JSON.stringify({ error_code: 'REQUEST_LIMIT_EXCEEDED', message: 'slow down' }));
       } else json(res, 200, {});
     };
-    await new MlflowClient(mlflowSettings({}, base)).setTag('r', 'k', 'v');
+    await new MlflowClient(mlflowSettings({}, base)).tracking.setTag('r', 'k', 'v');
     expect(requests).toHaveLength(2);
   });
 
@@ -220,7 +222,7 @@ describe('retries, timeouts and failures', () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const file = join(tmp(), 'model.bin');
     writeFileSync(file, data);
-    await new MlflowClient({ ...mlflowSettings({}, base), baseDelayMs: 1 }).logArtifact('r2', file);
+    await new MlflowClient({ ...mlflowSettings({}, base), baseDelayMs: 1 }).artifacts.logArtifact('r2', file);
     const uploads = requests.filter((r) => r.method === 'PUT');
     expect(uploads).toHaveLength(2);
     expect(uploads[1]!.body.equals(data)).toBe(true);
@@ -231,7 +233,7 @@ describe('retries, timeouts and failures', () => {
       res.writeHead(404, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>404 Not Found</title><p>The requested URL was not found</p>');
     };
-    const err = (await new MlflowClient(mlflowSettings({}, base))
+    const err = (await new MlflowClient(mlflowSettings({}, base)).registry
       .getModelVersion('m', '1')
       .catch((e: unknown) => e)) as MlflowError;
     expect(requests).toHaveLength(1);
@@ -266,7 +268,7 @@ describe('retries, timeouts and failures', () => {
       attempts: 2,
       baseDelayMs: 1,
     });
-    const err = (await client.getRun('r').catch((e: unknown) => e)) as Error;
+    const err = (await client.tracking.getRun('r').catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(
       /^cannot reach MLflow at http:\/\/127\.0\.0\.1:\d+: GET \/api\/2\.0\/mlflow\/runs\/get\?run_id=r failed after 2 attempts: no answer within 200 ms$/,
     );
@@ -294,7 +296,7 @@ describe('artifact locations', () => {
     handler = withArtifactUri('mlflow-artifacts:/5/r3/artifacts');
     const file = join(tmp(), 'f 1.txt');
     writeFileSync(file, 'x');
-    await new MlflowClient(mlflowSettings({}, `${base}/mlflow/`)).logArtifact('r3', file, 'a/b');
+    await new MlflowClient(mlflowSettings({}, `${base}/mlflow/`)).artifacts.logArtifact('r3', file, 'a/b');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       'GET /mlflow/api/2.0/mlflow/runs/get?run_id=r3',
       'PUT /mlflow/api/2.0/mlflow-artifacts/artifacts/5/r3/artifacts/a/b/f%201.txt',
@@ -308,8 +310,8 @@ describe('artifact locations', () => {
     writeFileSync(file, 'y');
     // Same server under two names: the Host header shows which one each request went to.
     const client = new MlflowClient(mlflowSettings({}, `http://localhost:${port}/prefix`));
-    await client.getRun('r3');
-    await client.logArtifact('r3', file);
+    await client.tracking.getRun('r3');
+    await client.artifacts.logArtifact('r3', file);
     expect(requests.map((r) => `${r.method} ${r.headers.host} ${r.url}`)).toEqual([
       `GET localhost:${port} /prefix/api/2.0/mlflow/runs/get?run_id=r3`,
       `PUT 127.0.0.1:${port} /api/2.0/mlflow-artifacts/artifacts/9/r3/artifacts/g.txt`,
@@ -318,7 +320,7 @@ describe('artifact locations', () => {
 
   test('an artifact store the server does not proxy is refused with what to do', async () => {
     handler = withArtifactUri('s3://bucket/1/r3/artifacts');
-    const err = await new MlflowClient(mlflowSettings({}, base))
+    const err = await new MlflowClient(mlflowSettings({}, base)).artifacts
       .logArtifacts('r3', tmp())
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
@@ -331,7 +333,7 @@ describe('artifact locations', () => {
       req.method === 'GET' && req.url.includes('/runs/get')
         ? json(res, 200, runBody('r4'))
         : json(res, 404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'File not found' });
-    const err = (await new MlflowClient(mlflowSettings({}, base))
+    const err = (await new MlflowClient(mlflowSettings({}, base)).artifacts
       .downloadArtifact('r4', 'nope/x.bin')
       .catch((e: unknown) => e)) as MlflowError;
     expect(err.errorCode).toBe('RESOURCE_DOES_NOT_EXIST');
@@ -352,7 +354,7 @@ describe('paging and probing', () => {
       });
     };
     const client = new MlflowClient(mlflowSettings({}, base));
-    const all = await client.searchRuns({
+    const all = await client.tracking.searchRuns({
       experimentIds: ['1'],
       filter: "tags.x = 'y'",
       orderBy: ['start_time DESC'],
@@ -367,7 +369,7 @@ describe('paging and probing', () => {
     });
     expect(JSON.parse(requests[2]!.body.toString()).page_token).toBe('2');
     requests = [];
-    const some = await client.searchRuns({ experimentIds: ['1'], maxResults: 3 });
+    const some = await client.tracking.searchRuns({ experimentIds: ['1'], maxResults: 3 });
     expect(some.map((r) => r.info.run_id)).toEqual(['r0', 'r1', 'r2', 'r3']);
     expect(requests.map((r) => JSON.parse(r.body.toString()).max_results)).toEqual([3, 1]);
   });
@@ -378,9 +380,9 @@ describe('paging and probing', () => {
       res.end('<title>404 Not Found</title>');
     };
     const client = new MlflowClient(mlflowSettings({}, base));
-    expect(await client.supportsLoggedModels('1')).toBe(false);
-    expect(await client.supportsLoggedModels('1')).toBe(false);
-    expect(await client.findLoggedModel({ experimentId: '1', runId: 'r' })).toBeUndefined();
+    expect(await client.models.supportsLoggedModels('1')).toBe(false);
+    expect(await client.models.supportsLoggedModels('1')).toBe(false);
+    expect(await client.models.findLoggedModel({ experimentId: '1', runId: 'r' })).toBeUndefined();
     expect(requests).toHaveLength(1);
   });
 
@@ -408,7 +410,7 @@ describe('paging and probing', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'MLmodel'), 'flavors:\n  python_function: {}\nrun_id: null\n');
     writeFileSync(join(dir, 'model.pkl'), 'bytes');
-    const err = await new MlflowClient({ ...mlflowSettings({}, base), attempts: 1 })
+    const err = await new MlflowClient({ ...mlflowSettings({}, base), attempts: 1 }).models
       .logModelDir({ runId: 'r9', experimentId: '1', localDir: dir, name: 'model' })
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
@@ -439,7 +441,7 @@ describe('paging and probing', () => {
           status_message: 'copy failed',
         },
       });
-    const err = await new MlflowClient(mlflowSettings({}, base))
+    const err = await new MlflowClient(mlflowSettings({}, base)).registry
       .waitForModelVersionReady('m', '4')
       .catch((e: unknown) => e);
     expect((err as Error).message).toBe('model version m/4 failed registration: copy failed');
@@ -520,7 +522,7 @@ describe('log-batch splitting', () => {
       }, 5);
     };
     const metrics = Array.from({ length: 3500 }, (_, i) => ({ key: 'loss', value: i, step: i }));
-    await new MlflowClient(mlflowSettings({}, base)).logBatch('r', { metrics });
+    await new MlflowClient(mlflowSettings({}, base)).tracking.logBatch('r', { metrics });
     expect(maxInFlight).toBe(1);
     const steps = requests.flatMap((r) =>
       (JSON.parse(r.body.toString()) as { metrics: { step: number }[] }).metrics.map((m) => m.step),
@@ -545,7 +547,7 @@ describe('log-batch splitting', () => {
       for (let k = 0; k < 20; k++) metrics.push({ key: `m${k}`, value: step, step });
     }
     const params = [{ key: 'lr', value: '0.1' }];
-    await new MlflowClient(mlflowSettings({}, base)).logBatch('r', { metrics, params });
+    await new MlflowClient(mlflowSettings({}, base)).tracking.logBatch('r', { metrics, params });
     expect(maxInFlight).toBeGreaterThan(1);
     expect(maxInFlight).toBeLessThanOrEqual(4);
     const bodies = requests.map(

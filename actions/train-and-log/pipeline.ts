@@ -74,7 +74,7 @@ export async function trainAndLog(config: Config, deps: PipelineDeps, onRun: OnR
     state.ended = true;
     // FINISHED and FAILED get the client's long end-of-run budget (minutes, as MLflow's own client):
     // the run's status is what people trust afterwards, so a short outage must not leave it RUNNING.
-    await client.endRun(run.runId, 'FINISHED');
+    await client.tracking.endRun(run.runId, 'FINISHED');
     return outcome;
   } catch (err) {
     if (state.cancelled) await forever();
@@ -86,16 +86,16 @@ export async function trainAndLog(config: Config, deps: PipelineDeps, onRun: OnR
 }
 
 async function startRun(client: MlflowClient, config: Config): Promise<StartedRun> {
-  const experiment = await client.getOrCreateExperiment(config.experiment);
+  const experiment = await client.tracking.getOrCreateExperiment(config.experiment);
   const experimentId = experiment.experiment_id;
-  const info = await client.createRun({
+  const info = await client.tracking.createRun({
     experimentId,
     runName: config.runName,
     tags: runTags(config.runName),
     startTime: Date.now(),
   });
   const runId = info.run_id;
-  const runUrl = client.runUrl(experimentId, runId);
+  const runUrl = client.tracking.runUrl(experimentId, runId);
   core.info(`MLflow run ${runId} in experiment '${config.experiment}' (${experimentId}): ${runUrl}`);
   return { runId, runUrl, experimentId };
 }
@@ -145,7 +145,7 @@ function commandEnv(mlflow: MlflowSettings, runId: string, experimentId: string)
 async function failRun(client: MlflowClient, runId: string, state: RunState, err: unknown): Promise<void> {
   state.ended = true;
   try {
-    await client.endRun(runId, 'FAILED');
+    await client.tracking.endRun(runId, 'FAILED');
   } catch (endErr) {
     throw new Error(
       `${errorMessage(err)}; marking MLflow run ${runId} FAILED failed too: ${errorMessage(endErr)}`,
@@ -170,7 +170,7 @@ async function cancelRun(
   if (state.command) await state.command.stop('SIGTERM', 3000);
   if (!alreadyEnded) {
     // The runner kills us a few seconds after cancelling: short timeouts, few attempts.
-    await client
+    await client.tracking
       .endRun(runId, 'KILLED', { timeoutMs: 4000, attempts: 2, backoff: () => 250 })
       .catch((err: unknown) => notes.push(`could not mark it KILLED: ${errorMessage(err)}`));
   }
@@ -184,7 +184,7 @@ async function cancelRun(
 
 async function checkArtifacts(client: MlflowClient, runId: string): Promise<void> {
   try {
-    await client.checkArtifactUploads(runId);
+    await client.artifacts.checkArtifactUploads(runId);
   } catch (err) {
     throw new InputError('artifacts', 'a tracking server that can store them', errorMessage(err));
   }
@@ -243,7 +243,7 @@ async function logResults(
 
   // The command may have logged some of these itself (train.py does): log only what is new, so
   // metric histories do not get a duplicate point and params (immutable in MLflow) are not re-sent.
-  const logged = await client.getRun(runId);
+  const logged = await client.tracking.getRun(runId);
   const loggedMetrics = Object.fromEntries(logged.data.metrics.map((m) => [m.key, m.value]));
   const loggedParams = Object.fromEntries(logged.data.params.map((p) => [p.key, p.value]));
   const metrics = { ...loggedMetrics, ...fileMetrics };
@@ -271,7 +271,7 @@ async function logResults(
   const newParams = Object.entries(fileParams)
     .filter(([k]) => loggedParams[k] === undefined)
     .map(([key, value]) => ({ key, value }));
-  await client.logBatch(runId, { metrics: newMetrics, params: newParams });
+  await client.tracking.logBatch(runId, { metrics: newMetrics, params: newParams });
   const already = Object.keys(fileMetrics).length - newMetrics.length;
   core.info(
     `Logged ${newMetrics.length} metrics and ${newParams.length} params` +
@@ -286,8 +286,9 @@ async function uploadArtifacts(client: MlflowClient, config: Config, runId: stri
   for (let i = 0; i < uploads.length; i += ARTIFACT_CONCURRENCY) {
     const counts = await Promise.all(
       uploads.slice(i, i + ARTIFACT_CONCURRENCY).map(async (u) => {
-        if (u.kind === 'dir') return client.logArtifacts(runId, u.local, u.artifactDir || undefined);
-        await client.logArtifact(runId, u.local, u.artifactDir || undefined);
+        if (u.kind === 'dir')
+          return client.artifacts.logArtifacts(runId, u.local, u.artifactDir || undefined);
+        await client.artifacts.logArtifact(runId, u.local, u.artifactDir || undefined);
         return 1;
       }),
     );
@@ -310,7 +311,7 @@ async function registerAndGate(
   if (ghRun) tags['github.run_url'] = ghRun;
   outcome.version = await registerVersion(client, { name, model, runId: outcome.runId, tags });
   const version = outcome.version.version;
-  outcome.versionUrl = client.modelVersionUrl(name, version);
+  outcome.versionUrl = client.registry.modelVersionUrl(name, version);
   core.info(`Registered ${name} v${version} from ${model.modelUri}: ${outcome.versionUrl}`);
 
   outcome.champion = await readChampion(client, name, config.championAlias);
@@ -328,14 +329,14 @@ async function registerAndGate(
       problem: champion.problem,
     },
   });
-  await client.setModelVersionTag(
+  await client.registry.setModelVersionTag(
     name,
     version,
     'mlops-actions.gate',
     outcome.gate.passed ? 'passed' : 'failed',
   );
   if (outcome.gate.passed) {
-    await client.setAlias(name, config.promoteAlias, version);
+    await client.registry.setAlias(name, config.promoteAlias, version);
     outcome.promoted = true;
     core.info(`Gate passed (${outcome.gate.reason}): ${name}@${config.promoteAlias} -> v${version}`);
   } else {
