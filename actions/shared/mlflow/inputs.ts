@@ -5,9 +5,10 @@
  * alert-to-issue cannot drift apart, and nothing after it checks or reads these again.
  */
 import * as core from '@actions/core';
+import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import * as inputs from '../inputs.js';
-import type { MlflowClientOptions } from './transport.js';
+import type { MlflowClientOptions, TlsOptions } from './transport.js';
 import type { TrackingUri } from './types.js';
 
 /** Everything a client needs, resolved and checked once. */
@@ -48,7 +49,8 @@ const nonNegative = (v: string | undefined): number | undefined =>
 /**
  * The settings for `trackingUri` (else MLFLOW_TRACKING_URI) from the variables MLflow's own clients
  * read: MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/PASSWORD (which win over user info in the
- * URL), MLFLOW_HTTP_REQUEST_TIMEOUT/MAX_RETRIES/BACKOFF_FACTOR. Secrets are masked here.
+ * URL), MLFLOW_HTTP_REQUEST_TIMEOUT/MAX_RETRIES/BACKOFF_FACTOR and the TLS ones (tlsSettings).
+ * Secrets are masked here.
  */
 export function mlflowSettings(
   env: NodeJS.ProcessEnv,
@@ -83,7 +85,47 @@ export function mlflowSettings(
   }
   const factor = nonNegative(env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR);
   if (factor !== undefined) settings.endRunBackoffFactorMs = factor * 1000;
+  const tls = tlsSettings(env);
+  if (tls) settings.tls = tls;
   return settings;
+}
+
+/** A PEM file named by one of MLflow's variables, read now so a wrong path fails before any run. */
+function pemFile(variable: string, path: string | undefined): string | undefined {
+  if (!path?.trim()) return undefined;
+  try {
+    return readFileSync(path.trim(), 'utf8');
+  } catch (err) {
+    throw new InputError(
+      variable,
+      'a readable PEM file',
+      `${path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+  }
+}
+
+/**
+ * TLS as MLflow's clients read it: MLFLOW_TRACKING_INSECURE_TLS (true/false/1/0), else
+ * MLFLOW_TRACKING_SERVER_CERT_PATH (CA bundle); MLFLOW_TRACKING_CLIENT_CERT_PATH (certificate and
+ * key in one PEM). MLflow refuses insecure with a CA path set, and so do we.
+ */
+export function tlsSettings(env: NodeJS.ProcessEnv): TlsOptions | undefined {
+  const flag = env.MLFLOW_TRACKING_INSECURE_TLS?.trim().toLowerCase() ?? '';
+  if (flag && !['true', 'false', '1', '0'].includes(flag)) {
+    throw new InputError('MLFLOW_TRACKING_INSECURE_TLS', 'true, false, 1 or 0', flag);
+  }
+  const insecure = flag === 'true' || flag === '1';
+  if (insecure && env.MLFLOW_TRACKING_SERVER_CERT_PATH?.trim()) {
+    throw new InputError(
+      'MLFLOW_TRACKING_SERVER_CERT_PATH',
+      'unset when MLFLOW_TRACKING_INSECURE_TLS is true (only one of them may be set, as in MLflow)',
+      env.MLFLOW_TRACKING_SERVER_CERT_PATH,
+    );
+  }
+  const ca = pemFile('MLFLOW_TRACKING_SERVER_CERT_PATH', env.MLFLOW_TRACKING_SERVER_CERT_PATH);
+  const clientCert = pemFile('MLFLOW_TRACKING_CLIENT_CERT_PATH', env.MLFLOW_TRACKING_CLIENT_CERT_PATH);
+  if (!insecure && !ca && !clientCert) return undefined;
+  return { ...(insecure ? { insecure } : {}), ...(ca ? { ca } : {}), ...(clientCert ? { clientCert } : {}) };
 }
 
 /** The `tracking-uri` input (or MLFLOW_TRACKING_URI) and the rest of MLflow's settings. */
