@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import type { Inputs } from '../actions/train-and-log/inputs.js';
 import { defaultDeps, main, type Deps } from '../actions/train-and-log/train.js';
-import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
+import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
 
 let mlflow: MlflowServer;
@@ -176,5 +176,48 @@ describe('train-and-log main', () => {
     expect(d.outputs['model-uri']).toMatch(/^models:\/m-/);
     expect((await rest.run(d.outputs['run-id']!)).info.status).toBe('FINISHED');
     expect(d.comments[0]!.key).toMatch(/^train-and-log:main-\d+$/);
+  });
+
+  it('with no metrics-file, a command that only calls mlflow.autolog() is gated on what autolog logged', async () => {
+    // Real MLflow in the command: autolog's fit starts "its" run with mlflow.start_run(), which
+    // resumes MLFLOW_RUN_ID (the action's run), logs metrics, params and the model there, ends it.
+    const dir = mkdtempSync(join(tmpdir(), 'tal-autolog-'));
+    writeFileSync(
+      join(dir, 'train.py'),
+      [
+        'import mlflow',
+        'from sklearn.datasets import load_iris',
+        'from sklearn.linear_model import LogisticRegression',
+        'mlflow.autolog(log_input_examples=False, log_model_signatures=False, silent=True)',
+        'X, y = load_iris(return_X_y=True)',
+        'LogisticRegression(max_iter=300, C=0.5).fit(X, y)',
+        '',
+      ].join('\n'),
+    );
+    const model = `main-autolog-${counter}`;
+    const d = deps();
+    const gate = { metric: 'training_accuracy_score', direction: 'maximize' as const, minDelta: 0 };
+    const given = inputs(dir, {
+      metricsFile: undefined,
+      command: `PYTHONWARNINGS=ignore ${PYTHON} train.py`,
+      registeredModel: model,
+      gate,
+    });
+    await main(given, d);
+    const runId = d.outputs['run-id']!;
+    const run = await rest.run(runId);
+    const metrics = JSON.parse(d.outputs.metrics!) as Record<string, number>;
+    expect(metrics.training_accuracy_score).toBeGreaterThan(0.9);
+    expect(run.data.metrics).toContainEqual(
+      expect.objectContaining({ key: 'training_accuracy_score', value: metrics.training_accuracy_score }),
+    );
+    expect(run.data.params).toContainEqual({ key: 'C', value: '0.5' });
+    expect(run.info.status).toBe('FINISHED');
+    // The model autolog logged in the run is the one registered; nothing was uploaded a second time.
+    expect(d.outputs['model-uri']).toMatch(/^models:\/m-/);
+    expect((await rest.version(model, '1')).run_id).toBe(runId);
+    expect(d.outputs['gate-passed']).toBe('true');
+    // autolog logged into the action's run instead of starting one of its own.
+    expect((await rest.runsOf(given.experiment)).map((r) => r.info.run_id)).toEqual([runId]);
   });
 });

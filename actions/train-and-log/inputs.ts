@@ -20,8 +20,8 @@ export interface Inputs {
   command: string;
   /** Absolute. */
   workingDirectory: string;
-  /** Absolute. */
-  metricsFile: string;
+  /** Absolute, or undefined when the command logs its metrics to the run itself. */
+  metricsFile?: string;
   /** Absolute, or undefined for none. */
   paramsFile?: string;
   /** Paths and globs, relative to workingDirectory unless absolute. */
@@ -53,6 +53,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
   }
   const inWorkdir = (p: string): string => (isAbsolute(p) ? p : resolve(workingDirectory, p));
   const paramsFile = inputs.optional('params-file');
+  // Empty for a command that logs its metrics itself (mlflow.autolog()): they are read from the run.
+  const metricsFile = inputs.optional('metrics-file');
 
   const registeredModel = inputs.optional('registered-model');
   const gateMetric = inputs.optional('gate-metric');
@@ -77,11 +79,14 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
 
   return {
     mlflow,
-    experiment: inputs.optional('experiment') ?? env.GITHUB_REPOSITORY ?? 'Default',
+    // As MLflow's clients: the input, else MLFLOW_EXPERIMENT_NAME; then the repository.
+    experiment:
+      inputs.optional('experiment') ??
+      (env.MLFLOW_EXPERIMENT_NAME?.trim() || env.GITHUB_REPOSITORY || 'Default'),
     runName: inputs.optional('run-name') ?? defaultRunName(env),
     command: inputs.required('command'),
     workingDirectory,
-    metricsFile: inWorkdir(inputs.string('metrics-file', 'metrics.json')),
+    metricsFile: metricsFile === undefined ? undefined : inWorkdir(metricsFile),
     paramsFile: paramsFile === undefined ? undefined : inWorkdir(paramsFile),
     artifacts: inputs.list('artifacts', { commas: false }),
     modelPath: inputs.string('model-path', 'model'),

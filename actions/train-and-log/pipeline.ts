@@ -108,7 +108,7 @@ async function train(
   { runId, experimentId }: StartedRun,
   state: RunState,
 ): Promise<void> {
-  const env = commandEnv(config.mlflow, runId, experimentId);
+  const env = commandEnv(config, runId, experimentId);
   // Known before training: a server that cannot take the artifacts should not cost a training run.
   if (config.artifacts.length) await checkArtifacts(client, runId);
   core.info(`Running the training command in ${config.workingDirectory}`);
@@ -125,15 +125,18 @@ async function train(
 
 /**
  * The command's environment: the job's, plus the run to log to (MLflow's client resumes
- * MLFLOW_RUN_ID). Credentials that came in the tracking URI's user info go in MLflow's variables,
+ * MLFLOW_RUN_ID: mlflow.start_run(), and so mlflow.autolog(), log into it). Credentials that came in the tracking URI's user info go in MLflow's variables,
  * so the URI the command sees carries none.
  */
-function commandEnv(mlflow: MlflowSettings, runId: string, experimentId: string): NodeJS.ProcessEnv {
+function commandEnv(config: Config, runId: string, experimentId: string): NodeJS.ProcessEnv {
+  const { mlflow } = config;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     MLFLOW_TRACKING_URI: mlflow.trackingUri,
     MLFLOW_RUN_ID: runId,
     MLFLOW_EXPERIMENT_ID: experimentId,
+    // MLflow refuses an MLFLOW_EXPERIMENT_NAME that names another experiment than the ID.
+    MLFLOW_EXPERIMENT_NAME: config.experiment,
   };
   if (mlflow.credentialsSource && mlflow.username && mlflow.password) {
     env.MLFLOW_TRACKING_USERNAME = mlflow.username;
@@ -238,7 +241,7 @@ async function logResults(
   config: Config,
   runId: string,
 ): Promise<Record<string, number>> {
-  const fileMetrics = readMetrics(config.metricsFile);
+  const fileMetrics = config.metricsFile ? readMetrics(config.metricsFile) : {};
   const fileParams = config.paramsFile ? readParams(config.paramsFile) : {};
 
   // The command may have logged some of these itself (train.py does): log only what is new, so
