@@ -4,77 +4,17 @@
  * also asks for a client certificate. Without settings the certificate is refused, as it should be.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
 import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
+import { makeCertificates } from './helpers/tls-certs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'mlflow-tls-'));
-const pem = (name: string): string => join(dir, name);
-const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by the CA. */
-function makeCertificates(): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  writeFileSync(pem('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const [name, cn] of [
-    ['server', '127.0.0.1'],
-    ['client', 'ci-client'],
-  ] as const) {
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      `${name}.pem`,
-      ...(name === 'server' ? ['-extfile', 'san.ext'] : []),
-    );
-  }
-  // MLflow (requests) takes the client certificate and key as one file.
-  writeFileSync(
-    pem('client-bundle.pem'),
-    readFileSync(pem('client.pem'), 'utf8') + readFileSync(pem('client.key'), 'utf8'),
-  );
-}
+const certs = makeCertificates();
+const pem = (name: string): string => join(certs.dir, name);
 
 interface Seen {
   method: string;
@@ -89,7 +29,6 @@ let base: string;
 const seen: Seen[] = [];
 
 beforeAll(async () => {
-  makeCertificates();
   server = createServer(
     {
       key: readFileSync(pem('server.key')),

@@ -13,9 +13,14 @@ export async function connectTracking(settings: MlflowSettings): Promise<MlflowC
     await client.ping();
     return client;
   } catch (err) {
+    const message = errorMessage(err);
+    // Node's codes for a certificate it cannot verify: say which of MLflow's variables fix it.
+    const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(message)
+      ? ' For a private CA set MLFLOW_TRACKING_SERVER_CERT_PATH to its certificate (or MLFLOW_TRACKING_INSECURE_TLS=true to skip the check).'
+      : '';
     throw new Error(
-      `Input 'tracking-uri': the MLflow tracking server at ${settings.trackingUri} cannot be used: ${errorMessage(err)}. ` +
-        `Check tracking-uri (or MLFLOW_TRACKING_URI) and that the server is up.`,
+      `Input 'tracking-uri': the MLflow tracking server at ${settings.trackingUri} cannot be used: ${message}. ` +
+        `Check tracking-uri (or MLFLOW_TRACKING_URI) and that the server is up.${tls}`,
     );
   }
 }
