@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
-import type { Inputs } from '../actions/train-and-log/inputs.js';
+import { getInputs, type Inputs } from '../actions/train-and-log/inputs.js';
 import { defaultDeps, main, type Deps } from '../actions/train-and-log/train.js';
 import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
@@ -219,5 +219,43 @@ describe('train-and-log main', () => {
     expect(d.outputs['gate-passed']).toBe('true');
     // autolog logged into the action's run instead of starting one of its own.
     expect((await rest.runsOf(given.experiment)).map((r) => r.info.run_id)).toEqual([runId]);
+  });
+});
+
+describe('getInputs', () => {
+  /** Runs getInputs with these INPUT_* variables set, as the runner sets them, then restores the rest. */
+  function withInputs(values: Record<string, string>, env: NodeJS.ProcessEnv): Inputs {
+    const saved = { ...process.env };
+    try {
+      for (const [k, v] of Object.entries(values)) process.env[`INPUT_${k.toUpperCase()}`] = v;
+      return getInputs(env);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  }
+  const base = { command: 'true', 'working-directory': tmpdir() };
+  const env = { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000/', GITHUB_REPOSITORY: 'octo-org/iris' };
+
+  it('experiment: the input, else MLFLOW_EXPERIMENT_NAME, else the repository', () => {
+    expect(
+      withInputs({ ...base, experiment: 'given' }, { ...env, MLFLOW_EXPERIMENT_NAME: 'from-env' }).experiment,
+    ).toBe('given');
+    expect(
+      withInputs({ ...base, experiment: '' }, { ...env, MLFLOW_EXPERIMENT_NAME: 'from-env' }).experiment,
+    ).toBe('from-env');
+    expect(withInputs({ ...base, experiment: '' }, env).experiment).toBe('octo-org/iris');
+  });
+
+  it('metrics-file empty means none; the tracking URI is resolved once, with its settings', () => {
+    const none = withInputs({ ...base, 'metrics-file': '' }, env);
+    expect(none.metricsFile).toBeUndefined();
+    expect(none.mlflow.trackingUri).toBe('http://127.0.0.1:5000');
+    const given = withInputs(
+      { ...base, 'metrics-file': 'out/m.json' },
+      { ...env, MLFLOW_TRACKING_INSECURE_TLS: '1' },
+    );
+    expect(given.metricsFile).toBe(join(tmpdir(), 'out', 'm.json'));
+    expect(given.mlflow.tls).toEqual({ insecure: true });
   });
 });
