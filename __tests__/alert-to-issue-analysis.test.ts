@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { FAKE_GEMINI_KEY, FakeGemini } from './helpers/fake-gemini.js';
 import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
@@ -26,12 +27,12 @@ const VERSIONS = [
 beforeAll(async () => {
   gemini = new FakeGemini();
   [mlflow] = await Promise.all([startMlflow(), gemini.start()]);
-  const client = new MlflowClient({ trackingUri: mlflow.url });
-  const { experiment_id: experimentId } = await client.getOrCreateExperiment('iris');
-  await client.getOrCreateRegisteredModel('iris');
+  const client = new MlflowClient(mlflowSettings({}, mlflow.url));
+  const { experiment_id: experimentId } = await client.tracking.getOrCreateExperiment('iris');
+  await client.registry.getOrCreateRegisteredModel('iris');
   for (const metrics of VERSIONS) {
-    const { run_id: runId } = await client.createRun({ experimentId, runName: 'train' });
-    await client.logBatch(runId, {
+    const { run_id: runId } = await client.tracking.createRun({ experimentId, runName: 'train' });
+    await client.tracking.logBatch(runId, {
       metrics: Object.entries(metrics).map(([key, value]) => ({
         key,
         value,
@@ -39,11 +40,15 @@ beforeAll(async () => {
         step: 0,
       })),
     });
-    await client.updateRun(runId, { status: 'FINISHED', endTime: Date.now() });
-    const mv = await client.createModelVersion({ name: 'iris', source: `runs:/${runId}/model`, runId });
-    await client.waitForModelVersionReady('iris', mv.version);
+    await client.tracking.updateRun(runId, { status: 'FINISHED', endTime: Date.now() });
+    const mv = await client.registry.createModelVersion({
+      name: 'iris',
+      source: `runs:/${runId}/model`,
+      runId,
+    });
+    await client.registry.waitForModelVersionReady('iris', mv.version);
   }
-  await client.setAlias('iris', 'champion', '2');
+  await client.registry.setAlias('iris', 'champion', '2');
 }, 120_000);
 
 afterAll(async () => {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import type { RepoState } from './helpers/fake-github/state.js';
@@ -23,24 +24,28 @@ let experimentId = '';
 beforeAll(async () => {
   gemini = new FakeGemini();
   [mlflow] = await Promise.all([startMlflow(), gemini.start()]);
-  const client = new MlflowClient({ trackingUri: mlflow.url });
-  const exp = await client.getOrCreateExperiment('iris');
+  const client = new MlflowClient(mlflowSettings({}, mlflow.url));
+  const exp = await client.tracking.getOrCreateExperiment('iris');
   experimentId = exp.experiment_id;
-  const run = await client.createRun({ experimentId, runName: 'train' });
+  const run = await client.tracking.createRun({ experimentId, runName: 'train' });
   runId = run.run_id;
-  await client.logBatch(runId, {
+  await client.tracking.logBatch(runId, {
     metrics: [
       { key: 'accuracy', value: 0.9333, timestamp: Date.now(), step: 0 },
       { key: 'f1', value: 0.91, timestamp: Date.now(), step: 0 },
     ],
   });
-  await client.updateRun(runId, { status: 'FINISHED', endTime: Date.now() });
-  await client.getOrCreateRegisteredModel('iris');
+  await client.tracking.updateRun(runId, { status: 'FINISHED', endTime: Date.now() });
+  await client.registry.getOrCreateRegisteredModel('iris');
   for (let i = 0; i < 2; i++) {
-    const mv = await client.createModelVersion({ name: 'iris', source: `runs:/${runId}/model`, runId });
-    await client.waitForModelVersionReady('iris', mv.version);
+    const mv = await client.registry.createModelVersion({
+      name: 'iris',
+      source: `runs:/${runId}/model`,
+      runId,
+    });
+    await client.registry.waitForModelVersionReady('iris', mv.version);
   }
-  await client.setAlias('iris', 'champion', '2');
+  await client.registry.setAlias('iris', 'champion', '2');
 }, 120_000);
 
 afterAll(async () => {

@@ -3,13 +3,14 @@
  * retries, timeouts, dead servers, error bodies that are not MLflow's, paging, and log-batch splitting.
  * A small local HTTP server stands in for MLflow and records every request.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOG_BATCH_LIMITS, MlflowClient, MlflowError, splitBatch } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { freePort } from './helpers/net.js';
 
 interface Recorded {
@@ -76,14 +77,31 @@ const runBody = (runId: string) => ({
 });
 
 describe('auth', () => {
+  test('the secrets are masked once, where the settings are resolved', () => {
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      mlflowSettings({ MLFLOW_TRACKING_TOKEN: 'tok-123456' }, 'http://u:pw-in-url@127.0.0.1:1');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('')).toContain('::add-mask::tok-123456');
+    expect(written.join('')).toContain('::add-mask::pw-in-url');
+  });
+
   test('MLFLOW_TRACKING_TOKEN is sent as Bearer on API calls and artifact uploads', async () => {
     handler = (req, res) =>
       req.url.startsWith('/api/2.0/mlflow/runs/get') ? json(res, 200, runBody('r1')) : json(res, 200, {});
-    const client = MlflowClient.fromEnv({ MLFLOW_TRACKING_URI: base, MLFLOW_TRACKING_TOKEN: 's3cret-token' });
-    await client.setTag('r1', 'k', 'v');
+    const client = new MlflowClient(
+      mlflowSettings({ MLFLOW_TRACKING_URI: base, MLFLOW_TRACKING_TOKEN: 's3cret-token' }),
+    );
+    await client.tracking.setTag('r1', 'k', 'v');
     const file = join(tmp(), 'a.txt');
     writeFileSync(file, 'hello');
-    await client.logArtifact('r1', file, 'dir');
+    await client.artifacts.logArtifact('r1', file, 'dir');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       'POST /api/2.0/mlflow/runs/set-tag',
       'GET /api/2.0/mlflow/runs/get?run_id=r1',
@@ -102,13 +120,15 @@ describe('auth', () => {
   });
 
   test('MLFLOW_TRACKING_USERNAME/PASSWORD are sent as Basic, and win over a token as in MLflow', async () => {
-    const client = MlflowClient.fromEnv({
-      MLFLOW_TRACKING_URI: `${base}/`,
-      MLFLOW_TRACKING_USERNAME: 'ci-bot',
-      MLFLOW_TRACKING_PASSWORD: 'p@ss:word',
-      MLFLOW_TRACKING_TOKEN: 'ignored',
-    });
-    await client.setAlias('m', 'champion', '3');
+    const client = new MlflowClient(
+      mlflowSettings({
+        MLFLOW_TRACKING_URI: `${base}/`,
+        MLFLOW_TRACKING_USERNAME: 'ci-bot',
+        MLFLOW_TRACKING_PASSWORD: 'p@ss:word',
+        MLFLOW_TRACKING_TOKEN: 'ignored',
+      }),
+    );
+    await client.registry.setAlias('m', 'champion', '3');
     expect(requests[0]!.headers.authorization).toBe(
       `Basic ${Buffer.from('ci-bot:p@ss:word').toString('base64')}`,
     );
@@ -117,9 +137,9 @@ describe('auth', () => {
   });
 
   test('no credentials, no Authorization header; credentials in the URL become Basic and leave messages', async () => {
-    await new MlflowClient({ trackingUri: base }).setTag('r', 'k', 'v');
+    await new MlflowClient(mlflowSettings({}, base)).tracking.setTag('r', 'k', 'v');
     expect(requests[0]!.headers.authorization).toBeUndefined();
-    const withUserInfo = new MlflowClient({ trackingUri: base.replace('http://', 'http://u:pw@') });
+    const withUserInfo = new MlflowClient(mlflowSettings({}, base.replace('http://', 'http://u:pw@')));
     expect(withUserInfo.trackingUri).toBe(base);
     handler = (_req, res) => json(res, 403, { error_code: 'PERMISSION_DENIED', message: 'no' });
     const err = await withUserInfo.ping().catch((e: unknown) => e);
@@ -128,12 +148,38 @@ describe('auth', () => {
     expect((err as Error).message).not.toContain('pw');
   });
 
-  test('fromEnv needs a tracking URI and reads MLflow timeout and retry settings', async () => {
-    expect(() => MlflowClient.fromEnv({})).toThrow(/MLFLOW_TRACKING_URI is not set/);
-    expect(() => new MlflowClient({ trackingUri: 'file:///tmp/mlruns' })).toThrow(/http\(s\) URL/);
+  test('mlflowSettings needs a tracking URI, checks it once and reads MLflow timeout and retry settings', async () => {
+    expect(() => mlflowSettings({})).toThrow(/Input 'tracking-uri'.*MLFLOW_TRACKING_URI/);
+    expect(() => mlflowSettings({}, 'file:///tmp/mlruns')).toThrow(/tracking-uri.*http\(s\):\/\/ URL/);
+    expect(() => mlflowSettings({ MLFLOW_TRACKING_URI: 'not a url' })).toThrow(/tracking-uri.*http\(s\)/);
+    // The input wins over the environment; a URL's query, fragment and trailing slash are dropped.
+    expect(mlflowSettings({ MLFLOW_TRACKING_URI: 'http://other:1' }, `${base}/p/?x=1#y`).trackingUri).toBe(
+      `${base}/p`,
+    );
+    expect(
+      mlflowSettings({
+        MLFLOW_TRACKING_URI: base,
+        MLFLOW_HTTP_REQUEST_TIMEOUT: '7',
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0',
+      }),
+    ).toMatchObject({ timeoutMs: 7000, endRunBackoffFactorMs: 0 });
+    // A URL that is refused is not echoed with the password it may carry.
+    const refused = (() => {
+      try {
+        mlflowSettings({}, 'ftp://u:hunter2-secret@host/x');
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+    expect(refused).toMatch(/ftp:\/\/host\/x/);
+    expect(refused).not.toContain('hunter2');
     handler = (_req, res) => json(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' });
-    const client = MlflowClient.fromEnv({ MLFLOW_TRACKING_URI: base, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1' });
-    await expect(client.setTag('r', 'k', 'v')).rejects.toThrow(/HTTP 503 TEMPORARILY_UNAVAILABLE: busy/);
+    const client = new MlflowClient(
+      mlflowSettings({ MLFLOW_TRACKING_URI: base, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1' }),
+    );
+    await expect(client.tracking.setTag('r', 'k', 'v')).rejects.toThrow(
+      /HTTP 503 TEMPORARILY_UNAVAILABLE: busy/,
+    );
     expect(requests).toHaveLength(2);
   });
 });
@@ -145,8 +191,8 @@ describe('retries, timeouts and failures', () => {
       ++n <= 2
         ? json(res, 503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'busy' })
         : json(res, 200, { experiment: { experiment_id: '7', name: 'e' } });
-    const client = new MlflowClient({ trackingUri: base, baseDelayMs: 1 });
-    expect(await client.getExperimentByName('e')).toEqual({ experiment_id: '7', name: 'e' });
+    const client = new MlflowClient({ ...mlflowSettings({}, base), baseDelayMs: 1 });
+    expect(await client.tracking.getExperimentByName('e')).toEqual({ experiment_id: '7', name: 'e' });
     expect(requests).toHaveLength(3);
     expect(client.requestCount).toBe(3);
   });
@@ -159,7 +205,7 @@ describe('retries, timeouts and failures', () => {
         res.end(JSON.stringify({ error_code: 'REQUEST_LIMIT_EXCEEDED', message: 'slow down' }));
       } else json(res, 200, {});
     };
-    await new MlflowClient({ trackingUri: base }).setTag('r', 'k', 'v');
+    await new MlflowClient(mlflowSettings({}, base)).tracking.setTag('r', 'k', 'v');
     expect(requests).toHaveLength(2);
   });
 
@@ -176,7 +222,7 @@ describe('retries, timeouts and failures', () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const file = join(tmp(), 'model.bin');
     writeFileSync(file, data);
-    await new MlflowClient({ trackingUri: base, baseDelayMs: 1 }).logArtifact('r2', file);
+    await new MlflowClient({ ...mlflowSettings({}, base), baseDelayMs: 1 }).artifacts.logArtifact('r2', file);
     const uploads = requests.filter((r) => r.method === 'PUT');
     expect(uploads).toHaveLength(2);
     expect(uploads[1]!.body.equals(data)).toBe(true);
@@ -187,7 +233,7 @@ describe('retries, timeouts and failures', () => {
       res.writeHead(404, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>404 Not Found</title><p>The requested URL was not found</p>');
     };
-    const err = (await new MlflowClient({ trackingUri: base })
+    const err = (await new MlflowClient(mlflowSettings({}, base)).registry
       .getModelVersion('m', '1')
       .catch((e: unknown) => e)) as MlflowError;
     expect(requests).toHaveLength(1);
@@ -200,7 +246,11 @@ describe('retries, timeouts and failures', () => {
 
   test('a dead port fails after bounded attempts with "cannot reach MLflow at <uri>"', async () => {
     const port = await freePort();
-    const client = new MlflowClient({ trackingUri: `http://127.0.0.1:${port}`, attempts: 3, baseDelayMs: 1 });
+    const client = new MlflowClient({
+      ...mlflowSettings({}, `http://127.0.0.1:${port}`),
+      attempts: 3,
+      baseDelayMs: 1,
+    });
     const err = (await client.ping().catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(MlflowError);
     expect(err.message).toMatch(
@@ -212,8 +262,13 @@ describe('retries, timeouts and failures', () => {
 
   test('a server that accepts but never answers is given up on after the timeout', async () => {
     handler = () => undefined; // never responds
-    const client = new MlflowClient({ trackingUri: base, timeoutMs: 200, attempts: 2, baseDelayMs: 1 });
-    const err = (await client.getRun('r').catch((e: unknown) => e)) as Error;
+    const client = new MlflowClient({
+      ...mlflowSettings({}, base),
+      timeoutMs: 200,
+      attempts: 2,
+      baseDelayMs: 1,
+    });
+    const err = (await client.tracking.getRun('r').catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(
       /^cannot reach MLflow at http:\/\/127\.0\.0\.1:\d+: GET \/api\/2\.0\/mlflow\/runs\/get\?run_id=r failed after 2 attempts: no answer within 200 ms$/,
     );
@@ -222,7 +277,7 @@ describe('retries, timeouts and failures', () => {
 
   test('ping surfaces a server error clearly', async () => {
     handler = (_req, res) => json(res, 500, { error_code: 'INTERNAL_ERROR', message: 'database is locked' });
-    const err = (await new MlflowClient({ trackingUri: base, attempts: 1 })
+    const err = (await new MlflowClient({ ...mlflowSettings({}, base), attempts: 1 })
       .ping()
       .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^cannot reach MLflow at .*HTTP 500 INTERNAL_ERROR: database is locked$/);
@@ -241,7 +296,7 @@ describe('artifact locations', () => {
     handler = withArtifactUri('mlflow-artifacts:/5/r3/artifacts');
     const file = join(tmp(), 'f 1.txt');
     writeFileSync(file, 'x');
-    await new MlflowClient({ trackingUri: `${base}/mlflow/` }).logArtifact('r3', file, 'a/b');
+    await new MlflowClient(mlflowSettings({}, `${base}/mlflow/`)).artifacts.logArtifact('r3', file, 'a/b');
     expect(requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       'GET /mlflow/api/2.0/mlflow/runs/get?run_id=r3',
       'PUT /mlflow/api/2.0/mlflow-artifacts/artifacts/5/r3/artifacts/a/b/f%201.txt',
@@ -254,9 +309,9 @@ describe('artifact locations', () => {
     const file = join(tmp(), 'g.txt');
     writeFileSync(file, 'y');
     // Same server under two names: the Host header shows which one each request went to.
-    const client = new MlflowClient({ trackingUri: `http://localhost:${port}/prefix` });
-    await client.getRun('r3');
-    await client.logArtifact('r3', file);
+    const client = new MlflowClient(mlflowSettings({}, `http://localhost:${port}/prefix`));
+    await client.tracking.getRun('r3');
+    await client.artifacts.logArtifact('r3', file);
     expect(requests.map((r) => `${r.method} ${r.headers.host} ${r.url}`)).toEqual([
       `GET localhost:${port} /prefix/api/2.0/mlflow/runs/get?run_id=r3`,
       `PUT 127.0.0.1:${port} /api/2.0/mlflow-artifacts/artifacts/9/r3/artifacts/g.txt`,
@@ -265,7 +320,7 @@ describe('artifact locations', () => {
 
   test('an artifact store the server does not proxy is refused with what to do', async () => {
     handler = withArtifactUri('s3://bucket/1/r3/artifacts');
-    const err = await new MlflowClient({ trackingUri: base })
+    const err = await new MlflowClient(mlflowSettings({}, base)).artifacts
       .logArtifacts('r3', tmp())
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
@@ -278,7 +333,7 @@ describe('artifact locations', () => {
       req.method === 'GET' && req.url.includes('/runs/get')
         ? json(res, 200, runBody('r4'))
         : json(res, 404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'File not found' });
-    const err = (await new MlflowClient({ trackingUri: base })
+    const err = (await new MlflowClient(mlflowSettings({}, base)).artifacts
       .downloadArtifact('r4', 'nope/x.bin')
       .catch((e: unknown) => e)) as MlflowError;
     expect(err.errorCode).toBe('RESOURCE_DOES_NOT_EXIST');
@@ -298,8 +353,8 @@ describe('paging and probing', () => {
         ...(page < 2 ? { next_page_token: String(page + 1) } : {}),
       });
     };
-    const client = new MlflowClient({ trackingUri: base });
-    const all = await client.searchRuns({
+    const client = new MlflowClient(mlflowSettings({}, base));
+    const all = await client.tracking.searchRuns({
       experimentIds: ['1'],
       filter: "tags.x = 'y'",
       orderBy: ['start_time DESC'],
@@ -314,7 +369,7 @@ describe('paging and probing', () => {
     });
     expect(JSON.parse(requests[2]!.body.toString()).page_token).toBe('2');
     requests = [];
-    const some = await client.searchRuns({ experimentIds: ['1'], maxResults: 3 });
+    const some = await client.tracking.searchRuns({ experimentIds: ['1'], maxResults: 3 });
     expect(some.map((r) => r.info.run_id)).toEqual(['r0', 'r1', 'r2', 'r3']);
     expect(requests.map((r) => JSON.parse(r.body.toString()).max_results)).toEqual([3, 1]);
   });
@@ -324,10 +379,10 @@ describe('paging and probing', () => {
       res.writeHead(404, { 'content-type': 'text/html' });
       res.end('<title>404 Not Found</title>');
     };
-    const client = new MlflowClient({ trackingUri: base });
-    expect(await client.supportsLoggedModels('1')).toBe(false);
-    expect(await client.supportsLoggedModels('1')).toBe(false);
-    expect(await client.findLoggedModel({ experimentId: '1', runId: 'r' })).toBeUndefined();
+    const client = new MlflowClient(mlflowSettings({}, base));
+    expect(await client.models.supportsLoggedModels('1')).toBe(false);
+    expect(await client.models.supportsLoggedModels('1')).toBe(false);
+    expect(await client.models.findLoggedModel({ experimentId: '1', runId: 'r' })).toBeUndefined();
     expect(requests).toHaveLength(1);
   });
 
@@ -355,7 +410,7 @@ describe('paging and probing', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'MLmodel'), 'flavors:\n  python_function: {}\nrun_id: null\n');
     writeFileSync(join(dir, 'model.pkl'), 'bytes');
-    const err = await new MlflowClient({ trackingUri: base, attempts: 1 })
+    const err = await new MlflowClient({ ...mlflowSettings({}, base), attempts: 1 }).models
       .logModelDir({ runId: 'r9', experimentId: '1', localDir: dir, name: 'model' })
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
@@ -386,7 +441,7 @@ describe('paging and probing', () => {
           status_message: 'copy failed',
         },
       });
-    const err = await new MlflowClient({ trackingUri: base })
+    const err = await new MlflowClient(mlflowSettings({}, base)).registry
       .waitForModelVersionReady('m', '4')
       .catch((e: unknown) => e);
     expect((err as Error).message).toBe('model version m/4 failed registration: copy failed');
@@ -467,7 +522,7 @@ describe('log-batch splitting', () => {
       }, 5);
     };
     const metrics = Array.from({ length: 3500 }, (_, i) => ({ key: 'loss', value: i, step: i }));
-    await new MlflowClient({ trackingUri: base }).logBatch('r', { metrics });
+    await new MlflowClient(mlflowSettings({}, base)).tracking.logBatch('r', { metrics });
     expect(maxInFlight).toBe(1);
     const steps = requests.flatMap((r) =>
       (JSON.parse(r.body.toString()) as { metrics: { step: number }[] }).metrics.map((m) => m.step),
@@ -492,7 +547,7 @@ describe('log-batch splitting', () => {
       for (let k = 0; k < 20; k++) metrics.push({ key: `m${k}`, value: step, step });
     }
     const params = [{ key: 'lr', value: '0.1' }];
-    await new MlflowClient({ trackingUri: base }).logBatch('r', { metrics, params });
+    await new MlflowClient(mlflowSettings({}, base)).tracking.logBatch('r', { metrics, params });
     expect(maxInFlight).toBeGreaterThan(1);
     expect(maxInFlight).toBeLessThanOrEqual(4);
     const bodies = requests.map(

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MlflowClient, MlflowError } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 
 jest.setTimeout(240_000);
@@ -24,7 +25,7 @@ beforeAll(async () => {
   // Nothing here uses the server's GenAI job runner; its seven worker processes only cost CPU.
   process.env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION = 'false';
   server = await startMlflow();
-  client = new MlflowClient({ trackingUri: server.url });
+  client = new MlflowClient(mlflowSettings({}, server.url));
   work = mkdtempSync(join(tmpdir(), 'mlflow-client-'));
 });
 
@@ -42,26 +43,26 @@ async function python(code: string, env: Record<string, string> = {}): Promise<s
 }
 
 async function newRun(experiment: string, runName = 'run'): Promise<{ experimentId: string; runId: string }> {
-  const exp = await client.getOrCreateExperiment(experiment);
-  const info = await client.createRun({ experimentId: exp.experiment_id, runName });
+  const exp = await client.tracking.getOrCreateExperiment(experiment);
+  const info = await client.tracking.createRun({ experimentId: exp.experiment_id, runName });
   return { experimentId: exp.experiment_id, runId: info.run_id };
 }
 
 describe('experiments', () => {
   test('get-by-name answers undefined for a missing experiment, getOrCreate creates once', async () => {
-    expect(await client.getExperimentByName('exp-missing')).toBeUndefined();
-    const created = await client.getOrCreateExperiment('exp-a');
+    expect(await client.tracking.getExperimentByName('exp-missing')).toBeUndefined();
+    const created = await client.tracking.getOrCreateExperiment('exp-a');
     expect(created.name).toBe('exp-a');
     expect(created.artifact_location).toMatch(/^mlflow-artifacts:/);
-    const again = await client.getOrCreateExperiment('exp-a');
+    const again = await client.tracking.getOrCreateExperiment('exp-a');
     expect(again.experiment_id).toBe(created.experiment_id);
-    expect((await client.getExperimentByName('exp-a'))?.experiment_id).toBe(created.experiment_id);
+    expect((await client.tracking.getExperimentByName('exp-a'))?.experiment_id).toBe(created.experiment_id);
   });
 
   test('concurrent getOrCreate of one name converges on a single experiment', async () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, () =>
-        new MlflowClient({ trackingUri: server.url }).getOrCreateExperiment('exp-race'),
+        new MlflowClient(mlflowSettings({}, server.url)).tracking.getOrCreateExperiment('exp-race'),
       ),
     );
     expect(new Set(results.map((e) => e.experiment_id)).size).toBe(1);
@@ -70,9 +71,9 @@ describe('experiments', () => {
 
 describe('runs', () => {
   test('create, tag, update to FINISHED, get and search', async () => {
-    const exp = await client.getOrCreateExperiment('exp-runs');
+    const exp = await client.tracking.getOrCreateExperiment('exp-runs');
     const start = Date.now() - 5000;
-    const info = await client.createRun({
+    const info = await client.tracking.createRun({
       experimentId: exp.experiment_id,
       runName: 'lifecycle',
       tags: { 'mlflow.source.name': 'ci', team: 'ml' },
@@ -82,9 +83,9 @@ describe('runs', () => {
     expect(info.run_name).toBe('lifecycle');
     expect(info.artifact_uri).toBe(`mlflow-artifacts:/${exp.experiment_id}/${info.run_id}/artifacts`);
 
-    await client.setTag(info.run_id, 'stage', 'trained');
-    await client.updateRun(info.run_id, { status: 'FINISHED', endTime: start + 4000 });
-    const run = await client.getRun(info.run_id);
+    await client.tracking.setTag(info.run_id, 'stage', 'trained');
+    await client.tracking.updateRun(info.run_id, { status: 'FINISHED', endTime: start + 4000 });
+    const run = await client.tracking.getRun(info.run_id);
     expect(run.info).toMatchObject({ status: 'FINISHED', start_time: start, end_time: start + 4000 });
     const tags = Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));
     expect(tags).toMatchObject({
@@ -96,19 +97,19 @@ describe('runs', () => {
     expect(run.data.metrics).toEqual([]);
     expect(run.data.params).toEqual([]);
 
-    const other = await client.createRun({ experimentId: exp.experiment_id, runName: 'other' });
-    await client.updateRun(other.run_id, { status: 'FAILED' });
-    const finished = await client.searchRuns({
+    const other = await client.tracking.createRun({ experimentId: exp.experiment_id, runName: 'other' });
+    await client.tracking.updateRun(other.run_id, { status: 'FAILED' });
+    const finished = await client.tracking.searchRuns({
       experimentIds: [exp.experiment_id],
       filter: "attributes.status = 'FINISHED'",
     });
     expect(finished.map((r) => r.info.run_id)).toEqual([info.run_id]);
-    const all = await client.searchRuns({
+    const all = await client.tracking.searchRuns({
       experimentIds: [exp.experiment_id],
       orderBy: ['attributes.run_name ASC'],
     });
     expect(all.map((r) => r.info.run_name)).toEqual(['lifecycle', 'other']);
-    const failed = await client.getRun(other.run_id);
+    const failed = await client.tracking.getRun(other.run_id);
     expect(failed.info.status).toBe('FAILED');
     expect(failed.info.end_time).toBeGreaterThan(0);
   });
@@ -131,11 +132,11 @@ describe('runs', () => {
     }));
     const tags = Array.from({ length: 150 }, (_, i) => ({ key: `t${i}`, value: `tag ${i}` }));
     const before = client.requestCount;
-    await client.logBatch(runId, { metrics, params, tags });
+    await client.tracking.logBatch(runId, { metrics, params, tags });
     // 1,442 metrics, 250 params and 150 tags cannot go in fewer than three requests.
     expect(client.requestCount - before).toBeGreaterThanOrEqual(3);
 
-    const run = await client.getRun(runId);
+    const run = await client.tracking.getRun(runId);
     const gotParams = Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
     expect(Object.keys(gotParams)).toHaveLength(250);
     for (const p of params) expect(gotParams[p.key]).toBe(p.value);
@@ -143,14 +144,14 @@ describe('runs', () => {
     for (const t of tags) expect(gotTags[t.key]).toBe(t.value);
 
     for (const [k, key] of keys.entries()) {
-      const history = await client.getMetricHistory(runId, key);
+      const history = await client.tracking.getMetricHistory(runId, key);
       expect(history.map((m) => m.step)).toEqual(Array.from({ length: steps }, (_, s) => s));
       expect(history.map((m) => m.value)).toEqual(
         Array.from({ length: steps }, (_, s) => k * 1000 + s + 0.5),
       );
       expect(history[7]!.timestamp).toBe(1_700_000_000_007);
     }
-    const special = await client.getMetricHistory(runId, 'special');
+    const special = await client.tracking.getMetricHistory(runId, 'special');
     // NaN is kept; MLflow's SQL store saves infinity as the largest double, as it does for Python.
     expect(special.map((m) => [m.step, m.value])).toEqual([
       [0, NaN],
@@ -160,18 +161,18 @@ describe('runs', () => {
 
   test('log-inputs records a dataset on the run', async () => {
     const { runId } = await newRun('exp-inputs');
-    await client.logInputs(runId, [
+    await client.tracking.logInputs(runId, [
       {
         dataset: { name: 'iris', digest: 'abc123', source_type: 'local', source: '{"uri": "data/iris.csv"}' },
         tags: [{ key: 'mlflow.data.context', value: 'training' }],
       },
     ]);
-    const run = await client.getRun(runId);
+    const run = await client.tracking.getRun(runId);
     expect(run.inputs?.dataset_inputs?.[0]?.dataset).toMatchObject({ name: 'iris', digest: 'abc123' });
   });
 
   test("MLflow's error_code, message, method and path are in the error", async () => {
-    const err = await client.getRun('0123456789abcdef0123456789abcdef').catch((e: unknown) => e);
+    const err = await client.tracking.getRun('0123456789abcdef0123456789abcdef').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MlflowError);
     const e = err as MlflowError;
     expect(e.status).toBe(404);
@@ -181,8 +182,8 @@ describe('runs', () => {
     expect(e.message).toContain('0123456789abcdef0123456789abcdef');
 
     const { runId } = await newRun('exp-errors');
-    await client.logBatch(runId, { params: [{ key: 'lr', value: '0.1' }] });
-    const overwrite = await client
+    await client.tracking.logBatch(runId, { params: [{ key: 'lr', value: '0.1' }] });
+    const overwrite = await client.tracking
       .logBatch(runId, { params: [{ key: 'lr', value: '0.2' }] })
       .catch((x: unknown) => x);
     expect(overwrite).toMatchObject({ status: 400, errorCode: 'INVALID_PARAMETER_VALUE' });
@@ -198,10 +199,10 @@ describe('artifacts', () => {
     const file = join(work, 'weights.bin');
     const data = randomBytes(20 * 1024 * 1024);
     writeFileSync(file, data);
-    await client.logArtifact(runId, file, 'blobs');
-    const listed = await client.listArtifacts(runId, 'blobs');
+    await client.artifacts.logArtifact(runId, file, 'blobs');
+    const listed = await client.artifacts.listArtifacts(runId, 'blobs');
     expect(listed).toEqual([{ path: 'blobs/weights.bin', is_dir: false, file_size: data.length }]);
-    const back = await client.downloadArtifact(runId, 'blobs/weights.bin');
+    const back = await client.artifacts.downloadArtifact(runId, 'blobs/weights.bin');
     expect(back.length).toBe(data.length);
     expect(back.equals(data)).toBe(true);
   });
@@ -220,12 +221,12 @@ describe('artifacts', () => {
       mkdirSync(join(dir, rel, '..'), { recursive: true });
       writeFileSync(join(dir, rel), content);
     }
-    const count = await client.logArtifacts(runId, dir, 'outputs');
+    const count = await client.artifacts.logArtifacts(runId, dir, 'outputs');
     expect(count).toBe(Object.keys(files).length);
 
     const walk = async (path?: string): Promise<string[]> => {
       const out: string[] = [];
-      for (const f of await client.listArtifacts(runId, path)) {
+      for (const f of await client.artifacts.listArtifacts(runId, path)) {
         if (f.is_dir) out.push(...(await walk(f.path)));
         else out.push(f.path);
       }
@@ -238,7 +239,7 @@ describe('artifacts', () => {
         .sort(),
     );
     for (const [rel, content] of Object.entries(files)) {
-      expect((await client.downloadArtifact(runId, `outputs/${rel}`)).toString()).toBe(content);
+      expect((await client.artifacts.downloadArtifact(runId, `outputs/${rel}`)).toString()).toBe(content);
     }
   });
 
@@ -248,11 +249,11 @@ describe('artifacts', () => {
     mkdirSync(join(dir, 'sub'), { recursive: true });
     writeFileSync(join(dir, 'a.txt'), 'a');
     writeFileSync(join(dir, 'sub', 'issue #12.txt'), 'b');
-    const err = await client.logArtifacts(runId, dir).catch((e: unknown) => e);
+    const err = await client.artifacts.logArtifacts(runId, dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MlflowError);
     expect((err as Error).message).toContain(join(dir, 'sub', 'issue #12.txt'));
     expect((err as Error).message).toContain("'#'");
-    expect(await client.listArtifacts(runId)).toEqual([]);
+    expect(await client.artifacts.listArtifacts(runId)).toEqual([]);
   });
 });
 
@@ -286,34 +287,39 @@ describe('registry and LoggedModels', () => {
     );
 
   test('the server has the LoggedModel API, and the model a Python script logged is found', async () => {
-    expect(await client.supportsLoggedModels(pyRun.experimentId)).toBe(true);
-    const found = await client.findLoggedModel({ ...pyRun, name: 'clf' });
+    expect(await client.models.supportsLoggedModels(pyRun.experimentId)).toBe(true);
+    const found = await client.models.findLoggedModel({ ...pyRun, name: 'clf' });
     expect(found?.info).toMatchObject({
       name: 'clf',
       source_run_id: pyRun.runId,
       status: 'LOGGED_MODEL_READY',
     });
-    expect(await client.findLoggedModel({ ...pyRun, name: 'not-logged' })).toBeUndefined();
+    expect(await client.models.findLoggedModel({ ...pyRun, name: 'not-logged' })).toBeUndefined();
     const other = await newRun('exp-models', 'no-model');
-    expect(await client.findLoggedModel({ ...other })).toBeUndefined();
+    expect(await client.models.findLoggedModel({ ...other })).toBeUndefined();
   });
 
   test('a local model directory is uploaded as a LoggedModel, registered, aliased and loadable', async () => {
     const { experimentId, runId } = await newRun('exp-models', 'uploaded');
-    const logged = await client.logModelDir({ runId, experimentId, localDir: modelDir, name: 'model' });
+    const logged = await client.models.logModelDir({
+      runId,
+      experimentId,
+      localDir: modelDir,
+      name: 'model',
+    });
     expect(logged.modelId).toMatch(/^m-/);
     expect(logged.modelUri).toBe(`models:/${logged.modelId}`);
 
-    const found = await client.findLoggedModel({ experimentId, runId, name: 'model' });
+    const found = await client.models.findLoggedModel({ experimentId, runId, name: 'model' });
     expect(found?.info).toMatchObject({ model_id: logged.modelId, status: 'LOGGED_MODEL_READY' });
-    const run = await client.getRun(runId);
+    const run = await client.tracking.getRun(runId);
     expect(run.outputs?.model_outputs).toEqual([{ model_id: logged.modelId, step: 0 }]);
 
     const name = 'iris-classifier';
-    const rm = await client.getOrCreateRegisteredModel(name, { owner: 'ml' });
+    const rm = await client.registry.getOrCreateRegisteredModel(name, { owner: 'ml' });
     expect(rm.name).toBe(name);
-    expect((await client.getOrCreateRegisteredModel(name)).name).toBe(name);
-    const mv = await client.createModelVersion({
+    expect((await client.registry.getOrCreateRegisteredModel(name)).name).toBe(name);
+    const mv = await client.registry.createModelVersion({
       name,
       source: logged.source,
       runId,
@@ -321,7 +327,7 @@ describe('registry and LoggedModels', () => {
       tags: { gate: 'pending' },
       description: 'from CI',
     });
-    const ready = await client.waitForModelVersionReady(name, mv.version);
+    const ready = await client.registry.waitForModelVersionReady(name, mv.version);
     expect(ready).toMatchObject({
       name,
       version: mv.version,
@@ -330,17 +336,17 @@ describe('registry and LoggedModels', () => {
       source: logged.source,
     });
 
-    await client.setModelVersionTag(name, mv.version, 'gate', 'passed');
-    const tagged = await client.getModelVersion(name, mv.version);
+    await client.registry.setModelVersionTag(name, mv.version, 'gate', 'passed');
+    const tagged = await client.registry.getModelVersion(name, mv.version);
     expect(tagged.tags).toContainEqual({ key: 'gate', value: 'passed' });
 
-    expect(await client.getModelVersionByAlias(name, 'candidate')).toBeUndefined();
-    expect(await client.getModelVersionByAlias('no-such-model', 'candidate')).toBeUndefined();
-    await client.setAlias(name, 'candidate', mv.version);
-    expect((await client.getModelVersionByAlias(name, 'candidate'))?.version).toBe(mv.version);
-    await client.deleteAlias(name, 'candidate');
-    expect(await client.getModelVersionByAlias(name, 'candidate')).toBeUndefined();
-    await client.setAlias(name, 'candidate', mv.version);
+    expect(await client.registry.getModelVersionByAlias(name, 'candidate')).toBeUndefined();
+    expect(await client.registry.getModelVersionByAlias('no-such-model', 'candidate')).toBeUndefined();
+    await client.registry.setAlias(name, 'candidate', mv.version);
+    expect((await client.registry.getModelVersionByAlias(name, 'candidate'))?.version).toBe(mv.version);
+    await client.registry.deleteAlias(name, 'candidate');
+    expect(await client.registry.getModelVersionByAlias(name, 'candidate')).toBeUndefined();
+    await client.registry.setAlias(name, 'candidate', mv.version);
 
     // Python loads what we uploaded, by version and by alias, and the model points back at its run.
     const loaded = await python(
@@ -354,24 +360,24 @@ describe('registry and LoggedModels', () => {
       ].join('\n'),
     );
     expect(loaded).toBe(`[0, 2]\n[0, 2]\n${runId} ${logged.modelId}\n`);
-    expect(client.modelVersionUrl(name, mv.version)).toBe(
+    expect(client.registry.modelVersionUrl(name, mv.version)).toBe(
       `${server.url}/#/models/iris-classifier/versions/${mv.version}`,
     );
-    expect(client.runUrl(experimentId, runId)).toBe(
+    expect(client.tracking.runUrl(experimentId, runId)).toBe(
       `${server.url}/#/experiments/${experimentId}/runs/${runId}`,
     );
   });
 
   test('a model the Python script logged is registered from its LoggedModel', async () => {
-    const found = await client.findLoggedModel({ ...pyRun, name: 'clf' });
-    await client.getOrCreateRegisteredModel('iris-from-python');
-    const mv = await client.createModelVersion({
+    const found = await client.models.findLoggedModel({ ...pyRun, name: 'clf' });
+    await client.registry.getOrCreateRegisteredModel('iris-from-python');
+    const mv = await client.registry.createModelVersion({
       name: 'iris-from-python',
       source: `models:/${found!.info.model_id}`,
       runId: pyRun.runId,
       modelId: found!.info.model_id,
     });
-    await client.waitForModelVersionReady('iris-from-python', mv.version);
+    await client.registry.waitForModelVersionReady('iris-from-python', mv.version);
     expect(await predict(`models:/iris-from-python/${mv.version}`)).toBe('[0, 2]\n');
   });
 
@@ -379,34 +385,38 @@ describe('registry and LoggedModels', () => {
     // MLflow 2.x has no /logged-models routes: Flask answers them with an HTML 404.
     const proxy = await startProxy(server.url, (path) => path.includes('/logged-models'));
     try {
-      const old = new MlflowClient({ trackingUri: proxy.url });
-      const exp = await old.getOrCreateExperiment('exp-models-2x');
-      expect(await old.supportsLoggedModels(exp.experiment_id)).toBe(false);
-      const run = await old.createRun({ experimentId: exp.experiment_id, runName: 'v2' });
+      const old = new MlflowClient(mlflowSettings({}, proxy.url));
+      const exp = await old.tracking.getOrCreateExperiment('exp-models-2x');
+      expect(await old.models.supportsLoggedModels(exp.experiment_id)).toBe(false);
+      const run = await old.tracking.createRun({ experimentId: exp.experiment_id, runName: 'v2' });
       expect(
-        await old.findLoggedModel({ experimentId: exp.experiment_id, runId: run.run_id }),
+        await old.models.findLoggedModel({ experimentId: exp.experiment_id, runId: run.run_id }),
       ).toBeUndefined();
-      const logged = await old.logModelDir({
+      const logged = await old.models.logModelDir({
         runId: run.run_id,
         experimentId: exp.experiment_id,
         localDir: modelDir,
         name: 'model',
       });
       expect(logged).toEqual({ modelUri: `runs:/${run.run_id}/model`, source: `runs:/${run.run_id}/model` });
-      const files = (await old.listArtifacts(run.run_id, 'model')).map((f) => f.path);
+      const files = (await old.artifacts.listArtifacts(run.run_id, 'model')).map((f) => f.path);
       expect(files).toEqual(
         expect.arrayContaining(['model/MLmodel', 'model/model.skops', 'model/requirements.txt']),
       );
-      const mlmodel = (await old.downloadArtifact(run.run_id, 'model/MLmodel')).toString();
+      const mlmodel = (await old.artifacts.downloadArtifact(run.run_id, 'model/MLmodel')).toString();
       expect(mlmodel).toContain(`run_id: ${run.run_id}`);
-      const history = (await old.getRun(run.run_id)).data.tags.find(
+      const history = (await old.tracking.getRun(run.run_id)).data.tags.find(
         (t) => t.key === 'mlflow.log-model.history',
       );
       expect(JSON.parse(history!.value)[0]).toMatchObject({ run_id: run.run_id, artifact_path: 'model' });
 
-      await old.getOrCreateRegisteredModel('iris-2x');
-      const mv = await old.createModelVersion({ name: 'iris-2x', source: logged.source, runId: run.run_id });
-      await old.waitForModelVersionReady('iris-2x', mv.version);
+      await old.registry.getOrCreateRegisteredModel('iris-2x');
+      const mv = await old.registry.createModelVersion({
+        name: 'iris-2x',
+        source: logged.source,
+        runId: run.run_id,
+      });
+      await old.registry.waitForModelVersionReady('iris-2x', mv.version);
       expect(await predict(`models:/iris-2x/${mv.version}`)).toBe('[0, 2]\n');
       expect(proxy.hidden()).toBeGreaterThan(0);
     } finally {
@@ -416,11 +426,11 @@ describe('registry and LoggedModels', () => {
 
   test('a directory without MLmodel is refused before anything is created', async () => {
     const { experimentId, runId } = await newRun('exp-models', 'not-a-model');
-    const err = await client
+    const err = await client.models
       .logModelDir({ runId, experimentId, localDir: join(work, 'tree'), name: 'model' })
       .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/not an MLflow model directory/);
-    expect(await client.findLoggedModel({ experimentId, runId })).toBeUndefined();
+    expect(await client.models.findLoggedModel({ experimentId, runId })).toBeUndefined();
   });
 });
 

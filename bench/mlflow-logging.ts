@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
 import { listLocalFiles, mapLimit } from '../actions/shared/mlflow/artifacts.js';
 import { splitBatch } from '../actions/shared/mlflow/batch.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow } from '../__tests__/helpers/mlflow-server.js';
 import { ROOT } from '../__tests__/helpers/run-action.js';
 
@@ -69,9 +70,12 @@ async function ours(
   round: number,
 ): Promise<{ seconds: number; requests: number; runId: string; version: string }> {
   const start = performance.now();
-  const client = new MlflowClient({ trackingUri });
-  const exp = await client.getOrCreateExperiment(`bench-ours-${round}`);
-  const run = await client.createRun({ experimentId: exp.experiment_id, runName: 'typescript-client' });
+  const client = new MlflowClient(mlflowSettings({}, trackingUri));
+  const exp = await client.tracking.getOrCreateExperiment(`bench-ours-${round}`);
+  const run = await client.tracking.createRun({
+    experimentId: exp.experiment_id,
+    runName: 'typescript-client',
+  });
   const params = Array.from({ length: PARAMS }, (_, i) => ({ key: `param_${i}`, value: `value_${i}` }));
   const metrics = [];
   const timestamp = Date.now();
@@ -88,26 +92,26 @@ async function ours(
   };
   // Metrics, files and the model are independent: send them side by side.
   const [, , logged] = await Promise.all([
-    timed('metrics+params', client.logBatch(run.run_id, { params, metrics })),
+    timed('metrics+params', client.tracking.logBatch(run.run_id, { params, metrics })),
     timed(
       'files',
       (async () => {
-        await client.logArtifacts(run.run_id, join(dir, 'small'), 'small');
-        await client.logArtifact(run.run_id, join(dir, 'big.bin'), 'big');
+        await client.artifacts.logArtifacts(run.run_id, join(dir, 'small'), 'small');
+        await client.artifacts.logArtifact(run.run_id, join(dir, 'big.bin'), 'big');
       })(),
     ),
     timed(
       'model',
-      client.logModelDir({
+      client.models.logModelDir({
         runId: run.run_id,
         experimentId: exp.experiment_id,
         localDir: join(dir, 'model'),
         name: 'model',
       }),
     ),
-    client.getOrCreateRegisteredModel(`bench-ours-${round}`),
+    client.registry.getOrCreateRegisteredModel(`bench-ours-${round}`),
   ]);
-  const mv = await client.createModelVersion({
+  const mv = await client.registry.createModelVersion({
     name: `bench-ours-${round}`,
     source: logged.source,
     runId: run.run_id,
@@ -116,8 +120,8 @@ async function ours(
   await timed(
     'version READY + run end',
     Promise.all([
-      client.waitForModelVersionReady(`bench-ours-${round}`, mv.version),
-      client.updateRun(run.run_id, { status: 'FINISHED' }),
+      client.registry.waitForModelVersionReady(`bench-ours-${round}`, mv.version),
+      client.tracking.updateRun(run.run_id, { status: 'FINISHED' }),
     ]),
   );
   if (verbose) console.log(`[round ${round}] our phases:`, phases);
@@ -281,25 +285,26 @@ async function floor(
 
 /** Both runs hold the whole workload (checked outside the timings). */
 async function verify(client: MlflowClient, runId: string, model: string, version: string): Promise<void> {
-  const run = await client.getRun(runId);
+  const run = await client.tracking.getRun(runId);
   const fail = (what: string): never => {
     throw new Error(`run ${runId}: ${what}`);
   };
   if (run.data.params.filter((p) => p.key.startsWith('param_')).length !== PARAMS) fail('params missing');
   if (run.data.metrics.length !== METRICS) fail(`${run.data.metrics.length} metrics, expected ${METRICS}`);
   for (const key of ['metric_0', `metric_${METRICS - 1}`]) {
-    const h = await client.getMetricHistory(runId, key);
+    const h = await client.tracking.getMetricHistory(runId, key);
     if (h.length !== STEPS || h.some((m, i) => m.step !== i)) fail(`${key} has ${h.length} steps`);
   }
   const count = async (path: string): Promise<number> => {
     let n = 0;
-    for (const f of await client.listArtifacts(runId, path)) n += f.is_dir ? await count(f.path) : 1;
+    for (const f of await client.artifacts.listArtifacts(runId, path))
+      n += f.is_dir ? await count(f.path) : 1;
     return n;
   };
   if ((await count('small')) !== SMALL_FILES) fail('small files missing');
-  const big = await client.listArtifacts(runId, 'big');
+  const big = await client.artifacts.listArtifacts(runId, 'big');
   if (big[0]?.file_size !== BIG_BYTES) fail('big file missing');
-  const mv = await client.getModelVersion(model, version);
+  const mv = await client.registry.getModelVersion(model, version);
   if (mv.status !== 'READY') fail(`model version ${model}/${version} is ${mv.status}`);
 }
 
@@ -317,17 +322,17 @@ async function main(): Promise<void> {
   console.log(`up at ${server.url}`);
   try {
     // A small untimed run first, so neither side pays for the fresh server's first requests.
-    const probe = new MlflowClient({ trackingUri: server.url });
+    const probe = new MlflowClient(mlflowSettings({}, server.url));
     await probe.ping();
-    const warm = await probe.createRun({
-      experimentId: (await probe.getOrCreateExperiment('bench-warmup')).experiment_id,
+    const warm = await probe.tracking.createRun({
+      experimentId: (await probe.tracking.getOrCreateExperiment('bench-warmup')).experiment_id,
     });
-    await probe.logBatch(warm.run_id, {
+    await probe.tracking.logBatch(warm.run_id, {
       metrics: [{ key: 'warm', value: 1 }],
       params: [{ key: 'p', value: 'v' }],
     });
-    await probe.logArtifacts(warm.run_id, join(work, 'workload', 'small', 'group-0'));
-    await probe.updateRun(warm.run_id, { status: 'FINISHED' });
+    await probe.artifacts.logArtifacts(warm.run_id, join(work, 'workload', 'small', 'group-0'));
+    await probe.tracking.updateRun(warm.run_id, { status: 'FINISHED' });
 
     const ratios: { best: number; step: number; floor: number }[] = [];
     const fmt = (r: { seconds: number; requests: number }): string =>

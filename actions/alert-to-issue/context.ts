@@ -8,6 +8,7 @@ import { weakerOnClasses } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Octokit, Repo } from '../shared/github.js';
 import { MlflowClient } from '../shared/mlflow/index.js';
+import { mlflowSettings } from '../shared/mlflow/inputs.js';
 import type { Notification } from './webhook.js';
 
 export interface ModelContext {
@@ -77,9 +78,9 @@ async function predecessorOf(
 ): Promise<{ version: string; metrics: Record<string, number> } | undefined> {
   const live = Number(version);
   for (let v = live - 1; v >= 1 && v >= live - PREDECESSOR_LOOKBACK; v--) {
-    const mv = await client.getModelVersion(name, String(v)).catch(() => undefined);
+    const mv = await client.registry.getModelVersion(name, String(v)).catch(() => undefined);
     if (!mv?.run_id) continue;
-    const run = await client.getRun(mv.run_id).catch(() => undefined);
+    const run = await client.tracking.getRun(mv.run_id).catch(() => undefined);
     if (run)
       return {
         version: mv.version,
@@ -111,18 +112,18 @@ export async function championOf(
   cls?: string,
 ): Promise<ModelContext> {
   try {
-    const mv = await client.getModelVersionByAlias(name, alias);
+    const mv = await client.registry.getModelVersionByAlias(name, alias);
     if (!mv) return { name, alias };
     const out: ModelContext = {
       name,
       alias,
       version: mv.version,
-      versionUrl: client.modelVersionUrl(name, mv.version),
+      versionUrl: client.registry.modelVersionUrl(name, mv.version),
     };
     if (mv.run_id) {
       out.runId = mv.run_id;
-      const run = await client.getRun(mv.run_id);
-      out.runUrl = client.runUrl(run.info.experiment_id, mv.run_id);
+      const run = await client.tracking.getRun(mv.run_id);
+      out.runUrl = client.tracking.runUrl(run.info.experiment_id, mv.run_id);
       out.metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
       await compareWithPredecessor(client, out, cls);
     }
@@ -144,7 +145,7 @@ export async function modelContext(
   let client: MlflowClient;
   try {
     // Short and few attempts: an issue without MLflow context beats a late one.
-    client = MlflowClient.fromEnv(process.env, { trackingUri: uri, timeoutMs: 10_000, attempts: 2 });
+    client = new MlflowClient({ ...mlflowSettings(process.env, uri), timeoutMs: 10_000, attempts: 2 });
   } catch (err) {
     return names.map((name) => ({ name, alias: opts.alias, error: errorMessage(err) }));
   }

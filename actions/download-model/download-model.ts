@@ -9,36 +9,20 @@ import { InputError } from '../shared/errors.js';
 import { connectTracking } from '../shared/mlflow/connect.js';
 import { downloadModelVersion, type DownloadedModel } from '../shared/mlflow/download.js';
 import { MlflowError, type MlflowClient } from '../shared/mlflow/index.js';
-import { Transport, type MlflowClientOptions } from '../shared/mlflow/transport.js';
+import type { MlflowSettings } from '../shared/mlflow/inputs.js';
+import { Transport } from '../shared/mlflow/transport.js';
 import type { Inputs } from './inputs.js';
 import { renderSummary } from './summary.js';
 
 export interface Deps {
-  connect: (trackingUri: string) => Promise<Pick<MlflowClient, 'getModelVersionByAlias' | 'modelVersionUrl'>>;
-  transport: (trackingUri: string) => Transport;
-}
-
-/**
- * The download's transport, with the credentials and HTTP settings MLflow's clients read (as
- * MlflowClient.fromEnv does): artifacts are fetched below the client's own API.
- */
-export function transportFromEnv(trackingUri: string, env: NodeJS.ProcessEnv = process.env): Transport {
-  const opts: MlflowClientOptions = {
-    trackingUri,
-    token: env.MLFLOW_TRACKING_TOKEN || undefined,
-    username: env.MLFLOW_TRACKING_USERNAME || undefined,
-    password: env.MLFLOW_TRACKING_PASSWORD || undefined,
-  };
-  const seconds = Number(env.MLFLOW_HTTP_REQUEST_TIMEOUT);
-  const retries = Number(env.MLFLOW_HTTP_REQUEST_MAX_RETRIES);
-  if (env.MLFLOW_HTTP_REQUEST_TIMEOUT && seconds > 0) opts.timeoutMs = seconds * 1000;
-  if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) opts.attempts = retries + 1;
-  return new Transport(opts);
+  connect: (settings: MlflowSettings) => Promise<Pick<MlflowClient, 'registry'>>;
+  /** The download's transport: artifacts are fetched below the client's own API. */
+  transport: (settings: MlflowSettings) => Transport;
 }
 
 export const defaultDeps: Deps = {
-  connect: (uri) => connectTracking(uri),
-  transport: (uri) => transportFromEnv(uri),
+  connect: (settings) => connectTracking(settings),
+  transport: (settings) => new Transport(settings),
 };
 
 export interface Outputs {
@@ -58,9 +42,9 @@ export interface Result {
 const isNotFound = (err: unknown): boolean =>
   err instanceof MlflowError && (err.status === 404 || err.errorCode === 'RESOURCE_DOES_NOT_EXIST');
 
-async function resolveVersion(client: Pick<MlflowClient, 'getModelVersionByAlias'>, inputs: Inputs) {
+async function resolveVersion(client: Pick<MlflowClient, 'registry'>, inputs: Inputs) {
   if ('version' in inputs.ref) return inputs.ref.version;
-  const mv = await client.getModelVersionByAlias(inputs.model, inputs.ref.alias);
+  const mv = await client.registry.getModelVersionByAlias(inputs.model, inputs.ref.alias);
   if (!mv) {
     throw new InputError(
       'alias',
@@ -73,11 +57,11 @@ async function resolveVersion(client: Pick<MlflowClient, 'getModelVersionByAlias
 }
 
 export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Result> {
-  const client = await deps.connect(inputs.trackingUri);
+  const client = await deps.connect(inputs.mlflow);
   const version = await resolveVersion(client, inputs);
   let model: DownloadedModel;
   try {
-    model = await downloadModelVersion(deps.transport(inputs.trackingUri), {
+    model = await downloadModelVersion(deps.transport(inputs.mlflow), {
       name: inputs.model,
       version,
       dest: inputs.path,
@@ -109,7 +93,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       'model-uri': `models:/${inputs.model}/${version}`,
       'build-args': buildArgs.join('\n'),
     },
-    stepSummary: renderSummary(inputs, model, client.modelVersionUrl(inputs.model, version)),
+    stepSummary: renderSummary(inputs, model, client.registry.modelVersionUrl(inputs.model, version)),
   };
 }
 

@@ -1,13 +1,14 @@
 /** Every input of download-model, parsed and checked once, before anything talks to MLflow. */
 import { InputError } from '../shared/errors.js';
 import * as input from '../shared/inputs.js';
-import { checkAlias, trackingUriInput } from '../shared/mlflow/inputs.js';
+import { checkAlias, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
 
 /** Which version: a number, or the one an alias points at when the step runs. */
 export type Ref = { version: string } | { alias: string };
 
 export interface Inputs {
-  trackingUri: string;
+  /** MLflow's URI, credentials and HTTP settings, resolved once. */
+  mlflow: MlflowSettings;
   model: string;
   ref: Ref;
   /** The destination directory, as given (relative to the working directory). */
@@ -30,7 +31,7 @@ function ref(): Ref {
 }
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
-  const trackingUri = trackingUriInput(env);
+  const mlflow = mlflowInputs(env);
   const model = input.required('registered-model');
   const path = input.string('path', 'registered-model');
   if (path === '.' || path === '/' || path.split(/[\\/]/).includes('..')) {
@@ -40,5 +41,5 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
       path,
     );
   }
-  return { trackingUri, model, ref: ref(), path };
+  return { mlflow, model, ref: ref(), path };
 }

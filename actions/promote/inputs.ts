@@ -1,7 +1,7 @@
 /** Every input of promote, parsed and checked once, before anything talks to MLflow. */
 import { InputError } from '../shared/errors.js';
 import * as input from '../shared/inputs.js';
-import { checkAlias, trackingUriInput } from '../shared/mlflow/inputs.js';
+import { checkAlias, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
 
 export type Operation = 'set' | 'delete';
 
@@ -9,7 +9,7 @@ export type Operation = 'set' | 'delete';
 export type Target = { version: string } | { fromAlias: string };
 
 export interface Inputs {
-  trackingUri: string;
+  mlflow: MlflowSettings;
   model: string;
   /** One or more, in the order given, without duplicates. */
   aliases: string[];
@@ -58,14 +58,14 @@ function target(operation: Operation, aliases: string[]): Target | undefined {
 }
 
 export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
-  const trackingUri = trackingUriInput(env);
+  const mlflow = mlflowInputs(env);
   const model = input.required('registered-model');
   const aliases = [...new Set(input.list('alias').map((a) => checkAlias('alias', a)))];
   if (aliases.length === 0) throw new InputError('alias', 'one or more aliases, such as champion', '');
   const operation = input.oneOf<Operation>('action', ['set', 'delete'], 'set');
   const guard = input.optional('expect-previous');
   return {
-    trackingUri,
+    mlflow,
     model,
     aliases,
     operation,

@@ -8,26 +8,29 @@ import * as core from '@actions/core';
 import { errorMessage, InputError } from '../shared/errors.js';
 import { connectTracking } from '../shared/mlflow/connect.js';
 import { MlflowError, type MlflowClient } from '../shared/mlflow/index.js';
+import type { MlflowSettings } from '../shared/mlflow/inputs.js';
 import type { Inputs } from './inputs.js';
 import { renderSummary, type Row } from './summary.js';
 
 /** What promote needs of the MLflow client (a fake can stand in). */
-export type AliasClient = Pick<
-  MlflowClient,
-  | 'trackingUri'
-  | 'getRegisteredModel'
-  | 'getModelVersion'
-  | 'getModelVersionByAlias'
-  | 'setAlias'
-  | 'deleteAlias'
-  | 'modelVersionUrl'
->;
-
-export interface Deps {
-  connect: (trackingUri: string) => Promise<AliasClient>;
+export interface AliasClient {
+  trackingUri: MlflowClient['trackingUri'];
+  registry: Pick<
+    MlflowClient['registry'],
+    | 'getRegisteredModel'
+    | 'getModelVersion'
+    | 'getModelVersionByAlias'
+    | 'setAlias'
+    | 'deleteAlias'
+    | 'modelVersionUrl'
+  >;
 }
 
-export const defaultDeps: Deps = { connect: (uri) => connectTracking(uri) };
+export interface Deps {
+  connect: (settings: MlflowSettings) => Promise<AliasClient>;
+}
+
+export const defaultDeps: Deps = { connect: connectTracking };
 
 export interface Outputs {
   /** The version the aliases point at now; empty after a delete or a failure. */
@@ -53,7 +56,7 @@ async function resolveTarget(client: AliasClient, inputs: Inputs): Promise<strin
   const { model, target } = inputs;
   if (!target) return undefined;
   if ('fromAlias' in target) {
-    const mv = await client.getModelVersionByAlias(model, target.fromAlias);
+    const mv = await client.registry.getModelVersionByAlias(model, target.fromAlias);
     if (!mv)
       throw new InputError(
         'from-alias',
@@ -64,7 +67,7 @@ async function resolveTarget(client: AliasClient, inputs: Inputs): Promise<strin
     return mv.version;
   }
   try {
-    return (await client.getModelVersion(model, target.version)).version;
+    return (await client.registry.getModelVersion(model, target.version)).version;
   } catch (err) {
     if (!isNotFound(err)) throw err;
     throw new InputError(
@@ -91,8 +94,8 @@ async function apply(client: AliasClient, inputs: Inputs, rows: Row[]): Promise<
   for (const row of rows) {
     if (row.before === row.wanted) continue; // already there (or already unset): nothing to write
     try {
-      if (row.wanted === undefined) await client.deleteAlias(inputs.model, row.alias);
-      else await client.setAlias(inputs.model, row.alias, row.wanted);
+      if (row.wanted === undefined) await client.registry.deleteAlias(inputs.model, row.alias);
+      else await client.registry.setAlias(inputs.model, row.alias, row.wanted);
       row.written = true;
     } catch (err) {
       return `${inputs.operation === 'set' ? 'setting' : 'deleting'} ${inputs.model}@${row.alias} failed: ${errorMessage(err)}`;
@@ -106,7 +109,7 @@ async function verify(client: AliasClient, inputs: Inputs, rows: Row[]): Promise
   const problems: string[] = [];
   for (const row of rows) {
     try {
-      row.after = (await client.getModelVersionByAlias(inputs.model, row.alias))?.version;
+      row.after = (await client.registry.getModelVersionByAlias(inputs.model, row.alias))?.version;
       row.read = true;
     } catch (err) {
       problems.push(`${inputs.model}@${row.alias} could not be read back: ${errorMessage(err)}`);
@@ -124,15 +127,15 @@ async function verify(client: AliasClient, inputs: Inputs, rows: Row[]): Promise
 }
 
 export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Result> {
-  const client = await deps.connect(inputs.trackingUri);
+  const client = await deps.connect(inputs.mlflow);
   const { model } = inputs;
-  if (!(await client.getRegisteredModel(model))) {
+  if (!(await client.registry.getRegisteredModel(model))) {
     throw new InputError('registered-model', `a registered model in MLflow at ${client.trackingUri}`, model);
   }
   const wanted = await resolveTarget(client, inputs);
   const rows: Row[] = [];
   for (const alias of inputs.aliases) {
-    const before = (await client.getModelVersionByAlias(model, alias))?.version;
+    const before = (await client.registry.getModelVersionByAlias(model, alias))?.version;
     rows.push({ alias, before, wanted, written: false, read: false });
   }
   const previous: Record<string, string> = Object.fromEntries(rows.map((r) => [r.alias, r.before ?? '']));

@@ -17,8 +17,10 @@ export interface Row {
   read: boolean;
 }
 
-function link(client: Pick<AliasClient, 'modelVersionUrl'>, model: string, version?: string): string {
-  return version === undefined ? 'unset' : `[version ${version}](${client.modelVersionUrl(model, version)})`;
+function link(client: Pick<AliasClient, 'registry'>, model: string, version?: string): string {
+  return version === undefined
+    ? 'unset'
+    : `[version ${version}](${client.registry.modelVersionUrl(model, version)})`;
 }
 
 function status(row: Row): string {
@@ -32,7 +34,7 @@ function status(row: Row): string {
 }
 
 export function renderSummary(
-  client: Pick<AliasClient, 'modelVersionUrl' | 'trackingUri'>,
+  client: Pick<AliasClient, 'registry' | 'trackingUri'>,
   inputs: Inputs,
   rows: Row[],
   failure?: string,

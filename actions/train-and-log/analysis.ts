@@ -20,11 +20,7 @@ import type { Outcome } from './pipeline.js';
 
 async function gather(config: Config, outcome: Readonly<Outcome>): Promise<AnalysisInput> {
   // Short timeouts: the run is logged already, and a late analysis is worth less than the job's time.
-  const client = MlflowClient.fromEnv(process.env, {
-    trackingUri: config.trackingUri,
-    timeoutMs: 15_000,
-    attempts: 2,
-  });
+  const client = new MlflowClient({ ...config.mlflow, timeoutMs: 15_000, attempts: 2 });
   const gateMetric = config.gate?.metric;
   const run = await snapshotRun(client, outcome.runId, { priority: gateMetric ? [gateMetric] : [] });
   const c = outcome.champion;
@@ -59,12 +55,7 @@ async function gather(config: Config, outcome: Readonly<Outcome>): Promise<Analy
 
 export async function analysisSection(config: Config, outcome: Readonly<Outcome>): Promise<string> {
   const { apiKey, model, fallbackModels } = config.analysis;
-  const secrets = [
-    apiKey,
-    config.githubToken,
-    process.env.MLFLOW_TRACKING_TOKEN,
-    process.env.MLFLOW_TRACKING_PASSWORD,
-  ];
+  const secrets = [apiKey, config.githubToken, config.mlflow.token, config.mlflow.password];
   const render = (r: AnalysisResult): string =>
     renderAnalysis(r, { gateMetric: config.gate?.metric, secrets });
   const gemini = new Gemini({ apiKey, model, fallbackModels, timeoutMs: 45_000, maxOutputTokens: 2_048 });

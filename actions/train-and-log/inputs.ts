@@ -4,20 +4,24 @@ import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../shared/errors.js';
 import { DEFAULT_MODEL } from '../shared/gemini/index.js';
 import * as inputs from '../shared/inputs.js';
-import { aliasInput, trackingUriInput } from '../shared/mlflow/inputs.js';
+import { aliasInput, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
 
-export interface Config {
-  trackingUri: string;
+/** The name the report and analysis modules know the inputs by. */
+export type Config = Inputs;
+
+export interface Inputs {
+  /** The tracking server, credentials and HTTP settings, resolved once. */
+  mlflow: MlflowSettings;
   experiment: string;
   runName: string;
   command: string;
   /** Absolute. */
   workingDirectory: string;
-  /** Absolute. */
-  metricsFile: string;
+  /** Absolute, or undefined when the command logs its metrics to the run itself. */
+  metricsFile?: string;
   /** Absolute, or undefined for none. */
   paramsFile?: string;
   /** Paths and globs, relative to workingDirectory unless absolute. */
@@ -39,8 +43,8 @@ export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
   return sha ? `${branch}@${sha}` : branch;
 }
 
-export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const trackingUri = trackingUriInput(env);
+export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
+  const mlflow = mlflowInputs(env);
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const workingDirectory = resolve(workspace, inputs.string('working-directory', '.'));
@@ -49,6 +53,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const inWorkdir = (p: string): string => (isAbsolute(p) ? p : resolve(workingDirectory, p));
   const paramsFile = inputs.optional('params-file');
+  // Empty for a command that logs its metrics itself (mlflow.autolog()): they are read from the run.
+  const metricsFile = inputs.optional('metrics-file');
 
   const registeredModel = inputs.optional('registered-model');
   const gateMetric = inputs.optional('gate-metric');
@@ -72,12 +78,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   return {
-    trackingUri,
-    experiment: inputs.optional('experiment') ?? env.GITHUB_REPOSITORY ?? 'Default',
+    mlflow,
+    // As MLflow's clients: the input, else MLFLOW_EXPERIMENT_NAME; then the repository.
+    experiment:
+      inputs.optional('experiment') ??
+      (env.MLFLOW_EXPERIMENT_NAME?.trim() || env.GITHUB_REPOSITORY || 'Default'),
     runName: inputs.optional('run-name') ?? defaultRunName(env),
     command: inputs.required('command'),
     workingDirectory,
-    metricsFile: inWorkdir(inputs.string('metrics-file', 'metrics.json')),
+    metricsFile: metricsFile === undefined ? undefined : inWorkdir(metricsFile),
     paramsFile: paramsFile === undefined ? undefined : inWorkdir(paramsFile),
     artifacts: inputs.list('artifacts', { commas: false }),
     modelPath: inputs.string('model-path', 'model'),

@@ -22,7 +22,7 @@ export async function resolveModel(
 ): Promise<ResolvedModel | undefined> {
   // What the command logged comes first: a same-named folder in the checkout (say the `model/`
   // holding train.py) must not shadow it, and a model already logged needs no second upload.
-  const found = await client.findLoggedModel({
+  const found = await client.models.findLoggedModel({
     experimentId: a.experimentId,
     runId: a.runId,
     name: a.modelPath,
@@ -42,7 +42,7 @@ export async function resolveModel(
   const local = isAbsolute(a.modelPath) ? a.modelPath : resolve(a.workdir, a.modelPath);
   const localDir = existsSync(local) && statSync(local).isDirectory();
   if (localDir && existsSync(join(local, 'MLmodel'))) {
-    const logged = await client.logModelDir({
+    const logged = await client.models.logModelDir({
       runId: a.runId,
       experimentId: a.experimentId,
       localDir: local,
@@ -55,7 +55,7 @@ export async function resolveModel(
   const path = a.modelPath.replace(/^\/+|\/+$/g, '');
   const listed = isAbsolute(a.modelPath)
     ? []
-    : await client.listArtifacts(a.runId, path).catch((err: unknown) => {
+    : await client.artifacts.listArtifacts(a.runId, path).catch((err: unknown) => {
         if (err instanceof MlflowError && err.status !== undefined && err.status < 500) return [];
         throw err;
       });
@@ -83,8 +83,8 @@ export async function registerVersion(
     description?: string;
   },
 ): Promise<ModelVersion> {
-  await client.getOrCreateRegisteredModel(a.name);
-  const created = await client.createModelVersion({
+  await client.registry.getOrCreateRegisteredModel(a.name);
+  const created = await client.registry.createModelVersion({
     name: a.name,
     source: a.model.source,
     runId: a.runId,
@@ -92,7 +92,7 @@ export async function registerVersion(
     tags: a.tags,
     description: a.description,
   });
-  return client.waitForModelVersionReady(a.name, created.version, 120_000);
+  return client.registry.waitForModelVersionReady(a.name, created.version, 120_000);
 }
 
 export interface Champion {
@@ -109,11 +109,11 @@ export async function readChampion(
   name: string,
   alias: string,
 ): Promise<Champion | undefined> {
-  const mv = await client.getModelVersionByAlias(name, alias);
+  const mv = await client.registry.getModelVersionByAlias(name, alias);
   if (!mv) return undefined;
   if (!mv.run_id) return { version: mv.version, metrics: {}, problem: 'the version has no source run' };
   try {
-    const run = await client.getRun(mv.run_id);
+    const run = await client.tracking.getRun(mv.run_id);
     return {
       version: mv.version,
       runId: mv.run_id,

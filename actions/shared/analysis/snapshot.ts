@@ -67,7 +67,7 @@ export async function snapshotRun(
   opts: SnapshotOptions = {},
 ): Promise<RunSnapshot> {
   const { maxHistories = 20, maxPoints = 50 } = opts;
-  const run = await client.getRun(runId);
+  const run = await client.tracking.getRun(runId);
   const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
   // runs/get gives each metric's last step: a step above 0 means there is a curve to read.
   const stepped = run.data.metrics
@@ -79,7 +79,7 @@ export async function snapshotRun(
   const histories: Record<string, Point[]> = {};
   for (let i = 0; i < keys.length; i += HISTORY_CONCURRENCY) {
     const batch = keys.slice(i, i + HISTORY_CONCURRENCY);
-    const got = await Promise.all(batch.map((k) => client.getMetricHistory(runId, k)));
+    const got = await Promise.all(batch.map((k) => client.tracking.getMetricHistory(runId, k)));
     batch.forEach((k, j) => (histories[k] = downsample(toCurve(got[j]!), maxPoints)));
   }
   const tags = Object.fromEntries(

@@ -1,61 +1,121 @@
-/** The MLflow REST client the actions share: a thin facade over the modules in this folder. */
+/**
+ * The MLflow REST client the actions share, made of parts over one Transport (one set of
+ * credentials, timeouts and request count): `tracking` (experiments, runs), `artifacts` (through
+ * the server's proxy), `models` (MLflow 3 LoggedModels) and `registry` (versions, aliases).
+ */
 import { basename } from 'node:path';
 import * as artifacts from './artifacts.js';
 import * as lm from './logged-models.js';
-import * as registry from './registry.js';
-import * as tracking from './tracking.js';
+import { Registry } from './registry.js';
+import { Tracking } from './tracking.js';
 import { MlflowError, Transport, type MlflowClientOptions } from './transport.js';
-import type {
-  DatasetInput,
-  Experiment,
-  FileInfo,
-  LoggedMetric,
-  LoggedModel,
-  Metric,
-  ModelVersion,
-  Param,
-  RegisteredModel,
-  Run,
-  RunInfo,
-  RunStatus,
-  Tag,
-} from './types.js';
+import type { FileInfo, LoggedModel } from './types.js';
+
+/** Run artifacts through the tracking server's proxy (`mlflow server --serve-artifacts`). */
+export class Artifacts {
+  constructor(
+    private readonly t: Transport,
+    private readonly tracking: Tracking,
+    private readonly roots: Map<string, string>,
+  ) {}
+
+  /** The run's artifact_uri, as createRun or getRun last saw it (else asked for). */
+  async rootUri(runId: string): Promise<string> {
+    return this.roots.get(runId) ?? (await this.tracking.getRun(runId)).info.artifact_uri;
+  }
+
+  private async proxyRoot(runId: string): Promise<string> {
+    return artifacts.proxyUrl(this.t, await this.rootUri(runId));
+  }
+
+  /** Throws the "start it with --serve-artifacts" error now when the run's artifacts cannot be uploaded over HTTP. */
+  async checkArtifactUploads(runId: string): Promise<void> {
+    await this.proxyRoot(runId);
+  }
+
+  async logArtifact(runId: string, localFile: string, artifactDir?: string): Promise<void> {
+    const path = artifacts.joinArtifactPath(artifactDir, basename(localFile));
+    await artifacts.uploadFile(this.t, await this.proxyRoot(runId), localFile, path);
+  }
+
+  /** Uploads every file under `localDir`; returns how many. */
+  async logArtifacts(runId: string, localDir: string, artifactDir?: string): Promise<number> {
+    return artifacts.uploadDir(this.t, await this.proxyRoot(runId), localDir, artifactDir);
+  }
+
+  async listArtifacts(runId: string, path?: string): Promise<FileInfo[]> {
+    const out: FileInfo[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.t.call<artifacts.ListedFiles>('GET', '/artifacts/list', {
+        run_id: runId,
+        path,
+        page_token: pageToken,
+      });
+      out.push(...(res.files ?? []).map(artifacts.toFileInfo));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  }
+
+  async downloadArtifact(runId: string, path: string): Promise<Buffer> {
+    const res = await artifacts.download(this.t, await this.proxyRoot(runId), path);
+    return Buffer.from(await res.arrayBuffer());
+  }
+}
+
+/** MLflow 3 LoggedModels, and logging a local model directory as log_model would. */
+export class Models {
+  private supported?: Promise<boolean>;
+
+  constructor(
+    private readonly t: Transport,
+    private readonly artifacts: Artifacts,
+  ) {}
+
+  /** Whether the server has MLflow 3's LoggedModel API; asked once, in an experiment the caller uses. */
+  supportsLoggedModels(experimentId: string): Promise<boolean> {
+    this.supported ??= lm.probeLoggedModels(this.t, experimentId).catch((err: unknown) => {
+      this.supported = undefined;
+      throw err;
+    });
+    return this.supported;
+  }
+
+  async findLoggedModel(a: {
+    experimentId: string;
+    runId: string;
+    name?: string;
+  }): Promise<LoggedModel | undefined> {
+    if (!(await this.supportsLoggedModels(a.experimentId))) return undefined;
+    return lm.findLoggedModel(this.t, a);
+  }
+
+  async logModelDir(a: {
+    runId: string;
+    experimentId: string;
+    localDir: string;
+    name: string;
+  }): Promise<{ modelUri: string; source: string; modelId?: string }> {
+    const supported = await this.supportsLoggedModels(a.experimentId);
+    return lm.logModelDir(this.t, supported, () => this.artifacts.rootUri(a.runId), a);
+  }
+}
 
 export class MlflowClient {
+  readonly tracking: Tracking;
+  readonly artifacts: Artifacts;
+  readonly models: Models;
+  readonly registry: Registry;
   private readonly t: Transport;
-  private loggedModels?: Promise<boolean>;
-  private readonly artifactRoots = new Map<string, string>();
 
   constructor(opts: MlflowClientOptions) {
     this.t = new Transport(opts);
-  }
-
-  /** Options from the variables MLflow's own clients read; `overrides` win over the environment. */
-  static fromEnv(
-    env: NodeJS.ProcessEnv = process.env,
-    overrides: Partial<MlflowClientOptions> = {},
-  ): MlflowClient {
-    const trackingUri = overrides.trackingUri ?? env.MLFLOW_TRACKING_URI;
-    if (!trackingUri) throw new MlflowError('MLFLOW_TRACKING_URI is not set');
-    const seconds = Number(env.MLFLOW_HTTP_REQUEST_TIMEOUT);
-    const retries = Number(env.MLFLOW_HTTP_REQUEST_MAX_RETRIES);
-    const factor = Number(env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR);
-    const opts: MlflowClientOptions = {
-      trackingUri,
-      token: env.MLFLOW_TRACKING_TOKEN || undefined,
-      username: env.MLFLOW_TRACKING_USERNAME || undefined,
-      password: env.MLFLOW_TRACKING_PASSWORD || undefined,
-    };
-    if (env.MLFLOW_HTTP_REQUEST_TIMEOUT && seconds > 0) opts.timeoutMs = seconds * 1000;
-    if (env.MLFLOW_HTTP_REQUEST_MAX_RETRIES && retries >= 0) {
-      opts.attempts = retries + 1;
-      opts.endRunRetries = retries;
-    }
-    if (env.MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR && factor >= 0) opts.endRunBackoffFactorMs = factor * 1000;
-    for (const [k, v] of Object.entries(overrides)) {
-      if (v !== undefined) (opts as unknown as Record<string, unknown>)[k] = v;
-    }
-    return new MlflowClient(opts);
+    const roots = new Map<string, string>();
+    this.tracking = new Tracking(this.t, roots);
+    this.artifacts = new Artifacts(this.t, this.tracking, roots);
+    this.models = new Models(this.t, this.artifacts);
+    this.registry = new Registry(this.t);
   }
 
   get trackingUri(): string {
@@ -96,190 +156,5 @@ export class MlflowClient {
         err.errorCode,
       );
     }
-  }
-
-  // Experiments and runs
-
-  getExperimentByName(name: string): Promise<Experiment | undefined> {
-    return tracking.getExperimentByName(this.t, name);
-  }
-  getOrCreateExperiment(name: string): Promise<Experiment> {
-    return tracking.getOrCreateExperiment(this.t, name);
-  }
-  async createRun(a: {
-    experimentId: string;
-    runName?: string;
-    tags?: Record<string, string>;
-    startTime?: number;
-  }): Promise<RunInfo> {
-    const info = await tracking.createRun(this.t, a);
-    this.artifactRoots.set(info.run_id, info.artifact_uri);
-    return info;
-  }
-  updateRun(runId: string, a: { status?: RunStatus; endTime?: number; runName?: string }): Promise<void> {
-    return tracking.updateRun(this.t, runId, a);
-  }
-  /** Sets the run's final status with the long retry budget (endRunRetries), so a short outage does not leave it RUNNING. */
-  endRun(
-    runId: string,
-    status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>,
-    endTime = Date.now(),
-  ): Promise<void> {
-    return tracking.updateRun(this.t, runId, { status, endTime }, this.t.endRun);
-  }
-  async getRun(runId: string): Promise<Run> {
-    const run = await tracking.getRun(this.t, runId);
-    this.artifactRoots.set(runId, run.info.artifact_uri);
-    return run;
-  }
-  searchRuns(a: {
-    experimentIds: string[];
-    filter?: string;
-    orderBy?: string[];
-    maxResults?: number;
-  }): Promise<Run[]> {
-    return tracking.searchRuns(this.t, a);
-  }
-  logBatch(runId: string, a: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }): Promise<void> {
-    return tracking.logBatch(this.t, runId, a);
-  }
-  setTag(runId: string, key: string, value: string): Promise<void> {
-    return tracking.setTag(this.t, runId, key, value);
-  }
-  logInputs(runId: string, datasets: DatasetInput[]): Promise<void> {
-    return tracking.logInputs(this.t, runId, datasets);
-  }
-  /** Every value of one metric, in the order the server stored them. */
-  getMetricHistory(runId: string, key: string): Promise<LoggedMetric[]> {
-    return tracking.getMetricHistory(this.t, runId, key);
-  }
-
-  // Artifacts
-
-  private async runArtifactRoot(runId: string): Promise<string> {
-    let uri = this.artifactRoots.get(runId);
-    if (!uri) uri = (await this.getRun(runId)).info.artifact_uri;
-    return artifacts.proxyUrl(this.t, uri);
-  }
-
-  /** Throws the "start it with --serve-artifacts" error now when the run's artifacts cannot be uploaded over HTTP. */
-  async checkArtifactUploads(runId: string): Promise<void> {
-    await this.runArtifactRoot(runId);
-  }
-
-  async logArtifact(runId: string, localFile: string, artifactDir?: string): Promise<void> {
-    const root = await this.runArtifactRoot(runId);
-    await artifacts.uploadFile(
-      this.t,
-      root,
-      localFile,
-      artifacts.joinArtifactPath(artifactDir, basename(localFile)),
-    );
-  }
-
-  /** Uploads every file under `localDir`; returns how many. */
-  async logArtifacts(runId: string, localDir: string, artifactDir?: string): Promise<number> {
-    return artifacts.uploadDir(this.t, await this.runArtifactRoot(runId), localDir, artifactDir);
-  }
-
-  async listArtifacts(runId: string, path?: string): Promise<FileInfo[]> {
-    const out: FileInfo[] = [];
-    let pageToken: string | undefined;
-    do {
-      const res = await this.t.call<artifacts.ListedFiles>('GET', '/artifacts/list', {
-        run_id: runId,
-        path,
-        page_token: pageToken,
-      });
-      out.push(...(res.files ?? []).map(artifacts.toFileInfo));
-      pageToken = res.next_page_token || undefined;
-    } while (pageToken);
-    return out;
-  }
-
-  async downloadArtifact(runId: string, path: string): Promise<Buffer> {
-    const res = await artifacts.download(this.t, await this.runArtifactRoot(runId), path);
-    return Buffer.from(await res.arrayBuffer());
-  }
-
-  // LoggedModels
-
-  /** Whether the server has MLflow 3's LoggedModel API; asked once, in an experiment the caller uses. */
-  supportsLoggedModels(experimentId: string): Promise<boolean> {
-    this.loggedModels ??= lm.probeLoggedModels(this.t, experimentId).catch((err: unknown) => {
-      this.loggedModels = undefined;
-      throw err;
-    });
-    return this.loggedModels;
-  }
-
-  async findLoggedModel(a: {
-    experimentId: string;
-    runId: string;
-    name?: string;
-  }): Promise<LoggedModel | undefined> {
-    if (!(await this.supportsLoggedModels(a.experimentId))) return undefined;
-    return lm.findLoggedModel(this.t, a);
-  }
-
-  async logModelDir(a: {
-    runId: string;
-    experimentId: string;
-    localDir: string;
-    name: string;
-  }): Promise<{ modelUri: string; source: string; modelId?: string }> {
-    const supported = await this.supportsLoggedModels(a.experimentId);
-    return lm.logModelDir(this.t, supported, async () => await this.runArtifactRootUri(a.runId), a);
-  }
-
-  private async runArtifactRootUri(runId: string): Promise<string> {
-    return this.artifactRoots.get(runId) ?? (await this.getRun(runId)).info.artifact_uri;
-  }
-
-  // Registry
-
-  /** The registered model, or undefined when there is none of that name. */
-  getRegisteredModel(name: string): Promise<RegisteredModel | undefined> {
-    return registry.getRegisteredModel(this.t, name);
-  }
-  getOrCreateRegisteredModel(name: string, tags?: Record<string, string>): Promise<RegisteredModel> {
-    return registry.getOrCreateRegisteredModel(this.t, name, tags);
-  }
-  createModelVersion(a: {
-    name: string;
-    source: string;
-    runId?: string;
-    modelId?: string;
-    tags?: Record<string, string>;
-    description?: string;
-  }): Promise<ModelVersion> {
-    return registry.createModelVersion(this.t, a);
-  }
-  waitForModelVersionReady(name: string, version: string, timeoutMs?: number): Promise<ModelVersion> {
-    return registry.waitForModelVersionReady(this.t, name, version, timeoutMs);
-  }
-  getModelVersion(name: string, version: string): Promise<ModelVersion> {
-    return registry.getModelVersion(this.t, name, version);
-  }
-  getModelVersionByAlias(name: string, alias: string): Promise<ModelVersion | undefined> {
-    return registry.getModelVersionByAlias(this.t, name, alias);
-  }
-  setAlias(name: string, alias: string, version: string): Promise<void> {
-    return registry.setAlias(this.t, name, alias, version);
-  }
-  deleteAlias(name: string, alias: string): Promise<void> {
-    return registry.deleteAlias(this.t, name, alias);
-  }
-  setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
-    return registry.setModelVersionTag(this.t, name, version, key, value);
-  }
-
-  // UI links
-
-  runUrl(experimentId: string, runId: string): string {
-    return `${this.t.baseUrl}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
-  }
-  modelVersionUrl(name: string, version: string): string {
-    return `${this.t.baseUrl}/#/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`;
   }
 }

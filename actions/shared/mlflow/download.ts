@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { download, listLocalFiles, mapLimit, proxyUrl, type ListedFiles } from './artifacts.js';
-import { getModelVersion } from './registry.js';
+import { Registry } from './registry.js';
 import { MlflowError, type Transport } from './transport.js';
 import type { ModelVersion } from './types.js';
 
@@ -122,7 +122,7 @@ export async function downloadModelVersion(
   t: Transport,
   a: { name: string; version: string; dest: string },
 ): Promise<DownloadedModel> {
-  const mv = await getModelVersion(t, a.name, a.version);
+  const mv = await new Registry(t).getModelVersion(a.name, a.version);
   if (mv.status !== 'READY') {
     throw new MlflowError(`model version ${a.name}/${a.version} is ${mv.status}, not READY`);
   }

@@ -39,157 +39,185 @@ export function normalizeRun(r: WireRun): Run {
   return run;
 }
 
-export async function getExperimentByName(t: Transport, name: string): Promise<Experiment | undefined> {
-  try {
-    const res = await t.call<{ experiment: Experiment }>('GET', '/experiments/get-by-name', {
-      experiment_name: name,
-    });
-    return res.experiment;
-  } catch (err) {
-    if (err instanceof MlflowError && err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
-    throw err;
-  }
-}
-
-export async function getOrCreateExperiment(t: Transport, name: string): Promise<Experiment> {
-  const existing = await getExperimentByName(t, name);
-  if (existing) {
-    if (existing.lifecycle_stage === 'deleted') {
-      throw new MlflowError(
-        `experiment '${name}' is deleted; restore it in MLflow or pick another name (a deleted experiment's name stays taken)`,
-      );
-    }
-    return existing;
-  }
-  try {
-    await t.call<{ experiment_id: string }>('POST', '/experiments/create', { name });
-  } catch (err) {
-    // Another job created it between our get and create.
-    if (!(err instanceof MlflowError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
-  }
-  const created = await getExperimentByName(t, name);
-  if (!created) throw new MlflowError(`experiment '${name}' was created but cannot be read back`);
-  return created;
-}
-
-export async function createRun(
-  t: Transport,
-  a: { experimentId: string; runName?: string; tags?: Record<string, string>; startTime?: number },
-): Promise<RunInfo> {
-  const tags = Object.entries(a.tags ?? {}).map(([key, value]) => ({ key, value: String(value) }));
-  const res = await t.call<{ run: WireRun }>('POST', '/runs/create', {
-    experiment_id: a.experimentId,
-    run_name: a.runName,
-    start_time: a.startTime ?? Date.now(),
-    tags,
-  });
-  return res.run.info;
-}
-
-export async function updateRun(
-  t: Transport,
-  runId: string,
-  a: { status?: RunStatus; endTime?: number; runName?: string },
-  opts?: CallOptions,
-): Promise<void> {
-  await t.call(
-    'POST',
-    '/runs/update',
-    {
-      run_id: runId,
-      run_uuid: runId,
-      status: a.status,
-      end_time: a.endTime ?? (a.status && a.status !== 'RUNNING' ? Date.now() : undefined),
-      run_name: a.runName,
-    },
-    opts,
-  );
-}
-
-export async function getRun(t: Transport, runId: string): Promise<Run> {
-  const res = await t.call<{ run: WireRun }>('GET', '/runs/get', { run_id: runId });
-  return normalizeRun(res.run);
-}
-
 /** The server's page size cap for runs/search (SEARCH_MAX_RESULTS_THRESHOLD). */
 const SEARCH_PAGE = 1000;
 
-export async function searchRuns(
-  t: Transport,
-  a: { experimentIds: string[]; filter?: string; orderBy?: string[]; maxResults?: number },
-): Promise<Run[]> {
-  const runs: Run[] = [];
-  let pageToken: string | undefined;
-  do {
-    const want = a.maxResults === undefined ? SEARCH_PAGE : Math.min(SEARCH_PAGE, a.maxResults - runs.length);
-    const res = await t.call<{ runs?: WireRun[]; next_page_token?: string }>('POST', '/runs/search', {
-      experiment_ids: a.experimentIds,
-      filter: a.filter,
-      order_by: a.orderBy,
-      max_results: want,
-      page_token: pageToken,
+/** Experiments and runs, over the client's one Transport. */
+export class Tracking {
+  constructor(
+    private readonly t: Transport,
+    /** Each run's artifact_uri as the server last gave it (shared with the artifacts part). */
+    private readonly artifactRoots: Map<string, string>,
+  ) {}
+
+  async getExperimentByName(name: string): Promise<Experiment | undefined> {
+    try {
+      const res = await this.t.call<{ experiment: Experiment }>('GET', '/experiments/get-by-name', {
+        experiment_name: name,
+      });
+      return res.experiment;
+    } catch (err) {
+      if (err instanceof MlflowError && err.errorCode === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw err;
+    }
+  }
+
+  async getOrCreateExperiment(name: string): Promise<Experiment> {
+    const existing = await this.getExperimentByName(name);
+    if (existing) {
+      if (existing.lifecycle_stage === 'deleted') {
+        throw new MlflowError(
+          `experiment '${name}' is deleted; restore it in MLflow or pick another name (a deleted experiment's name stays taken)`,
+        );
+      }
+      return existing;
+    }
+    try {
+      await this.t.call<{ experiment_id: string }>('POST', '/experiments/create', { name });
+    } catch (err) {
+      // Another job created it between our get and create.
+      if (!(err instanceof MlflowError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
+    }
+    const created = await this.getExperimentByName(name);
+    if (!created) throw new MlflowError(`experiment '${name}' was created but cannot be read back`);
+    return created;
+  }
+
+  async createRun(a: {
+    experimentId: string;
+    runName?: string;
+    tags?: Record<string, string>;
+    startTime?: number;
+  }): Promise<RunInfo> {
+    const tags = Object.entries(a.tags ?? {}).map(([key, value]) => ({ key, value: String(value) }));
+    const res = await this.t.call<{ run: WireRun }>('POST', '/runs/create', {
+      experiment_id: a.experimentId,
+      run_name: a.runName,
+      start_time: a.startTime ?? Date.now(),
+      tags,
     });
-    runs.push(...(res.runs ?? []).map(normalizeRun));
-    pageToken = res.next_page_token || undefined;
-  } while (pageToken && (a.maxResults === undefined || runs.length < a.maxResults));
-  return runs;
-}
-
-/**
- * Splits to MLflow's limits and sends. A metric key's values all travel in one stream, in order,
- * so its steps are stored in the order given; streams for different keys run side by side, which
- * the server absorbs faster than one long sequence (its per-request time is mostly its own work).
- */
-export async function logBatch(
-  t: Transport,
-  runId: string,
-  a: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] },
-): Promise<void> {
-  const now = Date.now();
-  const all = splitBatch(runId, a, now);
-  if (all.length <= 1) {
-    for (const req of all) await t.call('POST', '/runs/log-batch', { ...req });
-    return;
+    this.artifactRoots.set(res.run.info.run_id, res.run.info.artifact_uri);
+    return res.run.info;
   }
-  const streamOf = new Map<string, number>();
-  const n = t.logBatchStreams;
-  const metrics: Metric[][] = Array.from({ length: n }, () => []);
-  for (const m of a.metrics ?? []) {
-    let s = streamOf.get(m.key);
-    if (s === undefined) streamOf.set(m.key, (s = streamOf.size % n));
-    metrics[s]!.push(m);
+
+  async updateRun(
+    runId: string,
+    a: { status?: RunStatus; endTime?: number; runName?: string },
+    opts?: CallOptions,
+  ): Promise<void> {
+    await this.t.call(
+      'POST',
+      '/runs/update',
+      {
+        run_id: runId,
+        run_uuid: runId,
+        status: a.status,
+        end_time: a.endTime ?? (a.status && a.status !== 'RUNNING' ? Date.now() : undefined),
+        run_name: a.runName,
+      },
+      opts,
+    );
   }
-  const streams = metrics
-    .map((ms, i) =>
-      splitBatch(runId, i === 0 ? { metrics: ms, params: a.params, tags: a.tags } : { metrics: ms }, now),
-    )
-    .filter((reqs) => reqs.length > 0);
-  await Promise.all(
-    streams.map(async (reqs) => {
-      for (const req of reqs) await t.call('POST', '/runs/log-batch', { ...req });
-    }),
-  );
-}
 
-export async function setTag(t: Transport, runId: string, key: string, value: string): Promise<void> {
-  await t.call('POST', '/runs/set-tag', { run_id: runId, run_uuid: runId, key, value });
-}
+  async getRun(runId: string): Promise<Run> {
+    const res = await this.t.call<{ run: WireRun }>('GET', '/runs/get', { run_id: runId });
+    this.artifactRoots.set(runId, res.run.info.artifact_uri);
+    return normalizeRun(res.run);
+  }
 
-export async function logInputs(t: Transport, runId: string, datasets: DatasetInput[]): Promise<void> {
-  if (datasets.length === 0) return;
-  await t.call('POST', '/runs/log-inputs', { run_id: runId, datasets });
-}
+  /**
+   * Sets the run's final status, by default with the long retry budget (endRunRetries) so a short
+   * outage does not leave it RUNNING; `budget` replaces it (a cancelled job has seconds, not minutes).
+   */
+  endRun(
+    runId: string,
+    status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>,
+    budget: CallOptions = this.t.endRun,
+  ): Promise<void> {
+    return this.updateRun(runId, { status, endTime: Date.now() }, budget);
+  }
 
-export async function getMetricHistory(t: Transport, runId: string, key: string): Promise<LoggedMetric[]> {
-  const out: LoggedMetric[] = [];
-  let pageToken: string | undefined;
-  do {
-    const res = await t.call<{
-      metrics?: (Omit<LoggedMetric, 'value'> & { value: number | string })[];
-      next_page_token?: string;
-    }>('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken });
-    out.push(...(res.metrics ?? []).map((m) => ({ ...m, value: readValue(m.value) })));
-    pageToken = res.next_page_token || undefined;
-  } while (pageToken);
-  return out;
+  /** The run's page in the MLflow UI. */
+  runUrl(experimentId: string, runId: string): string {
+    return `${this.t.baseUrl}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+  }
+
+  async searchRuns(a: {
+    experimentIds: string[];
+    filter?: string;
+    orderBy?: string[];
+    maxResults?: number;
+  }): Promise<Run[]> {
+    const runs: Run[] = [];
+    let pageToken: string | undefined;
+    do {
+      const want =
+        a.maxResults === undefined ? SEARCH_PAGE : Math.min(SEARCH_PAGE, a.maxResults - runs.length);
+      const res = await this.t.call<{ runs?: WireRun[]; next_page_token?: string }>('POST', '/runs/search', {
+        experiment_ids: a.experimentIds,
+        filter: a.filter,
+        order_by: a.orderBy,
+        max_results: want,
+        page_token: pageToken,
+      });
+      runs.push(...(res.runs ?? []).map(normalizeRun));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken && (a.maxResults === undefined || runs.length < a.maxResults));
+    return runs;
+  }
+
+  /**
+   * Splits to MLflow's limits and sends. A metric key's values all travel in one stream, in order,
+   * so its steps are stored in the order given; streams for different keys run side by side, which
+   * the server absorbs faster than one long sequence (its per-request time is mostly its own work).
+   */
+  async logBatch(runId: string, a: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }): Promise<void> {
+    const now = Date.now();
+    const all = splitBatch(runId, a, now);
+    if (all.length <= 1) {
+      for (const req of all) await this.t.call('POST', '/runs/log-batch', { ...req });
+      return;
+    }
+    const streamOf = new Map<string, number>();
+    const n = this.t.logBatchStreams;
+    const metrics: Metric[][] = Array.from({ length: n }, () => []);
+    for (const m of a.metrics ?? []) {
+      let s = streamOf.get(m.key);
+      if (s === undefined) streamOf.set(m.key, (s = streamOf.size % n));
+      metrics[s]!.push(m);
+    }
+    const streams = metrics
+      .map((ms, i) =>
+        splitBatch(runId, i === 0 ? { metrics: ms, params: a.params, tags: a.tags } : { metrics: ms }, now),
+      )
+      .filter((reqs) => reqs.length > 0);
+    await Promise.all(
+      streams.map(async (reqs) => {
+        for (const req of reqs) await this.t.call('POST', '/runs/log-batch', { ...req });
+      }),
+    );
+  }
+
+  async setTag(runId: string, key: string, value: string): Promise<void> {
+    await this.t.call('POST', '/runs/set-tag', { run_id: runId, run_uuid: runId, key, value });
+  }
+
+  async logInputs(runId: string, datasets: DatasetInput[]): Promise<void> {
+    if (datasets.length === 0) return;
+    await this.t.call('POST', '/runs/log-inputs', { run_id: runId, datasets });
+  }
+
+  async getMetricHistory(runId: string, key: string): Promise<LoggedMetric[]> {
+    const out: LoggedMetric[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.t.call<{
+        metrics?: (Omit<LoggedMetric, 'value'> & { value: number | string })[];
+        next_page_token?: string;
+      }>('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken });
+      out.push(...(res.metrics ?? []).map((m) => ({ ...m, value: readValue(m.value) })));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+    return out;
+  }
 }

@@ -3,21 +3,24 @@
  * bounded retries on every call (via fetchWithRetry), and MLflow's `{error_code, message}` turned
  * into an MlflowError that says what was called and what the server answered.
  */
-import * as core from '@actions/core';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { Agent, type Dispatcher } from 'undici';
 import { fetchWithRetry, HttpError, withRetry, type RetryOptions } from '../http.js';
+import type { TrackingUri } from './types.js';
 
 export interface MlflowClientOptions {
-  /** http(s) URL of the tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept). */
-  trackingUri: string;
+  /** The tracking server, e.g. http://127.0.0.1:5000 (a path prefix is kept); see mlflowSettings. */
+  trackingUri: TrackingUri;
   /** Sent as `Authorization: Bearer` (MLFLOW_TRACKING_TOKEN). */
   token?: string;
   /** With `password`, sent as `Authorization: Basic` (MLFLOW_TRACKING_USERNAME/PASSWORD). */
   username?: string;
   password?: string;
+  /** Where username/password came from, for 401/403 messages (default: the MLflow variables). */
+  credentialsSource?: string;
   /** Per-attempt timeout of API calls; artifact transfers get more time for large files. */
   timeoutMs?: number;
   /** Attempts per call, the first included. */
@@ -32,10 +35,39 @@ export interface MlflowClientOptions {
    */
   endRunRetries?: number;
   endRunBackoffFactorMs?: number;
+  /**
+   * TLS towards an https server, as MLflow's clients take it from MLFLOW_TRACKING_INSECURE_TLS,
+   * MLFLOW_TRACKING_SERVER_CERT_PATH (a CA bundle) and MLFLOW_TRACKING_CLIENT_CERT_PATH (a PEM with
+   * the client's certificate and key): PEM text, read once by mlflowSettings.
+   */
+  tls?: TlsOptions;
   /** Artifact uploads in flight at once (default 8). */
   uploadConcurrency?: number;
   /** Concurrent log-batch streams, each owning a disjoint set of metric keys (default 4). */
   logBatchStreams?: number;
+}
+
+export interface TlsOptions {
+  /** Accept any server certificate (MLFLOW_TRACKING_INSECURE_TLS). */
+  insecure?: boolean;
+  /** CA certificates to trust instead of the system's (MLFLOW_TRACKING_SERVER_CERT_PATH). */
+  ca?: string;
+  /** Client certificate and its private key (MLFLOW_TRACKING_CLIENT_CERT_PATH, one PEM holding both). */
+  clientCert?: string;
+}
+
+/** The same TLS settings in the shape both node:https and undici's connector take. */
+function connectOptions(tls: TlsOptions): {
+  rejectUnauthorized?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+} {
+  return {
+    ...(tls.insecure ? { rejectUnauthorized: false } : {}),
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.clientCert ? { cert: tls.clientCert, key: tls.clientCert } : {}),
+  };
 }
 
 export class MlflowError extends Error {
@@ -87,44 +119,23 @@ export class Transport {
   readonly endRun: Required<Pick<CallOptions, 'attempts' | 'backoff'>>;
   private readonly baseDelayMs: number;
   private readonly auth?: string;
+  /** TLS options for node:https, and the undici dispatcher that applies them to fetch. */
+  private readonly tls: ReturnType<typeof connectOptions>;
+  private readonly dispatcher?: Dispatcher;
   /** Which credentials were sent, for 401/403 messages (never the secret itself). */
   private readonly credentials: string;
 
   constructor(opts: MlflowClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(opts.trackingUri);
-    } catch {
-      throw new MlflowError(`MLflow tracking URI '${opts.trackingUri}' is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new MlflowError(
-        `MLflow tracking URI must be an http(s) URL of a tracking server, got '${url.protocol}' (${redact(url)})`,
-      );
-    }
-    // Credentials in the URL would leak into every message; take them as Basic auth instead.
-    const userInfo =
-      url.username || url.password
-        ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
-        : undefined;
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    this.baseUrl = url.toString().replace(/\/+$/, '');
-    const username = opts.username ?? userInfo?.username;
-    const password = opts.password ?? userInfo?.password;
-    // Masked wherever the client is built, so no caller can forget (Actions' log masking).
-    for (const secret of [password, opts.token]) if (secret) core.setSecret(secret);
+    this.baseUrl = opts.trackingUri;
+    this.tls = connectOptions(opts.tls ?? {});
+    if (Object.keys(this.tls).length) this.dispatcher = new Agent({ connect: this.tls });
+    const { username, password, token } = opts;
     // Same precedence as mlflow.utils.rest_utils.http_request: Basic when both are set, else Bearer.
     if (username && password) {
       this.auth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-      this.credentials =
-        opts.username !== undefined
-          ? `user '${username}' of MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD`
-          : `user '${username}' of the tracking URI`;
-    } else if (opts.token) {
-      this.auth = `Bearer ${opts.token}`;
+      this.credentials = `user '${username}' of ${opts.credentialsSource ?? 'MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD'}`;
+    } else if (token) {
+      this.auth = `Bearer ${token}`;
       this.credentials = 'MLFLOW_TRACKING_TOKEN';
     } else {
       this.credentials = '';
@@ -182,7 +193,9 @@ export class Transport {
     init: Omit<RequestInit, 'body'> & { body?: Body },
     opts: CallOptions = {},
   ): Promise<Response> {
-    return this.exchange(url, init.method ?? 'GET', (retry) => fetchWithRetry(url, init, retry), opts);
+    // Node's fetch takes an undici dispatcher; RequestInit's type does not know the field.
+    const withTls = this.dispatcher ? ({ ...init, dispatcher: this.dispatcher } as typeof init) : init;
+    return this.exchange(url, init.method ?? 'GET', (retry) => fetchWithRetry(url, withTls, retry), opts);
   }
 
   /**
@@ -199,7 +212,8 @@ export class Transport {
     return this.exchange(
       url,
       'PUT',
-      (retry) => withRetry(`PUT ${url}`, (signal) => streamedPut(url, headers, open(), signal), retry),
+      (retry) =>
+        withRetry(`PUT ${url}`, (signal) => streamedPut(url, headers, open(), signal, this.tls), retry),
       opts,
     );
   }
@@ -270,6 +284,7 @@ function streamedPut(
   headers: Record<string, string>,
   body: Readable | Buffer,
   signal: AbortSignal,
+  tls: ReturnType<typeof connectOptions>,
 ): Promise<Response> {
   const u = new URL(url);
   const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -281,7 +296,7 @@ function streamedPut(
       if (body instanceof Readable) body.destroy();
       reject(signal.aborted ? signal.reason : err);
     };
-    const req = request(u, { method: 'PUT', headers, signal }, (res: IncomingMessage) => {
+    const req = request(u, { method: 'PUT', headers, signal, ...tls }, (res: IncomingMessage) => {
       // The server may answer (say 401) before taking the whole body: stop sending.
       if (body instanceof Readable) body.unpipe(req);
       const chunks: Buffer[] = [];
@@ -321,13 +336,6 @@ function toQuery(body?: Record<string, unknown>): string {
 export function pathOf(url: string): string {
   const u = new URL(url);
   return `${u.pathname}${u.search}`;
-}
-
-function redact(url: URL): string {
-  const u = new URL(url.toString());
-  u.username = '';
-  u.password = '';
-  return u.toString();
 }
 
 function snippet(text: string): string {

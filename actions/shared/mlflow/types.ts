@@ -122,3 +122,10 @@ export interface ModelVersion {
   last_updated_timestamp?: number;
   current_stage?: string;
 }
+
+declare const checkedTrackingUri: unique symbol;
+/**
+ * A tracking server's URL as parseTrackingUri (inputs.ts) checked it, once: http(s), no
+ * credentials, query, fragment or trailing slash. Only that function makes one.
+ */
+export type TrackingUri = string & { readonly [checkedTrackingUri]: true };

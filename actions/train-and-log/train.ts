@@ -1,0 +1,70 @@
+/**
+ * train-and-log as a function: train inside an MLflow run, log, register, gate, then report. The
+ * entry file calls it with the real world; tests call it with their own deps.
+ */
+import * as core from '@actions/core';
+import { errorMessage } from '../shared/errors.js';
+import { connectTracking } from '../shared/mlflow/connect.js';
+import { analysisSection } from './analysis.js';
+import { onCancel, startCommand } from './command.js';
+import type { Inputs } from './inputs.js';
+import { trainAndLog, type Outcome, type PipelineDeps, type StartedRun } from './pipeline.js';
+import { commentOnPullRequest } from './pr-comment.js';
+import { renderFailure, renderReport } from './summary.js';
+
+export interface Deps extends PipelineDeps {
+  setOutput: (name: string, value: string) => void;
+  /** Appends Markdown to the job summary. */
+  writeSummary: (markdown: string) => Promise<void>;
+  comment: (token: string | undefined, key: string, body: string) => Promise<unknown>;
+  /** The optional model-written analysis, as Markdown (never fails). */
+  analysis: (inputs: Inputs, outcome: Readonly<Outcome>) => Promise<string>;
+}
+
+export const defaultDeps: Deps = {
+  connect: connectTracking,
+  startCommand,
+  onCancel,
+  exit: (code) => process.exit(code),
+  setOutput: (name, value) => core.setOutput(name, value),
+  writeSummary: async (markdown) => {
+    await core.summary.addRaw(markdown).write();
+  },
+  comment: commentOnPullRequest,
+  analysis: analysisSection,
+};
+
+export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<void> {
+  let started: StartedRun | undefined;
+  const outcome = await trainAndLog(inputs, deps, (run) => {
+    started = run;
+    setRunOutputs(deps, run);
+  }).catch(async (err: unknown) => {
+    const failure = renderFailure(inputs.experiment, started, errorMessage(err));
+    await deps.writeSummary(failure).catch(() => undefined);
+    throw err;
+  });
+  setOutcomeOutputs(deps, outcome);
+
+  // The outputs above are final: the model-written analysis only adds to the report.
+  const report = `${renderReport(outcome, inputs)}\n${await deps.analysis(inputs, outcome)}\n`;
+  await deps.writeSummary(report);
+  await deps.comment(inputs.githubToken, commentKey(inputs), report);
+}
+
+/** One pull request comment per registered model (or experiment), updated by later pushes. */
+export const commentKey = (inputs: Inputs): string =>
+  `train-and-log:${inputs.registeredModel ?? inputs.experiment}`;
+
+function setRunOutputs(deps: Deps, run: StartedRun): void {
+  deps.setOutput('run-id', run.runId);
+  deps.setOutput('run-url', run.runUrl);
+  deps.setOutput('experiment-id', run.experimentId);
+}
+
+function setOutcomeOutputs(deps: Deps, outcome: Outcome): void {
+  deps.setOutput('model-version', outcome.version?.version ?? '');
+  deps.setOutput('model-uri', outcome.model?.modelUri ?? '');
+  deps.setOutput('metrics', JSON.stringify(outcome.metrics));
+  deps.setOutput('gate-passed', String(outcome.promoted));
+}
