@@ -1,6 +1,10 @@
 /** The fake must reject what GitHub rejects, or tests against it prove nothing. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeGitHub } from './helpers/fake-github/server.js';
+import { OpenApi } from './helpers/fake-github/openapi.js';
+import { registerPullHandlers } from './helpers/fake-github/pulls.js';
+import { registerReviewHandlers } from './helpers/fake-github/reviews.js';
+import { registerCommitHandlers } from './helpers/fake-github/commits.js';
 
 let gh: FakeGitHub;
 const auth = {
@@ -79,5 +83,69 @@ describe('fake GitHub validates against @octokit/openapi', () => {
     gh.fail({ status: 502, operationId: 'issues/get' });
     expect((await call('GET', '/repos/o/r/issues/1')).status).toBe(502);
     expect((await call('GET', '/repos/o/r/issues/1')).status).toBe(200);
+  });
+});
+
+describe('fake GitHub checks its own responses against @octokit/openapi', () => {
+  const api = OpenApi.load();
+  const every = (() => {
+    const all = new FakeGitHub();
+    registerPullHandlers(all);
+    registerReviewHandlers(all);
+    registerCommitHandlers(all);
+    // Operations answered with no body (204) have no example to check.
+    return all.operations().filter((id) => api.operation(id)!.examples.some((e) => e.status < 300));
+  })();
+
+  it('records an invented, incomplete response and fails stop()', async () => {
+    const own = new FakeGitHub();
+    own.createRepo('o/r');
+    own.on('issues/get', () => ({ status: 200, body: { id: 1, number: 1, title: 'no urls, no user' } }));
+    own.on('issues/list-labels-for-repo', () => ({ status: 201, body: [] }));
+    own.on('issues/create-label', () => ({ status: 422, body: { message: 'Validation Failed' } }));
+    await own.start();
+    const at = (path: string, method = 'GET', body?: unknown) =>
+      fetch(own.url + path, {
+        method,
+        headers: auth,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await at('/repos/o/r/issues/1')).status).toBe(200);
+    expect((await at('/repos/o/r/labels')).status).toBe(201);
+    expect((await at('/repos/o/r/labels', 'POST', { name: 'x' })).status).toBe(422);
+    const seen = own.violations.join('\n');
+    expect(seen).toMatch(/issues\/get 200: .*required property 'assignee'/);
+    expect(seen).toMatch(/issues\/list-labels-for-repo 201: status not documented/);
+    expect(seen).toMatch(/issues\/create-label 422: .*documentation_url/);
+    await expect(own.stop()).rejects.toThrow(/sent 4 response\(s\) GitHub would not/);
+  });
+
+  // The description's own examples are bodies recorded from GitHub; two of them predate a required
+  // field the description added since. Each drift is pinned so that a newer @octokit/openapi shows it.
+  const drift: Record<string, RegExp> = {
+    'repos/get': /required property 'language'/,
+    'pulls/get': /requested_teams\/0 must have required property 'type'/,
+    'pulls/list': /requested_teams\/0 must have required property 'type'/,
+    'pulls/create': /requested_teams\/0 must have required property 'type'/,
+    'pulls/update': /requested_teams\/0 must have required property 'type'/,
+  };
+
+  it.each(every)("GitHub's own examples of %s pass, and fail without a required field", (id) => {
+    const op = api.operation(id)!;
+    const examples = op.examples.filter((e) => e.status < 300 && e.value !== undefined);
+    for (const ex of examples) {
+      const problems = api.checkResponse(op, ex.status, ex.value);
+      if (drift[id]) expect(problems.join()).toMatch(drift[id]);
+      else expect(problems).toEqual([]);
+      const one = (Array.isArray(ex.value) ? ex.value[0] : ex.value) as Record<string, unknown>;
+      // Every object the fake serves requires its id, sha or url.
+      const required = ['id', 'sha', 'url'].find((k) => k in one)!;
+      const broken = structuredClone(one);
+      delete broken[required];
+      const invented = Array.isArray(ex.value) ? [broken] : broken;
+      expect(api.checkResponse(op, ex.status, invented).join()).toMatch(
+        new RegExp(`required property '${required}'`),
+      );
+    }
   });
 });

@@ -6,8 +6,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { OpenApi, ValidationError, type Operation } from './openapi.js';
-import { State } from './state.js';
+import { State, type RepoState } from './state.js';
 import { registerDefaultHandlers } from './handlers.js';
+import { basicError, validationFailed, type FieldError } from './resources.js';
 
 export interface RecordedRequest {
   method: string;
@@ -57,11 +58,22 @@ export class FakeGitHub {
   private readonly handlers = new Map<string, Handler>();
   private readonly faults: Fault[] = [];
   private readonly api = OpenApi.load();
+  /** Responses that broke GitHub's OpenAPI description; `stop()` throws when there are any. */
+  readonly violations: string[] = [];
   private server?: Server;
   url = '';
 
   constructor() {
     registerDefaultHandlers(this);
+  }
+
+  /** Creates a repository (`owner/name`), or returns it if it exists. */
+  createRepo(fullName: string, options: { private?: boolean; defaultBranch?: string } = {}): RepoState {
+    const [owner, name] = fullName.split('/') as [string, string];
+    const repo = this.state.addRepo(owner, name);
+    if (options.private !== undefined) repo.private = options.private;
+    if (options.defaultBranch) repo.default_branch = options.defaultBranch;
+    return repo;
   }
 
   /** Registers or replaces the handler of one operationId (which must exist in the OpenAPI description). */
@@ -70,6 +82,11 @@ export class FakeGitHub {
       throw new Error(`no operation '${operationId}' in GitHub's OpenAPI`);
     this.handlers.set(operationId, handler);
     return this;
+  }
+
+  /** The operationIds this fake answers. */
+  operations(): string[] {
+    return [...this.handlers.keys()];
   }
 
   /** Makes the next matching request(s) fail, e.g. 500, or 403 with rate-limit headers. */
@@ -85,19 +102,30 @@ export class FakeGitHub {
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
-        send(res, 500, { message: `fake-github crashed: ${err.stack ?? err.message}` });
+        send(res, 500, basicError(500, `fake-github crashed: ${err.stack ?? err.message}`));
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     const { port } = this.server.address() as { port: number };
     this.url = `http://127.0.0.1:${port}`;
+    this.state.apiUrl = this.url;
     return this.url;
   }
 
+  /** Stops the server; throws if any response broke the OpenAPI description, failing the test. */
   async stop(): Promise<void> {
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+    const sent = this.takeViolations();
+    if (sent.length)
+      throw new Error(`fake-github sent ${sent.length} response(s) GitHub would not:\n${sent.join('\n')}`);
+  }
+
+  /** The violations so far, forgotten (for a self-test that provokes them on purpose). */
+  takeViolations(): string[] {
+    return this.violations.splice(0);
   }
 
   /** Environment that points @actions/github at this fake. */
@@ -121,8 +149,11 @@ export class FakeGitHub {
       status: 0,
     };
     this.requests.push(record);
+    let op: Operation | undefined;
     const reply = (status: number, body?: unknown, headers?: Record<string, string>): void => {
       record.status = status;
+      const problems = op ? this.api.checkResponse(op, status, body) : [];
+      for (const p of problems) this.violations.push(`${method} ${url.pathname}: ${p}`);
       send(res, status, body, headers);
     };
 
@@ -140,21 +171,21 @@ export class FakeGitHub {
     const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
     const login = token ? this.tokens.get(token) : undefined;
     if (!login) {
-      return reply(401, {
-        message: token ? 'Bad credentials' : 'Requires authentication',
-        documentation_url: 'https://docs.github.com/rest',
-        status: '401',
-      });
+      return reply(401, basicError(401, token ? 'Bad credentials' : 'Requires authentication'));
     }
     if (!req.headers['user-agent']) {
-      return reply(403, {
-        message:
+      return reply(
+        403,
+        basicError(
+          403,
           'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
-      });
+        ),
+      );
     }
 
     try {
       const matched = this.api.match(method, url.pathname);
+      op = matched.op;
       record.operationId = matched.op.operationId;
       this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
       const faultAt = this.faults.findIndex(
@@ -163,11 +194,18 @@ export class FakeGitHub {
       if (faultAt >= 0) {
         const fault = this.faults[faultAt]!;
         if (--fault.times! <= 0) this.faults.splice(faultAt, 1);
-        return reply(fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+        // A test's error body gets the fields GitHub always sends (documentation_url, status).
+        const injected = basicError(fault.status, `injected ${fault.status}`);
+        const body =
+          fault.body && typeof fault.body === 'object'
+            ? { ...injected, ...fault.body }
+            : (fault.body ?? injected);
+        return reply(fault.status, body, fault.headers);
       }
       const handler = this.handlers.get(matched.op.operationId);
       if (!handler) {
-        return reply(501, { message: `fake-github has no handler for ${matched.op.operationId}` });
+        op = undefined; // not GitHub's answer: the fake's own, to make the test fail
+        return reply(501, basicError(501, `fake-github has no handler for ${matched.op.operationId}`));
       }
       const result = await handler({
         params: matched.params,
@@ -183,15 +221,11 @@ export class FakeGitHub {
       return reply(result.status, result.body, result.headers);
     } catch (err) {
       if (err instanceof ValidationError) {
-        return reply(err.status, {
-          message: err.message,
-          errors: err.errors,
-          documentation_url: 'https://docs.github.com/rest',
-          status: String(err.status),
-        });
+        // GitHub's schema rejections carry only the message ("Invalid request. ...").
+        return reply(err.status, basicError(err.status, err.message));
       }
       if (err instanceof HttpStatus)
-        return reply(err.status, { message: err.message, status: String(err.status) });
+        return reply(err.status, err.body ?? basicError(err.status, err.message));
       throw err;
     }
   }
@@ -202,9 +236,16 @@ export class HttpStatus extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The error body, when more than `{message, documentation_url, status}` (a 422's `errors`). */
+    readonly body?: Record<string, unknown>,
   ) {
     super(message);
   }
+}
+
+/** GitHub's 422 for one or more fields: `{message, errors: [{resource, field, code}], ...}`. */
+export function invalid(...errors: FieldError[]): HttpStatus {
+  return new HttpStatus(422, 'Validation Failed', validationFailed(errors));
 }
 
 function send(
