@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { OpenApi } from './helpers/fake-github/openapi.js';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
-import { registerReviewHandlers } from './helpers/fake-github/reviews.js';
+import { pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
 import { registerCommitHandlers } from './helpers/fake-github/commits.js';
 
 let gh: FakeGitHub;
@@ -147,5 +147,86 @@ describe('fake GitHub checks its own responses against @octokit/openapi', () => 
         new RegExp(`required property '${required}'`),
       );
     }
+  });
+});
+
+describe("fake GitHub applies GitHub's limits on update and on review comments", () => {
+  const TWO_HUNKS = '@@ -1,3 +1,4 @@\n a\n+b\n c\n d\n@@ -20,3 +21,3 @@\n x\n-y\n+z\n w';
+  let own: FakeGitHub;
+  beforeAll(async () => {
+    own = new FakeGitHub();
+    registerReviewHandlers(own);
+    await own.start();
+  });
+  afterAll(() => own.stop());
+  const at = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(own.url + path, { method, headers: auth, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  it('refuses a title over 256 or a body over 65,536 characters on update, with a 422 shaped as GitHub sends it', async () => {
+    own.createRepo('octo-org/iris');
+    const { body: issue } = await at('POST', '/repos/octo-org/iris/issues', { title: 'ok' });
+    const long = await at('PATCH', `/repos/octo-org/iris/issues/${issue.number}`, { title: 'x'.repeat(257) });
+    expect(long.status).toBe(422);
+    expect(long.body).toEqual({
+      message: 'Validation Failed',
+      errors: [{ resource: 'Issue', field: 'title', code: 'custom', message: expect.stringMatching(/256/) }],
+      documentation_url: expect.stringMatching(/^https:\/\/docs\.github\.com\//),
+      status: '422',
+    });
+    const big = await at('PATCH', `/repos/octo-org/iris/issues/${issue.number}`, { body: 'x'.repeat(65537) });
+    expect(big.body.errors).toEqual([expect.objectContaining({ resource: 'Issue', field: 'body' })]);
+    const fits = await at('PATCH', `/repos/octo-org/iris/issues/${issue.number}`, {
+      body: 'é'.repeat(65536),
+    });
+    expect(fits.status).toBe(200);
+    const { body: comment } = await at('POST', `/repos/octo-org/iris/issues/${issue.number}/comments`, {
+      body: 'c',
+    });
+    const bigComment = await at('PATCH', `/repos/octo-org/iris/issues/comments/${comment.id}`, {
+      body: 'x'.repeat(65537),
+    });
+    expect(bigComment.status).toBe(422);
+    expect(bigComment.body.errors[0]).toMatchObject({
+      resource: 'IssueComment',
+      field: 'body',
+      code: 'custom',
+    });
+    expect((await at('GET', `/repos/octo-org/iris/issues/${issue.number}/comments`)).body[0].body).toBe('c');
+  });
+
+  it('takes a multi-line comment only inside one hunk with start_line before line, and sides LEFT/RIGHT only', async () => {
+    const pr = seedPull(own, { headSha: 'c'.repeat(40), files: [pullFile('m.py', TWO_HUNKS)] });
+    const review = (comment: Record<string, unknown>) =>
+      at('POST', `/repos/octo-org/iris/pulls/${pr.number}/reviews`, {
+        event: 'COMMENT',
+        body: 'r',
+        comments: [{ path: 'm.py', body: 'c', ...comment }],
+      });
+    const refused = async (comment: Record<string, unknown>) => {
+      const res = await review(comment);
+      expect(res.status).toBe(422);
+      return res.body.errors as string[];
+    };
+    expect(await refused({ start_line: 2, line: 22, side: 'RIGHT' })).toEqual([
+      'Pull request review thread start line must be part of the same hunk as the line.',
+    ]);
+    expect(await refused({ start_line: 4, line: 2, side: 'RIGHT' })).toEqual([
+      'Pull request review thread start line must precede the end line.',
+    ]);
+    expect(await refused({ start_line: 2, line: 2 })).toHaveLength(1);
+    expect(await refused({ line: 2, side: 'right' })).toEqual([
+      expect.stringMatching(/side must be LEFT or RIGHT/),
+    ]);
+    expect(await refused({ line: 2, start_line: 1, start_side: 'BOTH' })).toHaveLength(1);
+    expect((await review({ start_line: 21, line: 23, side: 'RIGHT' })).status).toBe(200);
+    expect((await review({ start_line: 20, start_side: 'LEFT', line: 22, side: 'RIGHT' })).status).toBe(200);
+    const listed = await at('GET', `/repos/octo-org/iris/pulls/${pr.number}/comments`);
+    expect(listed.body.map((c: { start_line: number; line: number }) => [c.start_line, c.line])).toEqual([
+      [21, 23],
+      [20, 22],
+    ]);
+    expect(listed.body[0].diff_hunk).toMatch(/^@@ -20,3 \+21,3 @@/);
   });
 });

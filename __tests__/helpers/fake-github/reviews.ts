@@ -166,6 +166,44 @@ export function diffLines(patch: string | undefined): { RIGHT: Set<number>; LEFT
   return { RIGHT, LEFT };
 }
 
+/** Each hunk's lines, per side: a multi-line comment must stay inside one hunk. */
+export function diffHunks(
+  patch: string | undefined,
+): { RIGHT: Set<number>; LEFT: Set<number>; text: string }[] {
+  const hunks: { RIGHT: Set<number>; LEFT: Set<number>; text: string }[] = [];
+  for (const part of (patch ?? '').split(/\n(?=@@ )/)) {
+    if (!part.startsWith('@@')) continue;
+    hunks.push({ ...diffLines(part), text: part });
+  }
+  return hunks;
+}
+
+const SIDES = ['LEFT', 'RIGHT'];
+
+/** Why GitHub would refuse one comment of a review (none if it would not). */
+function commentProblems(pull: Pull, c: Review['comments'][number]): string[] {
+  const file = pull.files.find((f) => f.filename === c.path);
+  if (!file) return ['Path could not be resolved'];
+  if (c.position !== undefined) return [];
+  if (c.line === undefined) return ['Pull request review thread line must be part of the diff'];
+  for (const [field, side] of [
+    ['side', c.side],
+    ['start_side', c.start_side],
+  ] as const)
+    if (side !== undefined && !SIDES.includes(side))
+      return [`Pull request review thread ${field} must be LEFT or RIGHT`];
+  const side = (c.side ?? 'RIGHT') as 'LEFT' | 'RIGHT';
+  const hunk = diffHunks(file.patch).find((h) => h[side].has(c.line!));
+  if (!hunk) return ['Pull request review thread line must be part of the diff'];
+  if (c.start_line === undefined) return [];
+  const startSide = (c.start_side ?? side) as 'LEFT' | 'RIGHT';
+  if (!hunk[startSide].has(c.start_line))
+    return ['Pull request review thread start line must be part of the same hunk as the line.'];
+  if (startSide === side && c.start_line >= c.line)
+    return ['Pull request review thread start line must precede the end line.'];
+  return [];
+}
+
 const unprocessable = (...errors: string[]): HandlerResult => ({
   status: 422,
   body: {
@@ -206,6 +244,25 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
     );
   });
 
+  gh.on('pulls/list-review-comments', (ctx) => {
+    const repo = repoOf(ctx);
+    const pull = pullOf(ctx, repo);
+    const hunkOf = (r: Review, i: number): string => {
+      const c = r.comments[i]!;
+      const hunks = diffHunks(pull.files.find((f) => f.filename === c.path)?.patch);
+      const side = (c.side ?? 'RIGHT') as 'LEFT' | 'RIGHT';
+      return (c.line === undefined ? hunks[0] : hunks.find((h) => h[side].has(c.line!)))?.text ?? '';
+    };
+    return paginate(
+      repo.reviews
+        .filter((r) => r.pull_number === pull.number && r.state !== 'PENDING')
+        .flatMap((r) =>
+          r.comments.map((_c, i) => resources.reviewComment(ctx.state, repo, r, i, hunkOf(r, i))),
+        ),
+      ctx,
+    );
+  });
+
   gh.on('pulls/create-review', (ctx) => {
     const repo = repoOf(ctx);
     const pull = pullOf(ctx, repo);
@@ -222,30 +279,15 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
     if ((b.event === 'COMMENT' || b.event === 'REQUEST_CHANGES') && !b.body?.trim() && !b.comments?.length) {
       return unprocessable(`Body is required when the event is ${b.event}`);
     }
-    if ((b.body ?? '').length > 65536) return unprocessable('Body is too long (maximum is 65536 characters)');
+    if ([...(b.body ?? '')].length > 65536)
+      return unprocessable('Body is too long (maximum is 65536 characters)');
     if (b.event === 'APPROVE' || b.event === 'REQUEST_CHANGES') {
       if (pull.user.login === ctx.login)
         return unprocessable(
           `Can not ${b.event === 'APPROVE' ? 'approve' : 'request changes on'} your own pull request`,
         );
     }
-    const errors: string[] = [];
-    for (const c of b.comments ?? []) {
-      const file = pull.files.find((f) => f.filename === c.path);
-      if (!file) {
-        errors.push('Path could not be resolved');
-        continue;
-      }
-      if (c.position !== undefined) continue;
-      if (c.line === undefined) {
-        errors.push('Pull request review thread line must be part of the diff');
-        continue;
-      }
-      const lines = diffLines(file.patch)[c.side === 'LEFT' ? 'LEFT' : 'RIGHT'];
-      if (!lines.has(c.line)) errors.push('Pull request review thread line must be part of the diff');
-      if (c.start_line !== undefined && !lines.has(c.start_line))
-        errors.push('Pull request review thread start line must be part of the same hunk as the line.');
-    }
+    const errors = (b.comments ?? []).flatMap((c) => commentProblems(pull, c));
     if (errors.length) return unprocessable(...errors);
     const id = ctx.state.nextId();
     const review: Review = {
