@@ -16,7 +16,7 @@ import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 let gh: FakeGitHub;
 
 beforeEach(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerCommitHandlers(gh);
   await gh.start();
 });

@@ -14,7 +14,7 @@ const auth = {
 };
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['o/r'] });
   await gh.start();
 });
 afterAll(() => gh.stop());
@@ -228,5 +228,51 @@ describe("fake GitHub applies GitHub's limits on update and on review comments",
       [20, 22],
     ]);
     expect(listed.body[0].diff_hunk).toMatch(/^@@ -20,3 \+21,3 @@/);
+  });
+});
+
+describe('fake GitHub answers for repositories as GitHub does', () => {
+  it('answers 404 for a repository no test created, and limits a token to its repositories', async () => {
+    const own = new FakeGitHub({ repos: ['octo-org/iris', 'octo-org/public'] });
+    own.createRepo('octo-org/secret', { private: true });
+    own.grant('ghs_iris_only', 'github-actions[bot]', { repos: ['octo-org/iris'] });
+    own.grant('ghs_read_only', 'github-actions[bot]', { write: false });
+    await own.start();
+    try {
+      const at = (method: string, path: string, token = 'ghs_test_token', body?: unknown) =>
+        fetch(own.url + path, {
+          method,
+          headers: { ...auth, authorization: `token ${token}` },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }).then(async (r) => ({
+          status: r.status,
+          message: ((await r.json()) as { message: string }).message,
+        }));
+      expect(await at('GET', '/repos/octo-org/nowhere/issues')).toEqual({
+        status: 404,
+        message: 'Not Found',
+      });
+      expect((await at('POST', '/repos/octo-org/nowhere/issues', undefined, { title: 't' })).status).toBe(
+        404,
+      );
+      expect((await at('POST', '/repos/octo-org/iris/issues', 'ghs_iris_only', { title: 't' })).status).toBe(
+        201,
+      );
+      // Outside its list: a public repository reads but refuses writes; a private one does not exist.
+      expect((await at('GET', '/repos/octo-org/public/issues', 'ghs_iris_only')).status).toBe(200);
+      expect(await at('POST', '/repos/octo-org/public/issues', 'ghs_iris_only', { title: 't' })).toEqual({
+        status: 403,
+        message: 'Resource not accessible by integration',
+      });
+      expect((await at('GET', '/repos/octo-org/secret/issues', 'ghs_iris_only')).status).toBe(404);
+      expect((await at('GET', '/repos/octo-org/secret/issues')).status).toBe(200);
+      expect(
+        (await at('PATCH', '/repos/octo-org/iris/issues/1', 'ghs_read_only', { state: 'closed' })).status,
+      ).toBe(403);
+      expect(own.state.repo('octo-org', 'iris')!.issue(1)!.state).toBe('open');
+      expect(own.state.repo('octo-org', 'nowhere')).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
   });
 });

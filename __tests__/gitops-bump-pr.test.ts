@@ -28,7 +28,7 @@ let origin: Origin;
 
 beforeAll(async () => {
   origin = makeOrigin(files);
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/gitops'] });
   registerPullHandlers(gh, { gitDir: origin.bare });
   await gh.start();
 });

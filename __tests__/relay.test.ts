@@ -17,7 +17,7 @@ let gh: FakeGitHub;
 let relay: RelayProcess | undefined;
 
 beforeEach(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
 });
 afterEach(async () => {
@@ -321,7 +321,7 @@ describe('relay: delivery to GitHub', () => {
     expect(r.output()).not.toContain('ghs_revoked_token_123');
     await r.stop('SIGKILL');
 
-    gh.state.strictRepos = true;
+    // A repository the fake was not told about answers 404, as on GitHub.
     const missing = await start({ GITHUB_REPOSITORY: 'octo-org/missing' });
     const res404 = await missing.post(notification());
     expect(res404.status).toBe(502);

@@ -101,7 +101,7 @@ let prNumber: number;
 
 beforeAll(async () => {
   gemini = new FakeGemini();
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   [mlflow] = await Promise.all([startMlflow(), gemini.start(), gh.start()]);
   rest = new MlflowRest(mlflow.url);
   // A pull request is an issue with `pull_request` links: the PR comment goes through the issues API.

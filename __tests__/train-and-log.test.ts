@@ -25,7 +25,10 @@ let gh: FakeGitHub;
 let prNumber: number;
 
 beforeAll(async () => {
-  [mlflow, gh] = await Promise.all([startMlflow(), Promise.resolve(new FakeGitHub())]);
+  [mlflow, gh] = await Promise.all([
+    startMlflow(),
+    Promise.resolve(new FakeGitHub({ repos: ['octo-org/iris'] })),
+  ]);
   await gh.start();
   rest = new MlflowRest(mlflow.url);
   // The pull request the later runs report on (PRs are issues to the comments API).

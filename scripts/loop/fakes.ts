@@ -48,7 +48,7 @@ export interface Fakes {
 }
 
 export async function startFakes(): Promise<Fakes> {
-  const github = new FakeGitHub();
+  const github = new FakeGitHub({ repos: [FAKE_REPOSITORY] });
   const gemini = new FakeGemini();
   gemini.always(triageAnswer);
   await Promise.all([github.start(), gemini.start()]);

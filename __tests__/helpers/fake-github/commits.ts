@@ -38,6 +38,7 @@ export function addCommit(
   repo: string,
   c: { message: string; files: string[]; login?: string; date?: string },
 ): FakeCommit {
+  gh.createRepo(`${owner}/${repo}`); // seeding history creates the repository
   const list = historyOf(gh, owner, repo);
   const login = c.login ?? 'octocat';
   const commit: FakeCommit = {

@@ -10,6 +10,9 @@ import type { Issue, Label, RepoState } from './state.js';
 
 const now = (): string => new Date().toISOString();
 
+/** When each issue's labels last changed, for the list lag (not part of what the API serves). */
+const labelledAt = new WeakMap<Issue, number>();
+
 function repoOf(ctx: HandlerContext): RepoState {
   const repo = ctx.state.repo(ctx.params.owner!, ctx.params.repo!);
   if (!repo) throw new HttpStatus(404, 'Not Found');
@@ -98,8 +101,9 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
       title,
       body: ctx.body.body,
       user: ctx.state.user(ctx.login),
-      labels: labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
+      labels: gh.dropLabelsOnCreate ? [] : labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
     });
+    labelledAt.set(issue, Date.now());
     return {
       status: 201,
       body: issue,
@@ -116,7 +120,10 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     checkIssueText('Issue', b);
     if (b.title !== undefined) issue.title = String(b.title);
     if (b.body !== undefined) issue.body = b.body;
-    if (b.labels !== undefined) issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
+    if (b.labels !== undefined) {
+      issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
+      labelledAt.set(issue, Date.now());
+    }
     if (b.state !== undefined && b.state !== issue.state) {
       issue.state = b.state;
       issue.closed_at = b.state === 'closed' ? now() : null;
@@ -135,12 +142,16 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
       .split(',')
       .map((l) => l.trim().toLowerCase())
       .filter(Boolean);
+    // A label filter is served from an index that catches up `listLagMs` after a write.
+    const settled = (i: Issue): boolean =>
+      wanted.length === 0 || Date.now() - (labelledAt.get(i) ?? 0) >= gh.listLagMs;
     const creator = ctx.query.get('creator');
     const since = ctx.query.get('since');
     let items = repo.issues.filter(
       (i) =>
         (state === 'all' || i.state === state) &&
         wanted.every((w) => i.labels.some((l) => l.name.toLowerCase() === w)) &&
+        settled(i) &&
         (!creator || i.user.login === creator) &&
         (!since || i.updated_at >= since),
     );
@@ -190,6 +201,7 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
       if (!issue.labels.some((l) => l.name.toLowerCase() === n.toLowerCase()))
         issue.labels.push(labelFor(ctx, repo, n));
     }
+    labelledAt.set(issue, Date.now());
     return { status: 200, body: issue.labels };
   });
 

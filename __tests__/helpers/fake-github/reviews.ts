@@ -69,7 +69,7 @@ export function addedPatch(content: string): string {
 export function seedPull(gh: FakeGitHub, spec: PullSpec): Pull {
   const owner = spec.owner ?? 'octo-org';
   const name = spec.repo ?? 'iris';
-  const repo = gh.state.repo(owner, name)!;
+  const repo = gh.createRepo(`${owner}/${name}`); // seeding a pull request creates its repository
   const author = spec.author ?? 'contributor';
   const baseSha = spec.baseSha ?? 'b'.repeat(40);
   const issue = repo.addIssue(gh.state, gh.url, {

@@ -50,11 +50,34 @@ export interface Fault {
   operationId?: string;
 }
 
+/** Which requests a fault hits: `times` of them (default 1), of one operation (default any). */
+export interface FaultScope {
+  times?: number;
+  operationId?: string;
+}
+
+const RATE_DOCS = 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api';
+
+export interface FakeGitHubOptions {
+  /** Repositories that exist (`owner/name`); any other answers 404 as on GitHub. More: `createRepo`. */
+  repos?: string[];
+}
+
+/** What a token may do, as an installation token (GITHUB_TOKEN) is limited to its repositories. */
+export interface Grant {
+  /** The only repositories it may use (`owner/name`); default all. */
+  repos?: string[];
+  /** May it write (`contents`/`issues`/`pull-requests: write`)? Default true. */
+  write?: boolean;
+}
+
 export class FakeGitHub {
   readonly state = new State();
   readonly requests: RecordedRequest[] = [];
   /** Tokens accepted, with the login each authenticates as. */
   readonly tokens = new Map<string, string>([['ghs_test_token', 'github-actions[bot]']]);
+  /** Limits of a token, if any (see `grant`). */
+  readonly grants = new Map<string, Grant>();
   private readonly handlers = new Map<string, Handler>();
   private readonly faults: Fault[] = [];
   private readonly api = OpenApi.load();
@@ -63,8 +86,35 @@ export class FakeGitHub {
   private server?: Server;
   url = '';
 
-  constructor() {
+  constructor(options: FakeGitHubOptions = {}) {
     registerDefaultHandlers(this);
+    for (const repo of options.repos ?? []) this.createRepo(repo);
+  }
+
+  /** Adds a token that authenticates as `login`, limited as `grant` says. */
+  grant(token: string, login: string, grant: Grant = {}): this {
+    this.tokens.set(token, login);
+    this.grants.set(token, grant);
+    return this;
+  }
+
+  /**
+   * GitHub's answer when a token may not do this (undefined when it may): a repository outside an
+   * installation token's list is 404 when private (its existence is not disclosed) and read-only
+   * when public; a write without write permission is 403.
+   */
+  private refusal(token: string, params: Record<string, string>, method: string): HandlerResult | undefined {
+    const grant = this.grants.get(token);
+    if (!grant || params.owner === undefined || params.repo === undefined) return undefined;
+    const repo = this.state.repo(params.owner, params.repo);
+    const listed =
+      !grant.repos ||
+      grant.repos.some((r) => r.toLowerCase() === `${params.owner}/${params.repo}`.toLowerCase());
+    const reading = method === 'GET' || method === 'HEAD';
+    if (!listed && (!repo || repo.private)) return { status: 404, body: basicError(404, 'Not Found') };
+    if ((!listed || grant.write === false) && !reading)
+      return { status: 403, body: basicError(403, 'Resource not accessible by integration') };
+    return undefined;
   }
 
   /** Creates a repository (`owner/name`), or returns it if it exists. */
@@ -82,6 +132,58 @@ export class FakeGitHub {
       throw new Error(`no operation '${operationId}' in GitHub's OpenAPI`);
     this.handlers.set(operationId, handler);
     return this;
+  }
+
+  /**
+   * Issue create drops its labels, as GitHub does silently for a token without push access
+   * ("Only users with push access can set labels for new issues").
+   */
+  dropLabelsOnCreate = false;
+  /** Read-after-write lag: an issue appears in `GET /issues?labels=` this many ms after it was labelled. */
+  listLagMs = 0;
+
+  /** The primary rate limit: 403 with `x-ratelimit-remaining: 0` and the reset `resetIn` s from now. */
+  rateLimit({ resetIn = 1, ...scope }: FaultScope & { resetIn?: number } = {}): this {
+    const reset = Math.ceil(Date.now() / 1000) + resetIn;
+    return this.fail({
+      status: 403,
+      ...scope,
+      body: basicError(403, 'API rate limit exceeded for installation ID 4242.', RATE_DOCS),
+      headers: {
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(reset),
+        'x-ratelimit-used': '5000',
+      },
+    });
+  }
+
+  /** A secondary rate limit: 403 (or 429) with `retry-after` seconds. */
+  secondaryRateLimit({
+    status = 403,
+    retryAfter = 1,
+    ...scope
+  }: FaultScope & { status?: 403 | 429; retryAfter?: number } = {}): this {
+    return this.fail({
+      status,
+      ...scope,
+      body: basicError(
+        status,
+        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+        `${RATE_DOCS}#about-secondary-rate-limits`,
+      ),
+      headers: { 'retry-after': String(retryAfter) },
+    });
+  }
+
+  /** A burst of server errors (default 3 × 502), as GitHub has them during incidents. */
+  serverErrors({
+    status = 502,
+    times = 3,
+    operationId,
+  }: FaultScope & { status?: 500 | 502 | 503 } = {}): this {
+    const message =
+      status === 502 ? 'Server Error' : status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+    return this.fail({ status, times, operationId, body: basicError(status, message) });
   }
 
   /** The operationIds this fake answers. */
@@ -188,6 +290,8 @@ export class FakeGitHub {
       op = matched.op;
       record.operationId = matched.op.operationId;
       this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
+      const refused = this.refusal(token!, matched.params, method);
+      if (refused) return reply(refused.status, refused.body);
       const faultAt = this.faults.findIndex(
         (f) => !f.operationId || f.operationId === matched.op.operationId,
       );

@@ -201,8 +201,11 @@ export class State {
     return ++this.id;
   }
 
-  /** Repositories spring into existence on first use, unless `strictRepos` is set. */
-  strictRepos = false;
+  /**
+   * Unknown repositories answer 404, as on GitHub (create them with FakeGitHub's `repos` option
+   * or `createRepo`); `false` lets them spring into existence on first use.
+   */
+  strictRepos = true;
 
   addRepo(owner: string, name: string): RepoState {
     const key = `${owner}/${name}`.toLowerCase();
