@@ -48,7 +48,7 @@ export class ValidationError extends Error {
   }
 }
 
-let cached: OpenApi | undefined;
+const cached = new Map<string, OpenApi>();
 
 /** OpenAPI 3.0's `nullable: true` is not JSON Schema: turn it into a null type alternative. */
 function toJsonSchema(node: unknown): unknown {
@@ -73,13 +73,15 @@ export class OpenApi {
   private readonly ajv: Ajv;
   private readonly validators = new Map<string, ValidateFunction>();
 
-  static load(): OpenApi {
-    cached ??= new OpenApi(
-      JSON.parse(
-        readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8'),
-      ) as Json,
-    );
-    return cached;
+  /** A description from @octokit/openapi: `api.github.com` (default) or a GHES one such as `ghes-3.19`. */
+  static load(description = 'api.github.com'): OpenApi {
+    let api = cached.get(description);
+    if (!api) {
+      const file = require.resolve(`@octokit/openapi/generated/${description}.json`);
+      api = new OpenApi(JSON.parse(readFileSync(file, 'utf8')) as Json);
+      cached.set(description, api);
+    }
+    return api;
   }
 
   private constructor(spec: Json) {

@@ -56,9 +56,18 @@ export interface FaultScope {
   operationId?: string;
 }
 
+/** The newest GHES release @octokit/openapi describes. */
+const GHES_DEFAULT = 'ghes-3.19';
+
 const RATE_DOCS = 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api';
 
 export interface FakeGitHubOptions {
+  /**
+   * Serve as GitHub Enterprise Server does: the API under `/api/v3` of the host (GITHUB_API_URL
+   * `http://host/api/v3`, GITHUB_SERVER_URL `http://host`), checked against that release's
+   * description (`ghes-3.19`).
+   */
+  ghes?: boolean | string;
   /** Repositories that exist (`owner/name`); any other answers 404 as on GitHub. More: `createRepo`. */
   repos?: string[];
 }
@@ -80,13 +89,20 @@ export class FakeGitHub {
   readonly grants = new Map<string, Grant>();
   private readonly handlers = new Map<string, Handler>();
   private readonly faults: Fault[] = [];
-  private readonly api = OpenApi.load();
+  private readonly api: OpenApi;
+  /** The API's path under the host: '' on github.com, '/api/v3' on GHES. */
+  private readonly prefix: string;
+  /** The web root (GITHUB_SERVER_URL): github.com, or the GHES host. */
+  serverUrl = 'https://github.com';
   /** Responses that broke GitHub's OpenAPI description; `stop()` throws when there are any. */
   readonly violations: string[] = [];
   private server?: Server;
   url = '';
 
   constructor(options: FakeGitHubOptions = {}) {
+    const ghes = options.ghes === true ? GHES_DEFAULT : options.ghes || undefined;
+    this.api = OpenApi.load(ghes ?? 'api.github.com');
+    this.prefix = ghes ? '/api/v3' : '';
     registerDefaultHandlers(this);
     for (const repo of options.repos ?? []) this.createRepo(repo);
   }
@@ -209,8 +225,10 @@ export class FakeGitHub {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     const { port } = this.server.address() as { port: number };
-    this.url = `http://127.0.0.1:${port}`;
+    const host = `http://127.0.0.1:${port}`;
+    this.url = `${host}${this.prefix}`;
     this.state.apiUrl = this.url;
+    if (this.prefix) this.serverUrl = this.state.webUrl = host;
     return this.url;
   }
 
@@ -232,7 +250,12 @@ export class FakeGitHub {
 
   /** Environment that points @actions/github at this fake. */
   env(token = 'ghs_test_token'): Record<string, string> {
-    return { GITHUB_API_URL: this.url, GITHUB_TOKEN: token };
+    const env: Record<string, string> = { GITHUB_API_URL: this.url, GITHUB_TOKEN: token };
+    if (this.prefix) {
+      env.GITHUB_SERVER_URL = this.serverUrl;
+      env.GITHUB_GRAPHQL_URL = `${this.serverUrl}/api/graphql`;
+    }
+    return env;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -286,7 +309,9 @@ export class FakeGitHub {
     }
 
     try {
-      const matched = this.api.match(method, url.pathname);
+      if (!url.pathname.startsWith(`${this.prefix}/`))
+        throw new ValidationError(404, `Not Found: the API is under ${this.prefix}/ on this host`);
+      const matched = this.api.match(method, url.pathname.slice(this.prefix.length));
       op = matched.op;
       record.operationId = matched.op.operationId;
       this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
