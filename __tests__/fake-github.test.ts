@@ -79,6 +79,47 @@ describe('fake GitHub validates against @octokit/openapi', () => {
     expect((await call('GET', '/repos/o/r/actions/runs')).status).toBe(501);
   });
 
+  it("plays rate limits, 5xx bursts, dropped labels and list lag with GitHub's headers and bodies", async () => {
+    gh.rateLimit({ operationId: 'issues/get', resetIn: 60 });
+    const primary = await call('GET', '/repos/o/r/issues/1');
+    expect(primary.status).toBe(403);
+    expect(primary.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(primary.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+    expect(((await primary.json()) as { message: string }).message).toMatch(/^API rate limit exceeded/);
+    gh.secondaryRateLimit({ status: 429, retryAfter: 7, operationId: 'issues/get' });
+    const secondary = await call('GET', '/repos/o/r/issues/1');
+    expect([secondary.status, secondary.headers.get('retry-after')]).toEqual([429, '7']);
+    expect(((await secondary.json()) as { message: string }).message).toMatch(/secondary rate limit/);
+    gh.serverErrors({ operationId: 'issues/get', times: 2 });
+    const burst = [];
+    for (let i = 0; i < 3; i++) burst.push((await call('GET', '/repos/o/r/issues/1')).status);
+    expect(burst).toEqual([502, 502, 200]);
+
+    gh.dropLabelsOnCreate = true;
+    const dropped = (await (
+      await call('POST', '/repos/o/r/issues', { title: 'l', labels: ['lag'] })
+    ).json()) as {
+      number: number;
+      labels: unknown[];
+    };
+    expect(dropped.labels).toEqual([]);
+    gh.dropLabelsOnCreate = false;
+    gh.listLagMs = 60_000;
+    const lagging = (await (
+      await call('POST', '/repos/o/r/issues', { title: 'l', labels: ['lag'] })
+    ).json()) as {
+      number: number;
+    };
+    const listed = async (q: string) =>
+      ((await (await call('GET', `/repos/o/r/issues?${q}`)).json()) as { number: number }[]).map(
+        (i) => i.number,
+      );
+    expect(await listed('labels=lag')).toEqual([]);
+    expect(await listed('state=all')).toContain(lagging.number);
+    gh.listLagMs = 0;
+    expect(await listed('labels=lag')).toEqual([lagging.number]);
+  });
+
   it('injects faults once', async () => {
     gh.fail({ status: 502, operationId: 'issues/get' });
     expect((await call('GET', '/repos/o/r/issues/1')).status).toBe(502);

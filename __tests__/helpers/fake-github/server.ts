@@ -217,15 +217,15 @@ export class FakeGitHub {
     return operationId ? this.requests.filter((r) => r.operationId === operationId) : this.requests;
   }
 
-  async start(): Promise<string> {
+  /** Starts on `port` (default any free one); returns the API URL. */
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
         send(res, 500, basicError(500, `fake-github crashed: ${err.stack ?? err.message}`));
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as { port: number };
-    const host = `http://127.0.0.1:${port}`;
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    const host = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     this.url = `${host}${this.prefix}`;
     this.state.apiUrl = this.url;
     if (this.prefix) this.serverUrl = this.state.webUrl = host;
