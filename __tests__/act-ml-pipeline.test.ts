@@ -58,7 +58,7 @@ let actCache: string;
 beforeAll(async () => {
   if (!available) return;
   dir = mkdtempSync(join(tmpdir(), 'act-pipeline-'));
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['example-org/iris-classifier'] });
   k8s = new FakeKubernetes();
   const port = await freePort();
   writeFileSync(

@@ -21,7 +21,7 @@ let gh: FakeGitHub;
 let gemini: FakeGemini;
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['example-org/iris-app'] });
   registerCommitHandlers(gh);
   registerReviewHandlers(gh);
   gemini = new FakeGemini();

@@ -23,7 +23,7 @@ let gh: FakeGitHub;
 let gemini: FakeGemini;
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerReviewHandlers(gh);
   gemini = new FakeGemini();
   await Promise.all([gh.start(), gemini.start()]);

@@ -18,7 +18,7 @@ let shaSeq = 0;
 const sha = (): string => (++shaSeq).toString(16).padStart(40, 'c');
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerReviewHandlers(gh);
   gemini = new FakeGemini();
   await Promise.all([gh.start(), gemini.start()]);

@@ -246,7 +246,7 @@ describe('chunking and skipping', () => {
 describe('fake GitHub reviews', () => {
   let gh: FakeGitHub;
   beforeAll(async () => {
-    gh = new FakeGitHub();
+    gh = new FakeGitHub({ repos: ['octo-org/iris'] });
     registerReviewHandlers(gh);
     await gh.start();
   });

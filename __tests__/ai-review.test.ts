@@ -19,7 +19,7 @@ let shaSeq = 0;
 const sha = (): string => (++shaSeq).toString(16).padStart(40, 'a');
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerReviewHandlers(gh);
   gh.tokens.set('ghp_mallory_token', 'mallory');
   gemini = new FakeGemini();

@@ -34,7 +34,7 @@ interface AmConfig {
 }
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   gemini = new FakeGemini();
   target = await startMetricsTarget();
   await Promise.all([gh.start(), gemini.start()]);

@@ -58,7 +58,7 @@ afterAll(async () => {
 beforeEach(async () => {
   gemini.reset();
   await gh?.stop();
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
 });
 

@@ -55,7 +55,7 @@ afterAll(async () => {
 beforeEach(async () => {
   gemini.reset();
   await gh?.stop();
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerCommitHandlers(gh);
   await gh.start();
   addCommit(gh, 'octo-org', 'iris', {
@@ -179,7 +179,7 @@ describe('alert-to-issue: prompt injection through alert text', () => {
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const { c, i } = next;
-        const own = new FakeGitHub();
+        const own = new FakeGitHub({ repos: ['octo-org/iris'] });
         await own.start();
         try {
           const body = notification({

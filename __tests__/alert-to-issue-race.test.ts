@@ -10,7 +10,7 @@ import { notification } from './helpers/alert-fixtures.js';
 
 let gh: FakeGitHub;
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
 });
 afterAll(async () => {

@@ -16,7 +16,7 @@ import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 let gh: FakeGitHub;
 
 beforeEach(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerCommitHandlers(gh);
   await gh.start();
 });
@@ -41,13 +41,15 @@ beforeEach(() => {
   calls.length = 0;
 });
 const lastCalls = (): string[] => calls.at(-1) ?? [];
+/** A lookup of the group's issues: the label-filtered and the newest issues, listed at once. */
+const LIST = ['issues/list-for-repo', 'issues/list-for-repo'];
 const comments = (n: number): string[] =>
   repo()
     .comments.filter((c) => c.issue_number === n)
     .map((c) => c.body);
 
 describe('alert-to-issue: one issue per alert group', () => {
-  it('creates the issue with labels and a deterministic summary that says so, in 3 API calls', async () => {
+  it('creates the issue with labels and a deterministic summary that says so, in 3 steps (5 API calls)', async () => {
     const res = await deliver(notification());
     expect(res.errors).toEqual([]);
     expect(res.code).toBe(0);
@@ -67,8 +69,8 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(issue.body).toContain('Deterministic summary');
     expect(issue.body).toContain('no Gemini API key was given');
     expect(issue.body).toContain('| 🔥 firing |');
-    expect(lastCalls()).toEqual(['issues/list-for-repo', 'issues/create', 'issues/list-for-repo']);
-    const list = gh.calls('issues/list-for-repo')[0]!;
+    expect(lastCalls()).toEqual([...LIST, 'issues/create', ...LIST]);
+    const list = gh.calls('issues/list-for-repo').find((c) => c.query.labels)!;
     expect(list.query).toMatchObject({
       state: 'all',
       labels: labels.find((l) => l.startsWith('alert-group:')),
@@ -90,7 +92,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     const again = await deliver(first);
     expect(again.outputs.action).toBe('skipped');
     expect(again.outputs['issue-number']).toBe('1');
-    expect(lastCalls()).toEqual(['issues/list-for-repo']);
+    expect(lastCalls()).toEqual([...LIST]);
     expect(comments(1)).toHaveLength(0);
 
     const body = repo().issue(1)!.body;
@@ -99,7 +101,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(commented.outputs.action).toBe('commented');
     // Posted, then listed again: a lower comment with the same marker would win over this one.
     expect(lastCalls()).toEqual([
-      'issues/list-for-repo',
+      ...LIST,
       'issues/list-comments',
       'issues/create-comment',
       'issues/list-comments',
@@ -111,7 +113,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(repo().issue(1)!.body).toBe(body);
     // Redelivery of the second notification is recognised by its comment.
     expect((await deliver(more)).outputs.action).toBe('skipped');
-    expect(lastCalls()).toEqual(['issues/list-for-repo', 'issues/list-comments']);
+    expect(lastCalls()).toEqual([...LIST, 'issues/list-comments']);
 
     const resolved = notification({
       status: 'resolved',
@@ -120,7 +122,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     const closed = await deliver(resolved);
     expect(closed.outputs.action).toBe('closed');
     expect(lastCalls()).toEqual([
-      ...['issues/list-for-repo', 'issues/list-comments', 'issues/create-comment', 'issues/list-comments'],
+      ...[...LIST, 'issues/list-comments', 'issues/create-comment', 'issues/list-comments'],
       'issues/update',
     ]);
     expect(gh.calls('issues/update').at(-1)!.body).toEqual({ state: 'closed', state_reason: 'completed' });
@@ -139,7 +141,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(reopened.outputs.action).toBe('reopened');
     expect(repo().issue(1)!.state).toBe('open');
     expect(lastCalls()).toEqual([
-      ...['issues/list-for-repo', 'issues/list-comments', 'issues/create-comment', 'issues/list-comments'],
+      ...[...LIST, 'issues/list-comments', 'issues/create-comment', 'issues/list-comments'],
       'issues/update',
     ]);
     expect(comments(1).at(-1)).toContain('reopened');
@@ -152,12 +154,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(late.outputs.action).toBe('created');
     expect(late.outputs['issue-number']).toBe('2');
     // The closed issue's comments are read first: a redelivery of its reopening is not new.
-    expect(lastCalls()).toEqual([
-      'issues/list-for-repo',
-      'issues/list-comments',
-      'issues/create',
-      'issues/list-for-repo',
-    ]);
+    expect(lastCalls()).toEqual([...LIST, 'issues/list-comments', 'issues/create', ...LIST]);
     expect(repo().issue(2)!.body).toContain('Follows #1');
     expect(repo().issue(1)!.state).toBe('closed');
   });
@@ -174,7 +171,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     expect(res.errors).toEqual([]);
     expect(res.outputs).toMatchObject({ action: 'skipped', 'issue-number': '1' });
     expect(lastCalls()).toEqual([
-      'issues/list-for-repo',
+      ...LIST,
       'issues/list-comments',
       'issues/create-comment',
       'issues/list-comments',
@@ -354,12 +351,7 @@ describe('alert-to-issue: one issue per alert group', () => {
     addCommit(gh, 'octo-org', 'iris', { message: 'Raise replicas', files: ['deploy/iris/deployment.yaml'] });
     const res = await deliver(notification(), { inputs: { 'gitops-path': 'deploy/' } });
     expect(res.outputs.action).toBe('created');
-    expect(lastCalls().sort()).toEqual([
-      'issues/create',
-      'issues/list-for-repo',
-      'issues/list-for-repo',
-      'repos/list-commits',
-    ]);
+    expect(lastCalls().sort()).toEqual(['issues/create', ...LIST, ...LIST, 'repos/list-commits']);
     const body = repo().issue(1)!.body!;
     expect(body).toContain('Raise replicas');
     expect(body).toContain('Bump iris to v3');

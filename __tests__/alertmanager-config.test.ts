@@ -98,7 +98,7 @@ describe('platform/alertmanager/alertmanager-direct.yml (payload: template, Aler
       client_payload: unknown;
     };
     expect(rendered.event_type).toBe('alertmanager');
-    const gh = new FakeGitHub();
+    const gh = new FakeGitHub({ repos: ['octo-org/iris'] });
     await gh.start();
     try {
       const res = await runAction('alert-to-issue', {
@@ -138,7 +138,7 @@ describe('platform/alertmanager/alertmanager-direct.yml (payload: template, Aler
       });
       expect(res.stderr).toBe('');
       const rendered = JSON.parse(res.stdout) as { event_type: string; client_payload: unknown };
-      const gh = new FakeGitHub();
+      const gh = new FakeGitHub({ repos: ['octo-org/iris'] });
       await gh.start();
       try {
         const run = await runAction('alert-to-issue', {

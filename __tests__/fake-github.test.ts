@@ -1,6 +1,10 @@
 /** The fake must reject what GitHub rejects, or tests against it prove nothing. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeGitHub } from './helpers/fake-github/server.js';
+import { OpenApi } from './helpers/fake-github/openapi.js';
+import { registerPullHandlers } from './helpers/fake-github/pulls.js';
+import { pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
+import { registerCommitHandlers } from './helpers/fake-github/commits.js';
 
 let gh: FakeGitHub;
 const auth = {
@@ -10,7 +14,7 @@ const auth = {
 };
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['o/r'] });
   await gh.start();
 });
 afterAll(() => gh.stop());
@@ -75,9 +79,241 @@ describe('fake GitHub validates against @octokit/openapi', () => {
     expect((await call('GET', '/repos/o/r/actions/runs')).status).toBe(501);
   });
 
+  it("plays rate limits, 5xx bursts, dropped labels and list lag with GitHub's headers and bodies", async () => {
+    gh.rateLimit({ operationId: 'issues/get', resetIn: 60 });
+    const primary = await call('GET', '/repos/o/r/issues/1');
+    expect(primary.status).toBe(403);
+    expect(primary.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(primary.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+    expect(((await primary.json()) as { message: string }).message).toMatch(/^API rate limit exceeded/);
+    gh.secondaryRateLimit({ status: 429, retryAfter: 7, operationId: 'issues/get' });
+    const secondary = await call('GET', '/repos/o/r/issues/1');
+    expect([secondary.status, secondary.headers.get('retry-after')]).toEqual([429, '7']);
+    expect(((await secondary.json()) as { message: string }).message).toMatch(/secondary rate limit/);
+    gh.serverErrors({ operationId: 'issues/get', times: 2 });
+    const burst = [];
+    for (let i = 0; i < 3; i++) burst.push((await call('GET', '/repos/o/r/issues/1')).status);
+    expect(burst).toEqual([502, 502, 200]);
+
+    gh.dropLabelsOnCreate = true;
+    const dropped = (await (
+      await call('POST', '/repos/o/r/issues', { title: 'l', labels: ['lag'] })
+    ).json()) as {
+      number: number;
+      labels: unknown[];
+    };
+    expect(dropped.labels).toEqual([]);
+    gh.dropLabelsOnCreate = false;
+    gh.listLagMs = 60_000;
+    const lagging = (await (
+      await call('POST', '/repos/o/r/issues', { title: 'l', labels: ['lag'] })
+    ).json()) as {
+      number: number;
+    };
+    const listed = async (q: string) =>
+      ((await (await call('GET', `/repos/o/r/issues?${q}`)).json()) as { number: number }[]).map(
+        (i) => i.number,
+      );
+    expect(await listed('labels=lag')).toEqual([]);
+    expect(await listed('state=all')).toContain(lagging.number);
+    gh.listLagMs = 0;
+    expect(await listed('labels=lag')).toEqual([lagging.number]);
+  });
+
   it('injects faults once', async () => {
     gh.fail({ status: 502, operationId: 'issues/get' });
     expect((await call('GET', '/repos/o/r/issues/1')).status).toBe(502);
     expect((await call('GET', '/repos/o/r/issues/1')).status).toBe(200);
+  });
+});
+
+describe('fake GitHub checks its own responses against @octokit/openapi', () => {
+  const api = OpenApi.load();
+  const every = (() => {
+    const all = new FakeGitHub();
+    registerPullHandlers(all);
+    registerReviewHandlers(all);
+    registerCommitHandlers(all);
+    // Operations answered with no body (204) have no example to check.
+    return all.operations().filter((id) => api.operation(id)!.examples.some((e) => e.status < 300));
+  })();
+
+  it('records an invented, incomplete response and fails stop()', async () => {
+    const own = new FakeGitHub();
+    own.createRepo('o/r');
+    own.on('issues/get', () => ({ status: 200, body: { id: 1, number: 1, title: 'no urls, no user' } }));
+    own.on('issues/list-labels-for-repo', () => ({ status: 201, body: [] }));
+    own.on('issues/create-label', () => ({ status: 422, body: { message: 'Validation Failed' } }));
+    await own.start();
+    const at = (path: string, method = 'GET', body?: unknown) =>
+      fetch(own.url + path, {
+        method,
+        headers: auth,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await at('/repos/o/r/issues/1')).status).toBe(200);
+    expect((await at('/repos/o/r/labels')).status).toBe(201);
+    expect((await at('/repos/o/r/labels', 'POST', { name: 'x' })).status).toBe(422);
+    const seen = own.violations.join('\n');
+    expect(seen).toMatch(/issues\/get 200: .*required property 'assignee'/);
+    expect(seen).toMatch(/issues\/list-labels-for-repo 201: status not documented/);
+    expect(seen).toMatch(/issues\/create-label 422: .*documentation_url/);
+    await expect(own.stop()).rejects.toThrow(/sent 4 response\(s\) GitHub would not/);
+  });
+
+  // The description's own examples are bodies recorded from GitHub; two of them predate a required
+  // field the description added since. Each drift is pinned so that a newer @octokit/openapi shows it.
+  const drift: Record<string, RegExp> = {
+    'repos/get': /required property 'language'/,
+    'pulls/get': /requested_teams\/0 must have required property 'type'/,
+    'pulls/list': /requested_teams\/0 must have required property 'type'/,
+    'pulls/create': /requested_teams\/0 must have required property 'type'/,
+    'pulls/update': /requested_teams\/0 must have required property 'type'/,
+  };
+
+  it.each(every)("GitHub's own examples of %s pass, and fail without a required field", (id) => {
+    const op = api.operation(id)!;
+    const examples = op.examples.filter((e) => e.status < 300 && e.value !== undefined);
+    for (const ex of examples) {
+      const problems = api.checkResponse(op, ex.status, ex.value);
+      if (drift[id]) expect(problems.join()).toMatch(drift[id]);
+      else expect(problems).toEqual([]);
+      const one = (Array.isArray(ex.value) ? ex.value[0] : ex.value) as Record<string, unknown>;
+      // Every object the fake serves requires its id, sha or url.
+      const required = ['id', 'sha', 'url'].find((k) => k in one)!;
+      const broken = structuredClone(one);
+      delete broken[required];
+      const invented = Array.isArray(ex.value) ? [broken] : broken;
+      expect(api.checkResponse(op, ex.status, invented).join()).toMatch(
+        new RegExp(`required property '${required}'`),
+      );
+    }
+  });
+});
+
+describe("fake GitHub applies GitHub's limits on update and on review comments", () => {
+  const TWO_HUNKS = '@@ -1,3 +1,4 @@\n a\n+b\n c\n d\n@@ -20,3 +21,3 @@\n x\n-y\n+z\n w';
+  let own: FakeGitHub;
+  beforeAll(async () => {
+    own = new FakeGitHub();
+    registerReviewHandlers(own);
+    await own.start();
+  });
+  afterAll(() => own.stop());
+  const at = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(own.url + path, { method, headers: auth, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  it('refuses a title over 256 or a body over 65,536 characters on update, with a 422 shaped as GitHub sends it', async () => {
+    own.createRepo('octo-org/iris');
+    const { body: issue } = await at('POST', '/repos/octo-org/iris/issues', { title: 'ok' });
+    const long = await at('PATCH', `/repos/octo-org/iris/issues/${issue.number}`, { title: 'x'.repeat(257) });
+    expect(long.status).toBe(422);
+    expect(long.body).toEqual({
+      message: 'Validation Failed',
+      errors: [{ resource: 'Issue', field: 'title', code: 'custom', message: expect.stringMatching(/256/) }],
+      documentation_url: expect.stringMatching(/^https:\/\/docs\.github\.com\//),
+      status: '422',
+    });
+    const big = await at('PATCH', `/repos/octo-org/iris/issues/${issue.number}`, { body: 'x'.repeat(65537) });
+    expect(big.body.errors).toEqual([expect.objectContaining({ resource: 'Issue', field: 'body' })]);
+    const fits = await at('PATCH', `/repos/octo-org/iris/issues/${issue.number}`, {
+      body: 'é'.repeat(65536),
+    });
+    expect(fits.status).toBe(200);
+    const { body: comment } = await at('POST', `/repos/octo-org/iris/issues/${issue.number}/comments`, {
+      body: 'c',
+    });
+    const bigComment = await at('PATCH', `/repos/octo-org/iris/issues/comments/${comment.id}`, {
+      body: 'x'.repeat(65537),
+    });
+    expect(bigComment.status).toBe(422);
+    expect(bigComment.body.errors[0]).toMatchObject({
+      resource: 'IssueComment',
+      field: 'body',
+      code: 'custom',
+    });
+    expect((await at('GET', `/repos/octo-org/iris/issues/${issue.number}/comments`)).body[0].body).toBe('c');
+  });
+
+  it('takes a multi-line comment only inside one hunk with start_line before line, and sides LEFT/RIGHT only', async () => {
+    const pr = seedPull(own, { headSha: 'c'.repeat(40), files: [pullFile('m.py', TWO_HUNKS)] });
+    const review = (comment: Record<string, unknown>) =>
+      at('POST', `/repos/octo-org/iris/pulls/${pr.number}/reviews`, {
+        event: 'COMMENT',
+        body: 'r',
+        comments: [{ path: 'm.py', body: 'c', ...comment }],
+      });
+    const refused = async (comment: Record<string, unknown>) => {
+      const res = await review(comment);
+      expect(res.status).toBe(422);
+      return res.body.errors as string[];
+    };
+    expect(await refused({ start_line: 2, line: 22, side: 'RIGHT' })).toEqual([
+      'Pull request review thread start line must be part of the same hunk as the line.',
+    ]);
+    expect(await refused({ start_line: 4, line: 2, side: 'RIGHT' })).toEqual([
+      'Pull request review thread start line must precede the end line.',
+    ]);
+    expect(await refused({ start_line: 2, line: 2 })).toHaveLength(1);
+    expect(await refused({ line: 2, side: 'right' })).toEqual([
+      expect.stringMatching(/side must be LEFT or RIGHT/),
+    ]);
+    expect(await refused({ line: 2, start_line: 1, start_side: 'BOTH' })).toHaveLength(1);
+    expect((await review({ start_line: 21, line: 23, side: 'RIGHT' })).status).toBe(200);
+    expect((await review({ start_line: 20, start_side: 'LEFT', line: 22, side: 'RIGHT' })).status).toBe(200);
+    const listed = await at('GET', `/repos/octo-org/iris/pulls/${pr.number}/comments`);
+    expect(listed.body.map((c: { start_line: number; line: number }) => [c.start_line, c.line])).toEqual([
+      [21, 23],
+      [20, 22],
+    ]);
+    expect(listed.body[0].diff_hunk).toMatch(/^@@ -20,3 \+21,3 @@/);
+  });
+});
+
+describe('fake GitHub answers for repositories as GitHub does', () => {
+  it('answers 404 for a repository no test created, and limits a token to its repositories', async () => {
+    const own = new FakeGitHub({ repos: ['octo-org/iris', 'octo-org/public'] });
+    own.createRepo('octo-org/secret', { private: true });
+    own.grant('ghs_iris_only', 'github-actions[bot]', { repos: ['octo-org/iris'] });
+    own.grant('ghs_read_only', 'github-actions[bot]', { write: false });
+    await own.start();
+    try {
+      const at = (method: string, path: string, token = 'ghs_test_token', body?: unknown) =>
+        fetch(own.url + path, {
+          method,
+          headers: { ...auth, authorization: `token ${token}` },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }).then(async (r) => ({
+          status: r.status,
+          message: ((await r.json()) as { message: string }).message,
+        }));
+      expect(await at('GET', '/repos/octo-org/nowhere/issues')).toEqual({
+        status: 404,
+        message: 'Not Found',
+      });
+      expect((await at('POST', '/repos/octo-org/nowhere/issues', undefined, { title: 't' })).status).toBe(
+        404,
+      );
+      expect((await at('POST', '/repos/octo-org/iris/issues', 'ghs_iris_only', { title: 't' })).status).toBe(
+        201,
+      );
+      // Outside its list: a public repository reads but refuses writes; a private one does not exist.
+      expect((await at('GET', '/repos/octo-org/public/issues', 'ghs_iris_only')).status).toBe(200);
+      expect(await at('POST', '/repos/octo-org/public/issues', 'ghs_iris_only', { title: 't' })).toEqual({
+        status: 403,
+        message: 'Resource not accessible by integration',
+      });
+      expect((await at('GET', '/repos/octo-org/secret/issues', 'ghs_iris_only')).status).toBe(404);
+      expect((await at('GET', '/repos/octo-org/secret/issues')).status).toBe(200);
+      expect(
+        (await at('PATCH', '/repos/octo-org/iris/issues/1', 'ghs_read_only', { state: 'closed' })).status,
+      ).toBe(403);
+      expect(own.state.repo('octo-org', 'iris')!.issue(1)!.state).toBe('open');
+      expect(own.state.repo('octo-org', 'nowhere')).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -28,7 +28,7 @@ let origin: Origin;
 
 beforeAll(async () => {
   origin = makeOrigin(files);
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/gitops'] });
   registerPullHandlers(gh, { gitDir: origin.bare });
   await gh.start();
 });
@@ -168,7 +168,14 @@ describe('fake GitHub pulls handlers', () => {
       base: 'main',
     });
     expect(dup.status).toBe(422);
-    expect(((await dup.json()) as { message: string }).message).toMatch(/A pull request already exists/);
+    // GitHub's shape: the reason is in errors[].message, the message is 'Validation Failed'.
+    const dupBody = (await dup.json()) as {
+      message: string;
+      errors: { resource: string; message: string }[];
+    };
+    expect(dupBody.message).toBe('Validation Failed');
+    expect(dupBody.errors[0]).toMatchObject({ resource: 'PullRequest', code: 'custom' });
+    expect(dupBody.errors[0]!.message).toMatch(/^A pull request already exists for octo-org:/);
     const noTitle = await call('POST', '/repos/octo-org/gitops/pulls', { head: open.head.ref, base: 'main' });
     expect(noTitle.status).toBe(422);
     const badState = await call('GET', '/repos/octo-org/gitops/pulls?state=merged');

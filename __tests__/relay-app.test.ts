@@ -36,7 +36,7 @@ function verifyJwt(jwt: string): Record<string, unknown> | undefined {
 }
 
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
   gh.tokens.set(tokens[0]!, 'mlops-relay[bot]');
   gh.tokens.set(tokens[1]!, 'mlops-relay[bot]');

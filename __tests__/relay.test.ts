@@ -17,7 +17,7 @@ let gh: FakeGitHub;
 let relay: RelayProcess | undefined;
 
 beforeEach(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
 });
 afterEach(async () => {
@@ -211,8 +211,8 @@ describe('relay: requests from Alertmanager', () => {
 describe('relay: delivery to GitHub', () => {
   it('retries 5xx and 429 honouring retry-after, then delivers once', async () => {
     const r = await start();
-    gh.fail({ status: 502, operationId: 'repos/create-dispatch-event', times: 2 });
-    gh.fail({ status: 429, operationId: 'repos/create-dispatch-event', headers: { 'retry-after': '1' } });
+    gh.serverErrors({ operationId: 'repos/create-dispatch-event', times: 2 });
+    gh.secondaryRateLimit({ status: 429, operationId: 'repos/create-dispatch-event', retryAfter: 1 });
     const res = await r.post(notification());
     expect(res.status).toBe(200);
     expect(gh.calls('repos/create-dispatch-event').map((c) => c.status)).toEqual([502, 502, 429, 204]);
@@ -223,33 +223,20 @@ describe('relay: delivery to GitHub', () => {
 
   it('waits for x-ratelimit-reset on a primary rate limit and for retry-after on a secondary one', async () => {
     const r = await start();
-    const reset = String(Math.floor(Date.now() / 1000) + 1);
-    gh.fail({
-      status: 403,
-      operationId: 'repos/create-dispatch-event',
-      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
-      body: { message: 'API rate limit exceeded for installation ID 1.' },
-    });
+    gh.rateLimit({ operationId: 'repos/create-dispatch-event', resetIn: 1 });
     expect((await r.post(notification())).status).toBe(200);
     const first = gh.calls('repos/create-dispatch-event');
     expect(first.map((c) => c.status)).toEqual([403, 204]);
     // The retry came after the reset time GitHub gave.
     expect(gh.requests.indexOf(first[1]!)).toBeGreaterThan(gh.requests.indexOf(first[0]!));
-    gh.fail({
-      status: 403,
-      operationId: 'repos/create-dispatch-event',
-      headers: { 'retry-after': '1' },
-      body: {
-        message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
-      },
-    });
+    gh.secondaryRateLimit({ operationId: 'repos/create-dispatch-event', retryAfter: 1 });
     expect((await r.post(notification({ groupLabels: { alertname: 'B' } }))).status).toBe(200);
     expect(gh.calls('repos/create-dispatch-event').map((c) => c.status)).toEqual([403, 204, 403, 204]);
   });
 
   it('answers 5xx when delivery finally fails, so Alertmanager retries, and never loses the notification', async () => {
     const r = await start({ RELAY_DISPATCH_ATTEMPTS: '3', RELAY_RETRY_BUDGET: '5s' });
-    gh.fail({ status: 500, operationId: 'repos/create-dispatch-event', times: 3 });
+    gh.serverErrors({ status: 500, operationId: 'repos/create-dispatch-event', times: 3 });
     const failed = await r.post(notification());
     expect(failed.status).toBe(502);
     expect(gh.calls('repos/create-dispatch-event')).toHaveLength(3);
@@ -261,13 +248,7 @@ describe('relay: delivery to GitHub', () => {
 
   it('answers 503 with Retry-After at once when GitHub asks for a wait beyond the retry budget, and stops calling it', async () => {
     const r = await start({ RELAY_RETRY_BUDGET: '2s' });
-    const reset = Math.floor(Date.now() / 1000) + 3600;
-    gh.fail({
-      status: 403,
-      operationId: 'repos/create-dispatch-event',
-      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) },
-      body: { message: 'API rate limit exceeded' },
-    });
+    gh.rateLimit({ operationId: 'repos/create-dispatch-event', resetIn: 3600 });
     const res = await r.post(notification());
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(3000);
@@ -321,7 +302,7 @@ describe('relay: delivery to GitHub', () => {
     expect(r.output()).not.toContain('ghs_revoked_token_123');
     await r.stop('SIGKILL');
 
-    gh.state.strictRepos = true;
+    // A repository the fake was not told about answers 404, as on GitHub.
     const missing = await start({ GITHUB_REPOSITORY: 'octo-org/missing' });
     const res404 = await missing.post(notification());
     expect(res404.status).toBe(502);

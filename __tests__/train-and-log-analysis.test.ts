@@ -101,19 +101,16 @@ let prNumber: number;
 
 beforeAll(async () => {
   gemini = new FakeGemini();
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   [mlflow] = await Promise.all([startMlflow(), gemini.start(), gh.start()]);
   rest = new MlflowRest(mlflow.url);
-  const res = await fetch(`${gh.url}/repos/octo-org/iris/issues`, {
-    method: 'POST',
-    headers: { authorization: `token ${GH_TOKEN}`, 'user-agent': 'test', 'content-type': 'application/json' },
-    body: JSON.stringify({ title: 'Tune the learning rate' }),
-  });
-  prNumber = ((await res.json()) as { number: number }).number;
-  gh.state.repo('octo-org', 'iris')!.issue(prNumber)!.pull_request = {
-    url: `${gh.url}/repos/octo-org/iris/pulls/${prNumber}`,
-    html_url: `https://github.com/octo-org/iris/pull/${prNumber}`,
-  };
+  // A pull request is an issue with `pull_request` links: the PR comment goes through the issues API.
+  prNumber = gh.createRepo('octo-org/iris').addIssue(gh.state, gh.url, {
+    title: 'Tune the learning rate',
+    user: gh.state.user('contributor'),
+    pull: true,
+    nodePrefix: 'PR',
+  }).number;
 }, 120_000);
 
 afterAll(async () => {

@@ -25,25 +25,20 @@ let gh: FakeGitHub;
 let prNumber: number;
 
 beforeAll(async () => {
-  [mlflow, gh] = await Promise.all([startMlflow(), Promise.resolve(new FakeGitHub())]);
+  [mlflow, gh] = await Promise.all([
+    startMlflow(),
+    Promise.resolve(new FakeGitHub({ repos: ['octo-org/iris'] })),
+  ]);
   await gh.start();
   rest = new MlflowRest(mlflow.url);
   // The pull request the later runs report on (PRs are issues to the comments API).
-  const res = await fetch(`${gh.url}/repos/octo-org/iris/issues`, {
-    method: 'POST',
-    headers: {
-      authorization: 'token ghs_test_token',
-      'user-agent': 'test',
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify({ title: 'Tune the forest' }),
-  });
-  prNumber = ((await res.json()) as { number: number }).number;
-  const issue = gh.state.repo('octo-org', 'iris')!.issue(prNumber)!;
-  issue.pull_request = {
-    url: `${gh.url}/repos/octo-org/iris/pulls/${prNumber}`,
-    html_url: `https://github.com/octo-org/iris/pull/${prNumber}`,
-  };
+  // A pull request is an issue with `pull_request` links: the PR comment goes through the issues API.
+  prNumber = gh.createRepo('octo-org/iris').addIssue(gh.state, gh.url, {
+    title: 'Tune the forest',
+    user: gh.state.user('contributor'),
+    pull: true,
+    nodePrefix: 'PR',
+  }).number;
 }, 120_000);
 
 afterAll(async () => {

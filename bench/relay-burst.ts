@@ -43,7 +43,7 @@ const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function burst(): Promise<Record<string, number>> {
-  const gh = new FakeGitHub();
+  const gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
   // Logs at info, as deployed: one JSON line per delivery.
   const relay = await startRelay({ GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_test_token' });
@@ -155,7 +155,7 @@ interface CallCount {
 }
 
 async function apiCalls(): Promise<CallCount[]> {
-  const gh = new FakeGitHub();
+  const gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   registerCommitHandlers(gh);
   await gh.start();
   addCommit(gh, 'octo-org', 'iris', { message: 'Deploy iris v2', files: ['deploy/iris/kustomization.yaml'] });

@@ -1,7 +1,8 @@
 /**
  * One issue per alert group, found without the Search API (rate limited and eventually
- * consistent): the issues list filtered by the group label is read from the primary store, so
- * an issue created a moment ago is already there.
+ * consistent): the issues list filtered by the group label, and at the same time the newest
+ * issues unfiltered, since the label filter can lag behind a write by seconds (an issue created
+ * a moment ago is among the newest, not yet among the labelled).
  *
  * Each notification is recorded once per issue, by GitHub itself rather than by a body that
  * concurrent runs would overwrite: the issue's body records the notification that opened it (it
@@ -12,7 +13,8 @@
  * deletes its own and does nothing more. So of any number of concurrent copies of a notification
  * exactly one keeps its comment and only that one closes or reopens the issue.
  *
- * Calls per run: a redelivery of the notification that opened the issue = list (1), of a later
+ * Calls per run (a list is the two listings above, made at once, counted as one here): a
+ * redelivery of the notification that opened the issue = list (1), of a later
  * one = list + comments (2); firing on an open issue = list + comments + comment + comments (4);
  * resolved or reopened = the same + update (5); a new issue = list + create + list again (3), with
  * one more to read the comments of the group's closed issue if there is one, and one commit
@@ -77,14 +79,15 @@ export function optedOut(n: Notification): boolean {
 }
 
 export async function listGroup(octokit: Octokit, repo: Repo, group: GroupId): Promise<GroupIssue[]> {
-  const { data } = await octokit.rest.issues.listForRepo({
-    ...repo,
-    labels: group.label,
-    state: 'all',
-    sort: 'created',
-    direction: 'desc',
-    per_page: 100,
-  });
+  const query = { ...repo, state: 'all', sort: 'created', direction: 'desc', per_page: 100 } as const;
+  // The label filter can lag behind a write by seconds (an issue created or labelled a moment ago
+  // is missing from it); the newest issues, unfiltered, do not: both lists, read at once, miss
+  // neither an old issue of the group nor a new one.
+  const [labelled, newest] = await Promise.all([
+    octokit.rest.issues.listForRepo({ ...query, labels: group.label }),
+    octokit.rest.issues.listForRepo(query),
+  ]);
+  const data = [...new Map([...labelled.data, ...newest.data].map((i) => [i.number, i])).values()];
   // The short label could in theory collide, and anyone can add a label by hand: the full id
   // in the body's marker decides.
   return data

@@ -10,7 +10,7 @@ export const FAKE_REPOSITORY = 'octo-org/iris';
 export const FAKE_TOKEN = 'ghs_test_token';
 
 export async function startFakeGitHub(): Promise<FakeGitHub> {
-  const github = new FakeGitHub();
+  const github = new FakeGitHub({ repos: [FAKE_REPOSITORY] });
   await github.start();
   return github;
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FakeGitHub, HandlerContext } from './server.js';
 import { HttpStatus, paginate } from './server.js';
+import * as resources from './resources.js';
 
 export interface FakeCommit {
   sha: string;
@@ -37,6 +38,7 @@ export function addCommit(
   repo: string,
   c: { message: string; files: string[]; login?: string; date?: string },
 ): FakeCommit {
+  gh.createRepo(`${owner}/${repo}`); // seeding history creates the repository
   const list = historyOf(gh, owner, repo);
   const login = c.login ?? 'octocat';
   const commit: FakeCommit = {
@@ -60,45 +62,13 @@ const touches = (c: FakeCommit, path: string): boolean => {
 };
 
 function view(ctx: HandlerContext, owner: string, repo: string, c: FakeCommit, parent?: FakeCommit): unknown {
-  const api = `${ctx.baseUrl}/repos/${owner}/${repo}`;
-  const user = ctx.state.user(c.login);
+  const body = resources.commit(
+    ctx.state,
+    { fullName: `${owner}/${repo}` },
+    { sha: c.sha, message: c.message, parents: parent ? [parent.sha] : [], login: c.login, date: c.date },
+  ) as { commit: { author: object; committer: object } };
   const person = { name: c.name, email: c.email, date: c.date };
-  return {
-    sha: c.sha,
-    node_id: `C_${c.sha.slice(0, 16)}`,
-    commit: {
-      author: person,
-      committer: person,
-      message: c.message,
-      tree: {
-        sha: createHash('sha1').update(`tree${c.sha}`).digest('hex'),
-        url: `${api}/git/trees/${c.sha}`,
-      },
-      url: `${api}/git/commits/${c.sha}`,
-      comment_count: 0,
-      verification: {
-        verified: false,
-        reason: 'unsigned',
-        signature: null,
-        payload: null,
-        verified_at: null,
-      },
-    },
-    url: `${api}/commits/${c.sha}`,
-    html_url: `https://github.com/${owner}/${repo}/commit/${c.sha}`,
-    comments_url: `${api}/commits/${c.sha}/comments`,
-    author: user,
-    committer: user,
-    parents: parent
-      ? [
-          {
-            sha: parent.sha,
-            url: `${api}/commits/${parent.sha}`,
-            html_url: `https://github.com/${owner}/${repo}/commit/${parent.sha}`,
-          },
-        ]
-      : [],
-  };
+  return { ...body, commit: { ...body.commit, author: person, committer: person } };
 }
 
 export function registerCommitHandlers(gh: FakeGitHub): FakeGitHub {

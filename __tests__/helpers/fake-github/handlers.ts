@@ -4,10 +4,14 @@
  * headers, and a missing repository or issue is 404.
  */
 import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
-import { HttpStatus, paginate } from './server.js';
-import type { Comment, Issue, Label, RepoState } from './state.js';
+import { HttpStatus, invalid, paginate } from './server.js';
+import * as resources from './resources.js';
+import type { Issue, Label, RepoState } from './state.js';
 
 const now = (): string => new Date().toISOString();
+
+/** When each issue's labels last changed, for the list lag (not part of what the API serves). */
+const labelledAt = new WeakMap<Issue, number>();
 
 function repoOf(ctx: HandlerContext): RepoState {
   const repo = ctx.state.repo(ctx.params.owner!, ctx.params.repo!);
@@ -26,17 +30,13 @@ export function labelFor(ctx: HandlerContext, repo: RepoState, name: string, col
   let label = repo.labels.get(key);
   if (!label) {
     if (name.length > 50)
-      throw new HttpStatus(422, `Validation Failed: label name '${name}' is too long (max 50)`);
-    const id = ctx.state.nextId();
-    label = {
-      id,
-      node_id: `LA_${id}`,
-      url: `${ctx.baseUrl}/repos/${repo.fullName}/labels/${encodeURIComponent(name)}`,
-      name,
-      color,
-      description: null,
-      default: false,
-    };
+      throw invalid({
+        resource: 'Label',
+        field: 'name',
+        code: 'custom',
+        message: 'name is too long (maximum is 50 characters)',
+      });
+    label = resources.label(ctx.state, repo, ctx.state.nextId(), name, color);
     repo.labels.set(key, label);
   }
   return label;
@@ -47,8 +47,32 @@ const labelNames = (labels: unknown[] | undefined): string[] =>
     .map((l) => (typeof l === 'string' ? l : String((l as { name?: string }).name ?? '')))
     .filter(Boolean);
 
-export function commentView(c: Comment): Comment {
-  return c;
+export const commentView = resources.commentView;
+
+/** GitHub's limits on an issue's (or pull request's) title and body, on create and update alike. */
+export function checkIssueText(resource: string, b: { title?: unknown; body?: unknown }): void {
+  if (b.title !== undefined) {
+    const title = String(b.title);
+    if (title.trim() === '') throw invalid({ resource, field: 'title', code: 'missing_field' });
+    if ([...title].length > 256)
+      throw invalid({
+        resource,
+        field: 'title',
+        code: 'custom',
+        message: 'title is too long (maximum is 256 characters)',
+      });
+  }
+  if (typeof b.body === 'string') checkBody(resource, b.body);
+}
+
+function checkBody(resource: string, body: string): void {
+  if ([...body].length > 65536)
+    throw invalid({
+      resource,
+      field: 'body',
+      code: 'custom',
+      message: 'body is too long (maximum is 65536 characters)',
+    });
 }
 
 /** POST /repos/{owner}/{repo}/issues/{issue_number}/comments (exported so a test can simulate a racer). */
@@ -56,61 +80,35 @@ export function createComment(ctx: HandlerContext): HandlerResult {
   const repo = repoOf(ctx);
   const issue = issueOf(ctx, repo);
   const body = String(ctx.body.body);
-  if (body.length > 65536)
-    throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
-  const id = ctx.state.nextId();
-  const comment: Comment = {
-    id,
-    node_id: `IC_${id}`,
-    issue_number: issue.number,
-    body,
-    user: ctx.state.user(ctx.login),
-    created_at: now(),
-    updated_at: now(),
-    html_url: `${issue.html_url}#issuecomment-${id}`,
-    url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/comments/${id}`,
-    issue_url: issue.url,
-    author_association: 'NONE',
-  };
+  checkBody('IssueComment', body);
+  const comment = resources.comment(ctx.state, repo, issue, ctx.state.nextId(), body, ctx.login);
   repo.comments.push(comment);
   issue.comments++;
   issue.updated_at = now();
-  return { status: 201, body: comment };
+  return { status: 201, body: commentView(comment) };
 }
 
 export function registerDefaultHandlers(gh: FakeGitHub): void {
   gh.on('repos/get', (ctx) => {
-    const repo = repoOf(ctx);
-    return {
-      status: 200,
-      body: {
-        id: 1,
-        name: repo.name,
-        full_name: repo.fullName,
-        owner: ctx.state.user(repo.owner),
-        private: repo.private,
-        default_branch: repo.default_branch,
-        html_url: `https://github.com/${repo.fullName}`,
-      },
-    };
+    return { status: 200, body: resources.fullRepository(ctx.state, repoOf(ctx)) };
   });
 
   gh.on('issues/create', (ctx) => {
     const repo = repoOf(ctx);
     const title = String(ctx.body.title);
-    if (title.trim() === '') throw new HttpStatus(422, 'Validation Failed: title is missing');
-    if (title.length > 256)
-      throw new HttpStatus(422, 'Validation Failed: title is too long (maximum is 256 characters)');
-    if (typeof ctx.body.body === 'string' && ctx.body.body.length > 65536) {
-      throw new HttpStatus(422, 'Validation Failed: body is too long (maximum is 65536 characters)');
-    }
+    checkIssueText('Issue', { title, body: ctx.body.body });
     const issue = repo.addIssue(ctx.state, ctx.baseUrl, {
       title,
       body: ctx.body.body,
       user: ctx.state.user(ctx.login),
-      labels: labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
+      labels: gh.dropLabelsOnCreate ? [] : labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
     });
-    return { status: 201, body: issue };
+    labelledAt.set(issue, Date.now());
+    return {
+      status: 201,
+      body: issue,
+      headers: { location: issue.url },
+    };
   });
 
   gh.on('issues/get', (ctx) => ({ status: 200, body: issueOf(ctx, repoOf(ctx)) }));
@@ -119,9 +117,13 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     const repo = repoOf(ctx);
     const issue = issueOf(ctx, repo);
     const b = ctx.body ?? {};
+    checkIssueText('Issue', b);
     if (b.title !== undefined) issue.title = String(b.title);
     if (b.body !== undefined) issue.body = b.body;
-    if (b.labels !== undefined) issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
+    if (b.labels !== undefined) {
+      issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
+      labelledAt.set(issue, Date.now());
+    }
     if (b.state !== undefined && b.state !== issue.state) {
       issue.state = b.state;
       issue.closed_at = b.state === 'closed' ? now() : null;
@@ -140,12 +142,16 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
       .split(',')
       .map((l) => l.trim().toLowerCase())
       .filter(Boolean);
+    // A label filter is served from an index that catches up `listLagMs` after a write.
+    const settled = (i: Issue): boolean =>
+      wanted.length === 0 || Date.now() - (labelledAt.get(i) ?? 0) >= gh.listLagMs;
     const creator = ctx.query.get('creator');
     const since = ctx.query.get('since');
     let items = repo.issues.filter(
       (i) =>
         (state === 'all' || i.state === state) &&
         wanted.every((w) => i.labels.some((l) => l.name.toLowerCase() === w)) &&
+        settled(i) &&
         (!creator || i.user.login === creator) &&
         (!since || i.updated_at >= since),
     );
@@ -164,19 +170,17 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
   gh.on('issues/list-comments', (ctx) => {
     const repo = repoOf(ctx);
     const issue = issueOf(ctx, repo);
-    return paginate(
-      repo.comments.filter((c) => c.issue_number === issue.number),
-      ctx,
-    );
+    return paginate(repo.comments.filter((c) => c.issue_number === issue.number).map(commentView), ctx);
   });
 
   gh.on('issues/update-comment', (ctx) => {
     const repo = repoOf(ctx);
     const comment = repo.comments.find((c) => c.id === Number(ctx.params.comment_id));
     if (!comment) throw new HttpStatus(404, 'Not Found');
+    checkBody('IssueComment', String(ctx.body.body));
     comment.body = String(ctx.body.body);
     comment.updated_at = now();
-    return { status: 200, body: comment };
+    return { status: 200, body: commentView(comment) };
   });
 
   gh.on('issues/delete-comment', (ctx) => {
@@ -197,6 +201,7 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
       if (!issue.labels.some((l) => l.name.toLowerCase() === n.toLowerCase()))
         issue.labels.push(labelFor(ctx, repo, n));
     }
+    labelledAt.set(issue, Date.now());
     return { status: 200, body: issue.labels };
   });
 
@@ -209,7 +214,7 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
   gh.on('issues/create-label', (ctx) => {
     const repo = repoOf(ctx);
     if (repo.labels.has(String(ctx.body.name).toLowerCase())) {
-      throw new HttpStatus(422, 'Validation Failed: already_exists');
+      throw invalid({ resource: 'Label', field: 'name', code: 'already_exists' });
     }
     const label = labelFor(ctx, repo, String(ctx.body.name), ctx.body.color ?? 'ededed');
     label.description = ctx.body.description ?? null;
@@ -222,7 +227,12 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
     const repo = repoOf(ctx);
     const payload = ctx.body.client_payload ?? {};
     if (Buffer.byteLength(JSON.stringify(payload)) >= 64 * 1024) {
-      throw new HttpStatus(422, 'client_payload is too large: the total size must be less than 64KB');
+      throw invalid({
+        resource: 'RepositoryDispatch',
+        field: 'client_payload',
+        code: 'custom',
+        message: 'client_payload is too large: the total size must be less than 64KB',
+      });
     }
     repo.dispatches.push({ event_type: ctx.body.event_type, client_payload: payload, at: Date.now() });
     return { status: 204 };

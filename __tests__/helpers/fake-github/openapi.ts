@@ -27,6 +27,10 @@ export interface Operation {
   pathNames: string[];
   parameters: Parameter[];
   body?: { required: boolean; schema?: Json; mediaTypes: string[] };
+  /** Documented responses by status ('200', '4XX', 'default'): the JSON body's schema, or null for none. */
+  responses: Record<string, Json | null>;
+  /** The description's own examples of JSON response bodies (recorded from GitHub), by status. */
+  examples: { status: number; name: string; value: unknown }[];
 }
 
 export interface MatchedRequest {
@@ -44,7 +48,7 @@ export class ValidationError extends Error {
   }
 }
 
-let cached: OpenApi | undefined;
+const cached = new Map<string, OpenApi>();
 
 /** OpenAPI 3.0's `nullable: true` is not JSON Schema: turn it into a null type alternative. */
 function toJsonSchema(node: unknown): unknown {
@@ -69,13 +73,15 @@ export class OpenApi {
   private readonly ajv: Ajv;
   private readonly validators = new Map<string, ValidateFunction>();
 
-  static load(): OpenApi {
-    cached ??= new OpenApi(
-      JSON.parse(
-        readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8'),
-      ) as Json,
-    );
-    return cached;
+  /** A description from @octokit/openapi: `api.github.com` (default) or a GHES one such as `ghes-3.19`. */
+  static load(description = 'api.github.com'): OpenApi {
+    let api = cached.get(description);
+    if (!api) {
+      const file = require.resolve(`@octokit/openapi/generated/${description}.json`);
+      api = new OpenApi(JSON.parse(readFileSync(file, 'utf8')) as Json);
+      cached.set(description, api);
+    }
+    return api;
   }
 
   private constructor(spec: Json) {
@@ -108,6 +114,21 @@ export class OpenApi {
         );
         const requestBody = raw.requestBody ? this.deref<Json>(raw.requestBody as Json) : undefined;
         const content = (requestBody?.content ?? {}) as Record<string, { schema?: Json }>;
+        const responses: Record<string, Json | null> = {};
+        const examples: Operation['examples'] = [];
+        for (const [status, r] of Object.entries((raw.responses ?? {}) as Record<string, Json>)) {
+          const res = this.deref<Json>(r);
+          const json = (res.content as Record<string, { schema?: Json; examples?: Json }> | undefined)?.[
+            'application/json'
+          ];
+          responses[status] = json?.schema ?? null;
+          for (const [name, ex] of Object.entries(json?.examples ?? {})) {
+            const value = this.deref<Json>(ex).value as Json | undefined;
+            // An example's value may itself point at a shared example (`{ value: ... }`).
+            const shared = typeof value?.$ref === 'string' ? this.deref<Json>(value).value : value;
+            examples.push({ status: Number(status), name, value: shared });
+          }
+        }
         this.operations.push({
           operationId: raw.operationId as string,
           method: method.toUpperCase(),
@@ -115,6 +136,8 @@ export class OpenApi {
           regex: new RegExp(`^${pattern}$`),
           pathNames,
           parameters,
+          responses,
+          examples,
           body: requestBody
             ? {
                 required: requestBody.required === true,
@@ -183,6 +206,36 @@ export class OpenApi {
     if (type === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
     if (type === 'array') return value.split(',');
     return value;
+  }
+
+  /**
+   * What is wrong with a response the fake is about to send, measured against the operation's
+   * documented response (empty when nothing). An undocumented 2xx is wrong; an undocumented error
+   * status (a 500, 502, 401 the description does not list) is held to GitHub's error shape.
+   */
+  checkResponse(op: Operation, status: number, body: unknown): string[] {
+    const where = `${op.operationId} ${status}`;
+    const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => k in op.responses);
+    const empty = body === undefined || body === '';
+    if (status === 204 || status === 304) return empty ? [] : [`${where}: a ${status} has no body`];
+    const problems: string[] = [];
+    if (status >= 400) {
+      const b = body as { message?: unknown; documentation_url?: unknown } | undefined;
+      if (typeof b?.message !== 'string' || typeof b.documentation_url !== 'string')
+        problems.push(`${where}: GitHub's errors carry 'message' and 'documentation_url'`);
+    }
+    if (key === undefined) {
+      return status < 300 ? [`${where}: status not documented for this operation`] : problems;
+    }
+    const schema = op.responses[key];
+    if (schema === null) return empty ? problems : [...problems, `${where}: documented without a body`];
+    if (typeof body === 'string') return problems; // diff/patch media types
+    const fn = this.compile(`${op.operationId}:response:${key}`, schema!);
+    if (!fn(body)) {
+      const errs = (fn.errors ?? []).slice(0, 8).map((e) => `${e.instancePath || '/'} ${e.message}`);
+      problems.push(`${where}: ${errs.join('; ')}${(fn.errors?.length ?? 0) > 8 ? '; …' : ''}`);
+    }
+    return problems;
   }
 
   /** Throws ValidationError (404/422/415) for what GitHub would reject. */

@@ -6,7 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { FakeGitHub, HandlerContext } from './server.js';
-import { HttpStatus, paginate } from './server.js';
+import { HttpStatus, invalid, paginate } from './server.js';
+import * as resources from './resources.js';
+import { checkIssueText } from './handlers.js';
 import type { Issue, Pull, RepoState } from './state.js';
 
 export interface PullHandlerOptions {
@@ -39,62 +41,15 @@ function git(gitDir: string, args: string[]): string | undefined {
   }
 }
 
-const validation = (message: string): HttpStatus => new HttpStatus(422, `Validation Failed: ${message}`);
+const validation = (message: string, field?: string): HttpStatus =>
+  invalid({ resource: 'PullRequest', code: 'custom', ...(field ? { field } : {}), message });
 
-function view(ctx: HandlerContext, repo: RepoState, pr: StoredPull): Record<string, unknown> {
-  const api = `${ctx.baseUrl}/repos/${repo.fullName}`;
-  const html = `https://github.com/${repo.fullName}/pull/${pr.number}`;
-  const owner = ctx.state.user(repo.owner);
-  const repoView = {
-    id: 1,
-    name: repo.name,
-    full_name: repo.fullName,
-    owner,
-    private: repo.private,
-    fork: false,
-  };
-  return {
-    url: `${api}/pulls/${pr.number}`,
-    id: pr.id,
-    node_id: `PR_${pr.id}`,
-    html_url: html,
-    diff_url: `${html}.diff`,
-    patch_url: `${html}.patch`,
-    issue_url: `${api}/issues/${pr.number}`,
-    commits_url: `${api}/pulls/${pr.number}/commits`,
-    comments_url: `${api}/issues/${pr.number}/comments`,
-    number: pr.number,
-    state: pr.state,
-    locked: false,
-    title: pr.title,
-    user: pr.user,
-    body: pr.body,
-    labels: pr.issue.labels,
-    created_at: pr.created_at,
-    updated_at: pr.updated_at,
-    closed_at: pr.closed_at,
-    merged_at: pr.merged_at,
-    merge_commit_sha: null,
-    draft: pr.draft,
-    head: {
-      label: `${repo.owner}:${pr.head.ref}`,
-      ref: pr.head.ref,
-      sha: pr.head.sha,
-      user: owner,
-      repo: repoView,
-    },
-    base: {
-      label: `${repo.owner}:${pr.base.ref}`,
-      ref: pr.base.ref,
-      sha: pr.base.sha,
-      user: owner,
-      repo: repoView,
-    },
-    author_association: 'NONE',
-    merged: pr.merged,
-    maintainer_can_modify: pr.maintainer_can_modify,
-  };
-}
+const view = (
+  ctx: HandlerContext,
+  repo: RepoState,
+  pr: StoredPull,
+  simple = false,
+): Record<string, unknown> => resources.pull(ctx.state, repo, pr, simple);
 
 export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions = {}): void {
   const branchSha = (ref: string): string | undefined =>
@@ -118,7 +73,7 @@ export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions
       )
       .sort((a, b) => b.number - a.number);
     const page = paginate(items, ctx);
-    return { ...page, body: (page.body as StoredPull[]).map((p) => view(ctx, repo, p)) };
+    return { ...page, body: (page.body as StoredPull[]).map((p) => view(ctx, repo, p, true)) };
   });
 
   gh.on('pulls/create', (ctx) => {
@@ -134,17 +89,15 @@ export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions
     };
     if (b.issue !== undefined) throw validation('converting issues is not supported by fake-github');
     const title = String(b.title ?? '');
-    if (title.trim() === '') throw validation('title is missing');
-    if (title.length > 256) throw validation('title is too long (maximum is 256 characters)');
-    if (b.body && b.body.length > 65536) throw validation('body is too long (maximum is 65536 characters)');
+    checkIssueText('PullRequest', { title, body: b.body });
     const headRef = b.head.includes(':') ? b.head.split(':', 2)[1]! : b.head;
     const headOwner = b.head.includes(':') ? b.head.split(':', 2)[0]! : repo.owner;
     if (headOwner.toLowerCase() !== repo.owner.toLowerCase())
-      throw validation('head: cross-repository pull requests are not modelled');
+      throw validation('cross-repository pull requests are not modelled by fake-github', 'head');
     const baseSha = branchSha(b.base);
-    if (!baseSha) throw validation(`base: invalid branch '${b.base}'`);
+    if (!baseSha) throw invalid({ resource: 'PullRequest', field: 'base', code: 'invalid' });
     const headSha = branchSha(headRef);
-    if (!headSha) throw validation(`head: invalid '${b.head}'`);
+    if (!headSha) throw invalid({ resource: 'PullRequest', field: 'head', code: 'invalid' });
     if (headRef === b.base) throw validation(`No commits between ${b.base} and ${headRef}`);
     if (options.gitDir && git(options.gitDir, ['rev-list', '--count', `${baseSha}..${headSha}`]) === '0') {
       throw validation(`No commits between ${b.base} and ${headRef}`);
@@ -196,14 +149,12 @@ export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions
     const pr = repo.pulls.get(Number(ctx.params.pull_number)) as StoredPull | undefined;
     if (!pr) throw new HttpStatus(404, 'Not Found');
     const b = (ctx.body ?? {}) as { title?: string; body?: string; state?: 'open' | 'closed'; base?: string };
-    if (b.title !== undefined) {
-      if (b.title.trim() === '') throw validation('title is missing');
-      pr.title = pr.issue.title = b.title;
-    }
+    checkIssueText('PullRequest', b);
+    if (b.title !== undefined) pr.title = pr.issue.title = b.title;
     if (b.body !== undefined) pr.body = pr.issue.body = b.body;
     if (b.base !== undefined) {
       const sha = branchSha(b.base);
-      if (!sha) throw validation(`base: invalid branch '${b.base}'`);
+      if (!sha) throw invalid({ resource: 'PullRequest', field: 'base', code: 'invalid' });
       pr.base = { ...pr.base, ref: b.base, sha };
     }
     if (b.state !== undefined && b.state !== pr.state) {

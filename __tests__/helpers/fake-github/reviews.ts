@@ -7,6 +7,7 @@
  */
 import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
 import { HttpStatus, paginate } from './server.js';
+import * as resources from './resources.js';
 import type { Pull, PullFile, RepoState, Review } from './state.js';
 
 interface Commit {
@@ -23,8 +24,6 @@ function graph(gh: FakeGitHub): Map<string, Commit> {
   if (!g) graphs.set(gh.state, (g = new Map()));
   return g;
 }
-
-const now = (): string => new Date().toISOString();
 
 export interface PullSpec {
   owner?: string;
@@ -70,7 +69,7 @@ export function addedPatch(content: string): string {
 export function seedPull(gh: FakeGitHub, spec: PullSpec): Pull {
   const owner = spec.owner ?? 'octo-org';
   const name = spec.repo ?? 'iris';
-  const repo = gh.state.repo(owner, name)!;
+  const repo = gh.createRepo(`${owner}/${name}`); // seeding a pull request creates its repository
   const author = spec.author ?? 'contributor';
   const baseSha = spec.baseSha ?? 'b'.repeat(40);
   const issue = repo.addIssue(gh.state, gh.url, {
@@ -167,6 +166,44 @@ export function diffLines(patch: string | undefined): { RIGHT: Set<number>; LEFT
   return { RIGHT, LEFT };
 }
 
+/** Each hunk's lines, per side: a multi-line comment must stay inside one hunk. */
+export function diffHunks(
+  patch: string | undefined,
+): { RIGHT: Set<number>; LEFT: Set<number>; text: string }[] {
+  const hunks: { RIGHT: Set<number>; LEFT: Set<number>; text: string }[] = [];
+  for (const part of (patch ?? '').split(/\n(?=@@ )/)) {
+    if (!part.startsWith('@@')) continue;
+    hunks.push({ ...diffLines(part), text: part });
+  }
+  return hunks;
+}
+
+const SIDES = ['LEFT', 'RIGHT'];
+
+/** Why GitHub would refuse one comment of a review (none if it would not). */
+function commentProblems(pull: Pull, c: Review['comments'][number]): string[] {
+  const file = pull.files.find((f) => f.filename === c.path);
+  if (!file) return ['Path could not be resolved'];
+  if (c.position !== undefined) return [];
+  if (c.line === undefined) return ['Pull request review thread line must be part of the diff'];
+  for (const [field, side] of [
+    ['side', c.side],
+    ['start_side', c.start_side],
+  ] as const)
+    if (side !== undefined && !SIDES.includes(side))
+      return [`Pull request review thread ${field} must be LEFT or RIGHT`];
+  const side = (c.side ?? 'RIGHT') as 'LEFT' | 'RIGHT';
+  const hunk = diffHunks(file.patch).find((h) => h[side].has(c.line!));
+  if (!hunk) return ['Pull request review thread line must be part of the diff'];
+  if (c.start_line === undefined) return [];
+  const startSide = (c.start_side ?? side) as 'LEFT' | 'RIGHT';
+  if (!hunk[startSide].has(c.start_line))
+    return ['Pull request review thread start line must be part of the same hunk as the line.'];
+  if (startSide === side && c.start_line >= c.line)
+    return ['Pull request review thread start line must precede the end line.'];
+  return [];
+}
+
 const unprocessable = (...errors: string[]): HandlerResult => ({
   status: 422,
   body: {
@@ -177,93 +214,13 @@ const unprocessable = (...errors: string[]): HandlerResult => ({
   },
 });
 
-function pullView(ctx: HandlerContext, repo: RepoState, p: Pull): Record<string, unknown> {
-  const html = `https://github.com/${repo.fullName}/pull/${p.number}`;
-  const issue = repo.issue(p.number);
-  const [headOwner] = p.head.repo.full_name.split('/');
-  return {
-    url: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${p.number}`,
-    id: issue?.id ?? p.number,
-    node_id: issue?.node_id ?? `PR_${p.number}`,
-    html_url: html,
-    diff_url: `${html}.diff`,
-    patch_url: `${html}.patch`,
-    issue_url: `${ctx.baseUrl}/repos/${repo.fullName}/issues/${p.number}`,
-    number: p.number,
-    state: p.state,
-    locked: false,
-    title: p.title,
-    user: p.user,
-    body: p.body,
-    labels: issue?.labels ?? [],
-    created_at: issue?.created_at,
-    updated_at: issue?.updated_at,
-    closed_at: null,
-    merged_at: null,
-    draft: p.draft,
-    head: {
-      label: `${headOwner}:${p.head.ref}`,
-      ref: p.head.ref,
-      sha: p.head.sha,
-      user: ctx.state.user(headOwner!),
-      repo: {
-        full_name: p.head.repo.full_name,
-        fork: p.head.repo.fork,
-        name: repo.name,
-        owner: ctx.state.user(headOwner!),
-      },
-    },
-    base: {
-      label: `${repo.owner}:${p.base.ref}`,
-      ref: p.base.ref,
-      sha: p.base.sha,
-      user: ctx.state.user(repo.owner),
-      repo: { full_name: repo.fullName, fork: false, name: repo.name, owner: ctx.state.user(repo.owner) },
-    },
-    author_association: issue?.author_association ?? 'CONTRIBUTOR',
-    merged: p.merged,
-    mergeable: true,
-    maintainer_can_modify: p.maintainer_can_modify,
-    commits: p.commits.length,
-    additions: p.files.reduce((n, f) => n + f.additions, 0),
-    deletions: p.files.reduce((n, f) => n + f.deletions, 0),
-    changed_files: p.files.length,
-  };
-}
-
-function fileView(ctx: HandlerContext, repo: RepoState, sha: string, f: PullFile): Record<string, unknown> {
-  return {
-    sha: (f.filename.length.toString(16) + sha).slice(0, 40),
-    blob_url: `https://github.com/${repo.fullName}/blob/${sha}/${f.filename}`,
-    raw_url: `https://github.com/${repo.fullName}/raw/${sha}/${f.filename}`,
-    contents_url: `${ctx.baseUrl}/repos/${repo.fullName}/contents/${f.filename}?ref=${sha}`,
-    ...f,
-  };
-}
-
-function reviewView(ctx: HandlerContext, repo: RepoState, r: Review): Record<string, unknown> {
-  return {
-    id: r.id,
-    node_id: `PRR_${r.id}`,
-    user: r.user,
-    body: r.body,
-    state: r.state,
-    html_url: `https://github.com/${repo.fullName}/pull/${r.pull_number}#pullrequestreview-${r.id}`,
-    pull_request_url: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${r.pull_number}`,
-    commit_id: r.commit_id,
-    submitted_at: now(),
-    author_association: 'CONTRIBUTOR',
-    _links: {
-      html: { href: `https://github.com/${repo.fullName}/pull/${r.pull_number}#pullrequestreview-${r.id}` },
-      pull_request: { href: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${r.pull_number}` },
-    },
-  };
-}
+const fileView = (ctx: HandlerContext, repo: RepoState, sha: string, f: PullFile): Record<string, unknown> =>
+  resources.diffEntry(ctx.state, repo, sha, f);
 
 export function registerReviewHandlers(gh: FakeGitHub): void {
   gh.on('pulls/get', (ctx) => {
     const repo = repoOf(ctx);
-    return { status: 200, body: pullView(ctx, repo, pullOf(ctx, repo)) };
+    return { status: 200, body: resources.pull(ctx.state, repo, pullOf(ctx, repo)) };
   });
 
   gh.on('pulls/list-files', (ctx) => {
@@ -280,7 +237,28 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
     const repo = repoOf(ctx);
     const pull = pullOf(ctx, repo);
     return paginate(
-      repo.reviews.filter((r) => r.pull_number === pull.number).map((r) => reviewView(ctx, repo, r)),
+      repo.reviews
+        .filter((r) => r.pull_number === pull.number)
+        .map((r) => resources.review(ctx.state, repo, r)),
+      ctx,
+    );
+  });
+
+  gh.on('pulls/list-review-comments', (ctx) => {
+    const repo = repoOf(ctx);
+    const pull = pullOf(ctx, repo);
+    const hunkOf = (r: Review, i: number): string => {
+      const c = r.comments[i]!;
+      const hunks = diffHunks(pull.files.find((f) => f.filename === c.path)?.patch);
+      const side = (c.side ?? 'RIGHT') as 'LEFT' | 'RIGHT';
+      return (c.line === undefined ? hunks[0] : hunks.find((h) => h[side].has(c.line!)))?.text ?? '';
+    };
+    return paginate(
+      repo.reviews
+        .filter((r) => r.pull_number === pull.number && r.state !== 'PENDING')
+        .flatMap((r) =>
+          r.comments.map((_c, i) => resources.reviewComment(ctx.state, repo, r, i, hunkOf(r, i))),
+        ),
       ctx,
     );
   });
@@ -301,30 +279,15 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
     if ((b.event === 'COMMENT' || b.event === 'REQUEST_CHANGES') && !b.body?.trim() && !b.comments?.length) {
       return unprocessable(`Body is required when the event is ${b.event}`);
     }
-    if ((b.body ?? '').length > 65536) return unprocessable('Body is too long (maximum is 65536 characters)');
+    if ([...(b.body ?? '')].length > 65536)
+      return unprocessable('Body is too long (maximum is 65536 characters)');
     if (b.event === 'APPROVE' || b.event === 'REQUEST_CHANGES') {
       if (pull.user.login === ctx.login)
         return unprocessable(
           `Can not ${b.event === 'APPROVE' ? 'approve' : 'request changes on'} your own pull request`,
         );
     }
-    const errors: string[] = [];
-    for (const c of b.comments ?? []) {
-      const file = pull.files.find((f) => f.filename === c.path);
-      if (!file) {
-        errors.push('Path could not be resolved');
-        continue;
-      }
-      if (c.position !== undefined) continue;
-      if (c.line === undefined) {
-        errors.push('Pull request review thread line must be part of the diff');
-        continue;
-      }
-      const lines = diffLines(file.patch)[c.side === 'LEFT' ? 'LEFT' : 'RIGHT'];
-      if (!lines.has(c.line)) errors.push('Pull request review thread line must be part of the diff');
-      if (c.start_line !== undefined && !lines.has(c.start_line))
-        errors.push('Pull request review thread start line must be part of the same hunk as the line.');
-    }
+    const errors = (b.comments ?? []).flatMap((c) => commentProblems(pull, c));
     if (errors.length) return unprocessable(...errors);
     const id = ctx.state.nextId();
     const review: Review = {
@@ -341,11 +304,12 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
               ? 'COMMENTED'
               : 'PENDING',
       commit_id: commitId,
+      submitted_at: new Date().toISOString(),
       comments: b.comments ?? [],
       user: ctx.state.user(ctx.login),
     };
     repo.reviews.push(review);
-    return { status: 200, body: reviewView(ctx, repo, review) };
+    return { status: 200, body: resources.review(ctx.state, repo, review) };
   });
 
   // One endpoint, two descriptions in the OpenAPI: `{base}...{head}` and `{basehead}`; the route matcher
@@ -361,50 +325,51 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
     if (!headCommit || (!g.has(base) && !isBaseSha(repo, base))) {
       throw new HttpStatus(404, `No commit found for SHA: ${headCommit ? base : head}`);
     }
-    const chain: Commit[] = [];
-    let at: Commit | undefined = headCommit;
-    while (at && at.sha !== base) {
-      chain.unshift(at);
-      at = at.parent ? g.get(at.parent) : undefined;
-    }
-    const reached = at?.sha === base || chain.at(0)?.parent === base;
-    const commitView = (c: Commit) => ({
-      sha: c.sha,
-      node_id: `C_${c.sha.slice(0, 8)}`,
-      url: `${ctx.baseUrl}/repos/${repo.fullName}/commits/${c.sha}`,
-      html_url: `https://github.com/${repo.fullName}/commit/${c.sha}`,
-      commit: { message: c.message },
-      parents: c.parent ? [{ sha: c.parent }] : [],
-    });
+    // Ancestors, newest first; a PR's base sha is a root the graph does not hold.
+    const ancestry = (sha: string): string[] => {
+      const out: string[] = [];
+      for (let at: string | undefined = sha; at && !out.includes(at); at = g.get(at)?.parent) out.push(at);
+      return out;
+    };
+    const headLine = ancestry(head);
+    const baseLine = new Set(ancestry(base));
+    const mergeBase = headLine.find((sha) => baseLine.has(sha)) ?? base;
+    const chain = headLine
+      .slice(0, headLine.indexOf(mergeBase) < 0 ? undefined : headLine.indexOf(mergeBase))
+      .map((sha) => g.get(sha)!)
+      .filter(Boolean)
+      .reverse();
+    const behindBy = [...baseLine].indexOf(mergeBase) < 0 ? 1 : [...baseLine].indexOf(mergeBase);
+    const status =
+      base === head ? 'identical' : behindBy === 0 ? 'ahead' : chain.length ? 'diverged' : 'behind';
     let files: PullFile[];
-    let status: string;
-    if (base === head) {
-      status = 'identical';
-      files = [];
-    } else if (reached) {
-      status = 'ahead';
+    if (status === 'identical') files = [];
+    else if (status === 'ahead') {
       const byName = new Map<string, PullFile>();
       for (const c of chain) for (const f of c.files) byName.set(f.filename, f);
       files = [...byName.values()];
     } else {
       // The base is not an ancestor (a force-push rewrote history): GitHub diffs from the merge base.
-      status = 'diverged';
       const pull = [...repo.pulls.values()].find((p) => p.head.sha === head);
       files = pull?.files ?? headCommit.files;
     }
+    const spec = (sha: string): resources.CommitSpec => {
+      const c = g.get(sha);
+      return { sha, message: c?.message ?? 'base', parents: c?.parent ? [c.parent] : [] };
+    };
     return {
       status: 200,
-      body: {
-        url: `${ctx.baseUrl}/repos/${repo.fullName}/compare/${base}...${head}`,
-        html_url: `https://github.com/${repo.fullName}/compare/${base}...${head}`,
+      body: resources.comparison(ctx.state, repo, {
+        base: spec(base),
+        mergeBase: spec(mergeBase),
+        head,
         status,
-        ahead_by: status === 'ahead' ? chain.length : 0,
-        behind_by: status === 'diverged' ? 1 : 0,
-        total_commits: status === 'ahead' ? chain.length : 0,
-        commits: status === 'ahead' ? chain.map(commitView) : [],
+        aheadBy: chain.length,
+        behindBy: status === 'identical' ? 0 : behindBy,
+        commits: chain.map((c) => spec(c.sha)),
         // GitHub lists at most 300 files in a comparison.
         files: files.slice(0, 300).map((f) => fileView(ctx, repo, head, f)),
-      },
+      }),
     };
   };
   gh.on('repos/compare-commits', compare);

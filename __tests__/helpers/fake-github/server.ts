@@ -6,8 +6,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { OpenApi, ValidationError, type Operation } from './openapi.js';
-import { State } from './state.js';
+import { State, type RepoState } from './state.js';
 import { registerDefaultHandlers } from './handlers.js';
+import { basicError, validationFailed, type FieldError } from './resources.js';
 
 export interface RecordedRequest {
   method: string;
@@ -49,19 +50,96 @@ export interface Fault {
   operationId?: string;
 }
 
+/** Which requests a fault hits: `times` of them (default 1), of one operation (default any). */
+export interface FaultScope {
+  times?: number;
+  operationId?: string;
+}
+
+/** The newest GHES release @octokit/openapi describes. */
+const GHES_DEFAULT = 'ghes-3.19';
+
+const RATE_DOCS = 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api';
+
+export interface FakeGitHubOptions {
+  /**
+   * Serve as GitHub Enterprise Server does: the API under `/api/v3` of the host (GITHUB_API_URL
+   * `http://host/api/v3`, GITHUB_SERVER_URL `http://host`), checked against that release's
+   * description (`ghes-3.19`).
+   */
+  ghes?: boolean | string;
+  /** Repositories that exist (`owner/name`); any other answers 404 as on GitHub. More: `createRepo`. */
+  repos?: string[];
+}
+
+/** What a token may do, as an installation token (GITHUB_TOKEN) is limited to its repositories. */
+export interface Grant {
+  /** The only repositories it may use (`owner/name`); default all. */
+  repos?: string[];
+  /** May it write (`contents`/`issues`/`pull-requests: write`)? Default true. */
+  write?: boolean;
+}
+
 export class FakeGitHub {
   readonly state = new State();
   readonly requests: RecordedRequest[] = [];
   /** Tokens accepted, with the login each authenticates as. */
   readonly tokens = new Map<string, string>([['ghs_test_token', 'github-actions[bot]']]);
+  /** Limits of a token, if any (see `grant`). */
+  readonly grants = new Map<string, Grant>();
   private readonly handlers = new Map<string, Handler>();
   private readonly faults: Fault[] = [];
-  private readonly api = OpenApi.load();
+  private readonly api: OpenApi;
+  /** The API's path under the host: '' on github.com, '/api/v3' on GHES. */
+  private readonly prefix: string;
+  /** The web root (GITHUB_SERVER_URL): github.com, or the GHES host. */
+  serverUrl = 'https://github.com';
+  /** Responses that broke GitHub's OpenAPI description; `stop()` throws when there are any. */
+  readonly violations: string[] = [];
   private server?: Server;
   url = '';
 
-  constructor() {
+  constructor(options: FakeGitHubOptions = {}) {
+    const ghes = options.ghes === true ? GHES_DEFAULT : options.ghes || undefined;
+    this.api = OpenApi.load(ghes ?? 'api.github.com');
+    this.prefix = ghes ? '/api/v3' : '';
     registerDefaultHandlers(this);
+    for (const repo of options.repos ?? []) this.createRepo(repo);
+  }
+
+  /** Adds a token that authenticates as `login`, limited as `grant` says. */
+  grant(token: string, login: string, grant: Grant = {}): this {
+    this.tokens.set(token, login);
+    this.grants.set(token, grant);
+    return this;
+  }
+
+  /**
+   * GitHub's answer when a token may not do this (undefined when it may): a repository outside an
+   * installation token's list is 404 when private (its existence is not disclosed) and read-only
+   * when public; a write without write permission is 403.
+   */
+  private refusal(token: string, params: Record<string, string>, method: string): HandlerResult | undefined {
+    const grant = this.grants.get(token);
+    if (!grant || params.owner === undefined || params.repo === undefined) return undefined;
+    const repo = this.state.repo(params.owner, params.repo);
+    const listed =
+      !grant.repos ||
+      grant.repos.some((r) => r.toLowerCase() === `${params.owner}/${params.repo}`.toLowerCase());
+    const reading = method === 'GET' || method === 'HEAD';
+    if (!listed && (!repo || repo.private)) return { status: 404, body: basicError(404, 'Not Found') };
+    if ((!listed || grant.write === false) && !reading)
+      return { status: 403, body: basicError(403, 'Resource not accessible by integration') };
+    return undefined;
+  }
+
+  /** Creates a repository (`owner/name`), or returns it if it exists. */
+  createRepo(fullName: string, options: { private?: boolean; defaultBranch?: string } = {}): RepoState {
+    const [owner, name] = fullName.split('/') as [string, string];
+    const repo = this.state.addRepo(owner, name);
+    if (options.private !== undefined) repo.private = options.private;
+    if (options.defaultBranch) repo.default_branch = options.defaultBranch;
+    return repo;
   }
 
   /** Registers or replaces the handler of one operationId (which must exist in the OpenAPI description). */
@@ -70,6 +148,63 @@ export class FakeGitHub {
       throw new Error(`no operation '${operationId}' in GitHub's OpenAPI`);
     this.handlers.set(operationId, handler);
     return this;
+  }
+
+  /**
+   * Issue create drops its labels, as GitHub does silently for a token without push access
+   * ("Only users with push access can set labels for new issues").
+   */
+  dropLabelsOnCreate = false;
+  /** Read-after-write lag: an issue appears in `GET /issues?labels=` this many ms after it was labelled. */
+  listLagMs = 0;
+
+  /** The primary rate limit: 403 with `x-ratelimit-remaining: 0` and the reset `resetIn` s from now. */
+  rateLimit({ resetIn = 1, ...scope }: FaultScope & { resetIn?: number } = {}): this {
+    const reset = Math.ceil(Date.now() / 1000) + resetIn;
+    return this.fail({
+      status: 403,
+      ...scope,
+      body: basicError(403, 'API rate limit exceeded for installation ID 4242.', RATE_DOCS),
+      headers: {
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(reset),
+        'x-ratelimit-used': '5000',
+      },
+    });
+  }
+
+  /** A secondary rate limit: 403 (or 429) with `retry-after` seconds. */
+  secondaryRateLimit({
+    status = 403,
+    retryAfter = 1,
+    ...scope
+  }: FaultScope & { status?: 403 | 429; retryAfter?: number } = {}): this {
+    return this.fail({
+      status,
+      ...scope,
+      body: basicError(
+        status,
+        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+        `${RATE_DOCS}#about-secondary-rate-limits`,
+      ),
+      headers: { 'retry-after': String(retryAfter) },
+    });
+  }
+
+  /** A burst of server errors (default 3 × 502), as GitHub has them during incidents. */
+  serverErrors({
+    status = 502,
+    times = 3,
+    operationId,
+  }: FaultScope & { status?: 500 | 502 | 503 } = {}): this {
+    const message =
+      status === 502 ? 'Server Error' : status === 503 ? 'Service Unavailable' : 'Internal Server Error';
+    return this.fail({ status, times, operationId, body: basicError(status, message) });
+  }
+
+  /** The operationIds this fake answers. */
+  operations(): string[] {
+    return [...this.handlers.keys()];
   }
 
   /** Makes the next matching request(s) fail, e.g. 500, or 403 with rate-limit headers. */
@@ -82,27 +217,45 @@ export class FakeGitHub {
     return operationId ? this.requests.filter((r) => r.operationId === operationId) : this.requests;
   }
 
-  async start(): Promise<string> {
+  /** Starts on `port` (default any free one); returns the API URL. */
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
-        send(res, 500, { message: `fake-github crashed: ${err.stack ?? err.message}` });
+        send(res, 500, basicError(500, `fake-github crashed: ${err.stack ?? err.message}`));
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as { port: number };
-    this.url = `http://127.0.0.1:${port}`;
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    const host = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    this.url = `${host}${this.prefix}`;
+    this.state.apiUrl = this.url;
+    if (this.prefix) this.serverUrl = this.state.webUrl = host;
     return this.url;
   }
 
+  /** Stops the server; throws if any response broke the OpenAPI description, failing the test. */
   async stop(): Promise<void> {
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+    const sent = this.takeViolations();
+    if (sent.length)
+      throw new Error(`fake-github sent ${sent.length} response(s) GitHub would not:\n${sent.join('\n')}`);
+  }
+
+  /** The violations so far, forgotten (for a self-test that provokes them on purpose). */
+  takeViolations(): string[] {
+    return this.violations.splice(0);
   }
 
   /** Environment that points @actions/github at this fake. */
   env(token = 'ghs_test_token'): Record<string, string> {
-    return { GITHUB_API_URL: this.url, GITHUB_TOKEN: token };
+    const env: Record<string, string> = { GITHUB_API_URL: this.url, GITHUB_TOKEN: token };
+    if (this.prefix) {
+      env.GITHUB_SERVER_URL = this.serverUrl;
+      env.GITHUB_GRAPHQL_URL = `${this.serverUrl}/api/graphql`;
+    }
+    return env;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -121,8 +274,11 @@ export class FakeGitHub {
       status: 0,
     };
     this.requests.push(record);
+    let op: Operation | undefined;
     const reply = (status: number, body?: unknown, headers?: Record<string, string>): void => {
       record.status = status;
+      const problems = op ? this.api.checkResponse(op, status, body) : [];
+      for (const p of problems) this.violations.push(`${method} ${url.pathname}: ${p}`);
       send(res, status, body, headers);
     };
 
@@ -140,34 +296,45 @@ export class FakeGitHub {
     const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
     const login = token ? this.tokens.get(token) : undefined;
     if (!login) {
-      return reply(401, {
-        message: token ? 'Bad credentials' : 'Requires authentication',
-        documentation_url: 'https://docs.github.com/rest',
-        status: '401',
-      });
+      return reply(401, basicError(401, token ? 'Bad credentials' : 'Requires authentication'));
     }
     if (!req.headers['user-agent']) {
-      return reply(403, {
-        message:
+      return reply(
+        403,
+        basicError(
+          403,
           'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
-      });
+        ),
+      );
     }
 
     try {
-      const matched = this.api.match(method, url.pathname);
+      if (!url.pathname.startsWith(`${this.prefix}/`))
+        throw new ValidationError(404, `Not Found: the API is under ${this.prefix}/ on this host`);
+      const matched = this.api.match(method, url.pathname.slice(this.prefix.length));
+      op = matched.op;
       record.operationId = matched.op.operationId;
       this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
+      const refused = this.refusal(token!, matched.params, method);
+      if (refused) return reply(refused.status, refused.body);
       const faultAt = this.faults.findIndex(
         (f) => !f.operationId || f.operationId === matched.op.operationId,
       );
       if (faultAt >= 0) {
         const fault = this.faults[faultAt]!;
         if (--fault.times! <= 0) this.faults.splice(faultAt, 1);
-        return reply(fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+        // A test's error body gets the fields GitHub always sends (documentation_url, status).
+        const injected = basicError(fault.status, `injected ${fault.status}`);
+        const body =
+          fault.body && typeof fault.body === 'object'
+            ? { ...injected, ...fault.body }
+            : (fault.body ?? injected);
+        return reply(fault.status, body, fault.headers);
       }
       const handler = this.handlers.get(matched.op.operationId);
       if (!handler) {
-        return reply(501, { message: `fake-github has no handler for ${matched.op.operationId}` });
+        op = undefined; // not GitHub's answer: the fake's own, to make the test fail
+        return reply(501, basicError(501, `fake-github has no handler for ${matched.op.operationId}`));
       }
       const result = await handler({
         params: matched.params,
@@ -183,15 +350,11 @@ export class FakeGitHub {
       return reply(result.status, result.body, result.headers);
     } catch (err) {
       if (err instanceof ValidationError) {
-        return reply(err.status, {
-          message: err.message,
-          errors: err.errors,
-          documentation_url: 'https://docs.github.com/rest',
-          status: String(err.status),
-        });
+        // GitHub's schema rejections carry only the message ("Invalid request. ...").
+        return reply(err.status, basicError(err.status, err.message));
       }
       if (err instanceof HttpStatus)
-        return reply(err.status, { message: err.message, status: String(err.status) });
+        return reply(err.status, err.body ?? basicError(err.status, err.message));
       throw err;
     }
   }
@@ -202,9 +365,16 @@ export class HttpStatus extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The error body, when more than `{message, documentation_url, status}` (a 422's `errors`). */
+    readonly body?: Record<string, unknown>,
   ) {
     super(message);
   }
+}
+
+/** GitHub's 422 for one or more fields: `{message, errors: [{resource, field, code}], ...}`. */
+export function invalid(...errors: FieldError[]): HttpStatus {
+  return new HttpStatus(422, 'Validation Failed', validationFailed(errors));
 }
 
 function send(

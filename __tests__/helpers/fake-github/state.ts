@@ -1,12 +1,29 @@
-/** In-memory repositories, shaped like GitHub's REST objects (only what the fake's handlers serve). */
+/**
+ * In-memory repositories. Issues, comments and labels are stored as the API serves them (built in
+ * resources.ts); pulls, reviews and commits are stored as facts and rendered by resources.ts.
+ */
+import * as resources from './resources.js';
+
 export interface User {
   login: string;
   id: number;
   node_id: string;
   type: 'User' | 'Bot';
   avatar_url: string;
+  gravatar_id: string | null;
   html_url: string;
   url: string;
+  followers_url: string;
+  following_url: string;
+  gists_url: string;
+  starred_url: string;
+  subscriptions_url: string;
+  organizations_url: string;
+  repos_url: string;
+  events_url: string;
+  received_events_url: string;
+  user_view_type: string;
+  site_admin: boolean;
 }
 
 export interface Label {
@@ -29,8 +46,11 @@ export interface Issue {
   state_reason: 'completed' | 'not_planned' | 'reopened' | 'duplicate' | null;
   labels: Label[];
   user: User;
+  assignee: User | null;
   assignees: User[];
+  milestone: null;
   locked: boolean;
+  active_lock_reason: string | null;
   comments: number;
   created_at: string;
   updated_at: string;
@@ -38,8 +58,18 @@ export interface Issue {
   html_url: string;
   url: string;
   repository_url: string;
+  labels_url: string;
+  comments_url: string;
+  events_url: string;
+  timeline_url: string;
   author_association: string;
-  pull_request?: { url: string; html_url: string };
+  pull_request?: {
+    url: string;
+    html_url: string;
+    diff_url: string;
+    patch_url: string;
+    merged_at: string | null;
+  };
 }
 
 export interface Comment {
@@ -76,6 +106,7 @@ export interface Pull {
   base: { ref: string; sha: string; repo: { full_name: string } };
   user: User;
   merged: boolean;
+  merged_at?: string | null;
   files: PullFile[];
   commits: { sha: string; message: string }[];
   maintainer_can_modify: boolean;
@@ -88,11 +119,13 @@ export interface Review {
   event: string;
   state: string;
   commit_id: string;
+  submitted_at: string;
   comments: {
     path: string;
     line?: number;
     side?: string;
     start_line?: number;
+    start_side?: string;
     position?: number;
     body: string;
   }[];
@@ -138,7 +171,7 @@ export class RepoState {
    */
   addIssue(
     state: State,
-    apiUrl: string,
+    _apiUrl: string,
     spec: {
       title: string;
       body?: string | null;
@@ -149,34 +182,12 @@ export class RepoState {
       authorAssociation?: string;
     },
   ): Issue {
-    const number = this.nextNumber();
-    const id = state.nextId();
-    const at = new Date().toISOString();
-    const web = `https://github.com/${this.fullName}/${spec.pull ? 'pull' : 'issues'}/${number}`;
-    const issue: Issue = {
-      id,
-      node_id: `${spec.nodePrefix ?? 'I'}_${id}`,
-      number,
-      title: spec.title,
-      body: spec.body ?? null,
-      state: 'open',
-      state_reason: null,
-      labels: spec.labels ?? [],
-      user: spec.user,
-      assignees: [],
-      locked: false,
-      comments: 0,
-      created_at: at,
-      updated_at: at,
-      closed_at: null,
-      html_url: web,
-      url: `${apiUrl}/repos/${this.fullName}/issues/${number}`,
-      repository_url: `${apiUrl}/repos/${this.fullName}`,
-      author_association: spec.authorAssociation ?? 'NONE',
-      ...(spec.pull
-        ? { pull_request: { url: `${apiUrl}/repos/${this.fullName}/pulls/${number}`, html_url: web } }
-        : {}),
-    };
+    const issue = resources.issue(
+      state,
+      this,
+      { id: state.nextId(), number: this.nextNumber(), ...spec },
+      { pull: spec.pull, nodePrefix: spec.nodePrefix, authorAssociation: spec.authorAssociation },
+    );
     this.issues.push(issue);
     return issue;
   }
@@ -190,8 +201,18 @@ export class State {
     return ++this.id;
   }
 
-  /** Repositories spring into existence on first use, unless `strictRepos` is set. */
-  strictRepos = false;
+  /**
+   * Unknown repositories answer 404, as on GitHub (create them with FakeGitHub's `repos` option
+   * or `createRepo`); `false` lets them spring into existence on first use.
+   */
+  strictRepos = true;
+
+  addRepo(owner: string, name: string): RepoState {
+    const key = `${owner}/${name}`.toLowerCase();
+    let repo = this.repos.get(key);
+    if (!repo) this.repos.set(key, (repo = new RepoState(owner, name)));
+    return repo;
+  }
 
   repo(owner: string, name: string): RepoState | undefined {
     const key = `${owner}/${name}`.toLowerCase();
@@ -203,16 +224,11 @@ export class State {
     return repo;
   }
 
+  /** Where the API and the web UI live: set by the server (`/api/v3` and the host under GHES). */
+  apiUrl = 'https://api.github.com';
+  webUrl = 'https://github.com';
+
   user(login: string): User {
-    const id = [...login].reduce((a, c) => (a * 31 + c.charCodeAt(0)) % 1_000_000, 7);
-    return {
-      login,
-      id,
-      node_id: `U_${id}`,
-      type: login.endsWith('[bot]') ? 'Bot' : 'User',
-      avatar_url: `https://avatars.githubusercontent.com/u/${id}`,
-      html_url: `https://github.com/${login}`,
-      url: `https://api.github.com/users/${login}`,
-    };
+    return resources.user(this, login);
   }
 }
