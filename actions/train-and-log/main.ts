@@ -5,7 +5,8 @@ import { run } from '../shared/run.js';
 import { analysisSection } from './analysis.js';
 import { readConfig } from './inputs.js';
 import { trainAndLog } from './pipeline.js';
-import { commentOnPullRequest } from './pr-comment.js';
+import { postReport } from './pr-comment.js';
+import { gatherExtras } from './report-data.js';
 import { renderFailure, renderReport } from './summary.js';
 
 await run(async () => {
@@ -29,11 +30,8 @@ await run(async () => {
   core.setOutput('gate-passed', String(outcome.promoted));
 
   // The outputs above are final: the model-written analysis only adds to the report.
-  const report = `${renderReport(outcome, config)}\n${await analysisSection(config, outcome)}\n`;
+  const extras = await gatherExtras(config, outcome);
+  const report = `${renderReport(outcome, config, extras)}\n${await analysisSection(config, outcome)}\n`;
   await core.summary.addRaw(report).write();
-  await commentOnPullRequest(
-    config.githubToken,
-    `train-and-log:${config.registeredModel ?? config.experiment}`,
-    report,
-  );
+  await postReport(config, report);
 });
