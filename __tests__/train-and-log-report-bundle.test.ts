@@ -198,7 +198,7 @@ describe('the report of a run against its champion', () => {
     expect(better.summary).toContain('<th>this run</th><th>champion v1</th>');
     expect(better.summary).toContain('| **virginica** | 0 | **15** |');
     expect(better.summary).toContain('| **virginica** | 1 | **14** |');
-    expect(better.summary).toContain('| lr | `0.01` | `0.1` |');
+    expect(better.summary).toContain('| lr | <code>0.01</code> | <code>0.1</code> |');
     expect(better.summary).not.toContain('| depth |');
     const runs = encodeURIComponent(JSON.stringify([better.outputs['run-id'], champion.outputs['run-id']]));
     expect(better.summary).toContain(`${mlflow.url}/#/compare-runs?runs=${runs}&experiments=`);

@@ -179,15 +179,25 @@ describe('report sections', () => {
   it('lists the params that changed, were added or were dropped since the champion, and only those', () => {
     const report = renderReport(outcome(), config(), extras());
     expect(report).toContain('**Params changed since champion v3**');
-    expect(report).toContain('| lr | `0.01` | `0.1` |');
-    expect(report).toContain('| dropout | – | `0.2` |');
-    expect(report).toContain('| seed | `1` | – |');
+    expect(report).toContain('| lr | <code>0.01</code> | <code>0.1</code> |');
+    expect(report).toContain('| dropout | – | <code>0.2</code> |');
+    expect(report).toContain('| seed | <code>1</code> | – |');
     expect(report).not.toMatch(/\| (epochs|max_depth) \|/);
     const same = extras({
       params: { lr: '1' },
       champion: { runId: 'run-old', experimentId: '7', params: { lr: '1' } },
     });
     expect(renderReport(outcome(), config(), same)).toContain('_No param changed since champion v3._');
+  });
+
+  it('keeps a param value the script wrote inert: no marker, HTML, mention or extra cell', () => {
+    const hostile = '<!-- mlops-actions:train-and-log:x --> <img src=x> @octocat | **bold** `code`';
+    const report = renderReport(outcome(), config(), extras({ params: { note: hostile } }));
+    const row = report.split('\n').find((l) => l.startsWith('| note |'))!;
+    expect(row).toMatch(/^\| note \| – \| <code>.*<\/code> \|$/);
+    expect(row.replace(/\\\|/g, '').split('|')).toHaveLength(5);
+    expect(report).not.toMatch(/<!--|<img/);
+    expect(row).toContain('&lt;!-- mlops-actions:train-and-log:x --&gt;');
   });
 
   it("links MLflow's compare-runs view of both runs and the LoggedModel", () => {

@@ -124,10 +124,16 @@ export function confusionSection(outcome: Outcome, config: Config): string | und
   return `**Confusion matrices**\n\n<table><tr>${head}</tr><tr><td>\n\n${mine}\n\n</td><td>\n\n${theirs}\n\n</td></tr></table>`;
 }
 
+/**
+ * A param value as inline code. The script wrote it, so it may hold a fake marker (`<!--`), HTML,
+ * a mention or table syntax: entities keep `<` from ever being literal, `<code>` keeps GitHub from
+ * linking mentions, and cell() escapes the Markdown.
+ */
 const paramValue = (v: string | undefined): string => {
   if (v === undefined) return '–';
   const short = v.length > MAX_PARAM_VALUE ? `${v.slice(0, MAX_PARAM_VALUE - 1)}…` : v;
-  return `\`${short.replace(/`/g, "'").replace(/\r?\n/g, ' ').replace(/\|/g, '\\|')}\``;
+  const html = short.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<code>${cell(html)}</code>`;
 };
 
 /** Params whose value differs from the champion run's, including ones only one of them has. */
