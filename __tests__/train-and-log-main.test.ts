@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { getInputs, type Inputs } from '../actions/train-and-log/inputs.js';
 import { defaultDeps, main, type Deps } from '../actions/train-and-log/train.js';
+import { commentKey } from '../actions/train-and-log/pr-comment.js';
+import { gatherExtras } from '../actions/train-and-log/report-data.js';
 import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
 
@@ -40,6 +42,7 @@ function inputs(dir: string, over: Partial<Inputs> = {}): Inputs {
   const n = ++counter;
   return {
     mlflow: mlflowSettings({}, mlflow.url),
+    commentOnPush: false,
     experiment: `main-${n}`,
     runName: `run-${n}`,
     command: 'true',
@@ -76,7 +79,8 @@ function deps(): Deps & Recorded {
     },
     setOutput: (name, value) => void (rec.outputs[name] = value),
     writeSummary: async (md) => void rec.summaries.push(md),
-    comment: async (_token, key, body) => void rec.comments.push({ key, body }),
+    comment: async (inputs, body) => void rec.comments.push({ key: commentKey(inputs), body }),
+    extras: gatherExtras,
     analysis: async (_inputs, outcome) => {
       rec.analysed.push(outcome.runId);
       return '_no analysis_';

@@ -4,7 +4,9 @@
  */
 import type { Octokit, Repo } from './github.js';
 
-export const markerFor = (key: string): string => `<!-- mlops-actions:${key} -->`;
+/** The key goes inside an HTML comment: `--` (which `-->` needs), `<`, `>` and newlines must not. */
+export const markerFor = (key: string): string =>
+  `<!-- mlops-actions:${key.replace(/-{2,}/g, '-').replace(/[<>\r\n]/g, ' ')} -->`;
 
 /** What a caller may check before trusting a marked comment (anyone can type a marker). */
 export interface CommentAuthor {
@@ -69,5 +71,36 @@ export async function writeMarkedComment(
     return { id: data.id, url: data.html_url, created: false };
   }
   const { data } = await octokit.rest.issues.createComment({ ...where, body: text });
+  return { id: data.id, url: data.html_url, created: true };
+}
+
+/**
+ * The same for a commit (the report of a push): one marked comment per (commit, key), written by a
+ * trusted author. A push builds a commit once, but a re-run of the job must edit, not add.
+ */
+export async function upsertCommitComment(
+  octokit: Octokit,
+  where: Repo & { commit_sha: string },
+  key: string,
+  body: string,
+): Promise<{ id: number; url: string; created: boolean }> {
+  const marker = markerFor(key);
+  const text = `${marker}\n${body}`;
+  for await (const page of octokit.paginate.iterator(octokit.rest.repos.listCommentsForCommit, {
+    ...where,
+    per_page: 100,
+  })) {
+    const hit = page.data.find((c) => c.body.includes(marker) && trustedAuthor(c));
+    if (hit) {
+      const { data } = await octokit.rest.repos.updateCommitComment({
+        owner: where.owner,
+        repo: where.repo,
+        comment_id: hit.id,
+        body: text,
+      });
+      return { id: data.id, url: data.html_url, created: false };
+    }
+  }
+  const { data } = await octokit.rest.repos.createCommitComment({ ...where, body: text });
   return { id: data.id, url: data.html_url, created: true };
 }

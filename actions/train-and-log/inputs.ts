@@ -5,6 +5,7 @@ import { InputError } from '../shared/errors.js';
 import { DEFAULT_MODEL } from '../shared/gemini/index.js';
 import * as inputs from '../shared/inputs.js';
 import { aliasInput, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
+import { commentLabel } from './comment-key.js';
 import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
@@ -32,6 +33,10 @@ export interface Inputs {
   championAlias: string;
   promoteAlias: string;
   githubToken?: string;
+  /** Tells this job's report comment from other matrix jobs' (comment-key.ts); none outside a matrix. */
+  commentLabel?: string;
+  /** Also post the report as a comment on the pushed commit, on push events. */
+  commentOnPush: boolean;
   /** The optional model-written analysis; no key, no analysis. */
   analysis: { apiKey?: string; model: string; fallbackModels: string[] };
 }
@@ -95,6 +100,8 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
     championAlias,
     promoteAlias,
     githubToken: inputs.secret('github-token'),
+    commentLabel: commentLabel(inputs.string('comment-key', '')),
+    commentOnPush: inputs.boolean('comment-on-push', false),
     analysis: {
       apiKey: inputs.secret('gemini-api-key'),
       model: inputs.string('model', DEFAULT_MODEL),

@@ -1,12 +1,14 @@
 /**
- * One comment per pull request and model, edited in place on later pushes. A fork's read-only
- * token cannot comment; that must not fail a training run, so problems here are warnings.
+ * One comment per pull request, model and matrix leg, edited in place on later pushes; on a push,
+ * when asked, the same report as a comment on the pushed commit. A fork's read-only token cannot
+ * comment; that must not fail a training run, so problems here are warnings.
  */
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { errorMessage } from '../shared/errors.js';
 import { createOctokit, parseRepo } from '../shared/github.js';
-import { upsertComment } from '../shared/sticky-comment.js';
+import { upsertComment, upsertCommitComment } from '../shared/sticky-comment.js';
+import type { Config } from './inputs.js';
 
 const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 /** GitHub rejects comment bodies over 65,536 characters. */
@@ -18,27 +20,47 @@ export function pullRequestNumber(): number | undefined {
   return typeof n === 'number' ? n : undefined;
 }
 
-export async function commentOnPullRequest(
-  token: string | undefined,
-  key: string,
+/** The comment's marker key: the model (or experiment), and the matrix leg when there is one. */
+export function commentKey(config: Config): string {
+  const base = `train-and-log:${config.registeredModel ?? config.experiment}`;
+  return config.commentLabel ? `${base}:${config.commentLabel}` : base;
+}
+
+type Target = { kind: 'pull request'; number: number } | { kind: 'commit'; sha: string };
+
+function target(config: Config): Target | undefined {
+  const number = pullRequestNumber();
+  if (number !== undefined) return { kind: 'pull request', number };
+  if (config.commentOnPush && github.context.eventName === 'push' && github.context.sha) {
+    return { kind: 'commit', sha: github.context.sha };
+  }
+  return undefined;
+}
+
+export async function postReport(
+  config: Config,
   body: string,
 ): Promise<{ url: string; created: boolean } | undefined> {
-  const number = pullRequestNumber();
-  if (number === undefined) return undefined;
-  if (!token) {
-    core.warning('github-token is empty: no pull request comment');
+  const to = target(config);
+  if (!to) return undefined;
+  const where = to.kind === 'commit' ? `commit ${to.sha.slice(0, 7)}` : `pull request #${to.number}`;
+  if (!config.githubToken) {
+    core.warning(`github-token is empty: no comment on the ${where}`);
     return undefined;
   }
   const text = body.length > MAX_BODY ? `${body.slice(0, MAX_BODY)}\n\n…(truncated)\n` : body;
   try {
-    const octokit = createOctokit(token);
-    const result = await upsertComment(octokit, { ...parseRepo(undefined), issue_number: number }, key, text);
-    core.info(
-      `${result.created ? 'Commented on' : 'Updated the comment on'} pull request #${number}: ${result.url}`,
-    );
+    const octokit = createOctokit(config.githubToken);
+    const repo = parseRepo(undefined);
+    const key = commentKey(config);
+    const result =
+      to.kind === 'commit'
+        ? await upsertCommitComment(octokit, { ...repo, commit_sha: to.sha }, key, text)
+        : await upsertComment(octokit, { ...repo, issue_number: to.number }, key, text);
+    core.info(`${result.created ? 'Commented on' : 'Updated the comment on'} the ${where}: ${result.url}`);
     return result;
   } catch (err) {
-    core.warning(`Could not comment on pull request #${number}: ${errorMessage(err)}`);
+    core.warning(`Could not comment on the ${where}: ${errorMessage(err)}`);
     return undefined;
   }
 }

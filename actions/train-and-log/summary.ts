@@ -1,14 +1,21 @@
 /**
  * The report, as Markdown for the job summary and the PR comment: the gate verdict, this run's
- * metrics against the champion's with deltas, the confusion matrix, and links.
+ * metrics against the champion's with deltas, charts of both and of the training curves, both
+ * confusion matrices side by side, the params that changed, and links (the run, MLflow's
+ * compare-runs view of both runs, the registered version, the LoggedModel).
  */
 import { cell } from '../shared/markdown.js';
+import { curveChart, metricCharts } from './charts.js';
 import type { Config } from './inputs.js';
 import type { Outcome } from './pipeline.js';
+import type { ReportExtras } from './report-data.js';
 
 /** Rows in the metrics table; a run may log thousands, the rest stay one click away in MLflow. */
 export const MAX_ROWS = 40;
 const CONFUSION = /^confusion_matrix\.([^.]+)\.([^.]+)$/;
+/** Rows in the changed-params table, and characters of a value shown in it. */
+export const MAX_PARAM_ROWS = 30;
+const MAX_PARAM_VALUE = 60;
 
 export function formatNumber(n: number): string {
   if (!Number.isFinite(n) || Number.isInteger(n)) return String(n);
@@ -61,19 +68,13 @@ export function verdict(outcome: Outcome, config: Config): string {
     : `❌ **Gate failed**: ${cell(outcome.gate.reason)}. \`${config.promoteAlias}\` was not moved.`;
 }
 
-export function renderReport(outcome: Outcome, config: Config): string {
+function metricsTable(outcome: Outcome, config: Config, keys: string[]): string {
   const champion = outcome.champion;
   const gateMetric = config.gate?.metric;
-  // The gate metric first: it is the row the verdict is about.
-  const keys = Object.keys(outcome.metrics)
-    .filter((k) => !CONFUSION.test(k))
-    .sort((a, b) => Number(b === gateMetric) - Number(a === gateMetric));
-  const shown = keys.slice(0, MAX_ROWS);
-
   const header = champion
     ? `| metric | this run | ${cell(config.championAlias)} (v${champion.version}) | Δ |\n| --- | ---: | ---: | ---: |`
     : '| metric | this run |\n| --- | ---: |';
-  const rows = shown.map((k) => {
+  const rows = keys.map((k) => {
     const name = k === gateMetric ? `**${cell(k)}**` : cell(k);
     const value = outcome.metrics[k]!;
     if (!champion) return `| ${name} | ${formatNumber(value)} |`;
@@ -82,26 +83,137 @@ export function renderReport(outcome: Outcome, config: Config): string {
       ? `| ${name} | ${formatNumber(value)} | – | |`
       : `| ${name} | ${formatNumber(value)} | ${formatNumber(before)} | ${formatDelta(value - before)} |`;
   });
-  const more = keys.length - shown.length;
+  return [header, ...rows].join('\n');
+}
 
+/** The label the charts give the champion, e.g. `champion v3`. */
+const championLabel = (outcome: Outcome, config: Config): string | undefined =>
+  outcome.champion ? `${config.championAlias} v${outcome.champion.version}` : undefined;
+
+export function chartsSection(
+  outcome: Outcome,
+  config: Config,
+  keys: string[],
+  extras?: ReportExtras,
+): string[] {
+  const label = championLabel(outcome, config);
+  const rows = keys.map((key) => ({
+    key,
+    candidate: outcome.metrics[key]!,
+    champion: outcome.champion?.metrics[key],
+  }));
+  const parts = metricCharts(rows, label);
+  const curves = Object.entries(extras?.curves ?? {})
+    .map(([key, points]) => curveChart(key, points, extras?.championCurves[key], label))
+    .filter((c): c is string => c !== undefined);
+  if (curves.length) parts.push('**Training curves**', ...curves);
+  return parts;
+}
+
+/** Both confusion matrices side by side: Markdown tables inside an HTML table, as GitHub renders it. */
+export function confusionSection(outcome: Outcome, config: Config): string | undefined {
+  const mine = confusionMatrix(outcome.metrics);
+  if (!mine) return undefined;
+  const theirs = outcome.champion ? confusionMatrix(outcome.champion.metrics) : undefined;
+  if (!theirs) return `**Confusion matrix**\n\n${mine}`;
+  const head = `<th>this run</th><th>${cell(championLabel(outcome, config)!)}</th>`;
+  return `**Confusion matrices**\n\n<table><tr>${head}</tr><tr><td>\n\n${mine}\n\n</td><td>\n\n${theirs}\n\n</td></tr></table>`;
+}
+
+/**
+ * A param value as inline code. The script wrote it, so it may hold a fake marker (`<!--`), HTML,
+ * a mention or table syntax: entities keep `<` from ever being literal, `<code>` keeps GitHub from
+ * linking mentions, and cell() escapes the Markdown.
+ */
+const paramValue = (v: string | undefined): string => {
+  if (v === undefined) return '–';
+  const short = v.length > MAX_PARAM_VALUE ? `${v.slice(0, MAX_PARAM_VALUE - 1)}…` : v;
+  const html = short.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return `<code>${cell(html)}</code>`;
+};
+
+/** Params whose value differs from the champion run's, including ones only one of them has. */
+export function paramsSection(outcome: Outcome, config: Config, extras?: ReportExtras): string | undefined {
+  const theirs = extras?.champion?.params;
+  if (!extras || !theirs) return undefined;
+  const mine = extras.params;
+  const keys = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])]
+    .filter((k) => mine[k] !== theirs[k])
+    .sort();
+  const label = cell(championLabel(outcome, config)!);
+  if (!keys.length) return `_No param changed since ${label}._`;
+  const rows = keys
+    .slice(0, MAX_PARAM_ROWS)
+    .map((k) => `| ${cell(k)} | ${paramValue(theirs[k])} | ${paramValue(mine[k])} |`);
+  const more = keys.length - rows.length;
+  return [
+    `**Params changed since ${label}**`,
+    '',
+    `| param | ${label} | this run |`,
+    '| --- | --- | --- |',
+    ...rows,
+    ...(more > 0 ? ['', `…and ${more} more in MLflow's compare view.`] : []),
+  ].join('\n');
+}
+
+/** The MLflow UI's root, from the run link the client built (`<ui>/#/experiments/…`). */
+const uiRoot = (runUrl: string): string => runUrl.slice(0, Math.max(0, runUrl.indexOf('/#/')));
+
+/** MLflow's own compare-runs route: `#/compare-runs?runs=[…]&experiments=[…]`, JSON arrays. */
+export function compareRunsUrl(ui: string, runIds: string[], experimentIds: string[]): string {
+  const json = (ids: string[]): string => encodeURIComponent(JSON.stringify([...new Set(ids)]));
+  return `${ui}/#/compare-runs?runs=${json(runIds)}&experiments=${json(experimentIds)}`;
+}
+
+export function linksLine(outcome: Outcome, config: Config, extras?: ReportExtras): string {
+  const ui = uiRoot(outcome.runUrl);
   const links = [`[MLflow run \`${cell(outcome.runName)}\`](${outcome.runUrl})`];
+  const theirs = extras?.champion;
+  if (ui && theirs) {
+    const url = compareRunsUrl(
+      ui,
+      [outcome.runId, theirs.runId],
+      [outcome.experimentId, theirs.experimentId],
+    );
+    links.push(`[compare with ${cell(championLabel(outcome, config)!)}](${url})`);
+  }
   if (outcome.version && outcome.versionUrl) {
     links.push(
       `[\`${cell(config.registeredModel ?? '')}\` v${outcome.version.version}](${outcome.versionUrl})`,
     );
   }
-  if (outcome.model) links.push(`model \`${outcome.model.modelUri}\``);
+  const modelId = outcome.model?.modelId;
+  if (ui && modelId) {
+    const url = `${ui}/#/experiments/${encodeURIComponent(outcome.experimentId)}/models/${encodeURIComponent(modelId)}`;
+    links.push(`[LoggedModel \`${cell(modelId)}\`](${url})`);
+  } else if (outcome.model) links.push(`model \`${outcome.model.modelUri}\``);
+  return links.join(' · ');
+}
+
+export function renderReport(outcome: Outcome, config: Config, extras?: ReportExtras): string {
+  const gateMetric = config.gate?.metric;
+  // The gate metric first: it is the row the verdict is about.
+  const keys = Object.keys(outcome.metrics)
+    .filter((k) => !CONFUSION.test(k))
+    .sort((a, b) => Number(b === gateMetric) - Number(a === gateMetric));
+  const shown = keys.slice(0, MAX_ROWS);
+  const more = keys.length - shown.length;
+  const title = config.commentLabel ? `${config.experiment} (${config.commentLabel})` : config.experiment;
 
   const parts = [
-    `### train-and-log: ${cell(config.experiment)}`,
+    `### train-and-log: ${cell(title)}`,
     verdict(outcome, config),
-    shown.length ? [header, ...rows].join('\n') : '_The run has no metrics._',
+    shown.length ? metricsTable(outcome, config, shown) : '_The run has no metrics._',
   ];
   if (more > 0) parts.push(`…and ${more} more metrics in the MLflow run.`);
-  const matrix = confusionMatrix(outcome.metrics);
-  if (matrix) parts.push(`**Confusion matrix**\n\n${matrix}`);
-  if (champion?.problem) parts.push(`Champion v${champion.version}: ${cell(champion.problem)}.`);
-  parts.push(links.join(' · '));
+  parts.push(...chartsSection(outcome, config, shown, extras));
+  const matrices = confusionSection(outcome, config);
+  if (matrices) parts.push(matrices);
+  const params = paramsSection(outcome, config, extras);
+  if (params) parts.push(params);
+  if (outcome.champion?.problem)
+    parts.push(`Champion v${outcome.champion.version}: ${cell(outcome.champion.problem)}.`);
+  parts.push(linksLine(outcome, config, extras));
   return parts.join('\n\n') + '\n';
 }
 

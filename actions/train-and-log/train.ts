@@ -9,14 +9,18 @@ import { analysisSection } from './analysis.js';
 import { onCancel, startCommand } from './command.js';
 import type { Inputs } from './inputs.js';
 import { trainAndLog, type Outcome, type PipelineDeps, type StartedRun } from './pipeline.js';
-import { commentOnPullRequest } from './pr-comment.js';
+import { postReport } from './pr-comment.js';
+import { gatherExtras, type ReportExtras } from './report-data.js';
 import { renderFailure, renderReport } from './summary.js';
 
 export interface Deps extends PipelineDeps {
   setOutput: (name: string, value: string) => void;
   /** Appends Markdown to the job summary. */
   writeSummary: (markdown: string) => Promise<void>;
-  comment: (token: string | undefined, key: string, body: string) => Promise<unknown>;
+  /** Posts the report on the pull request (or the pushed commit), under the run's comment key. */
+  comment: (inputs: Inputs, body: string) => Promise<unknown>;
+  /** Charts, curves and changed params read back from MLflow (undefined when it cannot say). */
+  extras: (inputs: Inputs, outcome: Readonly<Outcome>) => Promise<ReportExtras | undefined>;
   /** The optional model-written analysis, as Markdown (never fails). */
   analysis: (inputs: Inputs, outcome: Readonly<Outcome>) => Promise<string>;
 }
@@ -30,7 +34,8 @@ export const defaultDeps: Deps = {
   writeSummary: async (markdown) => {
     await core.summary.addRaw(markdown).write();
   },
-  comment: commentOnPullRequest,
+  comment: postReport,
+  extras: gatherExtras,
   analysis: analysisSection,
 };
 
@@ -47,14 +52,11 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<vo
   setOutcomeOutputs(deps, outcome);
 
   // The outputs above are final: the model-written analysis only adds to the report.
-  const report = `${renderReport(outcome, inputs)}\n${await deps.analysis(inputs, outcome)}\n`;
+  const extras = await deps.extras(inputs, outcome);
+  const report = `${renderReport(outcome, inputs, extras)}\n${await deps.analysis(inputs, outcome)}\n`;
   await deps.writeSummary(report);
-  await deps.comment(inputs.githubToken, commentKey(inputs), report);
+  await deps.comment(inputs, report);
 }
-
-/** One pull request comment per registered model (or experiment), updated by later pushes. */
-export const commentKey = (inputs: Inputs): string =>
-  `train-and-log:${inputs.registeredModel ?? inputs.experiment}`;
 
 function setRunOutputs(deps: Deps, run: StartedRun): void {
   deps.setOutput('run-id', run.runId);
