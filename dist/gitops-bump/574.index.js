@@ -191,25 +191,15 @@ function apiError(err, what) {
     }
     return new Error(`${what} failed${code ? ` (HTTP ${code})` : ''}: ${message}`);
 }
-async function waitForSync(options) {
-    const { kc, namespace, name, revision, timeoutMs } = options;
-    const api = kc.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .CustomObjectsApi */ .aVm);
-    const started = Date.now();
-    const deadline = started + timeoutMs;
-    const where = `Application ${namespace}/${name}`;
-    let last;
-    if (options.refresh) {
-        try {
-            await requestRefresh(api, namespace, name);
-            _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Requested a refresh of ${where}.`);
-        }
-        catch (err) {
-            throw apiError(err, `refreshing ${where}`);
-        }
-    }
+/**
+ * Judges each Application seen. A revision we do not know may be a later commit that contains
+ * ours (another run pushed right after us): asked once per revision through `contains`.
+ */
+function makeJudge(options, where) {
+    const { revision } = options;
     const accepted = new Set([revision]);
     const checks = new Map();
-    const judge = async (app) => {
+    return async (app) => {
         const verdict = evaluate(app, accepted);
         // A multi-source Application lists one revision per source: any of them may be the GitOps repo's.
         const unknown = syncedRevisions(app).filter((r) => !accepted.has(r) && /^[0-9a-f]{40}$/.test(r));
@@ -227,33 +217,53 @@ async function waitForSync(options) {
         }
         return found ? evaluate(app, accepted) : verdict;
     };
-    const result = (ok, reason) => ({
-        ok,
-        reason,
+}
+async function listApp(api, namespace, name, where) {
+    try {
+        return (await api.listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+            fieldSelector: `metadata.name=${name}`,
+        }));
+    }
+    catch (err) {
+        throw apiError(err, `listing ${where}`);
+    }
+}
+async function waitForSync(options) {
+    const { kc, namespace, name, revision, timeoutMs } = options;
+    const api = kc.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .CustomObjectsApi */ .aVm);
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    const where = `Application ${namespace}/${name}`;
+    let last;
+    if (options.refresh) {
+        try {
+            await requestRefresh(api, namespace, name);
+            _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`Requested a refresh of ${where}.`);
+        }
+        catch (err) {
+            throw apiError(err, `refreshing ${where}`);
+        }
+    }
+    const judge = makeJudge(options, where);
+    const result = (verdict) => ({
+        ok: verdict.ok,
+        reason: verdict.ok ? '' : verdict.reason,
         last: describe(last),
         elapsedMs: Date.now() - started,
     });
     while (Date.now() < deadline) {
-        let list;
-        try {
-            list = (await api.listNamespacedCustomObject({
-                group: GROUP,
-                version: VERSION,
-                namespace,
-                plural: PLURAL,
-                fieldSelector: `metadata.name=${name}`,
-            }));
-        }
-        catch (err) {
-            throw apiError(err, `listing ${where}`);
-        }
+        const list = await listApp(api, namespace, name, where);
         const app = list.items?.[0];
         if (!app)
             throw new Error(`${where} not found`);
         last = app;
         const verdict = await judge(app);
         if (verdict.done)
-            return result(verdict.ok, verdict.ok ? '' : verdict.reason);
+            return result(verdict);
         _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`${where}: ${describe(app)}; waiting for ${revision.slice(0, 12)}.`);
         const outcome = await watchOnce(kc, {
             namespace,
@@ -268,9 +278,8 @@ async function waitForSync(options) {
                 return v;
             },
         });
-        if (outcome.verdict?.done) {
-            return result(outcome.verdict.ok, outcome.verdict.ok ? '' : outcome.verdict.reason);
-        }
+        if (outcome.verdict?.done)
+            return result(outcome.verdict);
         if (outcome.deleted)
             throw new Error(`${where} was deleted while waiting`);
         // The watch ended (server timeout, 410 Gone, dropped connection): list again and resume.
@@ -279,7 +288,11 @@ async function waitForSync(options) {
         if (Date.now() < deadline)
             await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
     }
-    return result(false, `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${where} to be Synced and Healthy at ${revision.slice(0, 12)}`);
+    return result({
+        done: true,
+        ok: false,
+        reason: `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${where} to be Synced and Healthy at ${revision.slice(0, 12)}`,
+    });
 }
 function watchOnce(kc, opts) {
     return new Promise((resolve) => {

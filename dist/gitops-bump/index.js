@@ -28369,27 +28369,90 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 17345:
+/***/ 71736:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  $: () => (/* binding */ bump)
+  mM: () => (/* binding */ defaultDeps),
+  iW: () => (/* binding */ main),
+  Zk: () => (/* binding */ writeResult)
 });
 
-// UNUSED EXPORTS: renderMessage
-
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
-var core = __nccwpck_require__(88179);
-// EXTERNAL MODULE: ./actions/shared/errors.ts
-var errors = __nccwpck_require__(79223);
-// EXTERNAL MODULE: ./actions/shared/image-ref.ts
-var image_ref = __nccwpck_require__(8707);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
+var core = __nccwpck_require__(88179);
+// EXTERNAL MODULE: ./actions/shared/errors.ts
+var errors = __nccwpck_require__(79223);
+;// CONCATENATED MODULE: ./actions/shared/markdown.ts
+/**
+ * The one place text is made safe for GitHub Markdown (issues, comments, job summaries).
+ *
+ * - `escapeMarkdown`: text that must render as itself. Markdown punctuation is backslash-escaped,
+ *   HTML is written as entities, and mentions and #references get a zero-width space: GitHub
+ *   resolves those on the rendered text, where a backslash would not stop them.
+ * - `neutralize`: Markdown that is kept as Markdown (a model's review) but cannot ping anyone,
+ *   run a bot's /command, forge a hidden marker or load an image.
+ * - `inert`: untrusted plain text (alert annotations, a model's words in an issue): both.
+ */
+const ZWSP = '\u200b';
+// C0 controls except tab and newline, DEL, and the bidi overrides that reorder text on screen.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g;
+const PUNCTUATION = /[\\`*_{}[\]()#|~!$]/g;
+/** Control characters and bidi overrides removed: what is shown is what is stored. */
+const stripControls = (text) => text.replace(CONTROL, '');
+/** A zero-width space after every @ (fullwidth too) and #: no mention, team ping or issue reference. */
+const breakReferences = (text) => text.replace(/[@＠#]/g, `$&${ZWSP}`);
+/** At most `max` characters (code points), with an ellipsis when cut. */
+function clip(text, max) {
+    const chars = [...text];
+    return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
+}
+/** Text that renders as itself: no emphasis, link, image, HTML, table break, mention or reference. */
+function escapeMarkdown(text) {
+    return breakReferences(stripControls(text)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(PUNCTUATION, '\\$&'));
+}
+/** One table cell or inline value: white space (line breaks included) folded to single spaces, escaped. */
+function cell(text) {
+    return escapeMarkdown(text.replace(/\s+/g, ' ').trim());
+}
+/**
+ * Markdown made safe to post: `@user` and `@org/team` mentions are broken with a zero-width space
+ * (e-mail addresses are not mentions and stay), leading `/command`s used by bots are escaped, HTML
+ * comments (our sticky-comment markers) cannot be forged, and images do not load.
+ */
+function neutralize(text) {
+    return (text
+        // Mentions: an @ that starts a word (GitHub does not treat e-mail addresses as mentions).
+        .replace(/(^|[^\w])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
+        // Slash commands at the start of a line (e.g. /approve, /merge, /label).
+        .replace(/^(\s*)\/(?=[A-Za-z])/gm, `$1\\/`)
+        .replace(/<!--/g, '&lt;!--')
+        .replace(/-->/g, '--&gt;')
+        // Images are fetched when the comment is viewed: no beacons or exfiltration URLs.
+        .replace(/!\[/g, '\\![')
+        .replace(/<(img|picture|source|video|audio|iframe|object|embed)\b/gi, '&lt;$1'));
+}
+/**
+ * Untrusted plain text, escaped and neutralised. A line that starts with `/` or `::` gets a
+ * zero-width space first: bots read the raw text, and the runner reads `::` lines as commands
+ * when a summary is echoed to the log.
+ */
+function inert(text) {
+    return neutralize(escapeMarkdown(text).replace(/(^|\n)([ \t]*)(\/|::)/g, `$1$2${ZWSP}$3`));
+}
+
+// EXTERNAL MODULE: ./actions/shared/image-ref.ts
+var image_ref = __nccwpck_require__(8707);
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
@@ -32725,6 +32788,7 @@ async function upsertPullRequest(octokit, repo, { branch, base, title, body }) {
 
 
 
+
 function renderMessage(template, image, locations, newVersion, files) {
     const old = [
         ...new Set(locations.filter((l) => l.changed).map((l) => (0,image_ref/* versionOf */.E4)(l.before) || '(none)')),
@@ -32735,7 +32799,7 @@ function renderMessage(template, image, locations, newVersion, files) {
         .replace(/\{new\}/g, newVersion)
         .replace(/\{files\}/g, files.join(', '));
 }
-async function bump(git, inputs, octokit) {
+async function start(git, inputs) {
     const base = await git.clone(inputs.branch);
     const firstTip = await git.head();
     const files = await resolveFiles(git, inputs.files);
@@ -32758,117 +32822,122 @@ async function bump(git, inputs, octokit) {
         await git.resetHard(tip);
         return tip;
     };
-    const previous = (locations) => locations[0] ? (0,image_ref/* formatImageRef */.kL)(locations[0].before) : '';
-    const commitUrl = (sha) => sha && inputs.repo
-        ? `${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${inputs.repo.owner}/${inputs.repo.repo}/commit/${sha}`
-        : undefined;
-    if (inputs.mode === 'push') {
-        const landed = await land({ git, target: base, initialTip: firstTip, refresh: refreshTo(base), edit });
-        if (landed.sha)
-            core/* info */.pq(`Pushed ${landed.sha} to ${base}: ${landed.edit.message}`);
-        else
-            core/* info */.pq(`${inputs.image} is already at ${newVersion} on ${base}; nothing to commit.`);
-        return {
-            changed: landed.sha !== undefined,
-            sha: landed.sha,
-            tip: landed.tip,
-            branch: base,
-            commitUrl: commitUrl(landed.sha),
-            changedFiles: landed.edit.files,
-            locations: landed.edit.locations,
-            previousImage: previous(landed.edit.locations),
-        };
-    }
-    if (!inputs.repo || !octokit) {
-        throw new errors/* InputError */.d('repository', 'owner/name in pull-request mode (the PR is opened through the API)', inputs.remoteUrl);
-    }
-    const repo = inputs.repo;
-    const prBranch = branchFor(base, inputs.image, files);
-    // The base decides whether there is anything to propose, and what a rollback goes back to.
-    const onBase = await edit();
-    await git.resetHard(firstTip);
-    let open = await findOpenPullRequest(octokit, repo, prBranch, base);
-    if (!onBase.changed) {
-        core/* info */.pq(`${inputs.image} is already at ${newVersion} on ${base}; no pull request needed.`);
-        return {
-            changed: false,
-            tip: firstTip,
-            branch: base,
-            changedFiles: [],
-            locations: onBase.locations,
-            previousImage: previous(onBase.locations),
-            pullRequestUrl: open?.url,
-        };
-    }
-    let stale;
-    const refresh = async () => {
-        stale = undefined;
-        const remote = await git.remoteHead(prBranch);
-        if (remote && open)
-            return refreshTo(prBranch)();
-        const tip = await refreshTo(base)();
-        if (remote) {
-            // A branch left from a closed PR: build on the base, then join its history (no force-push).
-            await git.fetchCommit(remote);
-            stale = remote;
-        }
-        return tip;
+    return { git, inputs, base, firstTip, files, newVersion, edit, refreshTo };
+}
+const previous = (locations) => (locations[0] ? (0,image_ref/* formatImageRef */.kL)(locations[0].before) : '');
+const commitUrl = (inputs, sha) => sha && inputs.repo
+    ? `${inputs.serverUrl}/${inputs.repo.owner}/${inputs.repo.repo}/commit/${sha}`
+    : undefined;
+/** The result of a landing on `branch`; `locations` as found on the branch the change is about. */
+function landedResult(inputs, landed, branch, locations) {
+    return {
+        changed: landed.sha !== undefined,
+        sha: landed.sha,
+        tip: landed.tip,
+        branch,
+        commitUrl: commitUrl(inputs, landed.sha),
+        changedFiles: landed.edit.files,
+        locations,
+        previousImage: previous(locations),
     };
+}
+async function bumpByPush(s) {
+    const { git, inputs, base } = s;
     const landed = await land({
         git,
-        target: prBranch,
-        refresh,
-        edit,
-        afterCommit: async (sha) => stale ? git.adopt(stale, `Merge the previous ${prBranch} into the bump`) : sha,
+        target: base,
+        initialTip: s.firstTip,
+        refresh: s.refreshTo(base),
+        edit: s.edit,
     });
-    const title = landed.edit.message.split('\n')[0];
-    const body = [
-        `Sets \`${inputs.image}\` to \`${newVersion}\` on \`${base}\` (was \`${previous(onBase.locations)}\`).`,
+    if (landed.sha)
+        core/* info */.pq(`Pushed ${landed.sha} to ${base}: ${landed.edit.message}`);
+    else
+        core/* info */.pq(`${inputs.image} is already at ${s.newVersion} on ${base}; nothing to commit.`);
+    return landedResult(inputs, landed, base, landed.edit.locations);
+}
+function pullRequestBody(s, onBase) {
+    const { inputs } = s;
+    return [
+        `Sets \`${inputs.image}\` to \`${s.newVersion}\` on \`${s.base}\` (was \`${previous(onBase.locations)}\`).`,
         '',
         '| file | where | before | after |',
         '| --- | --- | --- | --- |',
         ...onBase.locations
             .filter((l) => l.changed)
-            .map((l) => `| \`${l.file}\` | ${l.where.replace(/\|/g, '\\|')} | \`${(0,image_ref/* formatImageRef */.kL)(l.before)}\` | \`${(0,image_ref/* formatImageRef */.kL)(l.after)}\` |`),
+            .map((l) => `| \`${l.file}\` | ${cell(l.where)} | \`${(0,image_ref/* formatImageRef */.kL)(l.before)}\` | \`${(0,image_ref/* formatImageRef */.kL)(l.after)}\` |`),
         '',
-        `Opened by gitops-bump${process.env.GITHUB_RUN_ID ? ` in run ${process.env.GITHUB_RUN_ID}` : ''}; later bumps of this image update this PR.`,
+        `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; later bumps of this image update this PR.`,
     ].join('\n');
+}
+/**
+ * Commits on the PR branch: on top of the open PR's branch, or fresh from the base. A branch left
+ * from a closed PR is joined into the new commit's history rather than force-pushed over.
+ */
+function landOnPullBranch(s, prBranch, hasOpen) {
+    const { git } = s;
+    let stale;
+    const refresh = async () => {
+        stale = undefined;
+        const remote = await git.remoteHead(prBranch);
+        if (remote && hasOpen)
+            return s.refreshTo(prBranch)();
+        const tip = await s.refreshTo(s.base)();
+        if (remote) {
+            await git.fetchCommit(remote);
+            stale = remote;
+        }
+        return tip;
+    };
+    return land({
+        git,
+        target: prBranch,
+        refresh,
+        edit: s.edit,
+        afterCommit: async (sha) => stale ? git.adopt(stale, `Merge the previous ${prBranch} into the bump`) : sha,
+    });
+}
+async function bumpByPullRequest(s, octokit) {
+    const { git, inputs, base } = s;
+    if (!inputs.repo || !octokit) {
+        throw new errors/* InputError */.d('repository', 'owner/name in pull-request mode (the PR is opened through the API)', inputs.remoteUrl);
+    }
+    const repo = inputs.repo;
+    const prBranch = branchFor(base, inputs.image, s.files);
+    // The base decides whether there is anything to propose, and what a rollback goes back to.
+    const onBase = await s.edit();
+    await git.resetHard(s.firstTip);
+    let open = await findOpenPullRequest(octokit, repo, prBranch, base);
+    const common = { locations: onBase.locations, previousImage: previous(onBase.locations) };
+    if (!onBase.changed) {
+        core/* info */.pq(`${inputs.image} is already at ${s.newVersion} on ${base}; no pull request needed.`);
+        return {
+            changed: false,
+            tip: s.firstTip,
+            branch: base,
+            changedFiles: [],
+            pullRequestUrl: open?.url,
+            ...common,
+        };
+    }
+    const landed = await landOnPullBranch(s, prBranch, open !== undefined);
     if (landed.sha || !open) {
+        const title = landed.edit.message.split('\n')[0];
+        const body = pullRequestBody(s, onBase);
         const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
         open = pr;
         core/* info */.pq(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
     }
-    return {
-        changed: landed.sha !== undefined,
-        sha: landed.sha,
-        tip: landed.tip,
-        branch: prBranch,
-        commitUrl: commitUrl(landed.sha),
-        pullRequestUrl: open?.url,
-        changedFiles: landed.edit.files,
-        locations: onBase.locations,
-        previousImage: previous(onBase.locations),
-    };
+    return { ...landedResult(inputs, landed, prBranch, onBase.locations), pullRequestUrl: open?.url };
+}
+async function bump(git, inputs, octokit) {
+    const session = await start(git, inputs);
+    return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit);
 }
 
-
-/***/ }),
-
-/***/ 85450:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ Git)
-/* harmony export */ });
-/* unused harmony export GitError */
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(31421);
-/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(51455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(88179);
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(79223);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(31421);
+;// CONCATENATED MODULE: ./actions/gitops-bump/git.ts
 /**
  * The git CLI, driven as a runner's checkout does it. The token travels in an `http.extraheader`
  * passed through GIT_CONFIG_* environment variables: it never appears in a URL, an argument list,
@@ -32914,8 +32983,8 @@ class Git {
         const url = new URL(options.remoteUrl);
         // Credentials written into the remote URL (MLOPS_GIT_REMOTE_URL) are secrets like the token.
         for (const part of [url.username, url.password].filter((p) => p.length > 3)) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(part);
-            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(decodeURIComponent(part));
+            core/* setSecret */.Pq(part);
+            core/* setSecret */.Pq(decodeURIComponent(part));
         }
         if (url.username || url.password) {
             url.username = '';
@@ -32924,7 +32993,7 @@ class Git {
         }
         if (options.token && url.protocol.startsWith('http')) {
             const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(basic);
+            core/* setSecret */.Pq(basic);
             env.GIT_CONFIG_COUNT = '1';
             env.GIT_CONFIG_KEY_0 = `http.${url.origin}/.extraheader`;
             env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
@@ -32933,11 +33002,11 @@ class Git {
     }
     async exec(args, { allowFail = false, cwd = this.dir } = {}) {
         const shown = this.shownUrl ? args.map((a) => (a === this.options.remoteUrl ? this.shownUrl : a)) : args;
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .debug */ .Yz(`git ${shown.join(' ')}`);
+        core/* debug */.Yz(`git ${shown.join(' ')}`);
         const result = await new Promise((resolve, reject) => {
             // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
             // it, instead of holding the pipes open until they finish on their own.
-            const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)('git', args, {
+            const child = (0,external_node_child_process_.spawn)('git', args, {
                 cwd,
                 env: this.env,
                 stdio: ['ignore', 'pipe', 'pipe'],
@@ -32987,17 +33056,17 @@ class Git {
         if (cloned.code !== 0) {
             const text = cloned.stderr;
             if (branch && /Remote branch .* not found/.test(text)) {
-                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('branch', 'a branch that exists in the repository', branch);
+                throw new errors/* InputError */.d('branch', 'a branch that exists in the repository', branch);
             }
             if (/Authentication failed|returned error: 40[13]|could not read (?:Username|Password)|Permission denied/i.test(text)) {
-                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('token', `a token that may read and push the repository (git clone: ${lastLine(text)})`);
+                throw new errors/* InputError */.d('token', `a token that may read and push the repository (git clone: ${lastLine(text)})`);
             }
             throw new GitError(['clone'], cloned);
         }
         const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
         if (checkedOut === 'HEAD') {
             // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.
-            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('branch', "a branch name (the remote's HEAD is detached, so it has no default branch)", '');
+            throw new errors/* InputError */.d('branch', "a branch name (the remote's HEAD is detached, so it has no default branch)", '');
         }
         return checkedOut;
     }
@@ -33007,9 +33076,9 @@ class Git {
      */
     async head() {
         try {
-            const ref = (await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(this.dir, '.git', 'HEAD'), 'utf8')).trim();
+            const ref = (await (0,promises_.readFile)((0,external_node_path_.join)(this.dir, '.git', 'HEAD'), 'utf8')).trim();
             const sha = ref.startsWith('ref: ')
-                ? (await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(this.dir, '.git', ref.slice(5)), 'utf8')).trim()
+                ? (await (0,promises_.readFile)((0,external_node_path_.join)(this.dir, '.git', ref.slice(5)), 'utf8')).trim()
                 : ref;
             if (/^[0-9a-f]{40}$/.test(sha))
                 return sha;
@@ -33104,22 +33173,199 @@ class Git {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/gitops-bump/summary.ts
+/**
+ * The job summary: the image values changed per file, where the change went (the commit linked on
+ * GitHub, the remote named otherwise), the ArgoCD Application (linked when its UI URL is given)
+ * and the sync result.
+ */
+
+
+const summary_show = (ref) => `\`${(0,image_ref/* formatImageRef */.kL)({ ...ref, ...(ref.digest && { digest: (0,image_ref/* shortDigest */.VK)(ref.digest) }) })}\``;
+/** A code span that no backtick in the value can close. */
+const code = (value) => `\`${value.replace(/`/g, "'")}\``;
+/** A remote URL as shown: without user or password. */
+function shownRemote(remoteUrl) {
+    try {
+        const url = new URL(remoteUrl);
+        url.username = '';
+        url.password = '';
+        return url.href;
+    }
+    catch {
+        return remoteUrl;
+    }
+}
+function commitLine(s, sha) {
+    const short = sha.slice(0, 7);
+    const commit = s.commitUrl ? `[\`${short}\`](${s.commitUrl})` : `\`${short}\``;
+    const of = !s.commitUrl && s.remote ? ` of ${code(s.remote)}` : '';
+    return `Commit: ${commit} on ${code(s.branch)}${of}`;
+}
+function argocdLines(s) {
+    const lines = [];
+    if (s.argocd) {
+        const { namespace, name, url } = s.argocd;
+        const app = `${namespace}/${name}`;
+        const target = url
+            ? `${url}/applications/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`
+            : '';
+        lines.push(`ArgoCD application: ${url ? `[${app}](${target})` : code(app)}`, '');
+    }
+    if (s.sync) {
+        const verdict = s.sync.ok ? 'Synced and Healthy' : `**failed**: ${cell(s.sync.reason)}`;
+        lines.push(`ArgoCD: ${verdict} (last status: ${cell(s.sync.last)}; ${Math.round(s.sync.elapsedMs / 1000)}s)`, '');
+    }
+    return lines;
+}
+function renderSummary(s) {
+    const lines = [`## gitops-bump: \`${s.image}\``, ''];
+    if (!s.changed)
+        lines.push(`Already at this image on \`${s.branch}\`: nothing to commit.`, '');
+    const byFile = new Map();
+    for (const l of s.locations)
+        byFile.set(l.file, [...(byFile.get(l.file) ?? []), l]);
+    for (const [file, locations] of byFile) {
+        lines.push(`### \`${file}\``, '', '| where | line | before | after |', '| --- | --- | --- | --- |');
+        for (const l of locations) {
+            const after = l.changed ? summary_show(l.after) : 'unchanged';
+            lines.push(`| ${cell(l.where)} (${l.format}) | ${l.line} | ${summary_show(l.before)} | ${after} |`);
+        }
+        lines.push('');
+        const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${cell(l.where)}: ${n}`));
+        if (notes.length)
+            lines.push(...notes, '');
+    }
+    if (s.pullRequestUrl)
+        lines.push(`Pull request: ${s.pullRequestUrl}`, '');
+    if (s.commitSha)
+        lines.push(commitLine(s, s.commitSha), '');
+    lines.push(...argocdLines(s));
+    return lines.join('\n');
+}
+
+;// CONCATENATED MODULE: ./actions/gitops-bump/action.ts
+/**
+ * gitops-bump's logic as a function of its inputs and of the clients it loads, so that tests can
+ * call it in-process; main.ts only reads the inputs and hands the result to the runner.
+ */
+
+
+
+
+
+
+
+// Both are loaded on demand: the Kubernetes client is most of the bundle, and push mode starts
+// faster without Octokit.
+const defaultDeps = {
+    octokit: async (token) => (await Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(627)]).then(__nccwpck_require__.bind(__nccwpck_require__, 70627))).createOctokit(token),
+    argocd: async () => Promise.all(/* import() */[__nccwpck_require__.e(901), __nccwpck_require__.e(574)]).then(__nccwpck_require__.bind(__nccwpck_require__, 88574)),
+};
+const outputsOf = (r) => ({
+    changed: String(r.changed),
+    'commit-sha': r.sha ?? '',
+    'pull-request-url': r.pullRequestUrl ?? '',
+    'changed-files': JSON.stringify(r.changedFiles),
+    'previous-image': r.previousImage,
+});
+/** Waits for ArgoCD to run the commit; nothing is deployed from a PR branch, so not in that mode. */
+async function awaitSync(argocd, kc, inputs, bumped, git) {
+    if (inputs.mode === 'pull-request') {
+        core/* warning */.$e('wait-for-sync is skipped in pull-request mode: nothing is deployed until the PR merges.');
+        return undefined;
+    }
+    // When nothing changed, the deployed revision to check is the tip we found already bumped.
+    const revision = bumped.sha ?? bumped.tip;
+    const sync = await argocd.waitForSync({
+        kc,
+        namespace: inputs.argocdNamespace,
+        name: inputs.argocdApp,
+        revision,
+        timeoutMs: inputs.timeoutMs,
+        refresh: inputs.argocdRefresh,
+        contains: (later) => git.contains(revision, later, bumped.branch),
+    });
+    core/* info */.pq(sync.ok ? `ArgoCD synced ${revision.slice(0, 12)}: ${sync.last}` : sync.reason);
+    return sync;
+}
+async function main(inputs, deps = defaultDeps) {
+    // A bad kubeconfig fails before anything is cloned or pushed.
+    const argocd = inputs.waitForSync ? await deps.argocd() : undefined;
+    const kc = argocd?.loadKubeConfig(inputs.kubeconfig);
+    await (0,promises_.mkdir)(inputs.tempDir, { recursive: true });
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(inputs.tempDir, 'gitops-bump-'));
+    try {
+        const git = new Git((0,external_node_path_.join)(dir, 'repo'), {
+            token: inputs.token,
+            remoteUrl: inputs.remoteUrl,
+            author: inputs.author,
+            timeoutMs: inputs.timeoutMs,
+        });
+        const octokit = inputs.mode === 'pull-request' && inputs.repo ? await deps.octokit(inputs.apiToken) : undefined;
+        const bumped = await bump(git, inputs, octokit);
+        // The commit has landed: whatever the wait says, the outputs (previous-image for a rollback)
+        // and the summary are still written.
+        let sync;
+        let failure;
+        try {
+            sync = argocd && kc ? await awaitSync(argocd, kc, inputs, bumped, git) : undefined;
+            if (sync && !sync.ok)
+                failure = `${sync.reason} (last status: ${sync.last})`;
+        }
+        catch (err) {
+            failure = (0,errors/* errorMessage */.g)(err);
+        }
+        return {
+            outputs: outputsOf(bumped),
+            stepSummary: renderSummary({
+                image: inputs.image,
+                locations: bumped.locations,
+                commitSha: bumped.sha,
+                commitUrl: bumped.commitUrl,
+                pullRequestUrl: bumped.pullRequestUrl,
+                branch: bumped.branch,
+                changed: bumped.changed,
+                remote: inputs.repo ? undefined : shownRemote(inputs.remoteUrl),
+                argocd: inputs.argocdApp
+                    ? { namespace: inputs.argocdNamespace, name: inputs.argocdApp, url: inputs.argocdUrl }
+                    : undefined,
+                sync,
+            }),
+            failure,
+        };
+    }
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+}
+async function writeResult({ outputs, stepSummary, failure }) {
+    for (const [name, value] of Object.entries(outputs))
+        core/* setOutput */.uH(name, value);
+    if (process.env.GITHUB_STEP_SUMMARY)
+        await core/* summary */.z.addRaw(stepSummary, true).write();
+    if (failure)
+        throw new Error(failure);
+}
+
 
 /***/ }),
 
-/***/ 96520:
+/***/ 55281:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  K: () => (/* binding */ readInputs)
+  G: () => (/* binding */ getInputs)
 });
 
 // UNUSED EXPORTS: DEFAULT_MESSAGE
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
 // EXTERNAL MODULE: external "node:url"
@@ -33229,6 +33475,7 @@ var image_ref = __nccwpck_require__(8707);
 
 
 
+
 const DEFAULT_MESSAGE = 'chore(gitops): bump {image} to {new}';
 const REPO = /^[A-Za-z0-9-_.]+\/[A-Za-z0-9-_.]+$/;
 /**
@@ -33256,6 +33503,26 @@ function repository(workspace) {
         return { remoteUrl: toUrl(override || value) };
     }
     throw new errors/* InputError */.d('repository', 'owner/name, a local path or a file:// URL', value);
+}
+function argocdUrl() {
+    const value = optional('argocd-url');
+    if (value === undefined)
+        return undefined;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        url = undefined;
+    }
+    // A password in the URL is a secret: the error does not repeat it.
+    if (url && (url.username || url.password)) {
+        throw new errors/* InputError */.d('argocd-url', 'the URL of the ArgoCD web UI without credentials', '(credentials removed)');
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+        throw new errors/* InputError */.d('argocd-url', 'the http(s) URL of the ArgoCD web UI', value);
+    }
+    return url.href.replace(/\/+$/, '');
 }
 function author() {
     const value = string('author', 'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>');
@@ -33288,7 +33555,7 @@ function target() {
     }
     return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
 }
-function readInputs() {
+function getInputs() {
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
     const files = list('files');
     if (files.length === 0)
@@ -33315,9 +33582,10 @@ function readInputs() {
     if (branch && /\.\.|[\s~^:?*[\\]|^-|\.lock$|\/$|^\/|@\{/.test(branch)) {
         throw new errors/* InputError */.d('branch', 'a valid git branch name', branch);
     }
+    const token = secret('token');
     return {
         ...repository(workspace),
-        token: secret('token'),
+        token,
         branch,
         files,
         ...target(),
@@ -33329,8 +33597,13 @@ function readInputs() {
         argocdApp,
         argocdNamespace,
         argocdRefresh: inputs_boolean('argocd-refresh', true),
+        argocdUrl: argocdUrl(),
         kubeconfig: optional('kubeconfig'),
         timeoutMs: duration('timeout', 300_000),
+        apiToken: token ?? process.env.GITHUB_TOKEN ?? '',
+        serverUrl: (process.env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/$/, ''),
+        runId: process.env.GITHUB_RUN_ID || undefined,
+        tempDir: process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(),
     };
 }
 
@@ -33341,144 +33614,17 @@ function readInputs() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(51455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(48161);
-/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(88179);
-/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(76235);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(96520);
-/* harmony import */ var _git_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(85450);
-/* harmony import */ var _bump_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(17345);
-/* harmony import */ var _summary_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(1538);
+/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(76235);
+/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(71736);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(55281);
 /** gitops-bump: sets an image's tag/digest in GitOps files, lands it (push or PR), optionally waits for ArgoCD. */
 
 
 
-
-
-
-
-
-
-await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_4__/* .run */ .e)(async () => {
-    const inputs = (0,_inputs_js__WEBPACK_IMPORTED_MODULE_5__/* .readInputs */ .K)();
-    // The Kubernetes client is most of the bundle: load it only when a sync is awaited.
-    const argocd = inputs.waitForSync ? await Promise.all(/* import() */[__nccwpck_require__.e(901), __nccwpck_require__.e(574)]).then(__nccwpck_require__.bind(__nccwpck_require__, 88574)) : undefined;
-    const kc = argocd?.loadKubeConfig(inputs.kubeconfig);
-    const temp = process.env.RUNNER_TEMP || (0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)();
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)(temp, { recursive: true });
-    const dir = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(temp, 'gitops-bump-'));
-    try {
-        const git = new _git_js__WEBPACK_IMPORTED_MODULE_6__/* .Git */ .T((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(dir, 'repo'), {
-            token: inputs.token,
-            remoteUrl: inputs.remoteUrl,
-            author: inputs.author,
-            timeoutMs: inputs.timeoutMs,
-        });
-        // Octokit is only needed for pull requests; push mode starts faster without loading it.
-        const octokit = inputs.mode === 'pull-request' && inputs.repo
-            ? (await Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(627)]).then(__nccwpck_require__.bind(__nccwpck_require__, 70627))).createOctokit(inputs.token ?? process.env.GITHUB_TOKEN ?? '')
-            : undefined;
-        const result = await (0,_bump_js__WEBPACK_IMPORTED_MODULE_7__/* .bump */ .$)(git, inputs, octokit);
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setOutput */ .uH('changed', String(result.changed));
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setOutput */ .uH('commit-sha', result.sha ?? '');
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setOutput */ .uH('pull-request-url', result.pullRequestUrl ?? '');
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setOutput */ .uH('changed-files', JSON.stringify(result.changedFiles));
-        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setOutput */ .uH('previous-image', result.previousImage);
-        let sync;
-        if (argocd && kc) {
-            if (inputs.mode === 'pull-request') {
-                _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .warning */ .$e('wait-for-sync is skipped in pull-request mode: nothing is deployed until the PR merges.');
-            }
-            else {
-                const revision = result.sha ?? result.tip;
-                sync = await argocd.waitForSync({
-                    kc,
-                    namespace: inputs.argocdNamespace,
-                    name: inputs.argocdApp,
-                    revision,
-                    timeoutMs: inputs.timeoutMs,
-                    refresh: inputs.argocdRefresh,
-                    contains: (later) => git.contains(revision, later, result.branch),
-                });
-                _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .info */ .pq(sync.ok ? `ArgoCD synced ${revision.slice(0, 12)}: ${sync.last}` : sync.reason);
-            }
-        }
-        await (0,_summary_js__WEBPACK_IMPORTED_MODULE_8__/* .writeSummary */ .S)({
-            image: inputs.image,
-            locations: result.locations,
-            commitSha: result.sha,
-            commitUrl: result.commitUrl,
-            pullRequestUrl: result.pullRequestUrl,
-            branch: result.branch,
-            changed: result.changed,
-            sync,
-        });
-        if (sync && !sync.ok)
-            throw new Error(`${sync.reason} (last status: ${sync.last})`);
-    }
-    finally {
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(dir, { recursive: true, force: true });
-    }
-});
+await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)(async () => (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .writeResult */ .Zk)(await (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getInputs */ .G)(), _action_js__WEBPACK_IMPORTED_MODULE_1__/* .defaultDeps */ .mM)));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 1538:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   S: () => (/* binding */ writeSummary)
-/* harmony export */ });
-/* unused harmony export renderSummary */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(88179);
-/* harmony import */ var _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8707);
-/** The job summary: the image values changed per file, where the change went, and the sync result. */
-
-
-const show = (ref) => `\`${(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_1__/* .formatImageRef */ .kL)({ ...ref, ...(ref.digest && { digest: (0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_1__/* .shortDigest */ .VK)(ref.digest) }) })}\``;
-function renderSummary(s) {
-    const lines = [`## gitops-bump: \`${s.image}\``, ''];
-    if (!s.changed)
-        lines.push(`Already at this image on \`${s.branch}\`: nothing to commit.`, '');
-    const byFile = new Map();
-    for (const l of s.locations)
-        byFile.set(l.file, [...(byFile.get(l.file) ?? []), l]);
-    for (const [file, locations] of byFile) {
-        lines.push(`### \`${file}\``, '', '| where | line | before | after |', '| --- | --- | --- | --- |');
-        for (const l of locations) {
-            const after = l.changed ? show(l.after) : 'unchanged';
-            lines.push(`| ${l.where.replace(/\|/g, '\\|')} (${l.format}) | ${l.line} | ${show(l.before)} | ${after} |`);
-        }
-        lines.push('');
-        const notes = locations.flatMap((l) => (l.notes ?? []).map((n) => `- ${l.where}: ${n}`));
-        if (notes.length)
-            lines.push(...notes, '');
-    }
-    if (s.pullRequestUrl)
-        lines.push(`Pull request: ${s.pullRequestUrl}`, '');
-    if (s.commitSha) {
-        const short = s.commitSha.slice(0, 7);
-        lines.push(`Commit: ${s.commitUrl ? `[\`${short}\`](${s.commitUrl})` : `\`${short}\``} on \`${s.branch}\``, '');
-    }
-    if (s.sync) {
-        const verdict = s.sync.ok ? 'Synced and Healthy' : `**failed**: ${s.sync.reason}`;
-        lines.push(`ArgoCD: ${verdict} (last status: ${s.sync.last}; ${Math.round(s.sync.elapsedMs / 1000)}s)`, '');
-    }
-    return lines.join('\n');
-}
-async function writeSummary(s) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .summary */ .z.addRaw(renderSummary(s), true).write();
-}
-
 
 /***/ }),
 
@@ -33799,13 +33945,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-
-/***/ }),
-
-/***/ 48161:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 
 /***/ }),
 

@@ -11377,156 +11377,206 @@ function readBody(req, max) {
         req.once('error', reject);
     });
 }
+const reject = (status, error, headers) => ({
+    outcome: 'rejected',
+    status,
+    body: { error },
+    headers,
+});
+/** The checks made before the body is read: auth, shutdown, content type. */
+function admit(req, id, authorized, stopping, log) {
+    if (!authorized) {
+        log.warn('unauthorized notification', { id, remote: req.socket.remoteAddress });
+        return {
+            outcome: 'unauthorized',
+            status: 401,
+            body: { error: 'unauthorized' },
+            headers: { 'www-authenticate': 'Bearer realm="relay"' },
+        };
+    }
+    if (stopping) {
+        return {
+            outcome: 'unavailable',
+            status: 503,
+            body: { error: 'shutting down; retry' },
+            headers: { 'retry-after': '1' },
+        };
+    }
+    const type = req.headers['content-type'];
+    if (!isJson(type)) {
+        log.warn('notification with a wrong content type', { id, contentType: type ?? null });
+        return reject(415, `Content-Type must be application/json, got ${type ? `'${type}'` : 'none'}`, {
+            'accept-post': 'application/json',
+        });
+    }
+    return undefined;
+}
+/** The body read, parsed and validated; or the 4xx that says why not. */
+async function readNotification(req, id, cfg, log) {
+    let raw;
+    try {
+        raw = await readBody(req, cfg.maxBodyBytes);
+    }
+    catch (err) {
+        if (!(err instanceof BodyTooLarge))
+            throw err;
+        req.resume();
+        return reject(413, `body larger than ${cfg.maxBodyBytes} bytes`);
+    }
+    let parsed;
+    try {
+        parsed = JSON.parse(raw.toString('utf8'));
+    }
+    catch (err) {
+        return reject(400, `body is not JSON: ${err.message}`);
+    }
+    try {
+        // Any number of alerts: wrap() trims them to what GitHub takes and counts the rest.
+        const group = groupId(validateNotification(parsed, 'body', { maxAlerts: Infinity })).label;
+        return { body: parsed, group };
+    }
+    catch (err) {
+        if (!(err instanceof PayloadError))
+            throw err;
+        log.warn('invalid notification', { id, error: err.message });
+        return reject(400, err.message);
+    }
+}
+/** GitHub's answer to the dispatch, as Alertmanager should hear it. */
+function replyToDispatch(result, fields, log) {
+    const id = fields.id;
+    const logged = { ...fields, githubStatus: result.status, reason: result.reason };
+    if (result.status === 422) {
+        // GitHub refuses this payload as invalid; sending it again gets the same answer, and a
+        // 5xx would make Alertmanager retry it until the notification expires. A 4xx it does not
+        // retry; the loss is logged and counted (relay_notifications_total{outcome="undeliverable"}).
+        log.error('GitHub rejected the dispatch (422); not asking Alertmanager to retry', logged);
+        return { outcome: 'undeliverable', status: 422, body: { error: result.reason, id, retryable: false } };
+    }
+    log.error('delivery failed; Alertmanager will retry', logged);
+    const headers = {};
+    if (result.retryAfterMs !== undefined)
+        headers['retry-after'] = String(Math.ceil(result.retryAfterMs / 1000));
+    // 5xx is what Alertmanager retries; 503 with Retry-After when GitHub asked us to wait.
+    return {
+        outcome: 'failed',
+        status: result.retryAfterMs !== undefined ? 503 : 502,
+        body: { error: result.reason, id },
+        headers,
+    };
+}
+/** Wraps the notification into a repository_dispatch and delivers it. */
+async function deliver(notification, id, cfg, deps) {
+    const { body, group } = notification;
+    const { metrics, log } = deps;
+    const wrapped = wrap(body, {
+        eventType: cfg.eventType,
+        maxBytes: cfg.maxPayloadBytes,
+        id,
+        receivedAt: new Date().toISOString(),
+    });
+    if (wrapped.trimmedAlerts) {
+        metrics.trimmed.inc(wrapped.trimmedAlerts);
+        log.warn('alerts trimmed to fit client_payload', {
+            id,
+            group,
+            trimmed: wrapped.trimmedAlerts,
+            bytes: wrapped.bytes,
+        });
+    }
+    const result = await deps.dispatcher.send(wrapped.request, id);
+    const fields = { id, group, status: body.status, alerts: body.alerts.length, attempts: result.attempts };
+    if (!result.ok)
+        return replyToDispatch(result, fields, log);
+    log.info('delivered', { ...fields, bytes: wrapped.bytes, trimmed: wrapped.trimmedAlerts });
+    return {
+        outcome: 'delivered',
+        status: 200,
+        body: { status: 'delivered', id, trimmedAlerts: wrapped.trimmedAlerts },
+    };
+}
+/** JSON, or the Prometheus text format for a string body. */
+function respond(res, status, body, headers) {
+    if (res.headersSent)
+        return;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
+        'content-length': String(Buffer.byteLength(text)),
+        ...headers,
+    });
+    res.end(text);
+}
+/** Alertmanager keeps connections open; a slow client must not hold a socket forever. */
+function boundTimeouts(server) {
+    server.requestTimeout = 60_000;
+    server.headersTimeout = 30_000;
+    server.keepAliveTimeout = 65_000;
+}
+function serveMetrics(res, registry, send) {
+    registry
+        .metrics()
+        .then((text) => send(res, 200, text, { 'content-type': registry.contentType }))
+        .catch((err) => send(res, 500, { error: err.message }, {}));
+}
 function createRelay(cfg, dispatcher, metrics, log) {
     let inFlight = 0;
     let stopping = false;
     const authorized = bearerCheck(cfg.bearerToken);
     const idle = [];
-    const send = (res, status, body, headers = {}) => {
-        if (res.headersSent)
-            return;
-        const text = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(status, {
-            'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
-            'content-length': String(Buffer.byteLength(text)),
-            ...(stopping ? { connection: 'close' } : {}),
-            ...headers,
-        });
-        res.end(text);
-    };
+    const send = (res, status, body, headers = {}) => respond(res, status, body, { ...(stopping ? { connection: 'close' } : {}), ...headers });
     async function notification(req, res) {
         const started = process.hrtime.bigint();
         const id = (0,external_node_crypto_namespaceObject.randomUUID)();
-        const done = (outcome, status, body, headers) => {
-            metrics.notifications.inc({ outcome });
-            metrics.duration.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
-            send(res, status, body, headers);
-        };
-        if (!authorized(req.headers.authorization)) {
+        const refused = admit(req, id, authorized(req.headers.authorization), stopping, log);
+        // A refused body is drained unread, so the connection can be kept.
+        if (refused)
             req.resume();
-            log.warn('unauthorized notification', { id, remote: req.socket.remoteAddress });
-            return done('unauthorized', 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="relay"' });
-        }
-        if (stopping) {
-            req.resume();
-            return done('unavailable', 503, { error: 'shutting down; retry' }, { 'retry-after': '1' });
-        }
-        const type = req.headers['content-type'];
-        if (!isJson(type)) {
-            req.resume();
-            log.warn('notification with a wrong content type', { id, contentType: type ?? null });
-            return done('rejected', 415, { error: `Content-Type must be application/json, got ${type ? `'${type}'` : 'none'}` }, { 'accept-post': 'application/json' });
-        }
-        let raw;
-        try {
-            raw = await readBody(req, cfg.maxBodyBytes);
-        }
-        catch (err) {
-            if (err instanceof BodyTooLarge) {
-                req.resume();
-                return done('rejected', 413, { error: `body larger than ${cfg.maxBodyBytes} bytes` });
-            }
-            throw err;
-        }
-        let parsed;
-        try {
-            parsed = JSON.parse(raw.toString('utf8'));
-        }
-        catch (err) {
-            return done('rejected', 400, { error: `body is not JSON: ${err.message}` });
-        }
-        let group;
-        try {
-            // Any number of alerts: wrap() trims them to what GitHub takes and counts the rest.
-            group = groupId(validateNotification(parsed, 'body', { maxAlerts: Infinity })).label;
-        }
-        catch (err) {
-            if (err instanceof PayloadError) {
-                log.warn('invalid notification', { id, error: err.message });
-                return done('rejected', 400, { error: err.message });
-            }
-            throw err;
-        }
-        const body = parsed;
-        const wrapped = wrap(body, {
-            eventType: cfg.eventType,
-            maxBytes: cfg.maxPayloadBytes,
-            id,
-            receivedAt: new Date().toISOString(),
-        });
-        if (wrapped.trimmedAlerts) {
-            metrics.trimmed.inc(wrapped.trimmedAlerts);
-            log.warn('alerts trimmed to fit client_payload', {
-                id,
-                group,
-                trimmed: wrapped.trimmedAlerts,
-                bytes: wrapped.bytes,
-            });
-        }
-        const result = await dispatcher.send(wrapped.request, id);
-        const fields = { id, group, status: body.status, alerts: body.alerts.length, attempts: result.attempts };
-        if (result.ok) {
-            log.info('delivered', { ...fields, bytes: wrapped.bytes, trimmed: wrapped.trimmedAlerts });
-            return done('delivered', 200, { status: 'delivered', id, trimmedAlerts: wrapped.trimmedAlerts });
-        }
-        if (result.status === 422) {
-            // GitHub refuses this payload as invalid; sending it again gets the same answer, and a
-            // 5xx would make Alertmanager retry it until the notification expires. A 4xx it does not
-            // retry; the loss is logged and counted (relay_notifications_total{outcome="undeliverable"}).
-            log.error('GitHub rejected the dispatch (422); not asking Alertmanager to retry', {
-                ...fields,
-                githubStatus: result.status,
-                reason: result.reason,
-            });
-            return done('undeliverable', 422, { error: result.reason, id, retryable: false });
-        }
-        log.error('delivery failed; Alertmanager will retry', {
-            ...fields,
-            githubStatus: result.status,
-            reason: result.reason,
-        });
-        const headers = {};
-        if (result.retryAfterMs !== undefined)
-            headers['retry-after'] = String(Math.ceil(result.retryAfterMs / 1000));
-        // 5xx is what Alertmanager retries; 503 with Retry-After when GitHub asked us to wait.
-        return done('failed', result.retryAfterMs !== undefined ? 503 : 502, { error: result.reason, id }, headers);
+        const read = refused ?? (await readNotification(req, id, cfg, log));
+        const reply = 'outcome' in read ? read : await deliver(read, id, cfg, { dispatcher, metrics, log });
+        metrics.notifications.inc({ outcome: reply.outcome });
+        metrics.duration.observe({ outcome: reply.outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+        send(res, reply.status, reply.body, reply.headers);
     }
+    const alertmanager = (req, res) => {
+        if (req.method !== 'POST')
+            return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
+        inFlight++;
+        metrics.inFlight.inc();
+        notification(req, res)
+            .catch((err) => {
+            log.error('relay error', { error: err.message });
+            send(res, 500, { error: 'relay error' });
+        })
+            .finally(() => {
+            inFlight--;
+            metrics.inFlight.dec();
+            if (inFlight === 0)
+                idle.splice(0).forEach((f) => f());
+        });
+    };
     const server = (0,external_node_http_namespaceObject.createServer)((req, res) => {
         const path = (req.url ?? '/').split('?')[0];
-        if (path === '/alertmanager') {
-            if (req.method !== 'POST')
-                return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
-            inFlight++;
-            metrics.inFlight.inc();
-            notification(req, res)
-                .catch((err) => {
-                log.error('relay error', { error: err.message });
-                send(res, 500, { error: 'relay error' });
-            })
-                .finally(() => {
-                inFlight--;
-                metrics.inFlight.dec();
-                if (inFlight === 0)
-                    idle.splice(0).forEach((f) => f());
-            });
-            return;
-        }
+        if (path === '/alertmanager')
+            return alertmanager(req, res);
         if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
             return send(res, stopping ? 503 : 200, { status: stopping ? 'stopping' : 'ok', inFlight });
         }
-        if (path === '/metrics' && req.method === 'GET') {
-            metrics.registry
-                .metrics()
-                .then((text) => send(res, 200, text, { 'content-type': metrics.registry.contentType }))
-                .catch((err) => send(res, 500, { error: err.message }));
-            return;
-        }
+        if (path === '/metrics' && req.method === 'GET')
+            return serveMetrics(res, metrics.registry, send);
         send(res, 404, { error: 'not found' });
     });
-    // Alertmanager keeps connections open; a slow client must not hold a socket forever.
-    server.requestTimeout = 60_000;
-    server.headersTimeout = 30_000;
-    server.keepAliveTimeout = 65_000;
+    boundTimeouts(server);
+    /** Resolves true once nothing is in flight, false after the shutdown timeout. */
+    const drained = () => new Promise((resolve) => {
+        if (inFlight === 0)
+            return resolve(true);
+        const timer = setTimeout(() => resolve(false), cfg.shutdownTimeoutMs);
+        idle.push(() => {
+            clearTimeout(timer);
+            resolve(true);
+        });
+    });
     return {
         server,
         get inFlight() {
@@ -11536,19 +11586,11 @@ function createRelay(cfg, dispatcher, metrics, log) {
             stopping = true;
             const closed = new Promise((resolve) => server.close(() => resolve()));
             server.closeIdleConnections();
-            const drained = await new Promise((resolve) => {
-                if (inFlight === 0)
-                    return resolve(true);
-                const timer = setTimeout(() => resolve(false), cfg.shutdownTimeoutMs);
-                idle.push(() => {
-                    clearTimeout(timer);
-                    resolve(true);
-                });
-            });
+            const ok = await drained();
             const abandoned = inFlight;
             server.closeAllConnections();
             await closed;
-            return { drained, abandoned };
+            return { drained: ok, abandoned };
         },
     };
 }
