@@ -58,7 +58,7 @@ beforeAll(async () => {
   deploys['1'] = deploy('1', digest('1'));
   commitDirect(origin, 'README.md', 'GitOps\n', 'docs: readme');
   deploys['2'] = deploy('2', digest('2'));
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['example-org/iris-app'] });
   registerPullHandlers(gh, { gitDir: origin.bare });
   k8s = new FakeKubernetes();
   [mlflow] = await Promise.all([startMlflow(), gh.start(), k8s.start()]);

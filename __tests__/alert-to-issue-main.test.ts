@@ -19,7 +19,7 @@ import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 const TOKEN = 'ghs_test_token';
 let gh: FakeGitHub;
 beforeAll(async () => {
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
 });
 afterAll(() => gh.stop());

@@ -25,7 +25,7 @@ let gh: FakeGitHub;
 let origin: Origin;
 beforeAll(async () => {
   origin = makeOrigin({ [FILE]: `images:\n  - name: ${IMAGE}\n    newTag: "1.0.0"\n` });
-  gh = new FakeGitHub();
+  gh = new FakeGitHub({ repos: ['octo-org/gitops'] });
   registerPullHandlers(gh, { gitDir: origin.bare });
   await gh.start();
 });

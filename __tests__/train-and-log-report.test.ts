@@ -198,7 +198,7 @@ describe('report sections', () => {
     expect(row).toMatch(/^\| note \| – \| <code>.*<\/code> \|$/);
     expect(row.replace(/\\\|/g, '').split('|')).toHaveLength(5);
     expect(report).not.toMatch(/<!--|<img/);
-    expect(row).toContain('&lt;!-- mlops-actions:train-and-log:x --&gt;');
+    expect(row).toContain('&lt;\\!-- mlops-actions:train-and-log:x --&gt;');
   });
 
   it("links MLflow's compare-runs view of both runs and the LoggedModel", () => {
@@ -240,7 +240,7 @@ describe('comment key', () => {
     expect(commentKey(a)).toBe('train-and-log:iris-classifier:depth=4');
     expect(markerFor(commentKey(a))).not.toBe(markerFor(commentKey(b)));
     expect(commentKey(config())).toBe('train-and-log:iris-classifier');
-    expect(renderReport(outcome(), a)).toMatch(/^### train-and-log: iris \(depth=4\)$/m);
+    expect(renderReport(outcome(), a)).toMatch(/^### train-and-log: iris \\\(depth=4\\\)$/m);
   });
 
   it('keeps a key from closing the HTML comment it sits in', () => {

@@ -122,14 +122,13 @@ export function confusionSection(outcome: Outcome, config: Config): string | und
 
 /**
  * A param value as inline code. The script wrote it, so it may hold a fake marker (`<!--`), HTML,
- * a mention or table syntax: entities keep `<` from ever being literal, `<code>` keeps GitHub from
- * linking mentions, and cell() escapes the Markdown.
+ * a mention or table syntax: cell() writes `<` and `&` as entities (so no marker or tag is ever
+ * literal) and escapes the Markdown; `<code>` keeps GitHub from linking mentions.
  */
 const paramValue = (v: string | undefined): string => {
   if (v === undefined) return '–';
   const short = v.length > MAX_PARAM_VALUE ? `${v.slice(0, MAX_PARAM_VALUE - 1)}…` : v;
-  const html = short.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return `<code>${cell(html)}</code>`;
+  return `<code>${cell(short)}</code>`;
 };
 
 /** Params whose value differs from the champion run's, including ones only one of them has. */
