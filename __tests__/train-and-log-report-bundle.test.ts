@@ -212,15 +212,15 @@ describe('the report of a run against its champion', () => {
 
   it('keeps one PR comment per matrix leg, edited on a re-run', async () => {
     expect(prComments()).toHaveLength(1);
-    expect(prComments()[0]!.body).toContain('### train-and-log: iris-report (depth=4)');
+    expect(prComments()[0]!.body).toContain('### train-and-log: iris-report \\(depth=4\\)');
     await train(BETTER, { pr: true, inputs: { 'comment-key': '{"depth": 8}' } });
     expect(prComments()).toHaveLength(2);
     const again = await train(BETTER, { pr: true, inputs: { 'comment-key': '{\n  "depth": 4\n}' } });
     expect(prComments()).toHaveLength(2);
     const legs = prComments().map((c) => /^### train-and-log: .*$/m.exec(c.body)![0]);
     expect(legs.sort()).toEqual([
-      '### train-and-log: iris-report (depth=4)',
-      '### train-and-log: iris-report (depth=8)',
+      '### train-and-log: iris-report \\(depth=4\\)',
+      '### train-and-log: iris-report \\(depth=8\\)',
     ]);
     const leg4 = prComments().find((c) => c.body.includes('(depth=4)'))!;
     expect(leg4.body).toContain(again.outputs['run-id']!);
