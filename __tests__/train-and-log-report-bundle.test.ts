@@ -222,7 +222,7 @@ describe('the report of a run against its champion', () => {
       '### train-and-log: iris-report \\(depth=4\\)',
       '### train-and-log: iris-report \\(depth=8\\)',
     ]);
-    const leg4 = prComments().find((c) => c.body.includes('(depth=4)'))!;
+    const leg4 = prComments().find((c) => c.body.includes('\\(depth=4\\)'))!;
     expect(leg4.body).toContain(again.outputs['run-id']!);
     expect(gh.calls('issues/update-comment')).toHaveLength(1);
   });
