@@ -69,5 +69,10 @@ describe('dist/', () => {
     expect(res.stderr + res.stdout).not.toMatch(MODULE_ERRORS);
     expect(res.status).toBe(0);
     expect(res.stdout).toMatch(/usage/i);
+    if (name === 'suite') {
+      // The root action's usage names exactly the actions there are.
+      const listed = /one of: (.*)$/m.exec(res.stdout)![1]!.split(', ');
+      expect(listed.sort()).toEqual([...actions].sort());
+    }
   });
 });
