@@ -4,7 +4,7 @@ import { FakeGitHub } from './helpers/fake-github/server.js';
 import { OpenApi } from './helpers/fake-github/openapi.js';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
 import { pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
-import { registerCommitHandlers } from './helpers/fake-github/commits.js';
+import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
 
 let gh: FakeGitHub;
 const auth = {
@@ -315,5 +315,39 @@ describe('fake GitHub answers for repositories as GitHub does', () => {
     } finally {
       await own.stop();
     }
+  });
+});
+
+describe('fake GitHub commit comments', () => {
+  it('comments only on a commit it has, with a body, and lets only the author edit', async () => {
+    const own = new FakeGitHub({ repos: ['o/r'] }).grant('ghs_other', 'hubot');
+    registerCommitHandlers(own);
+    await own.start();
+    const sha = addCommit(own, 'o', 'r', { message: 'm', files: ['a'] }).sha;
+    const at = (method: string, path: string, body?: unknown, token = 'ghs_test_token') =>
+      fetch(own.url + path, {
+        method,
+        headers: { ...auth, authorization: `token ${token}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await at('POST', `/repos/o/r/commits/${'0'.repeat(40)}/comments`, { body: 'x' })).status).toBe(
+      404,
+    );
+    const empty = await at('POST', `/repos/o/r/commits/${sha}/comments`, { body: ' ' });
+    expect(empty.status).toBe(422);
+    expect(((await empty.json()) as { errors: { field: string }[] }).errors[0]!.field).toBe('body');
+    const made = await at('POST', `/repos/o/r/commits/${sha}/comments`, { body: 'report' });
+    expect(made.status).toBe(201);
+    const { id, commit_id } = (await made.json()) as { id: number; commit_id: string };
+    expect(commit_id).toBe(sha);
+    expect((await at('PATCH', `/repos/o/r/comments/${id}`, { body: 'mine now' }, 'ghs_other')).status).toBe(
+      403,
+    );
+    expect((await at('PATCH', `/repos/o/r/comments/${id}`, { body: 'v2' })).status).toBe(200);
+    const listed = (await (await at('GET', `/repos/o/r/commits/${sha.slice(0, 7)}/comments`)).json()) as {
+      body: string;
+    }[];
+    expect(listed.map((c) => c.body)).toEqual(['v2']);
+    await own.stop(); // throws if any response above broke GitHub's schema
   });
 });

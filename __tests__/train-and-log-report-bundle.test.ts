@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addCommit } from './helpers/fake-github/commits.js';
-import { FakeGitHub, HttpStatus, paginate, type HandlerContext } from './helpers/fake-github/server.js';
+import { addCommit, commitCommentsOf, registerCommitHandlers } from './helpers/fake-github/commits.js';
+import { FakeGitHub } from './helpers/fake-github/server.js';
 import { mermaidBlocks, parseMermaid } from './helpers/mermaid.js';
 import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
@@ -55,75 +55,17 @@ const BETTER: Spec = {
   metrics: { accuracy: 0.95, train_samples: 120, confusion_matrix: matrix(0) },
 };
 
-interface CommitComment {
-  id: number;
-  commit_id: string;
-  body: string;
-  user: ReturnType<FakeGitHub['state']['user']>;
-}
-
 let mlflow: MlflowServer;
 let rest: MlflowRest;
 let gh: FakeGitHub;
 let prNumber: number;
-const commitComments: CommitComment[] = [];
-const knownShas = new Set<string>();
-
-/** Commit comments, as GitHub answers them: 404 for a commit it does not have, 422 for an empty body. */
-function fakeCommitComments(): void {
-  const view = (ctx: HandlerContext, c: CommitComment): unknown => ({
-    ...c,
-    node_id: `CC_${c.id}`,
-    url: `${ctx.baseUrl}/repos/octo-org/iris/comments/${c.id}`,
-    html_url: `https://github.com/octo-org/iris/commit/${c.commit_id}#commitcomment-${c.id}`,
-    path: null,
-    position: null,
-    line: null,
-    author_association: 'NONE',
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-  });
-  const bodyOf = (ctx: HandlerContext): string => {
-    const body = ctx.body?.body;
-    if (typeof body !== 'string' || body.trim() === '') throw new HttpStatus(422, 'Validation Failed: body');
-    if (body.length > 65536) throw new HttpStatus(422, 'Validation Failed: body is too long');
-    return body;
-  };
-  const shaOf = (ctx: HandlerContext): string => {
-    if (!knownShas.has(ctx.params.commit_sha!)) throw new HttpStatus(404, 'Not Found');
-    return ctx.params.commit_sha!;
-  };
-  gh.on('repos/list-comments-for-commit', (ctx) => {
-    const sha = shaOf(ctx);
-    return paginate(
-      commitComments.filter((c) => c.commit_id === sha).map((c) => view(ctx, c)),
-      ctx,
-    );
-  });
-  gh.on('repos/create-commit-comment', (ctx) => {
-    const c = {
-      id: 9000 + commitComments.length,
-      commit_id: shaOf(ctx),
-      body: bodyOf(ctx),
-      user: ctx.state.user(ctx.login),
-    };
-    commitComments.push(c);
-    return { status: 201, body: view(ctx, c) };
-  });
-  gh.on('repos/update-commit-comment', (ctx) => {
-    const c = commitComments.find((x) => x.id === Number(ctx.params.comment_id));
-    if (!c) throw new HttpStatus(404, 'Not Found');
-    if (c.user.login !== ctx.login) throw new HttpStatus(403, 'Must have admin rights to Repository.');
-    c.body = bodyOf(ctx);
-    return { status: 200, body: view(ctx, c) };
-  });
-}
+const commitComments = () => commitCommentsOf(gh, 'octo-org', 'iris');
 
 beforeAll(async () => {
   gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   [mlflow] = await Promise.all([startMlflow(), gh.start()]);
   rest = new MlflowRest(mlflow.url);
-  fakeCommitComments();
+  registerCommitHandlers(gh);
   const res = await fetch(`${gh.url}/repos/octo-org/iris/issues`, {
     method: 'POST',
     headers: { authorization: `token ${TOKEN}`, 'user-agent': 'test', 'content-type': 'application/json' },
@@ -231,17 +173,16 @@ describe('the report of a run against its champion', () => {
 describe('the report of a push', () => {
   it('goes to the pushed commit only when asked, once per commit and leg', async () => {
     const sha = addCommit(gh, 'octo-org', 'iris', { message: 'more data', files: ['data.csv'] }).sha;
-    knownShas.add(sha);
     await train(BETTER, { sha });
-    expect(commitComments).toHaveLength(0);
+    expect(commitComments()).toHaveLength(0);
 
     const first = await train(BETTER, { sha, inputs: { 'comment-on-push': 'true' } });
-    expect(commitComments).toHaveLength(1);
-    expect(commitComments[0]!.commit_id).toBe(sha);
-    expect(commitComments[0]!.body).toContain(first.outputs['run-id']!);
+    expect(commitComments()).toHaveLength(1);
+    expect(commitComments()[0]!.commit_id).toBe(sha);
+    expect(commitComments()[0]!.body).toContain(first.outputs['run-id']!);
     const rerun = await train(BETTER, { sha, inputs: { 'comment-on-push': 'true' } });
-    expect(commitComments).toHaveLength(1);
-    expect(commitComments[0]!.body).toContain(rerun.outputs['run-id']!);
+    expect(commitComments()).toHaveLength(1);
+    expect(commitComments()[0]!.body).toContain(rerun.outputs['run-id']!);
     expect(gh.calls('repos/update-commit-comment')).toHaveLength(1);
   });
 

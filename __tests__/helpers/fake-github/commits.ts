@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FakeGitHub, HandlerContext } from './server.js';
-import { HttpStatus, paginate } from './server.js';
+import { HttpStatus, invalid, paginate } from './server.js';
 import * as resources from './resources.js';
 
 export interface FakeCommit {
@@ -71,7 +71,85 @@ function view(ctx: HandlerContext, owner: string, repo: string, c: FakeCommit, p
   return { ...body, commit: { ...body.commit, author: person, committer: person } };
 }
 
+export interface FakeCommitComment {
+  id: number;
+  commit_id: string;
+  body: string;
+  login: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const commentStores = new WeakMap<FakeGitHub, Map<string, FakeCommitComment[]>>();
+
+/** The commit comments of one repository, oldest first (what tests assert on). */
+export function commitCommentsOf(gh: FakeGitHub, owner: string, repo: string): FakeCommitComment[] {
+  let map = commentStores.get(gh);
+  if (!map) commentStores.set(gh, (map = new Map()));
+  const key = `${owner}/${repo}`.toLowerCase();
+  let list = map.get(key);
+  if (!list) map.set(key, (list = []));
+  return list;
+}
+
+/** The commit the path names, as GitHub finds it: a full or abbreviated sha of the history; else 404. */
+function commitOf(gh: FakeGitHub, ctx: HandlerContext): FakeCommit {
+  const { owner, repo, commit_sha: sha } = ctx.params as { owner: string; repo: string; commit_sha: string };
+  if (!ctx.state.repo(owner, repo)) throw new HttpStatus(404, 'Not Found');
+  const c = historyOf(gh, owner, repo).find((x) => sha.length >= 7 && x.sha.startsWith(sha));
+  if (!c) throw new HttpStatus(404, `No commit found for SHA: ${sha}`);
+  return c;
+}
+
+/** A commit comment's body: required and non-empty, at most 65,536 characters (as on issues). */
+function commentBody(ctx: HandlerContext): string {
+  const body = (ctx.body as { body?: unknown } | undefined)?.body;
+  if (typeof body !== 'string' || body.trim() === '')
+    throw invalid({ resource: 'CommitComment', field: 'body', code: 'missing_field' });
+  if ([...body].length > 65536)
+    throw invalid({
+      resource: 'CommitComment',
+      field: 'body',
+      code: 'custom',
+      message: 'body is too long (maximum is 65536 characters)',
+    });
+  return body;
+}
+
+/** Commit comments: listed per commit, created on a known commit, edited only by their author. */
+function registerCommitComments(gh: FakeGitHub): void {
+  const view = (ctx: HandlerContext, c: FakeCommitComment): unknown =>
+    resources.commitComment(ctx.state, { fullName: `${ctx.params.owner}/${ctx.params.repo}` }, c);
+  const store = (ctx: HandlerContext): FakeCommitComment[] =>
+    commitCommentsOf(gh, ctx.params.owner!, ctx.params.repo!);
+  gh.on('repos/list-comments-for-commit', (ctx) => {
+    const sha = commitOf(gh, ctx).sha;
+    return paginate(
+      store(ctx)
+        .filter((c) => c.commit_id === sha)
+        .map((c) => view(ctx, c)),
+      ctx,
+    );
+  });
+  gh.on('repos/create-commit-comment', (ctx) => {
+    const all = store(ctx);
+    const at = new Date().toISOString();
+    const c = { id: 9000 + all.length, commit_id: commitOf(gh, ctx).sha, body: commentBody(ctx) };
+    all.push({ ...c, login: ctx.login, created_at: at, updated_at: at });
+    return { status: 201, body: view(ctx, all.at(-1)!) };
+  });
+  gh.on('repos/update-commit-comment', (ctx) => {
+    if (!ctx.state.repo(ctx.params.owner!, ctx.params.repo!)) throw new HttpStatus(404, 'Not Found');
+    const c = store(ctx).find((x) => x.id === Number(ctx.params.comment_id));
+    if (!c) throw new HttpStatus(404, 'Not Found');
+    if (c.login !== ctx.login) throw new HttpStatus(403, 'Must have admin rights to Repository.');
+    Object.assign(c, { body: commentBody(ctx), updated_at: new Date().toISOString() });
+    return { status: 200, body: view(ctx, c) };
+  });
+}
+
 export function registerCommitHandlers(gh: FakeGitHub): FakeGitHub {
+  registerCommitComments(gh);
   return gh.on('repos/list-commits', (ctx) => {
     const { owner, repo } = ctx.params as { owner: string; repo: string };
     if (!ctx.state.repo(owner, repo)) throw new HttpStatus(404, 'Not Found');

@@ -227,6 +227,29 @@ export function comment(
   };
 }
 
+/** A commit comment (repos/*-commit-comment): a general one, not on a line of the diff. */
+export function commitComment(
+  state: State,
+  repo: { fullName: string },
+  c: { id: number; commit_id: string; body: string; login: string; created_at: string; updated_at: string },
+): Obj {
+  return {
+    id: c.id,
+    node_id: `CC_${c.id}`,
+    url: `${state.apiUrl}/repos/${repo.fullName}/comments/${c.id}`,
+    html_url: `${state.webUrl}/${repo.fullName}/commit/${c.commit_id}#commitcomment-${c.id}`,
+    body: c.body,
+    path: null,
+    position: null,
+    line: null,
+    commit_id: c.commit_id,
+    user: user(state, c.login),
+    author_association: 'NONE',
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+  };
+}
+
 /** What the API serves for a stored comment (`issue_number` is the fake's own bookkeeping). */
 export function commentView(c: Comment): Obj {
   const { issue_number: _n, ...view } = c;
