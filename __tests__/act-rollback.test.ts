@@ -26,10 +26,7 @@ const IMAGE = 'ghcr.io/example-org/iris-classifier';
 const OVERLAY = 'platform/iris-classifier/overlays/prod/kustomization.yaml';
 const digest = (c: string): string => `sha256:${c.repeat(64)}`;
 const overlay = (d: string): string => `images:\n  - name: ${IMAGE}\n    digest: ${d} # prod\n`;
-const JOBS = {
-  rollback: 'rollback/rollback/Open the rollback pull request',
-  link: 'rollback/rollback/Link the pull request in the issue',
-};
+const JOB = 'rollback/rollback/Open the rollback pull request';
 
 let gh: FakeGitHub;
 let k8s: FakeKubernetes;
@@ -122,7 +119,7 @@ describe('rollback.yml under act', () => {
     });
     const run = await rollback({ issue: String(issue.number) });
     if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
-    expect(run.jobs).toEqual({ [JOBS.rollback]: 'success', [JOBS.link]: 'success' });
+    expect(run.jobs).toEqual({ [JOB]: 'success' });
     expect(run.code).toBe(0);
 
     const prs = [...repo().pulls.values()];
@@ -170,7 +167,7 @@ describe('rollback.yml under act', () => {
   it('fails clearly for a version with no earlier deploy, and opens nothing', async () => {
     const before = repo().pulls.size;
     const run = await rollback({ 'to-version': '7' });
-    expect(run.jobs).toEqual({ [JOBS.rollback]: 'failure' });
+    expect(run.jobs).toEqual({ [JOB]: 'failure' });
     expect(run.code).not.toBe(0);
     expect(commandArgs(run, 'error')).toContain('iris v7 has no earlier deploy to roll back to');
     expect(repo().pulls.size).toBe(before);

@@ -136,21 +136,19 @@ function writeScopesNeeded(job: Job): Set<string> {
   const need = new Set<string>();
   for (const s of job.steps ?? []) {
     const ours = OUR_ACTION.exec(s.uses ?? '')?.[1];
-    // deployed.yml's bump re-applies the digest HEAD holds, only to wait for ArgoCD: read-only, so
-    // it can never push an old digest back.
-    const waitOnly =
-      s.with?.digest === '${{ steps.current.outputs.image-digest }}' && s.with?.['wait-for-sync'] === true;
-    if (ours === 'gitops-bump' && !waitOnly) need.add('contents');
-    if (ours === 'gitops-bump' && s.with?.mode === 'pull-request') need.add('pull-requests');
+    // deployed.yml's gitops-bump (deployed mode) only reads HEAD and waits for ArgoCD: read-only,
+    // so it can never push an old digest back.
+    if (ours === 'gitops-bump' && s.with?.mode !== 'deployed') need.add('contents');
+    if (ours === 'gitops-bump' && ['pull-request', 'rollback'].includes(String(s.with?.mode)))
+      need.add('pull-requests');
+    // A rollback given an issue comments the pull request on it.
+    if (ours === 'gitops-bump' && s.with?.mode === 'rollback' && s.with?.issue) need.add('issues');
     if (ours === 'build-scan-push') need.add('packages');
     if (ours === 'alert-to-issue') need.add('issues');
     if (ours === 'ai-review') need.add('pull-requests');
     if (s.uses?.startsWith('github/codeql-action/upload-sarif@')) need.add('security-events');
     // release.yml pushes the version tag and moves the major tag.
     if (/\bscripts\/release\.mjs\b/.test(s.run ?? '')) need.add('contents');
-    // rollback.mjs describe edits the pull request's body; link comments on the issue.
-    if (/\bscripts\/rollback\.mjs describe\b/.test(s.run ?? '')) need.add('pull-requests');
-    if (/\bscripts\/rollback\.mjs link\b/.test(s.run ?? '')) need.add('issues');
   }
   return need;
 }
@@ -512,10 +510,6 @@ describe('wiring: every output read is set by a step, every input passed is decl
         '        with: { image: x, tags: y, no-such-input: z }',
         '      - id: sh',
         '        run: echo "sha=1" >>"$GITHUB_OUTPUT"',
-        '      - id: script',
-        '        run: node .mlops-actions/scripts/rollback.mjs plan',
-        '      - id: reads-script',
-        '        run: echo ${{ steps.script.outputs.target-digest }} ${{ steps.script.outputs.nope }}',
         '      - uses: ./.mlops-actions/promote',
         '        with: { registered-model: iris }',
         '      - uses: someone/else@0123456789012345678901234567890123456789',
@@ -529,7 +523,6 @@ describe('wiring: every output read is set by a step, every input passed is decl
     ) as Wired;
     expect(outputProblems(bad, () => undefined)).toEqual([
       'jobs.a step early reads steps.image.outputs.digest: step image runs after the step reading it',
-      'jobs.a step reads-script reads steps.script.outputs.nope: scripts/rollback.mjs sets no output nope',
       'jobs.a output nope reads steps.image.outputs.nope: build-scan-push/action.yml has no output nope',
       'jobs.a output ghost reads steps.ghost.outputs.x: no step has id ghost',
       'jobs.a output unwritten reads steps.sh.outputs.other: run step sh writes no other= to $GITHUB_OUTPUT',

@@ -4,8 +4,7 @@
  * - every `steps.<id>.outputs.<name>` read (in a job's outputs, or in a later step's `with:`,
  *   `env:`, `run:` or `if:`) names a step of the same job, before the reader, that sets it: one of
  *   our actions whose action.yml declares the output, a third-party action whose act stand-in
- *   declares it, a `run:` step that writes `<name>=` to $GITHUB_OUTPUT, or one that runs
- *   `node .mlops-actions/scripts/<x>.mjs` whose text sets `'<name>': ` (its setOutputs keys);
+ *   declares it, or a `run:` step that writes `<name>=` to $GITHUB_OUTPUT;
  * - every `needs.<job>.outputs.<name>` names a job in `needs:` that declares the output (for a
  *   job calling a reusable workflow, that workflow's `on.workflow_call.outputs`);
  * - every `with:` given to an action names an input its action.yml (ours, or the stand-in's for a
@@ -84,12 +83,6 @@ function unsetBy(steps: Step[], before: number, id: string, name: string): strin
   if (i >= before) return `step ${id} runs after the step reading it`;
   const step = steps[i]!;
   if (step.run !== undefined) {
-    // A step running one of the suite's scripts sets what the script passes to setOutputs as a key.
-    const script = /\bnode \.mlops-actions\/(scripts\/[\w-]+\.mjs)\b/.exec(step.run)?.[1];
-    if (script) {
-      const text = existsSync(join(ROOT, script)) ? readFileSync(join(ROOT, script), 'utf8') : '';
-      return text.includes(`'${name}': `) ? undefined : `${script} sets no output ${name}`;
-    }
     const writes = /GITHUB_OUTPUT/.test(step.run) && new RegExp(`(^|[\\s"'{])${name}=`, 'm').test(step.run);
     return writes ? undefined : `run step ${id} writes no ${name}= to $GITHUB_OUTPUT`;
   }

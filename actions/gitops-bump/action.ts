@@ -12,6 +12,7 @@ import type { SyncResult, WaitOptions } from './argocd.js';
 import { bump, type BumpResult } from './bump.js';
 import { Git } from './git.js';
 import type { Inputs } from './inputs.js';
+import { deployed, rollback, type HistoryResult } from './rollback.js';
 import { renderSummary, shownRemote } from './summary.js';
 
 /** The part of argocd.ts main uses (a fake can stand in). */
@@ -38,6 +39,13 @@ export interface Outputs {
   'pull-request-url': string;
   'changed-files': string;
   'previous-image': string;
+  'deployed-version': string;
+  'deployed-image': string;
+  'deployed-commit': string;
+  'restored-version': string;
+  'restored-image': string;
+  'restored-commit': string;
+  'rollback-of': string;
 }
 
 export interface Result {
@@ -47,13 +55,33 @@ export interface Result {
   failure?: string;
 }
 
-const outputsOf = (r: BumpResult): Outputs => ({
+const outputsOf = (r: BumpResult, h?: HistoryResult): Outputs => ({
   changed: String(r.changed),
   'commit-sha': r.sha ?? '',
   'pull-request-url': r.pullRequestUrl ?? '',
   'changed-files': JSON.stringify(r.changedFiles),
   'previous-image': r.previousImage,
+  'deployed-version': h?.current.version ?? '',
+  'deployed-image': h?.current.image ?? '',
+  'deployed-commit': h?.current.sha ?? '',
+  'restored-version': h?.target?.version ?? '',
+  'restored-image': h?.target?.image ?? '',
+  'restored-commit': h?.target?.sha ?? '',
+  // The Rollback-Of trailer: of the commit made (rollback), or of HEAD's deploy commit (deployed).
+  'rollback-of': h ? (h.target ? h.current.sha : h.current.rollbackOf) : '',
 });
+
+/** The bump each mode makes; rollback and deployed modes also say what the history holds. */
+async function land(
+  git: Git,
+  inputs: Inputs,
+  deps: Deps,
+): Promise<{ bumped: BumpResult; history?: HistoryResult }> {
+  if (inputs.mode === 'deployed') return deployed(git, inputs);
+  const octokit = inputs.mode !== 'push' && inputs.repo ? await deps.octokit(inputs.apiToken) : undefined;
+  if (inputs.mode === 'rollback') return rollback(git, inputs, octokit, deps.octokit);
+  return { bumped: await bump(git, inputs, octokit) };
+}
 
 /** Waits for ArgoCD to run the commit; nothing is deployed from a PR branch, so not in that mode. */
 async function awaitSync(
@@ -63,8 +91,8 @@ async function awaitSync(
   bumped: BumpResult,
   git: Git,
 ): Promise<SyncResult | undefined> {
-  if (inputs.mode === 'pull-request') {
-    core.warning('wait-for-sync is skipped in pull-request mode: nothing is deployed until the PR merges.');
+  if (inputs.mode === 'pull-request' || inputs.mode === 'rollback') {
+    core.warning(`wait-for-sync is skipped in ${inputs.mode} mode: nothing is deployed until the PR merges.`);
     return undefined;
   }
   // When nothing changed, the deployed revision to check is the tip we found already bumped.
@@ -95,9 +123,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       author: inputs.author,
       timeoutMs: inputs.timeoutMs,
     });
-    const octokit =
-      inputs.mode === 'pull-request' && inputs.repo ? await deps.octokit(inputs.apiToken) : undefined;
-    const bumped = await bump(git, inputs, octokit);
+    const { bumped, history } = await land(git, inputs, deps);
     // The commit has landed: whatever the wait says, the outputs (previous-image for a rollback)
     // and the summary are still written.
     let sync: SyncResult | undefined;
@@ -109,15 +135,17 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       failure = errorMessage(err);
     }
     return {
-      outputs: outputsOf(bumped),
+      outputs: outputsOf(bumped, history),
       stepSummary: renderSummary({
         image: inputs.image,
+        story: history?.story,
         locations: bumped.locations,
         commitSha: bumped.sha,
         commitUrl: bumped.commitUrl,
         pullRequestUrl: bumped.pullRequestUrl,
         branch: bumped.branch,
-        changed: bumped.changed,
+        // Deployed mode never commits: "already at this image" would say nothing.
+        changed: bumped.changed || inputs.mode === 'deployed',
         remote: inputs.repo ? undefined : shownRemote(inputs.remoteUrl),
         argocd: inputs.argocdApp
           ? { namespace: inputs.argocdNamespace, name: inputs.argocdApp, url: inputs.argocdUrl }

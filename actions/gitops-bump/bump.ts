@@ -58,10 +58,21 @@ interface Session {
   refreshTo: (branch: string) => () => Promise<string>;
 }
 
-async function start(git: Git, inputs: Inputs): Promise<Session> {
-  const base = await git.clone(inputs.branch);
+/** The clone and the files the `files` input names in it. */
+export interface Checkout {
+  base: string;
+  firstTip: string;
+  files: string[];
+}
+
+/** Clones the branch (with its history when the deploy commits are to be read) and resolves `files`. */
+export async function checkout(git: Git, inputs: Inputs, { history = false } = {}): Promise<Checkout> {
+  const base = await git.clone(inputs.branch, { history });
   const firstTip = await git.head();
-  const files = await resolveFiles(git, inputs.files);
+  return { base, firstTip, files: await resolveFiles(git, inputs.files) };
+}
+
+function start(git: Git, inputs: Inputs, { base, firstTip, files }: Checkout): Session {
   const options = { image: inputs.image, target: inputs.target, helmPaths: inputs.helmPaths };
   const newVersion = versionOf(inputs.target);
   const edit = async (): Promise<Edit> => {
@@ -132,9 +143,10 @@ async function bumpByPush(s: Session): Promise<BumpResult> {
   return landedResult(inputs, landed, base, landed.edit.locations);
 }
 
-function pullRequestBody(s: Session, onBase: Edit): string {
+function pullRequestBody(s: Session, onBase: Edit, top?: string): string {
   const { inputs } = s;
   return [
+    ...(top ? [top, ''] : []),
     `Sets \`${inputs.image}\` to \`${s.newVersion}\` on \`${s.base}\` (was \`${previous(onBase.locations)}\`).`,
     '',
     '| file | where | before | after |',
@@ -178,7 +190,7 @@ function landOnPullBranch(s: Session, prBranch: string, hasOpen: boolean): Promi
   });
 }
 
-async function bumpByPullRequest(s: Session, octokit?: Octokit): Promise<BumpResult> {
+async function bumpByPullRequest(s: Session, octokit?: Octokit, top?: string): Promise<BumpResult> {
   const { git, inputs, base } = s;
   if (!inputs.repo || !octokit) {
     throw new InputError(
@@ -208,7 +220,7 @@ async function bumpByPullRequest(s: Session, octokit?: Octokit): Promise<BumpRes
   const landed = await landOnPullBranch(s, prBranch, open !== undefined);
   if (landed.sha || !open) {
     const title = landed.edit.message.split('\n')[0]!;
-    const body = pullRequestBody(s, onBase);
+    const body = pullRequestBody(s, onBase, top);
     const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
     open = pr;
     core.info(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
@@ -216,7 +228,19 @@ async function bumpByPullRequest(s: Session, octokit?: Octokit): Promise<BumpRes
   return { ...landedResult(inputs, landed, prBranch, onBase.locations), pullRequestUrl: open?.url };
 }
 
-export async function bump(git: Git, inputs: Inputs, octokit?: Octokit): Promise<BumpResult> {
-  const session = await start(git, inputs);
-  return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit);
+export interface BumpOptions {
+  /** A clone made already (rollback mode reads the history first). */
+  cloned?: Checkout;
+  /** Markdown put above the pull request's own description (a rollback's story). */
+  bodyTop?: string;
+}
+
+export async function bump(
+  git: Git,
+  inputs: Inputs,
+  octokit?: Octokit,
+  { cloned, bodyTop }: BumpOptions = {},
+): Promise<BumpResult> {
+  const session = start(git, inputs, cloned ?? (await checkout(git, inputs)));
+  return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, bodyTop);
 }

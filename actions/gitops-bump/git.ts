@@ -129,12 +129,16 @@ export class Git {
     return result;
   }
 
-  /** Shallow single-branch clone; `branch` undefined means the remote's default branch. */
-  async clone(branch: string | undefined): Promise<string> {
+  /**
+   * Single-branch clone; `branch` undefined means the remote's default branch. Shallow, unless the
+   * branch's history is wanted (rollback's deploy commits): then every commit and tree, but only
+   * the checked-out files' contents (a server that cannot filter sends them all).
+   */
+  async clone(branch: string | undefined, { history = false } = {}): Promise<string> {
     const cloned = await this.exec(
       [
         'clone',
-        '--depth=1',
+        history ? '--filter=blob:none' : '--depth=1',
         '--single-branch',
         '--no-tags',
         ...(branch ? ['--branch', branch] : []),

@@ -5,8 +5,28 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as inputs from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
+// Type only: @actions/github stays out of the startup path (loaded when a mode needs the API).
+import type { Repo } from '../shared/github.js';
 import { DIGEST_EXPECTED, isDigest, isName, isTag, parseImageRef, type Target } from '../shared/image-ref.js';
 import type { Author } from './git.js';
+
+export const MODES = ['push', 'pull-request', 'rollback', 'deployed'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** What rollback and deployed modes read from the deploy commits' trailers, and where a rollback is told. */
+export interface HistoryInputs {
+  /** Only deploy commits whose Model / Environment trailer is this (a commit without it still counts). */
+  model?: string;
+  environment?: string;
+  /** Rollback mode: the model version to go back to (its newest earlier deploy). */
+  toVersion?: string;
+  /** Rollback mode: the digest to go back to (the `digest` input, or `image`'s @digest). */
+  toDigest?: string;
+  /** Rollback mode: the issue (in the workflow's repository) that gets a comment linking the PR. */
+  issue?: Repo & { number: number; token: string };
+  /** MLflow's UI, without a trailing slash, for links to the versions in the PR body. */
+  trackingUri?: string;
+}
 
 export interface Inputs {
   /** `owner/name` when the repository is on GitHub (needed for pull requests and links). */
@@ -18,7 +38,9 @@ export interface Inputs {
   image: string;
   target: Target;
   helmPaths: string[][];
-  mode: 'push' | 'pull-request';
+  mode: Mode;
+  /** Set in rollback and deployed modes only. */
+  history?: HistoryInputs;
   commitMessage: string;
   author: Author;
   waitForSync: boolean;
@@ -105,7 +127,7 @@ function author(): Author {
   return { name: match[1]!, email: match[2]! };
 }
 
-function target(): { image: string; target: Target } {
+function target(mode: Mode): { image: string; target: Target } {
   const raw = inputs.required('image');
   const ref = parseImageRef(raw);
   if (!isName(ref.name)) throw new InputError('image', 'an image name such as ghcr.io/owner/app', raw);
@@ -117,7 +139,16 @@ function target(): { image: string; target: Target } {
   if (ref.digest && inputs.optional('digest') && ref.digest !== digest) {
     throw new InputError('image', `a name without a digest when 'digest' is set`, raw);
   }
-  if (tag === undefined && digest === undefined) {
+  // A rollback finds its digest in the history (`digest` only chooses one); deployed mode reads HEAD's.
+  if (mode === 'deployed' && (tag !== undefined || digest !== undefined))
+    throw new InputError(
+      tag !== undefined ? 'tag' : 'digest',
+      'nothing in deployed mode (HEAD says what it deploys)',
+      tag ?? digest,
+    );
+  if (mode === 'rollback' && tag !== undefined)
+    throw new InputError('tag', 'nothing in rollback mode (the deploy commits pin digests)', tag);
+  if (tag === undefined && digest === undefined && (mode === 'push' || mode === 'pull-request')) {
     throw new InputError('tag', "a tag, or a 'digest' (at least one of them is required)", '');
   }
   if (tag !== undefined && !isTag(tag))
@@ -127,6 +158,67 @@ function target(): { image: string; target: Target } {
     throw new InputError(from, `a digest: ${DIGEST_EXPECTED}`, from === 'digest' ? digest : raw);
   }
   return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
+}
+
+function trackingUri(): string | undefined {
+  const value = inputs.optional('tracking-uri');
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
+    throw new InputError(
+      'tracking-uri',
+      "the http(s) URL of MLflow's UI, without credentials",
+      '(not shown)',
+    );
+  return url.href.replace(/\/+$/, '');
+}
+
+/** The workflow's own repository, where the alert's issue is. */
+function workflowRepo(): Repo {
+  const value = process.env.GITHUB_REPOSITORY ?? '';
+  if (!REPO.test(value))
+    throw new InputError(
+      'issue',
+      "an issue of the workflow's repository (GITHUB_REPOSITORY is not owner/name)",
+      value,
+    );
+  const [owner, repo] = value.split('/') as [string, string];
+  return { owner, repo };
+}
+
+const ROLLBACK_ONLY = ['to-version', 'issue', 'tracking-uri'];
+const HISTORY_ONLY = ['registered-model', 'environment', ...ROLLBACK_ONLY];
+
+/** The rollback's and deployed mode's inputs; in the other modes they must be empty. */
+function history(mode: Mode, toDigest: string | undefined): HistoryInputs | undefined {
+  const unused = mode === 'rollback' ? [] : mode === 'deployed' ? ROLLBACK_ONLY : HISTORY_ONLY;
+  for (const name of unused) {
+    const value = inputs.optional(name);
+    if (value !== undefined)
+      throw new InputError(name, `nothing in ${mode} mode (rollback mode only)`, value);
+  }
+  if (mode !== 'rollback' && mode !== 'deployed') return undefined;
+  const toVersion = inputs.optional('to-version');
+  if (toVersion !== undefined && !/^[\w.-]+$/.test(toVersion))
+    throw new InputError('to-version', 'a model version such as 3', toVersion);
+  // Checked before anything is cloned or opened: the number goes into the PR body and a URL.
+  const number = inputs.optional('issue');
+  if (number !== undefined && !/^[1-9]\d*$/.test(number))
+    throw new InputError('issue', 'an issue number', number);
+  const token = inputs.secret('issue-token') ?? process.env.GITHUB_TOKEN ?? '';
+  return {
+    model: inputs.optional('registered-model'),
+    environment: inputs.optional('environment'),
+    toVersion,
+    toDigest,
+    issue: number === undefined ? undefined : { ...workflowRepo(), number: Number(number), token },
+    trackingUri: trackingUri(),
+  };
 }
 
 export function getInputs(): Inputs {
@@ -156,14 +248,17 @@ export function getInputs(): Inputs {
     throw new InputError('branch', 'a valid git branch name', branch);
   }
   const token = inputs.secret('token');
+  const mode = inputs.oneOf('mode', MODES, 'push');
+  const image = target(mode);
   return {
     ...repository(workspace),
     token,
     branch,
     files,
-    ...target(),
+    ...image,
     helmPaths: helmPaths.length ? helmPaths : [['image']],
-    mode: inputs.oneOf('mode', ['push', 'pull-request'] as const, 'push'),
+    mode,
+    history: history(mode, image.target.digest),
     commitMessage: inputs.string('commit-message', DEFAULT_MESSAGE),
     author: author(),
     waitForSync,

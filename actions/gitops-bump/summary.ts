@@ -13,6 +13,8 @@ const show = (ref: ImageRef): string =>
 
 export interface SummaryInput {
   image: string;
+  /** What rollback and deployed modes read from the deploy commits (Markdown). */
+  story?: string;
   locations: Location[];
   commitUrl?: string;
   commitSha?: string;
@@ -69,6 +71,7 @@ function argocdLines(s: SummaryInput): string[] {
 
 export function renderSummary(s: SummaryInput): string {
   const lines: string[] = [`## gitops-bump: \`${s.image}\``, ''];
+  if (s.story) lines.push(s.story, '');
   if (!s.changed) lines.push(`Already at this image on \`${s.branch}\`: nothing to commit.`, '');
   const byFile = new Map<string, Location[]>();
   for (const l of s.locations) byFile.set(l.file, [...(byFile.get(l.file) ?? []), l]);

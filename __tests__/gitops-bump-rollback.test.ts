@@ -1,0 +1,257 @@
+/**
+ * gitops-bump's rollback and deployed modes, run as the bundle (INPUT_* variables, real
+ * GITHUB_OUTPUT and summary files) against a local bare GitOps origin whose history holds deploy
+ * commits with ml-pipeline.yml's trailers, and the OpenAPI-validated fake GitHub: rollback.yml and
+ * deployed.yml run exactly these steps (act-rollback.test.ts runs the workflows themselves).
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registerPullHandlers } from './helpers/fake-github/pulls.js';
+import { FakeGitHub } from './helpers/fake-github/server.js';
+import { cloneFresh, commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import { runAction } from './helpers/run-action.js';
+
+const IMAGE = 'ghcr.io/octo-org/iris';
+const OVERLAY = 'envs/prod/kustomization.yaml';
+const digest = (c: string): string => `sha256:${c.repeat(64)}`;
+const overlay = (d: string): string => `images:\n  - name: ${IMAGE}\n    digest: ${d}\n`;
+
+/** A deploy commit as ml-pipeline.yml's bump writes it. */
+function deployMessage(version: string, d: string, extra: string[] = []): string {
+  return [
+    `deploy(prod): iris v${version} as ${d}`,
+    '',
+    'Model: iris',
+    `Model-Version: ${version}`,
+    `Image: ${IMAGE}@${d}`,
+    'Environment: prod',
+    `Run-Id: run${version}`,
+    ...extra,
+  ].join('\n');
+}
+
+function deploy(origin: Origin, version: string, d: string, extra: string[] = []): string {
+  return commitDirect(origin, OVERLAY, overlay(d), deployMessage(version, d, extra));
+}
+
+let gh: FakeGitHub | undefined;
+afterEach(async () => {
+  await gh?.stop();
+  gh = undefined;
+});
+
+/** The fake GitHub serving the GitOps repository (PRs on `origin`) and the workflow's own one. */
+async function github(origin: Origin): Promise<FakeGitHub> {
+  gh = new FakeGitHub({ repos: ['octo-org/gitops', 'octo-org/iris'] });
+  registerPullHandlers(gh, { gitDir: origin.bare });
+  await gh.start();
+  return gh;
+}
+
+function run(origin: Origin, inputs: Record<string, string> = {}) {
+  return runAction('gitops-bump', {
+    inputs: {
+      repository: 'octo-org/gitops',
+      files: OVERLAY,
+      image: IMAGE,
+      mode: 'rollback',
+      'registered-model': 'iris',
+      environment: 'prod',
+      ...inputs,
+    },
+    env: { ...gh?.env(), MLOPS_GIT_REMOTE_URL: `file://${origin.bare}` },
+  });
+}
+
+const trailers = (origin: Origin, ref: string): string[] =>
+  git(origin.root, ['--git-dir', origin.bare, 'log', '-1', '--format=%(trailers:only,unfold)', ref]).split(
+    '\n',
+  );
+
+describe('gitops-bump mode: rollback', () => {
+  it('opens a PR putting back the previous version, its commit with the trailers, the story in its body', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const v1 = deploy(origin, '1', digest('1'));
+    commitDirect(origin, 'README.md', 'unrelated\n', 'docs');
+    const v2 = deploy(origin, '2', digest('2'));
+    await github(origin);
+    const r = await run(origin);
+    expect(r.errors).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.outputs).toMatchObject({
+      changed: 'true',
+      'deployed-commit': v2,
+      'deployed-version': '2',
+      'deployed-image': `${IMAGE}@${digest('2')}`,
+      'restored-commit': v1,
+      'restored-version': '1',
+      'restored-image': `${IMAGE}@${digest('1')}`,
+      'rollback-of': v2,
+      'previous-image': `${IMAGE}@${digest('2')}`,
+    });
+    const [pr, ...more] = [...gh!.state.repo('octo-org', 'gitops')!.pulls.values()];
+    expect(more).toEqual([]);
+    expect(pr!.title).toBe('rollback(prod): iris v2 -> v1');
+    expect(pr!.base.ref).toBe('main');
+    expect(head(origin, pr!.head.ref)).toBe(r.outputs['commit-sha']);
+    expect(trailers(origin, r.outputs['commit-sha']!)).toEqual([
+      'Model: iris',
+      'Model-Version: 1',
+      `Image: ${IMAGE}@${digest('1')}`,
+      'Environment: prod',
+      'Run-Id: run1',
+      `Rollback-Of: ${v2}`,
+    ]);
+    expect(head(origin)).not.toBe(r.outputs['commit-sha']); // main moves only when the PR merges
+    expect(pr!.body).toContain('### Rollback of iris in prod: v2 -> v1');
+    expect(pr!.body).toContain(
+      `| deployed now | v2 | \`${IMAGE}@${digest('2')}\` | [\`${v2.slice(0, 12)}\`](https://github.com/octo-org/gitops/commit/${v2}) |`,
+    );
+    expect(pr!.body).toContain(`| \`${OVERLAY}\` |`); // the bump's own table below the story
+    expect(r.summary).toContain('### Rollback of iris in prod: v2 -> v1');
+  });
+
+  it('skips a redeploy of the same version and a version a rollback already undid; to-version and digest choose', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const v1 = deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    // The rollback of v2 (a deploy of v1 again), then v3, then v3 rebuilt.
+    const v1again = deploy(origin, '1', digest('1'), [`Rollback-Of: ${v2}`]);
+    deploy(origin, '3', digest('3'));
+    const v3b = deploy(origin, '3', digest('4'));
+    await github(origin);
+    const r = await run(origin);
+    expect(r.errors).toEqual([]);
+    expect(r.outputs['deployed-commit']).toBe(v3b);
+    expect(r.outputs['restored-version']).toBe('1');
+    expect(r.outputs['restored-commit']).toBe(v1again); // the newest deploy of v1, not v1 itself
+    expect((await run(origin, { 'to-version': '2' })).outputs['restored-commit']).toBe(v2);
+    const byDigest = await run(origin, { image: `${IMAGE}@${digest('1')}` });
+    expect(byDigest.outputs['restored-commit']).toBe(v1again);
+    expect(v1).not.toBe(v1again);
+  });
+
+  it('fails clearly when there is nothing earlier to go back to, and opens nothing', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const v1 = deploy(origin, '1', digest('1'));
+    await github(origin);
+    const only = await run(origin);
+    expect(only.code).not.toBe(0);
+    expect(only.errors).toEqual([
+      `iris v1 (deployed by ${v1.slice(0, 12)}) has no earlier deploy of another version to roll back to`,
+    ]);
+    deploy(origin, '2', digest('2'));
+    const never = await run(origin, { 'to-version': '7' });
+    expect(never.errors).toEqual(['iris v7 has no earlier deploy to roll back to']);
+    expect(never.outputs).toEqual({});
+    expect(gh!.calls('pulls/create')).toEqual([]);
+  });
+
+  it('refuses when HEAD no longer holds what the newest deploy commit deployed', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    commitDirect(origin, OVERLAY, overlay(digest('9')), 'hand edit');
+    await github(origin);
+    const r = await run(origin);
+    expect(r.code).not.toBe(0);
+    expect(r.errors.join('\n')).toContain(
+      `HEAD no longer holds ${IMAGE}@${digest('2')}, which ${v2.slice(0, 12)} deployed`,
+    );
+    expect(gh!.calls('pulls/create')).toEqual([]);
+  });
+
+  it('refuses an issue that is not a number before anything else', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const r = await run(origin, { issue: '12) [x](https://evil', repository: 'octo-org/nowhere' });
+    expect(r.errors).toEqual(["Input 'issue': expected an issue number, got '12) [x](https://evil'."]);
+  });
+
+  it('links the pull request in the issue once: a re-run edits the same comment', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    await github(origin);
+    const iris = gh!.state.repo('octo-org', 'iris')!;
+    const issue = iris.addIssue(gh!.state, gh!.url, {
+      title: 'IrisClassifierHighErrorRatio firing',
+      user: gh!.state.user('github-actions[bot]'),
+    });
+    const first = await run(origin, { issue: String(issue.number) });
+    expect(first.errors).toEqual([]);
+    const url = first.outputs['pull-request-url']!;
+    expect(url).toMatch(/^https:\/\/github\.com\/octo-org\/gitops\/pull\/\d+$/);
+    const comments = () => iris.comments.filter((c) => c.issue_number === issue.number);
+    expect(comments()).toHaveLength(1);
+    expect(comments()[0]!.body).toContain(
+      `Rollback pull request: ${url} puts back iris v1 in prod (v2 was deployed by octo-org/gitops@${v2}).`,
+    );
+    const [pr] = [...gh!.state.repo('octo-org', 'gitops')!.pulls.values()];
+    expect(pr!.body).toContain(`For #${issue.number}.`);
+    const again = await run(origin, { issue: String(issue.number) });
+    expect(again.errors).toEqual([]);
+    expect(again.outputs['pull-request-url']).toBe(url);
+    expect(comments()).toHaveLength(1);
+    expect(gh!.calls('issues/update-comment')).toHaveLength(1);
+  });
+
+  it('names the branch that does not exist', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    await github(origin);
+    const r = await run(origin, { branch: 'nope' });
+    expect(r.errors).toEqual([
+      "Input 'branch': expected a branch that exists in the repository, got 'nope'.",
+    ]);
+  });
+});
+
+describe('gitops-bump mode: deployed', () => {
+  it('reads the deploy commit behind a merge commit of the rollback PR, and commits nothing', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    // The PR branch's rollback commit, merged with a merge commit (GitHub's default merge button).
+    const dir = cloneFresh(origin);
+    git(dir, ['checkout', '-q', '-b', 'gitops-bump/iris-x']);
+    writeFileSync(join(dir, OVERLAY), overlay(digest('1')));
+    git(dir, ['commit', '-qam', deployMessage('1', digest('1'), [`Rollback-Of: ${v2}`])]);
+    const rollbackCommit = git(dir, ['rev-parse', 'HEAD']);
+    git(dir, ['checkout', '-q', 'main']);
+    git(dir, [
+      'merge',
+      '-q',
+      '--no-ff',
+      '-m',
+      'Merge pull request #3 from gitops-bump/iris-x',
+      'gitops-bump/iris-x',
+    ]);
+    git(dir, ['push', '-q', 'origin', 'main']);
+    const merged = head(origin);
+    const r = await run(origin, { mode: 'deployed' });
+    expect(r.errors).toEqual([]);
+    expect(r.outputs).toMatchObject({
+      changed: 'false',
+      'commit-sha': '',
+      'deployed-commit': rollbackCommit,
+      'deployed-version': '1',
+      'deployed-image': `${IMAGE}@${digest('1')}`,
+      'rollback-of': v2,
+      'restored-version': '',
+    });
+    expect(r.summary).toContain(`main deploys iris v1 (\`${IMAGE}@${digest('1')}\``);
+    expect(head(origin)).toBe(merged);
+  });
+
+  it('refuses inputs that only a bump or a rollback takes', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const withDigest = await run(origin, { mode: 'deployed', digest: digest('1') });
+    expect(withDigest.errors).toEqual([
+      `Input 'digest': expected nothing in deployed mode (HEAD says what it deploys), got '${digest('1')}'.`,
+    ]);
+    const withIssue = await run(origin, { mode: 'deployed', issue: '3' });
+    expect(withIssue.errors).toEqual([
+      "Input 'issue': expected nothing in deployed mode (rollback mode only), got '3'.",
+    ]);
+  });
+});
