@@ -228,7 +228,7 @@ describe('gitops-bump mode: deployed', () => {
     ]);
     git(dir, ['push', '-q', 'origin', 'main']);
     const merged = head(origin);
-    const r = await run(origin, { mode: 'deployed' });
+    const r = await run(origin, { mode: 'deployed', 'tracking-uri': 'https://mlflow.example.com/' });
     expect(r.errors).toEqual([]);
     expect(r.outputs).toMatchObject({
       changed: 'false',
@@ -239,7 +239,12 @@ describe('gitops-bump mode: deployed', () => {
       'rollback-of': v2,
       'restored-version': '',
     });
-    expect(r.summary).toContain(`main deploys iris v1 (\`${IMAGE}@${digest('1')}\``);
+    expect(r.summary).toContain(
+      `main deploys iris [v1](https://mlflow.example.com/#/models/iris/versions/1) (\`${IMAGE}@${digest('1')}\``,
+    );
+    expect(r.summary).toContain(
+      `a rollback of [\`${v2.slice(0, 12)}\`](https://github.com/octo-org/gitops/commit/${v2})`,
+    );
     expect(head(origin)).toBe(merged);
   });
 
@@ -252,6 +257,11 @@ describe('gitops-bump mode: deployed', () => {
     const withIssue = await run(origin, { mode: 'deployed', issue: '3' });
     expect(withIssue.errors).toEqual([
       "Input 'issue': expected nothing in deployed mode (rollback mode only), got '3'.",
+    ]);
+    // run() gives registered-model (and environment), which a push does not read.
+    const pushed = await run(origin, { mode: 'push', digest: digest('1') });
+    expect(pushed.errors).toEqual([
+      "Input 'registered-model': expected nothing in push mode (rollback and deployed modes only), got 'iris'.",
     ]);
   });
 });

@@ -191,8 +191,8 @@ function workflowRepo(): Repo {
   return { owner, repo };
 }
 
-const ROLLBACK_ONLY = ['to-version', 'issue', 'tracking-uri'];
-const HISTORY_ONLY = ['registered-model', 'environment', ...ROLLBACK_ONLY];
+const ROLLBACK_ONLY = ['to-version', 'issue'];
+const HISTORY_ONLY = ['registered-model', 'environment', 'tracking-uri', ...ROLLBACK_ONLY];
 
 /** The rollback's and deployed mode's inputs; in the other modes they must be empty. */
 function history(mode: Mode, toDigest: string | undefined): HistoryInputs | undefined {
@@ -200,7 +200,11 @@ function history(mode: Mode, toDigest: string | undefined): HistoryInputs | unde
   for (const name of unused) {
     const value = inputs.optional(name);
     if (value !== undefined)
-      throw new InputError(name, `nothing in ${mode} mode (rollback mode only)`, value);
+      throw new InputError(
+        name,
+        `nothing in ${mode} mode (${ROLLBACK_ONLY.includes(name) ? 'rollback mode only' : 'rollback and deployed modes only'})`,
+        value,
+      );
   }
   if (mode !== 'rollback' && mode !== 'deployed') return undefined;
   const toVersion = inputs.optional('to-version');
