@@ -132,6 +132,26 @@ describe('gitops-bump mode: rollback', () => {
     expect(v1).not.toBe(v1again);
   });
 
+  it('counts no commit whose trailers are not of a deploy (they would go into the title, body and links)', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const v1 = deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    const forged = [
+      'chore: comment',
+      '',
+      'Model: iris',
+      'Model-Version: 3) [click](https://evil.example)',
+      `Image: ${IMAGE}@${digest('2')}`,
+    ].join('\n');
+    commitDirect(origin, OVERLAY, `${overlay(digest('2'))}# reviewed\n`, forged);
+    await github(origin);
+    const r = await run(origin);
+    expect(r.errors).toEqual([]);
+    expect(r.outputs).toMatchObject({ 'deployed-commit': v2, 'restored-commit': v1 });
+    const [pr] = [...gh!.state.repo('octo-org', 'gitops')!.pulls.values()];
+    expect(pr!.body).not.toContain('evil');
+  });
+
   it('fails clearly when there is nothing earlier to go back to, and opens nothing', async () => {
     const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
     const v1 = deploy(origin, '1', digest('1'));
