@@ -242,5 +242,7 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
       '  - no deploy commit of iris to prod under platform/iris-classifier (one with a Model-Version trailer): the champion alias is shown instead.',
     );
     expect(body).not.toContain('Rollback');
+    // No deploy commit, no rollback to look for.
+    expect(gh.calls('pulls/list')).toHaveLength(0);
   });
 });
