@@ -109,6 +109,8 @@ describe('alert-to-issue: the live version against its predecessor', () => {
         model: 'iris',
         live: '2',
         predecessor: '1',
+        // No gitops-path: no deploy commits, so the baseline is the registry's predecessor.
+        baseline: 'registry predecessor',
         affectedClass: 'virginica',
         perClass: [
           expect.objectContaining({ metric: 'recall', cls: 'virginica', value: 0.7, baseline: 0.95 }),

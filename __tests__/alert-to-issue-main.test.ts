@@ -9,10 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as github from '@actions/github';
 import { main, type Deps } from '../actions/alert-to-issue/action.js';
+import { modelContext } from '../actions/alert-to-issue/context.js';
 import { getInputs, type Inputs } from '../actions/alert-to-issue/inputs.js';
 import { parseAllowlist } from '../actions/alert-to-issue/labels.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
 import type { GeminiOptions } from '../actions/shared/gemini/index.js';
+import type { TrackingUri } from '../actions/shared/mlflow/types.js';
+import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
+import { registerPullHandlers } from './helpers/fake-github/pulls.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 
@@ -71,7 +75,8 @@ function deps(reply?: Record<string, unknown>): Recorded {
 describe('alert-to-issue main', () => {
   it('opens the issue with the allowed labels and the MLflow context, and summarises what it did', async () => {
     const d = deps();
-    const result = await main(inputs(notification(), { trackingUri: 'http://mlflow.example:5000' }), d);
+    const mlflow = { settings: { trackingUri: 'http://mlflow.example:5000' as TrackingUri } };
+    const result = await main(inputs(notification(), { mlflow }), d);
     expect(result.outputs).toEqual({
       action: 'created',
       'issue-number': '1',
@@ -81,9 +86,8 @@ describe('alert-to-issue main', () => {
     const labels = issue.labels.map((l) => l.name);
     expect(labels).toEqual(expect.arrayContaining(['alert', 'severity:critical']));
     expect(labels.some((l) => l.startsWith('alert-group:'))).toBe(true);
-    expect(d.lookups).toEqual([
-      { trackingUri: 'http://mlflow.example:5000', modelLabel: 'model', alias: 'champion' },
-    ]);
+    // The settings getInputs() resolved are handed on as they are; no gitops-path, no history.
+    expect(d.lookups).toEqual([{ mlflow, modelLabel: 'model', alias: 'champion' }]);
     expect(issue.body).toContain('version 7');
     expect(issue.body).toContain('Deterministic summary');
     expect(d.geminiOptions).toEqual([{ model: 'gemini-test', fallbackModels: [], timeoutMs: 1000 }]);
@@ -144,7 +148,7 @@ describe('alert-to-issue getInputs', () => {
     for (const [k, v] of Object.entries(env)) process.env[k] = v;
   };
 
-  it('reads the payload file and falls back to MLFLOW_TRACKING_URI', () => {
+  it('reads the payload file and resolves MLflow settings from MLFLOW_TRACKING_URI', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'alert-inputs-')), 'payload.json');
     writeFileSync(file, JSON.stringify(notification()));
     set({
@@ -153,12 +157,20 @@ describe('alert-to-issue getInputs', () => {
       'INPUT_PAYLOAD-FILE': file,
       'INPUT_REOPEN-WINDOW': '30m',
       MLFLOW_TRACKING_URI: 'http://mlflow.internal:5000',
+      MLFLOW_TRACKING_TOKEN: 'mlflow-token',
+      MLFLOW_HTTP_REQUEST_TIMEOUT: '7',
     });
     const got = getInputs();
     expect(got.notification?.form).toBeDefined();
     expect(got.notification?.notification.status).toBe('firing');
     expect(got.reopenWindowMs).toBe(1_800_000);
-    expect(got.trackingUri).toBe('http://mlflow.internal:5000');
+    expect(got.mlflow).toEqual({
+      settings: expect.objectContaining({
+        trackingUri: 'http://mlflow.internal:5000',
+        token: 'mlflow-token',
+        timeoutMs: 7000,
+      }),
+    });
     expect(got.closeOnResolve).toBe(true);
   });
 
@@ -177,5 +189,96 @@ describe('alert-to-issue getInputs', () => {
     expect(got.skipped).toContain("'deploy' is not 'alertmanager'");
     set({ INPUT_PAYLOAD: '{not json' });
     expect(() => getInputs()).toThrow("Input 'payload'");
+  });
+
+  it('keeps a bad tracking URI for the issue to report instead of failing, and no URI means no lookup', () => {
+    set({
+      'INPUT_GITHUB-TOKEN': TOKEN,
+      INPUT_REPOSITORY: 'octo-org/iris',
+      INPUT_PAYLOAD: JSON.stringify(notification()),
+    });
+    delete process.env.MLFLOW_TRACKING_URI;
+    expect(getInputs().mlflow).toBeUndefined();
+    set({ 'INPUT_TRACKING-URI': 'ftp://mlflow.internal' });
+    expect(getInputs().mlflow).toEqual({ error: expect.stringContaining("Input 'tracking-uri'") });
+  });
+});
+
+describe('alert-to-issue main: what the deploy commits say', () => {
+  let own: FakeGitHub;
+  const OVERLAY = 'platform/iris-classifier/overlays/prod/kustomization.yaml';
+  const deploy = (version: number, extra: string[] = []) =>
+    addCommit(own, 'octo-org', 'iris', {
+      message: [
+        `deploy(prod): iris v${version}`,
+        '',
+        'Model: iris',
+        `Model-Version: ${version}`,
+        `Image: ghcr.io/octo-org/iris-classifier@sha256:${String(version).repeat(64)}`,
+        'Environment: prod',
+        ...extra,
+      ].join('\n'),
+      files: [OVERLAY],
+    });
+  beforeAll(async () => {
+    own = new FakeGitHub({ repos: ['octo-org/iris'] });
+    registerCommitHandlers(own);
+    registerPullHandlers(own);
+    await own.start();
+  });
+  afterAll(() => own.stop());
+
+  const run = (n: unknown) =>
+    main(inputs(n, { gitopsPath: 'platform/iris-classifier' }), {
+      ...deps(),
+      octokit: (token) => github.getOctokit(token, { baseUrl: own.url }),
+      // The real lookup, with MLflow not configured: the commits alone name the versions.
+      models: modelContext,
+    });
+  /** The body as it reads once rendered: inert text is backslash-escaped and has zero-width spaces. */
+  const bodyOf = (r: { outputs: { 'issue-number'?: string } }) =>
+    (own.state.repo('octo-org', 'iris')!.issue(Number(r.outputs['issue-number']))!.body ?? '')
+      .replace(/\\(.)/g, '$1')
+      .replace(/\u200b/g, '');
+
+  it('names the deployed version and the previous champion from the trailers, and links the rollback PR', async () => {
+    const v1 = deploy(1);
+    // v2 was registered, refused by the gate and never deployed: no commit; v3 was, twice.
+    deploy(3);
+    const v3 = deploy(3, ['Run-Id: abc']);
+    const { data: pr } = await github.getOctokit(TOKEN, { baseUrl: own.url }).rest.pulls.create({
+      owner: 'octo-org',
+      repo: 'iris',
+      head: 'gitops-bump/iris-classifier-1',
+      base: 'main',
+      title: 'rollback(prod): iris v3 -> v1',
+      body: `Rollback-Of: ${v3.sha}`,
+    });
+    const result = await run(notification({ groupLabels: { alertname: 'Deployed', model: 'iris' } }));
+    const body = bodyOf(result);
+    expect(body).toContain(`deployed in prod is version 3, by GitOps commit [${v3.sha.slice(0, 7)}](`);
+    expect(body).toContain(`  - Previous champion: version 1, deployed by [${v1.sha.slice(0, 7)}](`);
+    expect(body).toContain(
+      `  - Rollback ready: [#${pr.number}](${pr.html_url}) rollback(prod): iris v3 -&gt; v1`,
+    );
+    // Without MLflow, no metrics and no table, but no error either.
+    expect(body).not.toContain('| metric |');
+    expect(body).not.toContain('could not read MLflow');
+  });
+
+  it('keeps the issue when the pull requests cannot be listed, and says why', async () => {
+    own.fail({
+      status: 403,
+      operationId: 'pulls/list',
+      body: {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com',
+      },
+    });
+    const result = await run(notification({ groupLabels: { alertname: 'NoPulls', model: 'iris' } }));
+    expect(result.outputs.action).toBe('created');
+    expect(bodyOf(result)).toMatch(
+      / {2}- Rollback: could not list the open pull requests of octo-org\/iris \(.*Resource not accessible by integration/,
+    );
   });
 });

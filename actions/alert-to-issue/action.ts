@@ -7,7 +7,7 @@ import { Gemini, type GeminiOptions } from '../shared/gemini/index.js';
 import { createOctokit, type Octokit } from '../shared/github.js';
 import { oneLine } from '../shared/log-safe.js';
 import { cell } from '../shared/markdown.js';
-import { gitopsCommits, modelContext, type Context } from './context.js';
+import { attachRollbacks, gitopsCommits, modelContext, type Context } from './context.js';
 import { groupId, notificationFingerprint, type GroupId } from './group.js';
 import type { Inputs } from './inputs.js';
 import { reconcile, type Outcome } from './issues.js';
@@ -19,7 +19,7 @@ import type { Notification } from './webhook.js';
 export interface Deps {
   octokit: (token: string) => Octokit;
   gemini: (options: GeminiOptions) => Pick<Gemini, 'generateJson' | 'enabled'>;
-  /** The live model versions named in the alert labels, from MLflow. */
+  /** The live model versions named in the alert labels, from the deploy commits and MLflow. */
   models: typeof modelContext;
 }
 
@@ -54,10 +54,11 @@ function bodyBuilder(
   const { repo, gitopsPath, severityLabel } = inputs;
   const gemini = deps.gemini(inputs.gemini);
   return async (state: Parameters<typeof issueBody>[0]['state'], previous?: number): Promise<string> => {
-    const [models, commits] = await Promise.all([
-      deps.models(n, { trackingUri: inputs.trackingUri, modelLabel: inputs.modelLabel, alias: inputs.alias }),
-      gitopsPath ? gitopsCommits(octokit, repo, gitopsPath) : Promise.resolve(undefined),
-    ]);
+    // The deploy commits say what runs, so the history is read before the models are looked up.
+    const commits = gitopsPath ? await gitopsCommits(octokit, repo, gitopsPath) : undefined;
+    const { mlflow, modelLabel, alias } = inputs;
+    const models = await deps.models(n, { mlflow, modelLabel, alias, ...(commits && { commits }) });
+    await attachRollbacks(octokit, repo, models);
     const context: Context = { models, ...(commits ? { commits } : {}) };
     const summary = await summarize(gemini, n, context, [inputs.token, inputs.gemini.apiKey], severityLabel);
     const written =

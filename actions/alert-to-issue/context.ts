@@ -1,31 +1,59 @@
 /**
- * What the issue (and the model) should know beyond the alerts: which model version is live
- * (the MLflow alias of the model named in the alert labels) and what was last deployed (the
- * latest commits that touched the GitOps manifests). Context is best effort: a lookup that fails
- * is reported in the issue, never fails the run.
+ * What the issue (and the model) should know beyond the alerts: which model version is live and
+ * what was last deployed. Git is the source of truth: the latest commits that touched the GitOps
+ * manifests carry deploy trailers, so the newest deploy commit of the model names the deployed
+ * version, the one before it the previous champion, and the open rollback PR is linked; without a
+ * deploy commit, the MLflow alias of the model named in the alert labels is used instead. Context
+ * is best effort: a lookup that fails is reported in the issue, never fails the run.
  */
 import { weakerOnClasses } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Octokit, Repo } from '../shared/github.js';
-import { MlflowClient } from '../shared/mlflow/index.js';
-import { mlflowSettings } from '../shared/mlflow/inputs.js';
+import { MlflowClient, type ModelVersion } from '../shared/mlflow/index.js';
+import {
+  deployCommits,
+  deployedAndPrevious,
+  openPulls,
+  rollbackPullFor,
+  type DeployCommit,
+} from './deploys.js';
+import type { MlflowSetup } from './inputs.js';
 import type { Notification } from './webhook.js';
 
 export interface ModelContext {
   name: string;
   alias: string;
+  /** The live version: the deployed one when a deploy commit names it, else the alias's. */
   version?: string;
   runId?: string;
   runUrl?: string;
   versionUrl?: string;
   metrics?: Record<string, number>;
-  /** The version registered before the live one, for the per-class comparison. */
+  /**
+   * What the live version is compared with: the previous champion (the version deployed before
+   * it) when the deploy commits say what runs, else the version registered before it.
+   */
   predecessor?: { version: string; metrics: Record<string, number> };
+  baseline?: 'previous champion' | 'registry predecessor';
+  /** What the GitOps history says is deployed; absent when no deploy commit names the model. */
+  deploy?: DeployedContext;
+  /** Why the context is what it is (e.g. no deploy commit, so the alias was used). */
+  note?: string;
   /** The class the alert names (its `class` label), if any. */
   affectedClass?: string;
-  /** Whether the live version was weaker than its predecessor on that class (or on any). */
+  /** Whether the live version was weaker than its baseline on that class (or on any). */
   classComparison?: string;
   error?: string;
+}
+
+export interface DeployedContext {
+  commit: DeployCommit;
+  /** The newest earlier deploy commit of another version. */
+  previous?: DeployCommit;
+  previousUrl?: string;
+  rollback?: { number: number; url: string; title: string };
+  /** Why no rollback PR is linked (none open, or the lookup failed). */
+  rollbackNote?: string;
 }
 
 export interface CommitItem {
@@ -48,8 +76,12 @@ export interface Context {
 }
 
 const MAX_MODELS = 3;
+/** The newest commits shown in the issue and given to Gemini (more are read, for the deploys). */
+export const SHOWN_COMMITS = 5;
 /** The alert label naming a class, as the platform's per-class recording rules have it. */
 export const CLASS_LABEL = 'class';
+/** The alert label naming the environment (Prometheus' target label), matched to the Environment trailer. */
+export const ENVIRONMENT_LABEL = 'environment';
 /** Deleted versions leave gaps: look this far back for the predecessor. */
 const PREDECESSOR_LOOKBACK = 5;
 
@@ -63,12 +95,21 @@ export function modelNames(n: Notification, label: string): string[] {
   return [...names].filter((v) => v.length <= 256 && !/[\u0000-\u001f]/.test(v)).slice(0, MAX_MODELS);
 }
 
-/** The affected class: the `class` label common to the group, else of its first alert that has one. */
-export function affectedClass(n: Notification): string | undefined {
-  const value =
-    n.commonLabels[CLASS_LABEL] ?? n.alerts.find((a) => a.labels[CLASS_LABEL])?.labels[CLASS_LABEL];
-  return value && value.length <= 100 ? value : undefined;
+/** A label common to the group, else of its first alert that has one; short values only. */
+function groupLabel(n: Notification, label: string, max: number): string | undefined {
+  const value = n.commonLabels[label] ?? n.alerts.find((a) => a.labels[label])?.labels[label];
+  return value && value.length <= max ? value : undefined;
 }
+
+/** The affected class: the `class` label common to the group, else of its first alert that has one. */
+export const affectedClass = (n: Notification): string | undefined => groupLabel(n, CLASS_LABEL, 100);
+
+/** The environment the alert is about, when its labels say (else deploys to any environment count). */
+export const alertEnvironment = (n: Notification): string | undefined =>
+  groupLabel(n, ENVIRONMENT_LABEL, 100);
+
+const metricsOf = (run: { data: { metrics: Array<{ key: string; value: number }> } }) =>
+  Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
 
 /** The latest version below `version` whose run can be read; undefined when there is none. */
 async function predecessorOf(
@@ -81,28 +122,48 @@ async function predecessorOf(
     const mv = await client.registry.getModelVersion(name, String(v)).catch(() => undefined);
     if (!mv?.run_id) continue;
     const run = await client.tracking.getRun(mv.run_id).catch(() => undefined);
-    if (run)
-      return {
-        version: mv.version,
-        metrics: Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value])),
-      };
+    if (run) return { version: mv.version, metrics: metricsOf(run) };
   }
   return undefined;
+}
+
+/** The per-class verdict of the live version against `baseline`, named as what it is. */
+function compare(
+  out: ModelContext,
+  baseline: { version: string; metrics: Record<string, number> },
+  names: { run: string; baseline: string },
+  cls?: string,
+): void {
+  out.predecessor = baseline;
+  if (cls) out.affectedClass = cls;
+  const comparison = weakerOnClasses(out.metrics ?? {}, baseline.metrics, names, cls);
+  if (comparison) out.classComparison = comparison;
 }
 
 async function compareWithPredecessor(client: MlflowClient, out: ModelContext, cls?: string): Promise<void> {
   if (!out.version || !out.metrics) return;
   const prev = await predecessorOf(client, out.name, out.version);
   if (!prev) return;
-  out.predecessor = prev;
-  if (cls) out.affectedClass = cls;
-  const comparison = weakerOnClasses(
-    out.metrics,
-    prev.metrics,
-    { run: `live version ${out.version}`, baseline: `its predecessor version ${prev.version}` },
-    cls,
-  );
-  if (comparison) out.classComparison = comparison;
+  out.baseline = 'registry predecessor';
+  const names = { run: `live version ${out.version}`, baseline: `its predecessor version ${prev.version}` };
+  compare(out, prev, names, cls);
+}
+
+/** A version's links and its run's metrics. */
+async function versionFacts(
+  client: MlflowClient,
+  name: string,
+  mv: Pick<ModelVersion, 'version' | 'run_id'>,
+): Promise<Pick<ModelContext, 'versionUrl' | 'runId' | 'runUrl' | 'metrics'>> {
+  const out = { versionUrl: client.registry.modelVersionUrl(name, mv.version) };
+  if (!mv.run_id) return out;
+  const run = await client.tracking.getRun(mv.run_id);
+  return {
+    ...out,
+    runId: mv.run_id,
+    runUrl: client.tracking.runUrl(run.info.experiment_id, mv.run_id),
+    metrics: metricsOf(run),
+  };
 }
 
 export async function championOf(
@@ -114,50 +175,106 @@ export async function championOf(
   try {
     const mv = await client.registry.getModelVersionByAlias(name, alias);
     if (!mv) return { name, alias };
-    const out: ModelContext = {
-      name,
-      alias,
-      version: mv.version,
-      versionUrl: client.registry.modelVersionUrl(name, mv.version),
-    };
-    if (mv.run_id) {
-      out.runId = mv.run_id;
-      const run = await client.tracking.getRun(mv.run_id);
-      out.runUrl = client.tracking.runUrl(run.info.experiment_id, mv.run_id);
-      out.metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
-      await compareWithPredecessor(client, out, cls);
-    }
+    const out: ModelContext = { name, alias, version: mv.version, ...(await versionFacts(client, name, mv)) };
+    await compareWithPredecessor(client, out, cls);
     return out;
   } catch (err) {
     return { name, alias, error: errorMessage(err) };
   }
 }
 
-export async function modelContext(
-  n: Notification,
-  /** `trackingUri` undefined: MLflow is not configured, no lookup. */
-  opts: { trackingUri?: string; modelLabel: string; alias: string },
-): Promise<ModelContext[]> {
-  const names = modelNames(n, opts.modelLabel);
-  if (names.length === 0) return [];
-  const uri = opts.trackingUri;
-  if (!uri) return [];
-  let client: MlflowClient;
+/**
+ * The deployed version (from its deploy commit) and its metrics against the previous champion's,
+ * both read from MLflow by the versions the commits name; without MLflow, the commits alone.
+ */
+export async function deployedOf(
+  mlflow: MlflowClient | { error: string } | undefined,
+  name: string,
+  alias: string,
+  { deployed, previous }: { deployed: DeployCommit; previous?: DeployCommit },
+  cls?: string,
+): Promise<ModelContext> {
+  const out: ModelContext = { name, alias, version: deployed.version, deploy: { commit: deployed } };
+  if (previous) out.deploy!.previous = previous;
+  if (!(mlflow instanceof MlflowClient)) {
+    if (mlflow) out.error = mlflow.error;
+    return out;
+  }
+  try {
+    const facts = (v: string) =>
+      mlflow.registry.getModelVersion(name, v).then((mv) => versionFacts(mlflow, name, mv));
+    Object.assign(out, await facts(deployed.version));
+    if (!previous) return out;
+    const before = await facts(previous.version);
+    out.deploy!.previousUrl = before.versionUrl;
+    out.baseline = 'previous champion';
+    const names = {
+      run: `deployed version ${deployed.version}`,
+      baseline: `the previous champion version ${previous.version}`,
+    };
+    compare(out, { version: previous.version, metrics: before.metrics ?? {} }, names, cls);
+  } catch (err) {
+    out.error = errorMessage(err);
+  }
+  return out;
+}
+
+function mlflowClient(mlflow: MlflowSetup | undefined): MlflowClient | { error: string } | undefined {
+  if (!mlflow) return undefined;
+  if (mlflow.error !== undefined) return { error: mlflow.error };
   try {
     // Short and few attempts: an issue without MLflow context beats a late one.
-    client = new MlflowClient({ ...mlflowSettings(process.env, uri), timeoutMs: 10_000, attempts: 2 });
+    return new MlflowClient({ ...mlflow.settings, timeoutMs: 10_000, attempts: 2 });
   } catch (err) {
-    return names.map((name) => ({ name, alias: opts.alias, error: errorMessage(err) }));
+    return { error: errorMessage(err) };
   }
+}
+
+export interface ModelLookup {
+  /** MLflow's settings, resolved by getInputs(); undefined: MLflow is not configured. */
+  mlflow?: MlflowSetup;
+  modelLabel: string;
+  alias: string;
+  /** The GitOps history: its deploy commits say what runs. */
+  commits?: CommitContext;
+}
+
+/**
+ * Per model named in the alert: what its newest deploy commit deploys, compared with the previous
+ * champion; without a deploy commit, the alias's version compared with its registry predecessor.
+ */
+export async function modelContext(n: Notification, opts: ModelLookup): Promise<ModelContext[]> {
+  const names = modelNames(n, opts.modelLabel);
+  const environment = alertEnvironment(n);
+  const history = opts.commits && !opts.commits.error ? opts.commits.items : [];
+  const deploys = new Map(
+    names.map((name) => [name, deployedAndPrevious(deployCommits(history, { model: name, environment }))]),
+  );
+  const anyDeploy = [...deploys.values()].some((d) => d.deployed);
+  if (names.length === 0 || (!opts.mlflow && !anyDeploy)) return [];
+  const client = mlflowClient(opts.mlflow);
   const cls = affectedClass(n);
-  return Promise.all(names.map((name) => championOf(client, name, opts.alias, cls)));
+  return Promise.all(
+    names.map(async (name): Promise<ModelContext> => {
+      const d = deploys.get(name)!;
+      if (d.deployed) return deployedOf(client, name, opts.alias, { ...d, deployed: d.deployed }, cls);
+      const why = opts.commits
+        ? `no deploy commit of ${name}${environment ? ` to ${environment}` : ''} under ${opts.commits.path} (one with a Model-Version trailer)`
+        : 'no gitops-path to read deploy commits from';
+      if (!(client instanceof MlflowClient))
+        return { name, alias: opts.alias, note: why, ...(client && { error: client.error }) };
+      const out = await championOf(client, name, opts.alias, cls);
+      return { ...out, note: `${why}: the ${opts.alias} alias is shown instead` };
+    }),
+  );
 }
 
 export async function gitopsCommits(
   octokit: Octokit,
   repo: Repo,
   path: string,
-  { ref, limit = 5 }: { ref?: string; limit?: number } = {},
+  // Enough history to reach the deploy before the current one; the issue shows the newest few.
+  { ref, limit = 30 }: { ref?: string; limit?: number } = {},
 ): Promise<CommitContext> {
   try {
     const { data } = await octokit.rest.repos.listCommits({
@@ -178,5 +295,25 @@ export async function gitopsCommits(
     };
   } catch (err) {
     return { path, items: [], error: errorMessage(err) };
+  }
+}
+
+/**
+ * Links each deployed model's open rollback PR in the GitOps repository (one API call), best
+ * effort: when none is found, or the list cannot be read, a line says so.
+ */
+export async function attachRollbacks(octokit: Octokit, repo: Repo, models: ModelContext[]): Promise<void> {
+  const deployed = models.filter((m) => m.deploy);
+  if (deployed.length === 0) return;
+  const pulls = await openPulls(octokit, repo);
+  for (const { deploy } of deployed) {
+    if (!Array.isArray(pulls)) {
+      deploy!.rollbackNote = `could not list the open pull requests of ${repo.owner}/${repo.repo} (${pulls.error})`;
+      continue;
+    }
+    const pr = rollbackPullFor(pulls, deploy!.commit);
+    if (pr) deploy!.rollback = { number: pr.number, url: pr.url, title: pr.title };
+    else
+      deploy!.rollbackNote = `no open rollback pull request for ${deploy!.commit.sha.slice(0, 7)} in ${repo.owner}/${repo.repo}`;
   }
 }

@@ -3,13 +3,21 @@
  * once from whichever source carries it (`payload`, `payload-file` or the repository_dispatch event).
  */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../shared/errors.js';
+import { errorMessage, InputError } from '../shared/errors.js';
 import type { GeminiOptions } from '../shared/gemini/index.js';
 import { parseRepo, runUrl, type Repo } from '../shared/github.js';
 import * as inputs from '../shared/inputs.js';
+import { mlflowSettings, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { oneLine } from '../shared/log-safe.js';
 import { parseAllowlist, parseStaticLabels, type AllowedLabel } from './labels.js';
 import { extractNotification, PayloadError, type Extracted } from './webhook.js';
+
+/**
+ * MLflow's settings, resolved once, or why they could not be: the lookup is best effort, so a bad
+ * URI or TLS file is reported in the issue instead of failing the run.
+ */
+export type MlflowSetup =
+  { settings: MlflowSettings; error?: undefined } | { error: string; settings?: undefined };
 
 export interface Inputs {
   token: string;
@@ -23,8 +31,8 @@ export interface Inputs {
   closeOnResolve: boolean;
   reopenWindowMs: number;
   gitopsPath?: string;
-  /** `tracking-uri`, else MLFLOW_TRACKING_URI; undefined: no MLflow context. */
-  trackingUri?: string;
+  /** `tracking-uri` (else MLFLOW_TRACKING_URI) and its settings; undefined: no MLflow context. */
+  mlflow?: MlflowSetup;
   modelLabel: string;
   alias: string;
   gemini: GeminiOptions;
@@ -101,6 +109,15 @@ function readNotification(eventType: string): Pick<Inputs, 'notification' | 'ski
   return fromEvent(eventType);
 }
 
+function mlflowSetup(trackingUri: string | undefined): MlflowSetup | undefined {
+  if (!trackingUri && !process.env.MLFLOW_TRACKING_URI?.trim()) return undefined;
+  try {
+    return { settings: mlflowSettings(process.env, trackingUri) };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
 export function getInputs(): Inputs {
   const token = inputs.secret('github-token');
   if (!token) throw new InputError('github-token', 'a token with issues: write (default: github.token)', '');
@@ -112,8 +129,7 @@ export function getInputs(): Inputs {
   const closeOnResolve = inputs.boolean('close-on-resolve', true);
   const reopenWindowMs = inputs.duration('reopen-window', 24 * 3_600_000);
   const gitopsPath = inputs.optional('gitops-path');
-  const trackingUri =
-    inputs.optional('tracking-uri') ?? (process.env.MLFLOW_TRACKING_URI?.trim() || undefined);
+  const mlflow = mlflowSetup(inputs.optional('tracking-uri'));
   const modelLabel = inputs.string('model-label', 'model');
   const alias = inputs.string('champion-alias', 'champion');
   const gemini: GeminiOptions = {
@@ -133,7 +149,7 @@ export function getInputs(): Inputs {
     closeOnResolve,
     reopenWindowMs,
     gitopsPath,
-    trackingUri,
+    mlflow,
     modelLabel,
     alias,
     gemini,

@@ -7,7 +7,8 @@ import { alertKey } from './group.js';
 import type { GroupId } from './group.js';
 import { block, inline, link, title as safeTitle } from './sanitize.js';
 import type { Alert, Notification } from './webhook.js';
-import type { Context } from './context.js';
+import { SHOWN_COMMITS, type Context, type DeployedContext, type ModelContext } from './context.js';
+import type { DeployCommit } from './deploys.js';
 import type { Summary } from './summary.js';
 
 const STATE_MARKER = /<!-- alert-to-issue:state (\{[^\n]*?\}) -->/;
@@ -169,28 +170,91 @@ export function renderSummary(s: Summary): string {
   ].join('\n');
 }
 
+const MAX_METRIC_ROWS = 12;
+const num = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
+/** Four significant digits without trailing zeros, for the table's columns. */
+const short = (v: number): string => String(Number(v.toPrecision(4)));
+const signed = (v: number): string => (v > 0 ? `+${short(v)}` : short(v));
+
+/** The deployed version's metrics against the previous champion's, as a table under the list item. */
+export function metricsTable(m: ModelContext): string[] {
+  const before = m.predecessor?.metrics ?? {};
+  const now = m.metrics ?? {};
+  const keys = [...new Set([...Object.keys(now), ...Object.keys(before)])].sort();
+  if (!m.predecessor || keys.length === 0) return [];
+  const rows = keys.slice(0, MAX_METRIC_ROWS).map((k) => {
+    const [a, b] = [now[k], before[k]];
+    const delta = a !== undefined && b !== undefined ? signed(a - b) : '';
+    return `  | ${inline(k, 60)} | ${a === undefined ? '–' : short(a)} | ${b === undefined ? '–' : short(b)} | ${delta} |`;
+  });
+  const more = keys.length > MAX_METRIC_ROWS ? [`  …and ${keys.length - MAX_METRIC_ROWS} more metrics.`] : [];
+  return [
+    '',
+    `  | metric | deployed v${inline(m.version ?? '', 20)} | previous champion v${inline(m.predecessor.version, 20)} | Δ |`,
+    '  | --- | ---: | ---: | ---: |',
+    ...rows,
+    ...more,
+    '',
+  ];
+}
+
+const shortSha = (c: DeployCommit): string => link(c.sha.slice(0, 7), c.url);
+
+/** A model whose deploy commit says what runs: version, commit, previous champion, rollback PR. */
+function renderDeployed(m: ModelContext, d: DeployedContext): string[] {
+  const name = inline(m.name, 80);
+  const version = m.versionUrl
+    ? link(`version ${m.version}`, m.versionUrl)
+    : `version ${inline(m.version ?? '', 20)}`;
+  const where = d.commit.environment ? ` in ${inline(d.commit.environment, 40)}` : '';
+  const date = when(d.commit.date);
+  const run = m.runUrl ? ` · ${link('run', m.runUrl)}` : '';
+  const lines = [
+    `- **Model ${name}:** deployed${where} is ${version}, by GitOps commit ${shortSha(d.commit)}${date ? ` (${date})` : ''}${run}`,
+  ];
+  if (d.commit.rollbackOf)
+    lines.push(`  - That commit rolls back ${inline(d.commit.rollbackOf.slice(0, 12), 12)}.`);
+  if (d.previous) {
+    const prev = d.previousUrl
+      ? link(`version ${d.previous.version}`, d.previousUrl)
+      : `version ${inline(d.previous.version, 20)}`;
+    lines.push(`  - Previous champion: ${prev}, deployed by ${shortSha(d.previous)}.`);
+  } else lines.push('  - No earlier deploy of another version was found: nothing to compare with.');
+  if (m.error) lines.push(`  - Could not read MLflow (${inline(m.error, 200)}).`);
+  if (m.classComparison) lines.push(`  - ${inline(m.classComparison, 400)}`);
+  if (d.rollback)
+    lines.push(
+      `  - Rollback ready: ${link(`#${d.rollback.number}`, d.rollback.url)} ${inline(d.rollback.title, 120)}`,
+    );
+  else if (d.rollbackNote) lines.push(`  - Rollback: ${inline(d.rollbackNote, 200)}.`);
+  return [...lines, ...metricsTable(m)];
+}
+
+/** A model looked up by its alias (no deploy commit names it). */
+function renderAliased(m: ModelContext): string[] {
+  const name = inline(m.name, 80);
+  const note = m.note ? [`  - ${inline(m.note, 300)}.`] : [];
+  if (m.error) return [`- **Model ${name}:** could not read MLflow (${inline(m.error, 200)}).`, ...note];
+  if (!m.version)
+    return [`- **Model ${name}:** no version has the alias ${inline(m.alias, 40)} in MLflow.`, ...note];
+  const metrics = Object.entries(m.metrics ?? {})
+    .slice(0, 8)
+    .map(([k, v]) => `${k}=${num(v)}`)
+    .join(', ');
+  const run = m.runUrl ? ` · ${link('run', m.runUrl)}` : '';
+  const version = m.versionUrl
+    ? link(`version ${m.version}`, m.versionUrl)
+    : `version ${inline(m.version, 20)}`;
+  return [
+    `- **Model ${name}:** ${inline(m.alias, 40)} is ${version}${run}${metrics ? ` · ${inline(metrics, 300)}` : ''}`,
+    ...(m.classComparison ? [`  - ${inline(m.classComparison, 400)}`] : []),
+    ...note,
+  ];
+}
+
 export function renderContext(ctx: Context): string {
   const parts: string[] = [];
-  for (const m of ctx.models) {
-    const name = inline(m.name, 80);
-    if (m.error) parts.push(`- **Model ${name}:** could not read MLflow (${inline(m.error, 200)}).`);
-    else if (!m.version)
-      parts.push(`- **Model ${name}:** no version has the alias ${inline(m.alias, 40)} in MLflow.`);
-    else {
-      const metrics = Object.entries(m.metrics ?? {})
-        .slice(0, 8)
-        .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(4)}`)
-        .join(', ');
-      const run = m.runUrl ? ` · ${link('run', m.runUrl)}` : '';
-      const version = m.versionUrl
-        ? link(`version ${m.version}`, m.versionUrl)
-        : `version ${inline(m.version, 20)}`;
-      parts.push(
-        `- **Model ${name}:** ${inline(m.alias, 40)} is ${version}${run}${metrics ? ` · ${inline(metrics, 300)}` : ''}`,
-      );
-      if (m.classComparison) parts.push(`  - ${inline(m.classComparison, 400)}`);
-    }
-  }
+  for (const m of ctx.models) parts.push(...(m.deploy ? renderDeployed(m, m.deploy) : renderAliased(m)));
   if (ctx.commits) {
     const c = ctx.commits;
     const where = inline(c.path, 80);
@@ -199,7 +263,7 @@ export function renderContext(ctx: Context): string {
     else if (c.items.length === 0) parts.push(`- **GitOps changes under ${where}:** no commits found.`);
     else {
       parts.push(`- **Last GitOps changes under ${where}:**`);
-      for (const k of c.items) {
+      for (const k of c.items.slice(0, SHOWN_COMMITS)) {
         parts.push(
           `  - ${link(k.sha.slice(0, 7), k.url)} ${inline(k.message.split('\n')[0] ?? '', 100)} (${inline(k.author, 40)}, ${when(k.date)})`,
         );

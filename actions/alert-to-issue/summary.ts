@@ -5,7 +5,7 @@
  */
 import { classDeltas } from '../shared/analysis/index.js';
 import { redact, type Gemini, type PromptPart } from '../shared/gemini/index.js';
-import type { Context } from './context.js';
+import { SHOWN_COMMITS, type Context, type ModelContext } from './context.js';
 import type { Notification } from './webhook.js';
 
 export interface SummaryText {
@@ -59,7 +59,8 @@ export const SYSTEM = [
   'the timing or the labels make that plausible. Do not mention people, do not use slash commands, do not',
   'propose labels, and write plain sentences without markdown links or HTML.',
   'When a comparison of the live version with its predecessor is given, say whether the live version',
-  'was weaker than its predecessor on the affected class.',
+  'was weaker than its predecessor on the affected class; when its baseline is the previous champion, the',
+  'predecessor is the version deployed before it, and an open rollback pull request restores that one.',
   'Answer with JSON matching the schema.',
 ].join(' ');
 
@@ -100,17 +101,34 @@ export function alertsForModel(n: Notification): string {
   );
 }
 
+/** Trailer values are commit text: only a plain name reaches the trusted part. */
+const plain = (v: string | undefined): string | undefined => (v && /^[\w.-]{1,40}$/.test(v) ? v : undefined);
+
+function modelForModel(m: ModelContext): string {
+  const metrics = m.metrics && Object.keys(m.metrics).length ? `; metrics ${JSON.stringify(m.metrics)}` : '';
+  if (m.deploy) {
+    const d = m.deploy;
+    const env = plain(d.commit.environment);
+    return (
+      `Model ${m.name}: GitOps commit ${d.commit.sha.slice(0, 12)} deploys version ${m.version}${env ? ` to ${env}` : ''}${metrics}` +
+      (d.previous
+        ? `; the previous champion (deployed before it by ${d.previous.sha.slice(0, 12)}) is version ${d.previous.version}`
+        : '; no earlier deploy of another version') +
+      (d.rollback ? `; rollback pull request #${d.rollback.number} is open.` : '.') +
+      (m.error ? ' The MLflow lookup failed.' : '')
+    );
+  }
+  if (m.error) return `Model ${m.name}: MLflow lookup failed.`;
+  return m.version
+    ? `Model ${m.name}: alias "${m.alias}" points to version ${m.version}${metrics}`
+    : `Model ${m.name}: no version has the alias "${m.alias}".`;
+}
+
 export function contextForModel(ctx: Context): { trusted: string; commits?: string } {
-  const models = ctx.models.map((m) =>
-    m.error
-      ? `Model ${m.name}: MLflow lookup failed.`
-      : m.version
-        ? `Model ${m.name}: alias "${m.alias}" points to version ${m.version}` +
-          (m.metrics && Object.keys(m.metrics).length ? `; metrics ${JSON.stringify(m.metrics)}` : '')
-        : `Model ${m.name}: no version has the alias "${m.alias}".`,
-  );
+  const models = ctx.models.map(modelForModel);
   const commits = ctx.commits?.items.length
     ? ctx.commits.items
+        .slice(0, SHOWN_COMMITS)
         .map((c) => `${c.sha.slice(0, 7)} ${c.date ?? ''} ${c.author}: ${c.message.split('\n')[0]}`)
         .join('\n')
     : undefined;
@@ -129,6 +147,7 @@ export function comparisonForModel(models: Context['models']): string {
       model: m.name,
       live: m.version,
       predecessor: m.predecessor?.version,
+      ...(m.baseline && { baseline: m.baseline }),
       affectedClass: m.affectedClass,
       perClass: classDeltas(m.metrics ?? {}, m.predecessor?.metrics ?? {})
         .filter((d) => !m.affectedClass || d.cls.toLowerCase() === m.affectedClass.toLowerCase())
@@ -136,6 +155,15 @@ export function comparisonForModel(models: Context['models']): string {
       verdict: m.classComparison,
     })),
   );
+}
+
+/** What serves, as the deploy commit (or else the alias) says. */
+function servingCause(m: ModelContext): string {
+  const d = m.deploy;
+  if (!d)
+    return `Model ${m.name} version ${m.version} (${m.alias}) is the one serving; check whether it changed recently.`;
+  const before = d.previous ? `; the previous champion was version ${d.previous.version}` : '';
+  return `Model ${m.name} version ${m.version} is the one deployed, by GitOps commit ${d.commit.sha.slice(0, 7)}${before}.`;
 }
 
 export function deterministicSummary(
@@ -158,10 +186,7 @@ export function deterministicSummary(
   const live = ctx.models.filter((m) => m.version);
   // A class the live version got worse at is the most specific lead there is.
   for (const m of live) if (m.classComparison) causes.push(m.classComparison);
-  for (const m of live)
-    causes.push(
-      `Model ${m.name} version ${m.version} (${m.alias}) is the one serving; check whether it changed recently.`,
-    );
+  for (const m of live) causes.push(servingCause(m));
   const last = ctx.commits?.items[0];
   if (last) {
     causes.push(
@@ -181,7 +206,14 @@ export function deterministicSummary(
     n.alerts.find((a) => a.annotations.runbook_url)?.annotations.runbook_url;
   if (runbook) nextSteps.push(`Follow the runbook: ${runbook}`);
   nextSteps.push('Open the alert source (links in the table) and confirm the condition still holds.');
-  if (last)
+  const rollbacks = live.filter((m) => m.deploy?.rollback);
+  for (const m of rollbacks) {
+    const d = m.deploy!;
+    nextSteps.push(
+      `If version ${m.version} of ${m.name} is the cause, review and merge rollback pull request #${d.rollback!.number}${d.previous ? ` (it puts back version ${d.previous.version})` : ''}.`,
+    );
+  }
+  if (last && rollbacks.length === 0)
     nextSteps.push(
       `Compare with the state before ${last.sha.slice(0, 7)}; roll back through GitOps if it is the cause.`,
     );
