@@ -210,7 +210,7 @@ describe('placement', () => {
 });
 
 describe('chunking and skipping', () => {
-  it('splits files into calls within the budget and reports what did not fit', () => {
+  it('splits files into calls within the budget and reports what did not fit', async () => {
     const files = Array.from({ length: 10 }, (_, i) => ({
       filename: `f${i}.py`,
       status: 'added',
@@ -218,10 +218,48 @@ describe('chunking and skipping', () => {
       deletions: 0,
       patch: addedPatch('x = compute_something_long(1, 2, 3)\n'.repeat(300)),
     }));
-    const { chunks, left } = chunkFiles(files, [], 8_000, 3);
+    const { chunks, left } = await chunkFiles(files, [], 8_000, 3);
     expect(chunks).toHaveLength(3);
     expect(chunks.flatMap((c) => c.files).length + left.length).toBe(10);
     expect(left.length).toBeGreaterThan(0);
+  });
+
+  it('cuts where a count says a group is over the budget, counting only groups of several files near it', async () => {
+    const file = (i: number, lines: number) => ({
+      filename: `g${i}.py`,
+      status: 'added',
+      additions: lines,
+      deletions: 0,
+      patch: addedPatch('y = transform(x)  # some comment here\n'.repeat(lines)),
+    });
+    const files = [file(0, 150), file(1, 150), file(2, 150), file(3, 2)];
+    const byEstimate = await chunkFiles(files, [], 12_000, 6);
+    expect(byEstimate.chunks.map((c) => c.files.length)).toEqual([4]);
+
+    // A tokenizer twice as dense as the estimate: 1.5 characters a token.
+    const seen: number[] = [];
+    const dense = async (parts: { text: string }[]) => {
+      seen.push(parts.length);
+      return Math.ceil(parts.reduce((n, p) => n + p.text.length, 3_000) / 1.5);
+    };
+    const counted = await chunkFiles(files, [], 12_000, 6, dense);
+    expect(counted.left).toEqual([]);
+    expect(counted.chunks.flatMap((c) => c.files)).toEqual(files);
+    expect(counted.chunks.length).toBeGreaterThan(1);
+    for (const c of counted.chunks)
+      if (c.files.length > 1) expect(await dense(c.parts)).toBeLessThanOrEqual(12_000);
+    // The first count is of all four files; single-file chunks are never counted (nothing to split).
+    expect(seen[0]).toBe(4);
+    expect(seen.every((n) => n > 1)).toBe(true);
+
+    // A count that fails leaves the estimate in charge, after one attempt.
+    let calls = 0;
+    const offline = await chunkFiles(files, [], 12_000, 6, async () => {
+      calls++;
+      return undefined;
+    });
+    expect(offline.chunks.map((c) => c.files.length)).toEqual([4]);
+    expect(calls).toBe(1);
   });
 
   it('skips closed, draft and fork pull requests unless told', () => {

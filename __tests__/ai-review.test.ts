@@ -1,6 +1,6 @@
 /** ai-review, run as the runner runs it (the bundle), against the fake GitHub and the fake Gemini. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { FakeGemini, FAKE_GEMINI_KEY, type GeminiRequest } from './helpers/fake-gemini.js';
+import { FakeGemini, FAKE_GEMINI_KEY, fakeTokens, type GeminiRequest } from './helpers/fake-gemini.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import {
   addedPatch,
@@ -12,6 +12,7 @@ import {
 } from './helpers/fake-github/reviews.js';
 import type { Pull } from './helpers/fake-github/state.js';
 import { runAction, type RunResult } from './helpers/run-action.js';
+import { REVIEW_SCHEMA } from '../actions/ai-review/prompt.js';
 
 let gh: FakeGitHub;
 let gemini: FakeGemini;
@@ -510,6 +511,51 @@ describe('ai-review', () => {
       for (const r of sent) expect((r.userText.length + r.systemText.length) / 3).toBeLessThanOrEqual(12_000);
       for (const n of [1, 2, 3])
         expect(sent.filter((r) => r.userText.includes(`diff of pkg/f${n}.py`))).toHaveLength(1);
+    } finally {
+      gemini.reset();
+    }
+  });
+
+  it("splits by Gemini's count a diff that the 3-characters estimate sends in one call (CJK comments)", async () => {
+    // ~13 tokens a line by the estimate, ~24 by the fake's count (a token per CJK character).
+    const dense = (n: number) =>
+      Array.from(
+        { length: 200 },
+        (_, i) => `x_${n}_${i} = ${i}  # 学習データを分割する前に正規化しないこと`,
+      ).join('\n');
+    const files = [1, 2, 3].map((n) => pullFile(`pkg/j${n}.py`, addedPatch(dense(n)), 'added'));
+    const sentTokens = (r: GeminiRequest): number =>
+      fakeTokens(r.userText) + fakeTokens(r.systemText) + fakeTokens(JSON.stringify(REVIEW_SCHEMA));
+    gemini.always({ json: { summary: 'Part reviewed.', findings: [] } });
+    try {
+      // Offline count (countTokens failing): the estimate alone puts the three files in one call.
+      gemini.countTokensFault = 500;
+      let before = gemini.requests.length;
+      expect((await review(seed({ files }), { 'max-input-tokens': '12000' })).code).toBe(0);
+      const estimated = requestsSince(before);
+      expect(estimated).toHaveLength(1);
+      expect(sentTokens(estimated[0]!)).toBeGreaterThan(12_000);
+
+      gemini.countTokensFault = undefined;
+      before = gemini.requests.length;
+      const counted = gemini.tokenCounts.length;
+      const res = await review(seed({ files }), { 'max-input-tokens': '12000' });
+      expect(res.code).toBe(0);
+      const sent = requestsSince(before);
+      expect(sent.length).toBeGreaterThan(1);
+      for (const r of sent) {
+        expect(sentTokens(r)).toBeLessThanOrEqual(12_000);
+        // Split, not trimmed: every line of every file reached Gemini.
+        expect(r.userText).not.toMatch(/characters left out/);
+      }
+      for (const n of [1, 2, 3]) {
+        const withFile = sent.filter((r) => r.userText.includes(`diff of pkg/j${n}.py`));
+        expect(withFile).toHaveLength(1);
+        expect(withFile[0]!.userText).toContain(`x_${n}_199 = 199`);
+      }
+      const counts = gemini.tokenCounts.slice(counted);
+      expect(counts.length).toBeGreaterThan(0);
+      expect(counts.every((c) => c.status === 200)).toBe(true);
     } finally {
       gemini.reset();
     }

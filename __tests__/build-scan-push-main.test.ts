@@ -103,6 +103,7 @@ function inputs(over: Partial<Config> = {}, ref = 'refs/heads/main'): Inputs {
     secrets: {},
     noCache: false,
     push: true,
+    githubRegistry: 'ghcr.io',
     githubToken: 'ghs_fakeWorkflowToken0123456789',
     cache: 'none',
     cacheFrom: [],

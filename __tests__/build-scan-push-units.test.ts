@@ -13,6 +13,7 @@ import {
   parseTrivyignore,
   rank,
 } from '../actions/build-scan-push/gate.js';
+import { githubRegistry } from '../actions/build-scan-push/inputs.js';
 import { registryOf, resolveCredentials } from '../actions/build-scan-push/registry.js';
 import { renderSummary } from '../actions/build-scan-push/summary.js';
 import { computeTags, parseFlavor, parseSemver, sanitizeTag } from '../actions/build-scan-push/tags.js';
@@ -207,7 +208,7 @@ describe('summary', () => {
 });
 
 describe('registry and install helpers', () => {
-  it('finds the registry and applies the token default only to ghcr.io', () => {
+  it("finds the registry and applies the token default only to the GitHub instance's registry", () => {
     expect(registryOf('ghcr.io/o/r')).toBe('ghcr.io');
     expect(registryOf('localhost:5000/r')).toBe('localhost:5000');
     expect(registryOf('library/python')).toBe('docker.io');
@@ -217,6 +218,17 @@ describe('registry and install helpers', () => {
       password: 't',
     });
     expect(resolveCredentials({ registry: 'quay.io', githubToken: 't', actor: 'me' })).toBeUndefined();
+    // On GHES the token goes to the instance's registry, and no longer to ghcr.io.
+    const ghes = { githubRegistry: 'containers.ghe.example.com', githubToken: 't', actor: 'me' };
+    expect(resolveCredentials({ ...ghes, registry: 'containers.ghe.example.com' })).toMatchObject({
+      username: 'me',
+      password: 't',
+    });
+    expect(resolveCredentials({ ...ghes, registry: 'ghcr.io' })).toBeUndefined();
+    expect(githubRegistry(undefined)).toBe('ghcr.io');
+    expect(githubRegistry('https://github.com')).toBe('ghcr.io');
+    expect(githubRegistry('https://GHE.Example.com/')).toBe('containers.ghe.example.com');
+    expect(() => githubRegistry('ghe.example.com')).toThrow(/GITHUB_SERVER_URL is not a URL/);
     expect(() => resolveCredentials({ registry: 'quay.io', password: 'p' })).toThrow(
       /Input 'registry-username'/,
     );

@@ -564,3 +564,47 @@ describe('build-scan-push: docker/build-push-action inputs and outputs', () => {
     expect(secrets.res.stdout + secrets.res.stderr).not.toContain('no-equals-sign-s3cret');
   });
 });
+
+describe('build-scan-push on GitHub Enterprise Server', () => {
+  // What a GHES runner sets; its Container registry is containers.<host> (GHES docs, "Working with
+  // the Container registry").
+  const GHES = {
+    GITHUB_SERVER_URL: 'https://ghe.example.com',
+    GITHUB_API_URL: 'https://ghe.example.com/api/v3',
+    GITHUB_GRAPHQL_URL: 'https://ghe.example.com/api/graphql',
+  };
+
+  it("defaults the image to the instance's registry and logs in there with the workflow token", async () => {
+    const { res, calls, f } = await run({}, GHES);
+    expect(res.errors).toEqual([]);
+    const login = calls.find((c) => c.argv[0] === 'login')!;
+    expect(login.argv).toEqual([
+      'login',
+      'containers.ghe.example.com',
+      '--username',
+      'octocat',
+      '--password-stdin',
+    ]);
+    expect(login.stdin).toBe(f.env.GITHUB_TOKEN);
+    const tags = [
+      'containers.ghe.example.com/octo-org/iris:main',
+      'containers.ghe.example.com/octo-org/iris:sha-0123456',
+    ];
+    expect(allArgsOf(pushes(calls)[0]!.argv, '--tag')).toEqual(tags);
+    expect(allArgsOf(pushes(calls)[0]!.argv, '--label')).toContain(
+      'org.opencontainers.image.source=https://ghe.example.com/octo-org/iris',
+    );
+    expect(res.outputs['image-ref']).toBe(`containers.ghe.example.com/octo-org/iris@${res.outputs.digest}`);
+    expect(res.outputs.tags!.split('\n')).toEqual(tags);
+    expect(calls.find((c) => c.argv[0] === 'logout')!.argv).toEqual(['logout', 'containers.ghe.example.com']);
+  });
+
+  it('an image on another registry overrides the default, and the GHES token is not sent there', async () => {
+    const { res, calls, f } = await run({ image: 'ghcr.io/octo-org/iris' }, GHES);
+    expect(res.errors).toEqual([]);
+    expect(allArgsOf(pushes(calls)[0]!.argv, '--tag')[0]).toBe('ghcr.io/octo-org/iris:main');
+    expect(calls.filter((c) => c.argv[0] === 'login')).toEqual([]);
+    for (const c of calls) expect(`${c.argv.join(' ')} ${c.stdin ?? ''}`).not.toContain(f.env.GITHUB_TOKEN);
+    expect(res.stdout).toMatch(/No credentials for ghcr\.io/);
+  });
+});

@@ -579,6 +579,32 @@ describe('example callers match the reusable workflows', () => {
   });
 });
 
+describe('ml-pipeline.yml called from a matrix (the caller in workflows-example/README.md)', () => {
+  const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
+  const block = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .find((b) => b.includes('comment-key:'))!;
+
+  it('lints, and gives only inputs ml-pipeline.yml declares, the matrix as comment-key', async () => {
+    const caller = `name: matrix\non: push\npermissions: {}\n${block}`;
+    const results = await runLint(caller, 'matrix-caller.yml');
+    expect(results.map((r) => `${r.line}:${r.column} ${r.message} [${r.kind}]`)).toEqual([]);
+    const job = (parse(caller) as Workflow).jobs.pipeline!;
+    const call = callOf('.github/workflows/ml-pipeline.yml');
+    expect(Object.keys(job.with ?? {}).filter((k) => !(k in (call.inputs ?? {})))).toEqual([]);
+    expect(job.with!['comment-key']).toBe('${{ toJSON(matrix) }}');
+    expect(job.with!['actions-ref']).toBe(job.uses!.split('@')[1]);
+  });
+
+  it('passes comment-key to train-and-log, empty by default (outside a matrix: one report)', () => {
+    const call = callOf('.github/workflows/ml-pipeline.yml');
+    expect(call.inputs!['comment-key']).toMatchObject({ type: 'string', default: '' });
+    const steps = workflows['.github/workflows/ml-pipeline.yml']!.jobs.train!.steps!;
+    const train = steps.find((s) => s.uses === './.mlops-actions/train-and-log')!;
+    expect(train.with!['comment-key']).toBe('${{ inputs.comment-key }}');
+  });
+});
+
 describe('the project CI', () => {
   it('runs the README test command on pushes and pull requests', () => {
     const ci = workflows['.github/workflows/ci.yml']!;

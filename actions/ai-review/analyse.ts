@@ -54,7 +54,10 @@ export async function analyse(
     };
   if (!gemini.enabled) return fallback('no Gemini API key was given, so only the rule checks ran');
 
-  const { chunks, left } = chunkFiles(files, promptContext(pr), maxInputTokens, MAX_CALLS);
+  // Gemini's count decides where a chunk of several files is cut (the estimate is only the fallback).
+  const count = (parts: PromptPart[]) =>
+    gemini.countPrompt({ system: SYSTEM_INSTRUCTION, parts, schema: REVIEW_SCHEMA });
+  const { chunks, left } = await chunkFiles(files, promptContext(pr), maxInputTokens, MAX_CALLS, count);
   const { summaries, findings, notes, failed, model } = await reviewChunks(gemini, chunks);
   if (left.length)
     notes.push(

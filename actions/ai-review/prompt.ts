@@ -101,44 +101,93 @@ export interface Chunk {
   parts: PromptPart[];
 }
 
-/** Files grouped so each call fits the budget; a file bigger than a call gets one of its own and is trimmed. */
-export function chunkFiles(
+/** Gemini's count of one call's whole prompt (instruction and schema included); undefined when unavailable. */
+export type PromptCounter = (parts: PromptPart[]) => Promise<number | undefined>;
+
+/** Tokens of a file's label and fence lines, by the estimate. */
+const FILE_OVERHEAD = 60;
+/** Characters a prompt has besides its parts' texts (untrusted-data policy, schema), and per file (fence, label). */
+const PROMPT_CHARS_OUTSIDE_PARTS = 6_000;
+const FILE_CHARS_OUTSIDE_TEXT = 300;
+
+const fileCost = (f: ChangedFile): number => estimateTokens(renderNumbered(f.patch ?? '')) + FILE_OVERHEAD;
+
+function partsOf(context: PromptPart[], files: ChangedFile[]): PromptPart[] {
+  return [
+    ...context,
+    ...files.map((f) => ({
+      label: `diff of ${f.filename}${f.previous_filename ? ` (renamed from ${f.previous_filename})` : ''}`,
+      text: renderNumbered(f.patch ?? ''),
+      untrusted: true,
+    })),
+  ];
+}
+
+/** Files in order, grouped greedily under `room`, each file's estimate times `scale`. */
+function pack(files: ChangedFile[], room: number, scale: number): ChangedFile[][] {
+  const groups: ChangedFile[][] = [];
+  let current: ChangedFile[] = [];
+  let used = 0;
+  for (const f of files) {
+    const cost = fileCost(f) * scale;
+    if (current.length && used + cost > room) {
+      groups.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(f);
+    used += cost;
+  }
+  if (current.length) groups.push(current);
+  return groups;
+}
+
+/**
+ * Files grouped so each call fits the budget; a file bigger than a call gets one of its own (the
+ * client trims it). Groups are made by the 3-characters-per-token estimate, then each group of
+ * several files that could be over the budget is counted by Gemini (`count`): one over it is split
+ * at the density that count measured, and its pieces are checked the same way. Dense text (CJK,
+ * minified code) is so split instead of trimmed; without a count the estimate decides alone.
+ */
+export async function chunkFiles(
   files: ChangedFile[],
   context: PromptPart[],
   maxInputTokens: number,
   maxCalls: number,
-): { chunks: Chunk[]; left: ChangedFile[] } {
+  count?: PromptCounter,
+): Promise<{ chunks: Chunk[]; left: ChangedFile[] }> {
   const fixed =
     estimateTokens(SYSTEM_INSTRUCTION) + context.reduce((n, p) => n + estimateTokens(p.text) + 60, 600);
-  const room = Math.max(1_000, maxInputTokens - fixed);
-  const chunks: Chunk[] = [];
-  let current: ChangedFile[] = [];
-  let used = 0;
-  const flush = (): void => {
-    if (current.length) chunks.push({ files: current, parts: [] });
-    current = [];
-    used = 0;
+  const room = (scale: number): number => Math.max(1_000, maxInputTokens - fixed * scale);
+  const fixedChars =
+    SYSTEM_INSTRUCTION.length + context.reduce((n, p) => n + p.text.length, 0) + PROMPT_CHARS_OUTSIDE_PARTS;
+  const queue = pack(files, room(1), 1);
+  const groups: ChangedFile[][] = [];
+  let counter = count;
+  while (queue.length && groups.length < maxCalls) {
+    const group = queue.shift()!;
+    const chars = group.reduce(
+      (n, f) => n + renderNumbered(f.patch ?? '').length + FILE_CHARS_OUTSIDE_TEXT,
+      fixedChars,
+    );
+    // A token is at least a character: a prompt with fewer characters than the budget fits uncounted.
+    if (counter && group.length > 1 && chars > maxInputTokens) {
+      const tokens = await counter(partsOf(context, group));
+      if (tokens === undefined) {
+        counter = undefined; // offline: the estimate decides from here on
+      } else if (tokens > maxInputTokens) {
+        const estimated = group.reduce((n, f) => n + fileCost(f), fixed);
+        const scale = (tokens / estimated) * 1.05;
+        let pieces = pack(group, room(scale), scale);
+        if (pieces.length < 2) pieces = [group.slice(0, group.length >> 1), group.slice(group.length >> 1)];
+        queue.unshift(...pieces);
+        continue;
+      }
+    }
+    groups.push(group);
+  }
+  return {
+    chunks: groups.map((g) => ({ files: g, parts: partsOf(context, g) })),
+    left: queue.flat(),
   };
-  let i = 0;
-  for (; i < files.length; i++) {
-    const f = files[i]!;
-    const cost = estimateTokens(renderNumbered(f.patch ?? '')) + 60;
-    if (used + cost > room) flush();
-    if (chunks.length >= maxCalls) break;
-    current.push(f);
-    used += cost;
-  }
-  flush();
-  const left = files.slice(i);
-  for (const c of chunks) {
-    c.parts = [
-      ...context,
-      ...c.files.map((f) => ({
-        label: `diff of ${f.filename}${f.previous_filename ? ` (renamed from ${f.previous_filename})` : ''}`,
-        text: renderNumbered(f.patch ?? ''),
-        untrusted: true,
-      })),
-    ];
-  }
-  return { chunks: chunks.slice(0, maxCalls), left };
 }

@@ -39,6 +39,8 @@ export interface Config {
   provenance?: string;
   sbom?: string;
   push: boolean;
+  /** The GitHub instance's container registry: ghcr.io, or `containers.<host>` on GHES (see githubRegistry). */
+  githubRegistry: string;
   registryUsername?: string;
   registryPassword?: string;
   githubToken?: string;
@@ -111,7 +113,8 @@ export function readConfig(): Config {
   }
 
   const { rules: tagRules, references } = splitTags(lines('tags'));
-  const images = resolveImages(references, process.env.GITHUB_REPOSITORY ?? '');
+  const registry = githubRegistry(process.env.GITHUB_SERVER_URL);
+  const images = resolveImages(references, `${registry}/${process.env.GITHUB_REPOSITORY ?? ''}`);
   const labels = parseKeyValues(lines('labels'), 'labels');
   const buildArgs = parseKeyValues(lines('build-args'), 'build-args');
   const platforms = inp.list('platforms');
@@ -163,6 +166,7 @@ export function readConfig(): Config {
     provenance: attestation('provenance'),
     sbom: attestation('sbom'),
     push: inp.boolean('push', true),
+    githubRegistry: registry,
     registryUsername: inp.optional('registry-username'),
     registryPassword: inp.secret('registry-password'),
     githubToken: inp.secret('github-token'),
@@ -234,10 +238,22 @@ export function splitTags(entries: string[]): { rules: string[]; references: Ima
 }
 
 /**
- * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
- * the images the given references name, else `ghcr.io/<owner>/<repo>`.
+ * The container registry of the GitHub instance the workflow runs on: ghcr.io on github.com, and
+ * on GitHub Enterprise Server `containers.<host>`, the one namespace GHES documents for its
+ * Container registry (it needs subdomain isolation, so there is no path-based form to fall back to).
  */
-function resolveImages(references: ImageRef[], repository: string): string[] {
+export function githubRegistry(serverUrl: string | undefined): string {
+  const url = serverUrl || 'https://github.com';
+  if (!URL.canParse(url)) throw new Error(`GITHUB_SERVER_URL is not a URL: '${url}'`);
+  const host = new URL(url).hostname.toLowerCase();
+  return host === 'github.com' ? 'ghcr.io' : `containers.${host}`;
+}
+
+/**
+ * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
+ * the images the given references name, else `<githubRegistry>/<owner>/<repo>`.
+ */
+function resolveImages(references: ImageRef[], defaultImage: string): string[] {
   const named: [name: string, input: string][] = [];
   for (const input of ['image', 'images']) {
     for (const line of lines(input)) {
@@ -252,7 +268,7 @@ function resolveImages(references: ImageRef[], repository: string): string[] {
     }
   }
   const fromRefs = references.map((r): [string, string] => [r.name, 'tags']);
-  const fallback: [string, string] = [`ghcr.io/${repository.toLowerCase()}`, 'image'];
+  const fallback: [string, string] = [defaultImage.toLowerCase(), 'image'];
   const chosen = named.length ? named : fromRefs.length ? fromRefs : [fallback];
   const images = [...new Set(chosen.map(([n, input]) => validateImage(n, input)))];
   const stray = references.find((r) => !images.includes(r.name));

@@ -133,6 +133,7 @@ function credentialsFor({ config: cfg, context: ctx }: Inputs): Credentials | un
   const registry = registryOf(cfg.image);
   const creds = resolveCredentials({
     registry,
+    githubRegistry: cfg.githubRegistry,
     username: cfg.registryUsername,
     password: cfg.registryPassword,
     githubToken: cfg.githubToken,

@@ -25,17 +25,20 @@ export interface Credentials {
 }
 
 /**
- * Explicit credentials win; the actor + github-token default applies to ghcr.io only, so the
- * workflow token is never sent to another registry.
+ * Explicit credentials win; the actor + github-token default applies only to the GitHub instance's
+ * own container registry (ghcr.io, or `containers.<host>` on GHES), so the workflow token is never
+ * sent to another registry.
  */
 export function resolveCredentials(opts: {
   registry: string;
+  /** Default ghcr.io. */
+  githubRegistry?: string;
   username?: string;
   password?: string;
   githubToken?: string;
   actor?: string;
 }): Credentials | undefined {
-  const ghcr = opts.registry === 'ghcr.io';
+  const ghcr = opts.registry === (opts.githubRegistry ?? 'ghcr.io');
   const username = opts.username ?? (ghcr ? opts.actor : undefined);
   const password = opts.password ?? (ghcr ? opts.githubToken : undefined);
   if (!password) return undefined;
@@ -62,7 +65,7 @@ export async function login(creds: Credentials, run: Runner = defaultRunner): Pr
     const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' ');
     throw new RegistryLoginError(
       `Login to ${creds.registry} as ${creds.username} failed (exit ${out.exitCode}): ${why}. ` +
-        `For ghcr.io the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`,
+        `For GitHub's registry (ghcr.io, containers.<host> on GHES) the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`,
     );
   }
 }

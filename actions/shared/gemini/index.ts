@@ -188,6 +188,17 @@ export class Gemini {
     return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
   }
 
+  /**
+   * Gemini's count of the prompt generateJson would send for `req` untrimmed (instruction, parts and
+   * schema); undefined without a key or when the count fails, for callers that split work by it.
+   */
+  countPrompt(req: Omit<JsonRequest<unknown>, 'validate'>): Promise<number | undefined> {
+    const count = this.counter(this.models[0]!);
+    if (!count) return Promise.resolve(undefined);
+    const system = `${req.system.trim()}\n\n${UNTRUSTED_POLICY}`;
+    return count([system, renderParts(req.parts), JSON.stringify(req.schema)]);
+  }
+
   /** Gemini's tokenizer through models.countTokens; a failure means "use the estimate". */
   private counter(model: string): Counter | undefined {
     const ai = this.ai;
