@@ -216,12 +216,14 @@ describe('ai-review getInputs()', () => {
       'INPUT_REQUEST-TIMEOUT': '2m',
       INPUT_MODEL: 'gemini-x',
       INPUT_INCREMENTAL: 'false',
+      GOOGLE_GEMINI_BASE_URL: ' http://127.0.0.1:9/gemini ',
     });
     expect(getInputs(pullEvent)).toMatchObject({
       pullNumber: 12,
       timeoutMs: 120_000,
       model: 'gemini-x',
       incremental: false,
+      geminiBaseUrl: 'http://127.0.0.1:9/gemini',
     });
   });
 

@@ -159,6 +159,7 @@ describe('alert-to-issue getInputs', () => {
       MLFLOW_TRACKING_URI: 'http://mlflow.internal:5000',
       MLFLOW_TRACKING_TOKEN: 'mlflow-token',
       MLFLOW_HTTP_REQUEST_TIMEOUT: '7',
+      GOOGLE_GEMINI_BASE_URL: 'http://gemini.internal:8080',
     });
     const got = getInputs();
     expect(got.notification?.form).toBeDefined();
@@ -172,6 +173,8 @@ describe('alert-to-issue getInputs', () => {
       }),
     });
     expect(got.closeOnResolve).toBe(true);
+    // Read with the inputs and handed to the Gemini client as its baseUrl option.
+    expect(got.gemini.baseUrl).toBe('http://gemini.internal:8080');
   });
 
   it('skips another repository_dispatch type, and names the input of a payload that is not JSON', () => {

@@ -10,6 +10,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { main } from '../actions/download-model/download-model.js';
+import { connectTracking } from '../actions/shared/mlflow/connect.js';
+import type { MlflowClient } from '../actions/shared/mlflow/index.js';
+import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow, VENV2_BIN, type MlflowServer } from './helpers/mlflow-server.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
 import { ROOT, runAction, type RunResult } from './helpers/run-action.js';
@@ -160,6 +164,20 @@ describe('download-model against a real MLflow 3 server', () => {
     expect(tree(dir)).toEqual(mlflowTree(PYTHON, mlflow.url, '2'));
     expect(digests(dir).python).toBe(r.outputs.digest);
     expect(r.summary).toContain('(`@champion`)');
+  });
+
+  it('main(inputs, deps): the alias, the version and every file go through the one client', async () => {
+    const clients: MlflowClient[] = [];
+    const dest = join(mkdtempSync(join(tmpdir(), 'dl-main-')), 'model');
+    const result = await main(
+      { mlflow: mlflowSettings({}, mlflow.url), model: MODEL, ref: { alias: 'champion' }, path: dest },
+      { connect: async (settings) => clients[clients.push(await connectTracking(settings)) - 1]! },
+    );
+    expect(result.outputs.version).toBe('2');
+    expect(tree(dest)).toEqual(mlflowTree(PYTHON, mlflow.url, '2'));
+    expect(clients).toHaveLength(1);
+    // ping, alias, version, download URI, at least one listing, then one GET per file: all counted here.
+    expect(clients[0]!.requestCount).toBeGreaterThanOrEqual(5 + Object.keys(tree(dest)).length);
   });
 
   it('refuses a folder that is not an earlier download, and leaves it as it was', async () => {

@@ -275,6 +275,26 @@ describe('retries, timeouts and failures', () => {
     expect(requests).toHaveLength(2);
   });
 
+  test("a read's own options (the report's short budget) replace the client's for that call only", async () => {
+    handler = () => undefined; // never responds
+    const client = new MlflowClient({
+      ...mlflowSettings({}, base),
+      timeoutMs: 60_000,
+      attempts: 5,
+      baseDelayMs: 1,
+    });
+    const short = { timeoutMs: 200, attempts: 2 };
+    const run = (await client.tracking.getRun('r', short).catch((e: unknown) => e)) as Error;
+    expect(run.message).toMatch(/runs\/get\?run_id=r failed after 2 attempts: no answer within 200 ms$/);
+    const history = (await client.tracking
+      .getMetricHistory('r', 'loss', short)
+      .catch((e: unknown) => e)) as Error;
+    expect(history.message).toMatch(
+      /get-history\?run_id=r&metric_key=loss failed after 2 attempts: no answer within 200 ms$/,
+    );
+    expect(requests).toHaveLength(4);
+  });
+
   test('ping surfaces a server error clearly', async () => {
     handler = (_req, res) => json(res, 500, { error_code: 'INTERNAL_ERROR', message: 'database is locked' });
     const err = (await new MlflowClient({ ...mlflowSettings({}, base), attempts: 1 })

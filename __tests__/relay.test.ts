@@ -5,13 +5,15 @@
  * secrets, and a graceful SIGTERM.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { RELAY_TOKEN, RelayStartError, startRelay, type RelayProcess } from './helpers/relay-process.js';
 import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
-import { runAction } from './helpers/run-action.js';
+import { ROOT, runAction } from './helpers/run-action.js';
+import { ENV_DOC } from '../actions/relay/config.js';
 
 let gh: FakeGitHub;
 let relay: RelayProcess | undefined;
@@ -350,6 +352,16 @@ describe('relay: operations', () => {
       startRelay({ GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_test_token', RELAY_BEARER_TOKEN: 'short' }),
     ).rejects.toThrow(/RELAY_BEARER_TOKEN: expected at least 16 characters/);
     await expect(startRelay({ GITHUB_API_URL: gh.url })).rejects.toThrow(/GITHUB_TOKEN: expected a token/);
+  });
+
+  it('--help prints the usage with every variable and exits 0 without reading the configuration', () => {
+    const help = spawnSync(process.execPath, [join(ROOT, 'dist', 'relay', 'index.js'), '--help'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: node dist\/relay\/index\.js/);
+    for (const [name] of ENV_DOC) expect(help.stdout).toContain(`  ${name}\n`);
   });
 
   it('a relay that does not start in time is killed with its process group', async () => {

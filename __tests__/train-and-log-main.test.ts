@@ -13,7 +13,7 @@ import { defaultDeps, main, type Deps } from '../actions/train-and-log/train.js'
 import { commentKey } from '../actions/train-and-log/pr-comment.js';
 import { gatherExtras } from '../actions/train-and-log/report-data.js';
 import { PYTHON, startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
-import { MlflowRest } from './helpers/mlflow-rest.js';
+import { MlflowRest, tagsOf } from './helpers/mlflow-rest.js';
 
 let mlflow: MlflowServer;
 let rest: MlflowRest;
@@ -53,6 +53,7 @@ function inputs(dir: string, over: Partial<Inputs> = {}): Inputs {
     championAlias: 'champion',
     promoteAlias: 'candidate',
     analysis: { model: 'unused', fallbackModels: [] },
+    github: { serverUrl: 'https://github.com' },
     ...over,
   };
 }
@@ -112,6 +113,71 @@ describe('train-and-log main', () => {
     expect(d.summaries[0]).toContain('Gate passed');
     expect(d.comments).toEqual([{ key: `train-and-log:${model}`, body: d.summaries[0] }]);
     expect(d.analysed).toEqual([d.outputs['run-id']]);
+  });
+
+  it('tags the run and the version from the GitHub run in the inputs; the report reads through the one client', async () => {
+    const d = deps();
+    const made: unknown[] = [];
+    const used: unknown[] = [];
+    d.connect = async (settings) => {
+      const client = await defaultDeps.connect(settings);
+      made.push(client);
+      return client;
+    };
+    const read: unknown[] = [];
+    d.extras = async (i, o, client) => {
+      used.push(client);
+      const extras = await gatherExtras(i, o, client);
+      read.push(extras);
+      return extras;
+    };
+    d.analysis = async (_i, _o, client) => {
+      used.push(client);
+      return '_no analysis_';
+    };
+    const model = `main-gh-${counter}`;
+    const sha = '0123456789abcdef0123456789abcdef01234567';
+    const runUrl = 'https://ghe.example.com/octo-org/iris/actions/runs/42';
+    const github = {
+      sha,
+      branch: 'tune',
+      ref: 'refs/heads/tune',
+      repository: 'octo-org/iris',
+      serverUrl: 'https://ghe.example.com',
+      runUrl,
+      workflow: 'train',
+      actor: 'octocat',
+      eventName: 'push',
+    };
+    const dir = workdir({ accuracy: 0.9 });
+    writeFileSync(join(dir, 'params.json'), JSON.stringify({ depth: 3 }));
+    await main(
+      inputs(dir, { registeredModel: model, gate: gated, github, paramsFile: join(dir, 'params.json') }),
+      d,
+    );
+
+    expect(tagsOf(await rest.run(d.outputs['run-id']!))).toMatchObject({
+      'mlflow.source.git.commit': sha,
+      'mlflow.source.git.branch': 'tune',
+      'mlflow.source.git.repoURL': 'https://ghe.example.com/octo-org/iris',
+      'mlflow.source.name': 'train (GitHub Actions)',
+      'mlflow.user': 'octocat',
+      'github.run_url': runUrl,
+      'github.event_name': 'push',
+      'github.ref': 'refs/heads/tune',
+    });
+    expect((await rest.version(model, '1')).tags).toEqual(
+      expect.arrayContaining([
+        { key: 'mlflow.source.git.commit', value: sha },
+        { key: 'github.run_url', value: runUrl },
+      ]),
+    );
+    expect(made).toHaveLength(1);
+    expect(used).toHaveLength(2);
+    expect(used[0]).toBe(made[0]);
+    expect(used[1]).toBe(made[0]);
+    // The extras were read through it: the run's params, back from MLflow.
+    expect(read).toEqual([expect.objectContaining({ params: { depth: '3' } })]);
   });
 
   it('a gate refusal registers the version tagged failed but leaves the promote alias where it was', async () => {
@@ -228,11 +294,15 @@ describe('train-and-log main', () => {
 
 describe('getInputs', () => {
   /** Runs getInputs with these INPUT_* variables set, as the runner sets them, then restores the rest. */
-  function withInputs(values: Record<string, string>, env: NodeJS.ProcessEnv): Inputs {
+  function withInputs(
+    values: Record<string, string>,
+    env: NodeJS.ProcessEnv,
+    payload: Parameters<typeof getInputs>[1] = {},
+  ): Inputs {
     const saved = { ...process.env };
     try {
       for (const [k, v] of Object.entries(values)) process.env[`INPUT_${k.toUpperCase()}`] = v;
-      return getInputs(env);
+      return getInputs(env, payload);
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
@@ -249,6 +319,48 @@ describe('getInputs', () => {
       withInputs({ ...base, experiment: '' }, { ...env, MLFLOW_EXPERIMENT_NAME: 'from-env' }).experiment,
     ).toBe('from-env');
     expect(withInputs({ ...base, experiment: '' }, env).experiment).toBe('octo-org/iris');
+  });
+
+  it('the GitHub run is read once, from the runner variables and the event', () => {
+    const runner = {
+      ...env,
+      GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+      GITHUB_HEAD_REF: 'tune',
+      GITHUB_REF_NAME: '7/merge',
+      GITHUB_REF: 'refs/pull/7/merge',
+      GITHUB_SERVER_URL: 'https://ghe.example.com',
+      GITHUB_RUN_ID: '42',
+      GITHUB_WORKFLOW: 'train',
+      GITHUB_WORKFLOW_REF: 'octo-org/iris/.github/workflows/train.yml@refs/pull/7/merge',
+      GITHUB_ACTOR: 'octocat',
+      GITHUB_TRIGGERING_ACTOR: 'hubot',
+      GITHUB_EVENT_NAME: 'pull_request',
+      GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:9',
+    };
+    const got = withInputs(base, runner, { pull_request: { number: 7 } });
+    expect(got.github).toEqual({
+      sha: '0123456789abcdef0123456789abcdef01234567',
+      branch: 'tune',
+      ref: 'refs/pull/7/merge',
+      repository: 'octo-org/iris',
+      serverUrl: 'https://ghe.example.com',
+      runUrl: 'https://ghe.example.com/octo-org/iris/actions/runs/42',
+      workflow: 'train',
+      workflowRef: 'octo-org/iris/.github/workflows/train.yml@refs/pull/7/merge',
+      actor: 'hubot',
+      eventName: 'pull_request',
+      pullRequest: 7,
+    });
+    expect(got.runName).toBe('tune@0123456');
+    expect(got.analysis.baseUrl).toBe('http://127.0.0.1:9');
+    // A push names no pull request, whatever the payload holds; outside GitHub there is no run link.
+    const push = withInputs(base, { ...env, GITHUB_EVENT_NAME: 'push' }, { pull_request: { number: 7 } });
+    expect(push.github).toEqual({
+      repository: 'octo-org/iris',
+      serverUrl: 'https://github.com',
+      eventName: 'push',
+    });
+    expect(push.runName).toBe('local');
   });
 
   it('metrics-file empty means none; the tracking URI is resolved once, with its settings', () => {

@@ -33,6 +33,7 @@ const config = (over: Partial<Config> = {}): Config => ({
   promoteAlias: 'candidate',
   commentOnPush: false,
   analysis: { model: 'm', fallbackModels: [] },
+  github: { serverUrl: 'https://github.com' },
   ...over,
 });
 

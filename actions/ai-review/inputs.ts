@@ -33,7 +33,7 @@ export function getInputs(context: EventContext = github.context): Inputs {
   const values = {
     token,
     geminiKey,
-    geminiBaseUrl: process.env.GOOGLE_GEMINI_BASE_URL?.trim() || undefined,
+    geminiBaseUrl: input.geminiBaseUrl(),
     model: input.string('model', DEFAULT_MODEL),
     fallbackModels: input.list('fallback-models'),
     include: input.list('include', { commas: false }),

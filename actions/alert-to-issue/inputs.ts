@@ -134,6 +134,7 @@ export function getInputs(): Inputs {
   const alias = inputs.string('champion-alias', 'champion');
   const gemini: GeminiOptions = {
     apiKey: inputs.secret('gemini-api-key'),
+    baseUrl: inputs.geminiBaseUrl(),
     model: inputs.optional('model'),
     fallbackModels: inputs.list('fallback-models'),
     timeoutMs: 45_000,

@@ -7,22 +7,21 @@
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
 import { connectTracking } from '../shared/mlflow/connect.js';
-import { downloadModelVersion, type DownloadedModel } from '../shared/mlflow/download.js';
+import type { DownloadedModel } from '../shared/mlflow/download.js';
 import { MlflowError, type MlflowClient } from '../shared/mlflow/index.js';
 import type { MlflowSettings } from '../shared/mlflow/inputs.js';
-import { Transport } from '../shared/mlflow/transport.js';
 import type { Inputs } from './inputs.js';
 import { renderSummary } from './summary.js';
 
+type Client = Pick<MlflowClient, 'registry' | 'artifacts'>;
+
 export interface Deps {
-  connect: (settings: MlflowSettings) => Promise<Pick<MlflowClient, 'registry'>>;
-  /** The download's transport: artifacts are fetched below the client's own API. */
-  transport: (settings: MlflowSettings) => Transport;
+  /** The one client: the alias lookup, the version and its files all go through it. */
+  connect: (settings: MlflowSettings) => Promise<Client>;
 }
 
 export const defaultDeps: Deps = {
   connect: (settings) => connectTracking(settings),
-  transport: (settings) => new Transport(settings),
 };
 
 export interface Outputs {
@@ -42,7 +41,7 @@ export interface Result {
 const isNotFound = (err: unknown): boolean =>
   err instanceof MlflowError && (err.status === 404 || err.errorCode === 'RESOURCE_DOES_NOT_EXIST');
 
-async function resolveVersion(client: Pick<MlflowClient, 'registry'>, inputs: Inputs) {
+async function resolveVersion(client: Client, inputs: Inputs) {
   if ('version' in inputs.ref) return inputs.ref.version;
   const mv = await client.registry.getModelVersionByAlias(inputs.model, inputs.ref.alias);
   if (!mv) {
@@ -61,11 +60,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
   const version = await resolveVersion(client, inputs);
   let model: DownloadedModel;
   try {
-    model = await downloadModelVersion(deps.transport(inputs.mlflow), {
-      name: inputs.model,
-      version,
-      dest: inputs.path,
-    });
+    model = await client.artifacts.downloadModelVersion({ name: inputs.model, version, dest: inputs.path });
   } catch (err) {
     if (!isNotFound(err) || 'alias' in inputs.ref) throw err;
     throw new InputError(

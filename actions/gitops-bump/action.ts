@@ -161,6 +161,6 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
 
 export async function writeResult({ outputs, stepSummary, failure }: Result): Promise<void> {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
-  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(stepSummary, true).write();
+  await core.summary.addRaw(stepSummary, true).write();
   if (failure) throw new Error(failure);
 }

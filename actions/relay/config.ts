@@ -113,7 +113,7 @@ function duration(env: Env, name: string, fallbackMs: number): number {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'];
 }
 
-export function loadConfig(env: Env = process.env): RelayConfig {
+export function loadConfig(env: Env): RelayConfig {
   const bearerToken = secret(env, 'RELAY_BEARER_TOKEN');
   if (!bearerToken) throw new ConfigError('RELAY_BEARER_TOKEN', 'a token (or RELAY_BEARER_TOKEN_FILE)');
   if (bearerToken.length < 16) throw new ConfigError('RELAY_BEARER_TOKEN', 'at least 16 characters');

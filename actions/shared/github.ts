@@ -38,7 +38,10 @@ export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: 
   );
 }
 
-/** `owner/name` from an input, or the workflow's own repository. */
+/**
+ * `owner/name` from an input, or the workflow's own repository. With no value it reads the
+ * runner's GITHUB_REPOSITORY, so it is called from getInputs() only (inputs.ts), like runUrl.
+ */
 export function parseRepo(value: string | undefined, input = 'repository'): Repo {
   const full = value ?? process.env.GITHUB_REPOSITORY ?? '';
   const match = /^([A-Za-z0-9-_.]+)\/([A-Za-z0-9-_.]+)$/.exec(full);
@@ -46,9 +49,9 @@ export function parseRepo(value: string | undefined, input = 'repository'): Repo
   return { owner: match[1]!, repo: match[2]! };
 }
 
-/** Link to the workflow run, for tags, summaries and comments. */
-export function runUrl(): string | undefined {
-  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
+/** Link to the workflow run, for tags, summaries and comments: read by getInputs() (inputs.ts) only. */
+export function runUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = env;
   if (!GITHUB_REPOSITORY || !GITHUB_RUN_ID) return undefined;
   return `${GITHUB_SERVER_URL ?? 'https://github.com'}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`;
 }

@@ -94,3 +94,16 @@ export function json<T = unknown>(name: string): T | undefined {
     throw new InputError(name, 'valid JSON', `${value.slice(0, 80)}: ${(err as Error).message}`);
   }
 }
+
+/** A variable of the runner or of the workflow's `env:`, trimmed; undefined when unset or blank. */
+export function variable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+/**
+ * Where the Gemini client sends its calls: $GOOGLE_GEMINI_BASE_URL (the name @google/genai uses;
+ * a proxy, or a fake in tests), else Google's endpoint. Read here, by each Gemini-using action's getInputs().
+ */
+export function geminiBaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return variable('GOOGLE_GEMINI_BASE_URL', env);
+}

@@ -14,18 +14,25 @@ import {
 } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
 import { Gemini } from '../shared/gemini/index.js';
-import { MlflowClient } from '../shared/mlflow/index.js';
+import type { MlflowClient } from '../shared/mlflow/index.js';
 import type { Config } from './inputs.js';
 import type { Outcome } from './pipeline.js';
+import { REPORT_READS } from './report-data.js';
 
-async function gather(config: Config, outcome: Readonly<Outcome>): Promise<AnalysisInput> {
+async function gather(
+  client: MlflowClient,
+  config: Config,
+  outcome: Readonly<Outcome>,
+): Promise<AnalysisInput> {
   // Short timeouts: the run is logged already, and a late analysis is worth less than the job's time.
-  const client = new MlflowClient({ ...config.mlflow, timeoutMs: 15_000, attempts: 2 });
   const gateMetric = config.gate?.metric;
-  const run = await snapshotRun(client, outcome.runId, { priority: gateMetric ? [gateMetric] : [] });
+  const run = await snapshotRun(client, outcome.runId, {
+    priority: gateMetric ? [gateMetric] : [],
+    call: REPORT_READS,
+  });
   const c = outcome.champion;
   const championRun = c?.runId
-    ? await snapshotRun(client, c.runId, { only: Object.keys(run.histories) })
+    ? await snapshotRun(client, c.runId, { only: Object.keys(run.histories), call: REPORT_READS })
     : undefined;
   return {
     subject: config.registeredModel ?? `experiment ${config.experiment}`,
@@ -53,16 +60,27 @@ async function gather(config: Config, outcome: Readonly<Outcome>): Promise<Analy
   };
 }
 
-export async function analysisSection(config: Config, outcome: Readonly<Outcome>): Promise<string> {
-  const { apiKey, model, fallbackModels } = config.analysis;
+export async function analysisSection(
+  config: Config,
+  outcome: Readonly<Outcome>,
+  client: MlflowClient,
+): Promise<string> {
+  const { apiKey, baseUrl, model, fallbackModels } = config.analysis;
   const secrets = [apiKey, config.githubToken, config.mlflow.token, config.mlflow.password];
   const render = (r: AnalysisResult): string =>
     renderAnalysis(r, { gateMetric: config.gate?.metric, secrets });
-  const gemini = new Gemini({ apiKey, model, fallbackModels, timeoutMs: 45_000, maxOutputTokens: 2_048 });
+  const gemini = new Gemini({
+    apiKey,
+    baseUrl,
+    model,
+    fallbackModels,
+    timeoutMs: 45_000,
+    maxOutputTokens: 2_048,
+  });
   if (!gemini.enabled) return render({ ok: false, reason: 'no `gemini-api-key` was given' });
   let input: AnalysisInput;
   try {
-    input = await gather(config, outcome);
+    input = await gather(client, config, outcome);
   } catch (err) {
     const reason = `the run's metric histories could not be read from MLflow (${errorMessage(err)})`;
     core.warning(`No analysis: ${reason}`);

@@ -1,8 +1,10 @@
 /** Every input of train-and-log, parsed and checked in one place before anything talks to MLflow. */
 import { isAbsolute, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
+import * as github from '@actions/github';
 import { InputError } from '../shared/errors.js';
 import { DEFAULT_MODEL } from '../shared/gemini/index.js';
+import { runUrl } from '../shared/github.js';
 import * as inputs from '../shared/inputs.js';
 import { aliasInput, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { commentLabel } from './comment-key.js';
@@ -38,18 +40,71 @@ export interface Inputs {
   /** Also post the report as a comment on the pushed commit, on push events. */
   commentOnPush: boolean;
   /** The optional model-written analysis; no key, no analysis. */
-  analysis: { apiKey?: string; model: string; fallbackModels: string[] };
+  analysis: { apiKey?: string; baseUrl?: string; model: string; fallbackModels: string[] };
+  /** Where in GitHub this run comes from. */
+  github: GithubRun;
+}
+
+/**
+ * The runner's variables and event, read once here: the MLflow run's tags, the registered
+ * version's tags and the report comment's target all come from this.
+ */
+export interface GithubRun {
+  /** The commit trained (GITHUB_SHA). */
+  sha?: string;
+  /** A pull request's head branch, else the branch or tag that triggered the run. */
+  branch?: string;
+  ref?: string;
+  /** owner/name. */
+  repository?: string;
+  serverUrl: string;
+  /** The workflow run's page. */
+  runUrl?: string;
+  workflow?: string;
+  workflowRef?: string;
+  /** Who triggered the run (a re-run's actor, else the workflow's). */
+  actor?: string;
+  eventName?: string;
+  /** The pull request of a pull_request or pull_request_target event. */
+  pullRequest?: number;
+}
+
+const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
+
+/** `payload` is the event (github.context reads GITHUB_EVENT_PATH once, at start). */
+export function githubRun(
+  env: NodeJS.ProcessEnv = process.env,
+  payload: { pull_request?: { number?: unknown } } = github.context.payload,
+): GithubRun {
+  const pr = payload.pull_request?.number;
+  return {
+    sha: env.GITHUB_SHA || undefined,
+    branch: env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || undefined,
+    ref: env.GITHUB_REF || undefined,
+    repository: env.GITHUB_REPOSITORY || undefined,
+    serverUrl: env.GITHUB_SERVER_URL || 'https://github.com',
+    runUrl: runUrl(env),
+    workflow: env.GITHUB_WORKFLOW || undefined,
+    workflowRef: env.GITHUB_WORKFLOW_REF || undefined,
+    actor: env.GITHUB_TRIGGERING_ACTOR || env.GITHUB_ACTOR || undefined,
+    eventName: env.GITHUB_EVENT_NAME || undefined,
+    pullRequest: PR_EVENTS.has(env.GITHUB_EVENT_NAME ?? '') && typeof pr === 'number' ? pr : undefined,
+  };
 }
 
 /** Short branch-and-commit name, like `main@0123456`, readable in the runs table. */
-export function defaultRunName(env: NodeJS.ProcessEnv = process.env): string {
-  const branch = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || 'local';
-  const sha = (env.GITHUB_SHA ?? '').slice(0, 7);
+export function defaultRunName(run: GithubRun): string {
+  const branch = run.branch ?? 'local';
+  const sha = (run.sha ?? '').slice(0, 7);
   return sha ? `${branch}@${sha}` : branch;
 }
 
-export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
+export function getInputs(
+  env: NodeJS.ProcessEnv = process.env,
+  payload: Parameters<typeof githubRun>[1] = github.context.payload,
+): Inputs {
   const mlflow = mlflowInputs(env);
+  const githubSource = githubRun(env, payload);
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const workingDirectory = resolve(workspace, inputs.string('working-directory', '.'));
@@ -88,7 +143,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
     experiment:
       inputs.optional('experiment') ??
       (env.MLFLOW_EXPERIMENT_NAME?.trim() || env.GITHUB_REPOSITORY || 'Default'),
-    runName: inputs.optional('run-name') ?? defaultRunName(env),
+    runName: inputs.optional('run-name') ?? defaultRunName(githubSource),
     command: inputs.required('command'),
     workingDirectory,
     metricsFile: metricsFile === undefined ? undefined : inWorkdir(metricsFile),
@@ -104,8 +159,10 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
     commentOnPush: inputs.boolean('comment-on-push', false),
     analysis: {
       apiKey: inputs.secret('gemini-api-key'),
+      baseUrl: inputs.geminiBaseUrl(env),
       model: inputs.string('model', DEFAULT_MODEL),
       fallbackModels: inputs.list('fallback-models'),
     },
+    github: githubSource,
   };
 }

@@ -6,7 +6,6 @@
 import * as core from '@actions/core';
 import { errorMessage } from '../shared/errors.js';
 import { InputError } from '../shared/errors.js';
-import { runUrl as githubRunUrl } from '../shared/github.js';
 import type { MlflowClient, ModelVersion } from '../shared/mlflow/index.js';
 import type { MlflowSettings } from '../shared/mlflow/inputs.js';
 import { resolveArtifacts } from './artifacts.js';
@@ -15,7 +14,7 @@ import { decideGate, type GateDecision } from './gate.js';
 import type { Config } from './inputs.js';
 import { readMetrics, readParams } from './metrics.js';
 import { readChampion, registerVersion, resolveModel, type Champion, type ResolvedModel } from './model.js';
-import { runTags } from './tags.js';
+import { runTags, versionTags } from './tags.js';
 
 export interface Outcome {
   experimentId: string;
@@ -62,7 +61,12 @@ const ARTIFACT_CONCURRENCY = 4;
 /** Resolves never: after a cancellation the handler ends the process, nothing else may run. */
 const forever = (): Promise<never> => new Promise<never>(() => undefined);
 
-export async function trainAndLog(config: Config, deps: PipelineDeps, onRun: OnRun): Promise<Outcome> {
+/** The outcome, and the one client it was made with (the report reads through it too). */
+export async function trainAndLog(
+  config: Config,
+  deps: PipelineDeps,
+  onRun: OnRun,
+): Promise<{ client: MlflowClient; outcome: Outcome }> {
   const client = await deps.connect(config.mlflow);
   const run = await startRun(client, config);
   onRun(run);
@@ -75,7 +79,7 @@ export async function trainAndLog(config: Config, deps: PipelineDeps, onRun: OnR
     // FINISHED and FAILED get the client's long end-of-run budget (minutes, as MLflow's own client):
     // the run's status is what people trust afterwards, so a short outage must not leave it RUNNING.
     await client.tracking.endRun(run.runId, 'FINISHED');
-    return outcome;
+    return { client, outcome };
   } catch (err) {
     if (state.cancelled) await forever();
     if (!state.ended) await failRun(client, run.runId, state, err);
@@ -91,7 +95,7 @@ async function startRun(client: MlflowClient, config: Config): Promise<StartedRu
   const info = await client.tracking.createRun({
     experimentId,
     runName: config.runName,
-    tags: runTags(config.runName),
+    tags: runTags(config.runName, config.github),
     startTime: Date.now(),
   });
   const runId = info.run_id;
@@ -131,6 +135,7 @@ async function train(
 function commandEnv(config: Config, runId: string, experimentId: string): NodeJS.ProcessEnv {
   const { mlflow } = config;
   const env: NodeJS.ProcessEnv = {
+    // Passed through, not read: the command gets the job's PATH, HOME, proxies and its own variables.
     ...process.env,
     MLFLOW_TRACKING_URI: mlflow.trackingUri,
     MLFLOW_RUN_ID: runId,
@@ -308,10 +313,7 @@ async function registerAndGate(
   model: ResolvedModel,
   outcome: Outcome,
 ): Promise<void> {
-  const tags: Record<string, string> = {};
-  if (process.env.GITHUB_SHA) tags['mlflow.source.git.commit'] = process.env.GITHUB_SHA;
-  const ghRun = githubRunUrl();
-  if (ghRun) tags['github.run_url'] = ghRun;
+  const tags = versionTags(config.github);
   outcome.version = await registerVersion(client, { name, model, runId: outcome.runId, tags });
   const version = outcome.version.version;
   outcome.versionUrl = client.registry.modelVersionUrl(name, version);

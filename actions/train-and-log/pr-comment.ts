@@ -4,21 +4,13 @@
  * comment; that must not fail a training run, so problems here are warnings.
  */
 import * as core from '@actions/core';
-import * as github from '@actions/github';
 import { errorMessage } from '../shared/errors.js';
 import { createOctokit, parseRepo } from '../shared/github.js';
 import { upsertComment, upsertCommitComment } from '../shared/sticky-comment.js';
 import type { Config } from './inputs.js';
 
-const PR_EVENTS = new Set(['pull_request', 'pull_request_target']);
 /** GitHub rejects comment bodies over 65,536 characters. */
 const MAX_BODY = 60_000;
-
-export function pullRequestNumber(): number | undefined {
-  if (!PR_EVENTS.has(github.context.eventName)) return undefined;
-  const n = (github.context.payload.pull_request as { number?: unknown } | undefined)?.number;
-  return typeof n === 'number' ? n : undefined;
-}
 
 /** The comment's marker key: the model (or experiment), and the matrix leg when there is one. */
 export function commentKey(config: Config): string {
@@ -29,11 +21,9 @@ export function commentKey(config: Config): string {
 type Target = { kind: 'pull request'; number: number } | { kind: 'commit'; sha: string };
 
 function target(config: Config): Target | undefined {
-  const number = pullRequestNumber();
-  if (number !== undefined) return { kind: 'pull request', number };
-  if (config.commentOnPush && github.context.eventName === 'push' && github.context.sha) {
-    return { kind: 'commit', sha: github.context.sha };
-  }
+  const { pullRequest, eventName, sha } = config.github;
+  if (pullRequest !== undefined) return { kind: 'pull request', number: pullRequest };
+  if (config.commentOnPush && eventName === 'push' && sha) return { kind: 'commit', sha };
   return undefined;
 }
 
@@ -51,7 +41,7 @@ export async function postReport(
   const text = body.length > MAX_BODY ? `${body.slice(0, MAX_BODY)}\n\n…(truncated)\n` : body;
   try {
     const octokit = createOctokit(config.githubToken);
-    const repo = parseRepo(undefined);
+    const repo = parseRepo(config.github.repository ?? '');
     const key = commentKey(config);
     const result =
       to.kind === 'commit'

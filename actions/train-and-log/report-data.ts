@@ -7,13 +7,19 @@
 import * as core from '@actions/core';
 import { downsample, toCurve, type Point } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
-import { MlflowClient } from '../shared/mlflow/index.js';
+import type { CallOptions, MlflowClient } from '../shared/mlflow/index.js';
 import { MAX_CURVES } from './charts.js';
 import type { Config } from './inputs.js';
 import type { Outcome } from './pipeline.js';
 
 /** Points per curve: a curve's shape needs tens of points, and every point is a label on the axis. */
 const MAX_POINTS = 30;
+
+/**
+ * What the report's reads (and the analysis's) may take, each, on the action's one client: short
+ * and few attempts, since the outcome is final and a report without charts beats a late one.
+ */
+export const REPORT_READS: CallOptions = { timeoutMs: 15_000, attempts: 2 };
 
 export interface ReportExtras {
   params: Record<string, string>;
@@ -27,7 +33,7 @@ async function curvesOf(
   runId: string,
   keys: string[],
 ): Promise<Record<string, Point[]>> {
-  const got = await Promise.all(keys.map((k) => client.tracking.getMetricHistory(runId, k)));
+  const got = await Promise.all(keys.map((k) => client.tracking.getMetricHistory(runId, k, REPORT_READS)));
   return Object.fromEntries(keys.map((k, i) => [k, downsample(toCurve(got[i]!), MAX_POINTS)]));
 }
 
@@ -36,7 +42,7 @@ export async function readExtras(
   outcome: Readonly<Outcome>,
   gateMetric?: string,
 ): Promise<ReportExtras> {
-  const run = await client.tracking.getRun(outcome.runId);
+  const run = await client.tracking.getRun(outcome.runId, REPORT_READS);
   // runs/get gives each metric's last step: above 0, there is a curve. The gate metric's first.
   const keys = run.data.metrics
     .filter((m) => m.step > 0)
@@ -50,7 +56,7 @@ export async function readExtras(
   };
   const championRunId = outcome.champion?.runId;
   if (championRunId) {
-    const theirs = await client.tracking.getRun(championRunId);
+    const theirs = await client.tracking.getRun(championRunId, REPORT_READS);
     const has = new Set(theirs.data.metrics.filter((m) => m.step > 0).map((m) => m.key));
     extras.champion = {
       runId: championRunId,
@@ -70,9 +76,8 @@ export async function readExtras(
 export async function gatherExtras(
   config: Config,
   outcome: Readonly<Outcome>,
+  client: MlflowClient,
 ): Promise<ReportExtras | undefined> {
-  // Short and few attempts: a report without charts beats a late one.
-  const client = new MlflowClient({ ...config.mlflow, timeoutMs: 15_000, attempts: 2 });
   try {
     return await readExtras(client, outcome, config.gate?.metric);
   } catch (err) {

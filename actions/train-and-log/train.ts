@@ -5,6 +5,7 @@
 import * as core from '@actions/core';
 import { errorMessage } from '../shared/errors.js';
 import { connectTracking } from '../shared/mlflow/connect.js';
+import type { MlflowClient } from '../shared/mlflow/index.js';
 import { analysisSection } from './analysis.js';
 import { onCancel, startCommand } from './command.js';
 import type { Inputs } from './inputs.js';
@@ -19,10 +20,17 @@ export interface Deps extends PipelineDeps {
   writeSummary: (markdown: string) => Promise<void>;
   /** Posts the report on the pull request (or the pushed commit), under the run's comment key. */
   comment: (inputs: Inputs, body: string) => Promise<unknown>;
-  /** Charts, curves and changed params read back from MLflow (undefined when it cannot say). */
-  extras: (inputs: Inputs, outcome: Readonly<Outcome>) => Promise<ReportExtras | undefined>;
+  /**
+   * Charts, curves and changed params read back from MLflow (undefined when it cannot say), on
+   * the client the run was made with.
+   */
+  extras: (
+    inputs: Inputs,
+    outcome: Readonly<Outcome>,
+    client: MlflowClient,
+  ) => Promise<ReportExtras | undefined>;
   /** The optional model-written analysis, as Markdown (never fails). */
-  analysis: (inputs: Inputs, outcome: Readonly<Outcome>) => Promise<string>;
+  analysis: (inputs: Inputs, outcome: Readonly<Outcome>, client: MlflowClient) => Promise<string>;
 }
 
 export const defaultDeps: Deps = {
@@ -41,7 +49,7 @@ export const defaultDeps: Deps = {
 
 export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<void> {
   let started: StartedRun | undefined;
-  const outcome = await trainAndLog(inputs, deps, (run) => {
+  const { client, outcome } = await trainAndLog(inputs, deps, (run) => {
     started = run;
     setRunOutputs(deps, run);
   }).catch(async (err: unknown) => {
@@ -52,8 +60,9 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<vo
   setOutcomeOutputs(deps, outcome);
 
   // The outputs above are final: the model-written analysis only adds to the report.
-  const extras = await deps.extras(inputs, outcome);
-  const report = `${renderReport(outcome, inputs, extras)}\n${await deps.analysis(inputs, outcome)}\n`;
+  const extras = await deps.extras(inputs, outcome, client);
+  const analysis = await deps.analysis(inputs, outcome, client);
+  const report = `${renderReport(outcome, inputs, extras)}\n${analysis}\n`;
   await deps.writeSummary(report);
   await deps.comment(inputs, report);
 }

@@ -4,7 +4,7 @@
  * snapshot was written by the training script, so it is data for the model, never instructions.
  * Histories are few and downsampled: a curve's shape needs tens of points, not thousands.
  */
-import type { LoggedMetric, MlflowClient } from '../mlflow/index.js';
+import type { CallOptions, LoggedMetric, MlflowClient } from '../mlflow/index.js';
 
 export interface Point {
   step: number;
@@ -31,6 +31,8 @@ export interface SnapshotOptions {
   only?: string[];
   maxHistories?: number;
   maxPoints?: number;
+  /** Each read's timeout and attempts (an analysis after the run has seconds, not minutes). */
+  call?: CallOptions;
 }
 
 const HISTORY_CONCURRENCY = 4;
@@ -67,7 +69,7 @@ export async function snapshotRun(
   opts: SnapshotOptions = {},
 ): Promise<RunSnapshot> {
   const { maxHistories = 20, maxPoints = 50 } = opts;
-  const run = await client.tracking.getRun(runId);
+  const run = await client.tracking.getRun(runId, opts.call);
   const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
   // runs/get gives each metric's last step: a step above 0 means there is a curve to read.
   const stepped = run.data.metrics
@@ -79,7 +81,7 @@ export async function snapshotRun(
   const histories: Record<string, Point[]> = {};
   for (let i = 0; i < keys.length; i += HISTORY_CONCURRENCY) {
     const batch = keys.slice(i, i + HISTORY_CONCURRENCY);
-    const got = await Promise.all(batch.map((k) => client.tracking.getMetricHistory(runId, k)));
+    const got = await Promise.all(batch.map((k) => client.tracking.getMetricHistory(runId, k, opts.call)));
     batch.forEach((k, j) => (histories[k] = downsample(toCurve(got[j]!), maxPoints)));
   }
   const tags = Object.fromEntries(

@@ -26,7 +26,10 @@ export interface GeminiOptions {
   model?: string;
   /** Tried in order when a model is not found (retired) or keeps failing. */
   fallbackModels?: string[];
-  /** Default: $GOOGLE_GEMINI_BASE_URL, else Google's endpoint. Tests point it at a fake. */
+  /**
+   * Default: Google's endpoint. Each action's getInputs() passes $GOOGLE_GEMINI_BASE_URL (the
+   * variable @google/genai documents) here; tests point it at a fake.
+   */
   baseUrl?: string;
   /** Per attempt. Default 60 s. */
   timeoutMs?: number;
@@ -101,7 +104,7 @@ export class Gemini {
       sleep: opts.sleep ?? defaultSleep,
     };
     if (this.apiKey) {
-      const baseUrl = opts.baseUrl ?? process.env.GOOGLE_GEMINI_BASE_URL;
+      const baseUrl = opts.baseUrl?.trim();
       this.ai = new GoogleGenAI({
         apiKey: this.apiKey,
         vertexai: false,

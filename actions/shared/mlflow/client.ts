@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import * as artifacts from './artifacts.js';
+import { downloadModelVersion, type DownloadedModel } from './download.js';
 import * as lm from './logged-models.js';
 import { Registry } from './registry.js';
 import { Tracking } from './tracking.js';
@@ -17,6 +18,7 @@ export class Artifacts {
     private readonly t: Transport,
     private readonly tracking: Tracking,
     private readonly roots: Map<string, string>,
+    private readonly registry: Registry,
   ) {}
 
   /** The run's artifact_uri, as createRun or getRun last saw it (else asked for). */
@@ -61,6 +63,11 @@ export class Artifacts {
   async downloadArtifact(runId: string, path: string): Promise<Buffer> {
     const res = await artifacts.download(this.t, await this.proxyRoot(runId), path);
     return Buffer.from(await res.arrayBuffer());
+  }
+
+  /** A registered model version's files into `dest`, replacing an earlier download, with their digest. */
+  downloadModelVersion(a: { name: string; version: string; dest: string }): Promise<DownloadedModel> {
+    return downloadModelVersion(this.t, this.registry, a);
   }
 }
 
@@ -113,9 +120,9 @@ export class MlflowClient {
     this.t = new Transport(opts);
     const roots = new Map<string, string>();
     this.tracking = new Tracking(this.t, roots);
-    this.artifacts = new Artifacts(this.t, this.tracking, roots);
-    this.models = new Models(this.t, this.artifacts);
     this.registry = new Registry(this.t);
+    this.artifacts = new Artifacts(this.t, this.tracking, roots, this.registry);
+    this.models = new Models(this.t, this.artifacts);
   }
 
   get trackingUri(): string {

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { download, listLocalFiles, mapLimit, proxyUrl, type ListedFiles } from './artifacts.js';
-import { Registry } from './registry.js';
+import type { Registry } from './registry.js';
 import { MlflowError, type Transport } from './transport.js';
 import type { ModelVersion } from './types.js';
 
@@ -118,11 +118,13 @@ async function checkDestination(dest: string): Promise<boolean> {
   return true;
 }
 
+/** Through the client's transport and registry part (client.artifacts.downloadModelVersion). */
 export async function downloadModelVersion(
   t: Transport,
+  registry: Pick<Registry, 'getModelVersion'>,
   a: { name: string; version: string; dest: string },
 ): Promise<DownloadedModel> {
-  const mv = await new Registry(t).getModelVersion(a.name, a.version);
+  const mv = await registry.getModelVersion(a.name, a.version);
   if (mv.status !== 'READY') {
     throw new MlflowError(`model version ${a.name}/${a.version} is ${mv.status}, not READY`);
   }

@@ -119,8 +119,9 @@ export class Tracking {
     );
   }
 
-  async getRun(runId: string): Promise<Run> {
-    const res = await this.t.call<{ run: WireRun }>('GET', '/runs/get', { run_id: runId });
+  /** `opts`: this call's own timeout and attempts (a report's reads are short), else the client's. */
+  async getRun(runId: string, opts?: CallOptions): Promise<Run> {
+    const res = await this.t.call<{ run: WireRun }>('GET', '/runs/get', { run_id: runId }, opts);
     this.artifactRoots.set(runId, res.run.info.artifact_uri);
     return normalizeRun(res.run);
   }
@@ -207,14 +208,14 @@ export class Tracking {
     await this.t.call('POST', '/runs/log-inputs', { run_id: runId, datasets });
   }
 
-  async getMetricHistory(runId: string, key: string): Promise<LoggedMetric[]> {
+  async getMetricHistory(runId: string, key: string, opts?: CallOptions): Promise<LoggedMetric[]> {
     const out: LoggedMetric[] = [];
     let pageToken: string | undefined;
     do {
       const res = await this.t.call<{
         metrics?: (Omit<LoggedMetric, 'value'> & { value: number | string })[];
         next_page_token?: string;
-      }>('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken });
+      }>('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken }, opts);
       out.push(...(res.metrics ?? []).map((m) => ({ ...m, value: readValue(m.value) })));
       pageToken = res.next_page_token || undefined;
     } while (pageToken);
