@@ -62,17 +62,8 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
   }
 
   const prFiles = await listPullFiles(octokit, repo, pull_number);
-  const scope = await reviewScope(
-    octokit,
-    repo,
-    prFiles,
-    head,
-    inputs.incremental ? previous?.sha : undefined,
-  );
-  const { review: files, skipped } = selectFiles(scope.files, inputs.include, inputs.exclude);
-  core.info(
-    `Reviewing ${files.length} file(s)${scope.since ? ` changed since ${scope.since}` : ''}; ${skipped.length} skipped.`,
-  );
+  const since = inputs.incremental ? previous?.sha : undefined;
+  const { scope, files, skipped } = await filesToReview(octokit, inputs, prFiles, head, since);
 
   const analysis = await analyse(
     deps.gemini(geminiOptions(inputs)),
@@ -121,6 +112,22 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
     },
     stepSummary: `${analysis.aiUsed ? `Gemini \`${analysis.model}\`` : 'Gemini unavailable: rule checks only'}; ${files.length} file(s) reviewed, ${posted.comments} inline comment(s), ${placement.elsewhere.length} in the summary. [Summary comment](${url})`,
   };
+}
+
+/** The files of this review: the PR's (or those changed since the last reviewed commit), filtered. */
+async function filesToReview(
+  octokit: Octokit,
+  inputs: Inputs,
+  prFiles: Awaited<ReturnType<typeof listPullFiles>>,
+  head: string,
+  since: string | undefined,
+) {
+  const scope = await reviewScope(octokit, inputs.repo, prFiles, head, since);
+  const { review: files, skipped } = selectFiles(scope.files, inputs.include, inputs.exclude);
+  core.info(
+    `Reviewing ${files.length} file(s)${scope.since ? ` changed since ${scope.since}` : ''}; ${skipped.length} skipped.`,
+  );
+  return { scope, files, skipped };
 }
 
 const geminiOptions = (inputs: Inputs): GeminiOptions => ({

@@ -96,10 +96,8 @@ function parseCache(): Pick<Config, 'cache' | 'cacheFrom' | 'cacheTo'> {
   return { cache: 'custom', cacheFrom, cacheTo };
 }
 
-export function readConfig(): Config {
-  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-  const at = (p: string): string => (isAbsolute(p) ? p : resolve(workspace, p));
-
+/** The build context (local directory or remote URL) and its Dockerfile, checked to exist when local. */
+function readBuildContext(at: (p: string) => string): { context: string; file: string | undefined } {
   const contextIn = inp.string('context', '.');
   const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(contextIn) || contextIn.startsWith('git@');
   const context = remote ? contextIn : at(contextIn);
@@ -111,7 +109,14 @@ export function readConfig(): Config {
   if (file !== undefined && !remote && !existsSync(file)) {
     throw new InputError('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
   }
+  return { context, file };
+}
 
+export function readConfig(): Config {
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(workspace, p));
+
+  const { context, file } = readBuildContext(at);
   const { rules: tagRules, references } = splitTags(lines('tags'));
   const registry = githubRegistry(process.env.GITHUB_SERVER_URL);
   const images = resolveImages(references, `${registry}/${process.env.GITHUB_REPOSITORY ?? ''}`);

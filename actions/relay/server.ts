@@ -226,6 +226,18 @@ function serveMetrics(res: ServerResponse, registry: RelayMetrics['registry'], s
     .catch((err: Error) => send(res, 500, { error: err.message }, {}));
 }
 
+/** Resolves true once nothing is in flight, false after the shutdown timeout. */
+function whenIdle(inFlight: () => number, idle: Array<() => void>, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    if (inFlight() === 0) return resolve(true);
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    idle.push(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 export function createRelay(
   cfg: RelayConfig,
   dispatcher: Dispatcher,
@@ -280,17 +292,6 @@ export function createRelay(
   });
   boundTimeouts(server);
 
-  /** Resolves true once nothing is in flight, false after the shutdown timeout. */
-  const drained = (): Promise<boolean> =>
-    new Promise<boolean>((resolve) => {
-      if (inFlight === 0) return resolve(true);
-      const timer = setTimeout(() => resolve(false), cfg.shutdownTimeoutMs);
-      idle.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-
   return {
     server,
     get inFlight() {
@@ -300,7 +301,7 @@ export function createRelay(
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const ok = await drained();
+      const ok = await whenIdle(() => inFlight, idle, cfg.shutdownTimeoutMs);
       const abandoned = inFlight;
       server.closeAllConnections();
       await closed;
