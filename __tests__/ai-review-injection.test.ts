@@ -195,7 +195,10 @@ describe('ai-review resists prompt injection', () => {
     expect(
       [...summary.matchAll(/<!-- mlops-actions:ai-review:sha=([0-9a-f]{40}) -->/g)].map((m) => m[1]),
     ).toEqual([pr.head.sha]);
-    expect(summary.match(/<!--/g)).toHaveLength(2);
+    // Its two markers and, last, the write id every create carries (lost-writes.ts): none forged.
+    const ownMarkers = summary.replace(/\n\n<!-- mlops-actions:write [0-9a-f-]{36} -->$/, '');
+    expect(ownMarkers).not.toBe(summary);
+    expect(ownMarkers.match(/<!--/g)).toHaveLength(2);
     expect(res.outputs['reviewed-sha']).toBe(pr.head.sha);
 
     // The model's words never reach the log as workflow commands.

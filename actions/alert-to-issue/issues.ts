@@ -25,6 +25,10 @@
  * wins, and every other run closes its own issue as a duplicate (removing the group label so that
  * no later lookup sees it) and records its notification on the winner as above. Issue numbers
  * only grow, so every loser sees the winner and the winner sees no lower one.
+ *
+ * Lost answers: a create that GitHub made but answered with a 5xx (or no answer) is found again
+ * by its hidden write id and not sent twice (createOctokit, shared/lost-writes.ts), so a run's
+ * `mine` is always its own issue or comment, as the two rules above need.
  */
 import type { Octokit, Repo } from '../shared/github.js';
 import type { GroupId } from './group.js';

@@ -1,9 +1,13 @@
-/** One Octokit for every action: @actions/github with retries and rate-limit handling. */
+/**
+ * One Octokit for every action: @actions/github with retries and rate-limit handling, and creates
+ * that are not made twice when GitHub's answer is lost.
+ */
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { InputError } from './errors.js';
+import { guardCreates } from './lost-writes.js';
 
 export type Octokit = ReturnType<typeof github.getOctokit>;
 
@@ -26,7 +30,7 @@ export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: 
       core.warning(`GitHub ${kind} on ${options.method} ${options.url}; retrying after ${retryAfter}s`);
       return retryCount < maxRetries;
     };
-  return github.getOctokit(
+  const octokit = github.getOctokit(
     token,
     {
       // GITHUB_API_URL is read by @actions/github; GHES and the test fake set it.
@@ -36,6 +40,10 @@ export function createOctokit(token: string, { maxRetries = 3 }: { maxRetries?: 
     retry,
     throttling,
   );
+  // The retry plugin resends a create whose 5xx came after GitHub wrote it: those are resent
+  // only once GitHub is known not to have made them (see lost-writes.ts).
+  guardCreates(octokit, maxRetries);
+  return octokit;
 }
 
 /**

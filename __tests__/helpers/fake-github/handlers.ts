@@ -88,83 +88,104 @@ export function createComment(ctx: HandlerContext): HandlerResult {
   return { status: 201, body: commentView(comment) };
 }
 
+/** POST /repos/{owner}/{repo}/issues, with the labels dropped when the fake plays that fault. */
+function createIssue(gh: FakeGitHub, ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const title = String(ctx.body.title);
+  checkIssueText('Issue', { title, body: ctx.body.body });
+  const issue = repo.addIssue(ctx.state, ctx.baseUrl, {
+    title,
+    body: ctx.body.body,
+    user: ctx.state.user(ctx.login),
+    labels: gh.dropLabelsOnCreate ? [] : labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
+  });
+  labelledAt.set(issue, Date.now());
+  return {
+    status: 201,
+    body: issue,
+    headers: { location: issue.url },
+  };
+}
+
+/** PATCH /repos/{owner}/{repo}/issues/{issue_number}: title, body, labels, state and its reason. */
+function updateIssue(ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const issue = issueOf(ctx, repo);
+  const b = ctx.body ?? {};
+  checkIssueText('Issue', b);
+  if (b.title !== undefined) issue.title = String(b.title);
+  if (b.body !== undefined) issue.body = b.body;
+  if (b.labels !== undefined) {
+    issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
+    labelledAt.set(issue, Date.now());
+  }
+  if (b.state !== undefined && b.state !== issue.state) {
+    issue.state = b.state;
+    issue.closed_at = b.state === 'closed' ? now() : null;
+    issue.state_reason = b.state === 'closed' ? (b.state_reason ?? 'completed') : 'reopened';
+  } else if (b.state_reason !== undefined) {
+    issue.state_reason = b.state_reason;
+  }
+  issue.updated_at = now();
+  return { status: 200, body: issue };
+}
+
+/** GET /repos/{owner}/{repo}/issues: filtered, sorted and paginated as GitHub does. */
+function listIssues(gh: FakeGitHub, ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const state = ctx.query.get('state') ?? 'open';
+  const wanted = (ctx.query.get('labels') ?? '')
+    .split(',')
+    .map((l) => l.trim().toLowerCase())
+    .filter(Boolean);
+  // A label filter is served from an index that catches up `listLagMs` after a write.
+  const settled = (i: Issue): boolean =>
+    wanted.length === 0 || Date.now() - (labelledAt.get(i) ?? 0) >= gh.listLagMs;
+  const creator = ctx.query.get('creator');
+  const since = ctx.query.get('since');
+  let items = repo.issues.filter(
+    (i) =>
+      (state === 'all' || i.state === state) &&
+      wanted.every((w) => i.labels.some((l) => l.name.toLowerCase() === w)) &&
+      settled(i) &&
+      (!creator || i.user.login === creator) &&
+      (!since || i.updated_at >= since),
+  );
+  const sort = ctx.query.get('sort') ?? 'created';
+  const dir = ctx.query.get('direction') ?? 'desc';
+  const key = sort === 'updated' ? 'updated_at' : sort === 'comments' ? 'comments' : 'number';
+  items = [...items].sort((a, b) => {
+    const d = a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : a.number - b.number;
+    return dir === 'asc' ? d : -d;
+  });
+  return paginate(items, ctx);
+}
+
+/** POST /repos/{owner}/{repo}/dispatches, refusing a client_payload of 64 KB or more. */
+function createDispatch(ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const payload = ctx.body.client_payload ?? {};
+  if (Buffer.byteLength(JSON.stringify(payload)) >= 64 * 1024) {
+    throw invalid({
+      resource: 'RepositoryDispatch',
+      field: 'client_payload',
+      code: 'custom',
+      message: 'client_payload is too large: the total size must be less than 64KB',
+    });
+  }
+  repo.dispatches.push({ event_type: ctx.body.event_type, client_payload: payload, at: Date.now() });
+  return { status: 204 };
+}
+
 export function registerDefaultHandlers(gh: FakeGitHub): void {
   gh.on('repos/get', (ctx) => {
     return { status: 200, body: resources.fullRepository(ctx.state, repoOf(ctx)) };
   });
 
-  gh.on('issues/create', (ctx) => {
-    const repo = repoOf(ctx);
-    const title = String(ctx.body.title);
-    checkIssueText('Issue', { title, body: ctx.body.body });
-    const issue = repo.addIssue(ctx.state, ctx.baseUrl, {
-      title,
-      body: ctx.body.body,
-      user: ctx.state.user(ctx.login),
-      labels: gh.dropLabelsOnCreate ? [] : labelNames(ctx.body.labels).map((n) => labelFor(ctx, repo, n)),
-    });
-    labelledAt.set(issue, Date.now());
-    return {
-      status: 201,
-      body: issue,
-      headers: { location: issue.url },
-    };
-  });
-
+  gh.on('issues/create', (ctx) => createIssue(gh, ctx));
   gh.on('issues/get', (ctx) => ({ status: 200, body: issueOf(ctx, repoOf(ctx)) }));
-
-  gh.on('issues/update', (ctx) => {
-    const repo = repoOf(ctx);
-    const issue = issueOf(ctx, repo);
-    const b = ctx.body ?? {};
-    checkIssueText('Issue', b);
-    if (b.title !== undefined) issue.title = String(b.title);
-    if (b.body !== undefined) issue.body = b.body;
-    if (b.labels !== undefined) {
-      issue.labels = labelNames(b.labels).map((n) => labelFor(ctx, repo, n));
-      labelledAt.set(issue, Date.now());
-    }
-    if (b.state !== undefined && b.state !== issue.state) {
-      issue.state = b.state;
-      issue.closed_at = b.state === 'closed' ? now() : null;
-      issue.state_reason = b.state === 'closed' ? (b.state_reason ?? 'completed') : 'reopened';
-    } else if (b.state_reason !== undefined) {
-      issue.state_reason = b.state_reason;
-    }
-    issue.updated_at = now();
-    return { status: 200, body: issue };
-  });
-
-  gh.on('issues/list-for-repo', (ctx) => {
-    const repo = repoOf(ctx);
-    const state = ctx.query.get('state') ?? 'open';
-    const wanted = (ctx.query.get('labels') ?? '')
-      .split(',')
-      .map((l) => l.trim().toLowerCase())
-      .filter(Boolean);
-    // A label filter is served from an index that catches up `listLagMs` after a write.
-    const settled = (i: Issue): boolean =>
-      wanted.length === 0 || Date.now() - (labelledAt.get(i) ?? 0) >= gh.listLagMs;
-    const creator = ctx.query.get('creator');
-    const since = ctx.query.get('since');
-    let items = repo.issues.filter(
-      (i) =>
-        (state === 'all' || i.state === state) &&
-        wanted.every((w) => i.labels.some((l) => l.name.toLowerCase() === w)) &&
-        settled(i) &&
-        (!creator || i.user.login === creator) &&
-        (!since || i.updated_at >= since),
-    );
-    const sort = ctx.query.get('sort') ?? 'created';
-    const dir = ctx.query.get('direction') ?? 'desc';
-    const key = sort === 'updated' ? 'updated_at' : sort === 'comments' ? 'comments' : 'number';
-    items = [...items].sort((a, b) => {
-      const d = a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : a.number - b.number;
-      return dir === 'asc' ? d : -d;
-    });
-    return paginate(items, ctx);
-  });
-
+  gh.on('issues/update', updateIssue);
+  gh.on('issues/list-for-repo', (ctx) => listIssues(gh, ctx));
   gh.on('issues/create-comment', createComment);
 
   gh.on('issues/list-comments', (ctx) => {
@@ -223,18 +244,5 @@ export function registerDefaultHandlers(gh: FakeGitHub): void {
 
   gh.on('issues/list-labels-for-repo', (ctx) => paginate([...repoOf(ctx).labels.values()], ctx));
 
-  gh.on('repos/create-dispatch-event', (ctx) => {
-    const repo = repoOf(ctx);
-    const payload = ctx.body.client_payload ?? {};
-    if (Buffer.byteLength(JSON.stringify(payload)) >= 64 * 1024) {
-      throw invalid({
-        resource: 'RepositoryDispatch',
-        field: 'client_payload',
-        code: 'custom',
-        message: 'client_payload is too large: the total size must be less than 64KB',
-      });
-    }
-    repo.dispatches.push({ event_type: ctx.body.event_type, client_payload: payload, at: Date.now() });
-    return { status: 204 };
-  });
+  gh.on('repos/create-dispatch-event', createDispatch);
 }

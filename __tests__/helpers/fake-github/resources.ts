@@ -43,6 +43,46 @@ export function user(state: State, login: string): User {
   };
 }
 
+/** The `*_url` templates of a repository object, under its API URL. */
+const REPO_URLS: [string, string][] = [
+  ['archive', '/{archive_format}{/ref}'],
+  ['assignees', '/assignees{/user}'],
+  ['blobs', '/git/blobs{/sha}'],
+  ['branches', '/branches{/branch}'],
+  ['collaborators', '/collaborators{/collaborator}'],
+  ['comments', '/comments{/number}'],
+  ['commits', '/commits{/sha}'],
+  ['compare', '/compare/{base}...{head}'],
+  ['contents', '/contents/{+path}'],
+  ['contributors', '/contributors'],
+  ['deployments', '/deployments'],
+  ['downloads', '/downloads'],
+  ['events', '/events'],
+  ['forks', '/forks'],
+  ['git_commits', '/git/commits{/sha}'],
+  ['git_refs', '/git/refs{/sha}'],
+  ['git_tags', '/git/tags{/sha}'],
+  ['hooks', '/hooks'],
+  ['issue_comment', '/issues/comments{/number}'],
+  ['issue_events', '/issues/events{/number}'],
+  ['issues', '/issues{/number}'],
+  ['keys', '/keys{/key_id}'],
+  ['labels', '/labels{/name}'],
+  ['languages', '/languages'],
+  ['merges', '/merges'],
+  ['milestones', '/milestones{/number}'],
+  ['notifications', '/notifications{?since,all,participating}'],
+  ['pulls', '/pulls{/number}'],
+  ['releases', '/releases{/id}'],
+  ['stargazers', '/stargazers'],
+  ['statuses', '/statuses/{sha}'],
+  ['subscribers', '/subscribers'],
+  ['subscription', '/subscription'],
+  ['tags', '/tags'],
+  ['teams', '/teams'],
+  ['trees', '/git/trees{/sha}'],
+];
+
 /** The `repository` object (also `full-repository`, which adds the counters at the end). */
 export function repository(state: State, repo: RepoLike, fork = false): Obj {
   const api = `${state.apiUrl}/repos/${repo.fullName}`;
@@ -50,46 +90,7 @@ export function repository(state: State, repo: RepoLike, fork = false): Obj {
   const host = new URL(state.webUrl).host;
   const id = numericId(repo.fullName);
   const open = repo.issues.filter((i) => i.state === 'open').length;
-  const urls = Object.fromEntries(
-    [
-      ['archive', '/{archive_format}{/ref}'],
-      ['assignees', '/assignees{/user}'],
-      ['blobs', '/git/blobs{/sha}'],
-      ['branches', '/branches{/branch}'],
-      ['collaborators', '/collaborators{/collaborator}'],
-      ['comments', '/comments{/number}'],
-      ['commits', '/commits{/sha}'],
-      ['compare', '/compare/{base}...{head}'],
-      ['contents', '/contents/{+path}'],
-      ['contributors', '/contributors'],
-      ['deployments', '/deployments'],
-      ['downloads', '/downloads'],
-      ['events', '/events'],
-      ['forks', '/forks'],
-      ['git_commits', '/git/commits{/sha}'],
-      ['git_refs', '/git/refs{/sha}'],
-      ['git_tags', '/git/tags{/sha}'],
-      ['hooks', '/hooks'],
-      ['issue_comment', '/issues/comments{/number}'],
-      ['issue_events', '/issues/events{/number}'],
-      ['issues', '/issues{/number}'],
-      ['keys', '/keys{/key_id}'],
-      ['labels', '/labels{/name}'],
-      ['languages', '/languages'],
-      ['merges', '/merges'],
-      ['milestones', '/milestones{/number}'],
-      ['notifications', '/notifications{?since,all,participating}'],
-      ['pulls', '/pulls{/number}'],
-      ['releases', '/releases{/id}'],
-      ['stargazers', '/stargazers'],
-      ['statuses', '/statuses/{sha}'],
-      ['subscribers', '/subscribers'],
-      ['subscription', '/subscription'],
-      ['tags', '/tags'],
-      ['teams', '/teams'],
-      ['trees', '/git/trees{/sha}'],
-    ].map(([k, path]) => [`${k}_url`, `${api}${path}`]),
-  );
+  const urls = Object.fromEntries(REPO_URLS.map(([k, path]) => [`${k}_url`, `${api}${path}`]));
   return {
     id,
     node_id: `R_${id}`,
@@ -265,7 +266,6 @@ export function pull(state: State, repo: RepoState, p: Pull, simple = false): Ob
   const headRepo = p.head.repo.fork
     ? repository(state, new ForkView(headOwner, headName, repo.default_branch), true)
     : repository(state, repo);
-  const link = (href: string) => ({ href });
   const view: Obj = {
     url: `${api}/pulls/${p.number}`,
     id: issueOf?.id ?? p.number,
@@ -312,22 +312,31 @@ export function pull(state: State, repo: RepoState, p: Pull, simple = false): Ob
       user: user(state, repo.owner),
       repo: repository(state, repo),
     },
-    _links: {
-      self: link(`${api}/pulls/${p.number}`),
-      html: link(html),
-      issue: link(`${api}/issues/${p.number}`),
-      comments: link(`${api}/issues/${p.number}/comments`),
-      review_comments: link(`${api}/pulls/${p.number}/comments`),
-      review_comment: link(`${api}/pulls/comments{/number}`),
-      commits: link(`${api}/pulls/${p.number}/commits`),
-      statuses: link(`${api}/statuses/${p.head.sha}`),
-    },
+    _links: pullLinks(api, html, p),
     author_association: issueOf?.author_association ?? 'NONE',
     auto_merge: null,
   };
-  if (simple) return view;
+  return simple ? view : { ...view, ...pullCounters(repo, p, issueOf) };
+}
+
+/** A pull request's `_links`: itself, its page, its issue, comments, commits and statuses. */
+function pullLinks(api: string, html: string, p: Pull): Obj {
+  const link = (href: string) => ({ href });
   return {
-    ...view,
+    self: link(`${api}/pulls/${p.number}`),
+    html: link(html),
+    issue: link(`${api}/issues/${p.number}`),
+    comments: link(`${api}/issues/${p.number}/comments`),
+    review_comments: link(`${api}/pulls/${p.number}/comments`),
+    review_comment: link(`${api}/pulls/comments{/number}`),
+    commits: link(`${api}/pulls/${p.number}/commits`),
+    statuses: link(`${api}/statuses/${p.head.sha}`),
+  };
+}
+
+/** What the full pull request adds to the one pulls/list serves: merge state and counters. */
+function pullCounters(repo: RepoState, p: Pull, issueOf: Issue | undefined): Obj {
+  return {
     merged: p.merged,
     mergeable: p.state === 'open' ? true : null,
     rebaseable: p.state === 'open' ? true : null,

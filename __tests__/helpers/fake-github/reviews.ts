@@ -244,136 +244,144 @@ export function registerReviewHandlers(gh: FakeGitHub): void {
     );
   });
 
-  gh.on('pulls/list-review-comments', (ctx) => {
-    const repo = repoOf(ctx);
-    const pull = pullOf(ctx, repo);
-    const hunkOf = (r: Review, i: number): string => {
-      const c = r.comments[i]!;
-      const hunks = diffHunks(pull.files.find((f) => f.filename === c.path)?.patch);
-      const side = (c.side ?? 'RIGHT') as 'LEFT' | 'RIGHT';
-      return (c.line === undefined ? hunks[0] : hunks.find((h) => h[side].has(c.line!)))?.text ?? '';
-    };
-    return paginate(
-      repo.reviews
-        .filter((r) => r.pull_number === pull.number && r.state !== 'PENDING')
-        .flatMap((r) =>
-          r.comments.map((_c, i) => resources.reviewComment(ctx.state, repo, r, i, hunkOf(r, i))),
-        ),
-      ctx,
-    );
-  });
+  gh.on('pulls/list-review-comments', listReviewComments);
+  gh.on('pulls/create-review', createReview);
+  gh.on('repos/compare-commits', (ctx) => compare(gh, ctx));
+  gh.on('repos/compare-commits-with-basehead', (ctx) => compare(gh, ctx));
+}
 
-  gh.on('pulls/create-review', (ctx) => {
-    const repo = repoOf(ctx);
-    const pull = pullOf(ctx, repo);
-    const b = (ctx.body ?? {}) as {
-      commit_id?: string;
-      body?: string;
-      event?: string;
-      comments?: Review['comments'];
-    };
-    const commitId = b.commit_id ?? pull.head.sha;
-    if (!pull.commits.some((c) => c.sha === commitId) && commitId !== pull.head.sha) {
-      return unprocessable(`No commit found for SHA: ${commitId}`);
-    }
-    if ((b.event === 'COMMENT' || b.event === 'REQUEST_CHANGES') && !b.body?.trim() && !b.comments?.length) {
-      return unprocessable(`Body is required when the event is ${b.event}`);
-    }
-    if ([...(b.body ?? '')].length > 65536)
-      return unprocessable('Body is too long (maximum is 65536 characters)');
-    if (b.event === 'APPROVE' || b.event === 'REQUEST_CHANGES') {
-      if (pull.user.login === ctx.login)
-        return unprocessable(
-          `Can not ${b.event === 'APPROVE' ? 'approve' : 'request changes on'} your own pull request`,
-        );
-    }
-    const errors = (b.comments ?? []).flatMap((c) => commentProblems(pull, c));
-    if (errors.length) return unprocessable(...errors);
-    const id = ctx.state.nextId();
-    const review: Review = {
-      id,
-      pull_number: pull.number,
-      body: b.body ?? '',
-      event: b.event ?? 'PENDING',
-      state:
-        b.event === 'APPROVE'
-          ? 'APPROVED'
-          : b.event === 'REQUEST_CHANGES'
-            ? 'CHANGES_REQUESTED'
-            : b.event === 'COMMENT'
-              ? 'COMMENTED'
-              : 'PENDING',
-      commit_id: commitId,
-      submitted_at: new Date().toISOString(),
-      comments: b.comments ?? [],
-      user: ctx.state.user(ctx.login),
-    };
-    repo.reviews.push(review);
-    return { status: 200, body: resources.review(ctx.state, repo, review) };
-  });
-
-  // One endpoint, two descriptions in the OpenAPI: `{base}...{head}` and `{basehead}`; the route matcher
-  // may pick either for the same URL, as GitHub serves both.
-  const compare = (ctx: HandlerContext): HandlerResult => {
-    const repo = repoOf(ctx);
-    const g = graph(gh);
-    const [base, head] = ctx.params.basehead
-      ? (ctx.params.basehead.split('...') as [string, string])
-      : [ctx.params.base!, ctx.params.head!];
-    if (!base || !head) throw new HttpStatus(404, 'Not Found');
-    const headCommit = g.get(head);
-    if (!headCommit || (!g.has(base) && !isBaseSha(repo, base))) {
-      throw new HttpStatus(404, `No commit found for SHA: ${headCommit ? base : head}`);
-    }
-    // Ancestors, newest first; a PR's base sha is a root the graph does not hold.
-    const ancestry = (sha: string): string[] => {
-      const out: string[] = [];
-      for (let at: string | undefined = sha; at && !out.includes(at); at = g.get(at)?.parent) out.push(at);
-      return out;
-    };
-    const headLine = ancestry(head);
-    const baseLine = new Set(ancestry(base));
-    const mergeBase = headLine.find((sha) => baseLine.has(sha)) ?? base;
-    const chain = headLine
-      .slice(0, headLine.indexOf(mergeBase) < 0 ? undefined : headLine.indexOf(mergeBase))
-      .map((sha) => g.get(sha)!)
-      .filter(Boolean)
-      .reverse();
-    const behindBy = [...baseLine].indexOf(mergeBase) < 0 ? 1 : [...baseLine].indexOf(mergeBase);
-    const status =
-      base === head ? 'identical' : behindBy === 0 ? 'ahead' : chain.length ? 'diverged' : 'behind';
-    let files: PullFile[];
-    if (status === 'identical') files = [];
-    else if (status === 'ahead') {
-      const byName = new Map<string, PullFile>();
-      for (const c of chain) for (const f of c.files) byName.set(f.filename, f);
-      files = [...byName.values()];
-    } else {
-      // The base is not an ancestor (a force-push rewrote history): GitHub diffs from the merge base.
-      const pull = [...repo.pulls.values()].find((p) => p.head.sha === head);
-      files = pull?.files ?? headCommit.files;
-    }
-    const spec = (sha: string): resources.CommitSpec => {
-      const c = g.get(sha);
-      return { sha, message: c?.message ?? 'base', parents: c?.parent ? [c.parent] : [] };
-    };
-    return {
-      status: 200,
-      body: resources.comparison(ctx.state, repo, {
-        base: spec(base),
-        mergeBase: spec(mergeBase),
-        head,
-        status,
-        aheadBy: chain.length,
-        behindBy: status === 'identical' ? 0 : behindBy,
-        commits: chain.map((c) => spec(c.sha)),
-        // GitHub lists at most 300 files in a comparison.
-        files: files.slice(0, 300).map((f) => fileView(ctx, repo, head, f)),
-      }),
-    };
+/** GET /repos/{owner}/{repo}/pulls/{pull_number}/comments: every submitted review's inline comments. */
+function listReviewComments(ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const pull = pullOf(ctx, repo);
+  const hunkOf = (r: Review, i: number): string => {
+    const c = r.comments[i]!;
+    const hunks = diffHunks(pull.files.find((f) => f.filename === c.path)?.patch);
+    const side = (c.side ?? 'RIGHT') as 'LEFT' | 'RIGHT';
+    return (c.line === undefined ? hunks[0] : hunks.find((h) => h[side].has(c.line!)))?.text ?? '';
   };
-  gh.on('repos/compare-commits', compare);
-  gh.on('repos/compare-commits-with-basehead', compare);
+  return paginate(
+    repo.reviews
+      .filter((r) => r.pull_number === pull.number && r.state !== 'PENDING')
+      .flatMap((r) =>
+        r.comments.map((_c, i) => resources.reviewComment(ctx.state, repo, r, i, hunkOf(r, i))),
+      ),
+    ctx,
+  );
+}
+
+/** POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews, refusing what GitHub refuses (422). */
+function createReview(ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const pull = pullOf(ctx, repo);
+  const b = (ctx.body ?? {}) as {
+    commit_id?: string;
+    body?: string;
+    event?: string;
+    comments?: Review['comments'];
+  };
+  const commitId = b.commit_id ?? pull.head.sha;
+  if (!pull.commits.some((c) => c.sha === commitId) && commitId !== pull.head.sha) {
+    return unprocessable(`No commit found for SHA: ${commitId}`);
+  }
+  if ((b.event === 'COMMENT' || b.event === 'REQUEST_CHANGES') && !b.body?.trim() && !b.comments?.length) {
+    return unprocessable(`Body is required when the event is ${b.event}`);
+  }
+  if ([...(b.body ?? '')].length > 65536)
+    return unprocessable('Body is too long (maximum is 65536 characters)');
+  if (b.event === 'APPROVE' || b.event === 'REQUEST_CHANGES') {
+    if (pull.user.login === ctx.login)
+      return unprocessable(
+        `Can not ${b.event === 'APPROVE' ? 'approve' : 'request changes on'} your own pull request`,
+      );
+  }
+  const errors = (b.comments ?? []).flatMap((c) => commentProblems(pull, c));
+  if (errors.length) return unprocessable(...errors);
+  const id = ctx.state.nextId();
+  const review: Review = {
+    id,
+    pull_number: pull.number,
+    body: b.body ?? '',
+    event: b.event ?? 'PENDING',
+    state:
+      b.event === 'APPROVE'
+        ? 'APPROVED'
+        : b.event === 'REQUEST_CHANGES'
+          ? 'CHANGES_REQUESTED'
+          : b.event === 'COMMENT'
+            ? 'COMMENTED'
+            : 'PENDING',
+    commit_id: commitId,
+    submitted_at: new Date().toISOString(),
+    comments: b.comments ?? [],
+    user: ctx.state.user(ctx.login),
+  };
+  repo.reviews.push(review);
+  return { status: 200, body: resources.review(ctx.state, repo, review) };
+}
+
+// One endpoint, two descriptions in the OpenAPI: `{base}...{head}` and `{basehead}`; the route matcher
+// may pick either for the same URL, as GitHub serves both.
+function compare(gh: FakeGitHub, ctx: HandlerContext): HandlerResult {
+  const repo = repoOf(ctx);
+  const g = graph(gh);
+  const [base, head] = ctx.params.basehead
+    ? (ctx.params.basehead.split('...') as [string, string])
+    : [ctx.params.base!, ctx.params.head!];
+  if (!base || !head) throw new HttpStatus(404, 'Not Found');
+  const headCommit = g.get(head);
+  if (!headCommit || (!g.has(base) && !isBaseSha(repo, base))) {
+    throw new HttpStatus(404, `No commit found for SHA: ${headCommit ? base : head}`);
+  }
+  // Ancestors, newest first; a PR's base sha is a root the graph does not hold.
+  const ancestry = (sha: string): string[] => {
+    const out: string[] = [];
+    for (let at: string | undefined = sha; at && !out.includes(at); at = g.get(at)?.parent) out.push(at);
+    return out;
+  };
+  const headLine = ancestry(head);
+  const baseLine = new Set(ancestry(base));
+  const mergeBase = headLine.find((sha) => baseLine.has(sha)) ?? base;
+  const chain = headLine
+    .slice(0, headLine.indexOf(mergeBase) < 0 ? undefined : headLine.indexOf(mergeBase))
+    .map((sha) => g.get(sha)!)
+    .filter(Boolean)
+    .reverse();
+  const behindBy = [...baseLine].indexOf(mergeBase) < 0 ? 1 : [...baseLine].indexOf(mergeBase);
+  const status =
+    base === head ? 'identical' : behindBy === 0 ? 'ahead' : chain.length ? 'diverged' : 'behind';
+  const files = compareFiles(repo, status, chain, headCommit);
+  const spec = (sha: string): resources.CommitSpec => {
+    const c = g.get(sha);
+    return { sha, message: c?.message ?? 'base', parents: c?.parent ? [c.parent] : [] };
+  };
+  return {
+    status: 200,
+    body: resources.comparison(ctx.state, repo, {
+      base: spec(base),
+      mergeBase: spec(mergeBase),
+      head,
+      status,
+      aheadBy: chain.length,
+      behindBy: status === 'identical' ? 0 : behindBy,
+      commits: chain.map((c) => spec(c.sha)),
+      // GitHub lists at most 300 files in a comparison.
+      files: files.slice(0, 300).map((f) => fileView(ctx, repo, head, f)),
+    }),
+  };
+}
+
+/** The files a comparison lists: none, what the commits since the base changed, or the PR's diff. */
+function compareFiles(repo: RepoState, status: string, chain: Commit[], headCommit: Commit): PullFile[] {
+  if (status === 'identical') return [];
+  if (status === 'ahead') {
+    const byName = new Map<string, PullFile>();
+    for (const c of chain) for (const f of c.files) byName.set(f.filename, f);
+    return [...byName.values()];
+  }
+  // The base is not an ancestor (a force-push rewrote history): GitHub diffs from the merge base.
+  const pull = [...repo.pulls.values()].find((p) => p.head.sha === headCommit.sha);
+  return pull?.files ?? headCommit.files;
 }
 
 function isBaseSha(repo: RepoState, sha: string): boolean {

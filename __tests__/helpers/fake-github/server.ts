@@ -17,6 +17,7 @@ export interface RecordedRequest {
   query: Record<string, string>;
   body: unknown;
   headers: Record<string, string | string[] | undefined>;
+  /** The answer's status; 0 when the connection was closed without one (`failAfterWrite({ drop })`). */
   status: number;
 }
 
@@ -48,6 +49,13 @@ export interface Fault {
   times?: number;
   /** Only requests with this operationId; default any. */
   operationId?: string;
+  /**
+   * Let the handler do the write first, then answer with the fault (or, `drop`, close the
+   * connection with no answer): the write GitHub commits while the client sees a failure.
+   */
+  afterWrite?: boolean;
+  /** With `afterWrite`: no answer at all, the connection closes (`status` is then only recorded). */
+  drop?: boolean;
 }
 
 /** Which requests a fault hits: `times` of them (default 1), of one operation (default any). */
@@ -58,6 +66,20 @@ export interface FaultScope {
 
 /** The newest GHES release @octokit/openapi describes. */
 const GHES_DEFAULT = 'ghes-3.19';
+
+/** The server errors GitHub answers during incidents. */
+export type ServerErrorStatus = 500 | 502 | 503 | 504;
+
+/** The body GitHub sends with each (its headers are the fake's usual ones, request id included). */
+function serverErrorBody(status: ServerErrorStatus): Record<string, unknown> {
+  const message = {
+    500: 'Internal Server Error',
+    502: 'Server Error',
+    503: 'Service Unavailable',
+    504: "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists.",
+  }[status];
+  return basicError(status, message);
+}
 
 const RATE_DOCS = 'https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api';
 
@@ -196,10 +218,23 @@ export class FakeGitHub {
     status = 502,
     times = 3,
     operationId,
-  }: FaultScope & { status?: 500 | 502 | 503 } = {}): this {
-    const message =
-      status === 502 ? 'Server Error' : status === 503 ? 'Service Unavailable' : 'Internal Server Error';
-    return this.fail({ status, times, operationId, body: basicError(status, message) });
+  }: FaultScope & { status?: ServerErrorStatus } = {}): this {
+    return this.fail({ status, times, operationId, body: serverErrorBody(status) });
+  }
+
+  /**
+   * A write that GitHub commits while the client sees a failure: the handler runs (the issue,
+   * comment, review or dispatch exists), then the answer is the same 5xx as `serverErrors` sends,
+   * or with `drop` the connection closes with no answer, as when GitHub's front end gives up on
+   * a backend that goes on to finish. A client that retries blindly writes twice.
+   */
+  failAfterWrite({
+    status = 502,
+    times = 1,
+    operationId,
+    drop = false,
+  }: FaultScope & { status?: ServerErrorStatus; drop?: boolean } = {}): this {
+    return this.fail({ status, times, operationId, afterWrite: true, drop, body: serverErrorBody(status) });
   }
 
   /** The operationIds this fake answers. */
@@ -258,106 +293,152 @@ export class FakeGitHub {
     return env;
   }
 
+  /** One request: read and recorded, authenticated, then routed; every answer checked on its way out. */
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const rawBody = Buffer.concat(chunks).toString('utf8');
-    const url = new URL(req.url ?? '/', this.url);
-    const method = (req.method ?? 'GET').toUpperCase();
-    const record: RecordedRequest = {
-      method,
-      path: url.pathname,
-      operationId: '',
-      query: Object.fromEntries(url.searchParams),
-      body: undefined,
-      headers: req.headers,
-      status: 0,
-    };
-    this.requests.push(record);
-    let op: Operation | undefined;
-    const reply = (status: number, body?: unknown, headers?: Record<string, string>): void => {
-      record.status = status;
-      const problems = op ? this.api.checkResponse(op, status, body) : [];
-      for (const p of problems) this.violations.push(`${method} ${url.pathname}: ${p}`);
+    const inc = await readRequest(req, this.url);
+    this.requests.push(inc.record);
+    const reply: Reply = ({ status, body, headers }) => {
+      inc.record.status = status;
+      const problems = inc.op ? this.api.checkResponse(inc.op, status, body) : [];
+      for (const p of problems) this.violations.push(`${inc.method} ${inc.url.pathname}: ${p}`);
       send(res, status, body, headers);
     };
-
-    let body: unknown;
-    if (rawBody.trim() !== '') {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        body = undefined;
-      }
-    }
-    record.body = body ?? (rawBody === '' ? undefined : rawBody);
-
-    const auth = req.headers.authorization ?? '';
-    const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
-    const login = token ? this.tokens.get(token) : undefined;
-    if (!login) {
-      return reply(401, basicError(401, token ? 'Bad credentials' : 'Requires authentication'));
-    }
-    if (!req.headers['user-agent']) {
-      return reply(
-        403,
-        basicError(
-          403,
-          'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
-        ),
-      );
-    }
-
+    const who = this.authenticate(req);
+    if ('status' in who) return reply(who);
     try {
-      if (!url.pathname.startsWith(`${this.prefix}/`))
-        throw new ValidationError(404, `Not Found: the API is under ${this.prefix}/ on this host`);
-      const matched = this.api.match(method, url.pathname.slice(this.prefix.length));
-      op = matched.op;
-      record.operationId = matched.op.operationId;
-      this.api.validate(matched, url.searchParams, req.headers['content-type'], body, rawBody);
-      const refused = this.refusal(token!, matched.params, method);
-      if (refused) return reply(refused.status, refused.body);
-      const faultAt = this.faults.findIndex(
-        (f) => !f.operationId || f.operationId === matched.op.operationId,
-      );
-      if (faultAt >= 0) {
-        const fault = this.faults[faultAt]!;
-        if (--fault.times! <= 0) this.faults.splice(faultAt, 1);
-        // A test's error body gets the fields GitHub always sends (documentation_url, status).
-        const injected = basicError(fault.status, `injected ${fault.status}`);
-        const body =
-          fault.body && typeof fault.body === 'object'
-            ? { ...injected, ...fault.body }
-            : (fault.body ?? injected);
-        return reply(fault.status, body, fault.headers);
-      }
-      const handler = this.handlers.get(matched.op.operationId);
-      if (!handler) {
-        op = undefined; // not GitHub's answer: the fake's own, to make the test fail
-        return reply(501, basicError(501, `fake-github has no handler for ${matched.op.operationId}`));
-      }
-      const result = await handler({
-        params: matched.params,
-        query: url.searchParams,
-        body,
-        headers: req.headers,
-        login,
-        state: this.state,
-        baseUrl: this.url,
-        op: matched.op,
-        url,
-      });
-      return reply(result.status, result.body, result.headers);
+      await this.route(inc, who, reply, res);
     } catch (err) {
-      if (err instanceof ValidationError) {
-        // GitHub's schema rejections carry only the message ("Invalid request. ...").
-        return reply(err.status, basicError(err.status, err.message));
-      }
+      // GitHub's schema rejections carry only the message ("Invalid request. ...").
+      if (err instanceof ValidationError)
+        return reply({ status: err.status, body: basicError(err.status, err.message) });
       if (err instanceof HttpStatus)
-        return reply(err.status, err.body ?? basicError(err.status, err.message));
+        return reply({ status: err.status, body: err.body ?? basicError(err.status, err.message) });
       throw err;
     }
   }
+
+  /** The token's login, or GitHub's answer to a request without a known token or a User-Agent. */
+  private authenticate(req: IncomingMessage): { token: string; login: string } | HandlerResult {
+    const auth = req.headers.authorization ?? '';
+    const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
+    const login = token ? this.tokens.get(token) : undefined;
+    if (!token || !login)
+      return { status: 401, body: basicError(401, token ? 'Bad credentials' : 'Requires authentication') };
+    if (!req.headers['user-agent'])
+      return {
+        status: 403,
+        body: basicError(
+          403,
+          'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
+        ),
+      };
+    return { token, login };
+  }
+
+  /**
+   * Matches the operation, validates the request, then answers: a refusal for the token, a fault
+   * played before the handler, the handler's answer, or a fault played after its write.
+   */
+  private async route(
+    inc: Incoming,
+    who: { token: string; login: string },
+    reply: Reply,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (!inc.url.pathname.startsWith(`${this.prefix}/`))
+      throw new ValidationError(404, `Not Found: the API is under ${this.prefix}/ on this host`);
+    const matched = this.api.match(inc.method, inc.url.pathname.slice(this.prefix.length));
+    const { operationId } = matched.op;
+    inc.op = matched.op;
+    inc.record.operationId = operationId;
+    this.api.validate(matched, inc.url.searchParams, inc.contentType, inc.body, inc.rawBody);
+    const refused = this.refusal(who.token, matched.params, inc.method);
+    if (refused) return reply(refused);
+    const before = this.takeFault(operationId, false);
+    if (before) return reply(faultAnswer(before));
+    const handler = this.handlers.get(operationId);
+    if (!handler) {
+      inc.op = undefined; // not GitHub's answer: the fake's own, to make the test fail
+      return reply({ status: 501, body: basicError(501, `fake-github has no handler for ${operationId}`) });
+    }
+    const result = await handler({
+      params: matched.params,
+      query: inc.url.searchParams,
+      body: inc.body,
+      headers: inc.headers,
+      login: who.login,
+      state: this.state,
+      baseUrl: this.url,
+      op: matched.op,
+      url: inc.url,
+    });
+    // Taken only once the write is done: a request the handler refused wrote nothing to lose.
+    const after = this.takeFault(operationId, true);
+    if (!after) return reply(result);
+    if (!after.drop) return reply(faultAnswer(after));
+    inc.record.status = 0;
+    res.destroy();
+  }
+
+  /** The first fault for this operation that plays before (or after) the handler, counted down. */
+  private takeFault(operationId: string, afterWrite: boolean): Fault | undefined {
+    const at = this.faults.findIndex(
+      (f) => (!f.operationId || f.operationId === operationId) && Boolean(f.afterWrite) === afterWrite,
+    );
+    const fault = this.faults[at];
+    if (fault && --fault.times! <= 0) this.faults.splice(at, 1);
+    return fault;
+  }
+}
+
+type Reply = (answer: HandlerResult) => void;
+
+/** A request as read off the wire, with the record that `requests` keeps of it. */
+interface Incoming {
+  url: URL;
+  method: string;
+  headers: IncomingMessage['headers'];
+  contentType: string | undefined;
+  body: unknown;
+  rawBody: string;
+  record: RecordedRequest;
+  /** The operation once matched: its answers are checked against the description. */
+  op?: Operation;
+}
+
+async function readRequest(req: IncomingMessage, apiUrl: string): Promise<Incoming> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const rawBody = Buffer.concat(chunks).toString('utf8');
+  const url = new URL(req.url ?? '/', apiUrl);
+  const method = (req.method ?? 'GET').toUpperCase();
+  let body: unknown;
+  if (rawBody.trim() !== '') {
+    try {
+      body = JSON.parse(rawBody);
+    } catch {
+      body = undefined;
+    }
+  }
+  const record: RecordedRequest = {
+    method,
+    path: url.pathname,
+    operationId: '',
+    query: Object.fromEntries(url.searchParams),
+    body: body ?? (rawBody === '' ? undefined : rawBody),
+    headers: req.headers,
+    status: 0,
+  };
+  const contentType = req.headers['content-type'];
+  return { url, method, headers: req.headers, contentType, body, rawBody, record };
+}
+
+/** A fault's answer: a test's error body gets the fields GitHub always sends (documentation_url, status). */
+function faultAnswer(fault: Fault): HandlerResult {
+  const injected = basicError(fault.status, `injected ${fault.status}`);
+  const body =
+    fault.body && typeof fault.body === 'object' ? { ...injected, ...fault.body } : (fault.body ?? injected);
+  return { status: fault.status, body, headers: fault.headers };
 }
 
 /** Thrown by handlers for GitHub's own errors (404 Not Found, 422 Validation Failed…). */

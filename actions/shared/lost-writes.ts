@@ -1,0 +1,146 @@
+/**
+ * Creates whose answer is lost. GitHub can commit a write and still answer 5xx (its front end gave
+ * up on a backend that went on to finish), or the connection can close before the answer. Sent
+ * again, as @octokit/plugin-retry sends every method, such a create makes a second issue, comment
+ * or review. So each create below carries a hidden write id in its body, is never retried by the
+ * retry plugin, and after a lost answer (5xx or no answer) the client waits, looks for an item
+ * with that id where GitHub lists it at once (issues sorted by creation, without a label filter
+ * that can lag; the thread's comments; the pull request's reviews; the commit's comments), answers
+ * with that item if GitHub made it, and sends the create again only if it did not.
+ * Rate limits are not lost answers: GitHub refused before writing, and the throttling plugin
+ * waits and retries those as for any request.
+ */
+import { randomUUID } from 'node:crypto';
+import * as core from '@actions/core';
+import type { Octokit } from './github.js';
+import { sleep } from './http.js';
+
+type Params = Record<string, unknown> & {
+  method: string;
+  url: string;
+  body?: unknown;
+  request?: Record<string, unknown>;
+};
+
+interface Made {
+  id: number;
+  body?: string | null;
+  html_url?: string;
+  url?: string;
+}
+
+/** The item a create made, found by the write id in its body. */
+type Find = (octokit: Octokit, p: Params, writeId: string) => Promise<Made | undefined>;
+
+const carries =
+  (writeId: string) =>
+  (item: { body?: string | null }): boolean =>
+    (item.body ?? '').includes(writeId);
+
+const where = (p: Params): { owner: string; repo: string } => ({
+  owner: String(p.owner),
+  repo: String(p.repo),
+});
+
+const CREATES: Record<string, { what: string; find: Find }> = {
+  'POST /repos/{owner}/{repo}/issues': {
+    what: 'issue',
+    // An issue made during the request is among the newest few: one page is enough.
+    find: async (octokit, p, writeId) =>
+      (
+        await octokit.rest.issues.listForRepo({
+          ...where(p),
+          state: 'all',
+          sort: 'created',
+          direction: 'desc',
+          per_page: 100,
+        })
+      ).data.find(carries(writeId)),
+  },
+  'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': {
+    what: 'comment',
+    find: async (octokit, p, writeId) =>
+      (
+        await octokit.paginate(octokit.rest.issues.listComments, {
+          ...where(p),
+          issue_number: Number(p.issue_number),
+          per_page: 100,
+        })
+      ).find(carries(writeId)),
+  },
+  'POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews': {
+    what: 'review',
+    find: async (octokit, p, writeId) =>
+      (
+        await octokit.paginate(octokit.rest.pulls.listReviews, {
+          ...where(p),
+          pull_number: Number(p.pull_number),
+          per_page: 100,
+        })
+      ).find(carries(writeId)),
+  },
+  'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments': {
+    what: 'commit comment',
+    find: async (octokit, p, writeId) =>
+      (
+        await octokit.paginate(octokit.rest.repos.listCommentsForCommit, {
+          ...where(p),
+          commit_sha: String(p.commit_sha),
+          per_page: 100,
+        })
+      ).find(carries(writeId)),
+  },
+};
+
+/** No answer (a network error, which octokit reports as 500) or a server error. */
+const lost = (err: unknown): boolean => {
+  const status = (err as { status?: unknown }).status;
+  return typeof status !== 'number' || status >= 500;
+};
+
+/** The hidden write id, on its own line at the end (every marker the actions read is at the start). */
+export const writeIdMarker = (id: string): string => `<!-- mlops-actions:write ${id} -->`;
+
+/**
+ * Makes the creates above safe to retry on `octokit`: up to `retries` more attempts, each after
+ * a wait of 1, 4, 9… s (the retry plugin's schedule) and a look for the item the last one made.
+ */
+export function guardCreates(octokit: Octokit, retries: number, wait = sleep): void {
+  octokit.hook.wrap('request', async (request, options) => {
+    const p = options as unknown as Params;
+    const create = CREATES[`${p.method} ${p.url}`];
+    if (!create) return request(options);
+    const writeId = randomUUID();
+    const text = typeof p.body === 'string' && p.body !== '' ? `${p.body}\n\n` : '';
+    // In place: every hook of the chain is bound to this one options object (before-after-hook),
+    // so an altered copy would not reach the request. `request` is a defaults object shared by
+    // every call, so it is replaced, not changed.
+    p.body = `${text}${writeIdMarker(writeId)}`;
+    p.request = { ...p.request, retries: 0 };
+    for (let attempt = 0; ; attempt++) {
+      let failure: unknown;
+      try {
+        return await request(options);
+      } catch (err) {
+        if (!lost(err)) throw err;
+        failure = err;
+      }
+      const answer = (failure as { status?: number }).status ?? 'no answer';
+      // A backend that outlived its front end may still be committing: wait, then look.
+      await wait((attempt + 1) ** 2 * 1000);
+      const made = await create.find(octokit, p, writeId);
+      if (made) {
+        core.warning(
+          `GitHub answered ${answer} to creating a ${create.what} but had created it (${made.html_url ?? made.id}); using it`,
+        );
+        return { status: 201, url: made.url ?? '', headers: {}, data: made } as Awaited<
+          ReturnType<typeof request>
+        >;
+      }
+      if (attempt >= retries) throw failure;
+      core.warning(
+        `GitHub answered ${answer} to creating a ${create.what} and did not create it; sending it again`,
+      );
+    }
+  });
+}
