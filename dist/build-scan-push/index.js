@@ -31955,7 +31955,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   GP: () => (/* binding */ getInputs)
 });
 
-// UNUSED EXPORTS: readConfig, readContext, readTrivyConfig, splitTags
+// UNUSED EXPORTS: githubRegistry, readConfig, readContext, readTrivyConfig, splitTags
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -32057,6 +32057,17 @@ function json(name) {
         throw new InputError(name, 'valid JSON', `${value.slice(0, 80)}: ${err.message}`);
     }
 }
+/** A variable of the runner or of the workflow's `env:`, trimmed; undefined when unset or blank. */
+function variable(name, env = process.env) {
+    return env[name]?.trim() || undefined;
+}
+/**
+ * Where the Gemini client sends its calls: $GOOGLE_GEMINI_BASE_URL (the name @google/genai uses;
+ * a proxy, or a fake in tests), else Google's endpoint. Read here, by each Gemini-using action's getInputs().
+ */
+function geminiBaseUrl(env = process.env) {
+    return variable('GOOGLE_GEMINI_BASE_URL', env);
+}
 
 // EXTERNAL MODULE: ./actions/build-scan-push/gate.ts
 var gate = __nccwpck_require__(5113);
@@ -32104,9 +32115,8 @@ function parseCache() {
     }
     return { cache: 'custom', cacheFrom, cacheTo };
 }
-function readConfig() {
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    const at = (p) => ((0,external_node_path_.isAbsolute)(p) ? p : (0,external_node_path_.resolve)(workspace, p));
+/** The build context (local directory or remote URL) and its Dockerfile, checked to exist when local. */
+function readBuildContext(at) {
     const contextIn = string('context', '.');
     const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(contextIn) || contextIn.startsWith('git@');
     const context = remote ? contextIn : at(contextIn);
@@ -32118,8 +32128,15 @@ function readConfig() {
     if (file !== undefined && !remote && !(0,external_node_fs_.existsSync)(file)) {
         throw new errors/* InputError */.d('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
     }
+    return { context, file };
+}
+function readConfig() {
+    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    const at = (p) => ((0,external_node_path_.isAbsolute)(p) ? p : (0,external_node_path_.resolve)(workspace, p));
+    const { context, file } = readBuildContext(at);
     const { rules: tagRules, references } = splitTags(lines('tags'));
-    const images = resolveImages(references, process.env.GITHUB_REPOSITORY ?? '');
+    const registry = githubRegistry(process.env.GITHUB_SERVER_URL);
+    const images = resolveImages(references, `${registry}/${process.env.GITHUB_REPOSITORY ?? ''}`);
     const labels = (0,build_scan_push_labels/* parseKeyValues */.Hl)(lines('labels'), 'labels');
     const buildArgs = (0,build_scan_push_labels/* parseKeyValues */.Hl)(lines('build-args'), 'build-args');
     const platforms = list('platforms');
@@ -32163,6 +32180,7 @@ function readConfig() {
         provenance: attestation('provenance'),
         sbom: attestation('sbom'),
         push: inputs_boolean('push', true),
+        githubRegistry: registry,
         registryUsername: optional('registry-username'),
         registryPassword: secret('registry-password'),
         githubToken: secret('github-token'),
@@ -32233,10 +32251,22 @@ function splitTags(entries) {
     return { rules, references };
 }
 /**
- * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
- * the images the given references name, else `ghcr.io/<owner>/<repo>`.
+ * The container registry of the GitHub instance the workflow runs on: ghcr.io on github.com, and
+ * on GitHub Enterprise Server `containers.<host>`, the one namespace GHES documents for its
+ * Container registry (it needs subdomain isolation, so there is no path-based form to fall back to).
  */
-function resolveImages(references, repository) {
+function githubRegistry(serverUrl) {
+    const url = serverUrl || 'https://github.com';
+    if (!URL.canParse(url))
+        throw new Error(`GITHUB_SERVER_URL is not a URL: '${url}'`);
+    const host = new URL(url).hostname.toLowerCase();
+    return host === 'github.com' ? 'ghcr.io' : `containers.${host}`;
+}
+/**
+ * `image` and metadata-action's `images` (names, or `name=...,enable=...` lines). Without either,
+ * the images the given references name, else `<githubRegistry>/<owner>/<repo>`.
+ */
+function resolveImages(references, defaultImage) {
     const named = [];
     for (const input of ['image', 'images']) {
         for (const line of lines(input)) {
@@ -32254,7 +32284,7 @@ function resolveImages(references, repository) {
         }
     }
     const fromRefs = references.map((r) => [r.name, 'tags']);
-    const fallback = [`ghcr.io/${repository.toLowerCase()}`, 'image'];
+    const fallback = [defaultImage.toLowerCase(), 'image'];
     const chosen = named.length ? named : fromRefs.length ? fromRefs : [fallback];
     const images = [...new Set(chosen.map(([n, input]) => (0,registry/* validateImage */.m_)(n, input)))];
     const stray = references.find((r) => !images.includes(r.name));
@@ -32942,6 +32972,7 @@ function credentialsFor({ config: cfg, context: ctx }) {
     const registry = (0,build_scan_push_registry/* registryOf */.Fv)(cfg.image);
     const creds = (0,build_scan_push_registry/* resolveCredentials */.z8)({
         registry,
+        githubRegistry: cfg.githubRegistry,
         username: cfg.registryUsername,
         password: cfg.registryPassword,
         githubToken: cfg.githubToken,
@@ -33082,11 +33113,12 @@ function validateImage(image, input = 'image') {
     return image;
 }
 /**
- * Explicit credentials win; the actor + github-token default applies to ghcr.io only, so the
- * workflow token is never sent to another registry.
+ * Explicit credentials win; the actor + github-token default applies only to the GitHub instance's
+ * own container registry (ghcr.io, or `containers.<host>` on GHES), so the workflow token is never
+ * sent to another registry.
  */
 function resolveCredentials(opts) {
-    const ghcr = opts.registry === 'ghcr.io';
+    const ghcr = opts.registry === (opts.githubRegistry ?? 'ghcr.io');
     const username = opts.username ?? (ghcr ? opts.actor : undefined);
     const password = opts.password ?? (ghcr ? opts.githubToken : undefined);
     if (!password)
@@ -33107,7 +33139,7 @@ async function login(creds, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .def
     if (out.exitCode !== 0) {
         const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' ');
         throw new RegistryLoginError(`Login to ${creds.registry} as ${creds.username} failed (exit ${out.exitCode}): ${why}. ` +
-            `For ghcr.io the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`);
+            `For GitHub's registry (ghcr.io, containers.<host> on GHES) the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`);
     }
 }
 async function logout(registry, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0) {

@@ -28369,7 +28369,7 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 71736:
+/***/ 45680:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32799,10 +32799,13 @@ function renderMessage(template, image, locations, newVersion, files) {
         .replace(/\{new\}/g, newVersion)
         .replace(/\{files\}/g, files.join(', '));
 }
-async function start(git, inputs) {
-    const base = await git.clone(inputs.branch);
+/** Clones the branch (with its history when the deploy commits are to be read) and resolves `files`. */
+async function checkout(git, inputs, { history = false } = {}) {
+    const base = await git.clone(inputs.branch, { history });
     const firstTip = await git.head();
-    const files = await resolveFiles(git, inputs.files);
+    return { base, firstTip, files: await resolveFiles(git, inputs.files) };
+}
+function start(git, inputs, { base, firstTip, files }) {
     const options = { image: inputs.image, target: inputs.target, helmPaths: inputs.helmPaths };
     const newVersion = (0,image_ref/* versionOf */.E4)(inputs.target);
     const edit = async () => {
@@ -32856,9 +32859,10 @@ async function bumpByPush(s) {
         core/* info */.pq(`${inputs.image} is already at ${s.newVersion} on ${base}; nothing to commit.`);
     return landedResult(inputs, landed, base, landed.edit.locations);
 }
-function pullRequestBody(s, onBase) {
+function pullRequestBody(s, onBase, top) {
     const { inputs } = s;
     return [
+        ...(top ? [top, ''] : []),
         `Sets \`${inputs.image}\` to \`${s.newVersion}\` on \`${s.base}\` (was \`${previous(onBase.locations)}\`).`,
         '',
         '| file | where | before | after |',
@@ -32897,7 +32901,7 @@ function landOnPullBranch(s, prBranch, hasOpen) {
         afterCommit: async (sha) => stale ? git.adopt(stale, `Merge the previous ${prBranch} into the bump`) : sha,
     });
 }
-async function bumpByPullRequest(s, octokit) {
+async function bumpByPullRequest(s, octokit, top) {
     const { git, inputs, base } = s;
     if (!inputs.repo || !octokit) {
         throw new errors/* InputError */.d('repository', 'owner/name in pull-request mode (the PR is opened through the API)', inputs.remoteUrl);
@@ -32923,16 +32927,16 @@ async function bumpByPullRequest(s, octokit) {
     const landed = await landOnPullBranch(s, prBranch, open !== undefined);
     if (landed.sha || !open) {
         const title = landed.edit.message.split('\n')[0];
-        const body = pullRequestBody(s, onBase);
+        const body = pullRequestBody(s, onBase, top);
         const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
         open = pr;
         core/* info */.pq(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
     }
     return { ...landedResult(inputs, landed, prBranch, onBase.locations), pullRequestUrl: open?.url };
 }
-async function bump(git, inputs, octokit) {
-    const session = await start(git, inputs);
-    return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit);
+async function bump(git, inputs, octokit, { cloned, bodyTop } = {}) {
+    const session = start(git, inputs, cloned ?? (await checkout(git, inputs)));
+    return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, bodyTop);
 }
 
 // EXTERNAL MODULE: external "node:child_process"
@@ -33042,11 +33046,15 @@ class Git {
             throw new GitError(args, result);
         return result;
     }
-    /** Shallow single-branch clone; `branch` undefined means the remote's default branch. */
-    async clone(branch) {
+    /**
+     * Single-branch clone; `branch` undefined means the remote's default branch. Shallow, unless the
+     * branch's history is wanted (rollback's deploy commits): then every commit and tree, but only
+     * the checked-out files' contents (a server that cannot filter sends them all).
+     */
+    async clone(branch, { history = false } = {}) {
         const cloned = await this.exec([
             'clone',
-            '--depth=1',
+            history ? '--filter=blob:none' : '--depth=1',
             '--single-branch',
             '--no-tags',
             ...(branch ? ['--branch', branch] : []),
@@ -33173,6 +33181,318 @@ class Git {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/shared/sticky-comment.ts
+/** The key goes inside an HTML comment: `--` (which `-->` needs), `<`, `>` and newlines must not. */
+const markerFor = (key) => `<!-- mlops-actions:${key.replace(/-{2,}/g, '-').replace(/[<>\r\n]/g, ' ')} -->`;
+/**
+ * Marked comments written by a bot (the github-actions app or any GitHub App) or by someone with
+ * write access; a marker typed by an outside contributor is ignored.
+ */
+const trustedAuthor = (c) => c.user?.type === 'Bot' || ['OWNER', 'MEMBER', 'COLLABORATOR'].includes(c.author_association ?? '');
+async function findMarkedComment(octokit, where, key, accept = () => true) {
+    const marker = markerFor(key);
+    for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+        ...where,
+        per_page: 100,
+    })) {
+        const hit = page.data.find((c) => c.body?.includes(marker) && accept(c));
+        if (hit)
+            return { id: hit.id, body: hit.body ?? '', url: hit.html_url };
+    }
+    return undefined;
+}
+async function upsertComment(octokit, where, key, body, accept) {
+    const existing = await findMarkedComment(octokit, where, key, accept);
+    return writeMarkedComment(octokit, where, key, body, existing?.id);
+}
+/**
+ * The write half of upsertComment, for a caller that has already found (and vetted) the
+ * comment: edits comment `existingId` in place, or creates the marked comment when there is none.
+ */
+async function writeMarkedComment(octokit, where, key, body, existingId) {
+    const text = `${markerFor(key)}\n${body}`;
+    if (existingId !== undefined) {
+        const { data } = await octokit.rest.issues.updateComment({
+            owner: where.owner,
+            repo: where.repo,
+            comment_id: existingId,
+            body: text,
+        });
+        return { id: data.id, url: data.html_url, created: false };
+    }
+    const { data } = await octokit.rest.issues.createComment({ ...where, body: text });
+    return { id: data.id, url: data.html_url, created: true };
+}
+/**
+ * The same for a commit (the report of a push): one marked comment per (commit, key), written by a
+ * trusted author. A push builds a commit once, but a re-run of the job must edit, not add.
+ */
+async function upsertCommitComment(octokit, where, key, body) {
+    const marker = markerFor(key);
+    const text = `${marker}\n${body}`;
+    for await (const page of octokit.paginate.iterator(octokit.rest.repos.listCommentsForCommit, {
+        ...where,
+        per_page: 100,
+    })) {
+        const hit = page.data.find((c) => c.body.includes(marker) && trustedAuthor(c));
+        if (hit) {
+            const { data } = await octokit.rest.repos.updateCommitComment({
+                owner: where.owner,
+                repo: where.repo,
+                comment_id: hit.id,
+                body: text,
+            });
+            return { id: data.id, url: data.html_url, created: false };
+        }
+    }
+    const { data } = await octokit.rest.repos.createCommitComment({ ...where, body: text });
+    return { id: data.id, url: data.html_url, created: true };
+}
+
+;// CONCATENATED MODULE: ./actions/gitops-bump/history.ts
+/**
+ * The deploy record is the GitOps history: every deploy commit of ml-pipeline.yml ends in trailers
+ * (Model, Model-Version, Image, Environment, Run-Id; a rollback adds Rollback-Of), so what runs now
+ * and what ran before are read from the commits touching the files, not from MLflow's aliases.
+ */
+
+/** Trailers of one commit as git parses them, keys lower-cased, the first value of each key. */
+function parseTrailers(text) {
+    const out = {};
+    for (const line of text.split('\n')) {
+        const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
+        if (m && !(m[1].toLowerCase() in out))
+            out[m[1].toLowerCase()] = m[2].trim();
+    }
+    return out;
+}
+// The trailers go into titles, tables and links: only values of the expected shape count.
+const VERSION = /^[\w.-]{1,64}$/;
+const WORD = /^[\w.-]{0,128}$/;
+// MLflow model names may hold spaces.
+const MODEL = /^[\w .-]{0,256}$/;
+const SHA = /^[0-9a-f]{40,64}$/;
+/** A deploy commit's trailers, or undefined when the commit is no deploy (or its trailers are malformed). */
+function deployOf(sha, t) {
+    const ref = (0,image_ref/* parseImageRef */.Q)(t.image ?? '');
+    const [version, model, environment] = [t['model-version'] ?? '', t.model ?? '', t.environment ?? ''];
+    if (!VERSION.test(version) || !(0,image_ref/* isName */.Eo)(ref.name) || !ref.digest || !(0,image_ref/* isDigest */.Bc)(ref.digest))
+        return undefined;
+    if (!MODEL.test(model) || !WORD.test(environment))
+        return undefined;
+    const runId = WORD.test(t['run-id'] ?? '') ? (t['run-id'] ?? '') : '';
+    const rollbackOf = SHA.test(t['rollback-of'] ?? '') ? t['rollback-of'] : '';
+    return {
+        sha,
+        version,
+        image: t.image,
+        name: ref.name,
+        digest: ref.digest,
+        model,
+        environment,
+        runId,
+        rollbackOf,
+    };
+}
+/** The deploy commits of the files on HEAD, newest first (a trailer that is absent does not exclude). */
+async function readDeploys(git, files, { model, environment }) {
+    const specs = files.map((f) => `:(literal)${f}`);
+    const { stdout } = await git.exec([
+        'log',
+        '--format=%H%x1f%(trailers:only,unfold)%x1e',
+        'HEAD',
+        '--',
+        ...specs,
+    ]);
+    return stdout
+        .split('\x1e')
+        .map((r) => r.trim())
+        .filter(Boolean)
+        .map((r) => {
+        const [sha = '', trailers = ''] = r.split('\x1f');
+        return deployOf(sha.trim(), parseTrailers(trailers));
+    })
+        .filter((d) => d !== undefined)
+        .filter((d) => !model || !d.model || d.model === model)
+        .filter((d) => !environment || !d.environment || d.environment === environment);
+}
+const NO_DEPLOY = 'no deploy commit (one with Model-Version and Image trailers) touches the files';
+const history_short = (sha) => sha.slice(0, 12);
+/** The deploy `toDigest` or `toVersion` names: its newest deploy (an earlier one for a version). */
+function named(list, { toVersion, toDigest, model }) {
+    const [current, ...earlier] = list;
+    const name = model || current.model || 'the model';
+    if (toDigest) {
+        const hit = list.find((d) => d.digest === toDigest);
+        if (!hit)
+            throw new Error(`no deploy commit deployed ${toDigest}`);
+        return hit;
+    }
+    if (toVersion === current.version)
+        throw new Error(`${name} v${toVersion} is what ${history_short(current.sha)} deploys now`);
+    const hit = earlier.find((d) => d.version === toVersion);
+    if (!hit)
+        throw new Error(`${name} v${toVersion} has no earlier deploy to roll back to`);
+    return hit;
+}
+/**
+ * The deploy HEAD runs (the newest deploy commit) and the one to restore: `toDigest`'s or
+ * `toVersion`'s, or by default the newest earlier deploy of another version that no rollback has
+ * already undone.
+ */
+function choose(list, options) {
+    const [current, ...earlier] = list;
+    if (!current)
+        throw new Error(NO_DEPLOY);
+    let target;
+    if (options.toDigest || options.toVersion)
+        target = named(list, options);
+    else {
+        const undone = list.map((d) => d.rollbackOf).filter(Boolean);
+        const isUndone = (d) => undone.some((u) => d.sha.startsWith(u) || u.startsWith(d.sha));
+        target = earlier.find((d) => d.version !== current.version && !isUndone(d));
+        if (!target) {
+            const name = options.model || current.model || 'the model';
+            throw new Error(`${name} v${current.version} (deployed by ${history_short(current.sha)}) has no earlier deploy of another version to roll back to`);
+        }
+    }
+    if (target.digest === current.digest)
+        throw new Error(`${target.image} is already what ${history_short(current.sha)} deploys`);
+    return { current, target };
+}
+/** Whether a deploy commit deployed `image` (registry spellings of one image match). */
+const deploysImage = (d, image) => (0,image_ref/* sameImage */.G4)(d.name, image);
+
+;// CONCATENATED MODULE: ./actions/gitops-bump/rollback.ts
+/**
+ * Rollback and deployed modes: both read the deploy commits' trailers (history.ts) from a clone
+ * with history. Rollback opens a pull request that puts back an earlier deploy's digest, with the
+ * same trailers plus Rollback-Of, tells the story in the PR body and links it in the alert's issue.
+ * Deployed reads what HEAD deploys (deployed.yml waits for ArgoCD on it, then moves champion).
+ */
+
+
+
+
+
+
+const rollback_short = (sha) => sha.slice(0, 12);
+/**
+ * The trailers must describe HEAD: a hand edit after the deploy commit would make them lie. Every
+ * place the files name the image must hold the deploy's digest; the work tree is left at `tip`.
+ */
+async function checkHead(git, inputs, cloned, d) {
+    const target = { name: inputs.image, digest: d.digest };
+    const tree = await editTree(git.dir, cloned.files, {
+        image: inputs.image,
+        target,
+        helmPaths: inputs.helmPaths,
+    });
+    await git.resetHard(cloned.firstTip);
+    if (tree.locations.length === 0 || tree.locations.some((l) => l.before.digest !== d.digest)) {
+        throw new Error(`HEAD no longer holds ${d.image}, which ${rollback_short(d.sha)} deployed: the files changed since without deploy trailers`);
+    }
+    return tree.locations;
+}
+function checkImage(d, image) {
+    if (!deploysImage(d, image))
+        throw new Error(`${d.sha} deployed ${d.name}, not the image ${image}`);
+}
+/** The rollback commit's message: the bump fills {image}/{old}/{new}; the trailers say what it deploys. */
+function commitMessage({ current, target, model, environment, }) {
+    return [
+        `rollback${environment ? `(${environment})` : ''}: ${model} v${current.version} -> v${target.version}`,
+        '',
+        `Puts back {image}@{new} (v${target.version}, deployed by ${target.sha}) in place of {old} (v${current.version}, deployed by ${current.sha}).`,
+        '',
+        ...(model ? [`Model: ${model}`] : []),
+        `Model-Version: ${target.version}`,
+        `Image: ${target.image}`,
+        ...(environment ? [`Environment: ${environment}`] : []),
+        ...(target.runId ? [`Run-Id: ${target.runId}`] : []),
+        `Rollback-Of: ${current.sha}`,
+    ].join('\n');
+}
+function linksFor(inputs, model) {
+    const repo = inputs.repo ? `${inputs.repo.owner}/${inputs.repo.repo}` : undefined;
+    const tracking = inputs.history?.trackingUri;
+    return {
+        commit: (sha) => repo ? `[\`${rollback_short(sha)}\`](${inputs.serverUrl}/${repo}/commit/${sha})` : `\`${rollback_short(sha)}\``,
+        version: (v) => tracking
+            ? `[v${v}](${tracking}/#/models/${encodeURIComponent(model)}/versions/${encodeURIComponent(v)})`
+            : `v${v}`,
+    };
+}
+function rollbackStory(r, links, issue) {
+    const { current, target } = r;
+    return [
+        `### Rollback of ${r.model || 'the model'}${r.environment ? ` in ${r.environment}` : ''}: v${current.version} -> v${target.version}`,
+        '',
+        '| | version | image | GitOps commit |',
+        '| --- | --- | --- | --- |',
+        `| deployed now | ${links.version(current.version)} | \`${current.image}\` | ${links.commit(current.sha)} |`,
+        `| restored | ${links.version(target.version)} | \`${target.image}\` | ${links.commit(target.sha)} |`,
+        '',
+        `Merging this deploys v${target.version} again; the commit's trailers (\`Rollback-Of: ${current.sha}\`) let the next run find it.${issue ? ` For #${issue}.` : ''}`,
+    ].join('\n');
+}
+/** The comment on the alert's issue, one per pull request (a re-run edits it). */
+async function linkInIssue(octokit, issue, r, inputs, url) {
+    const repo = inputs.repo ? `${inputs.repo.owner}/${inputs.repo.repo}` : '';
+    const body = `Rollback pull request: ${url} puts back ${r.model} v${r.target.version}${r.environment ? ` in ${r.environment}` : ''} (v${r.current.version} was deployed by ${repo}@${r.current.sha}).`;
+    const where = { owner: issue.owner, repo: issue.repo, issue_number: issue.number };
+    const comment = await upsertComment(octokit, where, `gitops-bump-rollback ${url}`, body, trustedAuthor);
+    core/* info */.pq(`${comment.created ? 'Linked' : 'Re-linked'} ${url} in issue #${issue.number}: ${comment.url}`);
+    return comment.url;
+}
+async function rollback(git, inputs, octokit, issueOctokit) {
+    const h = inputs.history ?? {};
+    const cloned = await checkout(git, inputs, { history: true });
+    const { current, target } = choose(await readDeploys(git, cloned.files, h), h);
+    await checkHead(git, inputs, cloned, current);
+    checkImage(target, inputs.image);
+    const r = {
+        current,
+        target,
+        model: h.model || current.model,
+        environment: h.environment || current.environment,
+    };
+    core/* info */.pq(`${r.model} in ${r.environment || 'the files'}: ${rollback_short(current.sha)} deploys v${current.version}; rolling back to v${target.version} (${target.image}, deployed by ${rollback_short(target.sha)})`);
+    const story = rollbackStory(r, linksFor(inputs, r.model), h.issue?.number);
+    const bumped = await bump(git, {
+        ...inputs,
+        mode: 'pull-request',
+        target: { name: inputs.image, digest: target.digest },
+        commitMessage: commitMessage(r),
+    }, octokit, { cloned, bodyTop: story });
+    if (h.issue && bumped.pullRequestUrl)
+        await linkInIssue(await issueOctokit(h.issue.token), h.issue, r, inputs, bumped.pullRequestUrl);
+    return { bumped, history: { ...r, story } };
+}
+/** What HEAD deploys: its newest deploy commit, checked against the files. Commits nothing. */
+async function deployed(git, inputs) {
+    const h = inputs.history ?? {};
+    const cloned = await checkout(git, inputs, { history: true });
+    const [current] = await readDeploys(git, cloned.files, h);
+    if (!current)
+        throw new Error(NO_DEPLOY);
+    checkImage(current, inputs.image);
+    const locations = await checkHead(git, inputs, cloned, current);
+    const model = h.model || current.model;
+    const links = linksFor(inputs, model);
+    const story = `${cloned.base} deploys ${model || 'the model'} ${links.version(current.version)} (\`${current.image}\`, deploy commit ${links.commit(current.sha)}${current.rollbackOf ? `, a rollback of ${links.commit(current.rollbackOf)}` : ''}).`;
+    core/* info */.pq(`HEAD deploys ${model} v${current.version} (${current.image}, commit ${rollback_short(current.sha)})`);
+    const bumped = {
+        changed: false,
+        tip: cloned.firstTip,
+        branch: cloned.base,
+        changedFiles: [],
+        locations,
+        previousImage: (0,image_ref/* formatImageRef */.kL)(locations[0].before),
+    };
+    return { bumped, history: { current, model, environment: h.environment || current.environment, story } };
+}
+
 ;// CONCATENATED MODULE: ./actions/gitops-bump/summary.ts
 /**
  * The job summary: the image values changed per file, where the change went (the commit linked on
@@ -33220,6 +33540,8 @@ function argocdLines(s) {
 }
 function renderSummary(s) {
     const lines = [`## gitops-bump: \`${s.image}\``, ''];
+    if (s.story)
+        lines.push(s.story, '');
     if (!s.changed)
         lines.push(`Already at this image on \`${s.branch}\`: nothing to commit.`, '');
     const byFile = new Map();
@@ -33256,23 +33578,41 @@ function renderSummary(s) {
 
 
 
+
 // Both are loaded on demand: the Kubernetes client is most of the bundle, and push mode starts
 // faster without Octokit.
 const defaultDeps = {
-    octokit: async (token) => (await Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(627)]).then(__nccwpck_require__.bind(__nccwpck_require__, 70627))).createOctokit(token),
+    octokit: async (token) => (await Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(467)]).then(__nccwpck_require__.bind(__nccwpck_require__, 40467))).createOctokit(token),
     argocd: async () => Promise.all(/* import() */[__nccwpck_require__.e(901), __nccwpck_require__.e(574)]).then(__nccwpck_require__.bind(__nccwpck_require__, 88574)),
 };
-const outputsOf = (r) => ({
+const outputsOf = (r, h) => ({
     changed: String(r.changed),
     'commit-sha': r.sha ?? '',
     'pull-request-url': r.pullRequestUrl ?? '',
     'changed-files': JSON.stringify(r.changedFiles),
     'previous-image': r.previousImage,
+    'deployed-version': h?.current.version ?? '',
+    'deployed-image': h?.current.image ?? '',
+    'deployed-commit': h?.current.sha ?? '',
+    'restored-version': h?.target?.version ?? '',
+    'restored-image': h?.target?.image ?? '',
+    'restored-commit': h?.target?.sha ?? '',
+    // The Rollback-Of trailer: of the commit made (rollback), or of HEAD's deploy commit (deployed).
+    'rollback-of': h ? (h.target ? h.current.sha : h.current.rollbackOf) : '',
 });
+/** The bump each mode makes; rollback and deployed modes also say what the history holds. */
+async function action_land(git, inputs, deps) {
+    if (inputs.mode === 'deployed')
+        return deployed(git, inputs);
+    const octokit = inputs.mode !== 'push' && inputs.repo ? await deps.octokit(inputs.apiToken) : undefined;
+    if (inputs.mode === 'rollback')
+        return rollback(git, inputs, octokit, deps.octokit);
+    return { bumped: await bump(git, inputs, octokit) };
+}
 /** Waits for ArgoCD to run the commit; nothing is deployed from a PR branch, so not in that mode. */
 async function awaitSync(argocd, kc, inputs, bumped, git) {
-    if (inputs.mode === 'pull-request') {
-        core/* warning */.$e('wait-for-sync is skipped in pull-request mode: nothing is deployed until the PR merges.');
+    if (inputs.mode === 'pull-request' || inputs.mode === 'rollback') {
+        core/* warning */.$e(`wait-for-sync is skipped in ${inputs.mode} mode: nothing is deployed until the PR merges.`);
         return undefined;
     }
     // When nothing changed, the deployed revision to check is the tip we found already bumped.
@@ -33302,8 +33642,7 @@ async function main(inputs, deps = defaultDeps) {
             author: inputs.author,
             timeoutMs: inputs.timeoutMs,
         });
-        const octokit = inputs.mode === 'pull-request' && inputs.repo ? await deps.octokit(inputs.apiToken) : undefined;
-        const bumped = await bump(git, inputs, octokit);
+        const { bumped, history } = await action_land(git, inputs, deps);
         // The commit has landed: whatever the wait says, the outputs (previous-image for a rollback)
         // and the summary are still written.
         let sync;
@@ -33317,15 +33656,17 @@ async function main(inputs, deps = defaultDeps) {
             failure = (0,errors/* errorMessage */.g)(err);
         }
         return {
-            outputs: outputsOf(bumped),
+            outputs: outputsOf(bumped, history),
             stepSummary: renderSummary({
                 image: inputs.image,
+                story: history?.story,
                 locations: bumped.locations,
                 commitSha: bumped.sha,
                 commitUrl: bumped.commitUrl,
                 pullRequestUrl: bumped.pullRequestUrl,
                 branch: bumped.branch,
-                changed: bumped.changed,
+                // Deployed mode never commits: "already at this image" would say nothing.
+                changed: bumped.changed || inputs.mode === 'deployed',
                 remote: inputs.repo ? undefined : shownRemote(inputs.remoteUrl),
                 argocd: inputs.argocdApp
                     ? { namespace: inputs.argocdNamespace, name: inputs.argocdApp, url: inputs.argocdUrl }
@@ -33342,8 +33683,7 @@ async function main(inputs, deps = defaultDeps) {
 async function writeResult({ outputs, stepSummary, failure }) {
     for (const [name, value] of Object.entries(outputs))
         core/* setOutput */.uH(name, value);
-    if (process.env.GITHUB_STEP_SUMMARY)
-        await core/* summary */.z.addRaw(stepSummary, true).write();
+    await core/* summary */.z.addRaw(stepSummary, true).write();
     if (failure)
         throw new Error(failure);
 }
@@ -33357,10 +33697,10 @@ async function writeResult({ outputs, stepSummary, failure }) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  G: () => (/* binding */ getInputs)
+  GP: () => (/* binding */ getInputs)
 });
 
-// UNUSED EXPORTS: DEFAULT_MESSAGE
+// UNUSED EXPORTS: DEFAULT_MESSAGE, MODES
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
@@ -33464,6 +33804,17 @@ function json(name) {
         throw new InputError(name, 'valid JSON', `${value.slice(0, 80)}: ${err.message}`);
     }
 }
+/** A variable of the runner or of the workflow's `env:`, trimmed; undefined when unset or blank. */
+function variable(name, env = process.env) {
+    return env[name]?.trim() || undefined;
+}
+/**
+ * Where the Gemini client sends its calls: $GOOGLE_GEMINI_BASE_URL (the name @google/genai uses;
+ * a proxy, or a fake in tests), else Google's endpoint. Read here, by each Gemini-using action's getInputs().
+ */
+function geminiBaseUrl(env = process.env) {
+    return variable('GOOGLE_GEMINI_BASE_URL', env);
+}
 
 // EXTERNAL MODULE: ./actions/shared/image-ref.ts
 var image_ref = __nccwpck_require__(8707);
@@ -33476,6 +33827,7 @@ var image_ref = __nccwpck_require__(8707);
 
 
 
+const MODES = ['push', 'pull-request', 'rollback', 'deployed'];
 const DEFAULT_MESSAGE = 'chore(gitops): bump {image} to {new}';
 const REPO = /^[A-Za-z0-9-_.]+\/[A-Za-z0-9-_.]+$/;
 /**
@@ -33531,7 +33883,7 @@ function author() {
         throw new errors/* InputError */.d('author', 'Name <email>', value);
     return { name: match[1], email: match[2] };
 }
-function target() {
+function target(mode) {
     const raw = required('image');
     const ref = (0,image_ref/* parseImageRef */.Q)(raw);
     if (!(0,image_ref/* isName */.Eo)(ref.name))
@@ -33544,7 +33896,12 @@ function target() {
     if (ref.digest && optional('digest') && ref.digest !== digest) {
         throw new errors/* InputError */.d('image', `a name without a digest when 'digest' is set`, raw);
     }
-    if (tag === undefined && digest === undefined) {
+    // A rollback finds its digest in the history (`digest` only chooses one); deployed mode reads HEAD's.
+    if (mode === 'deployed' && (tag !== undefined || digest !== undefined))
+        throw new errors/* InputError */.d(tag !== undefined ? 'tag' : 'digest', 'nothing in deployed mode (HEAD says what it deploys)', tag ?? digest);
+    if (mode === 'rollback' && tag !== undefined)
+        throw new errors/* InputError */.d('tag', 'nothing in rollback mode (the deploy commits pin digests)', tag);
+    if (tag === undefined && digest === undefined && (mode === 'push' || mode === 'pull-request')) {
         throw new errors/* InputError */.d('tag', "a tag, or a 'digest' (at least one of them is required)", '');
     }
     if (tag !== undefined && !(0,image_ref/* isTag */.dz)(tag))
@@ -33554,6 +33911,58 @@ function target() {
         throw new errors/* InputError */.d(from, `a digest: ${image_ref/* DIGEST_EXPECTED */.yv}`, from === 'digest' ? digest : raw);
     }
     return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
+}
+function trackingUri() {
+    const value = optional('tracking-uri');
+    if (value === undefined)
+        return undefined;
+    let url;
+    try {
+        url = new URL(value);
+    }
+    catch {
+        url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
+        throw new errors/* InputError */.d('tracking-uri', "the http(s) URL of MLflow's UI, without credentials", '(not shown)');
+    return url.href.replace(/\/+$/, '');
+}
+/** The workflow's own repository, where the alert's issue is. */
+function workflowRepo() {
+    const value = process.env.GITHUB_REPOSITORY ?? '';
+    if (!REPO.test(value))
+        throw new errors/* InputError */.d('issue', "an issue of the workflow's repository (GITHUB_REPOSITORY is not owner/name)", value);
+    const [owner, repo] = value.split('/');
+    return { owner, repo };
+}
+const ROLLBACK_ONLY = ['to-version', 'issue'];
+const HISTORY_ONLY = ['registered-model', 'environment', 'tracking-uri', ...ROLLBACK_ONLY];
+/** The rollback's and deployed mode's inputs; in the other modes they must be empty. */
+function inputs_history(mode, toDigest) {
+    const unused = mode === 'rollback' ? [] : mode === 'deployed' ? ROLLBACK_ONLY : HISTORY_ONLY;
+    for (const name of unused) {
+        const value = optional(name);
+        if (value !== undefined)
+            throw new errors/* InputError */.d(name, `nothing in ${mode} mode (${ROLLBACK_ONLY.includes(name) ? 'rollback mode only' : 'rollback and deployed modes only'})`, value);
+    }
+    if (mode !== 'rollback' && mode !== 'deployed')
+        return undefined;
+    const toVersion = optional('to-version');
+    if (toVersion !== undefined && !/^[\w.-]+$/.test(toVersion))
+        throw new errors/* InputError */.d('to-version', 'a model version such as 3', toVersion);
+    // Checked before anything is cloned or opened: the number goes into the PR body and a URL.
+    const number = optional('issue');
+    if (number !== undefined && !/^[1-9]\d*$/.test(number))
+        throw new errors/* InputError */.d('issue', 'an issue number', number);
+    const token = secret('issue-token') ?? process.env.GITHUB_TOKEN ?? '';
+    return {
+        model: optional('registered-model'),
+        environment: optional('environment'),
+        toVersion,
+        toDigest,
+        issue: number === undefined ? undefined : { ...workflowRepo(), number: Number(number), token },
+        trackingUri: trackingUri(),
+    };
 }
 function getInputs() {
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
@@ -33583,14 +33992,17 @@ function getInputs() {
         throw new errors/* InputError */.d('branch', 'a valid git branch name', branch);
     }
     const token = secret('token');
+    const mode = oneOf('mode', MODES, 'push');
+    const image = target(mode);
     return {
         ...repository(workspace),
         token,
         branch,
         files,
-        ...target(),
+        ...image,
         helmPaths: helmPaths.length ? helmPaths : [['image']],
-        mode: oneOf('mode', ['push', 'pull-request'], 'push'),
+        mode,
+        history: inputs_history(mode, image.target.digest),
         commitMessage: string('commit-message', DEFAULT_MESSAGE),
         author: author(),
         waitForSync,
@@ -33615,13 +34027,13 @@ function getInputs() {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(76235);
-/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(71736);
+/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(45680);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(55281);
 /** gitops-bump: sets an image's tag/digest in GitOps files, lands it (push or PR), optionally waits for ArgoCD. */
 
 
 
-await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)(async () => (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .writeResult */ .Zk)(await (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getInputs */ .G)(), _action_js__WEBPACK_IMPORTED_MODULE_1__/* .defaultDeps */ .mM)));
+await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)(async () => (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .writeResult */ .Zk)(await (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getInputs */ .GP)(), _action_js__WEBPACK_IMPORTED_MODULE_1__/* .defaultDeps */ .mM)));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);

@@ -67492,6 +67492,17 @@ function json(name) {
         throw new InputError(name, 'valid JSON', `${value.slice(0, 80)}: ${err.message}`);
     }
 }
+/** A variable of the runner or of the workflow's `env:`, trimmed; undefined when unset or blank. */
+function variable(name, env = process.env) {
+    return env[name]?.trim() || undefined;
+}
+/**
+ * Where the Gemini client sends its calls: $GOOGLE_GEMINI_BASE_URL (the name @google/genai uses;
+ * a proxy, or a fake in tests), else Google's endpoint. Read here, by each Gemini-using action's getInputs().
+ */
+function geminiBaseUrl(env = process.env) {
+    return variable('GOOGLE_GEMINI_BASE_URL', env);
+}
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -67689,7 +67700,7 @@ function getInputs(env = process.env) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6235);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8901);
-/* harmony import */ var _promote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3933);
+/* harmony import */ var _promote_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4659);
 /** promote: set, move or delete MLflow aliases, verified by reading them back, with a summary. */
 
 
@@ -67701,7 +67712,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3933:
+/***/ 4659:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -68201,6 +68212,140 @@ function toFileInfo(f) {
     return info;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/shared/mlflow/download.ts
+/**
+ * Downloads one registered model version's files, as `mlflow.artifacts.download_artifacts` does
+ * for `models:/<name>/<version>`: the registry's download URI (the LoggedModel's or the run's
+ * artifact location), listed and fetched through the tracking server's artifact proxy. Files are
+ * written into a fresh folder beside the destination and moved into place at the end, so a
+ * failed download never leaves half a model where a build would copy it.
+ */
+
+
+
+
+
+
+
+
+const download_PROXY = '/api/2.0/mlflow-artifacts/artifacts';
+/** Paths in byte order of their UTF-8 form, as `LC_ALL=C sort` and Python's sorted(bytes) order them. */
+function byteOrder(a, b) {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+async function sha256File(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    await (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_.createReadStream)(file), hash);
+    return hash.digest('hex');
+}
+/**
+ * The model's own digest, the one model/iris_server/digest.py computes and the image label
+ * carries: sha256 over the `sha256sum` lines (`<hex>  <relative path>\n`) of every file, in byte
+ * order of the paths. So `find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum
+ * | sha256sum` in the directory gives the same hex.
+ */
+async function modelDigest(dir) {
+    const files = (await listLocalFiles(dir)).map((f) => (0,external_node_path_.relative)(dir, f).split(external_node_path_.sep).join('/')).sort(byteOrder);
+    if (files.length === 0)
+        throw new MlflowError(`'${dir}' has no files to digest`);
+    const outer = (0,external_node_crypto_.createHash)('sha256');
+    for (const rel of files)
+        outer.update(`${await sha256File((0,external_node_path_.join)(dir, rel))}  ${rel}\n`);
+    return { digest: `sha256:${outer.digest('hex')}`, files };
+}
+/** Every file under the artifact root, recursively, through the proxy's list endpoint. */
+async function listRemote(t, root) {
+    const at = root.indexOf(download_PROXY);
+    const endpoint = root.slice(0, at + download_PROXY.length);
+    const rootPath = decodeURIComponent(root.slice(at + download_PROXY.length + 1));
+    const out = [];
+    const walk = async (sub) => {
+        const path = sub ? `${rootPath}/${sub}` : rootPath;
+        const res = await t.send(`${endpoint}?${new URLSearchParams({ path })}`, {
+            method: 'GET',
+            headers: t.headers(),
+        });
+        const listed = (await res.json());
+        for (const f of listed.files ?? []) {
+            // The proxy names entries by their base name; anything else would write outside `dir`.
+            if (!f.path || f.path.includes('/') || f.path === '.' || f.path === '..') {
+                throw new MlflowError(`MLflow listed an artifact named '${f.path}' under '${path}': refusing it`);
+            }
+            const rel = sub ? `${sub}/${f.path}` : f.path;
+            if (f.is_dir)
+                await walk(rel);
+            else
+                out.push({ path: rel, size: f.file_size === undefined ? undefined : Number(f.file_size) });
+        }
+    };
+    await walk('');
+    return out;
+}
+async function fetchFile(t, root, file, into) {
+    const local = (0,external_node_path_.join)(into, ...file.path.split('/'));
+    await (0,promises_.mkdir)((0,external_node_path_.dirname)(local), { recursive: true });
+    const res = await download(t, root, file.path);
+    if (!res.body)
+        throw new MlflowError(`MLflow sent no body for artifact '${file.path}'`);
+    await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.fromWeb(res.body), (0,external_node_fs_.createWriteStream)(local));
+    const { size } = await (0,promises_.stat)(local);
+    if (file.size !== undefined && size !== file.size) {
+        throw new MlflowError(`artifact '${file.path}': MLflow listed ${file.size} bytes, ${size} arrived`);
+    }
+    return size;
+}
+/**
+ * `dest` must be missing, empty, or an earlier download (it has an MLmodel file), which is
+ * replaced; anything else is someone's folder and is left alone.
+ */
+async function checkDestination(dest) {
+    const entries = await (0,promises_.readdir)(dest).catch((err) => {
+        if (err.code === 'ENOENT')
+            return undefined;
+        throw err;
+    });
+    if (entries === undefined || entries.length === 0)
+        return entries !== undefined;
+    if (!entries.includes('MLmodel')) {
+        throw new MlflowError(`'${dest}' exists and is not an MLflow model directory: not replacing it`);
+    }
+    return true;
+}
+/** Through the client's transport and registry part (client.artifacts.downloadModelVersion). */
+async function downloadModelVersion(t, registry, a) {
+    const mv = await registry.getModelVersion(a.name, a.version);
+    if (mv.status !== 'READY') {
+        throw new MlflowError(`model version ${a.name}/${a.version} is ${mv.status}, not READY`);
+    }
+    const { artifact_uri: artifactUri } = await t.call('GET', '/model-versions/get-download-uri', { name: a.name, version: a.version });
+    const root = proxyUrl(t, artifactUri);
+    const remote = await listRemote(t, root);
+    if (!remote.some((f) => f.path === 'MLmodel')) {
+        throw new MlflowError(`${artifactUri} (${a.name} version ${a.version}) has no MLmodel file`);
+    }
+    const dest = (0,external_node_path_.resolve)(a.dest);
+    const replace = await checkDestination(dest);
+    await (0,promises_.mkdir)((0,external_node_path_.dirname)(dest), { recursive: true });
+    const staging = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_path_.dirname)(dest), '.download-'));
+    let bytes = 0;
+    try {
+        await mapLimit(remote, t.uploadConcurrency, async (file) => {
+            bytes += await fetchFile(t, root, file, staging);
+        });
+        if (replace)
+            await (0,promises_.rm)(dest, { recursive: true, force: true });
+        await (0,promises_.rename)(staging, dest);
+    }
+    catch (err) {
+        await (0,promises_.rm)(staging, { recursive: true, force: true });
+        throw err;
+    }
+    const { digest, files } = await modelDigest(dest);
+    return { version: mv, artifactUri, dir: dest, files, bytes, digest };
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./actions/shared/mlflow/logged-models.ts
@@ -68601,8 +68746,9 @@ class Tracking {
             run_name: a.runName,
         }, opts);
     }
-    async getRun(runId) {
-        const res = await this.t.call('GET', '/runs/get', { run_id: runId });
+    /** `opts`: this call's own timeout and attempts (a report's reads are short), else the client's. */
+    async getRun(runId, opts) {
+        const res = await this.t.call('GET', '/runs/get', { run_id: runId }, opts);
         this.artifactRoots.set(runId, res.run.info.artifact_uri);
         return normalizeRun(res.run);
     }
@@ -68672,11 +68818,11 @@ class Tracking {
             return;
         await this.t.call('POST', '/runs/log-inputs', { run_id: runId, datasets });
     }
-    async getMetricHistory(runId, key) {
+    async getMetricHistory(runId, key, opts) {
         const out = [];
         let pageToken;
         do {
-            const res = await this.t.call('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken });
+            const res = await this.t.call('GET', '/metrics/get-history', { run_id: runId, metric_key: key, page_token: pageToken }, opts);
             out.push(...(res.metrics ?? []).map((m) => ({ ...m, value: readValue(m.value) })));
             pageToken = res.next_page_token || undefined;
         } while (pageToken);
@@ -68696,15 +68842,18 @@ class Tracking {
 
 
 
+
 /** Run artifacts through the tracking server's proxy (`mlflow server --serve-artifacts`). */
 class Artifacts {
     t;
     tracking;
     roots;
-    constructor(t, tracking, roots) {
+    registry;
+    constructor(t, tracking, roots, registry) {
         this.t = t;
         this.tracking = tracking;
         this.roots = roots;
+        this.registry = registry;
     }
     /** The run's artifact_uri, as createRun or getRun last saw it (else asked for). */
     async rootUri(runId) {
@@ -68742,6 +68891,10 @@ class Artifacts {
     async downloadArtifact(runId, path) {
         const res = await download(this.t, await this.proxyRoot(runId), path);
         return Buffer.from(await res.arrayBuffer());
+    }
+    /** A registered model version's files into `dest`, replacing an earlier download, with their digest. */
+    downloadModelVersion(a) {
+        return downloadModelVersion(this.t, this.registry, a);
     }
 }
 /** MLflow 3 LoggedModels, and logging a local model directory as log_model would. */
@@ -68781,9 +68934,9 @@ class MlflowClient {
         this.t = new Transport(opts);
         const roots = new Map();
         this.tracking = new Tracking(this.t, roots);
-        this.artifacts = new Artifacts(this.t, this.tracking, roots);
-        this.models = new Models(this.t, this.artifacts);
         this.registry = new Registry(this.t);
+        this.artifacts = new Artifacts(this.t, this.tracking, roots, this.registry);
+        this.models = new Models(this.t, this.artifacts);
     }
     get trackingUri() {
         return this.t.baseUrl;

@@ -6820,7 +6820,7 @@ function duration(env, name, fallbackMs) {
         throw new ConfigError(name, 'a duration such as 500ms, 20s or 1m', raw);
     return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's')];
 }
-function loadConfig(env = process.env) {
+function loadConfig(env) {
     const bearerToken = secret(env, 'RELAY_BEARER_TOKEN');
     if (!bearerToken)
         throw new ConfigError('RELAY_BEARER_TOKEN', 'a token (or RELAY_BEARER_TOKEN_FILE)');
@@ -11519,6 +11519,18 @@ function serveMetrics(res, registry, send) {
         .then((text) => send(res, 200, text, { 'content-type': registry.contentType }))
         .catch((err) => send(res, 500, { error: err.message }, {}));
 }
+/** Resolves true once nothing is in flight, false after the shutdown timeout. */
+function whenIdle(inFlight, idle, timeoutMs) {
+    return new Promise((resolve) => {
+        if (inFlight() === 0)
+            return resolve(true);
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        idle.push(() => {
+            clearTimeout(timer);
+            resolve(true);
+        });
+    });
+}
 function createRelay(cfg, dispatcher, metrics, log) {
     let inFlight = 0;
     let stopping = false;
@@ -11567,16 +11579,6 @@ function createRelay(cfg, dispatcher, metrics, log) {
         send(res, 404, { error: 'not found' });
     });
     boundTimeouts(server);
-    /** Resolves true once nothing is in flight, false after the shutdown timeout. */
-    const drained = () => new Promise((resolve) => {
-        if (inFlight === 0)
-            return resolve(true);
-        const timer = setTimeout(() => resolve(false), cfg.shutdownTimeoutMs);
-        idle.push(() => {
-            clearTimeout(timer);
-            resolve(true);
-        });
-    });
     return {
         server,
         get inFlight() {
@@ -11586,7 +11588,7 @@ function createRelay(cfg, dispatcher, metrics, log) {
             stopping = true;
             const closed = new Promise((resolve) => server.close(() => resolve()));
             server.closeIdleConnections();
-            const ok = await drained();
+            const ok = await whenIdle(() => inFlight, idle, cfg.shutdownTimeoutMs);
             const abandoned = inFlight;
             server.closeAllConnections();
             await closed;
@@ -11621,47 +11623,42 @@ const USAGE = [
     'Environment:',
     ...ENV_DOC.map(([name, text]) => `  ${name}\n      ${text}`),
 ].join('\n');
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    process.exit(0);
+/** The configuration, or exit 2 with the variable that is wrong (logged, never its value). */
+function configOrExit() {
+    try {
+        // A service, not an action: the environment (its Secret as env or files) is its only input,
+        // read here once, by the entry, and handed to everything else as a RelayConfig.
+        return loadConfig(process.env);
+    }
+    catch (err) {
+        if (!(err instanceof ConfigError))
+            throw err;
+        createLogger('info').error('invalid configuration', { error: err.message, variable: err.variable });
+        process.exit(2);
+    }
 }
-const bootLog = createLogger('info');
-let config;
-try {
-    config = loadConfig();
-}
-catch (err) {
-    if (!(err instanceof ConfigError))
-        throw err;
-    bootLog.error('invalid configuration', { error: err.message, variable: err.variable });
-    process.exit(2);
-}
-const secrets = [
-    config.bearerToken,
-    config.auth.kind === 'token' ? config.auth.token : config.auth.privateKey,
-];
-const log = createLogger(config.logLevel, secrets);
-const metrics = new RelayMetrics();
-const relay = createRelay(config, new Dispatcher(config, metrics, log), metrics, log);
-relay.server.listen(config.port, config.host, () => {
-    const addr = relay.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    log.info('listening', {
-        host: config.host,
-        port,
-        repository: `${config.owner}/${config.repo}`,
-        apiUrl: config.apiUrl,
-        auth: config.auth.kind,
-        eventType: config.eventType,
+function listen(relay, config, log) {
+    relay.server.listen(config.port, config.host, () => {
+        const addr = relay.server.address();
+        const port = typeof addr === 'object' && addr ? addr.port : config.port;
+        log.info('listening', {
+            host: config.host,
+            port,
+            repository: `${config.owner}/${config.repo}`,
+            apiUrl: config.apiUrl,
+            auth: config.auth.kind,
+            eventType: config.eventType,
+        });
     });
-});
-relay.server.on('error', (err) => {
-    log.error('server error', { error: err.message });
-    process.exit(1);
-});
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT']) {
-    process.on(signal, () => {
+    relay.server.on('error', (err) => {
+        log.error('server error', { error: err.message });
+        process.exit(1);
+    });
+}
+/** SIGTERM or SIGINT drains in-flight deliveries once, then exits: 0 when all finished, else 1. */
+function stopOnSignals(relay, log) {
+    let stopping = false;
+    const stop = (signal) => {
         if (stopping)
             return;
         stopping = true;
@@ -11679,6 +11676,25 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
             log.error('shutdown failed', { error: err.message });
             process.exit(1);
         });
-    });
+    };
+    for (const signal of ['SIGTERM', 'SIGINT'])
+        process.on(signal, () => stop(signal));
 }
+function start() {
+    if (process.argv.includes('--help') || process.argv.includes('-h')) {
+        console.log(USAGE);
+        process.exit(0);
+    }
+    const config = configOrExit();
+    const secrets = [
+        config.bearerToken,
+        config.auth.kind === 'token' ? config.auth.token : config.auth.privateKey,
+    ];
+    const log = createLogger(config.logLevel, secrets);
+    const metrics = new RelayMetrics();
+    const relay = createRelay(config, new Dispatcher(config, metrics, log), metrics, log);
+    listen(relay, config, log);
+    stopOnSignals(relay, log);
+}
+start();
 
