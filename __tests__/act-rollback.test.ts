@@ -84,6 +84,22 @@ beforeAll(async () => {
   caller = callerRepo({
     '.github/workflows/rollback.yml': readFileSync(join(ROOT, 'workflows-example', 'rollback.yml'), 'utf8'),
     '.github/workflows/deployed.yml': readFileSync(join(ROOT, 'workflows-example', 'deployed.yml'), 'utf8'),
+    // rollback.yml's to-image is workflow_call only: a caller that passes it on.
+    '.github/workflows/rollback-to-image.yml': [
+      'name: rollback',
+      'on:',
+      '  workflow_dispatch:',
+      '    inputs:',
+      '      to-image: { type: string, required: true }',
+      'permissions: { contents: write, pull-requests: write, issues: write }',
+      'jobs:',
+      '  rollback:',
+      '    uses: example-org/mlops-actions/.github/workflows/rollback.yml@v1',
+      '    with:',
+      '      actions-repository: example-org/mlops-actions',
+      `      image: ${IMAGE}`,
+      '      to-image: ${{ inputs.to-image }}',
+    ].join('\n'),
   });
 }, 120_000);
 afterAll(async () => {
@@ -99,10 +115,10 @@ const champion = async (): Promise<string | undefined> => {
 
 const repo = () => gh.state.repo('example-org', 'iris-app')!;
 
-function rollback(inputs: Record<string, string>): Promise<ActRun> {
+function rollback(inputs: Record<string, string>, workflow = 'rollback.yml'): Promise<ActRun> {
   return runAct({
     event: 'workflow_dispatch',
-    workflow: '.github/workflows/rollback.yml',
+    workflow: `.github/workflows/${workflow}`,
     inputs,
     workdir: caller,
     secrets: { GITHUB_TOKEN: 'ghs_test_token' },
@@ -170,6 +186,17 @@ describe('rollback.yml under act', () => {
     expect(run.jobs).toEqual({ [JOB]: 'failure' });
     expect(run.code).not.toBe(0);
     expect(commandArgs(run, 'error')).toContain('iris v7 has no earlier deploy to roll back to');
+    expect(repo().pulls.size).toBe(before);
+  }, 120_000);
+
+  it('fails naming both inputs when to-image is another image than image, and opens nothing', async () => {
+    const before = repo().pulls.size;
+    const other = `ghcr.io/example-org/iris-classifier-old@${digest('1')}`;
+    const run = await rollback({ 'to-image': other }, 'rollback-to-image.yml');
+    expect(run.jobs).toEqual({ [JOB]: 'failure' });
+    expect(commandArgs(run, 'error')).toEqual([
+      `Input 'to-image' (${other}) must be input 'image' (${IMAGE}) with @<digest>`,
+    ]);
     expect(repo().pulls.size).toBe(before);
   }, 120_000);
 

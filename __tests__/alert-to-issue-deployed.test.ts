@@ -239,7 +239,7 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
       'On class virginica, live version 3 was not weaker than its predecessor version 2 (recall 0.7 vs 0.5).',
     );
     expect(body).toContain(
-      '  - no deploy commit of iris to prod under platform/iris-classifier (one with a Model-Version trailer): the champion alias is shown instead.',
+      '  - no deploy commit of iris to prod under platform/iris-classifier (one with Model-Version and Image trailers): the champion alias is shown instead.',
     );
     expect(body).not.toContain('Rollback');
     // No deploy commit, no rollback to look for.

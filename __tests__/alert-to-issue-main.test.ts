@@ -210,8 +210,8 @@ describe('alert-to-issue getInputs', () => {
 describe('alert-to-issue main: what the deploy commits say', () => {
   let own: FakeGitHub;
   const OVERLAY = 'platform/iris-classifier/overlays/prod/kustomization.yaml';
-  const deploy = (version: number, extra: string[] = []) =>
-    addCommit(own, 'octo-org', 'iris', {
+  const deploy = (version: number, extra: string[] = [], on = own) =>
+    addCommit(on, 'octo-org', 'iris', {
       message: [
         `deploy(prod): iris v${version}`,
         '',
@@ -231,16 +231,16 @@ describe('alert-to-issue main: what the deploy commits say', () => {
   });
   afterAll(() => own.stop());
 
-  const run = (n: unknown) =>
+  const run = (n: unknown, on = own) =>
     main(inputs(n, { gitopsPath: 'platform/iris-classifier' }), {
       ...deps(),
-      octokit: (token) => github.getOctokit(token, { baseUrl: own.url }),
+      octokit: (token) => github.getOctokit(token, { baseUrl: on.url }),
       // The real lookup, with MLflow not configured: the commits alone name the versions.
       models: modelContext,
     });
   /** The body as it reads once rendered: inert text is backslash-escaped and has zero-width spaces. */
-  const bodyOf = (r: { outputs: { 'issue-number'?: string } }) =>
-    (own.state.repo('octo-org', 'iris')!.issue(Number(r.outputs['issue-number']))!.body ?? '')
+  const bodyOf = (r: { outputs: { 'issue-number'?: string } }, on = own) =>
+    (on.state.repo('octo-org', 'iris')!.issue(Number(r.outputs['issue-number']))!.body ?? '')
       .replace(/\\(.)/g, '$1')
       .replace(/\u200b/g, '');
 
@@ -267,6 +267,36 @@ describe('alert-to-issue main: what the deploy commits say', () => {
     // Without MLflow, no metrics and no table, but no error either.
     expect(body).not.toContain('| metric |');
     expect(body).not.toContain('could not read MLflow');
+  });
+
+  it('takes as previous champion no version a rollback undid (as the rollback PR would restore)', async () => {
+    // Its own history: the repository above already holds the first test's deploys.
+    const gitops = new FakeGitHub({ repos: ['octo-org/iris'] });
+    registerCommitHandlers(gitops);
+    registerPullHandlers(gitops);
+    await gitops.start();
+    try {
+      const commit = (version: number, extra: string[] = []) => deploy(version, extra, gitops).sha;
+      const body = async (alertname: string) =>
+        bodyOf(await run(notification({ groupLabels: { alertname, model: 'iris' } }), gitops), gitops);
+      commit(1);
+      const v2 = commit(2);
+      // v2 rolled back to v1, then v3: the previous champion is v1 (the rollback's deploy of it).
+      const v1again = commit(1, [`Rollback-Of: ${v2}`]);
+      const v3 = commit(3);
+      expect(await body('AfterV3')).toContain(
+        `  - Previous champion: version 1, deployed by [${v1again.slice(0, 7)}](`,
+      );
+      // v3 rolled back to v1 as well: v3 and v2 were both undone, nothing is left to compare with.
+      commit(1, [`Rollback-Of: ${v3}`]);
+      const after = await body('AfterSecondRollback');
+      expect(after).toContain('deployed in prod is version 1');
+      expect(after).toContain(`  - That commit rolls back ${v3.slice(0, 12)}.`);
+      expect(after).toContain('  - No earlier deploy of another version was found: nothing to compare with.');
+      expect(after).not.toContain('Previous champion');
+    } finally {
+      await gitops.stop();
+    }
   });
 
   it('keeps the issue when the pull requests cannot be listed, and says why', async () => {

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { deployCommits, deployedAndPrevious, rollbackPullFor } from '../actions/alert-to-issue/deploys.js';
+import { rollbackPullFor } from '../actions/alert-to-issue/rollback-pull.js';
+import { deployedAndPrevious, deploysOf } from '../actions/shared/deploys.js';
 import { parseTrailers, trailerMap } from '../actions/shared/git-trailers.js';
 
 const DEPLOY = [
@@ -65,11 +66,18 @@ describe('deploy commits', () => {
   const commit = (sha: string, version: string, more: string[] = []) => ({
     sha: sha.repeat(40),
     // `more` first: the first value of a key is the one read.
-    message: ['deploy', '', ...more, 'Model: iris', `Model-Version: ${version}`].join('\n'),
+    message: [
+      'deploy',
+      '',
+      ...more,
+      'Model: iris',
+      `Model-Version: ${version}`,
+      `Image: o/iris@sha256:${sha.repeat(64)}`,
+    ].join('\n'),
   });
 
   it('takes the newest for the model and environment, and the newest earlier one of another version', () => {
-    const list = deployCommits(
+    const list = deploysOf(
       [
         commit('e', '9', ['Environment: staging']),
         commit('d', '4', ['Model: penguins']),
@@ -87,8 +95,40 @@ describe('deploy commits', () => {
     expect(deployedAndPrevious(list.slice(0, 2)).previous).toBeUndefined();
   });
 
+  it('counts no commit whose Model-Version is not a number or whose Image has no digest', () => {
+    const list = deploysOf(
+      [
+        commit('d', '4) [x](https://evil.example)'),
+        commit('c', '3', ['Image: o/iris:latest']),
+        commit('b', '2', ['Image: o/iris@sha512:abc']),
+        { sha: 'e'.repeat(40), message: 'deploy\n\nModel: iris\nModel-Version: 5' },
+        commit('a', '1'),
+      ],
+      { model: 'iris' },
+    );
+    expect(list.map((d) => [d.sha[0], d.version, d.digest])).toEqual([
+      ['a', '1', `sha256:${'a'.repeat(64)}`],
+    ]);
+  });
+
+  it('skips as previous champion a version a rollback undid, as gitops-bump does', () => {
+    const rollback = (sha: string, version: string, of: string) =>
+      commit(sha, version, [`Rollback-Of: ${of.repeat(40)}`]);
+    // v1, v2, v3, then v3 rolled back to v2: an alert on v2 compares with v1, not v3.
+    const undone = deploysOf(
+      [rollback('d', '2', 'c'), commit('c', '3'), commit('b', '2'), commit('a', '1')],
+      {},
+    );
+    expect(deployedAndPrevious(undone).previous?.sha[0]).toBe('a');
+    // v1, v2, v2 rolled back to v1, v3: v1 (the rollback's deploy of it); then v3 rolled back too: none.
+    const twice = [rollback('c', '1', 'b'), commit('b', '2'), commit('a', '1')];
+    expect(deployedAndPrevious(deploysOf([commit('d', '3'), ...twice], {})).previous?.sha[0]).toBe('c');
+    const again = deploysOf([rollback('e', '1', 'd'), commit('d', '3'), ...twice], {});
+    expect(deployedAndPrevious(again)).toEqual({ deployed: again[0] });
+  });
+
   it('finds the rollback PR by its Rollback-Of trailer, else by a rollback title naming the version', () => {
-    const [deployed] = deployCommits([commit('c', '3', [`Image: o/iris@sha256:${'c'.repeat(64)}`])], {
+    const [deployed] = deploysOf([commit('c', '3', [`Image: o/iris@sha256:${'c'.repeat(64)}`])], {
       model: 'iris',
     });
     const pr = (number: number, title: string, body = '') => ({ number, url: `u${number}`, title, body });

@@ -2,22 +2,18 @@
  * What the issue (and the model) should know beyond the alerts: which model version is live and
  * what was last deployed. Git is the source of truth: the latest commits that touched the GitOps
  * manifests carry deploy trailers, so the newest deploy commit of the model names the deployed
- * version, the one before it the previous champion, and the open rollback PR is linked; without a
- * deploy commit, the MLflow alias of the model named in the alert labels is used instead. Context
- * is best effort: a lookup that fails is reported in the issue, never fails the run.
+ * version, shared/deploys.ts the previous champion (as gitops-bump's rollback picks it), and the
+ * open rollback PR is linked; without a deploy commit, the MLflow alias of the model named in the
+ * alert labels is used instead. Context is best effort: a lookup that fails is reported in the
+ * issue, never fails the run.
  */
 import { weakerOnClasses } from '../shared/analysis/index.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Octokit, Repo } from '../shared/github.js';
 import { MlflowClient, type ModelVersion } from '../shared/mlflow/index.js';
-import {
-  deployCommits,
-  deployedAndPrevious,
-  openPulls,
-  rollbackPullFor,
-  type DeployCommit,
-} from './deploys.js';
+import { DEPLOY_TRAILERS, deployedAndPrevious, deploysOf, type Deploy } from '../shared/deploys.js';
 import type { MlflowSetup } from './inputs.js';
+import { openPulls, rollbackPullFor } from './rollback-pull.js';
 import type { Notification } from './webhook.js';
 
 export interface ModelContext {
@@ -47,9 +43,9 @@ export interface ModelContext {
 }
 
 export interface DeployedContext {
-  commit: DeployCommit;
-  /** The newest earlier deploy commit of another version. */
-  previous?: DeployCommit;
+  commit: Deploy;
+  /** The previous champion: the newest earlier deploy of another version that no rollback undid. */
+  previous?: Deploy;
   previousUrl?: string;
   rollback?: { number: number; url: string; title: string };
   /** Why no rollback PR is linked (none open, or the lookup failed). */
@@ -191,7 +187,7 @@ export async function deployedOf(
   mlflow: MlflowClient | { error: string } | undefined,
   name: string,
   alias: string,
-  { deployed, previous }: { deployed: DeployCommit; previous?: DeployCommit },
+  { deployed, previous }: { deployed: Deploy; previous?: Deploy },
   cls?: string,
 ): Promise<ModelContext> {
   const out: ModelContext = { name, alias, version: deployed.version, deploy: { commit: deployed } };
@@ -248,7 +244,7 @@ export async function modelContext(n: Notification, opts: ModelLookup): Promise<
   const environment = alertEnvironment(n);
   const history = opts.commits && !opts.commits.error ? opts.commits.items : [];
   const deploys = new Map(
-    names.map((name) => [name, deployedAndPrevious(deployCommits(history, { model: name, environment }))]),
+    names.map((name) => [name, deployedAndPrevious(deploysOf(history, { model: name, environment }))]),
   );
   const anyDeploy = [...deploys.values()].some((d) => d.deployed);
   if (names.length === 0 || (!opts.mlflow && !anyDeploy)) return [];
@@ -259,7 +255,7 @@ export async function modelContext(n: Notification, opts: ModelLookup): Promise<
       const d = deploys.get(name)!;
       if (d.deployed) return deployedOf(client, name, opts.alias, { ...d, deployed: d.deployed }, cls);
       const why = opts.commits
-        ? `no deploy commit of ${name}${environment ? ` to ${environment}` : ''} under ${opts.commits.path} (one with a Model-Version trailer)`
+        ? `no deploy commit of ${name}${environment ? ` to ${environment}` : ''} under ${opts.commits.path} (${DEPLOY_TRAILERS})`
         : 'no gitops-path to read deploy commits from';
       if (!(client instanceof MlflowClient))
         return { name, alias: opts.alias, note: why, ...(client && { error: client.error }) };

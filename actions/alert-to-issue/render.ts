@@ -8,7 +8,7 @@ import type { GroupId } from './group.js';
 import { block, inline, link, title as safeTitle } from './sanitize.js';
 import type { Alert, Notification } from './webhook.js';
 import { SHOWN_COMMITS, type Context, type DeployedContext, type ModelContext } from './context.js';
-import type { DeployCommit } from './deploys.js';
+import type { Deploy } from '../shared/deploys.js';
 import type { Summary } from './summary.js';
 
 const STATE_MARKER = /<!-- alert-to-issue:state (\{[^\n]*?\}) -->/;
@@ -198,7 +198,7 @@ export function metricsTable(m: ModelContext): string[] {
   ];
 }
 
-const shortSha = (c: DeployCommit): string => link(c.sha.slice(0, 7), c.url);
+const shortSha = (c: Deploy): string => link(c.sha.slice(0, 7), c.url);
 
 /** A model whose deploy commit says what runs: version, commit, previous champion, rollback PR. */
 function renderDeployed(m: ModelContext, d: DeployedContext): string[] {

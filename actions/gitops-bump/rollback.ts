@@ -1,7 +1,8 @@
 /**
- * Rollback and deployed modes: both read the deploy commits' trailers (history.ts) from a clone
- * with history. Rollback opens a pull request that puts back an earlier deploy's digest, with the
- * same trailers plus Rollback-Of, tells the story in the PR body and links it in the alert's issue.
+ * Rollback and deployed modes: both read the deploy commits' trailers (history.ts, on the reading
+ * alert-to-issue shares in shared/deploys.ts) from a clone with history. Rollback opens a pull
+ * request that puts back an earlier deploy's digest, with the same trailers plus Rollback-Of, tells
+ * the story in the PR body and links it in the alert's issue.
  * Deployed reads what HEAD deploys (deployed.yml waits for ArgoCD on it, then moves champion).
  */
 import * as core from '@actions/core';

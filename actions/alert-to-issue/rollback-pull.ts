@@ -1,0 +1,52 @@
+/**
+ * The open rollback pull request of a deploy, in the GitOps repository: rollback.yml's PR (gitops-bump
+ * in rollback mode) says which deploy commit it undoes in its Rollback-Of trailer and its title.
+ */
+import { errorMessage } from '../shared/errors.js';
+import { sameCommit, type Deploy } from '../shared/deploys.js';
+import type { Octokit, Repo } from '../shared/github.js';
+
+export interface PullSummary {
+  number: number;
+  url: string;
+  title: string;
+  body: string;
+}
+
+/** The open pull requests of the GitOps repository (one page: rollbacks are few and recent). */
+export async function openPulls(octokit: Octokit, repo: Repo): Promise<PullSummary[] | { error: string }> {
+  try {
+    const { data } = await octokit.rest.pulls.list({
+      ...repo,
+      state: 'open',
+      sort: 'created',
+      direction: 'desc',
+      per_page: 50,
+    });
+    return data.map((p) => ({ number: p.number, url: p.html_url, title: p.title, body: p.body ?? '' }));
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The open rollback PR of `deployed`: one whose text has `Rollback-Of: <its sha>` (rollback.yml's
+ * trailer), else one titled as a rollback that names its commit, its image digest, or its version
+ * as the one rolled back from ("v3 -> v2"). Tolerant on purpose: the PR's wording may change.
+ */
+export function rollbackPullFor(pulls: PullSummary[], deployed: Deploy): PullSummary | undefined {
+  const rollbackOf = (p: PullSummary): boolean =>
+    [...`${p.title}\n${p.body}`.matchAll(/Rollback-Of:?\W{0,3}([0-9a-f]{7,40})/gi)].some((m) =>
+      sameCommit(m[1]!, deployed.sha),
+    );
+  const from = new RegExp(`\\bv${escapeRe(deployed.version)}\\s*(->|→|to\\b)`, 'i');
+  const named = (p: PullSummary): boolean =>
+    /rollback|roll back/i.test(p.title) &&
+    (p.body.includes(deployed.sha) ||
+      p.body.includes(deployed.sha.slice(0, 12)) ||
+      p.body.includes(deployed.digest) ||
+      from.test(p.title));
+  return pulls.find(rollbackOf) ?? pulls.find(named);
+}
