@@ -3,7 +3,7 @@
  * runs (scripts/loop/loop.ts), with the fake GitHub and, as the demo without GEMINI_API_KEY, no
  * Gemini. Real MLflow, the bundled train-and-log (a candidate, a worse one the gate refuses, a
  * faulty one it lets through), download-model, gitops-bump (deploys pushed to a local bare GitOps
- * origin, the rollback as a pull request on the fake), promote, the inference server on the model
+ * origin, the rollback mode's pull request on the fake, the deployed mode after the merge), promote, the inference server on the model
  * the GitOps commit pins, Prometheus and Alertmanager with platform/'s configs, the relay bundle
  * and the bundled alert-to-issue.
  */
@@ -209,8 +209,11 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
     expect(issue.title).toBe(`[alert] ${FAULT_ALERT} (model=iris)`);
     const body = issue.body ?? '';
     const summary = body.slice(body.indexOf('### Summary'), body.indexOf('### Alerts'));
-    // The version reached the summary from MLflow, through alert-to-issue's context.
-    expect(summary).toContain(`iris version ${bad.version}`);
+    // The deployed version and its commit, from the deploy commits' trailers; the previous
+    // champion is the earlier deploy (not the refused version in between).
+    expect(markdownForTerminal(summary)).toContain(
+      `Model iris version ${bad.version} is the one deployed, by GitOps commit ${bad.sha.slice(0, 7)}; the previous champion was version ${result!.good.deploy.version}.`,
+    );
     expect(body).toContain(`/#/models/iris/versions/${bad.version}`);
     // The deploy commit, from the GitOps history alert-to-issue lists, as the latest change.
     expect(body).toContain(`[${bad.sha.slice(0, 7)}](https://github.com/octo-org/iris/commit/${bad.sha})`);
@@ -227,9 +230,14 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
     expect(body).not.toMatch(/Written by|gemini-/i);
   });
 
-  it('opens a rollback pull request that puts the previous image back, and merges it', () => {
+  it('opens a rollback pull request that puts the previous image back, links it in the issue, merges it', () => {
     const { good, bad, rollback } = result!;
-    const pr = github.state.repo('octo-org', 'iris')!.pulls.get(rollback.number)!;
+    const repo = github.state.repo('octo-org', 'iris')!;
+    const pr = repo.pulls.get(rollback.number)!;
+    const comments = repo.comments.filter((c) => c.issue_number === Number(result!.issueNumber));
+    expect(comments.map((c) => c.body)).toContainEqual(
+      expect.stringContaining(`${rollback.url} puts back iris v${good.deploy.version} in prod`),
+    );
     expect(rollback.url).toBe(`https://github.com/octo-org/iris/pull/${rollback.number}`);
     expect(pr.title).toBe(`rollback(prod): iris v${bad.deploy.version} -> v${good.deploy.version}`);
     expect(pr).toMatchObject({ base: { ref: 'main' }, merged: true, state: 'closed' });
@@ -301,7 +309,8 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
       .join('\n');
     expect(text).not.toMatch(/<!--|-->|<\/?sub>|&(lt|gt|amp);|\\[^\s]|\]\(|\u200b|\*\*|^#+ /m);
     expect(text).toContain(`What is wrong: ${FAULT_ALERT} is firing`);
-    expect(text).toContain(`Model iris version ${result!.bad.deploy.version} (champion)`);
+    expect(text).toContain(`Model iris version ${result!.bad.deploy.version} is the one deployed`);
+    expect(text).toContain(`Rollback pull request: ${result!.rollback.url}`);
   });
 
   it('stops every process it started', async () => {

@@ -4,7 +4,15 @@
  * alias says), and the champion alias moves only once that is live.
  */
 import type { LoopContext } from './context.js';
-import { deploy, mergeLocally, pinnedDigest, type Deploy, type GitOps, type RollbackPr } from './gitops.js';
+import {
+  deploy,
+  deployedNow,
+  mergeLocally,
+  pinnedDigest,
+  type Deploy,
+  type GitOps,
+  type RollbackPr,
+} from './gitops.js';
 import { buildImage, pullImage } from './images.js';
 import { rollout, type Server } from './serve.js';
 import type { Service } from './service.js';
@@ -64,7 +72,11 @@ export async function recover(
   const server = await syncPinned(ctx, opts.gitops, opts.service, opts.previous);
   if (server.image.digest !== opts.target.image.digest)
     throw new Error(`after the rollback main pins ${server.image.ref}, not ${opts.target.image.ref}`);
-  await promoteChampion(ctx, opts.mlflowUrl, opts.target.version);
-  ctx.live.championVersion = opts.target.version;
+  // deployed.yml: the champion follows what the branch's newest deploy commit says it deploys.
+  const deployed = await deployedNow(ctx, opts.gitops);
+  if (deployed.image !== server.image.ref)
+    throw new Error(`main's deploy commit says ${deployed.image}, the server runs ${server.image.ref}`);
+  await promoteChampion(ctx, opts.mlflowUrl, deployed.version);
+  ctx.live.championVersion = deployed.version;
   return { mergedSha, server };
 }

@@ -2,8 +2,10 @@
  * The GitOps repository, locally: a bare origin seeded with platform/iris-classifier (what ArgoCD
  * syncs), hosted by a fake GitHub that sees the same git data (pull requests against its branches,
  * its history for alert-to-issue's gitops-path). Deploys are the bundled gitops-bump in push mode
- * with the trailers ml-pipeline.yml writes; the rollback is gitops-bump in pull-request mode
- * putting back the previous deploy's digest, merged here by a fast-forward of the origin.
+ * with the trailers ml-pipeline.yml writes; the rollback is gitops-bump's rollback mode (what
+ * rollback.yml runs: a pull request putting back the previous deploy's digest, read from those
+ * trailers), merged here by a fast-forward of the origin, and its deployed mode (deployed.yml's)
+ * says what the branch deploys afterwards.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
@@ -104,10 +106,13 @@ async function bump(ctx: LoopContext, g: GitOps, inputs: Record<string, string>)
   const run = await runBundledAction(
     'gitops-bump',
     { repository: g.repository, token: g.token, files: GITOPS_FILE, image: IMAGE, timeout: '60s', ...inputs },
-    // The clone URL is the origin; the API (pull requests) is the fake host's.
-    { env: { GITHUB_API_URL: g.host.url, MLOPS_GIT_REMOTE_URL: g.origin }, print: ctx.detail },
+    // The clone URL is the origin; the API (pull requests, the issue comment) is the fake host's.
+    {
+      env: { GITHUB_API_URL: g.host.url, GITHUB_REPOSITORY: g.repository, MLOPS_GIT_REMOTE_URL: g.origin },
+      print: ctx.detail,
+    },
   );
-  if (run.code !== 0 || !run.outputs['commit-sha'])
+  if (run.code !== 0 || (inputs.mode !== 'deployed' && !run.outputs['commit-sha']))
     throw new Error(`gitops-bump (${inputs.mode}) failed (exit ${run.code}): ${run.errors.join('; ')}`);
   return run;
 }
@@ -137,43 +142,66 @@ export interface RollbackPr {
   number: number;
   sha: string;
   branch: string;
+  /** The deploy commits it rolls back and restores, as gitops-bump read them from the history. */
+  rolledBack: string;
+  restored: string;
 }
 
 /**
- * The rollback pull request: `target`'s image back in place of `current`'s, with the trailers
- * scripts/rollback.mjs writes. One function, so it can become gitops-bump's own rollback mode.
+ * What rollback.yml runs: gitops-bump's rollback mode reads the deploy commits' trailers, opens
+ * the pull request putting the previous version's digest back, and (with `issue`, when the issues
+ * live on the same host) comments it on the alert's issue.
  */
 export async function openRollbackPr(
   ctx: LoopContext,
   g: GitOps,
-  current: Deploy,
-  target: Deploy,
+  opts: { trackingUri: string; issue?: number },
 ): Promise<RollbackPr> {
-  const message = [
-    `rollback(${ENVIRONMENT}): ${MODEL_NAME} v${current.version} -> v${target.version}`,
-    '',
-    `Puts back {image}@{new} (v${target.version}, deployed by ${target.sha}) in place of {old} (v${current.version}, deployed by ${current.sha}).`,
-    '',
-    `Model: ${MODEL_NAME}`,
-    `Model-Version: ${target.version}`,
-    `Image: ${target.image.ref}`,
-    `Environment: ${ENVIRONMENT}`,
-    `Run-Id: ${target.image.labels['io.mlflow.run-id']}`,
-    `Rollback-Of: ${current.sha}`,
-  ].join('\n');
+  const issue: Record<string, string> = opts.issue
+    ? { issue: String(opts.issue), 'issue-token': g.token }
+    : {};
   const run = await bump(ctx, g, {
-    digest: target.image.digest,
-    mode: 'pull-request',
-    'commit-message': message,
+    mode: 'rollback',
+    'registered-model': MODEL_NAME,
+    environment: ENVIRONMENT,
+    'tracking-uri': opts.trackingUri,
+    ...issue,
   });
   writeReport(ctx, 'job summary', 'gitops-bump-rollback.md', run.summary);
-  const url = run.outputs['pull-request-url'] ?? '';
+  const o = run.outputs;
+  const url = o['pull-request-url'] ?? '';
   const number = Number(/\/pull\/(\d+)$/.exec(url)?.[1]);
   const pr = g.host.state.repo(...(g.repository.split('/') as [string, string]))?.pulls.get(number);
   if (!pr)
     throw new Error(`gitops-bump reported the pull request '${url}', which the fake GitHub does not have`);
   ctx.stages.link('rollback PR', `${url}  ${pr.title}`);
-  return { url, number, sha: run.outputs['commit-sha']!, branch: pr.head.ref };
+  ctx.stages.link(
+    'restores',
+    `v${o['restored-version']} (${o['restored-image']}, deployed by ${o['restored-commit']})`,
+  );
+  return {
+    url,
+    number,
+    sha: o['commit-sha']!,
+    branch: pr.head.ref,
+    rolledBack: o['deployed-commit'] ?? '',
+    restored: o['restored-commit'] ?? '',
+  };
+}
+
+/** What deployed.yml reads after a merge: the version `main`'s newest deploy commit deploys. */
+export async function deployedNow(ctx: LoopContext, g: GitOps): Promise<{ version: string; image: string }> {
+  const run = await bump(ctx, g, {
+    mode: 'deployed',
+    'registered-model': MODEL_NAME,
+    environment: ENVIRONMENT,
+  });
+  const o = run.outputs;
+  ctx.stages.link(
+    'deployed',
+    `${MODEL_NAME} v${o['deployed-version']} (${o['deployed-image']}, commit ${o['deployed-commit']})`,
+  );
+  return { version: o['deployed-version'] ?? '', image: o['deployed-image'] ?? '' };
 }
 
 /** The merge, as the fake cannot click it: main fast-forwarded to the PR's head, the PR merged. */

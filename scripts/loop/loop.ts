@@ -184,8 +184,17 @@ async function faultAndRecovery(
   );
   const rollback = await stage(
     'rollback',
-    `rollback pull request: gitops-bump puts v${good.deploy.version}'s image back`,
-    () => openRollbackPr(ctx, gitops, bad.deploy, good.deploy),
+    `rollback pull request (gitops-bump rollback mode): v${good.deploy.version}'s image back`,
+    async () => {
+      // Commented on the alert's issue when both live on the same (fake) GitHub.
+      const issue = ctx.gitopsPath ? Number(created.outputs['issue-number']) || undefined : undefined;
+      const pr = await openRollbackPr(ctx, gitops, { trackingUri: mlflow.url, issue });
+      if (pr.rolledBack !== bad.deploy.sha || pr.restored !== good.deploy.sha)
+        throw new Error(
+          `the rollback reverts ${pr.rolledBack} to ${pr.restored}, not ${bad.deploy.sha} to ${good.deploy.sha}`,
+        );
+      return pr;
+    },
   );
   const recovered = await stage(
     'recover',
