@@ -1,16 +1,20 @@
 /**
  * The README's main command as an end-to-end test: the same runLoop() that `bash scripts/demo`
  * runs (scripts/loop/loop.ts), with the fake GitHub and, as the demo without GEMINI_API_KEY, no
- * Gemini. Real MLflow, the bundled train-and-log (twice: a candidate and a worse one the gate
- * refuses), the inference server, Prometheus and Alertmanager with platform/'s configs, the relay
- * bundle and the bundled alert-to-issue.
+ * Gemini. Real MLflow, the bundled train-and-log (a candidate, a worse one the gate refuses, a
+ * faulty one it lets through), download-model, gitops-bump (deploys pushed to a local bare GitOps
+ * origin, the rollback mode's pull request on the fake, the deployed mode after the merge), promote, the inference server on the model
+ * the GitOps commit pins, Prometheus and Alertmanager with platform/'s configs, the relay bundle
+ * and the bundled alert-to-issue.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { FAKE_REPOSITORY, FAKE_TOKEN, startFakeGitHub } from '../scripts/loop/fakes.js';
+import { GITOPS_FILE } from '../scripts/loop/gitops.js';
+import { IMAGE } from '../scripts/loop/images.js';
 import { FAULT_ALERT, metricLabels, runLoop, type Live, type LoopResult } from '../scripts/loop/loop.js';
 import { freePort, Procs, RUN_VAR } from '../scripts/loop/procs.js';
 import { markdownForTerminal } from '../scripts/loop/terminal.js';
@@ -20,12 +24,14 @@ import { ROOT } from './helpers/run-action.js';
 let github: FakeGitHub;
 const output: string[] = [];
 const stateDir = mkdtempSync(join(tmpdir(), 'closed-loop-'));
-const seen: {
+
+/** What the server and the registry reported while a stage's result was live. */
+interface Observed {
   champion?: string;
-  championAfterRefused?: string;
-  modelInfo?: Record<string, string>;
-  promAlert?: { state: string; labels: Record<string, string> };
-} = {};
+  ready?: Record<string, unknown>;
+  info?: Record<string, string>;
+}
+const seen: Record<string, Observed> & { promAlert?: { state: string; labels: Record<string, string> } } = {};
 let live: Live = {};
 let result: LoopResult | undefined;
 let failure: Error | undefined;
@@ -35,6 +41,25 @@ const championOf = async (mlflowUrl: string): Promise<string> => {
   const res = await fetch(`${mlflowUrl}/api/2.0/mlflow/registered-models/alias?${q}`);
   return ((await res.json()) as { model_version: { version: string } }).model_version.version;
 };
+
+async function observe(l: Live): Promise<Observed> {
+  const ready = ((await (await fetch(`${l.serverUrl}/readyz`)).json()) as { model: Record<string, unknown> })
+    .model;
+  const info = metricLabels(await (await fetch(`${l.serverUrl}/metrics`)).text(), 'iris_model_info');
+  return { champion: await championOf(l.mlflowUrl!), ready, info };
+}
+
+const originGit = (...args: string[]): string =>
+  execFileSync('git', ['--git-dir', result!.gitopsOrigin, ...args], { encoding: 'utf8' }).trim();
+
+/** The commit's trailers as git parses them. */
+const trailers = (sha: string): Record<string, string> =>
+  Object.fromEntries(
+    originGit('log', '-1', '--format=%(trailers:only,unfold)', sha)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+  );
 
 beforeAll(async () => {
   github = await startFakeGitHub();
@@ -47,19 +72,13 @@ beforeAll(async () => {
       mlflowPort: await freePort(),
       trainArgs: ['--n-estimators', '20'],
       github: { apiUrl: github.url, token: FAKE_TOKEN, repository: FAKE_REPOSITORY, fake: true },
+      gitopsHost: github,
       out: (l) => output.push(l),
       // Observed from outside the loop, while each part is live.
       onStage: async (stage, l) => {
         live = l;
-        if (stage === 'champion') seen.champion = await championOf(l.mlflowUrl!);
-        if (stage === 'refused') seen.championAfterRefused = await championOf(l.mlflowUrl!);
-        if (stage === 'serve') {
-          seen.modelInfo = metricLabels(
-            await (await fetch(`${l.serverUrl}/metrics`)).text(),
-            'iris_model_info',
-          );
-        }
-        if (stage === 'fault') {
+        if (['deploy', 'refused', 'deploy-faulty', 'recover'].includes(stage)) seen[stage] = await observe(l);
+        if (stage === 'alert') {
           const res = await fetch(`${l.prometheusUrl}/api/v1/alerts`);
           const { data } = (await res.json()) as {
             data: { alerts: { state: string; labels: Record<string, string> }[] };
@@ -71,7 +90,7 @@ beforeAll(async () => {
   } catch (err) {
     failure = err as Error;
   }
-}, 420_000);
+}, 480_000);
 
 afterAll(async () => {
   await github?.stop();
@@ -83,24 +102,80 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
       error: undefined,
       output: '',
     });
-    expect(result!.timings.map((t) => t.name)).toHaveLength(9);
+    expect(result!.timings.map((t) => t.name)).toHaveLength(12);
   });
 
-  it('registers a model version and makes it champion', () => {
-    expect(result!.modelVersion).toMatch(/^\d+$/);
-    // A fresh registry: no champion to beat, so the gate passes and the new version is promoted.
+  it("deploys the first version through a GitOps commit with the pipeline's trailers", () => {
+    const { version, sha, image } = result!.good.deploy;
+    // A fresh registry: no champion to beat, so the gate passes and the new version is deployed.
     expect(result!.gatePassed).toBe(true);
-    expect(result!.championVersion).toBe(result!.modelVersion);
-    expect(seen.champion).toBe(result!.modelVersion);
+    expect(version).toBe(result!.modelVersion);
     expect(result!.runUrl).toMatch(/\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}$/);
+    expect(image.ref).toBe(`${IMAGE}@${image.digest}`);
+    expect(trailers(sha)).toEqual({
+      Model: 'iris',
+      'Model-Version': version,
+      Image: image.ref,
+      Environment: 'prod',
+      'Run-Id': image.labels['io.mlflow.run-id'],
+    });
+    expect(originGit('log', '-1', '--format=%s', sha)).toBe(
+      `deploy(prod): iris v${version} as ${image.digest}`,
+    );
+    expect(originGit('show', `${sha}:${GITOPS_FILE}`)).toContain(`digest: ${image.digest}`);
   });
 
-  it('serves the champion: iris_model_info carries its version', () => {
-    expect(seen.modelInfo).toMatchObject({ name: 'iris', version: result!.modelVersion });
+  it("serves the model the commit pins, from the image's directory, and then moves the champion", () => {
+    const { version, image } = result!.good.deploy;
+    const s = seen.deploy!;
+    expect(s.ready).toMatchObject({
+      uri: image.modelDir,
+      name: 'iris',
+      version,
+      digest: image.labels['io.mlflow.model-digest'],
+      features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+    });
+    expect(s.info).toMatchObject({ name: 'iris', version, digest: image.labels['io.mlflow.model-digest'] });
+    expect(s.champion).toBe(version);
     expect(result!.traffic.ok).toBeGreaterThan(0);
   });
 
-  it('fires the alert the fault drives, in Prometheus and through Alertmanager', () => {
+  it('refuses a worse candidate at the gate and keeps the champion and the deployment', () => {
+    const refused = result!.refused;
+    const good = result!.good.deploy.version;
+    expect(refused.version).toBe(String(Number(good) + 1));
+    expect(refused.passed).toBe(false);
+    expect(refused.gate).toMatch(/Gate failed/);
+    expect(seen.refused).toMatchObject({ champion: good, info: { version: good } });
+    expect(output.join('\n')).toMatch(
+      new RegExp(
+        `refused: +v${refused.version} is not deployed; models:/iris@champion stays version ${good}`,
+      ),
+    );
+  });
+
+  it('lets the faulty candidate through the gate and deploys it the same way', () => {
+    const { faulty, bad } = result!;
+    expect(faulty.passed).toBe(true);
+    expect(bad.deploy.version).toBe(faulty.version);
+    expect(bad.deploy.image.digest).not.toBe(result!.good.deploy.image.digest);
+    expect(trailers(bad.deploy.sha)).toMatchObject({
+      'Model-Version': faulty.version,
+      Image: bad.deploy.image.ref,
+    });
+    expect(originGit('rev-parse', `${bad.deploy.sha}~1`)).toBe(result!.good.deploy.sha);
+    expect(seen['deploy-faulty']).toMatchObject({
+      champion: faulty.version,
+      ready: {
+        version: faulty.version,
+        uri: bad.deploy.image.modelDir,
+        features: expect.arrayContaining(['sepal length (cm)']),
+      },
+      info: { version: faulty.version },
+    });
+  });
+
+  it('fires the alert the faulty version causes, in Prometheus and through Alertmanager', () => {
     expect(seen.promAlert).toMatchObject({
       state: 'firing',
       labels: { alertname: FAULT_ALERT, model: 'iris' },
@@ -126,16 +201,25 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
     expect(dispatches.map((d) => d.client_payload)).toContainEqual(result!.resolved.client_payload);
   });
 
-  it('opens an issue whose summary names the champion version, and closes it on resolve', () => {
+  it('opens an issue naming the faulty version and the commit that deployed it, closed on resolve', () => {
     const repo = github.state.repo('octo-org', 'iris')!;
+    const bad = result!.bad.deploy;
     expect(result!.created.outputs.action).toBe('created');
     const issue = repo.issue(Number(result!.issueNumber))!;
     expect(issue.title).toBe(`[alert] ${FAULT_ALERT} (model=iris)`);
     const body = issue.body ?? '';
     const summary = body.slice(body.indexOf('### Summary'), body.indexOf('### Alerts'));
-    // The version reached the summary from MLflow, through alert-to-issue's context.
-    expect(summary).toContain(`iris version ${result!.modelVersion}`);
-    expect(body).toContain(`/#/models/iris/versions/${result!.modelVersion}`);
+    // The deployed version and its commit, from the deploy commits' trailers; the previous
+    // champion is the earlier deploy (not the refused version in between).
+    expect(markdownForTerminal(summary)).toContain(
+      `Model iris version ${bad.version} is the one deployed, by GitOps commit ${bad.sha.slice(0, 7)}; the previous champion was version ${result!.good.deploy.version}.`,
+    );
+    expect(body).toContain(`/#/models/iris/versions/${bad.version}`);
+    // The deploy commit, from the GitOps history alert-to-issue lists, as the latest change.
+    expect(body).toContain(`[${bad.sha.slice(0, 7)}](https://github.com/octo-org/iris/commit/${bad.sha})`);
+    expect(markdownForTerminal(summary)).toContain(
+      `The last GitOps change under platform/iris-classifier/overlays/prod was ${bad.sha.slice(0, 7)} (deploy(prod): iris v${bad.version} as ${bad.image.digest}`,
+    );
     expect(result!.closed.outputs).toMatchObject({ action: 'closed', 'issue-number': result!.issueNumber });
     expect(issue.state).toBe('closed');
   });
@@ -146,23 +230,45 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
     expect(body).not.toMatch(/Written by|gemini-/i);
   });
 
-  it('refuses a worse candidate at the gate and keeps the champion', () => {
-    const refused = result!.refused;
-    expect(refused.version).toBe(String(Number(result!.modelVersion) + 1));
-    expect(refused.passed).toBe(false);
-    expect(refused.gate).toMatch(/Gate failed/);
-    expect(seen.championAfterRefused).toBe(result!.modelVersion);
-    expect(result!.championVersion).toBe(result!.modelVersion);
-    // The stage says so in the output, with the version it refused.
-    expect(output.join('\n')).toMatch(
-      new RegExp(
-        `refused: +v${refused.version} is not deployed; models:/iris@champion stays version ${result!.modelVersion}`,
-      ),
+  it('opens a rollback pull request that puts the previous image back, links it in the issue, merges it', () => {
+    const { good, bad, rollback } = result!;
+    const repo = github.state.repo('octo-org', 'iris')!;
+    const pr = repo.pulls.get(rollback.number)!;
+    const comments = repo.comments.filter((c) => c.issue_number === Number(result!.issueNumber));
+    expect(comments.map((c) => c.body)).toContainEqual(
+      expect.stringContaining(`${rollback.url} puts back iris v${good.deploy.version} in prod`),
     );
+    expect(rollback.url).toBe(`https://github.com/octo-org/iris/pull/${rollback.number}`);
+    expect(pr.title).toBe(`rollback(prod): iris v${bad.deploy.version} -> v${good.deploy.version}`);
+    expect(pr).toMatchObject({ base: { ref: 'main' }, merged: true, state: 'closed' });
+    expect(trailers(rollback.sha)).toEqual({
+      Model: 'iris',
+      'Model-Version': good.deploy.version,
+      Image: good.deploy.image.ref,
+      Environment: 'prod',
+      'Run-Id': good.deploy.image.labels['io.mlflow.run-id'],
+      'Rollback-Of': bad.deploy.sha,
+    });
+    // Merged by a fast-forward: main is the PR's commit, on top of the faulty deploy.
+    expect(originGit('rev-parse', 'main')).toBe(rollback.sha);
+    expect(result!.recovered.mergedSha).toBe(rollback.sha);
+    expect(originGit('rev-parse', `${rollback.sha}~1`)).toBe(bad.deploy.sha);
+    expect(originGit('show', `main:${GITOPS_FILE}`)).toContain(`digest: ${good.deploy.image.digest}`);
+  });
+
+  it('serves the previous version again once the merged commit is live, and moves the champion back', () => {
+    const { image, version } = result!.good.deploy;
+    expect(seen.recover).toMatchObject({
+      champion: version,
+      ready: { version, uri: image.modelDir, digest: image.labels['io.mlflow.model-digest'] },
+      info: { version },
+    });
+    expect(result!.recovered.server.image.digest).toBe(image.digest);
   });
 
   it('writes every job summary and the issue into the state folder', () => {
     const n = result!.issueNumber;
+    const [good, bad] = [result!.good.deploy.version, result!.bad.deploy.version];
     expect(result!.reports.map((f) => basename(f)).sort()).toEqual(
       [
         'alert-to-issue-firing.md',
@@ -170,6 +276,12 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
         `issue-${n}.md`,
         'train-and-log-candidate.md',
         'train-and-log-worse.md',
+        'train-and-log-faulty.md',
+        `download-model-v${good}.md`,
+        `download-model-v${bad}.md`,
+        `gitops-bump-deploy-v${good}.md`,
+        `gitops-bump-deploy-v${bad}.md`,
+        'gitops-bump-rollback.md',
       ].sort(),
     );
     for (const f of result!.reports) expect(f.startsWith(join(stateDir, 'reports'))).toBe(true);
@@ -177,6 +289,7 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
     expect(read('train-and-log-candidate.md')).toContain(`/versions/${result!.modelVersion}`);
     expect(read('train-and-log-worse.md')).toContain('Gate failed');
     expect(read('train-and-log-worse.md')).toContain(`/versions/${result!.refused.version}`);
+    expect(read('gitops-bump-rollback.md')).toContain(result!.rollback.url);
     // The issue file is the issue as GitHub has it: its body and every comment.
     const repo = github.state.repo('octo-org', 'iris')!;
     const issueFile = read(`issue-${n}.md`);
@@ -196,7 +309,8 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
       .join('\n');
     expect(text).not.toMatch(/<!--|-->|<\/?sub>|&(lt|gt|amp);|\\[^\s]|\]\(|\u200b|\*\*|^#+ /m);
     expect(text).toContain(`What is wrong: ${FAULT_ALERT} is firing`);
-    expect(text).toContain(`Model iris version ${result!.modelVersion} (champion)`);
+    expect(text).toContain(`Model iris version ${result!.bad.deploy.version} is the one deployed`);
+    expect(text).toContain(`Rollback pull request: ${result!.rollback.url}`);
   });
 
   it('stops every process it started', async () => {
@@ -254,9 +368,9 @@ describe('Ctrl-C of the demo', () => {
     demo.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
     demo.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
     const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
-    // Once the inference server is starting, MLflow, the relay and the server are all running.
+    // Once the worse candidate trains, MLflow, the relay, the server and monitoring are all running.
     const deadline = Date.now() + 150_000;
-    while (!/\[\d+\] inference server/.test(out) && demo.exitCode === null && Date.now() < deadline)
+    while (!/\[\d+\] train-and-log on a worse/.test(out) && demo.exitCode === null && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 200));
     const before = processesOf(runId).filter((p) => p !== demo.pid);
     process.kill(-demo.pid!, 'SIGINT');

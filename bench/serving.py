@@ -5,8 +5,11 @@ One run:
   1. starts a real `mlflow server` (sqlite, --serve-artifacts) on a free loopback port;
   2. trains the iris model with model/train.py's own training code, logs it to a run, registers it
      as `iris` and points the `champion` alias at it;
-  3. serves `models:/iris@champion` with `python model/serve.py` and with
-     `mlflow models serve -m models:/iris@champion --env-manager local` (its default: 1 worker);
+  3. serves that version as each side deploys it: ours as the serving image does, from the
+     registered version downloaded into a directory (`models:/iris/<version>`, what download-model
+     puts into the image's /app/model) with its MODEL_* labels and digest, no MLflow at start-up;
+     and `mlflow models serve -m models:/iris@champion --env-manager local` (its default: 1 worker)
+     as users run it, from the registry;
   4. in alternating rounds, loads one server at a time with autocannon (POST /invocations,
      MLflow's dataframe_split body, one row) at the same concurrency and duration, after a warm-up;
   5. prints requests/s and p99 of the median round of each and the ratios (ours / mlflow).
@@ -132,6 +135,28 @@ print(json.dumps({{"version": str(version), "run_id": run.info.run_id,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def download_model(tracking_uri: str, version: str, dest: Path) -> str:
+    """The version's files into `dest`, as download-model puts them into the image; returns their digest."""
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT / "model")!r})
+import mlflow
+from iris_server.digest import model_digest
+mlflow.set_tracking_uri({tracking_uri!r})
+mlflow.artifacts.download_artifacts("models:/{MODEL_NAME}/{version}", dst_path={str(dest)!r})
+# Written by MLflow's client, not part of the model (download-model does not write it).
+meta = os.path.join({str(dest)!r}, "registered_model_meta")
+if os.path.exists(meta):
+    os.remove(meta)
+print(model_digest({str(dest)!r}))
+"""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([str(PYTHON), "-c", code], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"downloading models:/{MODEL_NAME}/{version} failed:\n{out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
 def autocannon(url: str, body: Path, concurrency: int, duration: int, cpu: int | None) -> dict:
     cmd = pinned(
         [
@@ -238,14 +263,27 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"registered {uri} -> version {model['version']} ({model['model']}, run {model['run_id']})", flush=True
             )
-            results["model"] = {"uri": uri, **model}
+            model_dir = work / "registered-model"
+            digest = download_model(tracking_uri, model["version"], model_dir)
+            print(f"downloaded models:/{MODEL_NAME}/{model['version']} into {model_dir} ({digest})", flush=True)
+            results["model"] = {"uri": uri, "dir": str(model_dir), "digest": digest, **model}
             body = work / "body.json"
             body.write_text(json.dumps({"dataframe_split": {"columns": model["columns"], "data": [model["row"]]}}))
             serve_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
 
             ours_port, theirs_port = free_port(), free_port()
             ours_cmd = pinned([str(PYTHON), str(ROOT / "model" / "serve.py")], server_cpu)
-            ours_env = {**serve_env, "MODEL_URI": uri, "PORT": str(ours_port), "HOST": "127.0.0.1"}
+            # The image's environment (model/Dockerfile): the directory and its labels, no registry.
+            ours_env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
+            ours_env.update(
+                MODEL_URI=str(model_dir),
+                MODEL_NAME=MODEL_NAME,
+                MODEL_VERSION=model["version"],
+                MODEL_RUN_ID=model["run_id"],
+                MODEL_DIGEST=digest,
+                PORT=str(ours_port),
+                HOST="127.0.0.1",
+            )
             mlflow_cmd = pinned(
                 [
                     str(VENV_BIN / "mlflow"),
@@ -269,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
                 started(mlflow_cmd, serve_env, work / "mlflow-serve.log") as theirs,
             ):
                 wait_http(f"http://127.0.0.1:{ours_port}/readyz", 180, ours, work / "ours.log")
+                with urllib.request.urlopen(f"http://127.0.0.1:{ours_port}/readyz", timeout=5) as r:
+                    served = json.load(r)["model"]
+                if (served.get("version"), served.get("digest")) != (model["version"], digest):
+                    raise RuntimeError(f"ours serves {served}, not v{model['version']} ({digest})")
                 wait_http(f"http://127.0.0.1:{theirs_port}/ping", 180, theirs, work / "mlflow-serve.log")
                 rounds: dict[str, list[dict]] = {"ours": [], "mlflow": []}
                 for i in range(args.rounds):
@@ -302,7 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     results["targets_met"] = met
 
     print()
-    print(f"model {results['model']['uri']} ({results['model']['model']}), POST /invocations dataframe_split, 1 row")
+    print(
+        f"model {MODEL_NAME} v{results['model']['version']} ({results['model']['model']}): ours from its directory, "
+        f"mlflow models serve from {results['model']['uri']}; POST /invocations dataframe_split, 1 row"
+    )
     print(
         f"autocannon, {args.concurrency} connections, {args.rounds} x {args.duration}s per server "
         f"(median round shown), {len(available)} CPUs"

@@ -10,7 +10,9 @@ the run's status to the caller that owns the run. Without it (or with ``--no-mlf
 contacts a server and saves the MLflow model to ``--model-dir`` instead.
 
 ``--label-noise`` replaces that fraction of the training labels with random ones: a
-deliberately worse model, used to exercise the promotion gate.
+deliberately worse model, used to exercise the promotion gate. ``--feature-names`` trains on the
+same data under other column names: the same metrics (the gate passes), but a model whose
+signature no client of the service sends, as after a schema change on the training side only.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="fraction of training labels replaced by random classes (0..1): a worse model on purpose",
     )
+    p.add_argument(
+        "--feature-names",
+        default=",".join(FEATURES),
+        help="the four column names the model is trained (and its signature) on, comma-separated",
+    )
     p.add_argument("--output-dir", default=".", help="where metrics.json and params.json go")
     p.add_argument(
         "--model-dir",
@@ -58,13 +65,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--label-noise must be between 0 and 1")
     if args.n_estimators < 1:
         p.error("--n-estimators must be at least 1")
+    args.feature_names = [n.strip() for n in args.feature_names.split(",")]
+    if "" in args.feature_names or len(set(args.feature_names)) != len(FEATURES):
+        p.error(f"--feature-names must be {len(FEATURES)} distinct non-empty names")
     return args
 
 
-def load_data() -> tuple[pd.DataFrame, pd.Series, list[str]]:
+def load_data(features: list[str] = FEATURES) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """sklearn's bundled copy of iris: no download. Labels are class names, so predictions read 'setosa'."""
     iris = load_iris()
-    X = pd.DataFrame(iris.data, columns=FEATURES)
+    X = pd.DataFrame(iris.data, columns=features)
     names = [str(n) for n in iris.target_names]
     y = pd.Series(np.asarray(names)[iris.target], name="species")
     return X, y, names
@@ -81,7 +91,7 @@ def add_label_noise(y: pd.Series, classes: list[str], fraction: float, seed: int
 
 
 def train(args: argparse.Namespace):
-    X, y, classes = load_data()
+    X, y, classes = load_data(args.feature_names)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=args.test_size, random_state=args.seed, stratify=y
     )
@@ -99,6 +109,7 @@ def train(args: argparse.Namespace):
         "max_depth": args.max_depth if args.max_depth is not None else "None",
         "test_size": args.test_size,
         "label_noise": args.label_noise,
+        "feature_names": ",".join(args.feature_names),
         "n_train": len(X_train),
         "n_test": len(X_test),
     }

@@ -1,17 +1,18 @@
 /**
  * The closed loop, locally, with real parts (see scripts/loop/loop.ts): MLflow on embedded
- * defaults, the bundled train-and-log, the champion alias, a worse candidate the gate refuses,
- * the inference server, Prometheus and Alertmanager from platform/, a fault, the relay,
- * repository_dispatch, the bundled alert-to-issue, the issue opened and closed. Every job summary
- * and the issue are written to <state>/reports/. Run through `bash scripts/demo`, which installs
- * what is needed first.
+ * defaults, the bundled train-and-log, a worse candidate the gate refuses, deploys through a local
+ * GitOps origin (download-model, gitops-bump, the server on the model the commit pins, promote),
+ * Prometheus and Alertmanager from platform/, a faulty version deployed and its alert, the relay,
+ * repository_dispatch, the bundled alert-to-issue, the rollback pull request, its merge, the
+ * previous version serving again, the issue closed. Every job summary and the issue are written
+ * to <state>/reports/. Run through `bash scripts/demo`, which installs what is needed first.
  *
  *   bash scripts/demo                          the whole loop, then stop everything
  *   bash scripts/demo --keep                   leave it all running to browse the links (Ctrl-C stops)
  *   bash scripts/demo -- --n-estimators 20     arguments after -- go to model/train.py
  *
  * GitHub is a local fake unless GITHUB_TOKEN + GITHUB_REPOSITORY (and GITHUB_API_URL for GHES)
- * are set; without GEMINI_API_KEY alert-to-issue writes its deterministic summary. MLOPS_DEMO_PORT
+ * are set (the GitOps repository and its rollback pull request always are); without GEMINI_API_KEY alert-to-issue writes its deterministic summary. MLOPS_DEMO_PORT
  * picks MLflow's port (default 5055, or any free one when taken), MLOPS_STATE_DIR the folder for
  * MLflow's data, logs, rendered configs and reports (default .mlops/).
  */
@@ -58,7 +59,7 @@ function prepareStateDir(): string {
   const stateDir = resolve(process.env.MLOPS_STATE_DIR ?? join(ROOT, '.mlops'));
   // Per run: Alertmanager's notification log (an old "already sent" must not swallow this run's
   // notifications), Prometheus' TSDB, logs and reports. MLflow's store is kept (versions accumulate).
-  for (const d of ['prometheus', 'alertmanager', 'logs', 'train', 'reports'])
+  for (const d of ['prometheus', 'alertmanager', 'logs', 'train', 'reports', 'gitops', 'images'])
     rmSync(join(stateDir, d), { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
   // A relay token left by a run that Ctrl-C ended (it exits without the loop's teardown).
@@ -70,12 +71,19 @@ function prepareStateDir(): string {
 interface Services {
   github: GitHubTarget;
   gemini: LoopOptions['gemini'];
+  gitopsHost: LoopOptions['gitopsHost'];
   stop(): Promise<void>;
 }
 
-/** The real GitHub and Gemini when their credentials are set, else the fake GitHub and no Gemini. */
+/**
+ * The real GitHub and Gemini when their credentials are set, else the fake GitHub and no Gemini.
+ * The GitOps repository is always local (a bare origin on the fake), so a rollback PR is never
+ * opened on a real repository; with the fake, it is the issues' repository too.
+ */
 async function services(): Promise<Services> {
   const gemini = process.env.GEMINI_API_KEY ? { apiKey: process.env.GEMINI_API_KEY } : undefined;
+  const fake = await startFakeGitHub();
+  const stop = (): Promise<void> => fake.stop();
   if (process.env.GITHUB_TOKEN && process.env.GITHUB_REPOSITORY) {
     const github = {
       apiUrl: process.env.GITHUB_API_URL ?? 'https://api.github.com',
@@ -83,11 +91,10 @@ async function services(): Promise<Services> {
       repository: process.env.GITHUB_REPOSITORY,
       fake: false,
     };
-    return { github, gemini, stop: async () => undefined };
+    return { github, gemini, gitopsHost: fake, stop };
   }
-  const fake = await startFakeGitHub();
   const github = { apiUrl: fake.url, token: FAKE_TOKEN, repository: FAKE_REPOSITORY, fake: true };
-  return { github, gemini, stop: () => fake.stop() };
+  return { github, gemini, gitopsHost: fake, stop };
 }
 
 /** Ctrl-C stops what the demo started, as the runner cancels a job, then exits 130. */
@@ -112,6 +119,7 @@ const keepRunning: LoopOptions['onStage'] = async (stage, live) => {
   console.log('\ndemo: everything keeps running; Ctrl-C stops it');
   console.log(`  MLflow:         ${live.mlflowUrl}/#/models/iris`);
   console.log(`  server:         ${live.serverUrl}/metrics`);
+  console.log(`  GitOps origin:  git --git-dir ${live.gitopsOrigin} log --format='%h %s%n%(trailers)'`);
   console.log(`  Prometheus:     ${live.prometheusUrl}/alerts`);
   console.log(`  Alertmanager:   ${live.alertmanagerUrl}/#/alerts`);
   await new Promise(() => undefined);
@@ -123,18 +131,26 @@ const where = (dir: string): string => {
 };
 
 function printResult(r: LoopResult): void {
-  const unchanged = r.gatePassed ? '' : ' (unchanged: the new version failed the gate)';
+  const good = r.good.deploy;
+  const bad = r.bad.deploy;
+  const short = (sha: string): string => sha.slice(0, 12);
+  const kept = r.gatePassed ? '' : ` (v${r.modelVersion} failed the gate: the champion was deployed)`;
   console.log('\ndemo: the loop closed');
   console.log(`  MLflow run:     ${r.runUrl}`);
   console.log(`  model version:  iris v${r.modelVersion}  ${r.versionUrl}`);
   console.log(`  gate:           ${r.gate}`);
-  console.log(`  champion:       iris v${r.championVersion}${unchanged}`);
+  console.log(`  deployed:       iris v${good.version} by ${short(good.sha)} (${good.image.ref})${kept}`);
   console.log(`  refused:        iris v${r.refused.version}: ${r.refused.gate}`);
-  console.log(`  served:         ${r.serverUrl} (iris_model_info version ${r.modelInfo.version})`);
+  console.log(`  faulty:         iris v${bad.version} by ${short(bad.sha)}: ${r.faulty.gate}`);
   console.log(`  alert:          ${r.alert.name}: ${r.alert.annotations.summary ?? ''}`);
   console.log(`  issue:          ${r.issueUrl} (opened, then closed on resolve)`);
+  console.log(`  rollback PR:    ${r.rollback.url} (merged: main at ${short(r.recovered.mergedSha)})`);
   console.log(
-    `  traffic:        ${r.traffic.ok} answered, ${r.traffic.rejected} rejected (the fault), ${r.traffic.failed} failed`,
+    `  served:         ${r.serverUrl} (iris_model_info version ${r.recovered.server.info.version})`,
+  );
+  console.log(`  GitOps origin:  ${where(r.gitopsOrigin)}`);
+  console.log(
+    `  traffic:        ${r.traffic.ok} answered, ${r.traffic.rejected} rejected (v${bad.version}), ${r.traffic.failed} failed`,
   );
   console.log('\nreports (job summaries and the issue, Markdown):');
   for (const file of r.reports) console.log(`  ${where(file)}`);
@@ -167,7 +183,14 @@ function printTimings(r: LoopResult, stateDir: string): void {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (typeof args === 'number') return args;
-  for (const name of ['train-and-log', 'alert-to-issue', 'relay']) {
+  for (const name of [
+    'train-and-log',
+    'download-model',
+    'gitops-bump',
+    'promote',
+    'alert-to-issue',
+    'relay',
+  ]) {
     if (!existsSync(join(ROOT, 'dist', name, 'index.js'))) {
       console.error(`dist/${name}/index.js is missing: run npm run build`);
       return 1;
@@ -190,6 +213,7 @@ async function main(): Promise<number> {
       trainArgs: args.trainArgs,
       github: svc.github,
       gemini: svc.gemini,
+      gitopsHost: svc.gitopsHost,
       tty,
       mlflowPort: process.env.MLOPS_DEMO_PORT ? Number(process.env.MLOPS_DEMO_PORT) : undefined,
       onStage: args.keep ? keepRunning : undefined,

@@ -188,3 +188,24 @@ def test_mlflow_models_serve_answers_with_the_saved_model(trained):
         if server.poll() is None:
             os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_feature_names_rename_the_signature_and_keep_the_metrics(tmp_path):
+    names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+    renamed = train.train(train.parse_args(["--feature-names", ",".join(names), "--n-estimators", "5"]))
+    plain = train.train(train.parse_args(["--n-estimators", "5"]))
+    # Same data under other names: the gate sees the same model...
+    assert renamed[2] == plain[2]
+    assert renamed[3]["feature_names"] == ",".join(names)
+    # ...but its signature asks for columns no client of the service sends.
+    train.save_locally(tmp_path / "model", renamed[0], renamed[1])
+    model = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    assert model.metadata.get_input_schema().input_names() == names
+
+
+@pytest.mark.parametrize("names", ["a,b,c", "a,b,c,a", "a,,b,c"])
+def test_feature_names_must_be_four_distinct_names(capsys, names):
+    with pytest.raises(SystemExit) as exited:
+        train.parse_args(["--feature-names", names])
+    assert exited.value.code == 2
+    assert "--feature-names" in capsys.readouterr().err

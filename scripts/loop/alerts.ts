@@ -1,5 +1,5 @@
 /**
- * The alert half of the loop: a fault until the alert fires and reaches GitHub as a
+ * The alert half of the loop: the faulty deploy's alert firing and reaching GitHub as a
  * repository_dispatch, the bundled alert-to-issue on that exact dispatch (what
  * .github/workflows/alert-triage.yml runs), and the resolve that closes the issue.
  */
@@ -71,30 +71,25 @@ async function waitForPromFiring(
   }
 }
 
-/** The fault: a client sends rows with renamed features until the alert reaches GitHub. */
-export async function fault(
+/** The faulty version rejects the clients' requests until the alert reaches GitHub. */
+export async function alertFires(
   ctx: LoopContext,
   m: Monitoring,
   relay: Relay,
   traffic: Traffic,
 ): Promise<TappedDispatch> {
-  traffic.setFault(true);
-  try {
-    const t0 = Date.now();
-    await waitForPromFiring(ctx, m, traffic, t0);
-    const { dispatch } = await relay.tap.waitFor((d) => isFault(d, 'firing'), {
-      timeoutMs: 60_000,
-      describe: describe(ctx, relay),
-    });
-    ctx.stages.note(
-      `${since(t0)}: Alertmanager -> relay -> repository_dispatch (${dispatch.status}) to ${dispatch.repository}`,
-    );
-    ctx.stages.link('alert', `${m.promUrl}/alerts?search=${FAULT_ALERT}`);
-    ctx.stages.link('summary', notificationOf(dispatch)!.alerts[0]?.annotations.summary ?? '');
-    return dispatch;
-  } finally {
-    traffic.setFault(false);
-  }
+  const t0 = Date.now();
+  await waitForPromFiring(ctx, m, traffic, t0);
+  const { dispatch } = await relay.tap.waitFor((d) => isFault(d, 'firing'), {
+    timeoutMs: 60_000,
+    describe: describe(ctx, relay),
+  });
+  ctx.stages.note(
+    `${since(t0)}: Alertmanager -> relay -> repository_dispatch (${dispatch.status}) to ${dispatch.repository}`,
+  );
+  ctx.stages.link('alert', `${m.promUrl}/alerts?search=${FAULT_ALERT}`);
+  ctx.stages.link('summary', notificationOf(dispatch)!.alerts[0]?.annotations.summary ?? '');
+  return dispatch;
 }
 
 /** The bundled alert-to-issue on `d`, its job summary kept as `alert-to-issue-<status>.md`. */
@@ -107,6 +102,8 @@ async function alertToIssue(ctx: LoopContext, mlflowUrl: string, d: TappedDispat
       repository: gh.repository,
       'gemini-api-key': ctx.gemini?.apiKey ?? '',
       'tracking-uri': mlflowUrl,
+      // The deploy commits, when the GitOps manifests live in the issues' repository.
+      'gitops-path': ctx.gitopsPath ?? '',
     },
     {
       env: {
@@ -163,7 +160,7 @@ export async function openIssue(
   return run;
 }
 
-/** The fault has stopped: the alert resolves and the issue is closed the same way. */
+/** The rollback is live: the alert resolves and the issue is closed the same way. */
 export async function resolveAndClose(
   ctx: LoopContext,
   mlflowUrl: string,

@@ -5,12 +5,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './actions.js';
+import type { FakeGitHub } from '../../__tests__/helpers/fake-github/server.js';
 import type { GitHubTap } from './github-tap.js';
 import type { Procs } from './procs.js';
 import { Stages } from './stages.js';
 import { Teardown } from './teardown.js';
 
-/** The rule the fault drives: a client's burst of bad requests (4xx ratio above 50%). */
+/** The rule the faulty version drives: the clients' requests rejected (4xx ratio above 50%). */
 export const FAULT_ALERT = 'IrisClassifierHighClientErrorRatio';
 export const MODEL_NAME = 'iris';
 export const CHAMPION = 'champion';
@@ -42,18 +43,36 @@ export interface LoopOptions {
   tty?: boolean;
   /** How many times faster than production the rules run (default 60). */
   timeCompression?: number;
+  /**
+   * The fake GitHub hosting the GitOps repository (FAKE_REPOSITORY, git data in a local bare
+   * origin). When it is also `github` (the fake), alert-to-issue reads its deploy commits.
+   */
+  gitopsHost: FakeGitHub;
   /** Called after each stage with what is live, e.g. for a test to look at it. */
   onStage?: (stage: StageName, live: Live) => Promise<void> | void;
 }
 
 export type StageName =
-  'mlflow' | 'train' | 'champion' | 'refused' | 'serve' | 'monitoring' | 'fault' | 'issue' | 'resolve';
+  | 'mlflow'
+  | 'train'
+  | 'deploy'
+  | 'refused'
+  | 'monitoring'
+  | 'faulty'
+  | 'deploy-faulty'
+  | 'alert'
+  | 'issue'
+  | 'rollback'
+  | 'recover'
+  | 'resolve';
 
 export interface Live {
   mlflowUrl?: string;
   modelVersion?: string;
   championVersion?: string;
+  /** The Service in front of the inference server. */
   serverUrl?: string;
+  gitopsOrigin?: string;
   prometheusUrl?: string;
   alertmanagerUrl?: string;
   relayUrl?: string;
@@ -72,6 +91,8 @@ export interface LoopContext {
   trainArgs: string[];
   github: GitHubTarget;
   gemini?: LoopOptions['gemini'];
+  /** alert-to-issue's gitops-path, when the GitOps repository is the issues' repository. */
+  gitopsPath?: string;
   stages: Stages;
   detail: (line: string) => void;
   live: Live;

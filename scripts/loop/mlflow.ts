@@ -104,14 +104,6 @@ async function mlflowApi<T>(base: string, path: string, init?: RequestInit): Pro
   return JSON.parse(text) as T;
 }
 
-/** Points `alias` at `version`, as the pipeline does once the deployment is healthy. */
-export async function setAlias(base: string, name: string, alias: string, version: string): Promise<void> {
-  await mlflowApi(base, 'registered-models/alias', {
-    method: 'POST',
-    body: JSON.stringify({ name, alias, version }),
-  });
-}
-
 export async function versionByAlias(
   base: string,
   name: string,

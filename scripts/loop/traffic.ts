@@ -1,11 +1,15 @@
 /**
  * Client traffic for the inference server: a steady stream of real iris rows (all three classes
- * in turn, so the prediction-distribution rules see the training distribution), and on demand a
- * fault: a client that sends rows with renamed features, as after a schema change on its side.
+ * in turn, so the prediction-distribution rules see the training distribution), each an object
+ * keyed by the feature names the service's clients were written against: a model whose signature
+ * names other features rejects every one of them.
  */
 import { globSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
+
+/** The features as the clients name them (model/train.py's defaults). */
+export const CLIENT_FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 
 /** The iris data set as shipped with scikit-learn in the virtual environment, by class. */
 export function irisRows(venvRoot: string): number[][][] {
@@ -28,15 +32,12 @@ export interface TrafficCounts {
 }
 
 export interface TrafficOptions {
-  /** Good requests per second (one row each). */
+  /** Requests per second (one row each). */
   rate?: number;
-  /** Bad requests per second while the fault is on. */
-  faultRate?: number;
 }
 
 export class Traffic {
   readonly counts: TrafficCounts = { ok: 0, rejected: 0, failed: 0 };
-  private fault = false;
   private timer?: NodeJS.Timeout;
   private next = 0;
   private readonly inflight = new Set<Promise<void>>();
@@ -51,21 +52,12 @@ export class Traffic {
 
   start(): void {
     const tickMs = 50;
-    const goodPerTick = ((this.opts.rate ?? 40) * tickMs) / 1000;
-    const badPerTick = ((this.opts.faultRate ?? 120) * tickMs) / 1000;
-    let good = 0;
-    let bad = 0;
+    const perTick = ((this.opts.rate ?? 40) * tickMs) / 1000;
+    let due = 0;
     this.timer = setInterval(() => {
-      good += goodPerTick;
-      for (; good >= 1; good--) this.send(this.goodRow());
-      if (!this.fault) return;
-      bad += badPerTick;
-      for (; bad >= 1; bad--) this.send(this.badRow());
+      due += perTick;
+      for (; due >= 1; due--) this.send(this.nextRow());
     }, tickMs);
-  }
-
-  setFault(on: boolean): void {
-    this.fault = on;
   }
 
   async stop(): Promise<void> {
@@ -74,17 +66,11 @@ export class Traffic {
     this.agent.destroy();
   }
 
-  private goodRow(): unknown {
+  private nextRow(): unknown {
     const cls = this.rows[this.next % 3]!;
     const row = cls[Math.floor(this.next / 3) % cls.length]!;
     this.next++;
-    return [row];
-  }
-
-  private badRow(): unknown {
-    const row = this.rows[this.next % 3]![0]!;
-    // The client renamed its columns: every row misses the features the model was trained on.
-    return [{ sepal_len: row[0], sepal_wid: row[1], petal_len: row[2], petal_wid: row[3] }];
+    return [Object.fromEntries(CLIENT_FEATURES.map((f, i) => [f, row[i]]))];
   }
 
   private send(body: unknown): void {

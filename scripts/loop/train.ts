@@ -1,16 +1,26 @@
 /**
- * The pipeline's training job and its gate: the bundled train-and-log on model/train.py, the
- * champion alias moved to a version the gate passed, and a deliberately worse candidate the gate
- * must refuse while the champion stays.
+ * The pipeline's training job and its gate: the bundled train-and-log on model/train.py, a
+ * deliberately worse candidate the gate must refuse while the champion stays, a faulty one the
+ * gate cannot tell from the champion, and the champion alias moved (by the bundled promote) to
+ * what the deploy made live.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { localGithubEnv, runBundledAction, verdictOf } from './actions.js';
 import { CHAMPION, MODEL_NAME, writeReport, type LoopContext } from './context.js';
-import { setAlias, versionByAlias } from './mlflow.js';
+import { versionByAlias } from './mlflow.js';
 
 /** model/train.py's knob for a worse model on purpose: half the training labels replaced at random. */
 export const WORSE_ARGS = ['--label-noise', '0.5'];
+
+/**
+ * A faulty model the gate cannot see: the same data under scikit-learn's own column names, so the
+ * same metrics, but a signature no client sends (every request is refused once it is live).
+ */
+export const FAULTY_ARGS = [
+  '--feature-names',
+  'sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)',
+];
 
 export interface Candidate {
   version: string;
@@ -78,17 +88,30 @@ export async function trainCandidate(
   };
 }
 
-/**
- * What the pipeline does once the deployment is healthy: the champion alias moves to a version
- * the gate passed. A version the gate failed is not deployed; the champion stays. Returns it.
- */
-export async function crown(ctx: LoopContext, mlflowUrl: string, c: Candidate): Promise<string> {
-  if (c.passed) await setAlias(mlflowUrl, MODEL_NAME, CHAMPION, c.version);
-  const mv = await versionByAlias(mlflowUrl, MODEL_NAME, CHAMPION);
-  if (c.passed && mv.version !== c.version)
-    throw new Error(`alias ${CHAMPION} points to ${mv.version}, not ${c.version}`);
-  ctx.stages.link('alias', `models:/${MODEL_NAME}@${CHAMPION} -> version ${mv.version}`);
+/** The version to deploy: the candidate when its gate passed, else the champion it did not beat. */
+export async function toDeploy(mlflowUrl: string, c: Candidate): Promise<string> {
+  if (c.passed) return c.version;
+  const mv = await versionByAlias(mlflowUrl, MODEL_NAME, CHAMPION).catch(() => undefined);
+  if (!mv) throw new Error(`the gate failed v${c.version} and there is no ${CHAMPION} to deploy instead`);
   return mv.version;
+}
+
+/**
+ * What the pipeline does once the deployment is healthy (ArgoCD reports it; here: the server is
+ * ready on the pinned image): the bundled promote moves the champion alias to the deployed
+ * version, which is what alias readers (alert-to-issue) take as live. Pods never read it.
+ */
+export async function promoteChampion(ctx: LoopContext, mlflowUrl: string, version: string): Promise<string> {
+  const run = await runBundledAction(
+    'promote',
+    { 'tracking-uri': mlflowUrl, 'registered-model': MODEL_NAME, alias: CHAMPION, version },
+    { print: ctx.detail },
+  );
+  if (run.code !== 0 || run.outputs.version !== version)
+    throw new Error(`promote failed (exit ${run.code}): ${run.errors.join('; ')}`);
+  const before = run.outputs['previous-version'] || 'unset';
+  ctx.stages.link('alias', `models:/${MODEL_NAME}@${CHAMPION} -> version ${version} (was ${before})`);
+  return version;
 }
 
 /** A worse candidate (WORSE_ARGS after the user's): the gate must refuse it, the champion stay. */

@@ -36,15 +36,18 @@ export function addCommit(
   gh: FakeGitHub,
   owner: string,
   repo: string,
-  c: { message: string; files: string[]; login?: string; date?: string },
+  /** `sha`: a real commit's, when the history mirrors a git repository (default: made up). */
+  c: { message: string; files: string[]; login?: string; date?: string; sha?: string },
 ): FakeCommit {
   gh.createRepo(`${owner}/${repo}`); // seeding history creates the repository
   const list = historyOf(gh, owner, repo);
   const login = c.login ?? 'octocat';
   const commit: FakeCommit = {
-    sha: createHash('sha1')
-      .update(`${list.length}\n${c.message}\n${c.files.join(',')}`)
-      .digest('hex'),
+    sha:
+      c.sha ??
+      createHash('sha1')
+        .update(`${list.length}\n${c.message}\n${c.files.join(',')}`)
+        .digest('hex'),
     message: c.message,
     files: c.files,
     login,

@@ -88,6 +88,8 @@ export class OpenApi {
     this.spec = spec;
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
+    // GitHub's own format for `owner/name` (pull requests' head_repo); unknown, ajv warns on stderr.
+    this.ajv.addFormat('repo.nwo', /^[^/\s]+\/[^/\s]+$/);
     // Components are one schema so that `#/components/...` refs resolve inside ajv.
     this.ajv.addSchema({ $id: 'gh', components: toJsonSchema(spec.components ?? {}) as Json });
     const paths = spec.paths as Record<string, Record<string, Json>>;
