@@ -14,4 +14,7 @@ export default {
   },
   testTimeout: 120000,
   maxWorkers: 2,
+  // test.concurrent is for tests that mostly wait (github-faults: GitHub's retry waits), so all
+  // of a file's concurrent tests may wait at once.
+  maxConcurrency: 16,
 };
