@@ -14,4 +14,9 @@ export default {
   },
   testTimeout: 120000,
   maxWorkers: 2,
+  // The slowest files first, also on a fresh machine, where jest has not timed them yet.
+  testSequencer: '<rootDir>/scripts/jest-sequencer.mjs',
+  // test.concurrent is for tests that mostly wait (github-faults: GitHub's retry waits), so all
+  // of a file's concurrent tests may wait at once.
+  maxConcurrency: 16,
 };
