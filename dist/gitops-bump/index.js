@@ -28369,7 +28369,7 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 45680:
+/***/ 88787:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33249,74 +33249,171 @@ async function upsertCommitComment(octokit, where, key, body) {
     return { id: data.id, url: data.html_url, created: true };
 }
 
-;// CONCATENATED MODULE: ./actions/gitops-bump/history.ts
+;// CONCATENATED MODULE: ./actions/shared/git-trailers.ts
 /**
- * The deploy record is the GitOps history: every deploy commit of ml-pipeline.yml ends in trailers
- * (Model, Model-Version, Image, Environment, Run-Id; a rollback adds Rollback-Of), so what runs now
- * and what ran before are read from the commits touching the files, not from MLflow's aliases.
+ * Git trailers (`Key: value` lines at the end of a commit message) read as `git interpret-trailers
+ * --parse` reads them, for commit messages that come through the GitHub API rather than `git log
+ * --format=%(trailers)`. The deploy commits of ml-pipeline.yml say what they deploy this way
+ * (Model, Model-Version, Image, Environment, Run-Id; Rollback-Of for a rollback).
  */
-
-/** Trailers of one commit as git parses them, keys lower-cased, the first value of each key. */
-function parseTrailers(text) {
+// git's find_separator(): a token of letters, digits and `-`, optional blanks, then the separator.
+const TRAILER = /^([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$/;
+// Lines git itself writes; with one of them a block may also hold other lines (git's 25% rule).
+const RECOGNIZED = /^(Signed-off-by:|\(cherry picked from commit )/;
+/**
+ * The trailers of a commit message, in order, as git parses them: the last paragraph (never the
+ * title paragraph) is a trailer block when all of its lines are trailers (indented lines continue
+ * the one above), or when it holds a line git writes itself and at least a quarter are trailers.
+ */
+function parseTrailers(message) {
+    const lines = message.replace(/\r\n?/g, '\n').split('\n');
+    while (lines.length && (lines.at(-1).trim() === '' || lines.at(-1).startsWith('#')))
+        lines.pop();
+    // The title paragraph (up to the first blank line) is never a trailer block.
+    const firstBlank = lines.findIndex((l) => l.trim() === '');
+    if (firstBlank < 0)
+        return [];
+    let start = lines.length;
+    while (start > firstBlank + 1 && lines[start - 1].trim() !== '')
+        start--;
+    const block = lines.slice(start).filter((l) => !l.startsWith('#'));
+    const trailers = [];
+    let others = 0;
+    let recognized = false;
+    let continues = false;
+    for (const line of block) {
+        const m = TRAILER.exec(line);
+        const indented = /^[ \t]/.test(line);
+        const last = trailers.at(-1);
+        if (indented && continues && last)
+            last.value = `${last.value} ${line.trim()}`.trim();
+        else if (m)
+            trailers.push({ key: m[1], value: m[2].trim() });
+        else
+            others++;
+        // An indented line continues a trailer (and the lines continuing it), nothing else.
+        continues = !!m || (continues && indented);
+        if (RECOGNIZED.test(line))
+            recognized = true;
+    }
+    const isBlock = trailers.length > 0 && (others === 0 || (recognized && trailers.length * 3 >= others));
+    return isBlock ? trailers : [];
+}
+/** Trailers by lower-cased key (git's keys are case-insensitive); the first value of each. */
+function trailerMap(message) {
     const out = {};
-    for (const line of text.split('\n')) {
-        const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
-        if (m && !(m[1].toLowerCase() in out))
-            out[m[1].toLowerCase()] = m[2].trim();
+    for (const t of parseTrailers(message)) {
+        const key = t.key.toLowerCase();
+        if (!(key in out))
+            out[key] = t.value;
     }
     return out;
 }
-// The trailers go into titles, tables and links: only values of the expected shape count.
-const VERSION = /^[\w.-]{1,64}$/;
+
+;// CONCATENATED MODULE: ./actions/shared/deploys.ts
+/**
+ * The deploy record is the GitOps history: every deploy commit of ml-pipeline.yml ends in trailers
+ * (Model, Model-Version, Image, Environment, Run-Id; a rollback adds Rollback-Of), so what runs now
+ * and what ran before are read from the commits touching the GitOps files, not from MLflow's
+ * aliases. gitops-bump reads the commits with `git log`, alert-to-issue through the GitHub API;
+ * both hand them here as message + sha + date, so both actions agree on which commits are deploys
+ * and on which one is the previous champion (the issue names the version the rollback PR restores).
+ */
+
+
+/** What makes a commit a deploy, for messages saying none was found. */
+const DEPLOY_TRAILERS = 'one with Model-Version and Image trailers';
+// The trailers go into titles, tables and links: only values of the expected shape count, and a
+// commit whose Model-Version or Image is malformed is no deploy (it could be forged by hand).
+const VERSION = /^\d{1,10}$/;
 const WORD = /^[\w.-]{0,128}$/;
 // MLflow model names may hold spaces.
 const MODEL = /^[\w .-]{0,256}$/;
 const SHA = /^[0-9a-f]{40,64}$/;
-/** A deploy commit's trailers, or undefined when the commit is no deploy (or its trailers are malformed). */
-function deployOf(sha, t) {
+/** A commit's deploy, or undefined when it is no deploy (or its trailers are malformed). */
+function deployOf(commit) {
+    const t = trailerMap(commit.message);
     const ref = (0,image_ref/* parseImageRef */.Q)(t.image ?? '');
     const [version, model, environment] = [t['model-version'] ?? '', t.model ?? '', t.environment ?? ''];
     if (!VERSION.test(version) || !(0,image_ref/* isName */.Eo)(ref.name) || !ref.digest || !(0,image_ref/* isDigest */.Bc)(ref.digest))
         return undefined;
     if (!MODEL.test(model) || !WORD.test(environment))
         return undefined;
-    const runId = WORD.test(t['run-id'] ?? '') ? (t['run-id'] ?? '') : '';
-    const rollbackOf = SHA.test(t['rollback-of'] ?? '') ? t['rollback-of'] : '';
     return {
-        sha,
+        sha: commit.sha,
+        ...(commit.date && { date: commit.date }),
+        ...(commit.url && { url: commit.url }),
         version,
         image: t.image,
         name: ref.name,
         digest: ref.digest,
         model,
         environment,
-        runId,
-        rollbackOf,
+        runId: WORD.test(t['run-id'] ?? '') ? (t['run-id'] ?? '') : '',
+        rollbackOf: SHA.test(t['rollback-of'] ?? '') ? t['rollback-of'] : '',
     };
 }
-/** The deploy commits of the files on HEAD, newest first (a trailer that is absent does not exclude). */
-async function readDeploys(git, files, { model, environment }) {
-    const specs = files.map((f) => `:(literal)${f}`);
-    const { stdout } = await git.exec([
-        'log',
-        '--format=%H%x1f%(trailers:only,unfold)%x1e',
-        'HEAD',
-        '--',
-        ...specs,
-    ]);
-    return stdout
-        .split('\x1e')
-        .map((r) => r.trim())
-        .filter(Boolean)
-        .map((r) => {
-        const [sha = '', trailers = ''] = r.split('\x1f');
-        return deployOf(sha.trim(), parseTrailers(trailers));
-    })
+/** The deploys among `commits` (newest first) for `model` and `environment`; an absent trailer does not exclude. */
+function deploysOf(commits, { model, environment }) {
+    return commits
+        .map(deployOf)
         .filter((d) => d !== undefined)
         .filter((d) => !model || !d.model || d.model === model)
         .filter((d) => !environment || !d.environment || d.environment === environment);
 }
-const NO_DEPLOY = 'no deploy commit (one with Model-Version and Image trailers) touches the files';
+/** Whether two commit ids name one commit (an abbreviation of at least 7 digits matches). */
+const sameCommit = (a, b) => {
+    const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+    return x.length >= 7 && y.length >= 7 && (x.startsWith(y) || y.startsWith(x));
+};
+/**
+ * The previous champion of `list` (newest first, its head the deploy running now): the newest
+ * earlier deploy of another version that no rollback has undone (after v3 was rolled back to v2,
+ * v3 is not what an alert on v2 compares with, nor where a rollback of v2 goes).
+ */
+function previousChampion(list) {
+    const [current, ...earlier] = list;
+    if (!current)
+        return undefined;
+    const undone = list.map((d) => d.rollbackOf).filter(Boolean);
+    const isUndone = (d) => undone.some((u) => sameCommit(u, d.sha));
+    return earlier.find((d) => d.version !== current.version && !isUndone(d));
+}
+/** The deploy running now (the newest) and the previous champion, when there are. */
+function deployedAndPrevious(list) {
+    const [deployed] = list;
+    if (!deployed)
+        return {};
+    const previous = previousChampion(list);
+    return previous ? { deployed, previous } : { deployed };
+}
+
+;// CONCATENATED MODULE: ./actions/gitops-bump/history.ts
+/**
+ * Rollback and deployed modes read the deploy record from the clone's history: the commits touching
+ * the files, handed to shared/deploys.ts (the reading alert-to-issue shares through the GitHub API),
+ * and pick the deploy to restore.
+ */
+
+
+/** The commits touching the files on HEAD, newest first, as message + sha + date. */
+async function commitsOf(git, files) {
+    const specs = files.map((f) => `:(literal)${f}`);
+    // NUL between commits (-z): a message cannot hold one, so no message can forge a record.
+    const { stdout } = await git.exec(['log', '-z', '--format=%H%n%cI%n%B', 'HEAD', '--', ...specs]);
+    return stdout
+        .split('\0')
+        .filter((r) => r.trim())
+        .map((r) => {
+        const [sha = '', date = '', ...message] = r.split('\n');
+        return { sha: sha.trim(), date: date.trim(), message: message.join('\n') };
+    });
+}
+/** The deploy commits of the files on HEAD, newest first (a trailer that is absent does not exclude). */
+async function readDeploys(git, files, filter) {
+    return deploysOf(await commitsOf(git, files), filter);
+}
+const NO_DEPLOY = `no deploy commit (${DEPLOY_TRAILERS}) touches the files`;
 const history_short = (sha) => sha.slice(0, 12);
 /** The deploy `toDigest` or `toVersion` names: its newest deploy (an earlier one for a version). */
 function named(list, { toVersion, toDigest, model }) {
@@ -33337,24 +33434,16 @@ function named(list, { toVersion, toDigest, model }) {
 }
 /**
  * The deploy HEAD runs (the newest deploy commit) and the one to restore: `toDigest`'s or
- * `toVersion`'s, or by default the newest earlier deploy of another version that no rollback has
- * already undone.
+ * `toVersion`'s, or by default the previous champion (shared/deploys.ts says which).
  */
 function choose(list, options) {
-    const [current, ...earlier] = list;
+    const [current] = list;
     if (!current)
         throw new Error(NO_DEPLOY);
-    let target;
-    if (options.toDigest || options.toVersion)
-        target = named(list, options);
-    else {
-        const undone = list.map((d) => d.rollbackOf).filter(Boolean);
-        const isUndone = (d) => undone.some((u) => d.sha.startsWith(u) || u.startsWith(d.sha));
-        target = earlier.find((d) => d.version !== current.version && !isUndone(d));
-        if (!target) {
-            const name = options.model || current.model || 'the model';
-            throw new Error(`${name} v${current.version} (deployed by ${history_short(current.sha)}) has no earlier deploy of another version to roll back to`);
-        }
+    const target = options.toDigest || options.toVersion ? named(list, options) : previousChampion(list);
+    if (!target) {
+        const name = options.model || current.model || 'the model';
+        throw new Error(`${name} v${current.version} (deployed by ${history_short(current.sha)}) has no earlier deploy of another version to roll back to`);
     }
     if (target.digest === current.digest)
         throw new Error(`${target.image} is already what ${history_short(current.sha)} deploys`);
@@ -33365,9 +33454,10 @@ const deploysImage = (d, image) => (0,image_ref/* sameImage */.G4)(d.name, image
 
 ;// CONCATENATED MODULE: ./actions/gitops-bump/rollback.ts
 /**
- * Rollback and deployed modes: both read the deploy commits' trailers (history.ts) from a clone
- * with history. Rollback opens a pull request that puts back an earlier deploy's digest, with the
- * same trailers plus Rollback-Of, tells the story in the PR body and links it in the alert's issue.
+ * Rollback and deployed modes: both read the deploy commits' trailers (history.ts, on the reading
+ * alert-to-issue shares in shared/deploys.ts) from a clone with history. Rollback opens a pull
+ * request that puts back an earlier deploy's digest, with the same trailers plus Rollback-Of, tells
+ * the story in the PR body and links it in the alert's issue.
  * Deployed reads what HEAD deploys (deployed.yml waits for ArgoCD on it, then moves champion).
  */
 
@@ -34027,7 +34117,7 @@ function getInputs() {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(76235);
-/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(45680);
+/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(88787);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(55281);
 /** gitops-bump: sets an image's tag/digest in GitOps files, lands it (push or PR), optionally waits for ArgoCD. */
 
