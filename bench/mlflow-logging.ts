@@ -10,7 +10,7 @@
  *   npx tsx bench/mlflow-logging.ts [--metric-style log_metrics|log_metric] [--rounds N] [--verbose] [--keep]
  *     [--backend sqlite|postgres] [--workers N]   the server (platform/mlflow: postgres, 2 workers)
  *     [--streams N] [--uploads N]                 our client's log-batch streams and uploads in flight
- *     [--isolate] [--no-per-step] [--only ours,best,floor,floorMetrics,floorFiles]
+ *     [--isolate] [--no-per-step] [--only ours,best,floor,floorMetrics,floorMetricsByStep,floorFiles]
  *
  * Times cover the logging only: not starting Node or Python, not `import mlflow` (printed apart).
  */
@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
 import { listLocalFiles, mapLimit } from '../actions/shared/mlflow/artifacts.js';
-import { splitBatch } from '../actions/shared/mlflow/batch.js';
+import { planBatches, splitBatch } from '../actions/shared/mlflow/batch.js';
 import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow } from '../__tests__/helpers/mlflow-server.js';
 import { startPostgres } from '../__tests__/helpers/postgres.js';
@@ -214,7 +214,7 @@ async function floor(
   trackingUri: string,
   dir: string,
   name: string,
-  parts: 'all' | 'metrics' | 'files' = 'all',
+  parts: 'all' | 'metrics' | 'metricsByStep' | 'files' = 'all',
 ): Promise<{ seconds: number; requests: number; runId: string; version: string }> {
   const api = `${trackingUri}/api/2.0/mlflow`;
   let requests = 0;
@@ -256,13 +256,18 @@ async function floor(
     start_time: Date.now(),
   });
   const runId = run.info.run_id;
-  // The same key-partitioned streams of batches our client sends (tracking.ts logBatch).
-  const bodies = Array.from({ length: streams }, (_, s) =>
-    splitBatch(runId, {
-      metrics: metrics.filter((m) => Number(m.key.slice(7)) % streams === s),
-      ...(s === 0 ? { params } : {}),
-    }).map((b) => JSON.stringify(b)),
-  );
+  // The same streams of batches our client sends (batch.ts planBatches); 'metricsByStep' sends
+  // what it sent before the key grouping: each stream's values in step order, ~25 keys a request.
+  const bodies = (
+    parts === 'metricsByStep'
+      ? Array.from({ length: streams }, (_, s) =>
+          splitBatch(runId, {
+            metrics: metrics.filter((m) => Number(m.key.slice(7)) % streams === s),
+            ...(s === 0 ? { params } : {}),
+          }),
+        )
+      : planBatches(runId, { metrics, params }, streams)
+  ).map((reqs) => reqs.map((b) => JSON.stringify(b)));
   const root = `${trackingUri}/api/2.0/mlflow-artifacts/artifacts/${run.info.artifact_uri.replace(/^mlflow-artifacts:\/+/, '')}`;
   const phases: Record<string, number> = {};
   const timed = async (phase: string, p: Promise<unknown>): Promise<void> => {
@@ -280,7 +285,7 @@ async function floor(
           }),
         ),
       ),
-    parts !== 'metrics' &&
+    (parts === 'all' || parts === 'files') &&
       timed(
         'files+model',
         mapLimit(files, uploads, async ({ dest, data }) => {
@@ -450,7 +455,7 @@ async function main(): Promise<void> {
     const fmt = (r: { seconds: number; requests: number }, k?: string): string =>
       `${r.seconds.toFixed(2)} s, ${r.requests} HTTP requests` +
       (k && cpu[k] !== undefined ? `, server CPU ${cpu[k].toFixed(2)} s` : '');
-    type Job = 'ours' | 'step' | 'best' | 'floor' | 'floorMetrics' | 'floorFiles';
+    type Job = 'ours' | 'step' | 'best' | 'floor' | 'floorMetrics' | 'floorMetricsByStep' | 'floorFiles';
     const names: Job[] = ['ours', 'best', 'floor'];
     if (!noStep) names.splice(1, 0, 'step');
     if (isolate) names.push('floorMetrics', 'floorFiles');
@@ -466,6 +471,8 @@ async function main(): Promise<void> {
         best: () => python(server.url, w, `bench-python-batch-${round}`, 'batch'),
         floor: () => floor(server.url, w, `bench-floor-${round}`),
         floorMetrics: () => floor(server.url, w, `bench-floor-metrics-${round}`, 'metrics'),
+        floorMetricsByStep: () =>
+          floor(server.url, w, `bench-floor-metrics-by-step-${round}`, 'metricsByStep'),
         floorFiles: () => floor(server.url, w, `bench-floor-files-${round}`, 'files'),
       };
       // Rotate who goes first, so nobody always meets the server in the same state.
