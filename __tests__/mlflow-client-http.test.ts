@@ -551,6 +551,43 @@ describe('log-batch splitting', () => {
     expect(requests).toHaveLength(4);
   });
 
+  test("logBatch groups each key's values so a request carries few keys; a batch that fits goes as one request", async () => {
+    handler = (_req, res) => json(res, 200, {});
+    // A training loop's log, step-major: 100 metrics x 100 steps, one timestamp, and 50 params.
+    const metrics = [];
+    for (let step = 0; step < 100; step++) {
+      for (let k = 0; k < 100; k++) metrics.push({ key: `m${k}`, value: k + step / 100, step, timestamp: 7 });
+    }
+    const params = Array.from({ length: 50 }, (_, i) => ({ key: `p${i}`, value: `v${i}` }));
+    await new MlflowClient(mlflowSettings({}, base)).tracking.logBatch('r', { metrics, params });
+    const bodies = requests.map(
+      (r) =>
+        JSON.parse(r.body.toString()) as {
+          metrics: { key: string; step: number; value: number }[];
+          params: unknown[];
+        },
+    );
+    // 10,050 entities need 11 requests; four streams of whole keys cost one more at most.
+    expect(bodies.length).toBeLessThanOrEqual(12);
+    // Step-major order would put 25 or more keys in every request.
+    for (const b of bodies) expect(new Set(b.metrics.map((m) => m.key)).size).toBeLessThanOrEqual(11);
+    const sent = bodies.flatMap((b) => b.metrics);
+    expect(sent).toHaveLength(10_000);
+    for (let k = 0; k < 100; k++) {
+      const mine = sent.filter((m) => m.key === `m${k}`);
+      expect(mine.map((m) => m.step)).toEqual(Array.from({ length: 100 }, (_, s) => s));
+      expect(mine.map((m) => m.value)).toEqual(Array.from({ length: 100 }, (_, s) => k + s / 100));
+    }
+    expect(bodies.flatMap((b) => b.params)).toEqual(params);
+
+    requests.length = 0;
+    const few = [0, 1, 2].flatMap((step) =>
+      ['a', 'b', 'c', 'd', 'e'].map((key) => ({ key, value: step, step })),
+    );
+    await new MlflowClient(mlflowSettings({}, base)).tracking.logBatch('r', { metrics: few, params });
+    expect(requests).toHaveLength(1);
+  });
+
   test('logBatch runs a few key-disjoint streams side by side, each key still in step order', async () => {
     let inFlight = 0;
     let maxInFlight = 0;

@@ -114,6 +114,34 @@ describe('runs', () => {
     expect(failed.info.end_time).toBeGreaterThan(0);
   });
 
+  test("a training loop's log sent as concurrent streams: every value, step and latest value is stored", async () => {
+    const { runId } = await newRun('exp-batch-streams');
+    const metrics = [];
+    for (let step = 0; step < 100; step++) {
+      for (let k = 0; k < 40; k++)
+        metrics.push({ key: `acc_${k}`, value: k + step / 100, step, timestamp: 1_700_000_000_000 });
+    }
+    const params = Array.from({ length: 50 }, (_, i) => ({ key: `p${i}`, value: `v${i}` }));
+    const before = client.requestCount;
+    await client.tracking.logBatch(runId, { metrics, params });
+    // 4,050 entities: at least 5 requests, sent as the default four streams.
+    expect(client.requestCount - before).toBeGreaterThanOrEqual(5);
+    const run = await client.tracking.getRun(runId);
+    expect(run.data.params).toHaveLength(50);
+    // latest_metrics, which each request updates for its keys, holds every key's last step.
+    const latest = Object.fromEntries(run.data.metrics.map((m) => [m.key, [m.step, m.value]]));
+    expect(Object.keys(latest)).toHaveLength(40);
+    for (let k = 0; k < 40; k++) expect(latest[`acc_${k}`]).toEqual([99, k + 0.99]);
+    const histories = await Promise.all(
+      Array.from({ length: 40 }, (_, k) => client.tracking.getMetricHistory(runId, `acc_${k}`)),
+    );
+    for (const [k, history] of histories.entries()) {
+      expect(history.map((m) => [m.step, m.value])).toEqual(
+        Array.from({ length: 100 }, (_, s) => [s, k + s / 100]),
+      );
+    }
+  });
+
   test('log-batch beyond every per-request limit: every value and step arrives, in order', async () => {
     const { runId } = await newRun('exp-batch');
     const keys = Array.from({ length: 12 }, (_, k) => `metric.${k}`);

@@ -4,25 +4,30 @@
  * TypeScript client; MLflow's Python client as most examples use it (mlflow.log_metrics per step);
  * the best a Python user writes (MlflowClient().log_batch in chunks of 1,000 and log_artifact from
  * a ThreadPoolExecutor); and the server's ingest floor (the same requests from a raw client). It
- * prints the times, request counts and the ratios; the target is ours <= 0.5x the best Python.
+ * prints the times, request counts, the CPU time the server spent on each, and the ratios; the
+ * target is ours <= 0.5x the best Python.
  *
  *   npx tsx bench/mlflow-logging.ts [--metric-style log_metrics|log_metric] [--rounds N] [--verbose] [--keep]
+ *     [--backend sqlite|postgres] [--workers N]   the server (platform/mlflow: postgres, 2 workers)
+ *     [--streams N] [--uploads N]                 our client's log-batch streams and uploads in flight
+ *     [--isolate] [--no-per-step] [--only ours,best,floor,floorMetrics,floorMetricsByStep,floorFiles]
  *
  * Times cover the logging only: not starting Node or Python, not `import mlflow` (printed apart).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { MlflowClient } from '../actions/shared/mlflow/index.js';
 import { listLocalFiles, mapLimit } from '../actions/shared/mlflow/artifacts.js';
-import { splitBatch } from '../actions/shared/mlflow/batch.js';
+import { planBatches, splitBatch } from '../actions/shared/mlflow/batch.js';
 import { mlflowSettings } from '../actions/shared/mlflow/inputs.js';
 import { PYTHON, startMlflow } from '../__tests__/helpers/mlflow-server.js';
+import { startPostgres } from '../__tests__/helpers/postgres.js';
 import { ROOT } from '../__tests__/helpers/run-action.js';
 
 const exec = promisify(execFile);
@@ -32,7 +37,20 @@ const metricStyle = args.includes('--metric-style')
   : 'log_metrics';
 const keep = args.includes('--keep');
 const verbose = args.includes('--verbose');
-const rounds = args.includes('--rounds') ? Math.max(1, Number(args[args.indexOf('--rounds') + 1])) : 1;
+const opt = (name: string): string | undefined =>
+  args.includes(name) ? args[args.indexOf(name) + 1] : undefined;
+const rounds = Math.max(1, Number(opt('--rounds') ?? 1));
+/** The server as deployed: sqlite or PostgreSQL (platform/mlflow's store), and uvicorn workers. */
+const backend = opt('--backend') ?? 'sqlite';
+const workers = Math.max(1, Number(opt('--workers') ?? 1));
+/** Our client's knobs (transport.ts defaults: 4 log-batch streams, 8 uploads in flight). */
+const streams = Math.max(1, Number(opt('--streams') ?? 4));
+const uploads = Math.max(1, Number(opt('--uploads') ?? 8));
+/** Also time the floor's metrics alone and files alone, to see which one the server spends on. */
+const isolate = args.includes('--isolate');
+/** Skip the per-step Python variant (slowest, and not what the target is measured against). */
+const noStep = args.includes('--no-per-step');
+if (!['sqlite', 'postgres'].includes(backend)) throw new Error(`--backend sqlite|postgres, not ${backend}`);
 
 const PARAMS = 50;
 const METRICS = 100;
@@ -70,7 +88,11 @@ async function ours(
   round: number,
 ): Promise<{ seconds: number; requests: number; runId: string; version: string }> {
   const start = performance.now();
-  const client = new MlflowClient(mlflowSettings({}, trackingUri));
+  const client = new MlflowClient({
+    ...mlflowSettings({}, trackingUri),
+    logBatchStreams: streams,
+    uploadConcurrency: uploads,
+  });
   const exp = await client.tracking.getOrCreateExperiment(`bench-ours-${round}`);
   const run = await client.tracking.createRun({
     experimentId: exp.experiment_id,
@@ -163,7 +185,7 @@ async function python(trackingUri: string, dir: string, name: string, style: str
   return JSON.parse(stdout.trim().split('\n').pop()!) as PythonResult;
 }
 
-const putAgent = new Agent({ keepAlive: true, maxSockets: 8 });
+const putAgent = new Agent({ keepAlive: true, maxSockets: uploads });
 
 /** One PUT of an in-memory body over node:http: no stream, no retry, no checks. */
 function rawPut(url: string, data: Buffer): Promise<number> {
@@ -192,6 +214,7 @@ async function floor(
   trackingUri: string,
   dir: string,
   name: string,
+  parts: 'all' | 'metrics' | 'metricsByStep' | 'files' = 'all',
 ): Promise<{ seconds: number; requests: number; runId: string; version: string }> {
   const api = `${trackingUri}/api/2.0/mlflow`;
   let requests = 0;
@@ -233,13 +256,18 @@ async function floor(
     start_time: Date.now(),
   });
   const runId = run.info.run_id;
-  // The same four key-partitioned streams of batches our client sends (tracking.ts logBatch).
-  const streams = [0, 1, 2, 3].map((s) =>
-    splitBatch(runId, {
-      metrics: metrics.filter((m) => Number(m.key.slice(7)) % 4 === s),
-      ...(s === 0 ? { params } : {}),
-    }).map((b) => JSON.stringify(b)),
-  );
+  // The same streams of batches our client sends (batch.ts planBatches); 'metricsByStep' sends
+  // what it sent before the key grouping: each stream's values in step order, ~25 keys a request.
+  const bodies = (
+    parts === 'metricsByStep'
+      ? Array.from({ length: streams }, (_, s) =>
+          splitBatch(runId, {
+            metrics: metrics.filter((m) => Number(m.key.slice(7)) % streams === s),
+            ...(s === 0 ? { params } : {}),
+          }),
+        )
+      : planBatches(runId, { metrics, params }, streams)
+  ).map((reqs) => reqs.map((b) => JSON.stringify(b)));
   const root = `${trackingUri}/api/2.0/mlflow-artifacts/artifacts/${run.info.artifact_uri.replace(/^mlflow-artifacts:\/+/, '')}`;
   const phases: Record<string, number> = {};
   const timed = async (phase: string, p: Promise<unknown>): Promise<void> => {
@@ -248,24 +276,28 @@ async function floor(
     phases[phase] = (performance.now() - s) / 1000;
   };
   await Promise.all([
-    timed(
-      'metrics+params',
-      Promise.all(
-        streams.map(async (bodies) => {
-          for (const body of bodies) await post('/runs/log-batch', body);
+    parts !== 'files' &&
+      timed(
+        'metrics+params',
+        Promise.all(
+          bodies.map(async (stream) => {
+            for (const body of stream) await post('/runs/log-batch', body);
+          }),
+        ),
+      ),
+    (parts === 'all' || parts === 'files') &&
+      timed(
+        'files+model',
+        mapLimit(files, uploads, async ({ dest, data }) => {
+          requests++;
+          const status = await rawPut(`${root}/${dest}`, data);
+          if (status !== 200) throw new Error(`PUT ${dest}: HTTP ${status}`);
         }),
       ),
-    ),
-    timed(
-      'files+model',
-      mapLimit(files, 8, async ({ dest, data }) => {
-        requests++;
-        const status = await rawPut(`${root}/${dest}`, data);
-        if (status !== 200) throw new Error(`PUT ${dest}: HTTP ${status}`);
-      }),
-    ),
-    post('/registered-models/create', { name }),
+    parts === 'all' && post('/registered-models/create', { name }),
   ]);
+  // Isolated parts (--isolate) are timed without the run's end and the model version.
+  if (parts !== 'all') return { seconds: (performance.now() - start) / 1000, requests, runId, version: '' };
   const { model_version } = await post<{ model_version: { version: string } }>('/model-versions/create', {
     name,
     source: `${run.info.artifact_uri}/model`,
@@ -308,15 +340,97 @@ async function verify(client: MlflowClient, runId: string, model: string, versio
   if (mv.status !== 'READY') fail(`model version ${model}/${version} is ${mv.status}`);
 }
 
+/**
+ * CPU seconds used so far by the processes under `roots` (their own and their reaped children's,
+ * from /proc): what the server spent, whatever share of the machine's cores it was given.
+ */
+function treeCpuSeconds(roots: number[]): number {
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // After "pid (comm) ": state ppid ... utime(11) stime(12) cutime(13) cstime(14).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    procs.set(Number(name), {
+      ppid: Number(f[1]),
+      ticks: [11, 12, 13, 14].reduce((t, i) => t + Number(f[i]), 0),
+    });
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid; p > 1; p = procs.get(p)?.ppid ?? 0) if (roots.includes(p)) return true;
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, p] of procs) if (inTree(pid)) ticks += p.ticks;
+  return ticks / 100; // USER_HZ
+}
+
+/** The postmaster listening on `port` (helpers/postgres.ts does not hand out its pid). */
+function postgresPid(port: number): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('/postgres') && argv.includes(String(port))) return Number(name);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  throw new Error(`no postgres process on port ${port}`);
+}
+
+interface Server {
+  url: string;
+  /** The server's process trees: mlflow (with its uvicorn workers) and PostgreSQL's postmaster. */
+  pids: number[];
+  stop: () => Promise<void>;
+}
+
+/** The server as the flags ask: sqlite, or PostgreSQL started here (the password via PGPASSWORD). */
+async function startServer(dir: string): Promise<Server> {
+  if (backend === 'sqlite') {
+    const server = await startMlflow({ dir, workers });
+    return { url: server.url, pids: [server.process.pid!], stop: server.stop };
+  }
+  const pg = await startPostgres();
+  pg.createDatabase('mlflow');
+  const server = await startMlflow({
+    dir,
+    workers,
+    backendStoreUri: pg.urlWithoutPassword('mlflow'),
+    env: { PGPASSWORD: pg.password },
+  }).catch(async (err: unknown) => {
+    await pg.stop();
+    throw err;
+  });
+  return {
+    url: server.url,
+    pids: [server.process.pid!, postgresPid(pg.port)],
+    stop: async () => {
+      await server.stop();
+      await pg.stop();
+    },
+  };
+}
+
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mlflow-bench-'));
-  process.stdout.write('Preparing workload and starting mlflow server... ');
+  process.stdout.write(
+    `Preparing workload and starting mlflow server (${backend}, ${workers} worker(s))... `,
+  );
   mkdirSync(join(work, 'server'));
   // The server's GenAI job runner (unused here) starts seven Python worker processes in its first
   // minute; on a small machine that start-up would land on whichever client runs first.
   process.env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION ??= 'false';
   const [server] = await Promise.all([
-    startMlflow({ dir: join(work, 'server') }),
+    startServer(join(work, 'server')),
     makeWorkload(join(work, 'workload')),
   ]);
   console.log(`up at ${server.url}`);
@@ -334,57 +448,101 @@ async function main(): Promise<void> {
     await probe.artifacts.logArtifacts(warm.run_id, join(work, 'workload', 'small', 'group-0'));
     await probe.tracking.updateRun(warm.run_id, { status: 'FINISHED' });
 
-    const ratios: { best: number; step: number; floor: number }[] = [];
-    const fmt = (r: { seconds: number; requests: number }): string =>
-      `${r.seconds.toFixed(2)} s, ${r.requests} HTTP requests`;
+    const times: Record<string, number[]> = {};
+    const ratios: { best: number; step?: number; floor: number; oursFloor: number }[] = [];
+    const serverCpu: Record<string, number[]> = {};
+    let cpu: Partial<Record<string, number>> = {};
+    const fmt = (r: { seconds: number; requests: number }, k?: string): string =>
+      `${r.seconds.toFixed(2)} s, ${r.requests} HTTP requests` +
+      (k && cpu[k] !== undefined ? `, server CPU ${cpu[k].toFixed(2)} s` : '');
+    type Job = 'ours' | 'step' | 'best' | 'floor' | 'floorMetrics' | 'floorMetricsByStep' | 'floorFiles';
+    const names: Job[] = ['ours', 'best', 'floor'];
+    if (!noStep) names.splice(1, 0, 'step');
+    if (isolate) names.push('floorMetrics', 'floorFiles');
+    // --only floorMetrics,ours: a quicker sweep of one knob (no ratios, no checks of the missing ones).
+    const only = opt('--only')?.split(',') as Job[] | undefined;
+    if (only) names.splice(0, names.length, ...only);
     for (let round = 1; round <= rounds; round++) {
       const label = rounds > 1 ? `[round ${round}] ` : '';
       const w = join(work, 'workload');
-      // Rotate who goes first, so nobody always meets the server in the same state.
       const jobs = {
         ours: () => ours(server.url, w, round),
         step: () => python(server.url, w, `bench-python-${round}`, metricStyle),
         best: () => python(server.url, w, `bench-python-batch-${round}`, 'batch'),
         floor: () => floor(server.url, w, `bench-floor-${round}`),
+        floorMetrics: () => floor(server.url, w, `bench-floor-metrics-${round}`, 'metrics'),
+        floorMetricsByStep: () =>
+          floor(server.url, w, `bench-floor-metrics-by-step-${round}`, 'metricsByStep'),
+        floorFiles: () => floor(server.url, w, `bench-floor-files-${round}`, 'files'),
       };
-      const order = (['ours', 'step', 'best', 'floor'] as const).map(
-        (_, i, all) => all[(i + round - 1) % 4]!,
-      );
-      const res: Partial<{ [K in keyof typeof jobs]: Awaited<ReturnType<(typeof jobs)[K]>> }> = {};
-      for (const k of order) (res as Record<string, unknown>)[k] = await jobs[k]();
+      // Rotate who goes first, so nobody always meets the server in the same state.
+      const order = names.map((_, i, all) => all[(i + round - 1) % all.length]!);
+      const res: Partial<{ [K in Job]: Awaited<ReturnType<(typeof jobs)[K]>> }> = {};
+      cpu = {};
+      for (const k of order) {
+        const before = treeCpuSeconds(server.pids);
+        (res as Record<string, unknown>)[k] = await jobs[k]().catch((err: unknown) => {
+          throw new Error(`${label}${k}: ${String(err)}`, { cause: err });
+        });
+        cpu[k] = treeCpuSeconds(server.pids) - before;
+        (times[k] ??= []).push(res[k]!.seconds);
+        (serverCpu[k] ??= []).push(cpu[k]);
+      }
+      if (only) {
+        console.log(`${label}${only.map((k) => `${k} ${fmt(res[k]!, k)}`).join('; ')}`);
+        continue;
+      }
       const { ours: ts, step, best, floor: fl } = res as Required<typeof res>;
       const r = {
         best: ts.seconds / best.seconds,
-        step: ts.seconds / step.seconds,
+        ...(step ? { step: ts.seconds / step.seconds } : {}),
         floor: fl.seconds / best.seconds,
+        oursFloor: ts.seconds / fl.seconds,
       };
       ratios.push(r);
-      console.log(`${label}ours:           ${fmt(ts)}`);
-      console.log(`${label}python per-step: ${fmt(step)} (mlflow.${metricStyle} per step)`);
+      console.log(`${label}ours:            ${fmt(ts, 'ours')}`);
+      if (step) console.log(`${label}python per-step: ${fmt(step, 'step')} (mlflow.${metricStyle} per step)`);
       console.log(
-        `${label}python best:     ${fmt(best)} (MlflowClient.log_batch x1000, threaded log_artifact; ` +
+        `${label}python best:     ${fmt(best, 'best')} (MlflowClient.log_batch x1000, threaded log_artifact; ` +
           `'import mlflow' took another ${best.import_seconds.toFixed(2)} s)`,
       );
       console.log(
-        `${label}server floor:    ${fmt(fl)} (same batches and files from a raw client, no client logic)`,
+        `${label}server floor:    ${fmt(fl, 'floor')} (same batches and files from a raw client, no client logic)`,
       );
-      if (verbose) console.log(`${label}python phases:`, step.phases, best.phases);
+      if (res.floorMetrics && res.floorFiles)
+        console.log(
+          `${label}floor, isolated: metrics+params alone ${fmt(res.floorMetrics, 'floorMetrics')}; ` +
+            `files+model alone ${fmt(res.floorFiles, 'floorFiles')}`,
+        );
+      if (verbose) console.log(`${label}python phases:`, step?.phases, best.phases);
       console.log(
-        `${label}ratios: ours/best-python = ${r.best.toFixed(3)}, ours/per-step-python = ${r.step.toFixed(3)}, ` +
-          `floor/best-python = ${r.floor.toFixed(3)}, ours/floor = ${(ts.seconds / fl.seconds).toFixed(3)}`,
+        `${label}ratios: ours/best-python = ${r.best.toFixed(3)}, ` +
+          (r.step !== undefined ? `ours/per-step-python = ${r.step.toFixed(3)}, ` : '') +
+          `floor/best-python = ${r.floor.toFixed(3)}, ours/floor = ${r.oursFloor.toFixed(3)}`,
       );
       await verify(probe, ts.runId, `bench-ours-${round}`, ts.version);
-      await verify(probe, step.run_id, `bench-python-${round}`, step.version);
+      if (step) await verify(probe, step.run_id, `bench-python-${round}`, step.version);
       await verify(probe, best.run_id, `bench-python-batch-${round}`, best.version);
       await verify(probe, fl.runId, `bench-floor-${round}`, fl.version);
     }
-    const median = (k: 'best' | 'step' | 'floor'): number =>
-      ratios.map((r) => r[k]).sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!;
-    const best = median('best');
+    const med = (k: keyof (typeof ratios)[number]): number =>
+      median(ratios.map((r) => r[k]).filter((x): x is number => x !== undefined));
+    const pre = rounds > 1 ? `median of ${rounds} rounds` : 'one round';
     console.log(
-      `${rounds > 1 ? `median of ${rounds} rounds: ` : ''}ours / best python = ${best.toFixed(3)} ` +
-        `(target <= 0.5: ${best <= 0.5 ? 'met' : 'NOT met'}); ours / per-step python = ${median('step').toFixed(3)}; ` +
-        `server floor / best python = ${median('floor').toFixed(3)}; load average ${loadavg()
+      `${pre} (${backend}, ${workers} worker(s), ${streams} log-batch streams, ${uploads} uploads): ` +
+        Object.entries(times)
+          .map(
+            ([k, v]) => `${k} ${median(v).toFixed(2)} s (server CPU ${median(serverCpu[k]!).toFixed(2)} s)`,
+          )
+          .join(', '),
+    );
+    if (only) return;
+    const best = med('best');
+    console.log(
+      `${pre}: ours / best python = ${best.toFixed(3)} (target <= 0.5: ${best <= 0.5 ? 'met' : 'NOT met'}); ` +
+        `server floor / best python = ${med('floor').toFixed(3)}; ours / floor = ${med('oursFloor').toFixed(3)}` +
+        (noStep ? '' : `; ours / per-step python = ${med('step').toFixed(3)}`) +
+        `; load average ${loadavg()
           .map((l) => l.toFixed(1))
           .join(' ')} on ${cpus().length} CPUs`,
     );

@@ -31,6 +31,8 @@ export interface StartOptions {
   backendStoreUri?: string;
   /** Added to the server's environment (e.g. PGPASSWORD, as platform/mlflow sets it). */
   env?: Record<string, string>;
+  /** `--workers` (default 1; platform/mlflow runs 2). */
+  workers?: number;
 }
 
 export interface MlflowServer {
@@ -47,6 +49,7 @@ export async function startMlflow(opts: StartOptions = {}): Promise<MlflowServer
   mkdirSync(join(home, 'mlflow'), { recursive: true });
   const args = mlflowServerArgs(home, port);
   if (opts.backendStoreUri) args[args.indexOf('--backend-store-uri') + 1] = opts.backendStoreUri;
+  if (opts.workers) args[args.indexOf('--workers') + 1] = String(opts.workers);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PYTHONWARNINGS: 'ignore',

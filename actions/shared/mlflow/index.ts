@@ -1,4 +1,4 @@
 export { MlflowClient } from './client.js';
 export { MlflowError, type CallOptions, type MlflowClientOptions } from './transport.js';
-export { LIMITS as LOG_BATCH_LIMITS, splitBatch } from './batch.js';
+export { LIMITS as LOG_BATCH_LIMITS, planBatches, splitBatch } from './batch.js';
 export type * from './types.js';

@@ -1,5 +1,5 @@
 /** Experiments and runs: /api/2.0/mlflow/experiments/*, runs/*, metrics/get-history. */
-import { readValue, splitBatch } from './batch.js';
+import { planBatches, readValue } from './batch.js';
 import { MlflowError, type CallOptions, type Transport } from './transport.js';
 import type {
   DatasetInput,
@@ -168,32 +168,14 @@ export class Tracking {
   }
 
   /**
-   * Splits to MLflow's limits and sends. A metric key's values all travel in one stream, in order,
-   * so its steps are stored in the order given; streams for different keys run side by side, which
-   * the server absorbs faster than one long sequence (its per-request time is mostly its own work).
+   * Splits to MLflow's limits and sends (planBatches). A metric key's values all travel in one
+   * stream, in order, so its steps are stored in the order given; streams for different keys run
+   * side by side, which the server absorbs faster than one long sequence (its per-request time is
+   * mostly its own work).
    */
   async logBatch(runId: string, a: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }): Promise<void> {
-    const now = Date.now();
-    const all = splitBatch(runId, a, now);
-    if (all.length <= 1) {
-      for (const req of all) await this.t.call('POST', '/runs/log-batch', { ...req });
-      return;
-    }
-    const streamOf = new Map<string, number>();
-    const n = this.t.logBatchStreams;
-    const metrics: Metric[][] = Array.from({ length: n }, () => []);
-    for (const m of a.metrics ?? []) {
-      let s = streamOf.get(m.key);
-      if (s === undefined) streamOf.set(m.key, (s = streamOf.size % n));
-      metrics[s]!.push(m);
-    }
-    const streams = metrics
-      .map((ms, i) =>
-        splitBatch(runId, i === 0 ? { metrics: ms, params: a.params, tags: a.tags } : { metrics: ms }, now),
-      )
-      .filter((reqs) => reqs.length > 0);
     await Promise.all(
-      streams.map(async (reqs) => {
+      planBatches(runId, a, this.t.logBatchStreams).map(async (reqs) => {
         for (const req of reqs) await this.t.call('POST', '/runs/log-batch', { ...req });
       }),
     );
