@@ -98,6 +98,8 @@ const lost = (err: unknown): boolean => {
   return typeof status !== 'number' || status >= 500;
 };
 
+const article = (what: string): string => `${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}`;
+
 /** The hidden write id, on its own line at the end (every marker the actions read is at the start). */
 export const writeIdMarker = (id: string): string => `<!-- mlops-actions:write ${id} -->`;
 
@@ -125,13 +127,15 @@ export function guardCreates(octokit: Octokit, retries: number, wait = sleep): v
         if (!lost(err)) throw err;
         failure = err;
       }
-      const answer = (failure as { status?: number }).status ?? 'no answer';
+      // Octokit reports a dropped connection as status 500 with no response: say which it was.
+      const e = failure as { status?: number; response?: unknown };
+      const answer = e.response ? `answered ${e.status}` : 'gave no answer';
       // A backend that outlived its front end may still be committing: wait, then look.
       await wait((attempt + 1) ** 2 * 1000);
       const made = await create.find(octokit, p, writeId);
       if (made) {
         core.warning(
-          `GitHub answered ${answer} to creating a ${create.what} but had created it (${made.html_url ?? made.id}); using it`,
+          `GitHub ${answer} to creating ${article(create.what)} but had created it (${made.html_url ?? made.id}); using it`,
         );
         return { status: 201, url: made.url ?? '', headers: {}, data: made } as Awaited<
           ReturnType<typeof request>
@@ -139,7 +143,7 @@ export function guardCreates(octokit: Octokit, retries: number, wait = sleep): v
       }
       if (attempt >= retries) throw failure;
       core.warning(
-        `GitHub answered ${answer} to creating a ${create.what} and did not create it; sending it again`,
+        `GitHub ${answer} to creating ${article(create.what)} and did not create it; sending it again`,
       );
     }
   });
