@@ -384,7 +384,8 @@ describe('fake GitHub merges pull requests in the bare repository, as GitHub doe
     git(dir, ['checkout', '-q', '-b', branch]);
     git(dir, ['config', 'core.autocrlf', 'false']);
     writeFileSync(join(dir, path), text);
-    git(dir, ['commit', '-q', '-am', `${branch}: ${path}`]);
+    git(dir, ['add', '-A']);
+    git(dir, ['commit', '-q', '-m', `${branch}: ${path}`]);
     git(dir, ['push', '-q', 'origin', branch]);
     const pr = await at('POST', '/pulls', { title: `PR ${branch}`, head: branch, base: 'main', ...extra });
     expect(pr.status).toBe(201);
@@ -494,6 +495,27 @@ describe('fake GitHub merges pull requests in the bare repository, as GitHub doe
       200,
     );
     expect((await at('PUT', '/pulls/999/merge')).status).toBe(404);
+  });
+
+  it('closes the issues its description closes with a keyword, only on the default branch', async () => {
+    const issue = async () => (await at('POST', '/issues', { title: 'alert' })).body.number as number;
+    const [fixed, mentioned, elsewhere] = [await issue(), await issue(), await issue()];
+    const pr = await pullFor('fixes', 'c.txt', 'c\n', { body: `Fixes #${fixed}. For #${mentioned}.` });
+    git(cloneFresh(origin), ['push', '-q', 'origin', 'HEAD:release']);
+    const other = await pullFor('to-release', 'd.txt', 'd\n', {
+      base: 'release',
+      body: `Closes #${elsewhere}`,
+    });
+    for (const n of [pr.number, other.number])
+      expect((await at('PUT', `/pulls/${n}/merge`, { merge_method: 'squash' })).status).toBe(200);
+    const states = await Promise.all(
+      [fixed, mentioned, elsewhere].map(async (n) => (await at('GET', `/issues/${n}`)).body),
+    );
+    expect(states.map((i) => [i.state, i.state_reason])).toEqual([
+      ['closed', 'completed'],
+      ['open', null],
+      ['open', null],
+    ]);
   });
 
   it("checks the merge result against GitHub's schema: its own example passes, an invented one fails", () => {

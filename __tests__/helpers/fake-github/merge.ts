@@ -4,7 +4,8 @@
  * replayed onto the base, committed by GitHub, and the base branch moved to it, so the `sha` the
  * client gets is a commit that exists. Refusals are GitHub's: 405 for a closed, merged, draft or
  * conflicting pull request or a merge method the repository disallows, 409 when `sha` is not the
- * head, 422 for a merge method outside merge|squash|rebase (the request schema's check).
+ * head, 422 for a merge method outside merge|squash|rebase (the request schema's check). A merge
+ * into the default branch closes the issues the description names with a closing keyword.
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -192,6 +193,19 @@ function closeMerged(repo: RepoState, pr: Pull, m: { sha: string; head: string; 
     if (issue.pull_request) issue.pull_request.merged_at = at;
   }
   Object.assign(pr as { closed_at?: string; updated_at?: string }, { closed_at: at, updated_at: at });
+  if (pr.base.ref === repo.default_branch) closeLinked(repo, pr, at);
+}
+
+/** GitHub's closing keywords ("Fixes #12"), in the description, for a merge into the default branch. */
+const CLOSING = /\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+#(\d+)\b/gi;
+
+/** The issues the description closes (same repository only: cross-repository links are not modelled). */
+function closeLinked(repo: RepoState, pr: Pull, at: string): void {
+  for (const [, n] of (pr.body ?? '').matchAll(CLOSING)) {
+    const issue = repo.issue(Number(n));
+    if (!issue || issue.pull_request || issue.state === 'closed') continue;
+    Object.assign(issue, { state: 'closed', state_reason: 'completed', closed_at: at, updated_at: at });
+  }
 }
 
 export function registerMergeHandlers(gh: FakeGitHub, o: MergeOptions): void {
