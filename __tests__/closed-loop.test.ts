@@ -249,10 +249,15 @@ describe('the closed loop (bash scripts/demo) with the fake GitHub and no Gemini
       'Run-Id': good.deploy.image.labels['io.mlflow.run-id'],
       'Rollback-Of': bad.deploy.sha,
     });
-    // Merged by a fast-forward: main is the PR's commit, on top of the faulty deploy.
-    expect(originGit('rev-parse', 'main')).toBe(rollback.sha);
-    expect(result!.recovered.mergedSha).toBe(rollback.sha);
+    // Merged through the API (pulls.merge) as GitHub's default method does: main is a merge commit
+    // of the faulty deploy and the PR's commit, the one the answer named and the PR records.
+    expect(pr.merge_commit_sha).toBe(result!.recovered.mergedSha);
+    expect(originGit('rev-parse', 'main')).toBe(result!.recovered.mergedSha);
+    expect(originGit('rev-parse', 'main^1', 'main^2')).toBe(`${bad.deploy.sha}\n${rollback.sha}`);
     expect(originGit('rev-parse', `${rollback.sha}~1`)).toBe(bad.deploy.sha);
+    expect(github.calls('pulls/merge').map((c) => [c.status, c.body])).toEqual([
+      [200, { sha: rollback.sha, merge_method: 'merge' }],
+    ]);
     expect(originGit('show', `main:${GITOPS_FILE}`)).toContain(`digest: ${good.deploy.image.digest}`);
   });
 

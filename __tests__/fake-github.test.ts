@@ -1,10 +1,13 @@
 /** The fake must reject what GitHub rejects, or tests against it prove nothing. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { OpenApi } from './helpers/fake-github/openapi.js';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
 import { pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
 import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
+import { cloneFresh, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 
 let gh: FakeGitHub;
 const auth = {
@@ -349,5 +352,182 @@ describe('fake GitHub commit comments', () => {
     }[];
     expect(listed.map((c) => c.body)).toEqual(['v2']);
     await own.stop(); // throws if any response above broke GitHub's schema
+  });
+});
+
+describe('fake GitHub merges pull requests in the bare repository, as GitHub does', () => {
+  let own: FakeGitHub;
+  let origin: Origin;
+  const api = OpenApi.load();
+  const bare = (...args: string[]) => git(origin.root, ['--git-dir', origin.bare, ...args]);
+  beforeAll(async () => {
+    origin = makeOrigin({ 'a.txt': 'one\n', 'b.txt': 'bee\n' });
+    own = new FakeGitHub({ repos: ['octo-org/iris'] });
+    registerPullHandlers(own, { gitDir: origin.bare });
+    registerReviewHandlers(own); // pulls/get
+    await own.start();
+  });
+  afterAll(() => own.stop()); // throws if any response broke GitHub's schema
+
+  const at = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${own.url}/repos/octo-org/iris${path}`, {
+      method,
+      headers: auth,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  /** A branch off main with one commit writing `path`, and its pull request. */
+  const pullFor = async (branch: string, path: string, text: string, extra: Record<string, unknown> = {}) => {
+    const dir = cloneFresh(origin);
+    git(dir, ['checkout', '-q', '-b', branch]);
+    git(dir, ['config', 'core.autocrlf', 'false']);
+    writeFileSync(join(dir, path), text);
+    git(dir, ['add', '-A']);
+    git(dir, ['commit', '-q', '-m', `${branch}: ${path}`]);
+    git(dir, ['push', '-q', 'origin', branch]);
+    const pr = await at('POST', '/pulls', { title: `PR ${branch}`, head: branch, base: 'main', ...extra });
+    expect(pr.status).toBe(201);
+    return { number: pr.body.number as number, sha: git(dir, ['rev-parse', 'HEAD']) };
+  };
+
+  it('merges with a merge commit by default: 200 {sha, merged, message}, main moved, the PR closed and merged', async () => {
+    const pr = await pullFor('fix-a', 'a.txt', 'two\n');
+    const base = head(origin);
+    const merged = await at('PUT', `/pulls/${pr.number}/merge`);
+    expect(merged).toEqual({
+      status: 200,
+      body: { sha: head(origin), merged: true, message: 'Pull Request successfully merged' },
+    });
+    // GitHub never fast-forwards: a new commit with the base and the head as parents, by GitHub.
+    expect(bare('rev-parse', 'main^1', 'main^2').split('\n')).toEqual([base, pr.sha]);
+    expect(bare('log', '-1', '--format=%B', 'main')).toBe(
+      `Merge pull request #${pr.number} from octo-org/fix-a\n\nPR fix-a`,
+    );
+    expect(bare('log', '-1', '--format=%cn <%ce>', 'main')).toBe('GitHub <noreply@github.com>');
+    const got = await at('GET', `/pulls/${pr.number}`);
+    expect(got.body).toMatchObject({
+      state: 'closed',
+      merged: true,
+      merge_commit_sha: merged.body.sha,
+      merged_at: expect.any(String),
+      closed_at: expect.any(String),
+      merged_by: { login: 'github-actions[bot]' },
+      head: { sha: pr.sha },
+    });
+    expect((await at('GET', `/issues/${pr.number}`)).body).toMatchObject({
+      state: 'closed',
+      pull_request: { merged_at: got.body.merged_at },
+    });
+    // Merged once: a second merge is refused and moves nothing.
+    const again = await at('PUT', `/pulls/${pr.number}/merge`);
+    expect(again).toEqual({
+      status: 405,
+      body: expect.objectContaining({ message: 'Pull Request is not mergeable' }),
+    });
+    expect(head(origin)).toBe(merged.body.sha);
+    expect(own.takeViolations()).toEqual([]);
+  });
+
+  it('answers 409 when `sha` is not the head, 422 for a merge method GitHub does not have; neither merges', async () => {
+    const pr = await pullFor('fix-b', 'b.txt', 'bumble\n');
+    const before = head(origin);
+    const stale = await at('PUT', `/pulls/${pr.number}/merge`, { sha: before });
+    expect(stale).toEqual({
+      status: 409,
+      body: expect.objectContaining({
+        message: 'Head branch was modified. Review and try the merge again.',
+        documentation_url: expect.stringMatching(/^https:\/\/docs\.github\.com\//),
+      }),
+    });
+    const method = await at('PUT', `/pulls/${pr.number}/merge`, { merge_method: 'fast-forward' });
+    expect(method.status).toBe(422);
+    expect(method.body.message).toMatch(/merge_method/);
+    expect(head(origin)).toBe(before);
+    expect((await at('GET', `/pulls/${pr.number}`)).body).toMatchObject({ state: 'open', merged: false });
+    // The head it names: merged, as a squash (one parent, the head's tree, the commit's subject).
+    const squashed = await at('PUT', `/pulls/${pr.number}/merge`, { sha: pr.sha, merge_method: 'squash' });
+    expect(squashed.status).toBe(200);
+    expect(bare('rev-parse', `${squashed.body.sha}^@`)).toBe(before);
+    expect(bare('rev-parse', `${squashed.body.sha}^{tree}`)).not.toBe(bare('rev-parse', `${before}^{tree}`));
+    expect(bare('show', 'main:b.txt')).toBe('bumble');
+    expect(bare('log', '-1', '--format=%s', 'main')).toBe(`fix-b: b.txt (#${pr.number})`);
+  });
+
+  it('rebases onto a base that moved: new commits by GitHub, the author kept; a conflict is 405', async () => {
+    const pr = await pullFor('fix-c', 'a.txt', 'three\n');
+    const clash = await pullFor('fix-d', 'a.txt', 'four\n');
+    const other = await pullFor('fix-e', 'b.txt', 'bzz\n');
+    expect((await at('PUT', `/pulls/${other.number}/merge`)).status).toBe(200);
+    const base = head(origin);
+    const rebased = await at('PUT', `/pulls/${pr.number}/merge`, { merge_method: 'rebase' });
+    expect(rebased.status).toBe(200);
+    expect(rebased.body.sha).not.toBe(pr.sha);
+    expect(bare('rev-parse', `${rebased.body.sha}^@`)).toBe(base);
+    expect(bare('log', '-1', '--format=%s|%an|%cn', rebased.body.sha)).toBe('fix-c: a.txt|Seed|GitHub');
+    // fix-d changed the same line fix-c did: GitHub cannot merge it.
+    const conflict = await at('PUT', `/pulls/${clash.number}/merge`);
+    expect(conflict).toEqual({
+      status: 405,
+      body: expect.objectContaining({ message: 'Pull Request is not mergeable' }),
+    });
+    expect(head(origin)).toBe(rebased.body.sha);
+    expect(bare('worktree', 'list')).not.toMatch(/fake-github-rebase/);
+  });
+
+  it("refuses drafts, closed pull requests and methods the repository's settings disable, with 405", async () => {
+    const draft = await pullFor('draft', 'a.txt', 'five\n', { draft: true });
+    expect((await at('PUT', `/pulls/${draft.number}/merge`)).body.message).toBe(
+      'Pull Request is still a draft',
+    );
+    const closed = await pullFor('closed', 'b.txt', 'closed\n');
+    await at('PATCH', `/pulls/${closed.number}`, { state: 'closed' });
+    expect(await at('PUT', `/pulls/${closed.number}/merge`)).toMatchObject({ status: 405 });
+    const squashOnly = await pullFor('squash-only', 'b.txt', 'squash\n');
+    own.state.repo('octo-org', 'iris')!.mergeMethods = ['squash'];
+    const refused = await at('PUT', `/pulls/${squashOnly.number}/merge`, { merge_method: 'merge' });
+    expect(refused).toMatchObject({
+      status: 405,
+      body: { message: 'Merge commits are not allowed on this repository.' },
+    });
+    expect((await at('PUT', `/pulls/${squashOnly.number}/merge`, { merge_method: 'squash' })).status).toBe(
+      200,
+    );
+    expect((await at('PUT', '/pulls/999/merge')).status).toBe(404);
+  });
+
+  it('closes the issues its description closes with a keyword, only on the default branch', async () => {
+    const issue = async () => (await at('POST', '/issues', { title: 'alert' })).body.number as number;
+    const [fixed, mentioned, elsewhere] = [await issue(), await issue(), await issue()];
+    const pr = await pullFor('fixes', 'c.txt', 'c\n', { body: `Fixes #${fixed}. For #${mentioned}.` });
+    git(cloneFresh(origin), ['push', '-q', 'origin', 'HEAD:release']);
+    const other = await pullFor('to-release', 'd.txt', 'd\n', {
+      base: 'release',
+      body: `Closes #${elsewhere}`,
+    });
+    for (const n of [pr.number, other.number])
+      expect((await at('PUT', `/pulls/${n}/merge`, { merge_method: 'squash' })).status).toBe(200);
+    const states = await Promise.all(
+      [fixed, mentioned, elsewhere].map(async (n) => (await at('GET', `/issues/${n}`)).body),
+    );
+    expect(states.map((i) => [i.state, i.state_reason])).toEqual([
+      ['closed', 'completed'],
+      ['open', null],
+      ['open', null],
+    ]);
+  });
+
+  it("checks the merge result against GitHub's schema: its own example passes, an invented one fails", () => {
+    const op = api.operation('pulls/merge')!;
+    const example = op.examples.find((e) => e.status === 200)!.value as Record<string, unknown>;
+    expect(api.checkResponse(op, 200, example)).toEqual([]);
+    expect(api.checkResponse(op, 200, { merged: true, message: 'merged' }).join()).toMatch(
+      /required property 'sha'/,
+    );
+    expect(api.checkResponse(op, 405, { message: 'Pull Request is not mergeable' }).join()).toMatch(
+      /documentation_url/,
+    );
+    expect(api.checkResponse(op, 201, example).join()).toMatch(/status not documented/);
   });
 });

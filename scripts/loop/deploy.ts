@@ -7,7 +7,7 @@ import type { LoopContext } from './context.js';
 import {
   deploy,
   deployedNow,
-  mergeLocally,
+  mergeRollbackPr,
   pinnedDigest,
   type Deploy,
   type GitOps,
@@ -68,7 +68,7 @@ export async function recover(
     target: Deploy;
   },
 ): Promise<Recovered> {
-  const mergedSha = mergeLocally(ctx, opts.gitops, opts.pr);
+  const mergedSha = await mergeRollbackPr(ctx, opts.gitops, opts.pr);
   const server = await syncPinned(ctx, opts.gitops, opts.service, opts.previous);
   if (server.image.digest !== opts.target.image.digest)
     throw new Error(`after the rollback main pins ${server.image.ref}, not ${opts.target.image.ref}`);

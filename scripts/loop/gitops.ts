@@ -4,10 +4,12 @@
  * its history for alert-to-issue's gitops-path). Deploys are the bundled gitops-bump in push mode
  * with the trailers ml-pipeline.yml writes; the rollback is gitops-bump's rollback mode (what
  * rollback.yml runs: a pull request putting back the previous deploy's digest, read from those
- * trailers), merged here by a fast-forward of the origin, and its deployed mode (deployed.yml's)
- * says what the branch deploys afterwards.
+ * trailers), merged through the fake's pulls/merge (a merge commit in the origin, as GitHub's
+ * default method writes), and its deployed mode (deployed.yml's) says what the branch deploys
+ * afterwards.
  */
 import { execFileSync } from 'node:child_process';
+import * as github from '@actions/github';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -204,21 +206,25 @@ export async function deployedNow(ctx: LoopContext, g: GitOps): Promise<{ versio
   return { version: o['deployed-version'] ?? '', image: o['deployed-image'] ?? '' };
 }
 
-/** The merge, as the fake cannot click it: main fast-forwarded to the PR's head, the PR merged. */
-export function mergeLocally(ctx: LoopContext, g: GitOps, pr: RollbackPr): string {
-  const gitDir = ['--git-dir', g.origin];
-  const base = git([...gitDir, 'rev-parse', BRANCH]);
-  try {
-    git([...gitDir, 'merge-base', '--is-ancestor', base, pr.sha]);
-  } catch {
-    throw new Error(`${pr.url} cannot be fast-forwarded: ${BRANCH} moved past its base`);
-  }
-  git([...gitDir, 'update-ref', `refs/heads/${BRANCH}`, pr.sha, base]);
-  const stored = g.host.state.repo(...(g.repository.split('/') as [string, string]))!.pulls.get(pr.number)!;
-  const at = new Date().toISOString();
-  Object.assign(stored, { state: 'closed', merged: true, merged_at: at, closed_at: at });
-  Object.assign((stored as { issue?: object }).issue ?? {}, { state: 'closed', closed_at: at });
+/**
+ * The merge, through the API as a user's merge button or `gh pr merge` does: `sha` makes GitHub
+ * refuse (409) if the branch moved since the PR was read, and GitHub's default method writes a
+ * merge commit on `main` (never a fast-forward), whose sha the answer carries.
+ */
+export async function mergeRollbackPr(ctx: LoopContext, g: GitOps, pr: RollbackPr): Promise<string> {
+  const [owner, repo] = g.repository.split('/') as [string, string];
+  const octokit = github.getOctokit(g.token, { baseUrl: g.host.url });
+  const { data } = await octokit.rest.pulls.merge({
+    owner,
+    repo,
+    pull_number: pr.number,
+    sha: pr.sha,
+    merge_method: 'merge',
+  });
+  const main = git(['--git-dir', g.origin, 'rev-parse', BRANCH]);
+  if (!data.merged || data.sha !== main)
+    throw new Error(`${pr.url}: GitHub answered ${JSON.stringify(data)}, but ${BRANCH} is at ${main}`);
   mirror(g);
-  ctx.stages.link('merged', `${pr.url}: ${BRANCH} fast-forwarded to ${pr.sha}`);
-  return pr.sha;
+  ctx.stages.link('merged', `${pr.url}: merge commit ${data.sha} on ${BRANCH}`);
+  return data.sha;
 }

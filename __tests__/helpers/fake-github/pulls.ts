@@ -9,6 +9,7 @@ import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
 import { HttpStatus, invalid, paginate } from './server.js';
 import * as resources from './resources.js';
 import { checkIssueText } from './handlers.js';
+import { registerMergeHandlers } from './merge.js';
 import type { Issue, Pull, RepoState } from './state.js';
 
 export interface PullHandlerOptions {
@@ -61,6 +62,7 @@ export function registerPullHandlers(gh: FakeGitHub, options: PullHandlerOptions
   gh.on('pulls/list', listPulls);
   gh.on('pulls/create', (ctx) => createPull(ctx, branchSha, options));
   gh.on('pulls/update', (ctx) => updatePull(ctx, branchSha));
+  registerMergeHandlers(gh, { gitDir: options.gitDir, branchSha, repoOf });
 }
 
 /** GET /repos/{owner}/{repo}/pulls, filtered by state, `owner:ref` head and base, newest first. */

@@ -292,7 +292,7 @@ export function pull(state: State, repo: RepoState, p: Pull, simple = false): Ob
     updated_at: issueOf?.updated_at ?? EPOCH,
     closed_at: issueOf?.closed_at ?? null,
     merged_at: p.merged_at ?? null,
-    merge_commit_sha: null,
+    merge_commit_sha: p.merge_commit_sha ?? null,
     assignee: null,
     assignees: [],
     requested_reviewers: [],
@@ -341,7 +341,7 @@ function pullCounters(repo: RepoState, p: Pull, issueOf: Issue | undefined): Obj
     mergeable: p.state === 'open' ? true : null,
     rebaseable: p.state === 'open' ? true : null,
     mergeable_state: p.state === 'open' ? 'clean' : 'unknown',
-    merged_by: null,
+    merged_by: p.merged_by ?? null,
     comments: issueOf?.comments ?? 0,
     review_comments: repo.reviews
       .filter((r) => r.pull_number === p.number)

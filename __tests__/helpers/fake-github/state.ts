@@ -107,6 +107,9 @@ export interface Pull {
   user: User;
   merged: boolean;
   merged_at?: string | null;
+  /** The commit a merge made (pulls/merge), null before. */
+  merge_commit_sha?: string | null;
+  merged_by?: User | null;
   files: PullFile[];
   commits: { sha: string; message: string }[];
   maintainer_can_modify: boolean;
@@ -147,6 +150,8 @@ export class RepoState {
   readonly dispatches: Dispatch[] = [];
   default_branch = 'main';
   private: boolean = false;
+  /** The merge buttons the repository's settings enable (allow_merge_commit, _squash_, _rebase_). */
+  mergeMethods: ('merge' | 'squash' | 'rebase')[] = ['merge', 'squash', 'rebase'];
 
   constructor(
     readonly owner: string,
