@@ -33,6 +33,7 @@ const repo = () => gh.state.repo('octo-org', 'iris')!;
 const inputs = (body: unknown, over: Partial<Inputs> = {}): Inputs => ({
   token: TOKEN,
   repo: { owner: 'octo-org', repo: 'iris' },
+  gitops: { repo: { owner: 'octo-org', repo: 'iris' }, token: TOKEN },
   notification: extractNotification(body, 'payload'),
   staticLabels: ['alert'],
   allowlist: parseAllowlist(['severity:critical']),

@@ -7,7 +7,13 @@ import { alertKey } from './group.js';
 import type { GroupId } from './group.js';
 import { block, inline, link, title as safeTitle } from './sanitize.js';
 import type { Alert, Notification } from './webhook.js';
-import { SHOWN_COMMITS, type Context, type DeployedContext, type ModelContext } from './context.js';
+import {
+  gitopsWhere,
+  SHOWN_COMMITS,
+  type Context,
+  type DeployedContext,
+  type ModelContext,
+} from './context.js';
 import type { Deploy } from '../shared/deploys.js';
 import type { Summary } from './summary.js';
 
@@ -257,7 +263,7 @@ export function renderContext(ctx: Context): string {
   for (const m of ctx.models) parts.push(...(m.deploy ? renderDeployed(m, m.deploy) : renderAliased(m)));
   if (ctx.commits) {
     const c = ctx.commits;
-    const where = inline(c.path, 80);
+    const where = inline(gitopsWhere(c), 200);
     if (c.error)
       parts.push(`- **GitOps changes under ${where}:** could not list commits (${inline(c.error, 200)}).`);
     else if (c.items.length === 0) parts.push(`- **GitOps changes under ${where}:** no commits found.`);
