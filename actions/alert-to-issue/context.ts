@@ -50,6 +50,8 @@ export interface DeployedContext {
   rollback?: { number: number; url: string; title: string };
   /** Why no rollback PR is linked (none open, or the lookup failed). */
   rollbackNote?: string;
+  /** Where no previous champion was found: the commits read (a bounded number of pages). */
+  searched?: { commits: number; where: string };
 }
 
 export interface CommitItem {
@@ -270,7 +272,12 @@ export async function modelContext(n: Notification, opts: ModelLookup): Promise<
   return Promise.all(
     names.map(async (name): Promise<ModelContext> => {
       const d = deploys.get(name)!;
-      if (d.deployed) return deployedOf(client, name, opts.alias, { ...d, deployed: d.deployed }, cls);
+      if (d.deployed) {
+        const out = await deployedOf(client, name, opts.alias, { ...d, deployed: d.deployed }, cls);
+        if (!d.previous)
+          out.deploy!.searched = { commits: history.length, where: gitopsWhere(opts.commits!) };
+        return out;
+      }
       const why = opts.commits?.error
         ? `could not read the deploy commits under ${gitopsWhere(opts.commits)}`
         : opts.commits

@@ -3,10 +3,10 @@
  * once from whichever source carries it (`payload`, `payload-file` or the repository_dispatch event).
  */
 import { readFileSync } from 'node:fs';
+import * as core from '@actions/core';
 import { errorMessage, InputError } from '../shared/errors.js';
 import type { GeminiOptions } from '../shared/gemini/index.js';
 import { parseRepo, runUrl, type Repo } from '../shared/github.js';
-import * as core from '@actions/core';
 import * as inputs from '../shared/inputs.js';
 import { mlflowSettings, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { oneLine } from '../shared/log-safe.js';

@@ -225,7 +225,12 @@ function renderDeployed(m: ModelContext, d: DeployedContext): string[] {
       ? link(`version ${d.previous.version}`, d.previousUrl)
       : `version ${inline(d.previous.version, 20)}`;
     lines.push(`  - Previous champion: ${prev}, deployed by ${shortSha(d.previous)}.`);
-  } else lines.push('  - No earlier deploy of another version was found: nothing to compare with.');
+  } else {
+    const among = d.searched
+      ? ` among the ${d.searched.commits} commits read under ${inline(d.searched.where, 200)}`
+      : '';
+    lines.push(`  - No earlier deploy of another version was found${among}: nothing to compare with.`);
+  }
   if (m.error) lines.push(`  - Could not read MLflow (${inline(m.error, 200)}).`);
   if (m.classComparison) lines.push(`  - ${inline(m.classComparison, 400)}`);
   if (d.rollback)
