@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callerRepo, commandArgs, runAct, type ActRun } from './helpers/act.js';
 import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
-import { registerCommitHandlers } from './helpers/fake-github/commits.js';
+import { addCommit, registerCommitHandlers } from './helpers/fake-github/commits.js';
 import { addedPatch, pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { ROOT } from './helpers/run-action.js';
@@ -16,13 +16,20 @@ import { ROOT } from './helpers/run-action.js';
 const example = (name: string): string => readFileSync(join(ROOT, 'workflows-example', name), 'utf8');
 const eventFile = (name: string): string => join(ROOT, 'workflows-example', 'events', name);
 const TOKEN = 'ghs_test_token';
+/** The example's GITOPS_READ_TOKEN: reads the GitOps repository only. */
+const GITOPS_TOKEN = 'ghs_gitops_read_token';
 
 let gh: FakeGitHub;
 let gemini: FakeGemini;
 
 beforeAll(async () => {
-  gh = new FakeGitHub({ repos: ['example-org/iris-app'] });
+  gh = new FakeGitHub({ repos: ['example-org/iris-app', 'example-org/iris-gitops'] });
+  gh.grant(GITOPS_TOKEN, 'gitops-reader[bot]', { repos: ['example-org/iris-gitops'], write: false });
   registerCommitHandlers(gh);
+  addCommit(gh, 'example-org', 'iris-gitops', {
+    message: 'chore: overlay',
+    files: ['platform/iris-classifier/overlays/prod/kustomization.yaml'],
+  });
   registerReviewHandlers(gh);
   gemini = new FakeGemini();
   await Promise.all([gh.start(), gemini.start()]);
@@ -87,7 +94,8 @@ describe('alert-triage.yml under act', () => {
       workflow: '.github/workflows/alert-triage.yml',
       eventFile: eventFile('alertmanager-dispatch.json'),
       workdir,
-      secrets: { GITHUB_TOKEN: TOKEN, GEMINI_API_KEY: FAKE_GEMINI_KEY },
+      secrets: { GITHUB_TOKEN: TOKEN, GEMINI_API_KEY: FAKE_GEMINI_KEY, GITOPS_READ_TOKEN: GITOPS_TOKEN },
+      vars: { GITOPS_REPOSITORY: 'example-org/iris-gitops' },
       env: { GITHUB_API_URL: gh.url, GOOGLE_GEMINI_BASE_URL: gemini.url },
     });
     expectJobs(run, { 'triage/alert-triage/Alert to issue': 'success' });
@@ -107,8 +115,14 @@ describe('alert-triage.yml under act', () => {
     expect(commandArgs(run, 'set-output')).toEqual(
       expect.arrayContaining(['created', '1', 'https://github.com/example-org/iris-app/issues/1']),
     );
-    // The issue's recent GitOps context was asked for under the example's gitops-path.
-    expect(gh.calls('repos/list-commits')[0]?.query.path).toBe('platform/iris-classifier');
+    // The issue's recent GitOps context was asked for under the example's gitops-path, in the
+    // GitOps repository the caller's variable names, with the caller's GitOps secret.
+    const [list] = gh.calls('repos/list-commits');
+    expect(list?.query.path).toBe('platform/iris-classifier');
+    expect(list?.path).toMatch(/^\/repos\/example-org\/iris-gitops\/commits/);
+    expect(String(list?.headers.authorization)).toMatch(new RegExp(`^(token|bearer) ${GITOPS_TOKEN}$`, 'i'));
+    expect(list?.status).toBe(200);
+    expect(run.output).not.toContain(GITOPS_TOKEN);
   });
 });
 

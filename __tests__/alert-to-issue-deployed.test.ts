@@ -64,8 +64,9 @@ afterAll(async () => {
 });
 
 /** A deploy commit as ml-pipeline.yml's bump writes it. */
-function deploy(version: number, hex: string, environment = 'prod'): FakeCommit {
-  return addCommit(gh, 'octo-org', 'iris', {
+function deploy(version: number, hex: string, environment = 'prod', at = 'octo-org/iris'): FakeCommit {
+  const [owner, name] = at.split('/') as [string, string];
+  return addCommit(gh, owner, name, {
     message: [
       `deploy(${environment}): iris v${version} as ${digest(hex)}`,
       '',
@@ -90,8 +91,9 @@ beforeEach(async () => {
 
 const octokit = () => github.getOctokit('ghs_test_token', { baseUrl: gh.url });
 /** The body of the issue the run opened (pull requests share the numbers). */
-const issueBody = (res: { outputs: Record<string, string> }): string =>
-  gh.state.repo('octo-org', 'iris')!.issue(Number(res.outputs['issue-number']))?.body ?? '';
+const issueBody = (res: { outputs: Record<string, string> }, at = 'octo-org/iris'): string =>
+  gh.state.repo(...(at.split('/') as [string, string]))!.issue(Number(res.outputs['issue-number']))?.body ??
+  '';
 /** The issue as it reads once rendered: inert text is backslash-escaped and has zero-width spaces. */
 const rendered = (s: string): string => s.replace(/\\(.)/g, '$1').replace(/\u200b/g, '');
 
@@ -115,28 +117,30 @@ const errorRatio = (labels: Record<string, string> = {}) =>
   });
 
 /** The history of the demo: v1 deployed, v2 refused by the gate (no commit), v3 deployed. */
-function history(): { v1: FakeCommit; v3: FakeCommit } {
-  const v1 = deploy(1, 'a');
-  addCommit(gh, 'octo-org', 'iris', { message: 'docs: overlay notes', files: [OVERLAY] });
-  const v3 = deploy(3, 'c');
+function history(at = 'octo-org/iris'): { v1: FakeCommit; v3: FakeCommit } {
+  const v1 = deploy(1, 'a', 'prod', at);
+  const [owner, name] = at.split('/') as [string, string];
+  addCommit(gh, owner, name, { message: 'docs: overlay notes', files: [OVERLAY] });
+  const v3 = deploy(3, 'c', 'prod', at);
   // A newer deploy to staging must not count for a prod alert.
-  deploy(2, 'b', 'staging');
+  deploy(2, 'b', 'staging', at);
   return { v1, v3 };
 }
 
 /** rollback.yml's PR (gitops-bump's title is the commit's subject), and an unrelated bump PR. */
-async function openRollbackPull(v1: FakeCommit, v3: FakeCommit): Promise<number> {
+async function openRollbackPull(v1: FakeCommit, v3: FakeCommit, at = 'octo-org/iris'): Promise<number> {
+  const [owner, repo] = at.split('/') as [string, string];
   await octokit().rest.pulls.create({
-    owner: 'octo-org',
-    repo: 'iris',
+    owner,
+    repo,
     head: 'gitops-bump/other-image',
     base: 'main',
     title: `chore: bump ${IMAGE}-sidecar`,
     body: 'Sets the sidecar image.',
   });
   const { data } = await octokit().rest.pulls.create({
-    owner: 'octo-org',
-    repo: 'iris',
+    owner,
+    repo,
     head: 'gitops-bump/iris-classifier-0123456789',
     base: 'main',
     title: 'rollback(prod): iris v3 -> v1',
@@ -244,5 +248,124 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
     expect(body).not.toContain('Rollback');
     // No deploy commit, no rollback to look for.
     expect(gh.calls('pulls/list')).toHaveLength(0);
+  });
+});
+
+describe('alert-to-issue: the GitOps manifests in another repository than the issues', () => {
+  /** GITHUB_TOKEN, as GitHub scopes it: the workflow's repository only. */
+  const JOB_TOKEN = 'ghs_job_token_app_only';
+  /** A read-only token for the GitOps repository (a GitHub App's or a fine-grained PAT). */
+  const GITOPS_TOKEN = 'ghs_gitops_read_token';
+
+  beforeEach(async () => {
+    await gh.stop();
+    gh = new FakeGitHub({ repos: ['acme/app', 'acme/gitops'] });
+    gh.createRepo('acme/gitops', { private: true });
+    gh.grant(JOB_TOKEN, 'github-actions[bot]', { repos: ['acme/app'] });
+    gh.grant(GITOPS_TOKEN, 'gitops-reader[bot]', { repos: ['acme/gitops'], write: false });
+    registerCommitHandlers(gh);
+    registerPullHandlers(gh);
+    await gh.start();
+  });
+
+  const deliverTo = (inputs: Record<string, string>) =>
+    deliver(errorRatio({ class: 'virginica' }), {
+      inputs: { 'github-token': JOB_TOKEN, repository: 'acme/app', ...inputs },
+      env: gh.env(JOB_TOKEN),
+    });
+  const tokenOf = (r: { headers: Record<string, unknown> }): string =>
+    String(r.headers.authorization).replace(/^(token|bearer)\s+/i, '');
+
+  it('reads the deploy commits and the rollback PR from gitops-repository with gitops-token, and links there', async () => {
+    const { v1, v3 } = history('acme/gitops');
+    // The application repository has a deploy-looking commit under the same path: it must not count.
+    deploy(2, 'b', 'prod', 'acme/app');
+    const pr = await openRollbackPull(v1, v3, 'acme/gitops');
+    const res = await deliverTo({ 'gitops-repository': 'acme/gitops', 'gitops-token': GITOPS_TOKEN });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res, 'acme/app'));
+    const url = (c: FakeCommit): string => `https://github.com/acme/gitops/commit/${c.sha}`;
+    expect(body).toContain(
+      `- **Model iris:** deployed in prod is [version 3](${mlflow.url}/#/models/iris/versions/3), by GitOps commit [${v3.sha.slice(0, 7)}](${url(v3)})`,
+    );
+    expect(body).toContain(
+      `  - Previous champion: [version 1](${mlflow.url}/#/models/iris/versions/1), deployed by [${v1.sha.slice(0, 7)}](${url(v1)}).`,
+    );
+    expect(body).toContain(
+      `  - Rollback ready: [#${pr}](https://github.com/acme/gitops/pull/${pr}) rollback(prod): iris v3 -&gt; v1`,
+    );
+    expect(body).toContain('- **Last GitOps changes under platform/iris-classifier in acme/gitops:**');
+    // Each repository with its own token; the GitOps token is masked before anything is logged.
+    const reads = [...gh.calls('repos/list-commits'), ...gh.calls('pulls/list')];
+    expect(reads.map((r) => [r.path.split('?')[0], tokenOf(r)])).toEqual([
+      ['/repos/acme/gitops/commits', GITOPS_TOKEN],
+      ['/repos/acme/gitops/pulls', GITOPS_TOKEN],
+    ]);
+    expect(gh.calls('issues/create').map(tokenOf)).toEqual([JOB_TOKEN]);
+    expect(res.stdout).toContain(`::add-mask::${GITOPS_TOKEN}`);
+  });
+
+  it('reports a GitOps repository the token cannot read in the issue, and still opens it', async () => {
+    history('acme/gitops');
+    // No gitops-token: the job's token, which GitHub scopes to acme/app, is used and refused.
+    const res = await deliverTo({ 'gitops-repository': 'acme/gitops' });
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res, 'acme/app'));
+    expect(body).toContain(
+      '- **GitOps changes under platform/iris-classifier in acme/gitops:** could not list commits (Not Found',
+    );
+    expect(body).toContain('gitops-token needs contents: read on acme/gitops');
+    // The alias stands in, and the issue says why.
+    expect(body).toContain(
+      '  - could not read the deploy commits under platform/iris-classifier in acme/gitops: the champion alias is shown instead.',
+    );
+    expect(gh.calls('repos/list-commits').map((r) => r.status)).toEqual([404]);
+  });
+
+  it('fails naming the input when gitops-repository is not owner/name', async () => {
+    const res = await deliverTo({ 'gitops-repository': 'https://github.com/acme/gitops' });
+    expect(res.code).not.toBe(0);
+    expect(res.errors.join('\n')).toContain("Input 'gitops-repository'");
+    expect(gh.calls('issues/create')).toHaveLength(0);
+  });
+});
+
+describe('alert-to-issue: a GitOps history deeper than one page', () => {
+  const chores = (n: number): void => {
+    for (let i = 0; i < n; i++)
+      addCommit(gh, 'octo-org', 'iris', { message: `chore: tune replicas ${i}`, files: [OVERLAY] });
+  };
+  const pages = (): string[] =>
+    gh.calls('repos/list-commits').map((r) => `${r.query.page}/${r.query.per_page}`);
+
+  it('reads further pages until the previous champion is found', async () => {
+    const v1 = deploy(1, 'a');
+    chores(130);
+    const v3 = deploy(3, 'c');
+    const res = await deliver(errorRatio({ class: 'virginica' }));
+    expect(res.errors).toEqual([]);
+    const body = rendered(issueBody(res));
+    expect(body).toContain(`by GitOps commit [${v3.sha.slice(0, 7)}]`);
+    expect(body).toContain(
+      `  - Previous champion: [version 1](${mlflow.url}/#/models/iris/versions/1), deployed by [${v1.sha.slice(0, 7)}]`,
+    );
+    // Found on page 2 of 100: no third page is read.
+    expect(pages()).toEqual(['1/100', '2/100']);
+  });
+
+  it('stops after three pages, and says no earlier deploy was found', async () => {
+    deploy(1, 'a');
+    chores(310);
+    deploy(3, 'c');
+    const res = await deliver(errorRatio());
+    expect(res.errors).toEqual([]);
+    expect(rendered(issueBody(res))).toContain(
+      // The bound, not the end of the history: 3 pages of 100.
+      '  - No earlier deploy of another version was found among the 300 commits read under platform/iris-classifier: nothing to compare with.',
+    );
+    expect(pages()).toEqual(['1/100', '2/100', '3/100']);
   });
 });

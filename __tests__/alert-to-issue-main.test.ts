@@ -33,6 +33,7 @@ const repo = () => gh.state.repo('octo-org', 'iris')!;
 const inputs = (body: unknown, over: Partial<Inputs> = {}): Inputs => ({
   token: TOKEN,
   repo: { owner: 'octo-org', repo: 'iris' },
+  gitops: { repo: { owner: 'octo-org', repo: 'iris' }, token: TOKEN },
   notification: extractNotification(body, 'payload'),
   staticLabels: ['alert'],
   allowlist: parseAllowlist(['severity:critical']),
@@ -292,7 +293,9 @@ describe('alert-to-issue main: what the deploy commits say', () => {
       const after = await body('AfterSecondRollback');
       expect(after).toContain('deployed in prod is version 1');
       expect(after).toContain(`  - That commit rolls back ${v3.slice(0, 12)}.`);
-      expect(after).toContain('  - No earlier deploy of another version was found: nothing to compare with.');
+      expect(after).toContain(
+        '  - No earlier deploy of another version was found among the 5 commits read under platform/iris-classifier: nothing to compare with.',
+      );
       expect(after).not.toContain('Previous champion');
     } finally {
       await gitops.stop();

@@ -391,6 +391,24 @@ describe('our actions as the reusable workflows use them', () => {
     }
   });
 
+  it('alert-triage reads a separate GitOps repository with its own token, named as rollback.yml names them', () => {
+    const f = '.github/workflows/alert-triage.yml';
+    const step = workflows[f]!.jobs.triage!.steps!.find((s) => s.uses === './.mlops-actions/alert-to-issue')!;
+    expect(step.with).toMatchObject({
+      'gitops-repository': '${{ inputs.gitops-repository }}',
+      'gitops-token': '${{ secrets.gitops-token }}',
+    });
+    // Optional: empty means the calling repository and the job's token, as before.
+    expect(callOf(f).inputs?.['gitops-repository']).toMatchObject({ type: 'string', default: '' });
+    expect(callOf(f).secrets?.['gitops-token']?.required).toBe(false);
+    const rollback = callOf('.github/workflows/rollback.yml');
+    expect(rollback.inputs).toHaveProperty('gitops-repository');
+    expect(rollback.secrets).toHaveProperty('gitops-token');
+    const example = workflows['workflows-example/alert-triage.yml']!.jobs.triage!;
+    expect(example.with).toHaveProperty('gitops-repository');
+    expect(example.secrets).toHaveProperty('gitops-token');
+  });
+
   it("keeps Trivy's DB between runs with the action's own cache, not a separate actions/cache step", () => {
     const wf = workflows['.github/workflows/ml-pipeline.yml']!;
     const steps = wf.jobs.build!.steps!;

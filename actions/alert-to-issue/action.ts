@@ -4,10 +4,10 @@
  */
 import * as core from '@actions/core';
 import { Gemini, type GeminiOptions } from '../shared/gemini/index.js';
-import { createOctokit, type Octokit } from '../shared/github.js';
+import { createOctokit, type Octokit, type Repo } from '../shared/github.js';
 import { oneLine } from '../shared/log-safe.js';
 import { cell } from '../shared/markdown.js';
-import { attachRollbacks, gitopsCommits, modelContext, type Context } from './context.js';
+import { attachRollbacks, gitopsCommits, historyEnough, modelContext, type Context } from './context.js';
 import { groupId, notificationFingerprint, type GroupId } from './group.js';
 import type { Inputs } from './inputs.js';
 import { reconcile, type Outcome } from './issues.js';
@@ -41,6 +41,8 @@ export interface Result {
   stepSummary?: string;
 }
 
+const fullName = (r: Repo): string => `${r.owner}/${r.repo}`.toLowerCase();
+
 /** The issue body, built only when an issue is opened: context and Gemini are not free. */
 function bodyBuilder(
   inputs: Inputs,
@@ -51,16 +53,23 @@ function bodyBuilder(
   /** Told who wrote the summary, for the job summary. */
   onSummary: (written: string) => void,
 ) {
-  const { repo, gitopsPath, severityLabel } = inputs;
+  const { gitopsPath, severityLabel, gitops, modelLabel } = inputs;
   const gemini = deps.gemini(inputs.gemini);
+  // The GitOps repository is often another one, read with its own token (GITHUB_TOKEN sees one repository).
+  const gitopsOctokit = gitops.token === inputs.token ? octokit : deps.octokit(gitops.token);
+  const elsewhere = fullName(gitops.repo) !== fullName(inputs.repo);
   return async (state: Parameters<typeof issueBody>[0]['state'], previous?: number): Promise<string> => {
     // The deploy commits say what runs, so the history is read before the models are looked up.
-    const commits = gitopsPath ? await gitopsCommits(octokit, repo, gitopsPath) : undefined;
-    const { mlflow, modelLabel, alias } = inputs;
+    const commits = gitopsPath
+      ? await gitopsCommits(gitopsOctokit, gitops.repo, gitopsPath, { enough: historyEnough(n, modelLabel) })
+      : undefined;
+    if (commits && elsewhere) commits.repository = `${gitops.repo.owner}/${gitops.repo.repo}`;
+    const { mlflow, alias } = inputs;
     const models = await deps.models(n, { mlflow, modelLabel, alias, ...(commits && { commits }) });
-    await attachRollbacks(octokit, repo, models);
+    await attachRollbacks(gitopsOctokit, gitops.repo, models);
     const context: Context = { models, ...(commits ? { commits } : {}) };
-    const summary = await summarize(gemini, n, context, [inputs.token, inputs.gemini.apiKey], severityLabel);
+    const secrets = [inputs.token, gitops.token, inputs.gemini.apiKey];
+    const summary = await summarize(gemini, n, context, secrets, severityLabel);
     const written =
       summary.source === 'deterministic'
         ? `deterministic (${summary.note ?? 'no reason given'})`

@@ -50,6 +50,8 @@ export interface DeployedContext {
   rollback?: { number: number; url: string; title: string };
   /** Why no rollback PR is linked (none open, or the lookup failed). */
   rollbackNote?: string;
+  /** Where no previous champion was found: the commits read (a bounded number of pages). */
+  searched?: { commits: number; where: string };
 }
 
 export interface CommitItem {
@@ -62,6 +64,8 @@ export interface CommitItem {
 
 export interface CommitContext {
   path: string;
+  /** The GitOps repository (owner/name), when it is not the one the issue is in. */
+  repository?: string;
   items: CommitItem[];
   error?: string;
 }
@@ -235,6 +239,21 @@ export interface ModelLookup {
   commits?: CommitContext;
 }
 
+/** The GitOps path, and its repository when that is not the issue's. */
+export const gitopsWhere = (c: CommitContext): string =>
+  c.repository ? `${c.path} in ${c.repository}` : c.path;
+
+/**
+ * Whether `items` (newest first) reach far enough back for the alert: every model it names has a
+ * previous champion in them (or it names none). Until then gitopsCommits reads another page.
+ */
+export function historyEnough(n: Notification, modelLabel: string): (items: CommitItem[]) => boolean {
+  const environment = alertEnvironment(n);
+  const names = modelNames(n, modelLabel);
+  return (items) =>
+    names.every((model) => deployedAndPrevious(deploysOf(items, { model, environment })).previous);
+}
+
 /**
  * Per model named in the alert: what its newest deploy commit deploys, compared with the previous
  * champion; without a deploy commit, the alias's version compared with its registry predecessor.
@@ -253,10 +272,17 @@ export async function modelContext(n: Notification, opts: ModelLookup): Promise<
   return Promise.all(
     names.map(async (name): Promise<ModelContext> => {
       const d = deploys.get(name)!;
-      if (d.deployed) return deployedOf(client, name, opts.alias, { ...d, deployed: d.deployed }, cls);
-      const why = opts.commits
-        ? `no deploy commit of ${name}${environment ? ` to ${environment}` : ''} under ${opts.commits.path} (${DEPLOY_TRAILERS})`
-        : 'no gitops-path to read deploy commits from';
+      if (d.deployed) {
+        const out = await deployedOf(client, name, opts.alias, { ...d, deployed: d.deployed }, cls);
+        if (!d.previous)
+          out.deploy!.searched = { commits: history.length, where: gitopsWhere(opts.commits!) };
+        return out;
+      }
+      const why = opts.commits?.error
+        ? `could not read the deploy commits under ${gitopsWhere(opts.commits)}`
+        : opts.commits
+          ? `no deploy commit of ${name}${environment ? ` to ${environment}` : ''} under ${gitopsWhere(opts.commits)} (${DEPLOY_TRAILERS})`
+          : 'no gitops-path to read deploy commits from';
       if (!(client instanceof MlflowClient))
         return { name, alias: opts.alias, note: why, ...(client && { error: client.error }) };
       const out = await championOf(client, name, opts.alias, cls);
@@ -265,32 +291,54 @@ export async function modelContext(n: Notification, opts: ModelLookup): Promise<
   );
 }
 
+/** Commits per page, GitHub's maximum. */
+export const COMMITS_PER_PAGE = 100;
+/** Pages read at most: a busy GitOps repository still reaches the previous deploy, in bounded calls. */
+export const MAX_COMMIT_PAGES = 3;
+
+type ListedCommit = Awaited<ReturnType<Octokit['rest']['repos']['listCommits']>>['data'][number];
+
+const commitItem = (c: ListedCommit): CommitItem => ({
+  sha: c.sha,
+  message: c.commit.message,
+  author: c.author?.login ?? c.commit.author?.name ?? 'unknown',
+  date: c.commit.committer?.date ?? c.commit.author?.date,
+  url: c.html_url,
+});
+
+/** Whether GitHub refused the token (no access, or a repository it cannot see). */
+const refused = (err: unknown): boolean => [401, 403, 404].includes((err as { status?: number }).status ?? 0);
+
+/**
+ * The newest commits under `path` in the GitOps repository, page by page until `enough` says the
+ * history read so far answers the question (each model's previous champion is in it), the history
+ * ends, or MAX_COMMIT_PAGES were read. When a later page fails, the newer pages read are kept.
+ */
 export async function gitopsCommits(
   octokit: Octokit,
   repo: Repo,
   path: string,
-  // Enough history to reach the deploy before the current one; the issue shows the newest few.
-  { ref, limit = 30 }: { ref?: string; limit?: number } = {},
+  { ref, enough = () => true }: { ref?: string; enough?: (items: CommitItem[]) => boolean } = {},
 ): Promise<CommitContext> {
+  const items: CommitItem[] = [];
   try {
-    const { data } = await octokit.rest.repos.listCommits({
-      ...repo,
-      path,
-      per_page: limit,
-      ...(ref ? { sha: ref } : {}),
-    });
-    return {
-      path,
-      items: data.map((c) => ({
-        sha: c.sha,
-        message: c.commit.message,
-        author: c.author?.login ?? c.commit.author?.name ?? 'unknown',
-        date: c.commit.committer?.date ?? c.commit.author?.date,
-        url: c.html_url,
-      })),
-    };
+    for (let page = 1; page <= MAX_COMMIT_PAGES; page++) {
+      const { data } = await octokit.rest.repos.listCommits({
+        ...repo,
+        path,
+        per_page: COMMITS_PER_PAGE,
+        page,
+        ...(ref ? { sha: ref } : {}),
+      });
+      items.push(...data.map(commitItem));
+      if (data.length < COMMITS_PER_PAGE || enough(items)) break;
+    }
+    return { path, items };
   } catch (err) {
-    return { path, items: [], error: errorMessage(err) };
+    const full = `${repo.owner}/${repo.repo}`;
+    const hint = refused(err) ? `; gitops-token needs contents: read on ${full}` : '';
+    if (items.length > 0) return { path, items };
+    return { path, items: [], error: `${errorMessage(err)}${hint}` };
   }
 }
 

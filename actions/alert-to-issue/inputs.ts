@@ -3,6 +3,7 @@
  * once from whichever source carries it (`payload`, `payload-file` or the repository_dispatch event).
  */
 import { readFileSync } from 'node:fs';
+import * as core from '@actions/core';
 import { errorMessage, InputError } from '../shared/errors.js';
 import type { GeminiOptions } from '../shared/gemini/index.js';
 import { parseRepo, runUrl, type Repo } from '../shared/github.js';
@@ -31,6 +32,11 @@ export interface Inputs {
   closeOnResolve: boolean;
   reopenWindowMs: number;
   gitopsPath?: string;
+  /**
+   * Where the deploy commits and the rollback PR are read: `gitops-repository` (default the issues'
+   * repository) with `gitops-token` (default `github-token`; GITHUB_TOKEN reaches one repository only).
+   */
+  gitops: { repo: Repo; token: string };
   /** `tracking-uri` (else MLFLOW_TRACKING_URI) and its settings; undefined: no MLflow context. */
   mlflow?: MlflowSetup;
   modelLabel: string;
@@ -118,6 +124,18 @@ function mlflowSetup(trackingUri: string | undefined): MlflowSetup | undefined {
   }
 }
 
+/** The GitOps repository and its token: parsed once, so a typo fails here naming the input. */
+function gitopsSource(repo: Repo, token: string, gitopsPath: string | undefined): Inputs['gitops'] {
+  const named = inputs.optional('gitops-repository');
+  const gitopsToken = inputs.secret('gitops-token');
+  if (!gitopsPath && (named || gitopsToken))
+    core.warning('gitops-repository and gitops-token are used only with gitops-path, which is empty');
+  return {
+    repo: named ? parseRepo(named, 'gitops-repository') : repo,
+    token: gitopsToken ?? token,
+  };
+}
+
 export function getInputs(): Inputs {
   const token = inputs.secret('github-token');
   if (!token) throw new InputError('github-token', 'a token with issues: write (default: github.token)', '');
@@ -129,6 +147,7 @@ export function getInputs(): Inputs {
   const closeOnResolve = inputs.boolean('close-on-resolve', true);
   const reopenWindowMs = inputs.duration('reopen-window', 24 * 3_600_000);
   const gitopsPath = inputs.optional('gitops-path');
+  const gitops = gitopsSource(repo, token, gitopsPath);
   const mlflow = mlflowSetup(inputs.optional('tracking-uri'));
   const modelLabel = inputs.string('model-label', 'model');
   const alias = inputs.string('champion-alias', 'champion');
@@ -150,6 +169,7 @@ export function getInputs(): Inputs {
     closeOnResolve,
     reopenWindowMs,
     gitopsPath,
+    gitops,
     mlflow,
     modelLabel,
     alias,

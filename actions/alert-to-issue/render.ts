@@ -7,7 +7,13 @@ import { alertKey } from './group.js';
 import type { GroupId } from './group.js';
 import { block, inline, link, title as safeTitle } from './sanitize.js';
 import type { Alert, Notification } from './webhook.js';
-import { SHOWN_COMMITS, type Context, type DeployedContext, type ModelContext } from './context.js';
+import {
+  gitopsWhere,
+  SHOWN_COMMITS,
+  type Context,
+  type DeployedContext,
+  type ModelContext,
+} from './context.js';
 import type { Deploy } from '../shared/deploys.js';
 import type { Summary } from './summary.js';
 
@@ -219,7 +225,12 @@ function renderDeployed(m: ModelContext, d: DeployedContext): string[] {
       ? link(`version ${d.previous.version}`, d.previousUrl)
       : `version ${inline(d.previous.version, 20)}`;
     lines.push(`  - Previous champion: ${prev}, deployed by ${shortSha(d.previous)}.`);
-  } else lines.push('  - No earlier deploy of another version was found: nothing to compare with.');
+  } else {
+    const among = d.searched
+      ? ` among the ${d.searched.commits} commits read under ${inline(d.searched.where, 200)}`
+      : '';
+    lines.push(`  - No earlier deploy of another version was found${among}: nothing to compare with.`);
+  }
   if (m.error) lines.push(`  - Could not read MLflow (${inline(m.error, 200)}).`);
   if (m.classComparison) lines.push(`  - ${inline(m.classComparison, 400)}`);
   if (d.rollback)
@@ -257,7 +268,7 @@ export function renderContext(ctx: Context): string {
   for (const m of ctx.models) parts.push(...(m.deploy ? renderDeployed(m, m.deploy) : renderAliased(m)));
   if (ctx.commits) {
     const c = ctx.commits;
-    const where = inline(c.path, 80);
+    const where = inline(gitopsWhere(c), 200);
     if (c.error)
       parts.push(`- **GitOps changes under ${where}:** could not list commits (${inline(c.error, 200)}).`);
     else if (c.items.length === 0) parts.push(`- **GitOps changes under ${where}:** no commits found.`);

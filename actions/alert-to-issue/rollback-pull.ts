@@ -25,7 +25,11 @@ export async function openPulls(octokit: Octokit, repo: Repo): Promise<PullSumma
     });
     return data.map((p) => ({ number: p.number, url: p.html_url, title: p.title, body: p.body ?? '' }));
   } catch (err) {
-    return { error: errorMessage(err) };
+    const status = (err as { status?: number }).status ?? 0;
+    const hint = [401, 403, 404].includes(status)
+      ? `; gitops-token needs pull-requests: read on ${repo.owner}/${repo.repo}`
+      : '';
+    return { error: `${errorMessage(err)}${hint}` };
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { classDeltas } from '../shared/analysis/index.js';
 import { redact, type Gemini, type PromptPart } from '../shared/gemini/index.js';
-import { SHOWN_COMMITS, type Context, type ModelContext } from './context.js';
+import { gitopsWhere, SHOWN_COMMITS, type Context, type ModelContext } from './context.js';
 import type { Notification } from './webhook.js';
 
 export interface SummaryText {
@@ -190,7 +190,7 @@ export function deterministicSummary(
   const last = ctx.commits?.items[0];
   if (last) {
     causes.push(
-      `The last GitOps change under ${ctx.commits!.path} was ${last.sha.slice(0, 7)} (${last.message.split('\n')[0]}${last.date ? `, ${last.date}` : ''}); a recent deployment may be related.`,
+      `The last GitOps change under ${gitopsWhere(ctx.commits!)} was ${last.sha.slice(0, 7)} (${last.message.split('\n')[0]}${last.date ? `, ${last.date}` : ''}); a recent deployment may be related.`,
     );
   }
   if (causes.length === 0)
