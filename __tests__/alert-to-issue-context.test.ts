@@ -229,8 +229,10 @@ describe('alert-to-issue: prompt injection through alert text', () => {
       }
       // The model's answer did reach the issue (neutralised), so the test exercises it.
       expect(issue.body).toContain('Written by gemini-2.5-flash-lite');
-      // Exactly one hidden marker: ours, at the top.
-      expect((issue.body ?? '').match(/<!--/g)).toHaveLength(1);
+      // Exactly one hidden marker of the action's own (at the top), besides the write id that
+      // createOctokit appends to every create (shared/lost-writes.ts) on its own last line.
+      const ownMarkers = (issue.body ?? '').replace(/\n\n<!-- mlops-actions:write [0-9a-f-]{36} -->$/, '');
+      expect(ownMarkers.match(/<!--/g)).toHaveLength(1);
       expect(issue.body).toMatch(/^<!-- alert-to-issue:state /);
       // Labels: the fixed ones, the allowlisted severity and the group label; never alert text.
       expect(
