@@ -12,6 +12,7 @@ import type { GitHubAuth, RelayConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { DispatchRequest } from './wrap.js';
+import { retry, sleep } from '../shared/retry.js';
 
 export type DispatchResult =
   | { ok: true; attempts: number }
@@ -30,8 +31,6 @@ export function tokenSource(auth: GitHubAuth, apiUrl: string): TokenSource {
   // auth-app caches installation tokens until shortly before they expire.
   return async (refresh = false) => (await app({ type: 'installation', refresh })).token;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Answer {
   status: number;
@@ -81,6 +80,25 @@ const header = (h: IncomingHttpHeaders, name: string): string | null => {
   return v === undefined ? null : Array.isArray(v) ? (v[0] ?? null) : v;
 };
 
+type Last = { status?: number; reason: string };
+
+/** One delivery's state across its attempts. */
+interface Run {
+  deadline: number;
+  body: string;
+  /** The App token was refreshed once already (after a 401). */
+  refreshed: boolean;
+}
+
+/** An attempt's verdict: the delivery's result, or another attempt after `delayMs` (`result` if none is left). */
+type Step =
+  | { done: DispatchResult }
+  | { again: { delayMs: number; result: DispatchResult; log?: Record<string, unknown> } };
+
+const again = (attempt: number, last: Last, delayMs: number, log?: Record<string, unknown>): Step => ({
+  again: { delayMs, result: { ok: false, attempts: attempt, ...last }, ...(log ? { log } : {}) },
+});
+
 export interface DispatcherOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -116,82 +134,99 @@ export class Dispatcher {
   }
 
   async send(req: DispatchRequest, id: string): Promise<DispatchResult> {
-    const started = this.now();
-    const deadline = started + this.cfg.retryBudgetMs;
-    const body = JSON.stringify(req);
-    let refreshed = false;
-    let last: { status?: number; reason: string } = { reason: 'not attempted' };
-    let made = 0;
+    const run: Run = {
+      deadline: this.now() + this.cfg.retryBudgetMs,
+      body: JSON.stringify(req),
+      refreshed: false,
+    };
+    const step = await retry((attempt) => this.attempt(run, attempt), {
+      attempts: this.cfg.attempts,
+      retryOn: (s) => 'again' in s,
+      // What throws here is no GitHub answer (those are steps): it ends the delivery, as it did.
+      retryable: () => false,
+      delayMs: ({ value }) => (value && 'again' in value ? value.again.delayMs : 0),
+      onRetry: ({ attempt, failure }) => {
+        const log = failure.value && 'again' in failure.value ? failure.value.again.log : undefined;
+        if (log) this.log.warn('dispatch failed, retrying', { id, attempt, ...log });
+      },
+      sleep: this.sleep,
+    });
+    return 'done' in step ? step.done : step.again.result;
+  }
 
-    for (let attempt = 1; attempt <= this.cfg.attempts; attempt++) {
-      made = attempt;
-      if (this.blockedUntil > this.now()) {
-        const wait = this.blockedUntil - this.now();
-        if (this.now() + wait > deadline) {
-          return {
+  /**
+   * One POST and what it means: done (delivered, not retryable, or a wait past the retry budget),
+   * or again after a delay (a log line says why, except for the one token refresh after a 401).
+   */
+  private async attempt(run: Run, attempt: number): Promise<Step> {
+    const fail = (last: Last): Step => ({ done: { ok: false, attempts: attempt, ...last } });
+    if (this.blockedUntil > this.now()) {
+      const wait = this.blockedUntil - this.now();
+      if (this.now() + wait > run.deadline) {
+        return {
+          done: {
             ok: false,
             attempts: attempt - 1,
             status: 403,
             reason: 'GitHub rate limit spent',
             retryAfterMs: wait,
-          };
-        }
-        await this.sleep(wait);
-      }
-      let res: Answer;
-      try {
-        const token = await this.token(refreshed);
-        res = await post(
-          this.url,
-          this.agent,
-          {
-            authorization: `Bearer ${token}`,
-            accept: 'application/vnd.github+json',
-            'content-type': 'application/json',
-            'user-agent': 'mlops-actions-relay',
-            'x-github-api-version': '2022-11-28',
           },
-          body,
-          this.cfg.requestTimeoutMs,
-        );
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException & { status?: unknown };
-        if (typeof e.status === 'number') {
-          // The App's installation token could not be had (auth-app's RequestError): a 4xx
-          // there (bad key, app not installed) does not heal by retrying.
-          last = { status: e.status, reason: `GitHub App token request answered ${e.status}: ${e.message}` };
-          this.metrics.attempts.inc({ status: `token-${e.status}` });
-          if (e.status < 500 && e.status !== 429) break;
-        } else {
-          last = { reason: err instanceof TimeoutError ? e.message : (e.code ?? e.message) };
-          this.metrics.attempts.inc({ status: 'error' });
-        }
-        const delay = this.backoff(attempt);
-        if (attempt === this.cfg.attempts || this.now() + delay > deadline) break;
-        this.log.warn('dispatch failed, retrying', { id, attempt, reason: last.reason, delayMs: delay });
-        await this.sleep(delay);
-        continue;
+        };
       }
-      this.metrics.attempts.inc({ status: String(res.status) });
-      if (res.status === 204 || res.status === 200) return { ok: true, attempts: attempt };
-      const message = readMessage(res.text);
-      last = { status: res.status, reason: `GitHub answered ${res.status}${message ? `: ${message}` : ''}` };
-
-      if (res.status === 401 && this.cfg.auth.kind === 'app' && !refreshed) {
-        // An installation token can be revoked before its expiry: get a new one once.
-        refreshed = true;
-        continue;
-      }
-      const wait = this.retryWait(res, message, attempt);
-      if (wait === undefined) break; // not retryable (401, 404, 422, a 403 that is no rate limit)
-      if (attempt === this.cfg.attempts) break;
-      if (this.now() + wait > deadline) {
-        return { ok: false, attempts: attempt, status: res.status, reason: last.reason, retryAfterMs: wait };
-      }
-      this.log.warn('dispatch failed, retrying', { id, attempt, status: res.status, delayMs: wait });
       await this.sleep(wait);
     }
-    return { ok: false, attempts: made, ...last };
+    let res: Answer;
+    try {
+      const token = await this.token(run.refreshed);
+      res = await post(
+        this.url,
+        this.agent,
+        {
+          authorization: `Bearer ${token}`,
+          accept: 'application/vnd.github+json',
+          'content-type': 'application/json',
+          'user-agent': 'mlops-actions-relay',
+          'x-github-api-version': '2022-11-28',
+        },
+        run.body,
+        this.cfg.requestTimeoutMs,
+      );
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { status?: unknown };
+      let last: Last;
+      if (typeof e.status === 'number') {
+        // The App's installation token could not be had (auth-app's RequestError): a 4xx
+        // there (bad key, app not installed) does not heal by retrying.
+        last = { status: e.status, reason: `GitHub App token request answered ${e.status}: ${e.message}` };
+        this.metrics.attempts.inc({ status: `token-${e.status}` });
+        if (e.status < 500 && e.status !== 429) return fail(last);
+      } else {
+        last = { reason: err instanceof TimeoutError ? e.message : (e.code ?? e.message) };
+        this.metrics.attempts.inc({ status: 'error' });
+      }
+      const delay = this.backoff(attempt);
+      if (this.now() + delay > run.deadline) return fail(last);
+      return again(attempt, last, delay, { reason: last.reason, delayMs: delay });
+    }
+    this.metrics.attempts.inc({ status: String(res.status) });
+    if (res.status === 204 || res.status === 200) return { done: { ok: true, attempts: attempt } };
+    const message = readMessage(res.text);
+    const last = {
+      status: res.status,
+      reason: `GitHub answered ${res.status}${message ? `: ${message}` : ''}`,
+    };
+
+    if (res.status === 401 && this.cfg.auth.kind === 'app' && !run.refreshed) {
+      // An installation token can be revoked before its expiry: get a new one once.
+      run.refreshed = true;
+      return again(attempt, last, 0);
+    }
+    const wait = this.retryWait(res, message, attempt);
+    if (wait === undefined) return fail(last); // not retryable (401, 404, 422, a 403 that is no rate limit)
+    if (attempt < this.cfg.attempts && this.now() + wait > run.deadline) {
+      return { done: { ok: false, attempts: attempt, ...last, retryAfterMs: wait } };
+    }
+    return again(attempt, last, wait, { status: res.status, delayMs: wait });
   }
 
   private backoff(attempt: number): number {

@@ -2,6 +2,10 @@
  * fetch with a timeout on every attempt and bounded retries with jittered exponential backoff:
  * connection errors, 429 and 5xx are retried, honouring Retry-After; anything else is returned as is.
  */
+import { retry } from './retry.js';
+
+export { sleep } from './retry.js';
+
 export interface RetryOptions {
   /** Attempts in all, the first included. */
   attempts?: number;
@@ -28,8 +32,6 @@ export class HttpError extends Error {
 }
 
 const defaultRetryOn = (res: Response): boolean => res.status === 429 || res.status >= 500;
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
 export function retryAfterMs(res: Response): number | undefined {
@@ -65,6 +67,13 @@ const jittered =
   (retry: number): number =>
     Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1)) * Math.random();
 
+/** Why an attempt failed, as the final error and onRetry say it. */
+function reasonOf(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  return e.cause?.code ?? e.cause?.message ?? (e as { code?: string }).code ?? e.message;
+}
+
 /**
  * The retry loop of fetchWithRetry for any sender of a Response (e.g. a streamed node:http
  * upload): `send` gets an AbortSignal that fires after the per-attempt timeout and rejects with
@@ -84,27 +93,22 @@ export async function withRetry(
     onRetry,
   } = options;
   const backoff = options.backoff ?? jittered(baseDelayMs, maxDelayMs);
-  let lastReason = '';
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let delay = backoff(attempt);
-    try {
-      const res = await send(AbortSignal.timeout(timeoutMs));
-      if (!retryOn(res) || attempt === attempts) return res;
-      lastReason = `HTTP ${res.status}`;
-      delay = retryAfterMs(res) ?? delay;
-      await res.body?.cancel();
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      lastReason =
-        e.name === 'TimeoutError'
-          ? `no answer within ${timeoutMs} ms`
-          : (e.cause?.code ?? e.cause?.message ?? (e as { code?: string }).code ?? e.message);
-      if (attempt === attempts) {
-        throw new HttpError(`${label} failed after ${attempts} attempts: ${lastReason}`);
-      }
-    }
-    onRetry?.({ attempt, delayMs: delay, reason: lastReason });
-    await sleep(delay);
+  try {
+    return await retry(() => send(AbortSignal.timeout(timeoutMs)), {
+      attempts,
+      retryOn,
+      delayMs: ({ value }, attempt) => (value && retryAfterMs(value)) ?? backoff(attempt),
+      onRetry: async ({ attempt, delayMs, failure }) => {
+        // The refused answer is dropped: free its connection before the wait.
+        await failure.value?.body?.cancel();
+        onRetry?.({
+          attempt,
+          delayMs,
+          reason: failure.value ? `HTTP ${failure.value.status}` : reasonOf(failure.error, timeoutMs),
+        });
+      },
+    });
+  } catch (err) {
+    throw new HttpError(`${label} failed after ${attempts} attempts: ${reasonOf(err, timeoutMs)}`);
   }
-  throw new HttpError(`${label} failed: ${lastReason}`);
 }

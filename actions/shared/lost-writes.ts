@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import * as core from '@actions/core';
 import type { Octokit } from './github.js';
-import { sleep } from './http.js';
+import { retry, sleep } from './retry.js';
 
 type Params = Record<string, unknown> & {
   method: string;
@@ -119,32 +119,43 @@ export function guardCreates(octokit: Octokit, retries: number, wait = sleep): v
     // every call, so it is replaced, not changed.
     p.body = `${text}${writeIdMarker(writeId)}`;
     p.request = { ...p.request, retries: 0 };
-    for (let attempt = 0; ; attempt++) {
-      let failure: unknown;
-      try {
-        return await request(options);
-      } catch (err) {
-        if (!lost(err)) throw err;
-        failure = err;
-      }
-      // Octokit reports a dropped connection as status 500 with no response: say which it was.
+    type Answer = Awaited<ReturnType<typeof request>>;
+    // Octokit reports a dropped connection as status 500 with no response: say which it was.
+    const answerOf = (failure: unknown): string => {
       const e = failure as { status?: number; response?: unknown };
-      const answer = e.response ? `answered ${e.status}` : 'gave no answer';
-      // A backend that outlived its front end may still be committing: wait, then look.
-      await wait((attempt + 1) ** 2 * 1000);
-      const made = await create.find(octokit, p, writeId);
-      if (made) {
-        core.warning(
-          `GitHub ${answer} to creating ${article(create.what)} but had created it (${made.html_url ?? made.id}); using it`,
-        );
-        return { status: 201, url: made.url ?? '', headers: {}, data: made } as Awaited<
-          ReturnType<typeof request>
-        >;
-      }
-      if (attempt >= retries) throw failure;
-      core.warning(
-        `GitHub ${answer} to creating ${article(create.what)} and did not create it; sending it again`,
-      );
-    }
+      return e.response ? `answered ${e.status}` : 'gave no answer';
+    };
+    // One attempt is a send and, when its answer is lost, a wait and a look for what it made: the
+    // wait gives a backend that outlived its front end time to commit. Nothing found, the create
+    // goes again at once. Errors that are no lost answer, and failed looks, are not retried.
+    const outcome = await retry<{ answer: Answer } | { lost: unknown }>(
+      async (attempt) => {
+        try {
+          return { answer: await request(options) };
+        } catch (err) {
+          if (!lost(err)) throw err;
+          await wait(attempt ** 2 * 1000);
+          const made = await create.find(octokit, p, writeId);
+          if (!made) return { lost: err };
+          core.warning(
+            `GitHub ${answerOf(err)} to creating ${article(create.what)} but had created it (${made.html_url ?? made.id}); using it`,
+          );
+          return { answer: { status: 201, url: made.url ?? '', headers: {}, data: made } as Answer };
+        }
+      },
+      {
+        attempts: retries + 1,
+        retryOn: (o) => 'lost' in o,
+        retryable: () => false,
+        delayMs: () => 0,
+        // Only lost answers come back for another attempt.
+        onRetry: ({ failure }) =>
+          core.warning(
+            `GitHub ${answerOf((failure.value as { lost: unknown }).lost)} to creating ${article(create.what)} and did not create it; sending it again`,
+          ),
+      },
+    );
+    if ('lost' in outcome) throw outcome.lost;
+    return outcome.answer;
   });
 }

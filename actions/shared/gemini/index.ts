@@ -7,7 +7,8 @@
  */
 import * as core from '@actions/core';
 import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import { classify } from './failures.js';
+import { classify, type Failure } from './failures.js';
+import { retry, sleep } from '../retry.js';
 import { DEFAULT_MODEL } from './defaults.js';
 import { fenceUntrusted, newBoundary, redact, UNTRUSTED_POLICY } from './fence.js';
 import { readReply } from './reply.js';
@@ -74,14 +75,15 @@ export type StructuredResult<T> =
       unavailable?: boolean;
     };
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** The text of the single user turn: trusted parts as headed sections, untrusted ones fenced. */
 export function renderParts(parts: PromptPart[], boundary = newBoundary()): string {
   return parts
     .map((p) => (p.untrusted ? fenceUntrusted(p.label, p.text, boundary) : `## ${p.label}\n${p.text}`))
     .join('\n\n');
 }
+
+/** One model's answer, or why it failed in the end. */
+type Call = { res: GenerateContentResponse; failure?: undefined } | { failure: Failure; res?: undefined };
 
 export class Gemini {
   private readonly ai?: GoogleGenAI;
@@ -101,7 +103,7 @@ export class Gemini {
       temperature: opts.temperature ?? 0.2,
       baseDelayMs: opts.baseDelayMs ?? 1_000,
       maxRetryDelayMs: opts.maxRetryDelayMs ?? 60_000,
-      sleep: opts.sleep ?? defaultSleep,
+      sleep: opts.sleep ?? sleep,
     };
     if (this.apiKey) {
       const baseUrl = opts.baseUrl?.trim();
@@ -142,53 +144,76 @@ export class Gemini {
     const tried: string[] = [];
 
     for (const model of this.models) {
-      for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
-        let res: GenerateContentResponse;
+      const call = await this.call(this.ai, model, text, system, req.schema);
+      const f = call.failure;
+      if (f) {
+        const reason = this.clean(f.reason);
+        if (f.kind === 'stop') return { ok: false, reason: `${model}: ${reason}`, note, unavailable: true };
+        if (f.kind === 'next-model') {
+          core.info(`Gemini model ${model} is not available (${reason}); trying the next model`);
+          tried.push(`${model}: ${reason}`);
+        } else if (this.tooLong(f)) {
+          tried.push(`${model}: ${reason} (server asked to wait ${f.retryDelayMs} ms)`);
+        } else {
+          tried.push(`${model}: ${reason} after ${this.o.attempts} attempts`);
+        }
+        continue;
+      }
+      const reading = readReply(call.res, req.schema);
+      if (!reading.ok) return { ok: false, reason: `${model}: ${reading.reason}`, note };
+      if (req.validate && !req.validate(reading.value)) {
+        return { ok: false, reason: `${model}: the reply failed validation`, note };
+      }
+      return { ok: true, value: reading.value as T, model, ...(note ? { note } : {}) };
+    }
+    return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
+  }
+
+  /**
+   * One model's generateContent with its retries: 429, 5xx and timeouts again after RetryInfo's
+   * delay or a jittered backoff, unless the server asks for a wait past maxRetryDelayMs (its quota
+   * is spent). The last failure is returned, classified, for generateJson to move on or stop.
+   */
+  private call(ai: GoogleGenAI, model: string, text: string, system: string, schema: object): Promise<Call> {
+    return retry<Call>(
+      async () => {
         try {
-          res = await this.ai.models.generateContent({
+          const res = await ai.models.generateContent({
             model,
             contents: [{ role: 'user', parts: [{ text }] }],
             config: {
               systemInstruction: system,
               responseMimeType: 'application/json',
-              responseJsonSchema: req.schema,
+              responseJsonSchema: schema,
               maxOutputTokens: this.o.maxOutputTokens,
               temperature: this.o.temperature,
               candidateCount: 1,
             },
           });
+          return { res };
         } catch (err) {
-          const f = classify(err, this.o.timeoutMs);
-          const reason = this.clean(f.reason);
-          if (f.kind === 'stop') return { ok: false, reason: `${model}: ${reason}`, note, unavailable: true };
-          if (f.kind === 'next-model') {
-            core.info(`Gemini model ${model} is not available (${reason}); trying the next model`);
-            tried.push(`${model}: ${reason}`);
-            break;
-          }
-          if (f.retryDelayMs !== undefined && f.retryDelayMs > this.o.maxRetryDelayMs) {
-            tried.push(`${model}: ${reason} (server asked to wait ${f.retryDelayMs} ms)`);
-            break;
-          }
-          if (attempt === this.o.attempts) {
-            tried.push(`${model}: ${reason} after ${attempt} attempts`);
-            break;
-          }
+          return { failure: classify(err, this.o.timeoutMs) };
+        }
+      },
+      {
+        attempts: this.o.attempts,
+        retryOn: ({ failure }) => failure?.kind === 'retry' && !this.tooLong(failure),
+        delayMs: ({ value }, attempt) => {
           const backoff = Math.min(this.o.maxRetryDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1));
-          const delay = f.retryDelayMs ?? Math.round(backoff * (0.5 + Math.random() / 2));
-          core.info(`Gemini ${model} attempt ${attempt} failed (${reason}); retrying in ${delay} ms`);
-          await this.o.sleep(delay);
-          continue;
-        }
-        const reading = readReply(res, req.schema);
-        if (!reading.ok) return { ok: false, reason: `${model}: ${reading.reason}`, note };
-        if (req.validate && !req.validate(reading.value)) {
-          return { ok: false, reason: `${model}: the reply failed validation`, note };
-        }
-        return { ok: true, value: reading.value as T, model, ...(note ? { note } : {}) };
-      }
-    }
-    return { ok: false, reason: `gave up: ${tried.join('; ')}`, note, unavailable: true };
+          return value?.failure?.retryDelayMs ?? Math.round(backoff * (0.5 + Math.random() / 2));
+        },
+        onRetry: ({ attempt, delayMs, failure }) => {
+          const reason = this.clean(failure.value?.failure?.reason ?? '');
+          core.info(`Gemini ${model} attempt ${attempt} failed (${reason}); retrying in ${delayMs} ms`);
+        },
+        sleep: this.o.sleep,
+      },
+    );
+  }
+
+  /** The server asked for a longer wait than we would retry after: its quota is spent for now. */
+  private tooLong(f: Failure): boolean {
+    return f.retryDelayMs !== undefined && f.retryDelayMs > this.o.maxRetryDelayMs;
   }
 
   /**
