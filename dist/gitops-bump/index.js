@@ -32682,6 +32682,8 @@ async function editTree(dir, files, options) {
     return { changedFiles, locations };
 }
 
+// EXTERNAL MODULE: ./actions/shared/retry.ts
+var retry = __nccwpck_require__(84280);
 ;// CONCATENATED MODULE: ./actions/gitops-bump/push.ts
 /**
  * Lands one change on a branch when other runs push to it at the same time. Each attempt starts
@@ -32691,16 +32693,15 @@ async function editTree(dir, files, options) {
  * kept, ours goes on top of it.
  */
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 async function land(options) {
     const { git, target, maxAttempts = 30, baseDelayMs = 50, maxDelayMs = 8000 } = options;
-    let lastReason = '';
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const once = async (attempt) => {
         const began = Date.now();
         const tip = attempt === 1 && options.initialTip ? options.initialTip : await options.refresh();
         const edit = await options.edit(tip);
         if (!edit.changed)
-            return { tip, edit, attempts: attempt };
+            return { tip, edit, attempts: attempt, began };
         let sha = await git.commit(edit.files, edit.message);
         if (options.afterCommit)
             sha = await options.afterCommit(sha);
@@ -32708,20 +32709,29 @@ async function land(options) {
         if (pushed.ok) {
             if (attempt > 1)
                 core/* info */.pq(`Pushed ${sha.slice(0, 7)} to ${target} on attempt ${attempt}.`);
-            return { sha, tip, edit, attempts: attempt };
+            return { sha, tip, edit, attempts: attempt, began };
         }
-        lastReason = pushed.reason;
         if (!pushed.retryable)
             throw new Error(`git push to '${target}' was refused: ${pushed.reason}`);
+        return { tip, edit, attempts: attempt, began, rejected: pushed.reason };
+    };
+    const { began: _began, rejected, ...landed } = await (0,retry/* retry */.L)(once, {
+        attempts: maxAttempts,
+        retryOn: (a) => a.rejected !== undefined,
+        // Not retried: a refusal that is no race (permissions, a protected branch) or a failing edit.
+        retryable: () => false,
         // Exponential backoff with full jitter, in units of how long one attempt takes here: the branch
         // takes one landing per attempt-time, so that is the slot losers must spread over (a fixed
         // unit is too short on a slow remote or a loaded runner, and they collide again in lockstep).
-        const slot = Math.max(baseDelayMs, Date.now() - began);
-        const delay = Math.round(Math.random() * Math.min(maxDelayMs, slot * 2 ** (attempt - 1)));
-        core/* info */.pq(`'${target}' moved while pushing (attempt ${attempt}); re-applying on the new tip in ${delay} ms.`);
-        await sleep(delay);
-    }
-    throw new Error(`could not push to '${target}' after ${maxAttempts} attempts (other runs kept landing first); last error: ${lastReason}`);
+        delayMs: ({ value }, attempt) => {
+            const slot = Math.max(baseDelayMs, Date.now() - value.began);
+            return Math.round(Math.random() * Math.min(maxDelayMs, slot * 2 ** (attempt - 1)));
+        },
+        onRetry: ({ attempt, delayMs }) => core/* info */.pq(`'${target}' moved while pushing (attempt ${attempt}); re-applying on the new tip in ${delayMs} ms.`),
+    });
+    if (rejected === undefined)
+        return landed;
+    throw new Error(`could not push to '${target}' after ${maxAttempts} attempts (other runs kept landing first); last error: ${rejected}`);
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -33672,7 +33682,7 @@ function renderSummary(s) {
 // Both are loaded on demand: the Kubernetes client is most of the bundle, and push mode starts
 // faster without Octokit.
 const defaultDeps = {
-    octokit: async (token) => (await Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(467)]).then(__nccwpck_require__.bind(__nccwpck_require__, 40467))).createOctokit(token),
+    octokit: async (token) => (await Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(694)]).then(__nccwpck_require__.bind(__nccwpck_require__, 84694))).createOctokit(token),
     argocd: async () => Promise.all(/* import() */[__nccwpck_require__.e(901), __nccwpck_require__.e(574)]).then(__nccwpck_require__.bind(__nccwpck_require__, 88574)),
 };
 const outputsOf = (r, h) => ({
@@ -34252,6 +34262,51 @@ function versionOf(ref) {
 function shortDigest(digest) {
     const [algo, hex] = digest.split(':');
     return hex ? `${algo}:${hex.slice(0, 12)}` : digest;
+}
+
+
+/***/ }),
+
+/***/ 84280:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L: () => (/* binding */ retry),
+/* harmony export */   y: () => (/* binding */ sleep)
+/* harmony export */ });
+/**
+ * The one retry loop of the suite. Every caller that sends something again (HTTP through
+ * withRetry, Gemini calls, relay dispatches, guarded creates, gitops pushes) states its own policy
+ * here (which failures are worth another attempt, how long to wait, what to log) and this loop
+ * owns the rest: the attempt bound, the waits, and what the caller gets when retries run out.
+ */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Runs `attempt` (given its 1-based number) until it succeeds, a failure is not retryable, or the
+ * attempts are spent. Resolves with the first value `retryOn` accepts, or with the last value it
+ * refused; rejects with the last error (the caller's own, unwrapped).
+ */
+async function retry(attempt, policy) {
+    const { attempts, retryOn = () => false, retryable = () => true, onRetry } = policy;
+    const wait = policy.sleep ?? sleep;
+    for (let n = 1;; n++) {
+        let failure;
+        try {
+            const value = await attempt(n);
+            if (n >= attempts || !retryOn(value, n))
+                return value;
+            failure = { value };
+        }
+        catch (error) {
+            if (n >= attempts || !retryable(error, n))
+                throw error;
+            failure = { error };
+        }
+        const delayMs = policy.delayMs(failure, n);
+        await onRetry?.({ attempt: n, delayMs, failure });
+        if (delayMs > 0)
+            await wait(delayMs);
+    }
 }
 
 

@@ -10696,6 +10696,42 @@ function createAppAuth(options) {
 /* v8 ignore start - due to skipped tests, see https://github.com/octokit/auth-app.js/pull/580 -- @preserve */
 /* v8 ignore end -- @preserve */
 
+;// CONCATENATED MODULE: ./actions/shared/retry.ts
+/**
+ * The one retry loop of the suite. Every caller that sends something again (HTTP through
+ * withRetry, Gemini calls, relay dispatches, guarded creates, gitops pushes) states its own policy
+ * here (which failures are worth another attempt, how long to wait, what to log) and this loop
+ * owns the rest: the attempt bound, the waits, and what the caller gets when retries run out.
+ */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Runs `attempt` (given its 1-based number) until it succeeds, a failure is not retryable, or the
+ * attempts are spent. Resolves with the first value `retryOn` accepts, or with the last value it
+ * refused; rejects with the last error (the caller's own, unwrapped).
+ */
+async function retry(attempt, policy) {
+    const { attempts, retryOn = () => false, retryable = () => true, onRetry } = policy;
+    const wait = policy.sleep ?? sleep;
+    for (let n = 1;; n++) {
+        let failure;
+        try {
+            const value = await attempt(n);
+            if (n >= attempts || !retryOn(value, n))
+                return value;
+            failure = { value };
+        }
+        catch (error) {
+            if (n >= attempts || !retryable(error, n))
+                throw error;
+            failure = { error };
+        }
+        const delayMs = policy.delayMs(failure, n);
+        await onRetry?.({ attempt: n, delayMs, failure });
+        if (delayMs > 0)
+            await wait(delayMs);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/relay/dispatch.ts
 /**
  * POST /repos/{owner}/{repo}/dispatches with bounded retries: network errors, 5xx, 429 and
@@ -10703,6 +10739,7 @@ function createAppAuth(options) {
  * a wait longer than what is left of the retry budget ends the delivery at once, and the relay
  * tells Alertmanager to retry later instead (so nothing is lost and GitHub is not hammered).
  */
+
 
 
 
@@ -10719,7 +10756,6 @@ function tokenSource(auth, apiUrl) {
     // auth-app caches installation tokens until shortly before they expire.
     return async (refresh = false) => (await app({ type: 'installation', refresh })).token;
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 class TimeoutError extends Error {
 }
 /**
@@ -10748,6 +10784,9 @@ const header = (h, name) => {
     const v = h[name];
     return v === undefined ? null : Array.isArray(v) ? (v[0] ?? null) : v;
 };
+const again = (attempt, last, delayMs, log) => ({
+    again: { delayMs, result: { ok: false, attempts: attempt, ...last }, ...(log ? { log } : {}) },
+});
 class Dispatcher {
     cfg;
     metrics;
@@ -10773,81 +10812,98 @@ class Dispatcher {
         this.baseDelayMs = opts.baseDelayMs ?? 200;
     }
     async send(req, id) {
-        const started = this.now();
-        const deadline = started + this.cfg.retryBudgetMs;
-        const body = JSON.stringify(req);
-        let refreshed = false;
-        let last = { reason: 'not attempted' };
-        let made = 0;
-        for (let attempt = 1; attempt <= this.cfg.attempts; attempt++) {
-            made = attempt;
-            if (this.blockedUntil > this.now()) {
-                const wait = this.blockedUntil - this.now();
-                if (this.now() + wait > deadline) {
-                    return {
+        const run = {
+            deadline: this.now() + this.cfg.retryBudgetMs,
+            body: JSON.stringify(req),
+            refreshed: false,
+        };
+        const step = await retry((attempt) => this.attempt(run, attempt), {
+            attempts: this.cfg.attempts,
+            retryOn: (s) => 'again' in s,
+            // What throws here is no GitHub answer (those are steps): it ends the delivery, as it did.
+            retryable: () => false,
+            delayMs: ({ value }) => (value && 'again' in value ? value.again.delayMs : 0),
+            onRetry: ({ attempt, failure }) => {
+                const log = failure.value && 'again' in failure.value ? failure.value.again.log : undefined;
+                if (log)
+                    this.log.warn('dispatch failed, retrying', { id, attempt, ...log });
+            },
+            sleep: this.sleep,
+        });
+        return 'done' in step ? step.done : step.again.result;
+    }
+    /**
+     * One POST and what it means: done (delivered, not retryable, or a wait past the retry budget),
+     * or again after a delay (a log line says why, except for the one token refresh after a 401).
+     */
+    async attempt(run, attempt) {
+        const fail = (last) => ({ done: { ok: false, attempts: attempt, ...last } });
+        if (this.blockedUntil > this.now()) {
+            const wait = this.blockedUntil - this.now();
+            if (this.now() + wait > run.deadline) {
+                return {
+                    done: {
                         ok: false,
                         attempts: attempt - 1,
                         status: 403,
                         reason: 'GitHub rate limit spent',
                         retryAfterMs: wait,
-                    };
-                }
-                await this.sleep(wait);
+                    },
+                };
             }
-            let res;
-            try {
-                const token = await this.token(refreshed);
-                res = await post(this.url, this.agent, {
-                    authorization: `Bearer ${token}`,
-                    accept: 'application/vnd.github+json',
-                    'content-type': 'application/json',
-                    'user-agent': 'mlops-actions-relay',
-                    'x-github-api-version': '2022-11-28',
-                }, body, this.cfg.requestTimeoutMs);
-            }
-            catch (err) {
-                const e = err;
-                if (typeof e.status === 'number') {
-                    // The App's installation token could not be had (auth-app's RequestError): a 4xx
-                    // there (bad key, app not installed) does not heal by retrying.
-                    last = { status: e.status, reason: `GitHub App token request answered ${e.status}: ${e.message}` };
-                    this.metrics.attempts.inc({ status: `token-${e.status}` });
-                    if (e.status < 500 && e.status !== 429)
-                        break;
-                }
-                else {
-                    last = { reason: err instanceof TimeoutError ? e.message : (e.code ?? e.message) };
-                    this.metrics.attempts.inc({ status: 'error' });
-                }
-                const delay = this.backoff(attempt);
-                if (attempt === this.cfg.attempts || this.now() + delay > deadline)
-                    break;
-                this.log.warn('dispatch failed, retrying', { id, attempt, reason: last.reason, delayMs: delay });
-                await this.sleep(delay);
-                continue;
-            }
-            this.metrics.attempts.inc({ status: String(res.status) });
-            if (res.status === 204 || res.status === 200)
-                return { ok: true, attempts: attempt };
-            const message = readMessage(res.text);
-            last = { status: res.status, reason: `GitHub answered ${res.status}${message ? `: ${message}` : ''}` };
-            if (res.status === 401 && this.cfg.auth.kind === 'app' && !refreshed) {
-                // An installation token can be revoked before its expiry: get a new one once.
-                refreshed = true;
-                continue;
-            }
-            const wait = this.retryWait(res, message, attempt);
-            if (wait === undefined)
-                break; // not retryable (401, 404, 422, a 403 that is no rate limit)
-            if (attempt === this.cfg.attempts)
-                break;
-            if (this.now() + wait > deadline) {
-                return { ok: false, attempts: attempt, status: res.status, reason: last.reason, retryAfterMs: wait };
-            }
-            this.log.warn('dispatch failed, retrying', { id, attempt, status: res.status, delayMs: wait });
             await this.sleep(wait);
         }
-        return { ok: false, attempts: made, ...last };
+        let res;
+        try {
+            const token = await this.token(run.refreshed);
+            res = await post(this.url, this.agent, {
+                authorization: `Bearer ${token}`,
+                accept: 'application/vnd.github+json',
+                'content-type': 'application/json',
+                'user-agent': 'mlops-actions-relay',
+                'x-github-api-version': '2022-11-28',
+            }, run.body, this.cfg.requestTimeoutMs);
+        }
+        catch (err) {
+            const e = err;
+            let last;
+            if (typeof e.status === 'number') {
+                // The App's installation token could not be had (auth-app's RequestError): a 4xx
+                // there (bad key, app not installed) does not heal by retrying.
+                last = { status: e.status, reason: `GitHub App token request answered ${e.status}: ${e.message}` };
+                this.metrics.attempts.inc({ status: `token-${e.status}` });
+                if (e.status < 500 && e.status !== 429)
+                    return fail(last);
+            }
+            else {
+                last = { reason: err instanceof TimeoutError ? e.message : (e.code ?? e.message) };
+                this.metrics.attempts.inc({ status: 'error' });
+            }
+            const delay = this.backoff(attempt);
+            if (this.now() + delay > run.deadline)
+                return fail(last);
+            return again(attempt, last, delay, { reason: last.reason, delayMs: delay });
+        }
+        this.metrics.attempts.inc({ status: String(res.status) });
+        if (res.status === 204 || res.status === 200)
+            return { done: { ok: true, attempts: attempt } };
+        const message = readMessage(res.text);
+        const last = {
+            status: res.status,
+            reason: `GitHub answered ${res.status}${message ? `: ${message}` : ''}`,
+        };
+        if (res.status === 401 && this.cfg.auth.kind === 'app' && !run.refreshed) {
+            // An installation token can be revoked before its expiry: get a new one once.
+            run.refreshed = true;
+            return again(attempt, last, 0);
+        }
+        const wait = this.retryWait(res, message, attempt);
+        if (wait === undefined)
+            return fail(last); // not retryable (401, 404, 422, a 403 that is no rate limit)
+        if (attempt < this.cfg.attempts && this.now() + wait > run.deadline) {
+            return { done: { ok: false, attempts: attempt, ...last, retryAfterMs: wait } };
+        }
+        return again(attempt, last, wait, { status: res.status, delayMs: wait });
     }
     backoff(attempt) {
         const base = this.baseDelayMs * 2 ** (attempt - 1);

@@ -1,8 +1,8 @@
-export const id = 467;
-export const ids = [467];
+export const id = 694;
+export const ids = [694];
 export const modules = {
 
-/***/ 40467:
+/***/ 84694:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -27,75 +27,8 @@ var plugin_throttling_dist_bundle = __webpack_require__(86856);
 var errors = __webpack_require__(79223);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(77598);
-;// CONCATENATED MODULE: ./actions/shared/http.ts
-class HttpError extends Error {
-    status;
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-        this.name = 'HttpError';
-    }
-}
-const defaultRetryOn = (res) => res.status === 429 || res.status >= 500;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Seconds or an HTTP date, as RFC 9110 allows; undefined when absent or unreadable. */
-function retryAfterMs(res) {
-    const header = res.headers.get('retry-after');
-    if (!header)
-        return undefined;
-    const seconds = Number(header);
-    if (Number.isFinite(seconds))
-        return Math.max(0, seconds * 1000);
-    const date = Date.parse(header);
-    return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-async function fetchWithRetry(url, init = {}, options = {}) {
-    return withRetry(`${init.method ?? 'GET'} ${String(url)}`, (signal) => {
-        // A body factory lets a stream body be re-created for each attempt.
-        const body = typeof init.body === 'function' ? init.body() : init.body;
-        const requestInit = { ...init, body, signal };
-        if (body && typeof body === 'object' && 'getReader' in body)
-            requestInit.duplex = 'half';
-        return fetch(url, requestInit);
-    }, options);
-}
-/** The delay before retry `retry` (1-based): exponential from baseDelayMs, capped, full jitter. */
-const jittered = (baseDelayMs, maxDelayMs) => (retry) => Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1)) * Math.random();
-/**
- * The retry loop of fetchWithRetry for any sender of a Response (e.g. a streamed node:http
- * upload): `send` gets an AbortSignal that fires after the per-attempt timeout and rejects with
- * its reason (a TimeoutError) or the connection error.
- */
-async function withRetry(label, send, options = {}) {
-    const { attempts = 4, timeoutMs = 30_000, baseDelayMs = 250, maxDelayMs = 8_000, retryOn = defaultRetryOn, onRetry, } = options;
-    const backoff = options.backoff ?? jittered(baseDelayMs, maxDelayMs);
-    let lastReason = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-        let delay = backoff(attempt);
-        try {
-            const res = await send(AbortSignal.timeout(timeoutMs));
-            if (!retryOn(res) || attempt === attempts)
-                return res;
-            lastReason = `HTTP ${res.status}`;
-            delay = retryAfterMs(res) ?? delay;
-            await res.body?.cancel();
-        }
-        catch (err) {
-            const e = err;
-            lastReason =
-                e.name === 'TimeoutError'
-                    ? `no answer within ${timeoutMs} ms`
-                    : (e.cause?.code ?? e.cause?.message ?? e.code ?? e.message);
-            if (attempt === attempts) {
-                throw new HttpError(`${label} failed after ${attempts} attempts: ${lastReason}`);
-            }
-        }
-        onRetry?.({ attempt, delayMs: delay, reason: lastReason });
-        await sleep(delay);
-    }
-    throw new HttpError(`${label} failed: ${lastReason}`);
-}
-
+// EXTERNAL MODULE: ./actions/shared/retry.ts
+var retry = __webpack_require__(84280);
 ;// CONCATENATED MODULE: ./actions/shared/lost-writes.ts
 /**
  * Creates whose answer is lost. GitHub can commit a write and still answer 5xx (its front end gave
@@ -159,13 +92,14 @@ const lost = (err) => {
     const status = err.status;
     return typeof status !== 'number' || status >= 500;
 };
+const article = (what) => `${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}`;
 /** The hidden write id, on its own line at the end (every marker the actions read is at the start). */
 const writeIdMarker = (id) => `<!-- mlops-actions:write ${id} -->`;
 /**
  * Makes the creates above safe to retry on `octokit`: up to `retries` more attempts, each after
  * a wait of 1, 4, 9… s (the retry plugin's schedule) and a look for the item the last one made.
  */
-function guardCreates(octokit, retries, wait = sleep) {
+function guardCreates(octokit, retries, wait = retry/* sleep */.y) {
     octokit.hook.wrap('request', async (request, options) => {
         const p = options;
         const create = CREATES[`${p.method} ${p.url}`];
@@ -178,28 +112,39 @@ function guardCreates(octokit, retries, wait = sleep) {
         // every call, so it is replaced, not changed.
         p.body = `${text}${writeIdMarker(writeId)}`;
         p.request = { ...p.request, retries: 0 };
-        for (let attempt = 0;; attempt++) {
-            let failure;
+        // Octokit reports a dropped connection as status 500 with no response: say which it was.
+        const answerOf = (failure) => {
+            const e = failure;
+            return e.response ? `answered ${e.status}` : 'gave no answer';
+        };
+        // One attempt is a send and, when its answer is lost, a wait and a look for what it made: the
+        // wait gives a backend that outlived its front end time to commit. Nothing found, the create
+        // goes again at once. Errors that are no lost answer, and failed looks, are not retried.
+        const outcome = await (0,retry/* retry */.L)(async (attempt) => {
             try {
-                return await request(options);
+                return { answer: await request(options) };
             }
             catch (err) {
                 if (!lost(err))
                     throw err;
-                failure = err;
+                await wait(attempt ** 2 * 1000);
+                const made = await create.find(octokit, p, writeId);
+                if (!made)
+                    return { lost: err };
+                core/* warning */.$e(`GitHub ${answerOf(err)} to creating ${article(create.what)} but had created it (${made.html_url ?? made.id}); using it`);
+                return { answer: { status: 201, url: made.url ?? '', headers: {}, data: made } };
             }
-            const answer = failure.status ?? 'no answer';
-            // A backend that outlived its front end may still be committing: wait, then look.
-            await wait((attempt + 1) ** 2 * 1000);
-            const made = await create.find(octokit, p, writeId);
-            if (made) {
-                core/* warning */.$e(`GitHub answered ${answer} to creating a ${create.what} but had created it (${made.html_url ?? made.id}); using it`);
-                return { status: 201, url: made.url ?? '', headers: {}, data: made };
-            }
-            if (attempt >= retries)
-                throw failure;
-            core/* warning */.$e(`GitHub answered ${answer} to creating a ${create.what} and did not create it; sending it again`);
-        }
+        }, {
+            attempts: retries + 1,
+            retryOn: (o) => 'lost' in o,
+            retryable: () => false,
+            delayMs: () => 0,
+            // Only lost answers come back for another attempt.
+            onRetry: ({ failure }) => core/* warning */.$e(`GitHub ${answerOf(failure.value.lost)} to creating ${article(create.what)} and did not create it; sending it again`),
+        });
+        if ('lost' in outcome)
+            throw outcome.lost;
+        return outcome.answer;
     });
 }
 
