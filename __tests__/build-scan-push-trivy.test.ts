@@ -8,7 +8,10 @@
  *   CVE-2099-1001 openssl (libssl3)  MEDIUM, fixed in 3.0.13-1
  *   CVE-2099-1002 tar                HIGH,   no fix
  *   CVE-2099-1003 zlib (zlib1g)      LOW,    fixed in 1:1.3.dfsg-1
- * and Trivy's secret scanner finds the key (aws-access-key-id, CRITICAL).
+ * and Trivy's secret scanner finds the key (aws-access-key-id, CRITICAL). Some tests add what the
+ * serving image holds (issue 9): the registered model in /app/model and its Python dependencies
+ * installed in site-packages, with a GitHub advisory in the DB for one of them:
+ *   CVE-2099-2001 joblib (pip)       HIGH,   fixed in 1.3.0 (GHSA-2099-mlop-0001)
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Ajv } from 'ajv';
@@ -31,6 +34,30 @@ if (!available)
 
 // Assembled here, never committed whole: a key-shaped string in the repository trips scanners.
 const AWS_KEY = ['AKIA', 'Q3EGRBMW', '5NZ7XK4T'].join('');
+
+// A token that ended up in the model's metadata, as a logged param can put it there.
+const GH_TOKEN = ['ghp_', 'a1B2c3D4e5F6g7H8', 'i9J0k1L2m3N4o5P6q7R8'].join('');
+const SITE = 'rootfs/usr/local/lib/python3.11/site-packages';
+/** What the serving image adds: the model MLflow downloaded, and pip's installed packages. */
+const MODEL_IMAGE: Record<string, string> = {
+  [`${SITE}/joblib-1.2.0.dist-info/METADATA`]: 'Metadata-Version: 2.1\nName: joblib\nVersion: 1.2.0\n',
+  [`${SITE}/scikit_learn-1.5.0.dist-info/METADATA`]:
+    'Metadata-Version: 2.1\nName: scikit-learn\nVersion: 1.5.0\n',
+  'rootfs/app/model/MLmodel': [
+    'artifact_path: model',
+    'flavors:',
+    '  sklearn:',
+    '    pickled_model: model.pkl',
+    '    serialization_format: cloudpickle',
+    '    sklearn_version: 1.5.0',
+    'metadata:',
+    `  github_token: ${GH_TOKEN}`,
+    'model_uuid: 6f1c2d3e4f5a4b6c8d9e0f1a2b3c4d5e',
+    '',
+  ].join('\n'),
+  'rootfs/app/model/requirements.txt': 'mlflow==2.14.0\nscikit-learn==1.5.0\njoblib==1.2.0\n',
+  'rootfs/app/model/model.pkl': 'not a real pickle: Trivy reads no model weights\n',
+};
 
 const DPKG_STATUS = [
   ['base-files', '', '12.4+deb12u5'],
@@ -76,7 +103,10 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function setup(files: Record<string, string> = {}): FakeEnv & { env: Record<string, string> } {
+function setup(
+  files: Record<string, string> = {},
+  image: Record<string, string> = {},
+): FakeEnv & { env: Record<string, string> } {
   const f = fakeEnv({ seedTrivy: false, trivyOnPath: false });
   const ctx = join(f.workspace, 'image');
   const put = (path: string, text: string) => {
@@ -91,6 +121,7 @@ function setup(files: Record<string, string> = {}): FakeEnv & { env: Record<stri
   put(join(ctx, 'rootfs/etc/debian_version'), '12.5\n');
   put(join(ctx, 'rootfs/var/lib/dpkg/status'), DPKG_STATUS);
   put(join(ctx, 'rootfs/app/deploy.env'), `REGION=eu-west-1\nAWS_ACCESS_KEY_ID=${AWS_KEY}\n`);
+  for (const [path, text] of Object.entries(image)) put(join(ctx, path), text);
   for (const [path, text] of Object.entries(files)) put(join(f.workspace, path), text);
   return {
     ...f,
@@ -107,8 +138,12 @@ function setup(files: Record<string, string> = {}): FakeEnv & { env: Record<stri
 const envs: FakeEnv[] = [];
 afterAll(() => envs.forEach((e) => e.cleanup()));
 
-async function scan(inputs: RunOptions['inputs'] = {}, files: Record<string, string> = {}) {
-  const f = setup(files);
+async function scan(
+  inputs: RunOptions['inputs'] = {},
+  files: Record<string, string> = {},
+  image: Record<string, string> = {},
+) {
+  const f = setup(files, image);
   envs.push(f);
   const res = await runAction('build-scan-push', {
     inputs: { context: 'image', image: `${host}/octo-org/scanned`, push: 'false', ...inputs },
@@ -233,6 +268,110 @@ type Sarif = {
     );
     expect(bad.res.errors).toEqual([
       "Input 'trivyignores': expected ignore files Trivy can read, got 'security/accepted:1: expiry 'exp:2099-31-12' is not a date Trivy can read; expected exp:YYYY-MM-DD (e.g. exp:2027-01-31)'.",
+    ]);
+    expect(bad.f.calls().filter((c) => c.argv[1] === 'build')).toEqual([]);
+  }, 400_000);
+
+  it('sees the model and its Python dependencies in the image: the pip package inventory, its advisory, a token in the model', async () => {
+    const { res, f, counts } = await scan({ format: 'json', output: 'reports/trivy.json' }, {}, MODEL_IMAGE);
+    // The message names the first three; the fourth, joblib's, is in the summary's table.
+    expect(res.errors).toEqual([
+      expect.stringMatching(
+        /^Scan gate failed: 4 findings \(vulnerabilities and secrets\) at CRITICAL,HIGH in .*: aws-access-key-id \/app\/deploy\.env line 2, github-pat \/app\/model\/MLmodel line 8, CVE-2099-1002 tar 1\.34\+dfsg-1\.2\+deb12u1, \.\.\.; nothing was pushed\.$/,
+      ),
+    ]);
+    expect(counts).toEqual({ CRITICAL: 2, HIGH: 2, MEDIUM: 1, LOW: 1, UNKNOWN: 0 });
+    expect(res.summary).toMatch(/\| HIGH \| \[CVE-2099-2001\]\([^)]+\) \| joblib \| 1\.2\.0 \| 1\.3\.0 \|/);
+    for (const text of [res.stdout, res.summary]) expect(text).not.toContain(GH_TOKEN);
+
+    type Result = {
+      Target: string;
+      Class: string;
+      Type?: string;
+      Packages?: { Name: string; Version: string; FilePath?: string }[];
+      Vulnerabilities?: { VulnerabilityID: string; PkgPath?: string }[];
+      Secrets?: { RuleID: string; StartLine: number }[];
+    };
+    const report = JSON.parse(readFileSync(join(f.workspace, 'reports', 'trivy.json'), 'utf8')) as {
+      Results: Result[];
+    };
+    // python-pkg reads the dist-info pip wrote; the model's requirements.txt is not an inventory
+    // Trivy reads in an image (a lock file, not what is installed).
+    const python = report.Results.filter((r) => r.Type === 'python-pkg');
+    expect(python.map((r) => [r.Target, r.Class])).toEqual([['Python', 'lang-pkgs']]);
+    expect(python[0]!.Packages!.map((p) => [p.Name, p.Version, p.FilePath]).sort()).toEqual([
+      ['joblib', '1.2.0', 'usr/local/lib/python3.11/site-packages/joblib-1.2.0.dist-info/METADATA'],
+      [
+        'scikit-learn',
+        '1.5.0',
+        'usr/local/lib/python3.11/site-packages/scikit_learn-1.5.0.dist-info/METADATA',
+      ],
+    ]);
+    expect(python[0]!.Vulnerabilities!.map((v) => v.VulnerabilityID)).toEqual(['CVE-2099-2001']);
+    const secrets = report.Results.filter((r) => r.Class === 'secret');
+    expect(secrets.map((r) => [r.Target, r.Secrets!.map((s) => [s.RuleID, s.StartLine])]).sort()).toEqual([
+      ['/app/deploy.env', [['aws-access-key-id', 2]]],
+      ['/app/model/MLmodel', [['github-pat', 8]]],
+    ]);
+
+    const sarifText = readFileSync(res.outputs['sarif-file']!, 'utf8');
+    const sarif = JSON.parse(sarifText) as Sarif;
+    expect(sarif.runs[0]!.results.map((r) => r.ruleId).sort()).toEqual([
+      'CVE-2099-1001',
+      'CVE-2099-1002',
+      'CVE-2099-1003',
+      'CVE-2099-2001',
+      'aws-access-key-id',
+      'github-pat',
+    ]);
+    expect(sarifText).not.toContain(GH_TOKEN);
+  }, 200_000);
+
+  it('trivy-config: its severity and skip-files reach the scan, so the gate and the SARIF see only what is left', async () => {
+    const { res, counts } = await scan(
+      { 'trivy-config': 'security/trivy.yaml' },
+      {
+        'security/trivy.yaml': [
+          'severity:',
+          '  - HIGH',
+          '  - CRITICAL',
+          'scan:',
+          '  skip-files:',
+          '    - /app/deploy.env',
+          '',
+        ].join('\n'),
+      },
+    );
+    expect(res.errors).toEqual([
+      expect.stringMatching(
+        /^Scan gate failed: 1 vulnerability at CRITICAL,HIGH in .*: CVE-2099-1002 tar 1\.34\+dfsg-1\.2\+deb12u1; nothing was pushed\.$/,
+      ),
+    ]);
+    // MEDIUM and LOW were never reported: Trivy filtered them, not the gate.
+    expect(counts).toEqual({ CRITICAL: 0, HIGH: 1, MEDIUM: 0, LOW: 0, UNKNOWN: 0 });
+    const sarif = JSON.parse(readFileSync(res.outputs['sarif-file']!, 'utf8')) as Sarif;
+    expect(sarif.runs[0]!.results.map((r) => r.ruleId)).toEqual(['CVE-2099-1002']);
+
+    const missing = await scan({ 'trivy-config': 'security/absent.yaml' });
+    expect(missing.res.errors).toEqual([
+      expect.stringMatching(/^Input 'trivy-config': .*security\/absent\.yaml/),
+    ]);
+    expect(missing.f.calls().filter((c) => c.argv[1] === 'build')).toEqual([]);
+  }, 400_000);
+
+  it('timeout reaches Trivy: one it cannot meet fails the step with its message; one Go cannot parse names the input', async () => {
+    const short = await scan({ timeout: '1ms' });
+    expect(short.res.code).not.toBe(0);
+    expect(short.res.errors).toEqual([
+      expect.stringMatching(/^Trivy scan failed \(exit 1\): [\s\S]*context deadline exceeded/),
+    ]);
+    // Trivy's own hint, kept in the message: it bounds the whole run, the DB download included.
+    expect(short.res.errors[0]).toContain('Provide a higher timeout value');
+    expect(short.res.outputs['scan-passed']).toBeUndefined();
+
+    const bad = await scan({ timeout: '10' });
+    expect(bad.res.errors).toEqual([
+      "Input 'timeout': expected a duration such as 10m, 90s or 1h30m, got '10'.",
     ]);
     expect(bad.f.calls().filter((c) => c.argv[1] === 'build')).toEqual([]);
   }, 400_000);

@@ -1,6 +1,7 @@
 /**
  * A small, real Trivy vulnerability DB for offline tests: built by `trivy-db build --only-update
- * debian` (the trivy-db version Trivy 0.74.0's go.mod requires, built by scripts/setup) over the
+ * debian --only-update ghsa` (Debian's tracker for OS packages, GitHub's advisories for pip
+ * packages; the trivy-db version Trivy 0.74.0's go.mod requires, built by scripts/setup) over the
  * hand-made vuln-list in __tests__/fixtures/trivy-db, packed as the OCI artifact Trivy downloads
  * (one `db.tar.gz` layer of media type application/vnd.aquasec.trivy.db.layer.v1.tar+gzip), and
  * pushed to a registry with the distribution API, as `oras push` would. A user with a mirror
@@ -27,10 +28,16 @@ export function buildTrivyDb(work: string): string {
   // trivy-db walks these even when empty; git keeps no empty directories.
   for (const d of ['CVE', 'DLA', 'DSA'])
     mkdirSync(join(cache, 'vuln-list-debian', 'tracker', d), { recursive: true });
+  // The ghsa source maps Swift advisories through CocoaPods specs and fails without the directory.
+  mkdirSync(join(cache, 'cocoapods-specs', 'Specs'), { recursive: true });
   const out = join(work, 'out');
   execFileSync(
     TRIVY_DB_BIN,
-    ['build', '--only-update', 'debian', '--cache-dir', cache, '--output-dir', out],
+    [
+      'build',
+      ...['--only-update', 'debian', '--only-update', 'ghsa'],
+      ...['--cache-dir', cache, '--output-dir', out],
+    ],
     {
       cwd: work,
       stdio: 'pipe',
