@@ -105,6 +105,15 @@ describe('build-scan-push: build, scan, push', () => {
     // Trivy's default scanners (vuln and secret): secret scanning of the layers stays on.
     expect(scan.argv).not.toContain('--scanners');
     expect(scan.argv).toEqual(expect.arrayContaining(['--skip-version-check', '--disable-telemetry']));
+    // `trivy convert` (the SARIF) has neither flag: the environment says it, in every Trivy call.
+    const trivyCalls = calls.filter((c) => c.tool === 'trivy');
+    expect(trivyCalls.map((c) => c.argv[0])).toContain('convert');
+    for (const c of trivyCalls) {
+      expect([c.argv[0], c.offline]).toEqual([
+        c.argv[0],
+        { skipVersionCheck: 'true', disableTelemetry: 'true' },
+      ]);
+    }
     expect(argOf(scan.argv, '--cache-dir')).toBe(f.env.TRIVY_CACHE_DIR);
     // The archive holds one image for the builder's platform, without attestation manifests.
     expect(scan.argv).not.toContain('--platform');

@@ -31,6 +31,8 @@ export interface Call {
   via?: string;
   /** SOURCE_DATE_EPOCH as the fake docker saw it. */
   epoch?: string;
+  /** TRIVY_SKIP_VERSION_CHECK / TRIVY_DISABLE_TELEMETRY as the fake trivy saw them. */
+  offline?: { skipVersionCheck?: string; disableTelemetry?: string };
   cwd: string;
 }
 
