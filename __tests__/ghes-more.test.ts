@@ -1,6 +1,6 @@
 /**
  * GitHub Enterprise Server, continued (ghes.test.ts has alert-to-issue and ai-review): the bundled
- * train-and-log and gitops-bump against the fake served under `/api/v3` of its host, with
+ * train-and-log and gitops-bump, and the relay, against the fake served under `/api/v3` of its host, with
  * GITHUB_API_URL and GITHUB_SERVER_URL set as a GHES runner sets them. Every API call goes under
  * /api/v3, every link the actions write (comments, PR bodies, summaries, MLflow tags) is on the
  * GHES host and none on github.com, and gitops-bump clones from the GHES host when no
@@ -15,6 +15,8 @@ import { registerPullHandlers } from './helpers/fake-github/pulls.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { cloneFresh, commitDirect, makeOrigin, readFrom, type Origin } from './helpers/gitops-repo.js';
 import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
+import { notification } from './helpers/alert-fixtures.js';
+import { startRelay } from './helpers/relay-process.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
 import { runAction, type RunResult } from './helpers/run-action.js';
 
@@ -223,5 +225,20 @@ describe('gitops-bump on GHES', () => {
     expectLinksOnHosts(comments[0]!.body, [gh.serverUrl]);
     const paths = pathsSince(before);
     expect(paths.every((p) => /^\/api\/v3\/repos\/octo-org\/(gitops|iris)\//.test(p))).toBe(true);
+  });
+});
+
+describe('relay on GHES', () => {
+  it('dispatches to the repository through /api/v3', async () => {
+    const before = gh.requests.length;
+    const relay = await startRelay({ GITHUB_API_URL: gh.url, GITHUB_TOKEN: TOKEN });
+    try {
+      const res = await relay.post(notification());
+      expect(res.status).toBe(200);
+    } finally {
+      await relay.stop('SIGTERM');
+    }
+    expect(gh.state.repo('octo-org', 'iris')!.dispatches).toHaveLength(1);
+    expect(pathsSince(before)).toEqual(['/api/v3/repos/octo-org/iris/dispatches']);
   });
 });
