@@ -11,11 +11,15 @@
  * Three pushes, in order: a first model goes all the way (champion moves only once ArgoCD reports
  * Healthy); a worse model fails the gate and nothing is built or deployed; an equal model whose
  * rollout ArgoCD reports Degraded puts the environment alias back, with a `::warning::` that is
- * its own line of the log (curl's reply has no trailing newline).
+ * its own line of the log (curl's reply has no trailing newline); a fourth, Healthy in ArgoCD but
+ * failing the post-sync check (smoke-test-url, a local server the test plays), fails the job and
+ * leaves champion where it was. The first run's check answers 503 once, then 200: it is retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callerRepo, commandArgs, outputsOf, runAct, type ActRun } from './helpers/act.js';
@@ -55,6 +59,32 @@ let dir: string;
 let caller: string;
 let actCache: string;
 
+/** The deployed service as the post-sync check sees it: each answer, and ArgoCD's health when asked. */
+interface SmokeRequest {
+  status: number;
+  health?: string;
+}
+const smoke: { server?: Server; url: string; answers: number[]; requests: SmokeRequest[] } = {
+  url: '',
+  answers: [],
+  requests: [],
+};
+/** Answers the queued statuses in turn, the last one from then on. */
+function startSmoke(): Promise<void> {
+  smoke.server = createServer((req, res) => {
+    const status = (smoke.answers.length > 1 ? smoke.answers.shift() : smoke.answers[0]) ?? 500;
+    const health = k8s.get('argocd', 'iris-classifier')?.status as { health?: { status?: string } };
+    smoke.requests.push({ status, health: health?.health?.status });
+    res.writeHead(status).end(req.url);
+  });
+  return new Promise((resolve) =>
+    smoke.server!.listen(0, '127.0.0.1', () => {
+      smoke.url = `http://127.0.0.1:${(smoke.server!.address() as AddressInfo).port}/readyz`;
+      resolve();
+    }),
+  );
+}
+
 beforeAll(async () => {
   if (!available) return;
   dir = mkdtempSync(join(tmpdir(), 'act-pipeline-'));
@@ -73,6 +103,7 @@ beforeAll(async () => {
     gh.start(),
     k8s.start(),
     waitForHttp(`${registryUrl}/v2/`, 20_000),
+    startSmoke(),
   ]);
   origin = makeOrigin({ [OVERLAY]: `images:\n  - name: ${image}\n    newTag: v0.0.0\n` });
   writeFileSync(join(dir, 'kubeconfig'), k8s.kubeconfig());
@@ -105,6 +136,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   registry?.kill();
+  smoke.server?.close();
   await Promise.all([mlflow?.stop(), gh?.stop(), k8s?.stop()]);
 });
 
@@ -166,14 +198,23 @@ function controller(final: 'Healthy' | 'Degraded'): Seen {
   return seen;
 }
 
-function pipeline(): Promise<ActRun> {
+/** One run; `answers` are the post-sync check's statuses (see startSmoke). */
+function pipeline(answers: number[], vars: Record<string, string> = {}): Promise<ActRun> {
+  smoke.answers = answers;
+  smoke.requests = [];
   return runAct({
     event: 'push',
     workflow: '.github/workflows/ml-pipeline.yml',
     eventFile: PUSH_EVENT,
     workdir: caller,
     secrets: { GITHUB_TOKEN: 'ghs_test_token', KUBECONFIG: join(dir, 'kubeconfig') },
-    vars: { MLFLOW_TRACKING_URI: mlflow.url, IMAGE: image, WAIT_FOR_SYNC: 'true' },
+    vars: {
+      MLFLOW_TRACKING_URI: mlflow.url,
+      IMAGE: image,
+      WAIT_FOR_SYNC: 'true',
+      SMOKE_TEST_URL: smoke.url,
+      ...vars,
+    },
     env: {
       GITHUB_API_URL: gh.url,
       MLOPS_GIT_REMOTE_URL: `file://${origin.bare}`,
@@ -242,7 +283,7 @@ function report(run: ActRun): string {
 
   it('trains, registers, builds, pushes, bumps GitOps to the digest, and moves champion only after Healthy', async () => {
     const seen = controller('Healthy');
-    const run = await pipeline();
+    const run = await pipeline([503, 200]);
     if (run.code !== 0) console.error(report(run));
     expect(run.unsupported).toEqual([]);
     expect(run.jobs).toEqual({
@@ -324,6 +365,11 @@ function report(run: ActRun): string {
     expect(seen.championWhileProgressing).toBeUndefined();
     expect(await alias('champion')).toBe('1');
     expect(stepOutputs(run, JOBS.deploy, CHAMPION_STEP).version).toBe('1');
+    // The post-sync check asked only once ArgoCD said Healthy, retried the 503, and passed on the 200.
+    expect(smoke.requests).toEqual([
+      { status: 503, health: 'Healthy' },
+      { status: 200, health: 'Healthy' },
+    ]);
     first = { digest, runId, tags };
   }, 120_000);
 
@@ -332,7 +378,7 @@ function report(run: ActRun): string {
     commitTrainPy((text) => text.replace(LABEL_NOISE_DEFAULT, LABEL_NOISE_DEFAULT.replace('0.0', '0.6')));
     const before = { head: head(origin), patches: k8s.requests.filter((r) => r.method === 'PATCH').length };
     controller('Healthy');
-    const run = await pipeline();
+    const run = await pipeline([200]);
     if (run.code !== 0) console.error(report(run));
     expect(run.unsupported).toEqual([]);
     expect(run.jobs).toEqual({
@@ -355,7 +401,7 @@ function report(run: ActRun): string {
     expect(first).toBeDefined();
     commitTrainPy((text) => text.replace(LABEL_NOISE_DEFAULT.replace('0.0', '0.6'), LABEL_NOISE_DEFAULT));
     const seen = controller('Degraded');
-    const run = await pipeline();
+    const run = await pipeline([200]);
     expect(run.unsupported).toEqual([]);
     expect(run.jobs).toEqual({
       [JOBS.train]: 'success',
@@ -374,5 +420,33 @@ function report(run: ActRun): string {
     expect(await alias('prod')).toBe('1');
     expect(await alias('champion')).toBe('1');
     expect(stepOutputs(run, JOBS.deploy, CHAMPION_STEP)).toEqual({});
+    // ArgoCD failed the rollout first: the post-sync check never ran.
+    expect(smoke.requests).toEqual([]);
+  }, 120_000);
+
+  it('a Healthy rollout whose post-sync check keeps failing fails the job and leaves champion where it was', async () => {
+    expect(first).toBeDefined();
+    const seen = controller('Healthy');
+    const run = await pipeline([500], { SMOKE_TEST_TIMEOUT: '4s' });
+    expect(run.unsupported).toEqual([]);
+    expect(run.jobs).toEqual({
+      [JOBS.train]: 'success',
+      [JOBS.build]: 'success',
+      [JOBS.deploy]: 'failure',
+    });
+    expect(run.code).toBe(1);
+    // The same model again (a tie passes), deployed and Healthy, but the service answers 500.
+    expect(outputsOf(run, JOBS.train)).toMatchObject({ 'gate-passed': 'true', 'model-version': '4' });
+    expect(seen.revision).toBe(head(origin));
+    expect(smoke.requests.length).toBeGreaterThan(1);
+    expect(smoke.requests.every((r) => r.status === 500 && r.health === 'Healthy')).toBe(true);
+    expect(commandArgs(run, 'error')).toContain(
+      `post-sync check failed: ${smoke.url} did not answer 2xx within 4s (last HTTP status 500, curl exit 22); iris's champion alias does not move`,
+    );
+    expect(await alias('champion')).toBe('1');
+    expect(stepOutputs(run, JOBS.deploy, CHAMPION_STEP)).toEqual({});
+    // A failed check is a failed rollout: the environment alias goes back too.
+    expect(commandArgs(run, 'warning')).toContain('rollout failed: iris@prod is back at 1');
+    expect(await alias('prod')).toBe('1');
   }, 120_000);
 });

@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -810,5 +811,93 @@ describe('the MLflow alias steps of ml-pipeline.yml (the promote action; its beh
     expect(call.inputs!['gitops-files']!.default).toBe(
       `platform/iris-classifier/overlays/${env}/kustomization.yaml`,
     );
+  });
+});
+
+describe("ml-pipeline.yml's post-sync check (smoke-test-url) before champion moves", () => {
+  const pipeline = workflows['.github/workflows/ml-pipeline.yml']!;
+  const steps = pipeline.jobs.deploy!.steps!;
+  const ids = steps.map((s) => s.id);
+  const check = steps.find((s) => s.id === 'smoke-test')!;
+
+  it('runs after the ArgoCD wait and before restore and promote, only when set and waited for', () => {
+    expect(ids.indexOf('smoke-test')).toBeGreaterThan(ids.indexOf('bump'));
+    // Before restore: a failed check is a failed rollout (the environment alias goes back).
+    expect(ids.indexOf('smoke-test')).toBeLessThan(ids.indexOf('restore'));
+    expect(check.if).toBe("inputs.wait-for-sync && inputs.smoke-test-url != ''");
+    // promote has no always()/failure(): a failed check skips it, champion stays.
+    expect(steps.find((s) => s.id === 'promote')!.if).toBe('inputs.wait-for-sync');
+    const inputs = callOf('.github/workflows/ml-pipeline.yml').inputs!;
+    expect(inputs['smoke-test-url']).toMatchObject({ type: 'string', default: '' });
+    expect(inputs['smoke-test-timeout']).toMatchObject({ type: 'string', default: '2m' });
+    expect(workflows['workflows-example/ml-pipeline.yml']!.jobs.pipeline!.with).toMatchObject({
+      'smoke-test-url': '${{ vars.SMOKE_TEST_URL }}',
+    });
+  });
+
+  it('gets the URL and timeout through env, never in the script text', () => {
+    expect(check.env).toEqual({
+      SMOKE_TEST_URL: '${{ inputs.smoke-test-url }}',
+      SMOKE_TEST_TIMEOUT: '${{ inputs.smoke-test-timeout }}',
+    });
+    expect(check.run).not.toContain('${{');
+  });
+
+  /** The step's script under bash -e (as the runner runs it) against a local server answering `status`. */
+  async function runCheck(status: number, url: (base: string) => string, timeout: string) {
+    const { createServer } = await import('node:http');
+    let requests = 0;
+    const server = createServer((_, res) => {
+      requests++;
+      res.writeHead(status).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { spawn } = await import('node:child_process');
+    const child = spawn('bash', ['-e', '-c', check.run!], {
+      env: {
+        PATH: process.env.PATH,
+        SMOKE_TEST_URL: url(base),
+        SMOKE_TEST_TIMEOUT: timeout,
+        MODEL_NAME: 'iris',
+      },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    server.close();
+    return { code, stdout, requests, base };
+  }
+
+  it('passes on a 2xx answer', async () => {
+    const r = await runCheck(204, (b) => `${b}/readyz`, '2m');
+    expect([r.code, r.requests]).toEqual([0, 1]);
+    expect(r.stdout).toContain(`post-sync check passed: ${r.base}/readyz answered HTTP 204`);
+  });
+
+  it('retries a failing answer until the timeout, then fails with an ::error:: naming the URL and status', async () => {
+    const r = await runCheck(500, (b) => `${b}/readyz`, '3s');
+    expect(r.code).toBe(1);
+    expect(r.requests).toBeGreaterThan(1);
+    expect(r.stdout.split('\n')).toContain(
+      `::error::post-sync check failed: ${r.base}/readyz did not answer 2xx within 3s (last HTTP status 500, curl exit 22); iris's champion alias does not move`,
+    );
+  });
+
+  it('refuses a timeout that is not a duration, and a URL that is not http(s)', async () => {
+    const bad = await runCheck(200, (b) => `${b}/readyz`, '1h2m');
+    expect(bad.code).toBe(1);
+    expect(bad.requests).toBe(0);
+    expect(bad.stdout).toContain("::error::smoke-test-timeout: '1h2m' is not a duration like 90s or 2m");
+    const file = await runCheck(200, () => 'file:///etc/hostname', '1s');
+    expect(file.code).toBe(1);
+    expect(file.stdout).toContain('::error::post-sync check failed: file:///etc/hostname');
+  });
+
+  it('treats shell syntax in the URL as data', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'smoke-')), 'pwned');
+    const r = await runCheck(200, (b) => `${b}/readyz?a=$(id>${marker})&b=\`id>${marker}\``, '1s');
+    expect(existsSync(marker)).toBe(false);
+    expect(r.code).toBe(0);
   });
 });
