@@ -203,6 +203,81 @@ function rawPut(url: string, data: Buffer): Promise<number> {
   });
 }
 
+/** The plainest JSON client of the tracking API: fetch, no retries, counting its requests. */
+interface RawApi {
+  /** `<tracking URI>/api/2.0/mlflow` */
+  base: string;
+  requests: number;
+  post: <T>(path: string, body: unknown) => Promise<T>;
+}
+
+function rawApi(trackingUri: string): RawApi {
+  const api: RawApi = {
+    base: `${trackingUri}/api/2.0/mlflow`,
+    requests: 0,
+    post: async <T>(path: string, body: unknown): Promise<T> => {
+      api.requests++;
+      const res = await fetch(`${api.base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    },
+  };
+  return api;
+}
+
+/** The workload's files read into memory (before the floor's clock starts), with their artifact paths. */
+async function readWorkloadFiles(dir: string): Promise<{ dest: string; data: Buffer }[]> {
+  const files: { dest: string; data: Buffer }[] = [];
+  for (const [sub, dest] of [
+    ['small', 'small'],
+    ['model', 'model'],
+  ] as const) {
+    for (const f of await listLocalFiles(join(dir, sub)))
+      files.push({
+        dest: `${dest}/${relative(join(dir, sub), f).split(sep).join('/')}`,
+        data: readFileSync(f),
+      });
+  }
+  files.push({ dest: 'big/big.bin', data: readFileSync(join(dir, 'big.bin')) });
+  return files;
+}
+
+type Metric = { key: string; value: number; step: number; timestamp: number };
+type Param = { key: string; value: string };
+
+/**
+ * The log-batch bodies, serialised, per stream: the same streams of batches our client sends
+ * (batch.ts planBatches); 'metricsByStep' gives what it sent before the key grouping: each
+ * stream's values in step order, ~25 keys a request.
+ */
+function floorBodies(runId: string, metrics: Metric[], params: Param[], byStep: boolean): string[][] {
+  return (
+    byStep
+      ? Array.from({ length: streams }, (_, s) =>
+          splitBatch(runId, {
+            metrics: metrics.filter((m) => Number(m.key.slice(7)) % streams === s),
+            ...(s === 0 ? { params } : {}),
+          }),
+        )
+      : planBatches(runId, { metrics, params }, streams)
+  ).map((reqs) => reqs.map((b) => JSON.stringify(b)));
+}
+
+/** Polls the model version every 50 ms until READY, each poll counted as a request. */
+async function waitReadyRaw(api: RawApi, name: string, version: string): Promise<void> {
+  for (;;) {
+    api.requests++;
+    const res = await fetch(`${api.base}/model-versions/get?name=${name}&version=${version}`);
+    const mv = (await res.json()) as { model_version: { status: string } };
+    if (mv.model_version.status === 'READY') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
  * The server's own ingest floor: the same log-batch bodies in the same four parallel streams
  * (serialised before the clock starts) and the same files (read into memory before the clock
@@ -216,30 +291,9 @@ async function floor(
   name: string,
   parts: 'all' | 'metrics' | 'metricsByStep' | 'files' = 'all',
 ): Promise<{ seconds: number; requests: number; runId: string; version: string }> {
-  const api = `${trackingUri}/api/2.0/mlflow`;
-  let requests = 0;
-  const post = async <T>(path: string, body: unknown): Promise<T> => {
-    requests++;
-    const res = await fetch(`${api}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
-  const files: { dest: string; data: Buffer }[] = [];
-  for (const [sub, dest] of [
-    ['small', 'small'],
-    ['model', 'model'],
-  ] as const) {
-    for (const f of await listLocalFiles(join(dir, sub)))
-      files.push({
-        dest: `${dest}/${relative(join(dir, sub), f).split(sep).join('/')}`,
-        data: readFileSync(f),
-      });
-  }
-  files.push({ dest: 'big/big.bin', data: readFileSync(join(dir, 'big.bin')) });
+  const api = rawApi(trackingUri);
+  const post = api.post;
+  const files = await readWorkloadFiles(dir);
   const timestamp = Date.now();
   const metrics = Array.from({ length: STEPS * METRICS }, (_, i) => ({
     key: `metric_${i % METRICS}`,
@@ -256,18 +310,7 @@ async function floor(
     start_time: Date.now(),
   });
   const runId = run.info.run_id;
-  // The same streams of batches our client sends (batch.ts planBatches); 'metricsByStep' sends
-  // what it sent before the key grouping: each stream's values in step order, ~25 keys a request.
-  const bodies = (
-    parts === 'metricsByStep'
-      ? Array.from({ length: streams }, (_, s) =>
-          splitBatch(runId, {
-            metrics: metrics.filter((m) => Number(m.key.slice(7)) % streams === s),
-            ...(s === 0 ? { params } : {}),
-          }),
-        )
-      : planBatches(runId, { metrics, params }, streams)
-  ).map((reqs) => reqs.map((b) => JSON.stringify(b)));
+  const bodies = floorBodies(runId, metrics, params, parts === 'metricsByStep');
   const root = `${trackingUri}/api/2.0/mlflow-artifacts/artifacts/${run.info.artifact_uri.replace(/^mlflow-artifacts:\/+/, '')}`;
   const phases: Record<string, number> = {};
   const timed = async (phase: string, p: Promise<unknown>): Promise<void> => {
@@ -289,7 +332,7 @@ async function floor(
       timed(
         'files+model',
         mapLimit(files, uploads, async ({ dest, data }) => {
-          requests++;
+          api.requests++;
           const status = await rawPut(`${root}/${dest}`, data);
           if (status !== 200) throw new Error(`PUT ${dest}: HTTP ${status}`);
         }),
@@ -297,22 +340,22 @@ async function floor(
     parts === 'all' && post('/registered-models/create', { name }),
   ]);
   // Isolated parts (--isolate) are timed without the run's end and the model version.
-  if (parts !== 'all') return { seconds: (performance.now() - start) / 1000, requests, runId, version: '' };
+  if (parts !== 'all')
+    return { seconds: (performance.now() - start) / 1000, requests: api.requests, runId, version: '' };
   const { model_version } = await post<{ model_version: { version: string } }>('/model-versions/create', {
     name,
     source: `${run.info.artifact_uri}/model`,
     run_id: runId,
   });
   await post('/runs/update', { run_id: runId, status: 'FINISHED', end_time: Date.now() });
-  for (;;) {
-    requests++;
-    const res = await fetch(`${api}/model-versions/get?name=${name}&version=${model_version.version}`);
-    const mv = (await res.json()) as { model_version: { status: string } };
-    if (mv.model_version.status === 'READY') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitReadyRaw(api, name, model_version.version);
   if (verbose) console.log('floor phases:', phases);
-  return { seconds: (performance.now() - start) / 1000, requests, runId, version: model_version.version };
+  return {
+    seconds: (performance.now() - start) / 1000,
+    requests: api.requests,
+    runId,
+    version: model_version.version,
+  };
 }
 
 /** Both runs hold the whole workload (checked outside the timings). */
@@ -420,6 +463,156 @@ async function startServer(dir: string): Promise<Server> {
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
+type Job = 'ours' | 'step' | 'best' | 'floor' | 'floorMetrics' | 'floorMetricsByStep' | 'floorFiles';
+
+/** The contestants of one round, by job name. */
+function jobsFor(url: string, w: string, round: number) {
+  return {
+    ours: () => ours(url, w, round),
+    step: () => python(url, w, `bench-python-${round}`, metricStyle),
+    best: () => python(url, w, `bench-python-batch-${round}`, 'batch'),
+    floor: () => floor(url, w, `bench-floor-${round}`),
+    floorMetrics: () => floor(url, w, `bench-floor-metrics-${round}`, 'metrics'),
+    floorMetricsByStep: () => floor(url, w, `bench-floor-metrics-by-step-${round}`, 'metricsByStep'),
+    floorFiles: () => floor(url, w, `bench-floor-files-${round}`, 'files'),
+  };
+}
+type JobResults = Partial<{ [K in Job]: Awaited<ReturnType<ReturnType<typeof jobsFor>[K]>> }>;
+type Ratios = { best: number; step?: number; floor: number; oursFloor: number };
+/** Per job, one figure per round, in the order the jobs first ran. */
+type Series = Record<string, number[]>;
+
+/** The jobs the flags ask for; `only` is set by --only (a quicker sweep of one knob: no ratios, no checks of the missing ones). */
+function jobNames(): { names: Job[]; only: Job[] | undefined } {
+  const names: Job[] = ['ours', 'best', 'floor'];
+  if (!noStep) names.splice(1, 0, 'step');
+  if (isolate) names.push('floorMetrics', 'floorFiles');
+  const only = opt('--only')?.split(',') as Job[] | undefined;
+  if (only) names.splice(0, names.length, ...only);
+  return { names, only };
+}
+
+/** A small untimed run first, so neither side pays for the fresh server's first requests. */
+async function warmUp(probe: MlflowClient, work: string): Promise<void> {
+  await probe.ping();
+  const warm = await probe.tracking.createRun({
+    experimentId: (await probe.tracking.getOrCreateExperiment('bench-warmup')).experiment_id,
+  });
+  await probe.tracking.logBatch(warm.run_id, {
+    metrics: [{ key: 'warm', value: 1 }],
+    params: [{ key: 'p', value: 'v' }],
+  });
+  await probe.artifacts.logArtifacts(warm.run_id, join(work, 'workload', 'small', 'group-0'));
+  await probe.tracking.updateRun(warm.run_id, { status: 'FINISHED' });
+}
+
+/** One round: each job in turn, with the server CPU it caused; appends to `times` and `serverCpu`. */
+async function runRound(
+  server: Server,
+  work: string,
+  round: number,
+  names: Job[],
+  label: string,
+  times: Series,
+  serverCpu: Series,
+): Promise<{ res: JobResults; cpu: Partial<Record<string, number>> }> {
+  const jobs = jobsFor(server.url, join(work, 'workload'), round);
+  // Rotate who goes first, so nobody always meets the server in the same state.
+  const order = names.map((_, i, all) => all[(i + round - 1) % all.length]!);
+  const res: JobResults = {};
+  const cpu: Partial<Record<string, number>> = {};
+  for (const k of order) {
+    const before = treeCpuSeconds(server.pids);
+    (res as Record<string, unknown>)[k] = await jobs[k]().catch((err: unknown) => {
+      throw new Error(`${label}${k}: ${String(err)}`, { cause: err });
+    });
+    cpu[k] = treeCpuSeconds(server.pids) - before;
+    (times[k] ??= []).push(res[k]!.seconds);
+    (serverCpu[k] ??= []).push(cpu[k]);
+  }
+  return { res, cpu };
+}
+
+/** "1.23 s, 45 HTTP requests[, server CPU 0.67 s]" */
+function fmt(
+  r: { seconds: number; requests: number },
+  cpu: Partial<Record<string, number>>,
+  k?: string,
+): string {
+  return (
+    `${r.seconds.toFixed(2)} s, ${r.requests} HTTP requests` +
+    (k && cpu[k] !== undefined ? `, server CPU ${cpu[k].toFixed(2)} s` : '')
+  );
+}
+
+/** Prints a full round's lines (every contestant, then the ratios) and returns the ratios. */
+function reportRound(label: string, res: JobResults, cpu: Partial<Record<string, number>>): Ratios {
+  const { ours: ts, step, best, floor: fl } = res as Required<typeof res>;
+  const r = {
+    best: ts.seconds / best.seconds,
+    ...(step ? { step: ts.seconds / step.seconds } : {}),
+    floor: fl.seconds / best.seconds,
+    oursFloor: ts.seconds / fl.seconds,
+  };
+  console.log(`${label}ours:            ${fmt(ts, cpu, 'ours')}`);
+  if (step)
+    console.log(`${label}python per-step: ${fmt(step, cpu, 'step')} (mlflow.${metricStyle} per step)`);
+  console.log(
+    `${label}python best:     ${fmt(best, cpu, 'best')} (MlflowClient.log_batch x1000, threaded log_artifact; ` +
+      `'import mlflow' took another ${best.import_seconds.toFixed(2)} s)`,
+  );
+  console.log(
+    `${label}server floor:    ${fmt(fl, cpu, 'floor')} (same batches and files from a raw client, no client logic)`,
+  );
+  if (res.floorMetrics && res.floorFiles)
+    console.log(
+      `${label}floor, isolated: metrics+params alone ${fmt(res.floorMetrics, cpu, 'floorMetrics')}; ` +
+        `files+model alone ${fmt(res.floorFiles, cpu, 'floorFiles')}`,
+    );
+  if (verbose) console.log(`${label}python phases:`, step?.phases, best.phases);
+  console.log(
+    `${label}ratios: ours/best-python = ${r.best.toFixed(3)}, ` +
+      (r.step !== undefined ? `ours/per-step-python = ${r.step.toFixed(3)}, ` : '') +
+      `floor/best-python = ${r.floor.toFixed(3)}, ours/floor = ${r.oursFloor.toFixed(3)}`,
+  );
+  return r;
+}
+
+/** Checks that every full-workload run of the round holds the whole workload. */
+async function verifyRound(probe: MlflowClient, res: JobResults, round: number): Promise<void> {
+  const { ours: ts, step, best, floor: fl } = res as Required<typeof res>;
+  await verify(probe, ts.runId, `bench-ours-${round}`, ts.version);
+  if (step) await verify(probe, step.run_id, `bench-python-${round}`, step.version);
+  await verify(probe, best.run_id, `bench-python-batch-${round}`, best.version);
+  await verify(probe, fl.runId, `bench-floor-${round}`, fl.version);
+}
+
+/** The medians over the rounds: times and server CPU of every job, then (without --only) the ratios. */
+function reportSummary(times: Series, serverCpu: Series, ratios: Ratios[], only: Job[] | undefined): void {
+  const med = (k: keyof Ratios): number =>
+    median(ratios.map((r) => r[k]).filter((x): x is number => x !== undefined));
+  const pre = rounds > 1 ? `median of ${rounds} rounds` : 'one round';
+  console.log(
+    `${pre} (${backend}, ${workers} worker(s), ${streams} log-batch streams, ${uploads} uploads): ` +
+      Object.entries(times)
+        .map(([k, v]) => `${k} ${median(v).toFixed(2)} s (server CPU ${median(serverCpu[k]!).toFixed(2)} s)`)
+        .join(', '),
+  );
+  if (only) return;
+  const best = med('best');
+  console.log(
+    `${pre}: ours / best python = ${best.toFixed(3)} (target <= 0.5: ${best <= 0.5 ? 'met' : 'NOT met'}); ` +
+      `server floor / best python = ${med('floor').toFixed(3)}; ours / floor = ${med('oursFloor').toFixed(3)}` +
+      (noStep ? '' : `; ours / per-step python = ${med('step').toFixed(3)}`) +
+      `; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${cpus().length} CPUs`,
+  );
+  console.log(
+    'Every run verified: 50 params, every metric step, 200 small files, the 20 MB file, a READY model version.',
+  );
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'mlflow-bench-'));
   process.stdout.write(
@@ -435,120 +628,23 @@ async function main(): Promise<void> {
   ]);
   console.log(`up at ${server.url}`);
   try {
-    // A small untimed run first, so neither side pays for the fresh server's first requests.
     const probe = new MlflowClient(mlflowSettings({}, server.url));
-    await probe.ping();
-    const warm = await probe.tracking.createRun({
-      experimentId: (await probe.tracking.getOrCreateExperiment('bench-warmup')).experiment_id,
-    });
-    await probe.tracking.logBatch(warm.run_id, {
-      metrics: [{ key: 'warm', value: 1 }],
-      params: [{ key: 'p', value: 'v' }],
-    });
-    await probe.artifacts.logArtifacts(warm.run_id, join(work, 'workload', 'small', 'group-0'));
-    await probe.tracking.updateRun(warm.run_id, { status: 'FINISHED' });
-
-    const times: Record<string, number[]> = {};
-    const ratios: { best: number; step?: number; floor: number; oursFloor: number }[] = [];
-    const serverCpu: Record<string, number[]> = {};
-    let cpu: Partial<Record<string, number>> = {};
-    const fmt = (r: { seconds: number; requests: number }, k?: string): string =>
-      `${r.seconds.toFixed(2)} s, ${r.requests} HTTP requests` +
-      (k && cpu[k] !== undefined ? `, server CPU ${cpu[k].toFixed(2)} s` : '');
-    type Job = 'ours' | 'step' | 'best' | 'floor' | 'floorMetrics' | 'floorMetricsByStep' | 'floorFiles';
-    const names: Job[] = ['ours', 'best', 'floor'];
-    if (!noStep) names.splice(1, 0, 'step');
-    if (isolate) names.push('floorMetrics', 'floorFiles');
-    // --only floorMetrics,ours: a quicker sweep of one knob (no ratios, no checks of the missing ones).
-    const only = opt('--only')?.split(',') as Job[] | undefined;
-    if (only) names.splice(0, names.length, ...only);
+    await warmUp(probe, work);
+    const times: Series = {};
+    const serverCpu: Series = {};
+    const ratios: Ratios[] = [];
+    const { names, only } = jobNames();
     for (let round = 1; round <= rounds; round++) {
       const label = rounds > 1 ? `[round ${round}] ` : '';
-      const w = join(work, 'workload');
-      const jobs = {
-        ours: () => ours(server.url, w, round),
-        step: () => python(server.url, w, `bench-python-${round}`, metricStyle),
-        best: () => python(server.url, w, `bench-python-batch-${round}`, 'batch'),
-        floor: () => floor(server.url, w, `bench-floor-${round}`),
-        floorMetrics: () => floor(server.url, w, `bench-floor-metrics-${round}`, 'metrics'),
-        floorMetricsByStep: () =>
-          floor(server.url, w, `bench-floor-metrics-by-step-${round}`, 'metricsByStep'),
-        floorFiles: () => floor(server.url, w, `bench-floor-files-${round}`, 'files'),
-      };
-      // Rotate who goes first, so nobody always meets the server in the same state.
-      const order = names.map((_, i, all) => all[(i + round - 1) % all.length]!);
-      const res: Partial<{ [K in Job]: Awaited<ReturnType<(typeof jobs)[K]>> }> = {};
-      cpu = {};
-      for (const k of order) {
-        const before = treeCpuSeconds(server.pids);
-        (res as Record<string, unknown>)[k] = await jobs[k]().catch((err: unknown) => {
-          throw new Error(`${label}${k}: ${String(err)}`, { cause: err });
-        });
-        cpu[k] = treeCpuSeconds(server.pids) - before;
-        (times[k] ??= []).push(res[k]!.seconds);
-        (serverCpu[k] ??= []).push(cpu[k]);
-      }
+      const { res, cpu } = await runRound(server, work, round, names, label, times, serverCpu);
       if (only) {
-        console.log(`${label}${only.map((k) => `${k} ${fmt(res[k]!, k)}`).join('; ')}`);
+        console.log(`${label}${only.map((k) => `${k} ${fmt(res[k]!, cpu, k)}`).join('; ')}`);
         continue;
       }
-      const { ours: ts, step, best, floor: fl } = res as Required<typeof res>;
-      const r = {
-        best: ts.seconds / best.seconds,
-        ...(step ? { step: ts.seconds / step.seconds } : {}),
-        floor: fl.seconds / best.seconds,
-        oursFloor: ts.seconds / fl.seconds,
-      };
-      ratios.push(r);
-      console.log(`${label}ours:            ${fmt(ts, 'ours')}`);
-      if (step) console.log(`${label}python per-step: ${fmt(step, 'step')} (mlflow.${metricStyle} per step)`);
-      console.log(
-        `${label}python best:     ${fmt(best, 'best')} (MlflowClient.log_batch x1000, threaded log_artifact; ` +
-          `'import mlflow' took another ${best.import_seconds.toFixed(2)} s)`,
-      );
-      console.log(
-        `${label}server floor:    ${fmt(fl, 'floor')} (same batches and files from a raw client, no client logic)`,
-      );
-      if (res.floorMetrics && res.floorFiles)
-        console.log(
-          `${label}floor, isolated: metrics+params alone ${fmt(res.floorMetrics, 'floorMetrics')}; ` +
-            `files+model alone ${fmt(res.floorFiles, 'floorFiles')}`,
-        );
-      if (verbose) console.log(`${label}python phases:`, step?.phases, best.phases);
-      console.log(
-        `${label}ratios: ours/best-python = ${r.best.toFixed(3)}, ` +
-          (r.step !== undefined ? `ours/per-step-python = ${r.step.toFixed(3)}, ` : '') +
-          `floor/best-python = ${r.floor.toFixed(3)}, ours/floor = ${r.oursFloor.toFixed(3)}`,
-      );
-      await verify(probe, ts.runId, `bench-ours-${round}`, ts.version);
-      if (step) await verify(probe, step.run_id, `bench-python-${round}`, step.version);
-      await verify(probe, best.run_id, `bench-python-batch-${round}`, best.version);
-      await verify(probe, fl.runId, `bench-floor-${round}`, fl.version);
+      ratios.push(reportRound(label, res, cpu));
+      await verifyRound(probe, res, round);
     }
-    const med = (k: keyof (typeof ratios)[number]): number =>
-      median(ratios.map((r) => r[k]).filter((x): x is number => x !== undefined));
-    const pre = rounds > 1 ? `median of ${rounds} rounds` : 'one round';
-    console.log(
-      `${pre} (${backend}, ${workers} worker(s), ${streams} log-batch streams, ${uploads} uploads): ` +
-        Object.entries(times)
-          .map(
-            ([k, v]) => `${k} ${median(v).toFixed(2)} s (server CPU ${median(serverCpu[k]!).toFixed(2)} s)`,
-          )
-          .join(', '),
-    );
-    if (only) return;
-    const best = med('best');
-    console.log(
-      `${pre}: ours / best python = ${best.toFixed(3)} (target <= 0.5: ${best <= 0.5 ? 'met' : 'NOT met'}); ` +
-        `server floor / best python = ${med('floor').toFixed(3)}; ours / floor = ${med('oursFloor').toFixed(3)}` +
-        (noStep ? '' : `; ours / per-step python = ${med('step').toFixed(3)}`) +
-        `; load average ${loadavg()
-          .map((l) => l.toFixed(1))
-          .join(' ')} on ${cpus().length} CPUs`,
-    );
-    console.log(
-      'Every run verified: 50 params, every metric step, 200 small files, the 20 MB file, a READY model version.',
-    );
+    reportSummary(times, serverCpu, ratios, only);
   } finally {
     await server.stop();
     if (!keep) rmSync(work, { recursive: true, force: true });

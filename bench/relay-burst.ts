@@ -42,6 +42,94 @@ function cpuMs(pid: number): number {
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
+/** One notification per distinct group, so that each must become its own dispatch. */
+function notificationBodies(): string[] {
+  return Array.from({ length: N }, (_, i) =>
+    JSON.stringify(
+      notification({
+        groupLabels: { alertname: 'BurstAlert', model: 'iris', n: String(i) },
+        alerts: [
+          { name: 'BurstAlert', labels: { n: String(i) }, annotations: { description: `burst ${i}` } },
+        ],
+      }),
+    ),
+  );
+}
+
+/**
+ * A sender of one notification that resolves with its latency in ms once the relay answered 200
+ * (which it does only after GitHub accepted the dispatch), over keep-alive connections, one per
+ * concurrent sender, as Alertmanager's HTTP client keeps them.
+ */
+function poster(relayUrl: string, agent: Agent): (body: string) => Promise<number> {
+  const target = new URL(`${relayUrl}/alertmanager`);
+  return (body) =>
+    new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const req = request(
+        target,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            authorization: `Bearer ${RELAY_TOKEN}`,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode !== 200) reject(new Error(`relay answered ${res.statusCode}`));
+            else resolve(Number(process.hrtime.bigint() - started) / 1e6);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+/** Every body sent once by CONCURRENCY senders, each taking the next unsent one. */
+async function sendAll(
+  post: (body: string) => Promise<number>,
+  bodies: string[],
+): Promise<{ latencies: number[]; failed: number; seconds: number }> {
+  const latencies: number[] = [];
+  let failed = 0;
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < N; i = next++) {
+        try {
+          latencies.push(await post(bodies[i]!));
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { latencies, failed, seconds };
+}
+
+/** Notifications with no dispatch (lost) and extra dispatches of one notification (duplicated). */
+function lostAndDuplicated(dispatched: { client_payload: Record<string, unknown> }[]): {
+  lost: number;
+  duplicated: number;
+} {
+  const seen = new Map<string, number>();
+  for (const d of dispatched) {
+    const n =
+      ((d.client_payload.alertmanager as { groupLabels: { n: string } }).groupLabels.n as string) ?? '';
+    seen.set(n, (seen.get(n) ?? 0) + 1);
+  }
+  const lost = Array.from({ length: N }, (_, i) => String(i)).filter((i) => !seen.has(i)).length;
+  const duplicated = [...seen.values()].reduce((a, c) => a + (c - 1), 0);
+  return { lost, duplicated };
+}
+
 async function burst(): Promise<Record<string, number>> {
   const gh = new FakeGitHub({ repos: ['octo-org/iris'] });
   await gh.start();
@@ -49,76 +137,19 @@ async function burst(): Promise<Record<string, number>> {
   const relay = await startRelay({ GITHUB_API_URL: gh.url, GITHUB_TOKEN: 'ghs_test_token' });
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   try {
-    const bodies = Array.from({ length: N }, (_, i) =>
-      JSON.stringify(
-        notification({
-          groupLabels: { alertname: 'BurstAlert', model: 'iris', n: String(i) },
-          alerts: [
-            { name: 'BurstAlert', labels: { n: String(i) }, annotations: { description: `burst ${i}` } },
-          ],
-        }),
-      ),
-    );
-    // Keep-alive connections, one per concurrent sender, as Alertmanager's HTTP client keeps them.
-    const target = new URL(`${relay.url}/alertmanager`);
-    const post = (body: string): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const started = process.hrtime.bigint();
-        const req = request(
-          target,
-          {
-            method: 'POST',
-            agent,
-            headers: {
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-              authorization: `Bearer ${RELAY_TOKEN}`,
-            },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              if (res.statusCode !== 200) reject(new Error(`relay answered ${res.statusCode}`));
-              else resolve(Number(process.hrtime.bigint() - started) / 1e6);
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
+    const bodies = notificationBodies();
+    const post = poster(relay.url, agent);
     // Warm-up: connections, JIT, the fake's validators.
     for (let i = 0; i < 50; i++) await post(bodies[i % bodies.length]!);
     const warm = gh.state.repo('octo-org', 'iris')!.dispatches.length;
 
     const relayCpu0 = cpuMs(relay.child.pid!);
     const ownCpu0 = process.cpuUsage();
-    const latencies: number[] = [];
-    let failed = 0;
-    let next = 0;
-    const started = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        for (let i = next++; i < N; i = next++) {
-          try {
-            latencies.push(await post(bodies[i]!));
-          } catch {
-            failed++;
-          }
-        }
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { latencies, failed, seconds } = await sendAll(post, bodies);
     const relayCpu = cpuMs(relay.child.pid!) - relayCpu0;
     const ownCpu = process.cpuUsage(ownCpu0);
     const dispatched = gh.state.repo('octo-org', 'iris')!.dispatches.slice(warm);
-    const seen = new Map<string, number>();
-    for (const d of dispatched) {
-      const n =
-        ((d.client_payload.alertmanager as { groupLabels: { n: string } }).groupLabels.n as string) ?? '';
-      seen.set(n, (seen.get(n) ?? 0) + 1);
-    }
-    const lost = Array.from({ length: N }, (_, i) => String(i)).filter((i) => !seen.has(i)).length;
-    const duplicated = [...seen.values()].reduce((a, c) => a + (c - 1), 0);
+    const { lost, duplicated } = lostAndDuplicated(dispatched);
     latencies.sort((a, b) => a - b);
     return {
       notifications: N,

@@ -210,7 +210,7 @@ def median_round(rounds: list[dict]) -> dict:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=32, help="connections (default 32)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per round (default 10)")
@@ -227,115 +227,142 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name} must be at least 1")
     if not AUTOCANNON.exists():
         parser.error(f"{AUTOCANNON} is missing: run scripts/setup")
+    return args
 
-    available = cpus()
-    # Load generator on the first core, servers on the second, when there are two.
-    gen_cpu, server_cpu = (available[0], available[1]) if len(available) >= 2 else (None, None)
-    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONWARNINGS": "ignore"}
-    env.pop("MLFLOW_RUN_ID", None)
-    results: dict = {"concurrency": args.concurrency, "duration_s": args.duration, "cpus": len(available)}
-    try:
-        mlflow_port = free_port()
-        tracking_uri = f"http://127.0.0.1:{mlflow_port}"
-        server_cmd = [
+
+def mlflow_server_cmd(work: Path, port: int) -> list[str]:
+    """The registry: sqlite store and served artifacts under `work`, one worker."""
+    return [
+        str(VENV_BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{work / 'mlflow.db'}",
+        "--serve-artifacts",
+        "--artifacts-destination",
+        str(work / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+
+
+def ours_env(env: dict[str, str], model_dir: Path, model: dict[str, str], digest: str, port: int) -> dict[str, str]:
+    """The image's environment (model/Dockerfile): the directory and its labels, no registry."""
+    out = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
+    out.update(
+        MODEL_URI=str(model_dir),
+        MODEL_NAME=MODEL_NAME,
+        MODEL_VERSION=model["version"],
+        MODEL_RUN_ID=model["run_id"],
+        MODEL_DIGEST=digest,
+        PORT=str(port),
+        HOST="127.0.0.1",
+    )
+    return out
+
+
+def mlflow_serve_cmd(uri: str, port: int, cpu: int | None) -> list[str]:
+    """`mlflow models serve` as users run it: from the registry, its defaults (1 worker)."""
+    return pinned(
+        [
             str(VENV_BIN / "mlflow"),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{work / 'mlflow.db'}",
-            "--serve-artifacts",
-            "--artifacts-destination",
-            str(work / "artifacts"),
-            "--host",
+            "models",
+            "serve",
+            "-m",
+            uri,
+            "--env-manager",
+            "local",
+            "-h",
             "127.0.0.1",
-            "--port",
-            str(mlflow_port),
-            "--workers",
-            "1",
-        ]
-        print(f"starting mlflow server on {tracking_uri}", flush=True)
-        # Its GenAI job runner (unused here) would start seven worker processes beside the servers.
-        registry_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        with started(server_cmd, registry_env, work / "mlflow-server.log", cwd=work) as registry:
-            wait_http(f"{tracking_uri}/health", 120, registry, work / "mlflow-server.log")
-            model = register_model(tracking_uri, work)
-            uri = f"models:/{MODEL_NAME}@{ALIAS}"
-            print(
-                f"registered {uri} -> version {model['version']} ({model['model']}, run {model['run_id']})", flush=True
-            )
-            model_dir = work / "registered-model"
-            digest = download_model(tracking_uri, model["version"], model_dir)
-            print(f"downloaded models:/{MODEL_NAME}/{model['version']} into {model_dir} ({digest})", flush=True)
-            results["model"] = {"uri": uri, "dir": str(model_dir), "digest": digest, **model}
-            body = work / "body.json"
-            body.write_text(json.dumps({"dataframe_split": {"columns": model["columns"], "data": [model["row"]]}}))
-            serve_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+            "-p",
+            str(port),
+        ],
+        cpu,
+    )
 
-            ours_port, theirs_port = free_port(), free_port()
-            ours_cmd = pinned([str(PYTHON), str(ROOT / "model" / "serve.py")], server_cpu)
-            # The image's environment (model/Dockerfile): the directory and its labels, no registry.
-            ours_env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
-            ours_env.update(
-                MODEL_URI=str(model_dir),
-                MODEL_NAME=MODEL_NAME,
-                MODEL_VERSION=model["version"],
-                MODEL_RUN_ID=model["run_id"],
-                MODEL_DIGEST=digest,
-                PORT=str(ours_port),
-                HOST="127.0.0.1",
-            )
-            mlflow_cmd = pinned(
-                [
-                    str(VENV_BIN / "mlflow"),
-                    "models",
-                    "serve",
-                    "-m",
-                    uri,
-                    "--env-manager",
-                    "local",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(theirs_port),
-                ],
-                server_cpu,
-            )
-            # Both stay up and idle between their turns; the rounds alternate so that a change in
-            # the machine's background load falls on both alike.
-            with (
-                started(ours_cmd, ours_env, work / "ours.log") as ours,
-                started(mlflow_cmd, serve_env, work / "mlflow-serve.log") as theirs,
-            ):
-                wait_http(f"http://127.0.0.1:{ours_port}/readyz", 180, ours, work / "ours.log")
-                with urllib.request.urlopen(f"http://127.0.0.1:{ours_port}/readyz", timeout=5) as r:
-                    served = json.load(r)["model"]
-                if (served.get("version"), served.get("digest")) != (model["version"], digest):
-                    raise RuntimeError(f"ours serves {served}, not v{model['version']} ({digest})")
-                wait_http(f"http://127.0.0.1:{theirs_port}/ping", 180, theirs, work / "mlflow-serve.log")
-                rounds: dict[str, list[dict]] = {"ours": [], "mlflow": []}
-                for i in range(args.rounds):
-                    tag = f" (round {i + 1}/{args.rounds})" if args.rounds > 1 else ""
-                    rounds["ours"].append(
-                        measure(f"ours{tag}", f"http://127.0.0.1:{ours_port}/invocations", body, args, gen_cpu)
-                    )
-                    rounds["mlflow"].append(
-                        measure(
-                            f"mlflow models serve{tag}",
-                            f"http://127.0.0.1:{theirs_port}/invocations",
-                            body,
-                            args,
-                            gen_cpu,
-                        )
-                    )
-            results["rounds"] = rounds
-            results["ours"] = median_round(rounds["ours"])
-            results["mlflow"] = median_round(rounds["mlflow"])
-    finally:
-        if args.keep:
-            print(f"kept {work}", flush=True)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
+def serve_and_measure(
+    work: Path,
+    env: dict[str, str],
+    tracking_uri: str,
+    model: dict[str, str],
+    model_dir: Path,
+    digest: str,
+    args: argparse.Namespace,
+    cores: tuple[int | None, int | None],
+) -> dict[str, list[dict]]:
+    """Starts both servers, checks ours serves the downloaded version, and runs the alternating rounds.
+
+    `cores` is (the load generator's core, the servers' core), None for unpinned.
+    """
+    gen_cpu, server_cpu = cores
+    uri = f"models:/{MODEL_NAME}@{ALIAS}"
+    body = work / "body.json"
+    body.write_text(json.dumps({"dataframe_split": {"columns": model["columns"], "data": [model["row"]]}}))
+    serve_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+    ours_port, theirs_port = free_port(), free_port()
+    ours_cmd = pinned([str(PYTHON), str(ROOT / "model" / "serve.py")], server_cpu)
+    mlflow_cmd = mlflow_serve_cmd(uri, theirs_port, server_cpu)
+    # Both stay up and idle between their turns; the rounds alternate so that a change in
+    # the machine's background load falls on both alike.
+    with (
+        started(ours_cmd, ours_env(env, model_dir, model, digest, ours_port), work / "ours.log") as ours,
+        started(mlflow_cmd, serve_env, work / "mlflow-serve.log") as theirs,
+    ):
+        wait_http(f"http://127.0.0.1:{ours_port}/readyz", 180, ours, work / "ours.log")
+        with urllib.request.urlopen(f"http://127.0.0.1:{ours_port}/readyz", timeout=5) as r:
+            served = json.load(r)["model"]
+        if (served.get("version"), served.get("digest")) != (model["version"], digest):
+            raise RuntimeError(f"ours serves {served}, not v{model['version']} ({digest})")
+        wait_http(f"http://127.0.0.1:{theirs_port}/ping", 180, theirs, work / "mlflow-serve.log")
+        rounds: dict[str, list[dict]] = {"ours": [], "mlflow": []}
+        for i in range(args.rounds):
+            tag = f" (round {i + 1}/{args.rounds})" if args.rounds > 1 else ""
+            rounds["ours"].append(
+                measure(f"ours{tag}", f"http://127.0.0.1:{ours_port}/invocations", body, args, gen_cpu)
+            )
+            rounds["mlflow"].append(
+                measure(
+                    f"mlflow models serve{tag}",
+                    f"http://127.0.0.1:{theirs_port}/invocations",
+                    body,
+                    args,
+                    gen_cpu,
+                )
+            )
+    return rounds
+
+
+def run_benchmark(
+    work: Path, env: dict[str, str], args: argparse.Namespace, cores: tuple[int | None, int | None], results: dict
+) -> None:
+    """The registry up, the model trained, registered and downloaded, then both servers measured."""
+    mlflow_port = free_port()
+    tracking_uri = f"http://127.0.0.1:{mlflow_port}"
+    print(f"starting mlflow server on {tracking_uri}", flush=True)
+    # Its GenAI job runner (unused here) would start seven worker processes beside the servers.
+    registry_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server_cmd = mlflow_server_cmd(work, mlflow_port)
+    with started(server_cmd, registry_env, work / "mlflow-server.log", cwd=work) as registry:
+        wait_http(f"{tracking_uri}/health", 120, registry, work / "mlflow-server.log")
+        model = register_model(tracking_uri, work)
+        uri = f"models:/{MODEL_NAME}@{ALIAS}"
+        print(f"registered {uri} -> version {model['version']} ({model['model']}, run {model['run_id']})", flush=True)
+        model_dir = work / "registered-model"
+        digest = download_model(tracking_uri, model["version"], model_dir)
+        print(f"downloaded models:/{MODEL_NAME}/{model['version']} into {model_dir} ({digest})", flush=True)
+        results["model"] = {"uri": uri, "dir": str(model_dir), "digest": digest, **model}
+        rounds = serve_and_measure(work, env, tracking_uri, model, model_dir, digest, args, cores)
+        results["rounds"] = rounds
+        results["ours"] = median_round(rounds["ours"])
+        results["mlflow"] = median_round(rounds["mlflow"])
+
+
+def report(results: dict, args: argparse.Namespace, ncpus: int) -> bool:
+    """Adds the ratios to `results`, prints the table; returns whether both targets are met."""
     ours, theirs = results["ours"], results["mlflow"]
     throughput_ratio = ours["rps"] / theirs["rps"]
     p99_ratio = ours["p99_ms"] / theirs["p99_ms"] if theirs["p99_ms"] > 0 else float("inf")
@@ -350,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"autocannon, {args.concurrency} connections, {args.rounds} x {args.duration}s per server "
-        f"(median round shown), {len(available)} CPUs"
+        f"(median round shown), {ncpus} CPUs"
     )
     print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>11}")
     for label, r in (("ours (model/serve.py)", ours), ("mlflow models serve", theirs)):
@@ -359,6 +386,27 @@ def main(argv: list[str] | None = None) -> int:
         f"ratios: throughput {throughput_ratio:.1f}x (target >= {TARGET_THROUGHPUT_RATIO:g}x), "
         f"p99 {p99_ratio:.3f}x (target <= {TARGET_P99_RATIO:g}x): {'met' if met else 'NOT met'}"
     )
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    available = cpus()
+    # Load generator on the first core, servers on the second, when there are two.
+    gen_cpu, server_cpu = (available[0], available[1]) if len(available) >= 2 else (None, None)
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONWARNINGS": "ignore"}
+    env.pop("MLFLOW_RUN_ID", None)
+    results: dict = {"concurrency": args.concurrency, "duration_s": args.duration, "cpus": len(available)}
+    try:
+        run_benchmark(work, env, args, (gen_cpu, server_cpu), results)
+    finally:
+        if args.keep:
+            print(f"kept {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    met = report(results, args, len(available))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n")
     return 1 if args.check and not met else 0
