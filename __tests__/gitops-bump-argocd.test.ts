@@ -257,6 +257,116 @@ describe('gitops-bump wait-for-sync', () => {
     expect(res.stdout).toMatch(/operation Running: waiting for completion of hook/);
   });
 
+  /** On the refresh: `first` (with the previous and the pushed commit), then, 800 ms later, `final`. */
+  function twoStep(
+    first: (previous: string, revision: string) => Parameters<typeof argoStatus>[0],
+    final?: (revision: string) => Parameters<typeof argoStatus>[0],
+  ): void {
+    const previous = head(origin);
+    k8s.onPatch = (app, patch) => {
+      if (!(patch as { metadata?: { annotations?: object } }).metadata?.annotations) return;
+      const revision = head(origin);
+      const { namespace, name } = app.metadata;
+      setTimeout(() => {
+        k8s.update(namespace, name, (a) => {
+          delete a.metadata.annotations?.['argocd.argoproj.io/refresh'];
+          a.status = argoStatus(first(previous, revision));
+        });
+        if (final)
+          setTimeout(() => k8s.update(namespace, name, (a) => (a.status = argoStatus(final(revision)))), 800);
+      }, 200);
+    };
+  }
+
+  it('is not done on Synced+Healthy while the last Succeeded operation is on the previous commit', async () => {
+    seedApp();
+    const previous = head(origin);
+    twoStep(
+      (prev, revision) => ({
+        sync: 'Synced',
+        revision,
+        health: 'Healthy',
+        phase: 'Succeeded',
+        opRevision: prev,
+      }),
+      (revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }),
+    );
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    const sha = res.outputs['commit-sha']!;
+    // It logged that state as one to wait through, not as the end.
+    expect(res.stdout).toContain(
+      `revision ${sha.slice(0, 12)}, health Healthy, operation Succeeded on ${previous.slice(0, 12)}`,
+    );
+  });
+
+  it('is not done on Synced+Healthy without any sync operation, and says so when it times out', async () => {
+    seedApp();
+    twoStep((_, revision) => ({ sync: 'Synced', revision, health: 'Healthy' }));
+    const res = await bump({ timeout: '3s' });
+    expect(res.code).toBe(1);
+    const error = res.errors.join('\n');
+    expect(error).toMatch(/timed out after 3s/);
+    expect(error).toContain(
+      `revision ${res.outputs['commit-sha']!.slice(0, 12)}, health Healthy, no sync operation`,
+    );
+  });
+
+  it('passes once the sync operation on the pushed commit appears after a status without one', async () => {
+    seedApp();
+    twoStep(
+      (_, revision) => ({ sync: 'Synced', revision, health: 'Healthy' }),
+      (revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }),
+    );
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(
+      `revision ${res.outputs['commit-sha']!.slice(0, 12)}, health Healthy, no sync operation`,
+    );
+  });
+
+  it('fails fast on a ComparisonError that ArgoCD reports on the previous commit after the refresh', async () => {
+    seedApp();
+    const message =
+      'Failed to load target state: kustomize build: invalid Kustomization: json: unknown field "imagez"';
+    twoStep((prev) => ({
+      sync: 'Unknown',
+      revision: prev,
+      health: 'Healthy',
+      conditions: [{ type: 'ComparisonError', message }],
+    }));
+    const res = await bump({ timeout: '60s' });
+    expect(res.code).toBe(1);
+    const error = res.errors.join('\n');
+    expect(error).toContain(`cannot compare the Application: ComparisonError: ${message}`);
+    expect(error).not.toMatch(/timed out/);
+  });
+
+  it('is not failed by a ComparisonError on the previous commit from before the refresh', async () => {
+    // A passing repo-server outage left its error; the refresh then renders the new commit.
+    k8s.put(
+      'argocd',
+      'iris',
+      argoStatus({
+        sync: 'Unknown',
+        revision: head(origin),
+        health: 'Healthy',
+        conditions: [
+          {
+            type: 'ComparisonError',
+            message: 'rpc error: code = Unavailable desc = connection error: connection refused',
+          },
+        ],
+      }),
+    );
+    controller((revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }));
+    const res = await bump({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+  });
+
   it('waits through Progressing and passes on a multi-source Application (revisions, no revision)', async () => {
     seedApp();
     const chart = 'c'.repeat(40);

@@ -4,7 +4,8 @@
  * run is a no-op, and bad inputs fail naming the input.
  */
 import { describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAction } from './helpers/run-action.js';
 import { GitHttpServer } from './helpers/git-http.js';
@@ -512,6 +513,50 @@ describe('gitops-bump and a remote that refuses, hangs or has no default branch'
     const res = await bump(origin, { files: 'apps/iris/values.yaml', tag: '2.0.0', timeout: '4s' });
     expect(res.code).toBe(1);
     expect(res.errors.join('\n')).toMatch(/timed out after 4s \(input 'timeout'\)/);
+    expect(commitCount(origin)).toBe(1);
+  });
+
+  it('stops a hanging push with its whole process group when the job is cancelled (SIGTERM)', async () => {
+    const origin = makeOrigin(FILES);
+    const marker = join(origin.root, 'hook-pid');
+    // The hook runs in the push's process group (git push spawns receive-pack for a local remote).
+    hook(origin, 'pre-receive', `echo $$ > '${marker}'\nsleep 300`);
+    let pgid = 0;
+    let poll: NodeJS.Timeout | undefined;
+    const res = await runAction('gitops-bump', {
+      inputs: {
+        repository: origin.bare,
+        files: 'apps/iris/values.yaml',
+        image: IMAGE,
+        tag: '2.0.0',
+        timeout: '90s',
+      },
+      env: { GITHUB_TOKEN: 'ghs_secret_value_123' },
+      onStdout: (_, child) => {
+        poll ??= setInterval(() => {
+          if (!existsSync(marker) || !readFileSync(marker, 'utf8').trim()) return;
+          clearInterval(poll);
+          const pid = readFileSync(marker, 'utf8').trim();
+          pgid = Number(execFileSync('ps', ['-o', 'pgid=', '-p', pid], { encoding: 'utf8' }).trim());
+          child.kill('SIGTERM');
+        }, 100);
+      },
+    });
+    clearInterval(poll);
+    expect(pgid).toBeGreaterThan(1);
+    expect(res.code).toBe(1);
+    expect(res.errors.join('\n')).toMatch(/cancelled \(SIGTERM\): stopped 1 running git command/);
+    // No process of the push's group survives the action (given a moment to be reaped).
+    const alive = (): boolean => {
+      try {
+        process.kill(-pgid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 20 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(() => process.kill(-pgid, 0)).toThrow(/ESRCH/);
     expect(commitCount(origin)).toBe(1);
   });
 

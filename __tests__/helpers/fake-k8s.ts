@@ -85,6 +85,8 @@ export function argoStatus(s: {
   health: HealthCode;
   healthMessage?: string;
   phase?: Phase;
+  /** The revision the operation synced, when it is not the compared one (an older sync still shown). */
+  opRevision?: string;
   message?: string;
   resources?: ResourceHealth[];
   hooks?: HookResult[];
@@ -99,6 +101,7 @@ export function argoStatus(s: {
   const multi = s.revisions !== undefined;
   const sources = (s.revisions ?? []).map((_, i) => ({ ...source, path: `apps/iris/part-${i}` }));
   const rev = multi ? { revisions: s.revisions } : s.revision !== undefined ? { revision: s.revision } : {};
+  const opRev = s.opRevision !== undefined ? { revision: s.opRevision } : rev;
   const destination = { server: 'https://kubernetes.default.svc', namespace: 'iris' };
   return {
     sync: {
@@ -126,7 +129,7 @@ export function argoStatus(s: {
     ...(s.phase && {
       operationState: {
         operation: {
-          sync: { ...rev, syncStrategy: { hook: {} } },
+          sync: { ...opRev, syncStrategy: { hook: {} } },
           initiatedBy: { automated: true },
           retry: {},
         },
@@ -136,7 +139,7 @@ export function argoStatus(s: {
         ...(s.phase !== 'Running' && { finishedAt: now }),
         syncResult: {
           // `revision` has no omitempty in SyncOperationResult: a multi-source result carries "".
-          ...(multi ? { revision: '', revisions: s.revisions } : rev),
+          ...(multi ? { revision: '', revisions: s.revisions } : opRev),
           ...(multi ? { sources } : { source }),
           resources: (s.hooks ?? []).map((h) => ({
             group: 'batch',

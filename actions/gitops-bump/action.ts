@@ -10,7 +10,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Octokit } from '../shared/github.js';
 import type { SyncResult, WaitOptions } from './argocd.js';
 import { bump, type BumpResult } from './bump.js';
-import { Git } from './git.js';
+import { Git, killLiveGit } from './git.js';
 import type { Inputs } from './inputs.js';
 import { deployed, rollback, type HistoryResult } from './rollback.js';
 import { renderSummary, shownRemote } from './summary.js';
@@ -116,8 +116,9 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
   const kc = argocd?.loadKubeConfig(inputs.kubeconfig);
   await mkdir(inputs.tempDir, { recursive: true });
   const dir = await mkdtemp(join(inputs.tempDir, 'gitops-bump-'));
+  let git: Git | undefined;
   try {
-    const git = new Git(join(dir, 'repo'), {
+    git = new Git(join(dir, 'repo'), {
       token: inputs.token,
       remoteUrl: inputs.remoteUrl,
       author: inputs.author,
@@ -155,7 +156,10 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       failure,
     };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // A check still running (a fetch for a revision ArgoCD reported, when a later event already
+    // decided) would keep writing into the clone while it is removed (ENOTEMPTY).
+    if (git) killLiveGit(git);
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

@@ -41,7 +41,36 @@ export interface GitOptions {
   token?: string;
   remoteUrl: string;
   author: Author;
-  timeoutMs?: number;
+  /** Bounds every git command (input 'timeout'). */
+  timeoutMs: number;
+}
+
+/** Process groups of the git commands still running (each is started in its own group), by owner. */
+const live = new Map<number, Git>();
+
+/** Kills the git commands still running (of `owner`, or all), with their helpers; how many. */
+export function killLiveGit(owner?: Git): number {
+  let n = 0;
+  for (const [pid, git] of live) {
+    if (owner && git !== owner) continue;
+    n++;
+    live.delete(pid);
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return n;
+}
+
+/**
+ * A cancelled job (the runner sends SIGINT, then SIGTERM) must not leave a push running in its
+ * own process group: the group outlives us, and the push may land after the run says it failed.
+ */
+export function stopGitOnCancel(onStop: (signal: NodeJS.Signals, killed: number) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => onStop(signal, killLiveGit()));
 }
 
 export class Git {
@@ -100,11 +129,13 @@ export class Git {
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
+      const pid = child.pid;
+      if (pid !== undefined) live.set(pid, this);
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
       child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      const limit = this.options.timeoutMs ?? 180_000;
+      const limit = this.options.timeoutMs;
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
@@ -116,10 +147,13 @@ export class Git {
       }, limit);
       child.on('error', (err) => {
         clearTimeout(timer);
+        if (pid !== undefined) live.delete(pid);
         reject(new Error(`cannot run git: ${err.message}`));
       });
       child.on('close', (code) => {
         clearTimeout(timer);
+        // The pipes close when the last process holding them (helpers too) is gone.
+        if (pid !== undefined) live.delete(pid);
         if (timedOut)
           stderr += `\ngit ${args[0]} timed out after ${Math.round(limit / 1000)}s (input 'timeout')`;
         resolve({ code: code ?? 128, stdout, stderr, timedOut });
