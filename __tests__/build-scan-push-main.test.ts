@@ -96,6 +96,7 @@ function inputs(over: Partial<Config> = {}, ref = 'refs/heads/main'): Inputs {
     images: ['ghcr.io/octo-org/iris'],
     tagRules: ['sha', 'ref'],
     references: [],
+    builder: 'buildx',
     flavor: DEFAULT_FLAVOR,
     labels: {},
     buildArgs: {},
