@@ -96,6 +96,7 @@ function inputs(over: Partial<Config> = {}, ref = 'refs/heads/main'): Inputs {
     images: ['ghcr.io/octo-org/iris'],
     tagRules: ['sha', 'ref'],
     references: [],
+    builder: 'buildx',
     flavor: DEFAULT_FLAVOR,
     labels: {},
     buildArgs: {},
@@ -253,5 +254,63 @@ describe('build-scan-push main(inputs, deps)', () => {
     const f = fakes();
     await expect(main(inputs({ tagRules: ['semver'] }), f.deps)).rejects.toThrow(/Input 'tags'/);
     expect(f.events).toEqual([]);
+  });
+});
+
+describe('the builder input', () => {
+  /** buildx that is not there, and a buildah that answers as the fakes' buildx does. */
+  function withoutBuildx(f: ReturnType<typeof fakes>, buildah = true): Deps {
+    const real = f.deps.buildx;
+    return {
+      ...f.deps,
+      buildx: (env) => ({
+        ...real(env),
+        assertAvailable: async () => {
+          throw new Error('docker buildx is not available');
+        },
+      }),
+      buildah: (env) => ({
+        ...real(env),
+        assertAvailable: async () => {
+          if (!buildah) throw new Error('buildah is not installed or not on PATH');
+          return 'buildah version 1.28.2';
+        },
+        driver: async () => 'buildah',
+      }),
+    };
+  }
+
+  it('auto without docker buildx builds and pushes with buildah, logging in with buildah', async () => {
+    const f = fakes();
+    const tools: string[] = [];
+    const deps = withoutBuildx(f);
+    deps.registry = { login: async (_c, tool) => void tools.push(tool), logout: async () => undefined };
+    const res = await main(inputs({ builder: 'auto' }), deps);
+    expect(res.outputs.digest).toMatch(/^sha256:/);
+    expect(f.pushes()).toHaveLength(1);
+    expect(tools).toEqual(['buildah']);
+  });
+
+  it('auto with neither tool names the input and both tools before building', async () => {
+    const f = fakes();
+    await expect(main(inputs({ builder: 'auto' }), withoutBuildx(f, false))).rejects.toThrow(
+      /builder.*docker buildx or buildah/,
+    );
+    expect(f.builds()).toEqual([]);
+  });
+
+  it('buildah refuses provenance, several platforms and custom cache by name, before building', async () => {
+    for (const over of [
+      { provenance: 'mode=max' },
+      { platforms: ['linux/amd64', 'linux/arm64'] },
+      { cache: 'custom' as const, cacheFrom: ['type=registry,ref=x'] },
+    ]) {
+      const f = fakes();
+      const name = Object.keys(over)[0]!;
+      await expect(main(inputs({ builder: 'buildah', ...over }), withoutBuildx(f))).rejects.toThrow(
+        new RegExp(name),
+      );
+      expect(f.builds()).toEqual([]);
+    }
   });
 });

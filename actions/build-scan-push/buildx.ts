@@ -179,6 +179,9 @@ export function cacheFor(
       note: 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it',
     };
   }
+  if (driver === 'buildah') {
+    return { ...none, note: 'GitHub Actions cache skipped: buildah keeps its layers in its own storage' };
+  }
   if (driver === 'docker') {
     return {
       ...none,

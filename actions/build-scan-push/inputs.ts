@@ -29,6 +29,8 @@ export interface Config {
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
   platforms: string[];
+  /** `auto`: docker buildx when `docker buildx version` works, else buildah when installed. */
+  builder: 'auto' | 'buildx' | 'buildah';
   /** Dockerfile stage to build (`--target`). */
   target?: string;
   /** Build secrets, id -> value (masked); written to files for `--secret id=...,src=...`. */
@@ -165,6 +167,7 @@ export function readConfig(): Config {
     labels,
     buildArgs,
     platforms,
+    builder: parseBuilder(),
     target,
     secrets: parseSecrets(),
     noCache: inp.boolean('no-cache', false),
@@ -186,6 +189,12 @@ export function readConfig(): Config {
     sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
     trivy: readTrivyConfig(at),
   };
+}
+
+function parseBuilder(): Config['builder'] {
+  const value = inp.string('builder', 'auto').toLowerCase();
+  if (value === 'auto' || value === 'buildx' || value === 'buildah') return value;
+  throw new InputError('builder', 'auto, buildx or buildah', value);
 }
 
 /** docker/build-push-action's `secrets`: `id=value` per line, every value masked at once. */

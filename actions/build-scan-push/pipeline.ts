@@ -7,12 +7,20 @@ import * as core from '@actions/core';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../shared/errors.js';
+import { Buildah } from './buildah.js';
 import { Buildx, cacheFor, type BuildMetadata, type BuildSpec, type CacheChoice } from './buildx.js';
 import { planDbCache, type DbCacheOptions, type DbCachePlan } from './dbcache.js';
 import { rank } from './gate.js';
 import type { Config, Inputs } from './inputs.js';
 import { planImage, type ImagePlan } from './plan.js';
-import { login, logout, registryOf, resolveCredentials, type Credentials } from './registry.js';
+import {
+  login,
+  logout,
+  registryOf,
+  resolveCredentials,
+  type Credentials,
+  type LoginTool,
+} from './registry.js';
 import {
   buildAndScan,
   judge,
@@ -28,18 +36,25 @@ import { locateTrivy } from './trivy.js';
 export interface Deps {
   /** docker buildx, every build run with `env` added (SOURCE_DATE_EPOCH). */
   buildx(env: Record<string, string>): Builder;
+  /** buildah, the same; SOURCE_DATE_EPOCH becomes its --timestamp. */
+  buildah?(env: Record<string, string>): Builder;
   trivy(o: { path?: string; version: string; cwd: string; downloadBase?: string }): Promise<{
     trivy: Scanner;
     version: string;
   }>;
-  registry: { login(c: Credentials): Promise<void>; logout(registry: string): Promise<void> };
+  /** `tool`: the CLI of the builder chosen, so its push finds the credentials. */
+  registry: {
+    login(c: Credentials, tool: LoginTool): Promise<void>;
+    logout(registry: string, tool: LoginTool): Promise<void>;
+  };
   dbCache(o: DbCacheOptions): DbCachePlan | Promise<DbCachePlan>;
 }
 
 export const defaultDeps: Deps = {
   buildx: (env) => new Buildx(undefined, env),
+  buildah: (env) => new Buildah(undefined, env),
   trivy: (o) => locateTrivy(o),
-  registry: { login: (c) => login(c), logout: (r) => logout(r) },
+  registry: { login: (c, t) => login(c, undefined, t), logout: (r, t) => logout(r, undefined, t) },
   dbCache: planDbCache,
 };
 
@@ -55,7 +70,7 @@ export interface Result {
 export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Result> {
   const { config: cfg, context: ctx } = inputs;
   const plan = planImage(inputs);
-  const builder = deps.buildx({ SOURCE_DATE_EPOCH: String(plan.epoch) });
+  const { builder, tool } = await chooseBuilder(cfg, deps, { SOURCE_DATE_EPOCH: String(plan.epoch) });
   const driver = await checkBuilder(builder, cfg, plan);
   const cache = cacheFor(cfg, driver, ctx.cacheEnv);
   if (cache.note) core.info(cache.note);
@@ -70,7 +85,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
       downloadBase: ctx.trivyDownloadBase,
     });
     creds = credentialsFor(inputs);
-    if (creds) await deps.registry.login(creds);
+    if (creds) await deps.registry.login(creds, tool);
     const db = await deps.dbCache({
       enabled: cfg.trivyDbCache,
       trivyCacheDir: ctx.trivyCacheDir,
@@ -94,7 +109,7 @@ export async function main(inputs: Inputs, deps: Deps = defaultDeps): Promise<Re
     const pushed = mayPush ? await push(setup, scanned) : undefined;
     return result({ cfg, plan, scanned, judgement, pushed, trivyVersion, trivyDb: db.note });
   } finally {
-    if (creds) await deps.registry.logout(creds.registry);
+    if (creds) await deps.registry.logout(creds.registry, tool);
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -107,10 +122,47 @@ export async function writeResult(res: Result): Promise<void> {
   if (res.failure) throw new Error(res.failure);
 }
 
+/**
+ * The `builder` input: `auto` takes docker buildx when `docker buildx version` answers (a hosted
+ * runner), else buildah when it is installed (no Docker engine), else says what to install.
+ */
+async function chooseBuilder(
+  cfg: Config,
+  deps: Deps,
+  env: Record<string, string>,
+): Promise<{ builder: Builder; tool: LoginTool }> {
+  const buildah = (): Builder => {
+    if (!deps.buildah) throw new Error('no buildah builder in this run');
+    return deps.buildah(env);
+  };
+  if (cfg.builder === 'buildx') return { builder: deps.buildx(env), tool: 'docker' };
+  if (cfg.builder === 'buildah') return { builder: buildah(), tool: 'buildah' };
+  const buildx = deps.buildx(env);
+  const tried: string[] = [];
+  for (const [candidate, tool] of [
+    [() => buildx, 'docker'],
+    [buildah, 'buildah'],
+  ] as const) {
+    try {
+      const builder = candidate();
+      await builder.assertAvailable();
+      return { builder, tool };
+    } catch (err) {
+      tried.push((err as Error).message);
+    }
+  }
+  throw new InputError(
+    'builder',
+    `docker buildx or buildah on the runner (builder: auto found neither: ${tried.join('; ')}); install one, or set builder: buildx or buildah`,
+    cfg.builder,
+  );
+}
+
 async function checkBuilder(builder: Builder, cfg: Config, plan: ImagePlan): Promise<string> {
   core.info(await builder.assertAvailable());
   const driver = await builder.driver();
-  core.info(`Image ${cfg.image}, tags ${plan.tagNames.join(', ')}; buildx driver ${driver}`);
+  if (driver === 'buildah') checkBuildahInputs(cfg);
+  core.info(`Image ${cfg.image}, tags ${plan.tagNames.join(', ')}; builder ${driver}`);
   if (driver === 'docker' && cfg.platforms.length > 1) {
     throw new InputError(
       'platforms',
@@ -119,6 +171,22 @@ async function checkBuilder(builder: Builder, cfg: Config, plan: ImagePlan): Pro
     );
   }
   return driver;
+}
+
+/** What buildx can do and buildah cannot: refused by name rather than silently left out. */
+function checkBuildahInputs(cfg: Config): void {
+  if (cfg.platforms.length > 1) {
+    throw new InputError('platforms', 'a single platform with builder buildah', cfg.platforms.join(','));
+  }
+  for (const name of ['provenance', 'sbom'] as const) {
+    const value = cfg[name];
+    if (value !== undefined && value !== 'false') {
+      throw new InputError(name, 'empty or false with builder buildah (it makes no attestations)', value);
+    }
+  }
+  if (cfg.cache === 'custom') {
+    throw new InputError('cache', 'gha or none with builder buildah (it has no buildx cache exporters)');
+  }
 }
 
 /** Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there. */

@@ -52,15 +52,21 @@ export class RegistryLoginError extends Error {
   override name = 'RegistryLoginError';
 }
 
-export async function login(creds: Credentials, run: Runner = defaultRunner): Promise<void> {
+/** `tool`: docker or buildah, whichever builds; both read the password from stdin. */
+export type LoginTool = 'docker' | 'buildah';
+
+export async function login(
+  creds: Credentials,
+  run: Runner = defaultRunner,
+  tool: LoginTool = 'docker',
+): Promise<void> {
   core.setSecret(creds.password);
-  const out = await run(
-    'docker',
-    ['login', creds.registry, '--username', creds.username, '--password-stdin'],
-    {
-      input: Buffer.from(creds.password),
-    },
-  );
+  // buildah (Cobra, strict) wants the flags before the registry; docker takes either order.
+  const args =
+    tool === 'buildah'
+      ? ['login', '--username', creds.username, '--password-stdin', creds.registry]
+      : ['login', creds.registry, '--username', creds.username, '--password-stdin'];
+  const out = await run(tool, args, { input: Buffer.from(creds.password) });
   if (out.exitCode !== 0) {
     const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' ');
     throw new RegistryLoginError(
@@ -70,7 +76,11 @@ export async function login(creds: Credentials, run: Runner = defaultRunner): Pr
   }
 }
 
-export async function logout(registry: string, run: Runner = defaultRunner): Promise<void> {
-  const out = await run('docker', ['logout', registry], { silent: true });
-  if (out.exitCode !== 0) core.warning(`docker logout ${registry} failed: ${out.stderr.trim()}`);
+export async function logout(
+  registry: string,
+  run: Runner = defaultRunner,
+  tool: LoginTool = 'docker',
+): Promise<void> {
+  const out = await run(tool, ['logout', registry], { silent: true });
+  if (out.exitCode !== 0) core.warning(`${tool} logout ${registry} failed: ${out.stderr.trim()}`);
 }
