@@ -201,7 +201,8 @@ describe('summary', () => {
       pushRequested: true,
       trivyVersion: '0.74.0',
     });
-    expect(md).toContain('a \\| b scriptx/script next');
+    // The shared escaper: the title renders as itself (HTML as entities), on one line.
+    expect(md).toContain('a \\| b &lt;script&gt;x&lt;/script&gt; next');
     expect(md).not.toContain('<script>');
     expect(md).toMatch(/Gate failed.*4 vulnerabilities at MEDIUM/);
   });

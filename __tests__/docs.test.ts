@@ -3,7 +3,14 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { DEFAULTS as aiReview } from '../actions/ai-review/inputs.js';
+import { DEFAULTS as alertToIssue } from '../actions/alert-to-issue/inputs.js';
+import { DEFAULTS as buildScanPush } from '../actions/build-scan-push/inputs.js';
+import { DEFAULTS as downloadModel } from '../actions/download-model/inputs.js';
+import { DEFAULTS as gitopsBump } from '../actions/gitops-bump/inputs.js';
+import { DEFAULTS as promote } from '../actions/promote/inputs.js';
 import { DEFAULT_MODEL } from '../actions/shared/gemini/defaults.js';
+import { DEFAULTS as trainAndLog } from '../actions/train-and-log/inputs.js';
 import { ROOT, readActionYaml } from './helpers/run-action.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -106,5 +113,53 @@ describe('defaults written in action.yml agree with the code', () => {
       const model = geminiModel(trigger?.inputs ?? undefined);
       if (model?.default !== undefined) expect(model.default).toBe(DEFAULT_MODEL);
     }
+  });
+});
+
+describe("each action's DEFAULTS (the code's fallbacks) equal its action.yml defaults", () => {
+  const DEFAULTS: Record<string, Readonly<Record<string, string>>> = {
+    'ai-review': aiReview,
+    'alert-to-issue': alertToIssue,
+    'build-scan-push': buildScanPush,
+    'download-model': downloadModel,
+    'gitops-bump': gitopsBump,
+    promote,
+    'train-and-log': trainAndLog,
+  };
+  /**
+   * Defaults the code does not fall back to, and why: a list or path whose empty value means
+   * "none" (so an explicit '' must stay empty), or one whose parser gives the same result for empty.
+   */
+  const NOT_IN_DEFAULTS: Record<string, string[]> = {
+    'alert-to-issue': ['labels', 'label-allowlist', 'fallback-models'],
+    'build-scan-push': ['tags', 'flavor', 'cache'],
+    'gitops-bump': ['helm-key-path'],
+    'train-and-log': ['metrics-file'],
+  };
+  const declared = (name: string): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries((readActionYaml(name).inputs ?? {}) as Record<string, { default?: unknown }>)
+        .filter(([, i]) => i.default !== undefined)
+        .map(([input, i]) => [input, String(i.default)]),
+    );
+
+  it('covers every action', () => {
+    expect(Object.keys(DEFAULTS).sort()).toEqual([...actions].sort());
+  });
+
+  it.each(actions)('%s: every key of DEFAULTS is the action.yml default of that input', (name) => {
+    const yml = declared(name);
+    for (const [input, value] of Object.entries(DEFAULTS[name] ?? {})) {
+      expect(`${input}: ${yml[input]}`).toBe(`${input}: ${value}`);
+    }
+  });
+
+  it.each(actions)('%s: every written action.yml default is in DEFAULTS (or listed why not)', (name) => {
+    const missing = Object.entries(declared(name))
+      // Empty means "not set"; an expression is the runner's to fill in (the code reads the token itself).
+      .filter(([, value]) => value !== '' && !value.includes('${{'))
+      .map(([input]) => input)
+      .filter((input) => !(input in (DEFAULTS[name] ?? {})) && !NOT_IN_DEFAULTS[name]?.includes(input));
+    expect(missing).toEqual([]);
   });
 });

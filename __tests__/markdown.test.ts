@@ -1,6 +1,6 @@
 /** shared/markdown.ts: the one escaper and the one neutraliser every action's Markdown goes through. */
 import { describe, expect, it } from '@jest/globals';
-import { cell, escapeMarkdown, inert, neutralize } from '../actions/shared/markdown.js';
+import { cell, code, escapeMarkdown, inert, neutralize } from '../actions/shared/markdown.js';
 
 const Z = '\u200b';
 
@@ -15,6 +15,16 @@ describe('escapeMarkdown', () => {
   });
   it('cell folds white space to one line', () => {
     expect(cell('  a |\r\n b  ')).toBe('a \\| b');
+  });
+});
+
+describe('code', () => {
+  it('is one span no backtick can close, on one line, with nothing escaped inside', () => {
+    expect(code(' a`b  *c*_d\r\n<e>\u202e ')).toBe("`a'b *c*_d <e>`");
+  });
+  it('escapes | only in a table cell, where GFM splits cells before reading code', () => {
+    expect(code('a|b')).toBe('`a|b`');
+    expect(code('a|b', { inTable: true })).toBe('`a\\|b`');
   });
 });
 

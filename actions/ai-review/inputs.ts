@@ -24,6 +24,17 @@ export interface Inputs {
   pullNumber: number;
 }
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = {
+  model: DEFAULT_MODEL,
+  'max-comments': '10',
+  'max-input-tokens': '30000',
+  'request-timeout': '60s',
+  'review-drafts': 'false',
+  'review-forks': 'false',
+  incremental: 'true',
+} as const satisfies input.Defaults;
+
 type EventContext = Pick<typeof github.context, 'eventName' | 'payload'>;
 
 export function getInputs(context: EventContext = github.context): Inputs {
@@ -34,20 +45,28 @@ export function getInputs(context: EventContext = github.context): Inputs {
     token,
     geminiKey,
     geminiBaseUrl: input.geminiBaseUrl(),
-    model: input.string('model', DEFAULT_MODEL),
+    model: input.string('model', DEFAULTS.model),
     fallbackModels: input.list('fallback-models'),
     include: input.list('include', { commas: false }),
     exclude: input.list('exclude', { commas: false }),
-    maxComments: input.number('max-comments', 10, { min: 0, max: 100, integer: true }),
-    maxInputTokens: input.number('max-input-tokens', 30_000, { min: 2_000, max: 1_000_000, integer: true }),
-    timeoutMs: input.duration('request-timeout', 60_000),
-    reviewDrafts: input.boolean('review-drafts', false),
-    reviewForks: input.boolean('review-forks', false),
-    incremental: input.boolean('incremental', true),
+    maxComments: input.number('max-comments', DEFAULTS['max-comments'], { min: 0, max: 100, integer: true }),
+    maxInputTokens: input.number('max-input-tokens', DEFAULTS['max-input-tokens'], {
+      min: 2_000,
+      max: 1_000_000,
+      integer: true,
+    }),
+    timeoutMs: input.duration('request-timeout', DEFAULTS['request-timeout']),
+    reviewDrafts: input.boolean('review-drafts', DEFAULTS['review-drafts']),
+    reviewForks: input.boolean('review-forks', DEFAULTS['review-forks']),
+    incremental: input.boolean('incremental', DEFAULTS.incremental),
     repo: parseRepo(undefined),
   };
   const fromEvent = (context.payload.pull_request as { number?: number } | undefined)?.number;
-  const pullNumber = input.number('pull-number', fromEvent ?? 0, { min: 1, integer: true });
+  // No action.yml default: the event's pull request, checked below when there is none.
+  const pullNumber =
+    input.optional('pull-number') === undefined
+      ? (fromEvent ?? 0)
+      : input.number('pull-number', '', { min: 1, integer: true });
   if (!pullNumber) {
     throw new InputError(
       'pull-number',

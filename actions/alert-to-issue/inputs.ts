@@ -5,9 +5,10 @@
 import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
 import { errorMessage, InputError } from '../shared/errors.js';
+import { DEFAULT_MODEL } from '../shared/gemini/defaults.js';
 import type { GeminiOptions } from '../shared/gemini/index.js';
 import { parseRepo, runUrl, type Repo } from '../shared/github.js';
-import * as inputs from '../shared/inputs.js';
+import * as input from '../shared/inputs.js';
 import { mlflowSettings, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { oneLine } from '../shared/log-safe.js';
 import { parseAllowlist, parseStaticLabels, type AllowedLabel } from './labels.js';
@@ -107,9 +108,9 @@ function fromEvent(eventType: string): Pick<Inputs, 'notification' | 'skipped'> 
 }
 
 function readNotification(eventType: string): Pick<Inputs, 'notification' | 'skipped'> {
-  const direct = inputs.optional('payload');
+  const direct = input.optional('payload');
   if (direct) return { notification: extract(parse(direct, 'payload'), 'payload', 'payload') };
-  const file = inputs.optional('payload-file');
+  const file = input.optional('payload-file');
   if (file)
     return { notification: extract(parse(readFile(file), 'payload-file'), 'payload-file', 'payload-file') };
   return fromEvent(eventType);
@@ -126,8 +127,8 @@ function mlflowSetup(trackingUri: string | undefined): MlflowSetup | undefined {
 
 /** The GitOps repository and its token: parsed once, so a typo fails here naming the input. */
 function gitopsSource(repo: Repo, token: string, gitopsPath: string | undefined): Inputs['gitops'] {
-  const named = inputs.optional('gitops-repository');
-  const gitopsToken = inputs.secret('gitops-token');
+  const named = input.optional('gitops-repository');
+  const gitopsToken = input.secret('gitops-token');
   if (!gitopsPath && (named || gitopsToken))
     core.warning('gitops-repository and gitops-token are used only with gitops-path, which is empty');
   return {
@@ -136,26 +137,37 @@ function gitopsSource(repo: Repo, token: string, gitopsPath: string | undefined)
   };
 }
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = {
+  'event-type': 'alertmanager',
+  'severity-label': 'severity',
+  'close-on-resolve': 'true',
+  'reopen-window': '24h',
+  model: DEFAULT_MODEL,
+  'model-label': 'model',
+  'champion-alias': 'champion',
+} as const satisfies input.Defaults;
+
 export function getInputs(): Inputs {
-  const token = inputs.secret('github-token');
+  const token = input.secret('github-token');
   if (!token) throw new InputError('github-token', 'a token with issues: write (default: github.token)', '');
-  const repo = parseRepo(inputs.optional('repository'));
-  const eventType = inputs.string('event-type', 'alertmanager');
-  const staticLabels = parseStaticLabels(inputs.list('labels'));
-  const allowlist = parseAllowlist(inputs.list('label-allowlist'));
-  const severityLabel = inputs.string('severity-label', 'severity');
-  const closeOnResolve = inputs.boolean('close-on-resolve', true);
-  const reopenWindowMs = inputs.duration('reopen-window', 24 * 3_600_000);
-  const gitopsPath = inputs.optional('gitops-path');
+  const repo = parseRepo(input.optional('repository'));
+  const eventType = input.string('event-type', DEFAULTS['event-type']);
+  const staticLabels = parseStaticLabels(input.list('labels'));
+  const allowlist = parseAllowlist(input.list('label-allowlist'));
+  const severityLabel = input.string('severity-label', DEFAULTS['severity-label']);
+  const closeOnResolve = input.boolean('close-on-resolve', DEFAULTS['close-on-resolve']);
+  const reopenWindowMs = input.duration('reopen-window', DEFAULTS['reopen-window']);
+  const gitopsPath = input.optional('gitops-path');
   const gitops = gitopsSource(repo, token, gitopsPath);
-  const mlflow = mlflowSetup(inputs.optional('tracking-uri'));
-  const modelLabel = inputs.string('model-label', 'model');
-  const alias = inputs.string('champion-alias', 'champion');
+  const mlflow = mlflowSetup(input.optional('tracking-uri'));
+  const modelLabel = input.string('model-label', DEFAULTS['model-label']);
+  const alias = input.string('champion-alias', DEFAULTS['champion-alias']);
   const gemini: GeminiOptions = {
-    apiKey: inputs.secret('gemini-api-key'),
-    baseUrl: inputs.geminiBaseUrl(),
-    model: inputs.optional('model'),
-    fallbackModels: inputs.list('fallback-models'),
+    apiKey: input.secret('gemini-api-key'),
+    baseUrl: input.geminiBaseUrl(),
+    model: input.string('model', DEFAULTS.model),
+    fallbackModels: input.list('fallback-models'),
     timeoutMs: 45_000,
   };
   const read = readNotification(eventType);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as core from '@actions/core';
-import * as inp from '../shared/inputs.js';
+import * as input from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
 import { IgnoreFileError, parseSeverities, parseTrivyignore, type Severity } from './gate.js';
 import { formatImageRef, isTag, parseImageRef, registryOf, type ImageRef } from '../shared/image-ref.js';
@@ -77,7 +77,20 @@ export interface TrivyConfig {
   extraReport?: { format: string; output: string };
 }
 
-const lines = (name: string): string[] => inp.list(name, { commas: false });
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = {
+  context: '.',
+  'no-cache': 'false',
+  push: 'true',
+  'trivy-version': DEFAULT_TRIVY_VERSION,
+  'trivy-db-cache': 'true',
+  severity: 'CRITICAL,HIGH',
+  'ignore-unfixed': 'false',
+  'fail-on-vulnerabilities': 'true',
+  'sarif-file': 'trivy-results.sarif',
+} as const satisfies input.Defaults;
+
+const lines = (name: string): string[] => input.list(name, { commas: false });
 
 /** `gha` (default), `none`, or explicit `from:<spec>` / `to:<spec>` lines for buildx. */
 function parseCache(): Pick<Config, 'cache' | 'cacheFrom' | 'cacheTo'> {
@@ -100,13 +113,13 @@ function parseCache(): Pick<Config, 'cache' | 'cacheFrom' | 'cacheTo'> {
 
 /** The build context (local directory or remote URL) and its Dockerfile, checked to exist when local. */
 function readBuildContext(at: (p: string) => string): { context: string; file: string | undefined } {
-  const contextIn = inp.string('context', '.');
+  const contextIn = input.string('context', DEFAULTS.context);
   const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(contextIn) || contextIn.startsWith('git@');
   const context = remote ? contextIn : at(contextIn);
   if (!remote && !(existsSync(context) && statSync(context).isDirectory())) {
     throw new InputError('context', 'an existing directory (relative to the workspace)', contextIn);
   }
-  const fileIn = inp.optional('file');
+  const fileIn = input.optional('file');
   const file = fileIn ? (remote ? fileIn : at(fileIn)) : remote ? undefined : join(context, 'Dockerfile');
   if (file !== undefined && !remote && !existsSync(file)) {
     throw new InputError('file', 'a Dockerfile that exists', fileIn ?? `${contextIn}/Dockerfile`);
@@ -124,19 +137,19 @@ export function readConfig(): Config {
   const images = resolveImages(references, `${registry}/${process.env.GITHUB_REPOSITORY ?? ''}`);
   const labels = parseKeyValues(lines('labels'), 'labels');
   const buildArgs = parseKeyValues(lines('build-args'), 'build-args');
-  const platforms = inp.list('platforms');
+  const platforms = input.list('platforms');
   for (const p of platforms) {
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p)) {
       throw new InputError('platforms', 'os/arch[/variant] entries such as linux/amd64', p);
     }
   }
 
-  const target = inp.optional('target');
+  const target = input.optional('target');
   if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
     throw new InputError('target', 'a Dockerfile stage name', target);
   }
 
-  const trivyVersion = inp.string('trivy-version', DEFAULT_TRIVY_VERSION).replace(/^v/, '');
+  const trivyVersion = input.string('trivy-version', DEFAULTS['trivy-version']).replace(/^v/, '');
   if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
     throw new InputError(
       'trivy-version',
@@ -145,11 +158,11 @@ export function readConfig(): Config {
     );
   }
 
-  const mlflowRunId = inp.optional('mlflow-run-id');
+  const mlflowRunId = input.optional('mlflow-run-id');
   if (mlflowRunId && !/^[A-Za-z0-9_-]{1,64}$/.test(mlflowRunId)) {
     throw new InputError('mlflow-run-id', 'an MLflow run ID (letters, digits, - and _)', mlflowRunId);
   }
-  const modelVersion = inp.optional('model-version');
+  const modelVersion = input.optional('model-version');
   if (modelVersion && !/^[A-Za-z0-9_.-]{1,128}$/.test(modelVersion)) {
     throw new InputError('model-version', 'a model version such as 3', modelVersion);
   }
@@ -170,23 +183,23 @@ export function readConfig(): Config {
     builder: parseBuilder(),
     target,
     secrets: parseSecrets(),
-    noCache: inp.boolean('no-cache', false),
+    noCache: input.boolean('no-cache', DEFAULTS['no-cache']),
     provenance: attestation('provenance'),
     sbom: attestation('sbom'),
-    push: inp.boolean('push', true),
+    push: input.boolean('push', DEFAULTS.push),
     githubRegistry: registry,
-    registryUsername: inp.optional('registry-username'),
-    registryPassword: inp.secret('registry-password'),
-    githubToken: inp.secret('github-token'),
+    registryUsername: input.optional('registry-username'),
+    registryPassword: input.secret('registry-password'),
+    githubToken: input.secret('github-token'),
     ...parseCache(),
     mlflowRunId,
     modelVersion,
     trivyVersion,
-    trivyDbCache: inp.boolean('trivy-db-cache', true),
-    severities: parseSeverities(inp.string('severity', 'CRITICAL,HIGH')),
-    ignoreUnfixed: inp.boolean('ignore-unfixed', false),
-    failOnVulnerabilities: inp.boolean('fail-on-vulnerabilities', true),
-    sarifFile: at(inp.string('sarif-file', 'trivy-results.sarif')),
+    trivyDbCache: input.boolean('trivy-db-cache', DEFAULTS['trivy-db-cache']),
+    severities: parseSeverities(input.string('severity', DEFAULTS.severity)),
+    ignoreUnfixed: input.boolean('ignore-unfixed', DEFAULTS['ignore-unfixed']),
+    failOnVulnerabilities: input.boolean('fail-on-vulnerabilities', DEFAULTS['fail-on-vulnerabilities']),
+    sarifFile: at(input.string('sarif-file', DEFAULTS['sarif-file'])),
     trivy: readTrivyConfig(at),
   };
 }
@@ -200,7 +213,7 @@ function parseBuilder(): Config['builder'] {
 /** docker/build-push-action's `secrets`: `id=value` per line, every value masked at once. */
 function parseSecrets(): Record<string, string> {
   const secrets: Record<string, string> = {};
-  for (const line of inp.list('secrets', { commas: false })) {
+  for (const line of input.list('secrets', { commas: false })) {
     const at = line.indexOf('=');
     const id = line.slice(0, at).trim();
     const value = line.slice(at + 1);
@@ -216,7 +229,7 @@ function parseSecrets(): Record<string, string> {
 
 /** `--provenance`/`--sbom` as buildx takes them: true, false, or `key=value` options (mode=max, generator=...). */
 function attestation(name: 'provenance' | 'sbom'): string | undefined {
-  const value = inp.optional(name);
+  const value = input.optional(name);
   if (value === undefined) return undefined;
   if (/^(true|false|[a-z-]+=[^,\s]+(,[a-z-]+=[^,\s]+)*)$/.test(value)) return value;
   throw new InputError(name, 'true, false or buildx attestation options such as mode=max', value);
@@ -316,16 +329,16 @@ function existingFile(input: string, value: string, at: (p: string) => string): 
  * the workspace is not read (Trivy runs in an empty directory), as with trivy-action.
  */
 export function readTrivyConfig(at: (p: string) => string, now = new Date()): TrivyConfig {
-  const pathIn = inp.optional('trivy-path');
+  const pathIn = input.optional('trivy-path');
   const path = pathIn ? existingFile('trivy-path', pathIn, at) : undefined;
 
-  const scannersIn = inp.list('scanners');
+  const scannersIn = input.list('scanners');
   for (const sc of scannersIn) {
     if (!SCANNERS.includes(sc)) throw new InputError('scanners', `a list among ${SCANNERS.join(', ')}`, sc);
   }
 
   // trivy-action's comma-separated `trivyignores`; this action's older single `trivyignore` too.
-  const ignoreIn = [...inp.list('trivyignores'), ...inp.list('trivyignore')];
+  const ignoreIn = [...input.list('trivyignores'), ...input.list('trivyignore')];
   const ignorefiles: string[] = [];
   const ignoreIds = new Set<string>();
   for (const name of ignoreIn) {
@@ -347,15 +360,15 @@ export function readTrivyConfig(at: (p: string) => string, now = new Date()): Tr
     ignorefiles.push(file);
   }
 
-  const timeout = inp.optional('timeout');
+  const timeout = input.optional('timeout');
   if (timeout !== undefined && !GO_DURATION.test(timeout)) {
     throw new InputError('timeout', 'a duration such as 10m, 90s or 1h30m', timeout);
   }
-  const configIn = inp.optional('trivy-config');
+  const configIn = input.optional('trivy-config');
   const config = configIn ? existingFile('trivy-config', configIn, at) : undefined;
 
-  const format = inp.optional('format');
-  const output = inp.optional('output');
+  const format = input.optional('format');
+  const output = input.optional('output');
   if (format !== undefined && !FORMATS.includes(format)) {
     throw new InputError('format', `one of ${FORMATS.join(', ')}`, format);
   }

@@ -1,4 +1,5 @@
 /** The job summary: counts by severity, the worst findings, the gate verdict and what was pushed. */
+import { cell as escapeCell } from '../shared/markdown.js';
 import { SEVERITIES, rank, type Counts, type Finding, type Verdict } from './gate.js';
 
 export interface SummaryInput {
@@ -19,13 +20,8 @@ export interface SummaryInput {
   top?: number;
 }
 
-/** Table cells are untrusted text from the scanner's database: no pipes, no newlines, no HTML. */
-const cell = (s: string | undefined): string =>
-  (s ?? '')
-    .replace(/[|\\]/g, (c) => `\\${c}`)
-    .replace(/[<>]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+/** Table cells are untrusted text from the scanner's database: escaped, on one line; absent is empty. */
+const cell = (s: string | undefined): string => escapeCell(s ?? '');
 
 export function renderSummary(s: SummaryInput): string {
   const top = s.top ?? 10;

@@ -6,6 +6,9 @@ import { checkAlias, mlflowInputs, type MlflowSettings } from '../shared/mlflow/
 /** Which version: a number, or the one an alias points at when the step runs. */
 export type Ref = { version: string } | { alias: string };
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = { path: 'registered-model' } as const satisfies input.Defaults;
+
 export interface Inputs {
   /** MLflow's URI, credentials and HTTP settings, resolved once. */
   mlflow: MlflowSettings;
@@ -33,7 +36,7 @@ function ref(): Ref {
 export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
   const mlflow = mlflowInputs(env);
   const model = input.required('registered-model');
-  const path = input.string('path', 'registered-model');
+  const path = input.string('path', DEFAULTS.path);
   if (path === '.' || path === '/' || path.split(/[\\/]/).includes('..')) {
     throw new InputError(
       'path',

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as inputs from '../shared/inputs.js';
+import * as input from '../shared/inputs.js';
 import { InputError } from '../shared/errors.js';
 // Type only: @actions/github stays out of the startup path (loaded when a mode needs the API).
 import type { Repo } from '../shared/github.js';
@@ -63,6 +63,17 @@ export interface Inputs {
 
 export const DEFAULT_MESSAGE = 'chore(gitops): bump {image} to {new}';
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = {
+  mode: 'push',
+  'commit-message': DEFAULT_MESSAGE,
+  author: 'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
+  'wait-for-sync': 'false',
+  'argocd-namespace': 'argocd',
+  'argocd-refresh': 'true',
+  timeout: '5m',
+} as const satisfies input.Defaults;
+
 const REPO = /^[A-Za-z0-9-_.]+\/[A-Za-z0-9-_.]+$/;
 
 /**
@@ -71,7 +82,7 @@ const REPO = /^[A-Za-z0-9-_.]+\/[A-Za-z0-9-_.]+$/;
  * keeping `owner/name` for the API.
  */
 function repository(workspace: string): Pick<Inputs, 'repo' | 'remoteUrl'> {
-  const value = inputs.optional('repository') ?? process.env.GITHUB_REPOSITORY ?? '';
+  const value = input.optional('repository') ?? process.env.GITHUB_REPOSITORY ?? '';
   const override = process.env.MLOPS_GIT_REMOTE_URL?.trim();
   const toUrl = (v: string): string =>
     /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : pathToFileURL(isAbsolute(v) ? v : resolve(workspace, v)).href;
@@ -95,7 +106,7 @@ function repository(workspace: string): Pick<Inputs, 'repo' | 'remoteUrl'> {
 }
 
 function argocdUrl(): string | undefined {
-  const value = inputs.optional('argocd-url');
+  const value = input.optional('argocd-url');
   if (value === undefined) return undefined;
   let url: URL | undefined;
   try {
@@ -118,25 +129,22 @@ function argocdUrl(): string | undefined {
 }
 
 function author(): Author {
-  const value = inputs.string(
-    'author',
-    'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
-  );
+  const value = input.string('author', DEFAULTS.author);
   const match = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
   if (!match) throw new InputError('author', 'Name <email>', value);
   return { name: match[1]!, email: match[2]! };
 }
 
 function target(mode: Mode): { image: string; target: Target } {
-  const raw = inputs.required('image');
+  const raw = input.required('image');
   const ref = parseImageRef(raw);
   if (!isName(ref.name)) throw new InputError('image', 'an image name such as ghcr.io/owner/app', raw);
-  const tag = inputs.optional('tag') ?? ref.tag;
-  const digest = inputs.optional('digest') ?? ref.digest;
-  if (ref.tag && inputs.optional('tag') && ref.tag !== tag) {
+  const tag = input.optional('tag') ?? ref.tag;
+  const digest = input.optional('digest') ?? ref.digest;
+  if (ref.tag && input.optional('tag') && ref.tag !== tag) {
     throw new InputError('image', `a name without a tag when 'tag' is set (tag '${tag}')`, raw);
   }
-  if (ref.digest && inputs.optional('digest') && ref.digest !== digest) {
+  if (ref.digest && input.optional('digest') && ref.digest !== digest) {
     throw new InputError('image', `a name without a digest when 'digest' is set`, raw);
   }
   // A rollback finds its digest in the history (`digest` only chooses one); deployed mode reads HEAD's.
@@ -154,14 +162,14 @@ function target(mode: Mode): { image: string; target: Target } {
   if (tag !== undefined && !isTag(tag))
     throw new InputError('tag', 'a Docker tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})', tag);
   if (digest !== undefined && !isDigest(digest)) {
-    const from = inputs.optional('digest') !== undefined ? 'digest' : 'image';
+    const from = input.optional('digest') !== undefined ? 'digest' : 'image';
     throw new InputError(from, `a digest: ${DIGEST_EXPECTED}`, from === 'digest' ? digest : raw);
   }
   return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
 }
 
 function trackingUri(): string | undefined {
-  const value = inputs.optional('tracking-uri');
+  const value = input.optional('tracking-uri');
   if (value === undefined) return undefined;
   let url: URL | undefined;
   try {
@@ -198,7 +206,7 @@ const HISTORY_ONLY = ['registered-model', 'environment', 'tracking-uri', ...ROLL
 function history(mode: Mode, toDigest: string | undefined): HistoryInputs | undefined {
   const unused = mode === 'rollback' ? [] : mode === 'deployed' ? ROLLBACK_ONLY : HISTORY_ONLY;
   for (const name of unused) {
-    const value = inputs.optional(name);
+    const value = input.optional(name);
     if (value !== undefined)
       throw new InputError(
         name,
@@ -207,17 +215,17 @@ function history(mode: Mode, toDigest: string | undefined): HistoryInputs | unde
       );
   }
   if (mode !== 'rollback' && mode !== 'deployed') return undefined;
-  const toVersion = inputs.optional('to-version');
+  const toVersion = input.optional('to-version');
   if (toVersion !== undefined && !/^[\w.-]+$/.test(toVersion))
     throw new InputError('to-version', 'a model version such as 3', toVersion);
   // Checked before anything is cloned or opened: the number goes into the PR body and a URL.
-  const number = inputs.optional('issue');
+  const number = input.optional('issue');
   if (number !== undefined && !/^[1-9]\d*$/.test(number))
     throw new InputError('issue', 'an issue number', number);
-  const token = inputs.secret('issue-token') ?? process.env.GITHUB_TOKEN ?? '';
+  const token = input.secret('issue-token') ?? process.env.GITHUB_TOKEN ?? '';
   return {
-    model: inputs.optional('registered-model'),
-    environment: inputs.optional('environment'),
+    model: input.optional('registered-model'),
+    environment: input.optional('environment'),
     toVersion,
     toDigest,
     issue: number === undefined ? undefined : { ...workflowRepo(), number: Number(number), token },
@@ -227,32 +235,32 @@ function history(mode: Mode, toDigest: string | undefined): HistoryInputs | unde
 
 export function getInputs(): Inputs {
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
-  const files = inputs.list('files');
+  const files = input.list('files');
   if (files.length === 0) throw new InputError('files', 'one or more paths or globs', '');
-  const helmPaths = inputs.list('helm-key-path').map((p) => {
+  const helmPaths = input.list('helm-key-path').map((p) => {
     const parts = p.split('.');
     if (parts.some((s) => s === ''))
       throw new InputError('helm-key-path', 'dotted key paths such as image or api.image', p);
     return parts;
   });
-  const waitForSync = inputs.boolean('wait-for-sync', false);
-  const argocdApp = inputs.optional('argocd-app');
+  const waitForSync = input.boolean('wait-for-sync', DEFAULTS['wait-for-sync']);
+  const argocdApp = input.optional('argocd-app');
   if (waitForSync && !argocdApp) {
     throw new InputError('argocd-app', "the Application's name when wait-for-sync is true", '');
   }
   if (argocdApp && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(argocdApp)) {
     throw new InputError('argocd-app', 'a Kubernetes object name', argocdApp);
   }
-  const argocdNamespace = inputs.string('argocd-namespace', 'argocd');
+  const argocdNamespace = input.string('argocd-namespace', DEFAULTS['argocd-namespace']);
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argocdNamespace)) {
     throw new InputError('argocd-namespace', 'a Kubernetes namespace name', argocdNamespace);
   }
-  const branch = inputs.optional('branch');
+  const branch = input.optional('branch');
   if (branch && /\.\.|[\s~^:?*[\\]|^-|\.lock$|\/$|^\/|@\{/.test(branch)) {
     throw new InputError('branch', 'a valid git branch name', branch);
   }
-  const token = inputs.secret('token');
-  const mode = inputs.oneOf('mode', MODES, 'push');
+  const token = input.secret('token');
+  const mode = input.oneOf('mode', MODES, DEFAULTS.mode);
   const image = target(mode);
   return {
     ...repository(workspace),
@@ -263,15 +271,15 @@ export function getInputs(): Inputs {
     helmPaths: helmPaths.length ? helmPaths : [['image']],
     mode,
     history: history(mode, image.target.digest),
-    commitMessage: inputs.string('commit-message', DEFAULT_MESSAGE),
+    commitMessage: input.string('commit-message', DEFAULTS['commit-message']),
     author: author(),
     waitForSync,
     argocdApp,
     argocdNamespace,
-    argocdRefresh: inputs.boolean('argocd-refresh', true),
+    argocdRefresh: input.boolean('argocd-refresh', DEFAULTS['argocd-refresh']),
     argocdUrl: argocdUrl(),
-    kubeconfig: inputs.optional('kubeconfig'),
-    timeoutMs: inputs.duration('timeout', 300_000),
+    kubeconfig: input.optional('kubeconfig'),
+    timeoutMs: input.duration('timeout', DEFAULTS.timeout),
     apiToken: token ?? process.env.GITHUB_TOKEN ?? '',
     serverUrl: (process.env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/$/, ''),
     runId: process.env.GITHUB_RUN_ID || undefined,

@@ -3,7 +3,7 @@
  * GitHub, the remote named otherwise), the ArgoCD Application (linked when its UI URL is given)
  * and the sync result.
  */
-import { cell } from '../shared/markdown.js';
+import { cell, code } from '../shared/markdown.js';
 import { formatImageRef, shortDigest, type ImageRef } from '../shared/image-ref.js';
 import type { Location } from './edit/index.js';
 import type { SyncResult } from './argocd.js';
@@ -26,9 +26,6 @@ export interface SummaryInput {
   argocd?: { namespace: string; name: string; url?: string };
   sync?: SyncResult;
 }
-
-/** A code span that no backtick in the value can close. */
-const code = (value: string): string => `\`${value.replace(/`/g, "'")}\``;
 
 /** A remote URL as shown: without user or password. */
 export function shownRemote(remoteUrl: string): string {

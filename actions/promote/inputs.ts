@@ -8,6 +8,9 @@ export type Operation = 'set' | 'delete';
 /** Where a `set` takes its version from. */
 export type Target = { version: string } | { fromAlias: string };
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = { action: 'set' } as const satisfies input.Defaults;
+
 export interface Inputs {
   mlflow: MlflowSettings;
   model: string;
@@ -62,7 +65,7 @@ export function getInputs(env: NodeJS.ProcessEnv = process.env): Inputs {
   const model = input.required('registered-model');
   const aliases = [...new Set(input.list('alias').map((a) => checkAlias('alias', a)))];
   if (aliases.length === 0) throw new InputError('alias', 'one or more aliases, such as champion', '');
-  const operation = input.oneOf<Operation>('action', ['set', 'delete'], 'set');
+  const operation = input.oneOf<Operation>('action', ['set', 'delete'], DEFAULTS.action);
   const guard = input.optional('expect-previous');
   return {
     mlflow,

@@ -1,6 +1,11 @@
 /**
  * Typed access to action inputs. Every parser names the input in its error, so a user
  * sees "Input 'gate-direction': expected one of maximize, minimize, got 'up'".
+ *
+ * A fallback is the action.yml `default:` as written there ('5m', 'true', '10'), taken from the
+ * action's `DEFAULTS` and parsed like the input: the runner fills defaults in, so the fallback only
+ * matters when nobody did (in-process tests, a bare `node dist/index.js`), and then it must agree.
+ * docs.test.ts checks every action's DEFAULTS against its action.yml.
  */
 import * as core from '@actions/core';
 import { InputError } from './errors.js';
@@ -30,9 +35,11 @@ export function secret(name: string): string | undefined {
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 
-export function boolean(name: string, fallback: boolean): boolean {
-  const value = optional(name);
-  if (value === undefined) return fallback;
+/** An action's action.yml defaults, keyed by input name, as written there. */
+export type Defaults = Readonly<Record<string, string>>;
+
+export function boolean(name: string, fallback: string): boolean {
+  const value = optional(name) ?? fallback;
   const lower = value.toLowerCase();
   if (TRUE.has(lower)) return true;
   if (FALSE.has(lower)) return false;
@@ -41,15 +48,14 @@ export function boolean(name: string, fallback: boolean): boolean {
 
 export function number(
   name: string,
-  fallback: number,
+  fallback: string,
   {
     min = -Infinity,
     max = Infinity,
     integer = false,
   }: { min?: number; max?: number; integer?: boolean } = {},
 ): number {
-  const value = optional(name);
-  if (value === undefined) return fallback;
+  const value = optional(name) ?? fallback;
   const parsed = Number(value);
   const kind = integer ? 'an integer' : 'a number';
   if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)))
@@ -76,9 +82,8 @@ export function list(name: string, { commas = true }: { commas?: boolean } = {})
 }
 
 /** A duration such as `90`, `90s`, `5m` or `1h`, returned in milliseconds. */
-export function duration(name: string, fallbackMs: number): number {
-  const value = optional(name);
-  if (value === undefined) return fallbackMs;
+export function duration(name: string, fallback: string): number {
+  const value = optional(name) ?? fallback;
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value);
   if (!match) throw new InputError(name, 'a duration such as 90s, 5m or 1h', value);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];

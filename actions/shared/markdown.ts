@@ -7,6 +7,7 @@
  * - `neutralize`: Markdown that is kept as Markdown (a model's review) but cannot ping anyone,
  *   run a bot's /command, forge a hidden marker or load an image.
  * - `inert`: untrusted plain text (alert annotations, a model's words in an issue): both.
+ * - `code`: a value shown as an inline code span (a path, a branch, a URL).
  */
 
 const ZWSP = '\u200b';
@@ -41,6 +42,16 @@ export function escapeMarkdown(text: string): string {
 /** One table cell or inline value: white space (line breaks included) folded to single spaces, escaped. */
 export function cell(text: string): string {
   return escapeMarkdown(text.replace(/\s+/g, ' ').trim());
+}
+
+/**
+ * An inline code span that no backtick in the value can close (each becomes '), on one line.
+ * Backslash escapes mean nothing inside code, so nothing else is escaped, except `|` when the span
+ * is in a table cell (`{ inTable: true }`): GFM splits cells before it reads code, and reads `\|`.
+ */
+export function code(text: string, { inTable = false }: { inTable?: boolean } = {}): string {
+  const one = stripControls(text).replace(/\s+/g, ' ').trim().replace(/`/g, "'");
+  return `\`${inTable ? one.replace(/\|/g, '\\|') : one}\``;
 }
 
 /**

@@ -5,12 +5,24 @@ import * as github from '@actions/github';
 import { InputError } from '../shared/errors.js';
 import { DEFAULT_MODEL } from '../shared/gemini/index.js';
 import { runUrl } from '../shared/github.js';
-import * as inputs from '../shared/inputs.js';
+import * as input from '../shared/inputs.js';
 import { aliasInput, mlflowInputs, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { commentLabel } from './comment-key.js';
 import { NAME_RULE, nameProblem } from './metrics.js';
 
 export type GateDirection = 'maximize' | 'minimize';
+
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+export const DEFAULTS = {
+  'working-directory': '.',
+  'model-path': 'model',
+  'gate-direction': 'maximize',
+  'gate-min-delta': '0',
+  'champion-alias': 'champion',
+  'promote-alias': 'candidate',
+  'comment-on-push': 'false',
+  model: DEFAULT_MODEL,
+} as const satisfies input.Defaults;
 
 /** The name the report and analysis modules know the inputs by. */
 export type Config = Inputs;
@@ -107,22 +119,29 @@ export function getInputs(
   const githubSource = githubRun(env, payload);
 
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
-  const workingDirectory = resolve(workspace, inputs.string('working-directory', '.'));
+  const workingDirectory = resolve(
+    workspace,
+    input.string('working-directory', DEFAULTS['working-directory']),
+  );
   if (!existsSync(workingDirectory) || !statSync(workingDirectory).isDirectory()) {
     throw new InputError('working-directory', 'an existing directory', workingDirectory);
   }
   const inWorkdir = (p: string): string => (isAbsolute(p) ? p : resolve(workingDirectory, p));
-  const paramsFile = inputs.optional('params-file');
+  const paramsFile = input.optional('params-file');
   // Empty for a command that logs its metrics itself (mlflow.autolog()): they are read from the run.
-  const metricsFile = inputs.optional('metrics-file');
+  const metricsFile = input.optional('metrics-file');
 
-  const registeredModel = inputs.optional('registered-model');
-  const gateMetric = inputs.optional('gate-metric');
+  const registeredModel = input.optional('registered-model');
+  const gateMetric = input.optional('gate-metric');
   // Parsed even without a gate metric: a typo should fail now, not when someone adds the metric.
-  const direction = inputs.oneOf<GateDirection>('gate-direction', ['maximize', 'minimize'], 'maximize');
-  const minDelta = inputs.number('gate-min-delta', 0);
-  const championAlias = aliasInput('champion-alias', 'champion');
-  const promoteAlias = aliasInput('promote-alias', 'candidate');
+  const direction = input.oneOf<GateDirection>(
+    'gate-direction',
+    ['maximize', 'minimize'],
+    DEFAULTS['gate-direction'],
+  );
+  const minDelta = input.number('gate-min-delta', DEFAULTS['gate-min-delta']);
+  const championAlias = aliasInput('champion-alias', DEFAULTS['champion-alias']);
+  const promoteAlias = aliasInput('promote-alias', DEFAULTS['promote-alias']);
   if (promoteAlias.toLowerCase() === championAlias.toLowerCase()) {
     throw new InputError(
       'promote-alias',
@@ -141,27 +160,27 @@ export function getInputs(
     mlflow,
     // As MLflow's clients: the input, else MLFLOW_EXPERIMENT_NAME; then the repository.
     experiment:
-      inputs.optional('experiment') ??
+      input.optional('experiment') ??
       (env.MLFLOW_EXPERIMENT_NAME?.trim() || env.GITHUB_REPOSITORY || 'Default'),
-    runName: inputs.optional('run-name') ?? defaultRunName(githubSource),
-    command: inputs.required('command'),
+    runName: input.optional('run-name') ?? defaultRunName(githubSource),
+    command: input.required('command'),
     workingDirectory,
     metricsFile: metricsFile === undefined ? undefined : inWorkdir(metricsFile),
     paramsFile: paramsFile === undefined ? undefined : inWorkdir(paramsFile),
-    artifacts: inputs.list('artifacts', { commas: false }),
-    modelPath: inputs.string('model-path', 'model'),
+    artifacts: input.list('artifacts', { commas: false }),
+    modelPath: input.string('model-path', DEFAULTS['model-path']),
     registeredModel,
     gate: gateMetric ? { metric: gateMetric, direction, minDelta } : undefined,
     championAlias,
     promoteAlias,
-    githubToken: inputs.secret('github-token'),
-    commentLabel: commentLabel(inputs.string('comment-key', '')),
-    commentOnPush: inputs.boolean('comment-on-push', false),
+    githubToken: input.secret('github-token'),
+    commentLabel: commentLabel(input.string('comment-key', '')),
+    commentOnPush: input.boolean('comment-on-push', DEFAULTS['comment-on-push']),
     analysis: {
-      apiKey: inputs.secret('gemini-api-key'),
-      baseUrl: inputs.geminiBaseUrl(env),
-      model: inputs.string('model', DEFAULT_MODEL),
-      fallbackModels: inputs.list('fallback-models'),
+      apiKey: input.secret('gemini-api-key'),
+      baseUrl: input.geminiBaseUrl(env),
+      model: input.string('model', DEFAULTS.model),
+      fallbackModels: input.list('fallback-models'),
     },
     github: githubSource,
   };

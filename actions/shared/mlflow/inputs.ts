@@ -7,7 +7,7 @@
 import * as core from '@actions/core';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import * as inputs from '../inputs.js';
+import * as input from '../inputs.js';
 import type { MlflowClientOptions, TlsOptions } from './transport.js';
 import type { TrackingUri } from './types.js';
 
@@ -130,7 +130,7 @@ export function tlsSettings(env: NodeJS.ProcessEnv): TlsOptions | undefined {
 
 /** The `tracking-uri` input (or MLFLOW_TRACKING_URI) and the rest of MLflow's settings. */
 export function mlflowInputs(env: NodeJS.ProcessEnv = process.env): MlflowSettings {
-  return mlflowSettings(env, inputs.optional('tracking-uri'));
+  return mlflowSettings(env, input.optional('tracking-uri'));
 }
 
 const ALIAS = /^[A-Za-z0-9_-]{1,255}$/;
@@ -150,5 +150,5 @@ export function checkAlias(input: string, value: string): string {
 
 /** One alias input, with a default. */
 export function aliasInput(name: string, fallback: string): string {
-  return checkAlias(name, inputs.string(name, fallback));
+  return checkAlias(name, input.string(name, fallback));
 }
