@@ -80,6 +80,7 @@ export interface TrivyConfig {
 /** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
 export const DEFAULTS = {
   context: '.',
+  builder: 'auto',
   'no-cache': 'false',
   push: 'true',
   'trivy-version': DEFAULT_TRIVY_VERSION,
@@ -205,7 +206,7 @@ export function readConfig(): Config {
 }
 
 function parseBuilder(): Config['builder'] {
-  const value = inp.string('builder', 'auto').toLowerCase();
+  const value = input.string('builder', DEFAULTS.builder).toLowerCase();
   if (value === 'auto' || value === 'buildx' || value === 'buildah') return value;
   throw new InputError('builder', 'auto, buildx or buildah', value);
 }

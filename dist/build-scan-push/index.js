@@ -31615,9 +31615,9 @@ __webpack_unused_export__ = debug; // for test
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   F2: () => (/* binding */ Buildx),
 /* harmony export */   a0: () => (/* binding */ defaultRunner),
-/* harmony export */   c9: () => (/* binding */ cacheFor)
+/* harmony export */   c9: () => (/* binding */ cacheFor),
+/* harmony export */   zb: () => (/* binding */ BuildxError)
 /* harmony export */ });
-/* unused harmony export BuildxError */
 /* harmony import */ var _actions_exec__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5260);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
@@ -31756,6 +31756,9 @@ function cacheFor(cfg, driver, env) {
             ...none,
             note: 'GitHub Actions cache is not available here (no ACTIONS_RUNTIME_TOKEN/cache URL): building without it',
         };
+    }
+    if (driver === 'buildah') {
+        return { ...none, note: 'GitHub Actions cache skipped: buildah keeps its layers in its own storage' };
     }
     if (driver === 'docker') {
         return {
@@ -31955,7 +31958,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   GP: () => (/* binding */ getInputs)
 });
 
-// UNUSED EXPORTS: githubRegistry, readConfig, readContext, readTrivyConfig, splitTags
+// UNUSED EXPORTS: DEFAULTS, githubRegistry, readConfig, readContext, readTrivyConfig, splitTags
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -31971,6 +31974,11 @@ var errors = __nccwpck_require__(9223);
 /**
  * Typed access to action inputs. Every parser names the input in its error, so a user
  * sees "Input 'gate-direction': expected one of maximize, minimize, got 'up'".
+ *
+ * A fallback is the action.yml `default:` as written there ('5m', 'true', '10'), taken from the
+ * action's `DEFAULTS` and parsed like the input: the runner fills defaults in, so the fallback only
+ * matters when nobody did (in-process tests, a bare `node dist/index.js`), and then it must agree.
+ * docs.test.ts checks every action's DEFAULTS against its action.yml.
  */
 
 
@@ -31997,9 +32005,7 @@ function secret(name) {
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 function inputs_boolean(name, fallback) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const lower = value.toLowerCase();
     if (TRUE.has(lower))
         return true;
@@ -32008,9 +32014,7 @@ function inputs_boolean(name, fallback) {
     throw new errors/* InputError */.d(name, 'true or false', value);
 }
 function number(name, fallback, { min = -Infinity, max = Infinity, integer = false, } = {}) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const parsed = Number(value);
     const kind = integer ? 'an integer' : 'a number';
     if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)))
@@ -32036,10 +32040,8 @@ function list(name, { commas = true } = {}) {
     return parts.map((p) => p.trim()).filter((p) => p !== '' && !p.startsWith('#'));
 }
 /** A duration such as `90`, `90s`, `5m` or `1h`, returned in milliseconds. */
-function duration(name, fallbackMs) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallbackMs;
+function duration(name, fallback) {
+    const value = optional(name) ?? fallback;
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value);
     if (!match)
         throw new InputError(name, 'a duration such as 90s, 5m or 1h', value);
@@ -32095,6 +32097,19 @@ var trivy = __nccwpck_require__(4488);
 
 
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+const DEFAULTS = {
+    context: '.',
+    builder: 'auto',
+    'no-cache': 'false',
+    push: 'true',
+    'trivy-version': trivy/* DEFAULT_TRIVY_VERSION */.ss,
+    'trivy-db-cache': 'true',
+    severity: 'CRITICAL,HIGH',
+    'ignore-unfixed': 'false',
+    'fail-on-vulnerabilities': 'true',
+    'sarif-file': 'trivy-results.sarif',
+};
 const lines = (name) => list(name, { commas: false });
 /** `gha` (default), `none`, or explicit `from:<spec>` / `to:<spec>` lines for buildx. */
 function parseCache() {
@@ -32117,7 +32132,7 @@ function parseCache() {
 }
 /** The build context (local directory or remote URL) and its Dockerfile, checked to exist when local. */
 function readBuildContext(at) {
-    const contextIn = string('context', '.');
+    const contextIn = string('context', DEFAULTS.context);
     const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(contextIn) || contextIn.startsWith('git@');
     const context = remote ? contextIn : at(contextIn);
     if (!remote && !((0,external_node_fs_.existsSync)(context) && (0,external_node_fs_.statSync)(context).isDirectory())) {
@@ -32149,7 +32164,7 @@ function readConfig() {
     if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
         throw new errors/* InputError */.d('target', 'a Dockerfile stage name', target);
     }
-    const trivyVersion = string('trivy-version', trivy/* DEFAULT_TRIVY_VERSION */.ss).replace(/^v/, '');
+    const trivyVersion = string('trivy-version', DEFAULTS['trivy-version']).replace(/^v/, '');
     if (!/^\d+\.\d+\.\d+$/.test(trivyVersion)) {
         throw new errors/* InputError */.d('trivy-version', 'an exact version such as 0.74.0 (no ranges: it is pinned)', trivyVersion);
     }
@@ -32174,12 +32189,13 @@ function readConfig() {
         labels,
         buildArgs,
         platforms,
+        builder: parseBuilder(),
         target,
         secrets: parseSecrets(),
-        noCache: inputs_boolean('no-cache', false),
+        noCache: inputs_boolean('no-cache', DEFAULTS['no-cache']),
         provenance: attestation('provenance'),
         sbom: attestation('sbom'),
-        push: inputs_boolean('push', true),
+        push: inputs_boolean('push', DEFAULTS.push),
         githubRegistry: registry,
         registryUsername: optional('registry-username'),
         registryPassword: secret('registry-password'),
@@ -32188,13 +32204,19 @@ function readConfig() {
         mlflowRunId,
         modelVersion,
         trivyVersion,
-        trivyDbCache: inputs_boolean('trivy-db-cache', true),
-        severities: (0,gate/* parseSeverities */.fE)(string('severity', 'CRITICAL,HIGH')),
-        ignoreUnfixed: inputs_boolean('ignore-unfixed', false),
-        failOnVulnerabilities: inputs_boolean('fail-on-vulnerabilities', true),
-        sarifFile: at(string('sarif-file', 'trivy-results.sarif')),
+        trivyDbCache: inputs_boolean('trivy-db-cache', DEFAULTS['trivy-db-cache']),
+        severities: (0,gate/* parseSeverities */.fE)(string('severity', DEFAULTS.severity)),
+        ignoreUnfixed: inputs_boolean('ignore-unfixed', DEFAULTS['ignore-unfixed']),
+        failOnVulnerabilities: inputs_boolean('fail-on-vulnerabilities', DEFAULTS['fail-on-vulnerabilities']),
+        sarifFile: at(string('sarif-file', DEFAULTS['sarif-file'])),
         trivy: readTrivyConfig(at),
     };
+}
+function parseBuilder() {
+    const value = string('builder', DEFAULTS.builder).toLowerCase();
+    if (value === 'auto' || value === 'buildx' || value === 'buildah')
+        return value;
+    throw new errors/* InputError */.d('builder', 'auto, buildx or buildah', value);
 }
 /** docker/build-push-action's `secrets`: `id=value` per line, every value masked at once. */
 function parseSecrets() {
@@ -32478,7 +32500,7 @@ function readEvent(path) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6235);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6102);
-/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6965);
+/* harmony import */ var _pipeline_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(744);
 /** build-scan-push: build, scan with Trivy, push only what passed the gate (see pipeline.ts). */
 
 
@@ -32490,7 +32512,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6965:
+/***/ 744:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32509,8 +32531,132 @@ var external_node_fs_ = __nccwpck_require__(3024);
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./actions/shared/errors.ts
 var errors = __nccwpck_require__(9223);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: ./actions/build-scan-push/buildx.ts
 var buildx = __nccwpck_require__(9822);
+;// CONCATENATED MODULE: ./actions/build-scan-push/buildah.ts
+/**
+ * buildah as the builder, for runners without a Docker engine (Debian's buildah, rootless or in a
+ * container). Same interface as Buildx: the scan build exports an OCI layout directory for Trivy,
+ * and the push sends the very image that was scanned from buildah's local storage (no rebuild).
+ *
+ * Storage and isolation are buildah's own business: it reads STORAGE_DRIVER,
+ * CONTAINERS_STORAGE_CONF, BUILDAH_ISOLATION, REGISTRY_AUTH_FILE and CONTAINERS_REGISTRIES_CONF
+ * from the environment, so the action passes none of them and the runner's setup decides.
+ */
+
+
+
+
+class BuildahError extends buildx/* BuildxError */.zb {
+    name = 'BuildahError';
+}
+const lastLines = (text, n = 15) => text.trim().split('\n').slice(-n).join('\n');
+class Buildah {
+    run;
+    env;
+    /** Image ID built for each tag set, so that the push sends what was scanned. */
+    built = new Map();
+    constructor(run = buildx/* defaultRunner */.a0, env = {}) {
+        this.run = run;
+        this.env = env;
+    }
+    async assertAvailable() {
+        let out;
+        try {
+            out = await this.run('buildah', ['--version'], { silent: true });
+        }
+        catch (err) {
+            throw new BuildahError(`buildah is not installed or not on PATH (${err.message})`);
+        }
+        if (out.exitCode !== 0) {
+            throw new BuildahError(`\`buildah --version\` exited ${out.exitCode}: ${lastLines(out.stderr || out.stdout, 3)}`);
+        }
+        return out.stdout.trim();
+    }
+    /** Not a buildx driver: it exports OCI layouts like `docker-container`, but has no gha cache. */
+    driver() {
+        return Promise.resolve('buildah');
+    }
+    /**
+     * `buildah build` arguments. buildx's cache-from/cache-to and attestations have no meaning here
+     * (the pipeline refuses provenance/sbom for buildah); SOURCE_DATE_EPOCH becomes --timestamp, as
+     * BuildKit applies it to the image config and layer times.
+     */
+    static buildArgs(spec, iidfile, epoch) {
+        const args = ['build', '--format', 'oci', '--iidfile', iidfile];
+        if (spec.file)
+            args.push('--file', spec.file);
+        for (const t of spec.tags)
+            args.push('--tag', t);
+        for (const [k, v] of Object.entries(spec.labels))
+            args.push('--label', `${k}=${v}`);
+        for (const [k, v] of Object.entries(spec.buildArgs))
+            args.push('--build-arg', `${k}=${v}`);
+        if (spec.platforms.length)
+            args.push('--platform', spec.platforms.join(','));
+        if (spec.target)
+            args.push('--target', spec.target);
+        for (const s of spec.secrets ?? [])
+            args.push('--secret', `id=${s.id},src=${s.src}`);
+        if (spec.noCache)
+            args.push('--no-cache');
+        if (epoch)
+            args.push('--timestamp', epoch);
+        args.push(spec.context);
+        return args;
+    }
+    async build(spec, output) {
+        if (output.kind === 'load')
+            throw new BuildahError('buildah cannot --load into a Docker engine');
+        const tmp = (0,external_node_fs_.mkdtempSync)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'buildah-'));
+        try {
+            const key = spec.tags.join('\n');
+            let id = output.kind === 'push' ? this.built.get(key) : undefined;
+            if (!id) {
+                id = await this.buildImage(spec, (0,external_node_path_.join)(tmp, 'iid'));
+                this.built.set(key, id);
+            }
+            const digestfile = (0,external_node_path_.join)(tmp, 'digest');
+            const dests = output.kind === 'oci'
+                ? [`oci:${output.dest}:${spec.tags[0]}`]
+                : spec.tags.map((t) => `docker://${t}`);
+            for (const dest of dests)
+                await this.push(id, dest, digestfile);
+            const digest = (0,external_node_fs_.readFileSync)(digestfile, 'utf8').trim();
+            if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+                throw new BuildahError(`buildah push wrote no digest (got ${JSON.stringify(digest)})`);
+            }
+            // The same keys buildx's metadata file has: buildah's image ID is the config digest.
+            return {
+                'containerimage.digest': digest,
+                'containerimage.config.digest': id,
+                'image.name': spec.tags.join(','),
+            };
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(tmp, { recursive: true, force: true });
+        }
+    }
+    async buildImage(spec, iidfile) {
+        const out = await this.run('buildah', Buildah.buildArgs(spec, iidfile, this.env.SOURCE_DATE_EPOCH), {
+            env: this.env,
+        });
+        if (out.exitCode !== 0) {
+            throw new BuildahError(`buildah build failed (exit ${out.exitCode}):\n${lastLines(out.stderr || out.stdout)}`);
+        }
+        const raw = (0,external_node_fs_.readFileSync)(iidfile, 'utf8').trim();
+        return raw.startsWith('sha256:') ? raw : `sha256:${raw}`;
+    }
+    async push(id, dest, digestfile) {
+        const out = await this.run('buildah', ['push', '--digestfile', digestfile, id, dest], { env: this.env });
+        if (out.exitCode !== 0) {
+            throw new BuildahError(`buildah push to ${dest} failed (exit ${out.exitCode}):\n${lastLines(out.stderr || out.stdout)}`);
+        }
+    }
+}
+
 // EXTERNAL MODULE: ./node_modules/@actions/tool-cache/lib/tool-cache.js + 2 modules
 var tool_cache = __nccwpck_require__(9805);
 ;// CONCATENATED MODULE: ./actions/build-scan-push/dbcache.ts
@@ -32816,15 +32962,85 @@ async function judge(s, scanned) {
     return { policy, counts: (0,gate/* countBySeverity */.Ot)(policy.kept), verdict: (0,gate/* evaluateGate */.DR)(policy.kept, cfg.severities) };
 }
 
+;// CONCATENATED MODULE: ./actions/shared/markdown.ts
+/**
+ * The one place text is made safe for GitHub Markdown (issues, comments, job summaries).
+ *
+ * - `escapeMarkdown`: text that must render as itself. Markdown punctuation is backslash-escaped,
+ *   HTML is written as entities, and mentions and #references get a zero-width space: GitHub
+ *   resolves those on the rendered text, where a backslash would not stop them.
+ * - `neutralize`: Markdown that is kept as Markdown (a model's review) but cannot ping anyone,
+ *   run a bot's /command, forge a hidden marker or load an image.
+ * - `inert`: untrusted plain text (alert annotations, a model's words in an issue): both.
+ * - `code`: a value shown as an inline code span (a path, a branch, a URL).
+ */
+const ZWSP = '\u200b';
+// C0 controls except tab and newline, DEL, and the bidi overrides that reorder text on screen.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g;
+const PUNCTUATION = /[\\`*_{}[\]()#|~!$]/g;
+/** Control characters and bidi overrides removed: what is shown is what is stored. */
+const stripControls = (text) => text.replace(CONTROL, '');
+/** A zero-width space after every @ (fullwidth too) and #: no mention, team ping or issue reference. */
+const breakReferences = (text) => text.replace(/[@＠#]/g, `$&${ZWSP}`);
+/** At most `max` characters (code points), with an ellipsis when cut. */
+function clip(text, max) {
+    const chars = [...text];
+    return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
+}
+/** Text that renders as itself: no emphasis, link, image, HTML, table break, mention or reference. */
+function escapeMarkdown(text) {
+    return breakReferences(stripControls(text)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(PUNCTUATION, '\\$&'));
+}
+/** One table cell or inline value: white space (line breaks included) folded to single spaces, escaped. */
+function cell(text) {
+    return escapeMarkdown(text.replace(/\s+/g, ' ').trim());
+}
+/**
+ * An inline code span that no backtick in the value can close (each becomes '), on one line.
+ * Backslash escapes mean nothing inside code, so nothing else is escaped, except `|` when the span
+ * is in a table cell (`{ inTable: true }`): GFM splits cells before it reads code, and reads `\|`.
+ */
+function code(text, { inTable = false } = {}) {
+    const one = stripControls(text).replace(/\s+/g, ' ').trim().replace(/`/g, "'");
+    return `\`${inTable ? one.replace(/\|/g, '\\|') : one}\``;
+}
+/**
+ * Markdown made safe to post: `@user` and `@org/team` mentions are broken with a zero-width space
+ * (e-mail addresses are not mentions and stay), leading `/command`s used by bots are escaped, HTML
+ * comments (our sticky-comment markers) cannot be forged, and images do not load.
+ */
+function neutralize(text) {
+    return (text
+        // Mentions: an @ that starts a word (GitHub does not treat e-mail addresses as mentions).
+        .replace(/(^|[^\w])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
+        // Slash commands at the start of a line (e.g. /approve, /merge, /label).
+        .replace(/^(\s*)\/(?=[A-Za-z])/gm, `$1\\/`)
+        .replace(/<!--/g, '&lt;!--')
+        .replace(/-->/g, '--&gt;')
+        // Images are fetched when the comment is viewed: no beacons or exfiltration URLs.
+        .replace(/!\[/g, '\\![')
+        .replace(/<(img|picture|source|video|audio|iframe|object|embed)\b/gi, '&lt;$1'));
+}
+/**
+ * Untrusted plain text, escaped and neutralised. A line that starts with `/` or `::` gets a
+ * zero-width space first: bots read the raw text, and the runner reads `::` lines as commands
+ * when a summary is echoed to the log.
+ */
+function inert(text) {
+    return neutralize(escapeMarkdown(text).replace(/(^|\n)([ \t]*)(\/|::)/g, `$1$2${ZWSP}$3`));
+}
+
 ;// CONCATENATED MODULE: ./actions/build-scan-push/summary.ts
 /** The job summary: counts by severity, the worst findings, the gate verdict and what was pushed. */
 
-/** Table cells are untrusted text from the scanner's database: no pipes, no newlines, no HTML. */
-const cell = (s) => (s ?? '')
-    .replace(/[|\\]/g, (c) => `\\${c}`)
-    .replace(/[<>]/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+
+/** Table cells are untrusted text from the scanner's database: escaped, on one line; absent is empty. */
+const summary_cell = (s) => cell(s ?? '');
 function renderSummary(s) {
     const top = s.top ?? 10;
     const gated = s.verdict.severities.join(', ');
@@ -32858,11 +33074,11 @@ function renderSummary(s) {
         lines.push('', `### Top findings (${Math.min(top, ranked.length)} of ${ranked.length})`, '');
         lines.push('| Severity | ID | Package | Installed | Fixed in | Title |', '| --- | --- | --- | --- | --- | --- |');
         for (const f of ranked.slice(0, top)) {
-            const id = f.url && /^https:\/\//.test(f.url) ? `[${cell(f.id)}](${f.url})` : cell(f.id);
-            lines.push(`| ${f.severity} | ${id} | ${cell(f.pkg)} | ${cell(f.installed)} | ${cell(f.fixed) || '—'} | ${cell(f.title)} |`);
+            const id = f.url && /^https:\/\//.test(f.url) ? `[${summary_cell(f.id)}](${f.url})` : summary_cell(f.id);
+            lines.push(`| ${f.severity} | ${id} | ${summary_cell(f.pkg)} | ${summary_cell(f.installed)} | ${summary_cell(f.fixed) || '—'} | ${summary_cell(f.title)} |`);
         }
     }
-    const db = s.trivyDb ? ` ${cell(s.trivyDb)}.` : '';
+    const db = s.trivyDb ? ` ${summary_cell(s.trivyDb)}.` : '';
     lines.push('', `<sub>Scanned with Trivy ${s.trivyVersion}.${db}</sub>`, '');
     return lines.join('\n');
 }
@@ -32887,16 +33103,18 @@ var trivy = __nccwpck_require__(4488);
 
 
 
+
 const defaultDeps = {
     buildx: (env) => new buildx/* Buildx */.F2(undefined, env),
+    buildah: (env) => new Buildah(undefined, env),
     trivy: (o) => (0,trivy/* locateTrivy */.Z)(o),
-    registry: { login: (c) => (0,build_scan_push_registry/* login */.iD)(c), logout: (r) => (0,build_scan_push_registry/* logout */.ri)(r) },
+    registry: { login: (c, t) => (0,build_scan_push_registry/* login */.iD)(c, undefined, t), logout: (r, t) => (0,build_scan_push_registry/* logout */.ri)(r, undefined, t) },
     dbCache: planDbCache,
 };
 async function main(inputs, deps = defaultDeps) {
     const { config: cfg, context: ctx } = inputs;
     const plan = planImage(inputs);
-    const builder = deps.buildx({ SOURCE_DATE_EPOCH: String(plan.epoch) });
+    const { builder, tool } = await chooseBuilder(cfg, deps, { SOURCE_DATE_EPOCH: String(plan.epoch) });
     const driver = await checkBuilder(builder, cfg, plan);
     const cache = (0,buildx/* cacheFor */.c9)(cfg, driver, ctx.cacheEnv);
     if (cache.note)
@@ -32913,7 +33131,7 @@ async function main(inputs, deps = defaultDeps) {
         });
         creds = credentialsFor(inputs);
         if (creds)
-            await deps.registry.login(creds);
+            await deps.registry.login(creds, tool);
         const db = await deps.dbCache({
             enabled: cfg.trivyDbCache,
             trivyCacheDir: ctx.trivyCacheDir,
@@ -32937,7 +33155,7 @@ async function main(inputs, deps = defaultDeps) {
     }
     finally {
         if (creds)
-            await deps.registry.logout(creds.registry);
+            await deps.registry.logout(creds.registry, tool);
         (0,external_node_fs_.rmSync)(work, { recursive: true, force: true });
     }
 }
@@ -32951,14 +33169,62 @@ async function writeResult(res) {
     if (res.failure)
         throw new Error(res.failure);
 }
+/**
+ * The `builder` input: `auto` takes docker buildx when `docker buildx version` answers (a hosted
+ * runner), else buildah when it is installed (no Docker engine), else says what to install.
+ */
+async function chooseBuilder(cfg, deps, env) {
+    const buildah = () => {
+        if (!deps.buildah)
+            throw new Error('no buildah builder in this run');
+        return deps.buildah(env);
+    };
+    if (cfg.builder === 'buildx')
+        return { builder: deps.buildx(env), tool: 'docker' };
+    if (cfg.builder === 'buildah')
+        return { builder: buildah(), tool: 'buildah' };
+    const buildx = deps.buildx(env);
+    const tried = [];
+    for (const [candidate, tool] of [
+        [() => buildx, 'docker'],
+        [buildah, 'buildah'],
+    ]) {
+        try {
+            const builder = candidate();
+            await builder.assertAvailable();
+            return { builder, tool };
+        }
+        catch (err) {
+            tried.push(err.message);
+        }
+    }
+    throw new errors/* InputError */.d('builder', `docker buildx or buildah on the runner (builder: auto found neither: ${tried.join('; ')}); install one, or set builder: buildx or buildah`, cfg.builder);
+}
 async function checkBuilder(builder, cfg, plan) {
     core/* info */.pq(await builder.assertAvailable());
     const driver = await builder.driver();
-    core/* info */.pq(`Image ${cfg.image}, tags ${plan.tagNames.join(', ')}; buildx driver ${driver}`);
+    if (driver === 'buildah')
+        checkBuildahInputs(cfg);
+    core/* info */.pq(`Image ${cfg.image}, tags ${plan.tagNames.join(', ')}; builder ${driver}`);
     if (driver === 'docker' && cfg.platforms.length > 1) {
         throw new errors/* InputError */.d('platforms', 'a single platform with the `docker` buildx driver (run docker/setup-buildx-action for multi-platform builds)', cfg.platforms.join(','));
     }
     return driver;
+}
+/** What buildx can do and buildah cannot: refused by name rather than silently left out. */
+function checkBuildahInputs(cfg) {
+    if (cfg.platforms.length > 1) {
+        throw new errors/* InputError */.d('platforms', 'a single platform with builder buildah', cfg.platforms.join(','));
+    }
+    for (const name of ['provenance', 'sbom']) {
+        const value = cfg[name];
+        if (value !== undefined && value !== 'false') {
+            throw new errors/* InputError */.d(name, 'empty or false with builder buildah (it makes no attestations)', value);
+        }
+    }
+    if (cfg.cache === 'custom') {
+        throw new errors/* InputError */.d('cache', 'gha or none with builder buildah (it has no buildx cache exporters)');
+    }
 }
 /** Trivy runs in an empty directory: it must not pick up a trivy.yaml or .trivyignore lying there. */
 function trivyCwd(work) {
@@ -33131,21 +33397,23 @@ function resolveCredentials(opts) {
 class RegistryLoginError extends Error {
     name = 'RegistryLoginError';
 }
-async function login(creds, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0) {
+async function login(creds, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0, tool = 'docker') {
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(creds.password);
-    const out = await run('docker', ['login', creds.registry, '--username', creds.username, '--password-stdin'], {
-        input: Buffer.from(creds.password),
-    });
+    // buildah (Cobra, strict) wants the flags before the registry; docker takes either order.
+    const args = tool === 'buildah'
+        ? ['login', '--username', creds.username, '--password-stdin', creds.registry]
+        : ['login', creds.registry, '--username', creds.username, '--password-stdin'];
+    const out = await run(tool, args, { input: Buffer.from(creds.password) });
     if (out.exitCode !== 0) {
         const why = (out.stderr || out.stdout).trim().split('\n').slice(-3).join(' ');
         throw new RegistryLoginError(`Login to ${creds.registry} as ${creds.username} failed (exit ${out.exitCode}): ${why}. ` +
             `For GitHub's registry (ghcr.io, containers.<host> on GHES) the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`);
     }
 }
-async function logout(registry, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0) {
-    const out = await run('docker', ['logout', registry], { silent: true });
+async function logout(registry, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0, tool = 'docker') {
+    const out = await run(tool, ['logout', registry], { silent: true });
     if (out.exitCode !== 0)
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`docker logout ${registry} failed: ${out.stderr.trim()}`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`${tool} logout ${registry} failed: ${out.stderr.trim()}`);
 }
 
 

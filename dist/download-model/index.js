@@ -67389,7 +67389,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4765:
+/***/ 7964:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -68729,20 +68729,95 @@ async function connectTracking(settings) {
 
 
 
+;// CONCATENATED MODULE: ./actions/shared/markdown.ts
+/**
+ * The one place text is made safe for GitHub Markdown (issues, comments, job summaries).
+ *
+ * - `escapeMarkdown`: text that must render as itself. Markdown punctuation is backslash-escaped,
+ *   HTML is written as entities, and mentions and #references get a zero-width space: GitHub
+ *   resolves those on the rendered text, where a backslash would not stop them.
+ * - `neutralize`: Markdown that is kept as Markdown (a model's review) but cannot ping anyone,
+ *   run a bot's /command, forge a hidden marker or load an image.
+ * - `inert`: untrusted plain text (alert annotations, a model's words in an issue): both.
+ * - `code`: a value shown as an inline code span (a path, a branch, a URL).
+ */
+const ZWSP = '\u200b';
+// C0 controls except tab and newline, DEL, and the bidi overrides that reorder text on screen.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F\u202A-\u202E\u2066-\u2069]/g;
+const PUNCTUATION = /[\\`*_{}[\]()#|~!$]/g;
+/** Control characters and bidi overrides removed: what is shown is what is stored. */
+const stripControls = (text) => text.replace(CONTROL, '');
+/** A zero-width space after every @ (fullwidth too) and #: no mention, team ping or issue reference. */
+const breakReferences = (text) => text.replace(/[@＠#]/g, `$&${ZWSP}`);
+/** At most `max` characters (code points), with an ellipsis when cut. */
+function clip(text, max) {
+    const chars = [...text];
+    return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : text;
+}
+/** Text that renders as itself: no emphasis, link, image, HTML, table break, mention or reference. */
+function escapeMarkdown(text) {
+    return breakReferences(stripControls(text)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(PUNCTUATION, '\\$&'));
+}
+/** One table cell or inline value: white space (line breaks included) folded to single spaces, escaped. */
+function cell(text) {
+    return escapeMarkdown(text.replace(/\s+/g, ' ').trim());
+}
+/**
+ * An inline code span that no backtick in the value can close (each becomes '), on one line.
+ * Backslash escapes mean nothing inside code, so nothing else is escaped, except `|` when the span
+ * is in a table cell (`{ inTable: true }`): GFM splits cells before it reads code, and reads `\|`.
+ */
+function code(text, { inTable = false } = {}) {
+    const one = stripControls(text).replace(/\s+/g, ' ').trim().replace(/`/g, "'");
+    return `\`${inTable ? one.replace(/\|/g, '\\|') : one}\``;
+}
+/**
+ * Markdown made safe to post: `@user` and `@org/team` mentions are broken with a zero-width space
+ * (e-mail addresses are not mentions and stay), leading `/command`s used by bots are escaped, HTML
+ * comments (our sticky-comment markers) cannot be forged, and images do not load.
+ */
+function neutralize(text) {
+    return (text
+        // Mentions: an @ that starts a word (GitHub does not treat e-mail addresses as mentions).
+        .replace(/(^|[^\w])@(?=[A-Za-z0-9])/g, `$1@${ZWSP}`)
+        // Slash commands at the start of a line (e.g. /approve, /merge, /label).
+        .replace(/^(\s*)\/(?=[A-Za-z])/gm, `$1\\/`)
+        .replace(/<!--/g, '&lt;!--')
+        .replace(/-->/g, '--&gt;')
+        // Images are fetched when the comment is viewed: no beacons or exfiltration URLs.
+        .replace(/!\[/g, '\\![')
+        .replace(/<(img|picture|source|video|audio|iframe|object|embed)\b/gi, '&lt;$1'));
+}
+/**
+ * Untrusted plain text, escaped and neutralised. A line that starts with `/` or `::` gets a
+ * zero-width space first: bots read the raw text, and the runner reads `::` lines as commands
+ * when a summary is echoed to the log.
+ */
+function inert(text) {
+    return neutralize(escapeMarkdown(text).replace(/(^|\n)([ \t]*)(\/|::)/g, `$1$2${ZWSP}$3`));
+}
+
 ;// CONCATENATED MODULE: ./actions/download-model/summary.ts
-const cell = (text) => text.replace(/\|/g, '\\|');
+/** The job summary: which version went into the build context, its digest and files. */
+
+const inCell = (text) => code(text, { inTable: true });
 function renderSummary(inputs, model, versionUrl) {
     const { version } = model.version;
     const via = 'alias' in inputs.ref ? ` (\`@${inputs.ref.alias}\`)` : '';
     return [
-        `### Model [\`${cell(inputs.model)}\` version ${version}](${versionUrl})${via} in \`${cell(inputs.path)}\``,
+        `### Model [${code(inputs.model)} version ${version}](${versionUrl})${via} in ${code(inputs.path)}`,
         '',
         '| | |',
         '| --- | --- |',
-        `| run | \`${model.version.run_id ?? '-'}\` |`,
-        `| digest | \`${model.digest}\` |`,
-        `| from | \`${cell(model.artifactUri)}\` |`,
-        `| files | ${model.files.length} (${model.bytes} bytes): ${model.files.map((f) => `\`${cell(f)}\``).join(', ')} |`,
+        `| run | ${inCell(model.version.run_id ?? '-')} |`,
+        `| digest | ${inCell(model.digest)} |`,
+        `| from | ${inCell(model.artifactUri)} |`,
+        `| files | ${model.files.length} (${model.bytes} bytes): ${model.files.map(inCell).join(', ')} |`,
         '',
     ].join('\n');
 }
@@ -68823,6 +68898,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   G: () => (/* binding */ getInputs)
 });
 
+// UNUSED EXPORTS: DEFAULTS
+
 // EXTERNAL MODULE: ./actions/shared/errors.ts
 var errors = __nccwpck_require__(9223);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
@@ -68831,6 +68908,11 @@ var lib_core = __nccwpck_require__(3218);
 /**
  * Typed access to action inputs. Every parser names the input in its error, so a user
  * sees "Input 'gate-direction': expected one of maximize, minimize, got 'up'".
+ *
+ * A fallback is the action.yml `default:` as written there ('5m', 'true', '10'), taken from the
+ * action's `DEFAULTS` and parsed like the input: the runner fills defaults in, so the fallback only
+ * matters when nobody did (in-process tests, a bare `node dist/index.js`), and then it must agree.
+ * docs.test.ts checks every action's DEFAULTS against its action.yml.
  */
 
 
@@ -68857,9 +68939,7 @@ function secret(name) {
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 function inputs_boolean(name, fallback) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const lower = value.toLowerCase();
     if (TRUE.has(lower))
         return true;
@@ -68868,9 +68948,7 @@ function inputs_boolean(name, fallback) {
     throw new InputError(name, 'true or false', value);
 }
 function number(name, fallback, { min = -Infinity, max = Infinity, integer = false, } = {}) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const parsed = Number(value);
     const kind = integer ? 'an integer' : 'a number';
     if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)))
@@ -68896,10 +68974,8 @@ function list(name, { commas = true } = {}) {
     return parts.map((p) => p.trim()).filter((p) => p !== '' && !p.startsWith('#'));
 }
 /** A duration such as `90`, `90s`, `5m` or `1h`, returned in milliseconds. */
-function duration(name, fallbackMs) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallbackMs;
+function duration(name, fallback) {
+    const value = optional(name) ?? fallback;
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value);
     if (!match)
         throw new InputError(name, 'a duration such as 90s, 5m or 1h', value);
@@ -69055,7 +69131,7 @@ function checkAlias(input, value) {
 }
 /** One alias input, with a default. */
 function aliasInput(name, fallback) {
-    return checkAlias(name, inputs.string(name, fallback));
+    return checkAlias(name, input.string(name, fallback));
 }
 
 ;// CONCATENATED MODULE: ./actions/download-model/inputs.ts
@@ -69063,6 +69139,8 @@ function aliasInput(name, fallback) {
 
 
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+const DEFAULTS = { path: 'registered-model' };
 function ref() {
     const version = optional('version');
     const alias = optional('alias');
@@ -69082,7 +69160,7 @@ function ref() {
 function getInputs(env = process.env) {
     const mlflow = mlflowInputs(env);
     const model = required('registered-model');
-    const path = string('path', 'registered-model');
+    const path = string('path', DEFAULTS.path);
     if (path === '.' || path === '/' || path.split(/[\\/]/).includes('..')) {
         throw new errors/* InputError */.d('path', 'a directory of its own inside the workspace, such as model/registered-model', path);
     }
@@ -69098,7 +69176,7 @@ function getInputs(env = process.env) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6235);
 /* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5603);
-/* harmony import */ var _download_model_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4765);
+/* harmony import */ var _download_model_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7964);
 /** download-model: a registered model version's files into the build context, with their digest. */
 
 

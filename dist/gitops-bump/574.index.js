@@ -24,8 +24,9 @@ __webpack_require__.r(__webpack_exports__);
 /**
  * Waits for ArgoCD to deploy a commit: lists the Application, then watches it from that
  * resourceVersion (re-listing when the watch ends or the version is too old, 410 Gone) until
- * `status.sync.revision` is the commit with sync `Synced` and health `Healthy`. A `Degraded`
- * health or a `Failed`/`Error` operation on that commit fails at once with ArgoCD's message.
+ * `status.sync.revision` is the commit with sync `Synced`, health `Healthy` and a sync operation
+ * on that commit `Succeeded`. A `Degraded` health or a `Failed`/`Error` operation on that commit
+ * fails at once with ArgoCD's message.
  */
 
 
@@ -78,6 +79,17 @@ const syncedRevisions = (app) => {
     const sync = app.status?.sync;
     return sync?.revision ? [sync.revision] : (sync?.revisions ?? []);
 };
+/** The revision(s) the last operation synced: its result's, or while it runs, the requested ones. */
+const operationRevisions = (app) => {
+    const op = app.status?.operationState;
+    for (const r of [op?.syncResult, op?.operation?.sync]) {
+        if (r?.revision)
+            return [r.revision];
+        if (r?.revisions?.length)
+            return r.revisions;
+    }
+    return [];
+};
 function describe(app) {
     if (!app)
         return 'no Application seen';
@@ -89,8 +101,15 @@ function describe(app) {
             .join(',') || 'none'}`,
         `health ${s.health?.status ?? 'Unknown'}`,
     ];
-    if (s.operationState?.phase) {
-        parts.push(`operation ${s.operationState.phase}${s.operationState.message ? `: ${s.operationState.message}` : ''}`);
+    const op = s.operationState;
+    if (op?.phase) {
+        // The operation's own revision, when it is not the compared one: an older sync still shown.
+        const opRevs = operationRevisions(app);
+        const other = opRevs.length && opRevs.join() !== syncedRevisions(app).join();
+        parts.push(`operation ${op.phase}${other ? ` on ${opRevs.map((r) => r.slice(0, 12)).join(',')}` : ''}${op.message ? `: ${op.message}` : ''}`);
+    }
+    else {
+        parts.push('no sync operation');
     }
     return parts.join(', ');
 }
@@ -126,8 +145,9 @@ const COMPARISON_ERRORS = new Set(['ComparisonError', 'InvalidSpecError']);
 /**
  * `accepted` is the pushed commit plus any later commit known to contain it: when another run
  * pushes right after us, ArgoCD may go straight to that commit, which deploys ours too.
+ * `reconciled` says the status comes from a reconciliation ArgoCD made after the wait began.
  */
-function evaluate(app, accepted) {
+function evaluate(app, accepted, reconciled = false) {
     const s = app.status ?? {};
     const revisions = syncedRevisions(app);
     const onRevision = includes(undefined, revisions, accepted);
@@ -140,19 +160,27 @@ function evaluate(app, accepted) {
     if (op && (op.phase === 'Failed' || op.phase === 'Error') && opOnRevision)
         return fail(`ArgoCD sync operation ${op.phase}: ${explain(app)}`);
     // Rendering our commit failed (a kustomize or Helm error): no retry of ArgoCD's makes it pass.
-    // An error reported for an older revision is not ours to judge.
+    // ArgoCD may keep showing the previous revision (or none) when it cannot render the new one.
+    // A ComparisonError can also be a passing repo-server hiccup, so one on another revision
+    // counts only once ArgoCD has reconciled again since we began: the error then outlived our
+    // push and a refresh, and waiting for the next 3-minute poll would only repeat it.
     const comparison = (s.conditions ?? []).filter((c) => COMPARISON_ERRORS.has(c.type ?? ''));
-    if (s.sync?.status === 'Unknown' && comparison.length && (onRevision || revisions.length === 0))
+    if (s.sync?.status === 'Unknown' &&
+        comparison.length &&
+        (onRevision || revisions.length === 0 || reconciled))
         return fail(`ArgoCD cannot compare the Application: ${explain(app)}`);
-    // An operation still running on the commit (PostSync hooks run after the resources are Synced
-    // and Healthy) is not done: only its end says whether the deployment passed.
+    // An operation still running (PostSync hooks run after the resources are Synced and Healthy)
+    // is not done: only its end says whether the deployment passed.
     const running = op?.phase === 'Running' || op?.phase === 'Terminating';
     if (!onRevision || s.sync?.status !== 'Synced' || running)
         return { done: false };
     // Health is of the live objects: it speaks for our commit once that commit is what is synced.
     switch (s.health?.status) {
         case 'Healthy':
-            return { done: true, ok: true };
+            // Done only when a sync of our commit ran to its end: Synced and Healthy with the last
+            // operation on an older commit (or none) means ArgoCD has not synced ours yet (automated
+            // sync writes an operationState for each sync it runs), so its hooks have not run either.
+            return opOnRevision && op?.phase === 'Succeeded' ? { done: true, ok: true } : { done: false };
         case 'Degraded':
             return fail(`Application is Degraded: ${explain(app)}`);
         case 'Suspended':
@@ -199,8 +227,17 @@ function makeJudge(options, where) {
     const { revision } = options;
     const accepted = new Set([revision]);
     const checks = new Map();
+    let firstReconciledAt;
+    let seen = false;
     return async (app) => {
-        const verdict = evaluate(app, accepted);
+        // ArgoCD drops the refresh annotation in the same patch that writes the refreshed status;
+        // without a refresh, a new `reconciledAt` (second precision) says it looked again.
+        const at = app.status?.reconciledAt;
+        if (!seen)
+            [seen, firstReconciledAt] = [true, at];
+        const reconciled = (options.refresh && app.metadata?.annotations?.[REFRESH_ANNOTATION] === undefined) ||
+            (at !== undefined && at !== firstReconciledAt);
+        const verdict = evaluate(app, accepted, reconciled);
         // A multi-source Application lists one revision per source: any of them may be the GitOps repo's.
         const unknown = syncedRevisions(app).filter((r) => !accepted.has(r) && /^[0-9a-f]{40}$/.test(r));
         if (verdict.done || !options.contains || unknown.length === 0)
@@ -215,7 +252,7 @@ function makeJudge(options, where) {
             accepted.add(seen);
             found = true;
         }
-        return found ? evaluate(app, accepted) : verdict;
+        return found ? evaluate(app, accepted, reconciled) : verdict;
     };
 }
 async function listApp(api, namespace, name, where) {

@@ -28369,7 +28369,7 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 88787:
+/***/ 13179:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28398,6 +28398,7 @@ var errors = __nccwpck_require__(79223);
  * - `neutralize`: Markdown that is kept as Markdown (a model's review) but cannot ping anyone,
  *   run a bot's /command, forge a hidden marker or load an image.
  * - `inert`: untrusted plain text (alert annotations, a model's words in an issue): both.
+ * - `code`: a value shown as an inline code span (a path, a branch, a URL).
  */
 const ZWSP = '\u200b';
 // C0 controls except tab and newline, DEL, and the bidi overrides that reorder text on screen.
@@ -28424,6 +28425,15 @@ function escapeMarkdown(text) {
 /** One table cell or inline value: white space (line breaks included) folded to single spaces, escaped. */
 function cell(text) {
     return escapeMarkdown(text.replace(/\s+/g, ' ').trim());
+}
+/**
+ * An inline code span that no backtick in the value can close (each becomes '), on one line.
+ * Backslash escapes mean nothing inside code, so nothing else is escaped, except `|` when the span
+ * is in a table cell (`{ inTable: true }`): GFM splits cells before it reads code, and reads `\|`.
+ */
+function code(text, { inTable = false } = {}) {
+    const one = stripControls(text).replace(/\s+/g, ' ').trim().replace(/`/g, "'");
+    return `\`${inTable ? one.replace(/\|/g, '\\|') : one}\``;
 }
 /**
  * Markdown made safe to post: `@user` and `@org/team` mentions are broken with a zero-width space
@@ -32949,248 +32959,8 @@ async function bump(git, inputs, octokit, { cloned, bodyTop } = {}) {
     return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, bodyTop);
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(31421);
-;// CONCATENATED MODULE: ./actions/gitops-bump/git.ts
-/**
- * The git CLI, driven as a runner's checkout does it. The token travels in an `http.extraheader`
- * passed through GIT_CONFIG_* environment variables: it never appears in a URL, an argument list,
- * a config file on disk or the log.
- */
-
-
-
-
-
-const lastLine = (text) => text.trim().split('\n').slice(-1)[0] ?? '';
-class GitError extends Error {
-    args;
-    result;
-    constructor(args, result) {
-        super(`git ${args[0]} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-        this.args = args;
-        this.result = result;
-        this.name = 'GitError';
-    }
-}
-class Git {
-    dir;
-    options;
-    env;
-    /** The remote URL as logged: without its user and password. */
-    shownUrl;
-    constructor(dir, options) {
-        this.dir = dir;
-        this.options = options;
-        // Inputs (the token among them) are the action's business, not git's.
-        const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_')));
-        const env = {
-            ...inherited,
-            // Fail instead of prompting when the remote wants credentials we did not give.
-            GIT_TERMINAL_PROMPT: '0',
-            GIT_AUTHOR_NAME: options.author.name,
-            GIT_AUTHOR_EMAIL: options.author.email,
-            GIT_COMMITTER_NAME: options.author.name,
-            GIT_COMMITTER_EMAIL: options.author.email,
-            LC_ALL: 'C',
-        };
-        const url = new URL(options.remoteUrl);
-        // Credentials written into the remote URL (MLOPS_GIT_REMOTE_URL) are secrets like the token.
-        for (const part of [url.username, url.password].filter((p) => p.length > 3)) {
-            core/* setSecret */.Pq(part);
-            core/* setSecret */.Pq(decodeURIComponent(part));
-        }
-        if (url.username || url.password) {
-            url.username = '';
-            url.password = '';
-            this.shownUrl = url.href;
-        }
-        if (options.token && url.protocol.startsWith('http')) {
-            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-            core/* setSecret */.Pq(basic);
-            env.GIT_CONFIG_COUNT = '1';
-            env.GIT_CONFIG_KEY_0 = `http.${url.origin}/.extraheader`;
-            env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
-        }
-        this.env = env;
-    }
-    async exec(args, { allowFail = false, cwd = this.dir } = {}) {
-        const shown = this.shownUrl ? args.map((a) => (a === this.options.remoteUrl ? this.shownUrl : a)) : args;
-        core/* debug */.Yz(`git ${shown.join(' ')}`);
-        const result = await new Promise((resolve, reject) => {
-            // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
-            // it, instead of holding the pipes open until they finish on their own.
-            const child = (0,external_node_child_process_.spawn)('git', args, {
-                cwd,
-                env: this.env,
-                stdio: ['ignore', 'pipe', 'pipe'],
-                detached: true,
-            });
-            let stdout = '';
-            let stderr = '';
-            child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
-            child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
-            const limit = this.options.timeoutMs ?? 180_000;
-            let timedOut = false;
-            const timer = setTimeout(() => {
-                timedOut = true;
-                try {
-                    process.kill(-child.pid, 'SIGKILL');
-                }
-                catch {
-                    child.kill('SIGKILL');
-                }
-            }, limit);
-            child.on('error', (err) => {
-                clearTimeout(timer);
-                reject(new Error(`cannot run git: ${err.message}`));
-            });
-            child.on('close', (code) => {
-                clearTimeout(timer);
-                if (timedOut)
-                    stderr += `\ngit ${args[0]} timed out after ${Math.round(limit / 1000)}s (input 'timeout')`;
-                resolve({ code: code ?? 128, stdout, stderr, timedOut });
-            });
-        });
-        if (result.code !== 0 && !allowFail)
-            throw new GitError(args, result);
-        return result;
-    }
-    /**
-     * Single-branch clone; `branch` undefined means the remote's default branch. Shallow, unless the
-     * branch's history is wanted (rollback's deploy commits): then every commit and tree, but only
-     * the checked-out files' contents (a server that cannot filter sends them all).
-     */
-    async clone(branch, { history = false } = {}) {
-        const cloned = await this.exec([
-            'clone',
-            history ? '--filter=blob:none' : '--depth=1',
-            '--single-branch',
-            '--no-tags',
-            ...(branch ? ['--branch', branch] : []),
-            this.options.remoteUrl,
-            this.dir,
-        ], { cwd: process.cwd(), allowFail: true });
-        if (cloned.code !== 0) {
-            const text = cloned.stderr;
-            if (branch && /Remote branch .* not found/.test(text)) {
-                throw new errors/* InputError */.d('branch', 'a branch that exists in the repository', branch);
-            }
-            if (/Authentication failed|returned error: 40[13]|could not read (?:Username|Password)|Permission denied/i.test(text)) {
-                throw new errors/* InputError */.d('token', `a token that may read and push the repository (git clone: ${lastLine(text)})`);
-            }
-            throw new GitError(['clone'], cloned);
-        }
-        const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
-        if (checkedOut === 'HEAD') {
-            // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.
-            throw new errors/* InputError */.d('branch', "a branch name (the remote's HEAD is detached, so it has no default branch)", '');
-        }
-        return checkedOut;
-    }
-    /**
-     * HEAD's commit. Under contention every git process counts (each retry runs several), so the
-     * loose ref that a commit just wrote is read directly; rev-parse is the fallback.
-     */
-    async head() {
-        try {
-            const ref = (await (0,promises_.readFile)((0,external_node_path_.join)(this.dir, '.git', 'HEAD'), 'utf8')).trim();
-            const sha = ref.startsWith('ref: ')
-                ? (await (0,promises_.readFile)((0,external_node_path_.join)(this.dir, '.git', ref.slice(5)), 'utf8')).trim()
-                : ref;
-            if (/^[0-9a-f]{40}$/.test(sha))
-                return sha;
-        }
-        catch {
-            // packed or unusual ref: ask git
-        }
-        return this.revParse('HEAD');
-    }
-    /** The commit a remote branch points at, or undefined when it does not exist. */
-    async remoteHead(branch) {
-        const { stdout } = await this.exec(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`]);
-        return stdout.split(/\s+/)[0] || undefined;
-    }
-    /** Fetches one branch tip (shallow) and returns its commit. */
-    async fetch(branch) {
-        await this.exec([
-            'fetch',
-            '--depth=1',
-            '--no-tags',
-            'origin',
-            `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
-        ]);
-        return this.revParse(`refs/remotes/origin/${branch}`);
-    }
-    async fetchCommit(sha) {
-        await this.exec(['fetch', '--depth=1', '--no-tags', 'origin', sha]);
-    }
-    /**
-     * Whether `later` descends from `commit` on `branch`. The clone is shallow, so the branch's
-     * history back to a day before `commit` is fetched first (bounded, unlike --unshallow).
-     */
-    async contains(commit, later, branch) {
-        if (commit === later)
-            return true;
-        const { stdout } = await this.exec(['show', '-s', '--format=%ct', commit]);
-        const since = Number(stdout.trim()) - 86_400;
-        await this.exec([
-            'fetch',
-            '--no-tags',
-            `--shallow-since=${since}`,
-            'origin',
-            `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
-        ], {
-            allowFail: true,
-        });
-        const result = await this.exec(['merge-base', '--is-ancestor', commit, later], { allowFail: true });
-        return result.code === 0;
-    }
-    /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
-    async resetHard(ref) {
-        // Only tracked files are ever edited, so a hard reset alone restores a clean tree.
-        await this.exec(['reset', '--hard', '--quiet', ref]);
-    }
-    async revParse(ref) {
-        return (await this.exec(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
-    }
-    async commit(paths, message) {
-        await this.exec(['commit', '--quiet', '--no-verify', '-m', message, '--', ...paths]);
-        return this.head();
-    }
-    /**
-     * A commit whose tree is HEAD's and whose parents are HEAD and `other`, so that a branch at
-     * `other` moves to it by fast-forward (no force) while its content is exactly HEAD's.
-     */
-    async adopt(other, message) {
-        const sha = (await this.exec(['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-p', other, '-m', message])).stdout.trim();
-        await this.exec(['reset', '--quiet', sha]);
-        return sha;
-    }
-    /** Pushes HEAD to a branch without force; `rejected` when someone else moved it first. */
-    async push(branch) {
-        const result = await this.exec(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
-            allowFail: true,
-        });
-        if (result.code === 0)
-            return { ok: true };
-        if (result.timedOut) {
-            // The push may have landed before the remote's hooks finished: the remote decides.
-            const [local, remote] = [await this.head(), await this.remoteHead(branch).catch(() => undefined)];
-            if (remote === local)
-                return { ok: true };
-            return { ok: false, retryable: false, reason: result.stderr.trim().split('\n').slice(-1)[0] };
-        }
-        const text = `${result.stdout}\n${result.stderr}`;
-        const lines = text.trim().split('\n').filter(Boolean);
-        // The remote's own words (a protected-branch GH006, a hook's message) say why; keep them all.
-        const remoteLines = lines.filter((l) => /^remote: \S/.test(l) && !/^remote: (Resolving|Processing)/.test(l));
-        const reason = [...new Set([...remoteLines, ...lines.slice(-2)])].join(' | ');
-        const retryable = /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|incorrect old value|unable to create .*\.lock|Internal Server Error|returned error: 5\d\d|Could not resolve host|Connection (?:reset|timed out|refused)|early EOF|remote end hung up/i.test(text);
-        return { ok: false, retryable, reason };
-    }
-}
-
+// EXTERNAL MODULE: ./actions/gitops-bump/git.ts
+var gitops_bump_git = __nccwpck_require__(85450);
 ;// CONCATENATED MODULE: ./actions/shared/sticky-comment.ts
 /** The key goes inside an HTML comment: `--` (which `-->` needs), `<`, `>` and newlines must not. */
 const markerFor = (key) => `<!-- mlops-actions:${key.replace(/-{2,}/g, '-').replace(/[<>\r\n]/g, ' ')} -->`;
@@ -33602,8 +33372,6 @@ async function deployed(git, inputs) {
 
 
 const summary_show = (ref) => `\`${(0,image_ref/* formatImageRef */.kL)({ ...ref, ...(ref.digest && { digest: (0,image_ref/* shortDigest */.VK)(ref.digest) }) })}\``;
-/** A code span that no backtick in the value can close. */
-const code = (value) => `\`${value.replace(/`/g, "'")}\``;
 /** A remote URL as shown: without user or password. */
 function shownRemote(remoteUrl) {
     try {
@@ -33735,8 +33503,9 @@ async function main(inputs, deps = defaultDeps) {
     const kc = argocd?.loadKubeConfig(inputs.kubeconfig);
     await (0,promises_.mkdir)(inputs.tempDir, { recursive: true });
     const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(inputs.tempDir, 'gitops-bump-'));
+    let git;
     try {
-        const git = new Git((0,external_node_path_.join)(dir, 'repo'), {
+        git = new gitops_bump_git/* Git */.TU((0,external_node_path_.join)(dir, 'repo'), {
             token: inputs.token,
             remoteUrl: inputs.remoteUrl,
             author: inputs.author,
@@ -33777,7 +33546,11 @@ async function main(inputs, deps = defaultDeps) {
         };
     }
     finally {
-        await (0,promises_.rm)(dir, { recursive: true, force: true });
+        // A check still running (a fetch for a revision ArgoCD reported, when a later event already
+        // decided) would keep writing into the clone while it is removed (ENOTEMPTY).
+        if (git)
+            (0,gitops_bump_git/* killLiveGit */.rh)(git);
+        await (0,promises_.rm)(dir, { recursive: true, force: true, maxRetries: 3 });
     }
 }
 async function writeResult({ outputs, stepSummary, failure }) {
@@ -33786,6 +33559,300 @@ async function writeResult({ outputs, stepSummary, failure }) {
     await core/* summary */.z.addRaw(stepSummary, true).write();
     if (failure)
         throw new Error(failure);
+}
+
+
+/***/ }),
+
+/***/ 85450:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   GM: () => (/* binding */ stopGitOnCancel),
+/* harmony export */   TU: () => (/* binding */ Git),
+/* harmony export */   rh: () => (/* binding */ killLiveGit)
+/* harmony export */ });
+/* unused harmony export GitError */
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(31421);
+/* harmony import */ var node_child_process__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_child_process__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(51455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(76760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(88179);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(79223);
+/**
+ * The git CLI, driven as a runner's checkout does it. The token travels in an `http.extraheader`
+ * passed through GIT_CONFIG_* environment variables: it never appears in a URL, an argument list,
+ * a config file on disk or the log.
+ */
+
+
+
+
+
+const lastLine = (text) => text.trim().split('\n').slice(-1)[0] ?? '';
+class GitError extends Error {
+    args;
+    result;
+    constructor(args, result) {
+        super(`git ${args[0]} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        this.args = args;
+        this.result = result;
+        this.name = 'GitError';
+    }
+}
+/** Process groups of the git commands still running (each is started in its own group), by owner. */
+const live = new Map();
+/** Kills the git commands still running (of `owner`, or all), with their helpers; how many. */
+function killLiveGit(owner) {
+    let n = 0;
+    for (const [pid, git] of live) {
+        if (owner && git !== owner)
+            continue;
+        n++;
+        live.delete(pid);
+        try {
+            process.kill(-pid, 'SIGKILL');
+        }
+        catch {
+            // already gone
+        }
+    }
+    return n;
+}
+/**
+ * A cancelled job (the runner sends SIGINT, then SIGTERM) must not leave a push running in its
+ * own process group: the group outlives us, and the push may land after the run says it failed.
+ */
+function stopGitOnCancel(onStop) {
+    for (const signal of ['SIGINT', 'SIGTERM'])
+        process.once(signal, () => onStop(signal, killLiveGit()));
+}
+class Git {
+    dir;
+    options;
+    env;
+    /** The remote URL as logged: without its user and password. */
+    shownUrl;
+    constructor(dir, options) {
+        this.dir = dir;
+        this.options = options;
+        // Inputs (the token among them) are the action's business, not git's.
+        const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_')));
+        const env = {
+            ...inherited,
+            // Fail instead of prompting when the remote wants credentials we did not give.
+            GIT_TERMINAL_PROMPT: '0',
+            GIT_AUTHOR_NAME: options.author.name,
+            GIT_AUTHOR_EMAIL: options.author.email,
+            GIT_COMMITTER_NAME: options.author.name,
+            GIT_COMMITTER_EMAIL: options.author.email,
+            LC_ALL: 'C',
+        };
+        const url = new URL(options.remoteUrl);
+        // Credentials written into the remote URL (MLOPS_GIT_REMOTE_URL) are secrets like the token.
+        for (const part of [url.username, url.password].filter((p) => p.length > 3)) {
+            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(part);
+            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(decodeURIComponent(part));
+        }
+        if (url.username || url.password) {
+            url.username = '';
+            url.password = '';
+            this.shownUrl = url.href;
+        }
+        if (options.token && url.protocol.startsWith('http')) {
+            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+            _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .setSecret */ .Pq(basic);
+            env.GIT_CONFIG_COUNT = '1';
+            env.GIT_CONFIG_KEY_0 = `http.${url.origin}/.extraheader`;
+            env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`;
+        }
+        this.env = env;
+    }
+    async exec(args, { allowFail = false, cwd = this.dir } = {}) {
+        const shown = this.shownUrl ? args.map((a) => (a === this.options.remoteUrl ? this.shownUrl : a)) : args;
+        _actions_core__WEBPACK_IMPORTED_MODULE_3__/* .debug */ .Yz(`git ${shown.join(' ')}`);
+        const result = await new Promise((resolve, reject) => {
+            // Its own process group: on a timeout git's helpers (remote-http, hooks' children) die with
+            // it, instead of holding the pipes open until they finish on their own.
+            const child = (0,node_child_process__WEBPACK_IMPORTED_MODULE_0__.spawn)('git', args, {
+                cwd,
+                env: this.env,
+                stdio: ['ignore', 'pipe', 'pipe'],
+                detached: true,
+            });
+            const pid = child.pid;
+            if (pid !== undefined)
+                live.set(pid, this);
+            let stdout = '';
+            let stderr = '';
+            child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
+            child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+            const limit = this.options.timeoutMs;
+            let timedOut = false;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                try {
+                    process.kill(-child.pid, 'SIGKILL');
+                }
+                catch {
+                    child.kill('SIGKILL');
+                }
+            }, limit);
+            child.on('error', (err) => {
+                clearTimeout(timer);
+                if (pid !== undefined)
+                    live.delete(pid);
+                reject(new Error(`cannot run git: ${err.message}`));
+            });
+            child.on('close', (code) => {
+                clearTimeout(timer);
+                // The pipes close when the last process holding them (helpers too) is gone.
+                if (pid !== undefined)
+                    live.delete(pid);
+                if (timedOut)
+                    stderr += `\ngit ${args[0]} timed out after ${Math.round(limit / 1000)}s (input 'timeout')`;
+                resolve({ code: code ?? 128, stdout, stderr, timedOut });
+            });
+        });
+        if (result.code !== 0 && !allowFail)
+            throw new GitError(args, result);
+        return result;
+    }
+    /**
+     * Single-branch clone; `branch` undefined means the remote's default branch. Shallow, unless the
+     * branch's history is wanted (rollback's deploy commits): then every commit and tree, but only
+     * the checked-out files' contents (a server that cannot filter sends them all).
+     */
+    async clone(branch, { history = false } = {}) {
+        const cloned = await this.exec([
+            'clone',
+            history ? '--filter=blob:none' : '--depth=1',
+            '--single-branch',
+            '--no-tags',
+            ...(branch ? ['--branch', branch] : []),
+            this.options.remoteUrl,
+            this.dir,
+        ], { cwd: process.cwd(), allowFail: true });
+        if (cloned.code !== 0) {
+            const text = cloned.stderr;
+            if (branch && /Remote branch .* not found/.test(text)) {
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('branch', 'a branch that exists in the repository', branch);
+            }
+            if (/Authentication failed|returned error: 40[13]|could not read (?:Username|Password)|Permission denied/i.test(text)) {
+                throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('token', `a token that may read and push the repository (git clone: ${lastLine(text)})`);
+            }
+            throw new GitError(['clone'], cloned);
+        }
+        const checkedOut = (await this.exec(['rev-parse', '--abbrev-ref', 'HEAD'])).stdout.trim();
+        if (checkedOut === 'HEAD') {
+            // The remote's HEAD is detached: it has no default branch, and pushing "HEAD" would create one.
+            throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .InputError */ .d('branch', "a branch name (the remote's HEAD is detached, so it has no default branch)", '');
+        }
+        return checkedOut;
+    }
+    /**
+     * HEAD's commit. Under contention every git process counts (each retry runs several), so the
+     * loose ref that a commit just wrote is read directly; rev-parse is the fallback.
+     */
+    async head() {
+        try {
+            const ref = (await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(this.dir, '.git', 'HEAD'), 'utf8')).trim();
+            const sha = ref.startsWith('ref: ')
+                ? (await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_1__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(this.dir, '.git', ref.slice(5)), 'utf8')).trim()
+                : ref;
+            if (/^[0-9a-f]{40}$/.test(sha))
+                return sha;
+        }
+        catch {
+            // packed or unusual ref: ask git
+        }
+        return this.revParse('HEAD');
+    }
+    /** The commit a remote branch points at, or undefined when it does not exist. */
+    async remoteHead(branch) {
+        const { stdout } = await this.exec(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`]);
+        return stdout.split(/\s+/)[0] || undefined;
+    }
+    /** Fetches one branch tip (shallow) and returns its commit. */
+    async fetch(branch) {
+        await this.exec([
+            'fetch',
+            '--depth=1',
+            '--no-tags',
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
+        ]);
+        return this.revParse(`refs/remotes/origin/${branch}`);
+    }
+    async fetchCommit(sha) {
+        await this.exec(['fetch', '--depth=1', '--no-tags', 'origin', sha]);
+    }
+    /**
+     * Whether `later` descends from `commit` on `branch`. The clone is shallow, so the branch's
+     * history back to a day before `commit` is fetched first (bounded, unlike --unshallow).
+     */
+    async contains(commit, later, branch) {
+        if (commit === later)
+            return true;
+        const { stdout } = await this.exec(['show', '-s', '--format=%ct', commit]);
+        const since = Number(stdout.trim()) - 86_400;
+        await this.exec([
+            'fetch',
+            '--no-tags',
+            `--shallow-since=${since}`,
+            'origin',
+            `+refs/heads/${branch}:refs/remotes/origin/${branch}`,
+        ], {
+            allowFail: true,
+        });
+        const result = await this.exec(['merge-base', '--is-ancestor', commit, later], { allowFail: true });
+        return result.code === 0;
+    }
+    /** Makes the work tree exactly `ref`, discarding any local commit or edit (ours, in our own clone). */
+    async resetHard(ref) {
+        // Only tracked files are ever edited, so a hard reset alone restores a clean tree.
+        await this.exec(['reset', '--hard', '--quiet', ref]);
+    }
+    async revParse(ref) {
+        return (await this.exec(['rev-parse', '--verify', `${ref}^{commit}`])).stdout.trim();
+    }
+    async commit(paths, message) {
+        await this.exec(['commit', '--quiet', '--no-verify', '-m', message, '--', ...paths]);
+        return this.head();
+    }
+    /**
+     * A commit whose tree is HEAD's and whose parents are HEAD and `other`, so that a branch at
+     * `other` moves to it by fast-forward (no force) while its content is exactly HEAD's.
+     */
+    async adopt(other, message) {
+        const sha = (await this.exec(['commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-p', other, '-m', message])).stdout.trim();
+        await this.exec(['reset', '--quiet', sha]);
+        return sha;
+    }
+    /** Pushes HEAD to a branch without force; `rejected` when someone else moved it first. */
+    async push(branch) {
+        const result = await this.exec(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`], {
+            allowFail: true,
+        });
+        if (result.code === 0)
+            return { ok: true };
+        if (result.timedOut) {
+            // The push may have landed before the remote's hooks finished: the remote decides.
+            const [local, remote] = [await this.head(), await this.remoteHead(branch).catch(() => undefined)];
+            if (remote === local)
+                return { ok: true };
+            return { ok: false, retryable: false, reason: result.stderr.trim().split('\n').slice(-1)[0] };
+        }
+        const text = `${result.stdout}\n${result.stderr}`;
+        const lines = text.trim().split('\n').filter(Boolean);
+        // The remote's own words (a protected-branch GH006, a hook's message) say why; keep them all.
+        const remoteLines = lines.filter((l) => /^remote: \S/.test(l) && !/^remote: (Resolving|Processing)/.test(l));
+        const reason = [...new Set([...remoteLines, ...lines.slice(-2)])].join(' | ');
+        const retryable = /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info|incorrect old value|unable to create .*\.lock|Internal Server Error|returned error: 5\d\d|Could not resolve host|Connection (?:reset|timed out|refused)|early EOF|remote end hung up/i.test(text);
+        return { ok: false, retryable, reason };
+    }
 }
 
 
@@ -33800,7 +33867,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   GP: () => (/* binding */ getInputs)
 });
 
-// UNUSED EXPORTS: DEFAULT_MESSAGE, MODES
+// UNUSED EXPORTS: DEFAULTS, DEFAULT_MESSAGE, MODES
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
@@ -33818,6 +33885,11 @@ var errors = __nccwpck_require__(79223);
 /**
  * Typed access to action inputs. Every parser names the input in its error, so a user
  * sees "Input 'gate-direction': expected one of maximize, minimize, got 'up'".
+ *
+ * A fallback is the action.yml `default:` as written there ('5m', 'true', '10'), taken from the
+ * action's `DEFAULTS` and parsed like the input: the runner fills defaults in, so the fallback only
+ * matters when nobody did (in-process tests, a bare `node dist/index.js`), and then it must agree.
+ * docs.test.ts checks every action's DEFAULTS against its action.yml.
  */
 
 
@@ -33844,9 +33916,7 @@ function secret(name) {
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 function inputs_boolean(name, fallback) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const lower = value.toLowerCase();
     if (TRUE.has(lower))
         return true;
@@ -33855,9 +33925,7 @@ function inputs_boolean(name, fallback) {
     throw new errors/* InputError */.d(name, 'true or false', value);
 }
 function number(name, fallback, { min = -Infinity, max = Infinity, integer = false, } = {}) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const parsed = Number(value);
     const kind = integer ? 'an integer' : 'a number';
     if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)))
@@ -33883,10 +33951,8 @@ function list(name, { commas = true } = {}) {
     return parts.map((p) => p.trim()).filter((p) => p !== '' && !p.startsWith('#'));
 }
 /** A duration such as `90`, `90s`, `5m` or `1h`, returned in milliseconds. */
-function duration(name, fallbackMs) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallbackMs;
+function duration(name, fallback) {
+    const value = optional(name) ?? fallback;
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value);
     if (!match)
         throw new errors/* InputError */.d(name, 'a duration such as 90s, 5m or 1h', value);
@@ -33929,6 +33995,16 @@ var image_ref = __nccwpck_require__(8707);
 
 const MODES = ['push', 'pull-request', 'rollback', 'deployed'];
 const DEFAULT_MESSAGE = 'chore(gitops): bump {image} to {new}';
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+const DEFAULTS = {
+    mode: 'push',
+    'commit-message': DEFAULT_MESSAGE,
+    author: 'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
+    'wait-for-sync': 'false',
+    'argocd-namespace': 'argocd',
+    'argocd-refresh': 'true',
+    timeout: '5m',
+};
 const REPO = /^[A-Za-z0-9-_.]+\/[A-Za-z0-9-_.]+$/;
 /**
  * `repository` is `owner/name` on the server the workflow runs on, or a local path / file:// URL
@@ -33977,7 +34053,7 @@ function argocdUrl() {
     return url.href.replace(/\/+$/, '');
 }
 function author() {
-    const value = string('author', 'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>');
+    const value = string('author', DEFAULTS.author);
     const match = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
     if (!match)
         throw new errors/* InputError */.d('author', 'Name <email>', value);
@@ -34075,7 +34151,7 @@ function getInputs() {
             throw new errors/* InputError */.d('helm-key-path', 'dotted key paths such as image or api.image', p);
         return parts;
     });
-    const waitForSync = inputs_boolean('wait-for-sync', false);
+    const waitForSync = inputs_boolean('wait-for-sync', DEFAULTS['wait-for-sync']);
     const argocdApp = optional('argocd-app');
     if (waitForSync && !argocdApp) {
         throw new errors/* InputError */.d('argocd-app', "the Application's name when wait-for-sync is true", '');
@@ -34083,7 +34159,7 @@ function getInputs() {
     if (argocdApp && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(argocdApp)) {
         throw new errors/* InputError */.d('argocd-app', 'a Kubernetes object name', argocdApp);
     }
-    const argocdNamespace = string('argocd-namespace', 'argocd');
+    const argocdNamespace = string('argocd-namespace', DEFAULTS['argocd-namespace']);
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argocdNamespace)) {
         throw new errors/* InputError */.d('argocd-namespace', 'a Kubernetes namespace name', argocdNamespace);
     }
@@ -34092,7 +34168,7 @@ function getInputs() {
         throw new errors/* InputError */.d('branch', 'a valid git branch name', branch);
     }
     const token = secret('token');
-    const mode = oneOf('mode', MODES, 'push');
+    const mode = oneOf('mode', MODES, DEFAULTS.mode);
     const image = target(mode);
     return {
         ...repository(workspace),
@@ -34103,15 +34179,15 @@ function getInputs() {
         helmPaths: helmPaths.length ? helmPaths : [['image']],
         mode,
         history: inputs_history(mode, image.target.digest),
-        commitMessage: string('commit-message', DEFAULT_MESSAGE),
+        commitMessage: string('commit-message', DEFAULTS['commit-message']),
         author: author(),
         waitForSync,
         argocdApp,
         argocdNamespace,
-        argocdRefresh: inputs_boolean('argocd-refresh', true),
+        argocdRefresh: inputs_boolean('argocd-refresh', DEFAULTS['argocd-refresh']),
         argocdUrl: argocdUrl(),
         kubeconfig: optional('kubeconfig'),
-        timeoutMs: duration('timeout', 300_000),
+        timeoutMs: duration('timeout', DEFAULTS.timeout),
         apiToken: token ?? process.env.GITHUB_TOKEN ?? '',
         serverUrl: (process.env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/$/, ''),
         runId: process.env.GITHUB_RUN_ID || undefined,
@@ -34126,14 +34202,22 @@ function getInputs() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(76235);
-/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(88787);
-/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(55281);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(88179);
+/* harmony import */ var _shared_run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(76235);
+/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(13179);
+/* harmony import */ var _git_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(85450);
+/* harmony import */ var _inputs_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(55281);
 /** gitops-bump: sets an image's tag/digest in GitOps files, lands it (push or PR), optionally waits for ArgoCD. */
 
 
 
-await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)(async () => (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .writeResult */ .Zk)(await (0,_action_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .getInputs */ .GP)(), _action_js__WEBPACK_IMPORTED_MODULE_1__/* .defaultDeps */ .mM)));
+
+
+(0,_git_js__WEBPACK_IMPORTED_MODULE_3__/* .stopGitOnCancel */ .GM)((signal, killed) => {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setFailed */ .C1(`cancelled (${signal})${killed ? `: stopped ${killed} running git command(s)` : ''}`);
+    process.exit(1);
+});
+await (0,_shared_run_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)(async () => (0,_action_js__WEBPACK_IMPORTED_MODULE_2__/* .writeResult */ .Zk)(await (0,_action_js__WEBPACK_IMPORTED_MODULE_2__/* .main */ .iW)((0,_inputs_js__WEBPACK_IMPORTED_MODULE_4__/* .getInputs */ .GP)(), _action_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultDeps */ .mM)));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);

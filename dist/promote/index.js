@@ -67398,6 +67398,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   G: () => (/* binding */ getInputs)
 });
 
+// UNUSED EXPORTS: DEFAULTS
+
 // EXTERNAL MODULE: ./actions/shared/errors.ts
 var errors = __nccwpck_require__(9223);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
@@ -67406,6 +67408,11 @@ var lib_core = __nccwpck_require__(3218);
 /**
  * Typed access to action inputs. Every parser names the input in its error, so a user
  * sees "Input 'gate-direction': expected one of maximize, minimize, got 'up'".
+ *
+ * A fallback is the action.yml `default:` as written there ('5m', 'true', '10'), taken from the
+ * action's `DEFAULTS` and parsed like the input: the runner fills defaults in, so the fallback only
+ * matters when nobody did (in-process tests, a bare `node dist/index.js`), and then it must agree.
+ * docs.test.ts checks every action's DEFAULTS against its action.yml.
  */
 
 
@@ -67432,9 +67439,7 @@ function secret(name) {
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 function inputs_boolean(name, fallback) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const lower = value.toLowerCase();
     if (TRUE.has(lower))
         return true;
@@ -67443,9 +67448,7 @@ function inputs_boolean(name, fallback) {
     throw new InputError(name, 'true or false', value);
 }
 function number(name, fallback, { min = -Infinity, max = Infinity, integer = false, } = {}) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallback;
+    const value = optional(name) ?? fallback;
     const parsed = Number(value);
     const kind = integer ? 'an integer' : 'a number';
     if (!Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)))
@@ -67471,10 +67474,8 @@ function list(name, { commas = true } = {}) {
     return parts.map((p) => p.trim()).filter((p) => p !== '' && !p.startsWith('#'));
 }
 /** A duration such as `90`, `90s`, `5m` or `1h`, returned in milliseconds. */
-function duration(name, fallbackMs) {
-    const value = optional(name);
-    if (value === undefined)
-        return fallbackMs;
+function duration(name, fallback) {
+    const value = optional(name) ?? fallback;
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value);
     if (!match)
         throw new InputError(name, 'a duration such as 90s, 5m or 1h', value);
@@ -67630,7 +67631,7 @@ function checkAlias(input, value) {
 }
 /** One alias input, with a default. */
 function aliasInput(name, fallback) {
-    return checkAlias(name, inputs.string(name, fallback));
+    return checkAlias(name, input.string(name, fallback));
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/inputs.ts
@@ -67638,6 +67639,8 @@ function aliasInput(name, fallback) {
 
 
 
+/** The action.yml defaults, used when an input is empty (see shared/inputs.ts). */
+const DEFAULTS = { action: 'set' };
 /** MLflow numbers versions 1, 2, ...; `03` is version 3. */
 function versionOf(name, value) {
     if (!/^\d+$/.test(value) || Number(value) < 1) {
@@ -67677,7 +67680,7 @@ function getInputs(env = process.env) {
     const aliases = [...new Set(list('alias').map((a) => checkAlias('alias', a)))];
     if (aliases.length === 0)
         throw new errors/* InputError */.d('alias', 'one or more aliases, such as champion', '');
-    const operation = oneOf('action', ['set', 'delete'], 'set');
+    const operation = oneOf('action', ['set', 'delete'], DEFAULTS.action);
     const guard = optional('expect-previous');
     return {
         mlflow,
@@ -69062,6 +69065,7 @@ async function connectTracking(settings) {
  * - `neutralize`: Markdown that is kept as Markdown (a model's review) but cannot ping anyone,
  *   run a bot's /command, forge a hidden marker or load an image.
  * - `inert`: untrusted plain text (alert annotations, a model's words in an issue): both.
+ * - `code`: a value shown as an inline code span (a path, a branch, a URL).
  */
 const ZWSP = '\u200b';
 // C0 controls except tab and newline, DEL, and the bidi overrides that reorder text on screen.
@@ -69088,6 +69092,15 @@ function escapeMarkdown(text) {
 /** One table cell or inline value: white space (line breaks included) folded to single spaces, escaped. */
 function cell(text) {
     return escapeMarkdown(text.replace(/\s+/g, ' ').trim());
+}
+/**
+ * An inline code span that no backtick in the value can close (each becomes '), on one line.
+ * Backslash escapes mean nothing inside code, so nothing else is escaped, except `|` when the span
+ * is in a table cell (`{ inTable: true }`): GFM splits cells before it reads code, and reads `\|`.
+ */
+function code(text, { inTable = false } = {}) {
+    const one = stripControls(text).replace(/\s+/g, ' ').trim().replace(/`/g, "'");
+    return `\`${inTable ? one.replace(/\|/g, '\\|') : one}\``;
 }
 /**
  * Markdown made safe to post: `@user` and `@org/team` mentions are broken with a zero-width space
