@@ -105,15 +105,17 @@ function repository(workspace: string): Pick<Inputs, 'repo' | 'remoteUrl'> {
   throw new InputError('repository', 'owner/name, a local path or a file:// URL', value);
 }
 
-function argocdUrl(): string | undefined {
-  const value = input.optional('argocd-url');
+/** The optional input as a URL: undefined when empty, null when it does not parse. */
+function urlInput(name: string): { value: string; url: URL | null } | undefined {
+  const value = input.optional(name);
   if (value === undefined) return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
+  return { value, url: URL.canParse(value) ? new URL(value) : null };
+}
+
+function argocdUrl(): string | undefined {
+  const given = urlInput('argocd-url');
+  if (given === undefined) return undefined;
+  const { value, url } = given;
   // A password in the URL is a secret: the error does not repeat it.
   if (url && (url.username || url.password)) {
     throw new InputError(
@@ -169,14 +171,8 @@ function target(mode: Mode): { image: string; target: Target } {
 }
 
 function trackingUri(): string | undefined {
-  const value = input.optional('tracking-uri');
-  if (value === undefined) return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
+  const url = urlInput('tracking-uri')?.url;
+  if (url === undefined) return undefined;
   if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
     throw new InputError(
       'tracking-uri',
