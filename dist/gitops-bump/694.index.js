@@ -50,6 +50,13 @@ const where = (p) => ({
     owner: String(p.owner),
     repo: String(p.repo),
 });
+/** Every page of one list endpoint of the item's parent, searched for the write id. */
+async function findIn(octokit, list, p, writeId, parent) {
+    const params = { ...where(p), ...parent, per_page: 100 };
+    // paginate's overloads are typed per endpoint; the three lists here differ only in the parent.
+    const all = (await octokit.paginate(list, params));
+    return all.find(carries(writeId));
+}
 const CREATES = {
     'POST /repos/{owner}/{repo}/issues': {
         what: 'issue',
@@ -64,27 +71,19 @@ const CREATES = {
     },
     'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': {
         what: 'comment',
-        find: async (octokit, p, writeId) => (await octokit.paginate(octokit.rest.issues.listComments, {
-            ...where(p),
+        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.issues.listComments, p, writeId, {
             issue_number: Number(p.issue_number),
-            per_page: 100,
-        })).find(carries(writeId)),
+        }),
     },
     'POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews': {
         what: 'review',
-        find: async (octokit, p, writeId) => (await octokit.paginate(octokit.rest.pulls.listReviews, {
-            ...where(p),
-            pull_number: Number(p.pull_number),
-            per_page: 100,
-        })).find(carries(writeId)),
+        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.pulls.listReviews, p, writeId, { pull_number: Number(p.pull_number) }),
     },
     'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments': {
         what: 'commit comment',
-        find: async (octokit, p, writeId) => (await octokit.paginate(octokit.rest.repos.listCommentsForCommit, {
-            ...where(p),
+        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.repos.listCommentsForCommit, p, writeId, {
             commit_sha: String(p.commit_sha),
-            per_page: 100,
-        })).find(carries(writeId)),
+        }),
     },
 };
 /** No answer (a network error, which octokit reports as 500) or a server error. */

@@ -34032,17 +34032,18 @@ function repository(workspace) {
     }
     throw new errors/* InputError */.d('repository', 'owner/name, a local path or a file:// URL', value);
 }
-function argocdUrl() {
-    const value = optional('argocd-url');
+/** The optional input as a URL: undefined when empty, null when it does not parse. */
+function urlInput(name) {
+    const value = optional(name);
     if (value === undefined)
         return undefined;
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        url = undefined;
-    }
+    return { value, url: URL.canParse(value) ? new URL(value) : null };
+}
+function argocdUrl() {
+    const given = urlInput('argocd-url');
+    if (given === undefined)
+        return undefined;
+    const { value, url } = given;
     // A password in the URL is a secret: the error does not repeat it.
     if (url && (url.username || url.password)) {
         throw new errors/* InputError */.d('argocd-url', 'the URL of the ArgoCD web UI without credentials', '(credentials removed)');
@@ -34089,16 +34090,9 @@ function target(mode) {
     return { image: ref.name, target: { name: ref.name, ...(tag && { tag }), ...(digest && { digest }) } };
 }
 function trackingUri() {
-    const value = optional('tracking-uri');
-    if (value === undefined)
+    const url = urlInput('tracking-uri')?.url;
+    if (url === undefined)
         return undefined;
-    let url;
-    try {
-        url = new URL(value);
-    }
-    catch {
-        url = undefined;
-    }
     if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
         throw new errors/* InputError */.d('tracking-uri', "the http(s) URL of MLflow's UI, without credentials", '(not shown)');
     return url.href.replace(/\/+$/, '');
