@@ -441,14 +441,16 @@ describe('build-scan-push: tags, drivers and cache', () => {
 });
 
 describe('build-scan-push: clear errors', () => {
-  it('buildx missing: the real docker CLI without the plugin', async () => {
+  it('buildx asked for and missing: the real docker CLI without the plugin', async () => {
     const f = fakeEnv();
     envs.push(f);
     const bin = join(f.dir, 'bin');
     mkdirSync(bin);
     symlinkSync('/usr/local/bin/docker', join(bin, 'docker'));
     symlinkSync(process.execPath, join(bin, 'node'));
+    // `builder: auto` would fall back to buildah (/usr/bin here): build-scan-push-buildah tests that.
     const res = await runAction('build-scan-push', {
+      inputs: { builder: 'buildx' },
       env: { ...f.env, PATH: `${bin}:/usr/bin:/bin` },
       cwd: f.workspace,
     });
