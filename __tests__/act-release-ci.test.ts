@@ -15,6 +15,9 @@
  * scripts/test (which .ci/run runs), a script that records how it was started and writes
  * .test-results/: the test checks the job's wiring (runner label, Node 24 and Python set up, the
  * test command run from the checkout, its results kept as the artifact), not the suite's tests.
+ * Run again against one $ACT_CACHE_DIR (the actions/cache stand-in's entries), it checks that the
+ * Go tools scripts/setup builds are saved by a cold run, restored by the next, and reused through
+ * restore-keys when scripts/setup or render-direct's sources change the key.
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
