@@ -15,6 +15,9 @@
  * scripts/test (which .ci/run runs), a script that records how it was started and writes
  * .test-results/: the test checks the job's wiring (runner label, Node 24 and Python set up, the
  * test command run from the checkout, its results kept as the artifact), not the suite's tests.
+ * Run again against one $ACT_CACHE_DIR (the actions/cache stand-in's entries), it checks that the
+ * Go tools scripts/setup builds are saved by a cold run, restored by the next, and reused through
+ * restore-keys when scripts/setup or render-direct's sources change the key.
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +26,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   symlinkSync,
   writeFileSync,
@@ -224,7 +228,11 @@ describe('release.yml under act', () => {
 });
 
 // Stands in for scripts/test: records how ci.yml started it and writes .test-results/, as the real
-// one does; exits with $SCRIPTS_TEST_EXIT (default 0).
+// one does; exits with $SCRIPTS_TEST_EXIT (default 0). Before that, what scripts/setup does with the
+// Go tools, in small: it records what it finds in .tools (what the cache step restored), then, for
+// every tool the real scripts/setup pins with go_tool and for render-direct (stamped with the hash
+// of its sources), "builds" it (a script) unless its binary is there and its stamp is the one
+// wanted, writing the stamp, a build log and a setup log as setup does.
 const SCRIPTS_TEST = `#!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -235,23 +243,55 @@ mkdir -p .test-results
   echo "python=$(command -v python3)"
   git status --porcelain
 } >.test-results/started.txt
+mkdir -p .tools/bin .tools/setup-logs
+before=$(find .tools -type f | LC_ALL=C sort | tr '\\n' ' ')
+src=platform/alertmanager/render-direct
+{
+  echo "before: $before"
+  {
+    grep -oE '\\bgo_tool [a-z-]+ v[^ ]+' scripts/setup | cut -d' ' -f2,3
+    echo "render-direct $(cat $src/go.mod $src/go.sum $src/*.go | sha256sum | cut -d' ' -f1)"
+  } | while read -r name stamp; do
+    if [ -x ".tools/bin/$name" ] && [ "$(cat ".tools/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
+      echo "reused $name"
+      continue
+    fi
+    printf '#!/bin/sh\\necho %s %s\\n' "$name" "$stamp" >".tools/bin/$name"
+    chmod +x ".tools/bin/$name"
+    echo "$stamp" >".tools/$name.stamp"
+    echo "go install $name" >".tools/$name.build.log"
+    echo "built $name"
+  done
+} | tee .test-results/tools.txt >.tools/setup-logs/go-tools.log
 echo "scripts/test stand-in: 1 passed, 0 failed"
 exit "\${SCRIPTS_TEST_EXIT:-0}"
 `;
 
-/** A repository with the real ci.yml, a lock file and the scripts/test stand-in. */
-function ciRepo(): string {
+const RENDER_DIRECT = join('platform', 'alertmanager', 'render-direct');
+const SETUP = readFileSync(join(ROOT, 'scripts', 'setup'), 'utf8');
+/** The Go tools scripts/setup builds (go_tool's, then render-direct), as the stand-in reads them. */
+const TOOLS = [...SETUP.matchAll(/\bgo_tool ([a-z-]+) v/g)].map((m) => m[1]!).concat('render-direct');
+
+/**
+ * A repository with the real ci.yml, a lock file, the scripts/test stand-in, and the files the cache
+ * key hashes (the real scripts/setup and render-direct's sources), each replaced by `files`.
+ */
+function ciRepo(files: Record<string, string> = {}): string {
   const repo = mkdtempSync(join(tmpdir(), 'act-ci-'));
   execFileSync('git', ['init', '-q', '-b', 'main', repo]);
   const git = gitIn(repo);
   git('remote', 'add', 'origin', 'https://github.com/example-org/mlops-actions.git');
+  const sources = readdirSync(join(ROOT, RENDER_DIRECT)).map((f) => join(RENDER_DIRECT, f));
   write(repo, {
-    '.gitignore': 'node_modules\n.test-results/\n',
+    '.gitignore': 'node_modules\n.tools\n.test-results/\n',
     '.github/workflows/ci.yml': readFileSync(join(ROOT, '.github', 'workflows', 'ci.yml'), 'utf8'),
     'package.json': `${JSON.stringify({ name: 'mlops-actions', version: '1.0.0', private: true })}\n`,
     // ci.yml's setup-python reads the one pinned Python version from here.
     '.python-version': readFileSync(join(ROOT, '.python-version'), 'utf8'),
     'scripts/test': SCRIPTS_TEST,
+    'scripts/setup': SETUP,
+    ...Object.fromEntries(sources.map((f) => [f, readFileSync(join(ROOT, f), 'utf8')])),
+    ...files,
   });
   execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--offline'], {
     cwd: repo,
@@ -303,34 +343,136 @@ describe('ci.yml under act', () => {
   // command finds it only if the setup-python step ran and put it first.
   const python = join(mkdtempSync(join(tmpdir(), 'act-python-')), 'python3');
   symlinkSync(PYTHON, python);
-  const ci = async (exit: number): Promise<{ run: ActRun; artifacts: string }> => {
+  interface CiRun {
+    run: ActRun;
+    artifacts: string;
+    /** What the scripts/test stand-in found in .tools, and what it built or reused. */
+    tools: string;
+    /** The cache step's cache-hit output; undefined when it set none. */
+    hit: string | undefined;
+  }
+  /** ci.yml on push in a new ciRepo(files); the cache stand-in keeps its entries in `cache`, if given. */
+  const ci = async (
+    o: { exit?: number; cache?: string; files?: Record<string, string> } = {},
+  ): Promise<CiRun> => {
     const artifacts = mkdtempSync(join(tmpdir(), 'act-artifacts-'));
     const run = await runAct({
       event: OWN_RUNS.ci.event,
       workflow: OWN_RUNS.ci.workflow,
       eventFile: OWN_RUNS.ci.eventFile,
-      workdir: ciRepo(),
+      workdir: ciRepo(o.files),
       // SCRIPTS_TEST_EXIT is read by this test's scripts/test stand-in only.
-      env: { ACT_PYTHON: python, ACT_ARTIFACT_DIR: artifacts, SCRIPTS_TEST_EXIT: String(exit) },
+      env: {
+        ACT_PYTHON: python,
+        ACT_ARTIFACT_DIR: artifacts,
+        SCRIPTS_TEST_EXIT: String(o.exit ?? 0),
+        ...(o.cache ? { ACT_CACHE_DIR: o.cache } : {}),
+      },
     });
-    return { run, artifacts };
+    const tools = join(artifacts, 'test-results', 'tools.txt');
+    const hit = run.commands.find(
+      (c) => c.command === 'set-output' && c.name === 'cache-hit' && c.step === 'Cache the Go tools',
+    );
+    return { run, artifacts, tools: existsSync(tools) ? readFileSync(tools, 'utf8') : '', hit: hit?.arg };
   };
+  /** The entries the cache stand-in saved in `dir`: key -> what its archive holds. */
+  const entries = (dir: string): Record<string, string[]> =>
+    Object.fromEntries(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string; key: string })
+        .map((e) => {
+          const list = execFileSync('tar', ['-tf', join(dir, `${e.id}.tar`)], { encoding: 'utf8' });
+          return [e.key, list.trim().split('\n').sort()];
+        }),
+    );
+  /** What the stand-in prints: `before:` and what is in .tools, then each tool built or reused. */
+  const report = (before: string[], built: string[]): string =>
+    [`before: ${before.map((f) => `${f} `).join('')}`]
+      .concat(TOOLS.map((t) => `${built.includes(t) ? 'built' : 'reused'} ${t}`))
+      .join('\n') + '\n';
+  // The binaries and stamps, as the cache archives them and the next run finds them.
+  const bins = TOOLS.map((t) => `.tools/bin/${t}`);
+  const stamps = TOOLS.map((t) => `.tools/${t}.stamp`);
+  const cached = [...stamps, ...bins].sort();
 
   it('runs the test command from a clean checkout with Node 24 and the Python it set up, and keeps .test-results/', async () => {
-    const { run, artifacts } = await ci(0);
+    const { run, artifacts, tools, hit } = await ci();
     expectJobs(run, { [JOB]: 'success' });
     expect(run.steps[`${JOB} :: Main Test`]).toBe('success');
     expect(run.output).toContain('scripts/test stand-in: 1 passed, 0 failed');
     const started = readFileSync(join(artifacts, 'test-results', 'started.txt'), 'utf8');
     // `bash scripts/test` with no arguments, in a checkout with nothing changed before it ran.
     expect(started).toBe(`args=\nnode=${process.version}\npython=${python}\n`);
+    // Without ACT_CACHE_DIR the cache stand-in restores nothing and saves nothing, and says so.
+    expect(hit).toBe('false');
+    expect(tools).toBe(report([], TOOLS));
+    expect(run.output).toContain(
+      'cache stand-in: ACT_CACHE_DIR is not set: no entry is restored, and none will be saved',
+    );
+    expect(run.output).toContain('cache stand-in: ACT_CACHE_DIR is not set: nothing is saved');
   });
 
-  it('fails when the tests fail, and still keeps their results', async () => {
-    const { run, artifacts } = await ci(1);
+  it('fails when the tests fail, and still keeps their results; the tools are not cached then', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'act-cache-entries-'));
+    const { run, artifacts, tools } = await ci({ exit: 1, cache });
     expectJobs(run, { [JOB]: 'failure' });
     expect(run.steps[`${JOB} :: Main Test`]).toBe('failure');
     expect(run.steps[`${JOB} :: Main Keep the test results`]).toBe('success');
     expect(existsSync(join(artifacts, 'test-results', 'started.txt'))).toBe(true);
+    // The tools were built, but actions/cache saves only at the end of a job that succeeded.
+    expect(tools).toBe(report([], TOOLS));
+    expect(entries(cache)).toEqual({});
   });
+
+  it(
+    'keeps the Go tools across runs: a cold run builds and saves them, the next restores them, a changed key restores the newest entry of restore-keys',
+    async () => {
+      expect(TOOLS).toEqual(expect.arrayContaining(['trivy', 'act', 'kustomize', 'render-direct']));
+      const cache = mkdtempSync(join(tmpdir(), 'act-cache-entries-'));
+      // Cold: nothing to restore (cache-hit unset, as the real action leaves it), everything built
+      // and, the job having succeeded, saved under the key: binaries and stamps, no logs.
+      const cold = await ci({ cache });
+      expectJobs(cold.run, { [JOB]: 'success' });
+      expect(cold.hit).toBeUndefined();
+      expect(cold.tools).toBe(report([], TOOLS));
+      const [key] = Object.keys(entries(cache));
+      expect(key).toMatch(/^go-tools-Linux-(X64|ARM64)-[0-9a-f]{64}$/);
+      expect(entries(cache)).toEqual({ [key!]: ['.tools/bin/', ...cached].sort() });
+      expect(cold.run.output).toContain(`Cache saved with key: ${key}`);
+
+      // Warm: the exact key, so scripts/setup finds every tool and stamp and builds none; not saved again.
+      const warm = await ci({ cache });
+      expectJobs(warm.run, { [JOB]: 'success' });
+      expect(warm.hit).toBe('true');
+      expect(warm.tools).toBe(report(cached, []));
+      expect(warm.run.output).toContain(`Cache hit occurred on the primary key ${key}, not saving cache.`);
+      expect(Object.keys(entries(cache))).toEqual([key]);
+
+      // scripts/setup pins another kustomize: a new key; restore-keys bring the entry back (not a
+      // hit), only kustomize is rebuilt, and the result is saved under the new key.
+      const setup = SETUP.replace(/(go_tool kustomize v\S+)/, '$1-next');
+      const bumped = await ci({ cache, files: { 'scripts/setup': setup } });
+      expectJobs(bumped.run, { [JOB]: 'success' });
+      expect(bumped.hit).toBe('false');
+      expect(bumped.run.output).toContain(`Cache restored from key: ${key}`);
+      expect(bumped.tools).toBe(report(cached, ['kustomize']));
+      const second = Object.keys(entries(cache)).find((k) => k !== key)!;
+      expect(Object.keys(entries(cache))).toHaveLength(2);
+      expect(second.slice(0, -64)).toBe(key!.slice(0, -64));
+
+      // render-direct's sources change too: the key again; of the two entries restore-keys match,
+      // the newest comes back (kustomize's new stamp in it), and only render-direct is rebuilt.
+      const main = join(RENDER_DIRECT, 'main.go');
+      const changed = `${readFileSync(join(ROOT, main), 'utf8')}\n// changed\n`;
+      const edited = await ci({ cache, files: { 'scripts/setup': setup, [main]: changed } });
+      expectJobs(edited.run, { [JOB]: 'success' });
+      expect(edited.hit).toBe('false');
+      expect(edited.run.output).toContain(`Cache restored from key: ${second}`);
+      expect(edited.tools).toBe(report(cached, ['render-direct']));
+      expect(Object.keys(entries(cache))).toHaveLength(3);
+    },
+    // Four act runs.
+    4 * 100_000,
+  );
 });

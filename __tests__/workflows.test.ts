@@ -534,6 +534,10 @@ describe('wiring: every output read is set by a step, every input passed is decl
         '      - uses: someone/else@0123456789012345678901234567890123456789',
         '      - uses: actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020',
         '        with: { node-version: 24, always-auth: true }',
+        '      - id: cache',
+        '        uses: actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830',
+        '        with: { paths: .tools/bin, key: k }',
+        '      - run: echo ${{ steps.cache.outputs.cache-hit }} ${{ steps.cache.outputs.hit }}',
         '  b:',
         '    needs: a',
         '    steps:',
@@ -542,6 +546,7 @@ describe('wiring: every output read is set by a step, every input passed is decl
     ) as Wired;
     expect(outputProblems(bad, () => undefined)).toEqual([
       'jobs.a step early reads steps.image.outputs.digest: step image runs after the step reading it',
+      'jobs.a step 7 reads steps.cache.outputs.hit: __tests__/fixtures/act-stand-ins/cache/action.yml has no output hit',
       'jobs.a output nope reads steps.image.outputs.nope: build-scan-push/action.yml has no output nope',
       'jobs.a output ghost reads steps.ghost.outputs.x: no step has id ghost',
       'jobs.a output unwritten reads steps.sh.outputs.other: run step sh writes no other= to $GITHUB_OUTPUT',
@@ -554,6 +559,7 @@ describe('wiring: every output read is set by a step, every input passed is decl
       'jobs.a step ./.mlops-actions/promote: required input alias not given',
       'jobs.a step someone/else@0123456789012345678901234567890123456789: no action.yml (ours or an act stand-in) for someone/else@0123456789012345678901234567890123456789',
       'jobs.a step actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020: __tests__/fixtures/act-stand-ins/setup-node/action.yml has no input always-auth',
+      'jobs.a step cache: __tests__/fixtures/act-stand-ins/cache/action.yml has no input paths',
     ]);
   });
 });

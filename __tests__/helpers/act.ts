@@ -29,6 +29,7 @@ export const SUITE_REF = 'v1';
 
 /** Third-party action repositories (owner/name) and the stand-in folder that replaces each. */
 const STAND_IN_DIRS: Record<string, string> = {
+  'actions/cache': 'cache',
   'actions/checkout': 'checkout',
   'actions/setup-node': 'setup-node',
   'actions/setup-python': 'setup-python',
@@ -108,8 +109,11 @@ export const OWN_RUNS = {
     event: 'push',
     workflow: '.github/workflows/ci.yml',
     eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
-    /** What the stand-ins read: the Python setup-python uses, where upload-artifact copies to. */
-    env: ['ACT_PYTHON', 'ACT_ARTIFACT_DIR'],
+    /**
+     * What the stand-ins read: the Python setup-python uses, where upload-artifact copies to, the
+     * folder the cache stand-in keeps its entries in.
+     */
+    env: ['ACT_PYTHON', 'ACT_ARTIFACT_DIR', 'ACT_CACHE_DIR'],
   },
 } as const;
 
