@@ -216,6 +216,60 @@ describe('gitops-bump mode: rollback', () => {
     expect(gh!.calls('issues/update-comment')).toHaveLength(1);
   });
 
+  it('keeps rollback PRs apart from the pull-request-mode bump PR of the same image', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    await github(origin);
+    const pulls = gh!.state.repo('octo-org', 'gitops')!.pulls;
+    const bumpTo = (d: string) =>
+      run(origin, { mode: 'pull-request', digest: d, 'registered-model': '', environment: '' });
+    const toV4 = await bumpTo(digest('4'));
+    expect(toV4.errors).toEqual([]);
+    const bumpPr = [...pulls.values()][0]!;
+    const bumpHead = head(origin, bumpPr.head.ref);
+    // The alert fires while the bump to v4 waits for review.
+    const rolled = await run(origin);
+    expect(rolled.errors).toEqual([]);
+    expect(rolled.outputs['pull-request-url']).not.toBe(toV4.outputs['pull-request-url']);
+    const rollbackPr = [...pulls.values()].find((p) => p.number !== bumpPr.number)!;
+    expect(rollbackPr.head.ref).toMatch(/^gitops-bump\/rollback\/iris-[0-9a-f]{10}$/);
+    expect(head(origin, bumpPr.head.ref)).toBe(bumpHead);
+    expect(bumpPr.title).not.toContain('rollback');
+    // The next bump updates its own PR; the rollback PR still deploys v1 and says what it undoes.
+    const toV5 = await bumpTo(digest('5'));
+    expect(toV5.errors).toEqual([]);
+    expect(toV5.outputs['pull-request-url']).toBe(toV4.outputs['pull-request-url']);
+    expect(head(origin, rollbackPr.head.ref)).toBe(rolled.outputs['commit-sha']);
+    expect(trailers(origin, rollbackPr.head.ref)).toContain(`Rollback-Of: ${v2}`);
+    expect(rollbackPr.title).toBe('rollback(prod): iris v2 -> v1');
+    expect(rollbackPr.body).toContain(`Rollback-Of: ${v2}`);
+    expect(pulls.size).toBe(2);
+  });
+
+  it('does not add a bump to a rollback PR left open on the bump branch by an earlier release', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    await github(origin);
+    const bumpTo = (d: string) =>
+      run(origin, { mode: 'pull-request', digest: d, 'registered-model': '', environment: '' });
+    const first = await bumpTo(digest('1'));
+    expect(first.errors).toEqual([]);
+    // What the shared branch held before: the rollback's commit message and story on that PR.
+    const [pr] = [...gh!.state.repo('octo-org', 'gitops')!.pulls.values()];
+    pr!.title = 'rollback(prod): iris v2 -> v1';
+    pr!.body = `### Rollback of iris in prod: v2 -> v1\n\n(\`Rollback-Of: ${v2}\`)`;
+    const tip = head(origin, pr!.head.ref);
+    const refused = await bumpTo(digest('4'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.errors).toEqual([
+      `pull request #${pr!.number} (${first.outputs['pull-request-url']}) on ${pr!.head.ref} is a rollback, opened before rollbacks got branches of their own: merge or close it, then bump again`,
+    ]);
+    expect(head(origin, pr!.head.ref)).toBe(tip);
+    expect(pr!.body).toContain(`Rollback-Of: ${v2}`);
+  });
+
   it('names the branch that does not exist', async () => {
     const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
     await github(origin);

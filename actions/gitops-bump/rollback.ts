@@ -157,7 +157,7 @@ export async function rollback(
       commitMessage: commitMessage(r),
     },
     octokit,
-    { cloned, bodyTop: story },
+    { cloned, bodyTop: story, kind: 'rollback' },
   );
   if (h.issue && bumped.pullRequestUrl)
     await linkInIssue(await issueOctokit(h.issue.token), h.issue, r, inputs, bumped.pullRequestUrl);
