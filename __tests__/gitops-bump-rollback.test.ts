@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
+import { basicError } from './helpers/fake-github/resources.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { cloneFresh, commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 import { runAction } from './helpers/run-action.js';
@@ -214,6 +215,50 @@ describe('gitops-bump mode: rollback', () => {
     expect(again.outputs['pull-request-url']).toBe(url);
     expect(comments()).toHaveLength(1);
     expect(gh!.calls('issues/update-comment')).toHaveLength(1);
+  });
+
+  it('still writes the outputs and summary, with a warning, when the issue cannot take the comment', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    deploy(origin, '2', digest('2'));
+    await github(origin);
+    const iris = gh!.state.repo('octo-org', 'iris')!;
+    const user = gh!.state.user('github-actions[bot]');
+    const issue = iris.addIssue(gh!.state, gh!.url, { title: 'IrisClassifierHighErrorRatio firing', user });
+    gh!.grant('ghs_read_only', 'github-actions[bot]', { write: false });
+    const cases: [string, Record<string, string>, number, () => void][] = [
+      ['a token without issues: write', { 'issue-token': 'ghs_read_only' }, 403, () => {}],
+      ['an issue deleted since', { issue: String(issue.number + 100) }, 404, () => {}],
+      [
+        'a locked issue',
+        {},
+        403,
+        () =>
+          gh!.fail({
+            status: 403,
+            operationId: 'issues/create-comment',
+            body: basicError(403, 'Unable to create comment because issue is locked.'),
+          }),
+      ],
+    ];
+    for (const [what, inputs, status, arrange] of cases) {
+      arrange();
+      const r = await run(origin, { issue: String(issue.number), ...inputs });
+      expect([what, r.code, r.errors]).toEqual([what, 0, []]);
+      const url = r.outputs['pull-request-url']!;
+      expect(url).toMatch(/^https:\/\/github\.com\/octo-org\/gitops\/pull\/\d+$/);
+      expect(r.outputs).toMatchObject({ 'deployed-version': '2', 'restored-version': '1' });
+      expect(r.summary).toContain('### Rollback of iris in prod: v2 -> v1');
+      const number = inputs.issue ?? String(issue.number);
+      expect(r.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^could not link ${url} in issue #${number} of octo-org/iris \\(HTTP ${status}: .+\\): check the inputs 'issue' and 'issue-token'`,
+          ),
+        ),
+      ]);
+    }
+    expect(iris.comments).toEqual([]);
   });
 
   it('keeps rollback PRs apart from the pull-request-mode bump PR of the same image', async () => {
