@@ -222,6 +222,46 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
     ]);
   });
 
+  it("links its own model's rollback PR, not another model's rolling back the same version", async () => {
+    history();
+    const open = async (head: string, title: string, body: string): Promise<number> =>
+      (
+        await octokit().rest.pulls.create({
+          owner: 'octo-org',
+          repo: 'iris',
+          head,
+          base: 'main',
+          title,
+          body,
+        })
+      ).data.number;
+    // Iris's PR, its body rewritten by hand (no trailer, no digest), then two other models' PRs.
+    const own = await open(
+      'gitops-bump/rollback/iris-classifier-0123456789',
+      'rollback(prod): iris v3 -> v1',
+      'Back to the version before the regression.',
+    );
+    const others = [
+      await open(
+        'gitops-bump/rollback/penguins-0123456789',
+        'rollback(prod): penguins v3 -> v2',
+        `| deployed now | v3 | \`ghcr.io/octo-org/penguins@${digest('e')}\` |\n\n\`Rollback-Of: ${'e'.repeat(40)}\``,
+      ),
+      await open(
+        'gitops-bump/rollback/iris-large-0123456789',
+        'rollback(prod): iris-large v3 -> v2',
+        'Back to v2.',
+      ),
+    ];
+    const res = await deliver(errorRatio());
+    expect(res.errors).toEqual([]);
+    const body = rendered(issueBody(res));
+    expect(body).toContain(
+      `  - Rollback ready: [#${own}](https://github.com/octo-org/iris/pull/${own}) rollback(prod): iris v3 -&gt; v1`,
+    );
+    for (const n of others) expect(body).not.toContain(`[#${n}]`);
+  });
+
   it('says so when no rollback PR is open', async () => {
     const { v3 } = history();
     const res = await deliver(errorRatio());

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
+import { basicError } from './helpers/fake-github/resources.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
 import { cloneFresh, commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 import { runAction } from './helpers/run-action.js';
@@ -214,6 +215,104 @@ describe('gitops-bump mode: rollback', () => {
     expect(again.outputs['pull-request-url']).toBe(url);
     expect(comments()).toHaveLength(1);
     expect(gh!.calls('issues/update-comment')).toHaveLength(1);
+  });
+
+  it('still writes the outputs and summary, with a warning, when the issue cannot take the comment', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    deploy(origin, '2', digest('2'));
+    await github(origin);
+    const iris = gh!.state.repo('octo-org', 'iris')!;
+    const user = gh!.state.user('github-actions[bot]');
+    const issue = iris.addIssue(gh!.state, gh!.url, { title: 'IrisClassifierHighErrorRatio firing', user });
+    gh!.grant('ghs_read_only', 'github-actions[bot]', { write: false });
+    const cases: [string, Record<string, string>, number, () => void][] = [
+      ['a token without issues: write', { 'issue-token': 'ghs_read_only' }, 403, () => {}],
+      ['an issue deleted since', { issue: String(issue.number + 100) }, 404, () => {}],
+      [
+        'a locked issue',
+        {},
+        403,
+        () =>
+          gh!.fail({
+            status: 403,
+            operationId: 'issues/create-comment',
+            body: basicError(403, 'Unable to create comment because issue is locked.'),
+          }),
+      ],
+    ];
+    for (const [what, inputs, status, arrange] of cases) {
+      arrange();
+      const r = await run(origin, { issue: String(issue.number), ...inputs });
+      expect([what, r.code, r.errors]).toEqual([what, 0, []]);
+      const url = r.outputs['pull-request-url']!;
+      expect(url).toMatch(/^https:\/\/github\.com\/octo-org\/gitops\/pull\/\d+$/);
+      expect(r.outputs).toMatchObject({ 'deployed-version': '2', 'restored-version': '1' });
+      expect(r.summary).toContain('### Rollback of iris in prod: v2 -> v1');
+      const number = inputs.issue ?? String(issue.number);
+      expect(r.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^could not link ${url} in issue #${number} of octo-org/iris \\(HTTP ${status}: .+\\): check the inputs 'issue' and 'issue-token'`,
+          ),
+        ),
+      ]);
+    }
+    expect(iris.comments).toEqual([]);
+  });
+
+  it('keeps rollback PRs apart from the pull-request-mode bump PR of the same image', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    await github(origin);
+    const pulls = gh!.state.repo('octo-org', 'gitops')!.pulls;
+    const bumpTo = (d: string) =>
+      run(origin, { mode: 'pull-request', digest: d, 'registered-model': '', environment: '' });
+    const toV4 = await bumpTo(digest('4'));
+    expect(toV4.errors).toEqual([]);
+    const bumpPr = [...pulls.values()][0]!;
+    const bumpHead = head(origin, bumpPr.head.ref);
+    // The alert fires while the bump to v4 waits for review.
+    const rolled = await run(origin);
+    expect(rolled.errors).toEqual([]);
+    expect(rolled.outputs['pull-request-url']).not.toBe(toV4.outputs['pull-request-url']);
+    const rollbackPr = [...pulls.values()].find((p) => p.number !== bumpPr.number)!;
+    expect(rollbackPr.head.ref).toMatch(/^gitops-bump\/rollback\/iris-[0-9a-f]{10}$/);
+    expect(head(origin, bumpPr.head.ref)).toBe(bumpHead);
+    expect(bumpPr.title).not.toContain('rollback');
+    // The next bump updates its own PR; the rollback PR still deploys v1 and says what it undoes.
+    const toV5 = await bumpTo(digest('5'));
+    expect(toV5.errors).toEqual([]);
+    expect(toV5.outputs['pull-request-url']).toBe(toV4.outputs['pull-request-url']);
+    expect(head(origin, rollbackPr.head.ref)).toBe(rolled.outputs['commit-sha']);
+    expect(trailers(origin, rollbackPr.head.ref)).toContain(`Rollback-Of: ${v2}`);
+    expect(rollbackPr.title).toBe('rollback(prod): iris v2 -> v1');
+    expect(rollbackPr.body).toContain(`Rollback-Of: ${v2}`);
+    expect(pulls.size).toBe(2);
+  });
+
+  it('does not add a bump to a rollback PR left open on the bump branch by an earlier release', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    const v2 = deploy(origin, '2', digest('2'));
+    await github(origin);
+    const bumpTo = (d: string) =>
+      run(origin, { mode: 'pull-request', digest: d, 'registered-model': '', environment: '' });
+    const first = await bumpTo(digest('1'));
+    expect(first.errors).toEqual([]);
+    // What the shared branch held before: the rollback's commit message and story on that PR.
+    const [pr] = [...gh!.state.repo('octo-org', 'gitops')!.pulls.values()];
+    pr!.title = 'rollback(prod): iris v2 -> v1';
+    pr!.body = `### Rollback of iris in prod: v2 -> v1\n\n(\`Rollback-Of: ${v2}\`)`;
+    const tip = head(origin, pr!.head.ref);
+    const refused = await bumpTo(digest('4'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.errors).toEqual([
+      `pull request #${pr!.number} (${first.outputs['pull-request-url']}) on ${pr!.head.ref} is a rollback, opened before rollbacks got branches of their own: merge or close it, then bump again`,
+    ]);
+    expect(head(origin, pr!.head.ref)).toBe(tip);
+    expect(pr!.body).toContain(`Rollback-Of: ${v2}`);
   });
 
   it('names the branch that does not exist', async () => {

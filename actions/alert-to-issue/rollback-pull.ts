@@ -37,8 +37,10 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /**
  * The open rollback PR of `deployed`: one whose text has `Rollback-Of: <its sha>` (rollback.yml's
- * trailer), else one titled as a rollback that names its commit, its image digest, or its version
- * as the one rolled back from ("v3 -> v2"). Tolerant on purpose: the PR's wording may change.
+ * trailer), else one titled as a rollback that names its commit, its image digest, or (in its title)
+ * its model and its version as the one rolled back from ("iris v3 -> v2"). Tolerant on purpose, the
+ * PR's wording may change; but not on the model: one GitOps repository deploys several, and their
+ * versions are all small numbers.
  */
 export function rollbackPullFor(pulls: PullSummary[], deployed: Deploy): PullSummary | undefined {
   const rollbackOf = (p: PullSummary): boolean =>
@@ -46,11 +48,14 @@ export function rollbackPullFor(pulls: PullSummary[], deployed: Deploy): PullSum
       sameCommit(m[1]!, deployed.sha),
     );
   const from = new RegExp(`\\bv${escapeRe(deployed.version)}\\s*(->|→|to\\b)`, 'i');
+  // The title names the model beside the version, as a whole word (`iris` is not `iris-large`).
+  const model = new RegExp(`(?<![\\w.-])${escapeRe(deployed.model)}(?![\\w.-])`, 'i');
+  const names = (p: PullSummary): boolean => deployed.model !== '' && model.test(p.title);
   const named = (p: PullSummary): boolean =>
     /rollback|roll back/i.test(p.title) &&
     (p.body.includes(deployed.sha) ||
       p.body.includes(deployed.sha.slice(0, 12)) ||
       p.body.includes(deployed.digest) ||
-      from.test(p.title));
+      (from.test(p.title) && names(p)));
   return pulls.find(rollbackOf) ?? pulls.find(named);
 }

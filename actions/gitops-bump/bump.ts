@@ -1,7 +1,7 @@
 /** The bump itself: clone, edit, and land the commit on the branch (push mode) or a PR branch. */
 import * as core from '@actions/core';
 import { InputError } from '../shared/errors.js';
-import type { Octokit } from '../shared/github.js';
+import type { Octokit, Repo } from '../shared/github.js';
 import { cell } from '../shared/markdown.js';
 import { formatImageRef, versionOf } from '../shared/image-ref.js';
 import type { Location } from './edit/index.js';
@@ -9,7 +9,13 @@ import { editTree, resolveFiles } from './files.js';
 import type { Git } from './git.js';
 import type { Inputs } from './inputs.js';
 import { land, type EditResult, type Landed } from './push.js';
-import { branchFor, findOpenPullRequest, upsertPullRequest } from './pull-request.js';
+import {
+  branchFor,
+  findOpenPullRequest,
+  isRollbackBody,
+  upsertPullRequest,
+  type PullKind,
+} from './pull-request.js';
 
 export interface BumpResult {
   changed: boolean;
@@ -143,7 +149,7 @@ async function bumpByPush(s: Session): Promise<BumpResult> {
   return landedResult(inputs, landed, base, landed.edit.locations);
 }
 
-function pullRequestBody(s: Session, onBase: Edit, top?: string): string {
+function pullRequestBody(s: Session, onBase: Edit, { bodyTop: top, kind }: BumpOptions): string {
   const { inputs } = s;
   return [
     ...(top ? [top, ''] : []),
@@ -158,7 +164,7 @@ function pullRequestBody(s: Session, onBase: Edit, top?: string): string {
           `| \`${l.file}\` | ${cell(l.where)} | \`${formatImageRef(l.before)}\` | \`${formatImageRef(l.after)}\` |`,
       ),
     '',
-    `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; later bumps of this image update this PR.`,
+    `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; ${kind === 'rollback' ? 'bumps of this image open their own PR' : 'later bumps of this image update this PR'}.`,
   ].join('\n');
 }
 
@@ -190,7 +196,22 @@ function landOnPullBranch(s: Session, prBranch: string, hasOpen: boolean): Promi
   });
 }
 
-async function bumpByPullRequest(s: Session, octokit?: Octokit, top?: string): Promise<BumpResult> {
+/** The open PR of the branch; a bump refuses one that an earlier release's rollback opened there. */
+async function openPullOf(octokit: Octokit, repo: Repo, prBranch: string, base: string, kind?: PullKind) {
+  const open = await findOpenPullRequest(octokit, repo, prBranch, base);
+  if (open && kind !== 'rollback' && isRollbackBody(open.body)) {
+    throw new Error(
+      `pull request #${open.number} (${open.url}) on ${prBranch} is a rollback, opened before rollbacks got branches of their own: merge or close it, then bump again`,
+    );
+  }
+  return open && { number: open.number, url: open.url };
+}
+
+async function bumpByPullRequest(
+  s: Session,
+  octokit: Octokit | undefined,
+  opts: BumpOptions,
+): Promise<BumpResult> {
   const { git, inputs, base } = s;
   if (!inputs.repo || !octokit) {
     throw new InputError(
@@ -200,11 +221,11 @@ async function bumpByPullRequest(s: Session, octokit?: Octokit, top?: string): P
     );
   }
   const repo = inputs.repo;
-  const prBranch = branchFor(base, inputs.image, s.files);
+  const prBranch = branchFor(base, inputs.image, s.files, opts.kind);
   // The base decides whether there is anything to propose, and what a rollback goes back to.
   const onBase = await s.edit();
   await git.resetHard(s.firstTip);
-  let open = await findOpenPullRequest(octokit, repo, prBranch, base);
+  let open = await openPullOf(octokit, repo, prBranch, base, opts.kind);
   const common = { locations: onBase.locations, previousImage: previous(onBase.locations) };
   if (!onBase.changed) {
     core.info(`${inputs.image} is already at ${s.newVersion} on ${base}; no pull request needed.`);
@@ -220,7 +241,7 @@ async function bumpByPullRequest(s: Session, octokit?: Octokit, top?: string): P
   const landed = await landOnPullBranch(s, prBranch, open !== undefined);
   if (landed.sha || !open) {
     const title = landed.edit.message.split('\n')[0]!;
-    const body = pullRequestBody(s, onBase, top);
+    const body = pullRequestBody(s, onBase, opts);
     const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
     open = pr;
     core.info(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
@@ -233,14 +254,16 @@ export interface BumpOptions {
   cloned?: Checkout;
   /** Markdown put above the pull request's own description (a rollback's story). */
   bodyTop?: string;
+  /** Rollback mode's PRs are on branches of their own (pull-request.ts). */
+  kind?: PullKind;
 }
 
 export async function bump(
   git: Git,
   inputs: Inputs,
   octokit?: Octokit,
-  { cloned, bodyTop }: BumpOptions = {},
+  { cloned, ...opts }: BumpOptions = {},
 ): Promise<BumpResult> {
   const session = start(git, inputs, cloned ?? (await checkout(git, inputs)));
-  return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, bodyTop);
+  return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, opts);
 }

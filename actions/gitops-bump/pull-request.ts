@@ -1,13 +1,16 @@
 /**
  * Pull-request mode: one branch and one open PR per target (repository, base branch, image and
  * file set). A later bump of the same target adds a commit to that branch and retitles the same
- * PR instead of opening another.
+ * PR instead of opening another. Rollback mode's PRs have branches of their own: a bump landing on
+ * a rollback PR would make merging it deploy the bump, under the rollback's title and trailers.
  */
 import { createHash } from 'node:crypto';
 import type { Octokit, Repo } from '../shared/github.js';
 import { normalizeName } from '../shared/image-ref.js';
 
-export function branchFor(base: string, image: string, files: string[]): string {
+export type PullKind = 'bump' | 'rollback';
+
+export function branchFor(base: string, image: string, files: string[], kind: PullKind = 'bump'): string {
   const id = createHash('sha256')
     .update([base, normalizeName(image), ...[...files].sort()].join('\0'))
     .digest('hex')
@@ -17,8 +20,12 @@ export function branchFor(base: string, image: string, files: string[]): string 
     .at(-1)!
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-');
-  return `gitops-bump/${slug}-${id}`;
+  // A bump's branch is `gitops-bump/<slug>-<id>`, never under `gitops-bump/rollback/`.
+  return `gitops-bump/${kind === 'rollback' ? 'rollback/' : ''}${slug}-${id}`;
 }
+
+/** A rollback's PR body says which deploy it undoes (rollback.ts); a bump's never does. */
+export const isRollbackBody = (body: string): boolean => /`Rollback-Of: [0-9a-f]{7,40}`/.test(body);
 
 export interface PullRequest {
   number: number;
@@ -31,7 +38,7 @@ export async function findOpenPullRequest(
   repo: Repo,
   branch: string,
   base: string,
-): Promise<{ number: number; url: string } | undefined> {
+): Promise<{ number: number; url: string; body: string } | undefined> {
   const { data } = await octokit.rest.pulls.list({
     ...repo,
     state: 'open',
@@ -40,7 +47,7 @@ export async function findOpenPullRequest(
     per_page: 10,
   });
   const pr = data[0];
-  return pr ? { number: pr.number, url: pr.html_url } : undefined;
+  return pr ? { number: pr.number, url: pr.html_url, body: pr.body ?? '' } : undefined;
 }
 
 export async function upsertPullRequest(

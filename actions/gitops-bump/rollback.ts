@@ -6,6 +6,7 @@
  * Deployed reads what HEAD deploys (deployed.yml waits for ArgoCD on it, then moves champion).
  */
 import * as core from '@actions/core';
+import { errorMessage } from '../shared/errors.js';
 import type { Octokit } from '../shared/github.js';
 import { formatImageRef } from '../shared/image-ref.js';
 import { trustedAuthor, upsertComment } from '../shared/sticky-comment.js';
@@ -122,6 +123,27 @@ async function linkInIssue(
   return comment.url;
 }
 
+/**
+ * The link is a courtesy: the rollback PR is what the run makes, so a refused comment (a token
+ * without issues: write, an issue deleted or locked) warns and the outputs and summary still follow.
+ */
+async function tryLinkInIssue(
+  issueOctokit: (token: string) => Promise<Octokit>,
+  issue: NonNullable<HistoryInputs['issue']>,
+  r: Required<Omit<HistoryResult, 'story'>>,
+  inputs: Inputs,
+  url: string,
+): Promise<void> {
+  try {
+    await linkInIssue(await issueOctokit(issue.token), issue, r, inputs, url);
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    core.warning(
+      `could not link ${url} in issue #${issue.number} of ${issue.owner}/${issue.repo} (${status ? `HTTP ${status}: ` : ''}${errorMessage(err)}): check the inputs 'issue' and 'issue-token' (the token needs issues: write there; the issue must exist and not be locked)`,
+    );
+  }
+}
+
 export interface HistoryRun {
   bumped: BumpResult;
   history: HistoryResult;
@@ -157,10 +179,10 @@ export async function rollback(
       commitMessage: commitMessage(r),
     },
     octokit,
-    { cloned, bodyTop: story },
+    { cloned, bodyTop: story, kind: 'rollback' },
   );
   if (h.issue && bumped.pullRequestUrl)
-    await linkInIssue(await issueOctokit(h.issue.token), h.issue, r, inputs, bumped.pullRequestUrl);
+    await tryLinkInIssue(issueOctokit, h.issue, r, inputs, bumped.pullRequestUrl);
   return { bumped, history: { ...r, story } };
 }
 
