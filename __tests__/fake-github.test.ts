@@ -430,6 +430,49 @@ describe('fake GitHub merges pull requests in the bare repository, as GitHub doe
     expect(own.takeViolations()).toEqual([]);
   });
 
+  it('refuses to reopen a merged pull request (422, nothing of the update applied); a closed unmerged one reopens', async () => {
+    const pr = await pullFor('fix-r', 'r.txt', 'r\n');
+    expect((await at('PUT', `/pulls/${pr.number}/merge`)).status).toBe(200);
+    const reopen = await at('PATCH', `/pulls/${pr.number}`, { state: 'open', title: 'renamed' });
+    expect(reopen).toEqual({
+      status: 422,
+      body: expect.objectContaining({
+        message: 'Validation Failed',
+        errors: [
+          {
+            resource: 'PullRequest',
+            code: 'custom',
+            field: 'state',
+            message: 'state cannot be changed. The pull request cannot be reopened.',
+          },
+        ],
+      }),
+    });
+    expect((await at('GET', `/pulls/${pr.number}`)).body).toMatchObject({
+      state: 'closed',
+      merged: true,
+      title: 'PR fix-r',
+    });
+    expect((await at('GET', `/issues/${pr.number}`)).body).toMatchObject({
+      state: 'closed',
+      title: 'PR fix-r',
+    });
+    // Its title and body still change, and `state: closed` is no change of state.
+    const retitled = await at('PATCH', `/pulls/${pr.number}`, { state: 'closed', title: 'renamed' });
+    expect(retitled.body).toMatchObject({ state: 'closed', merged: true, title: 'renamed' });
+    // Closed without a merge, a pull request reopens.
+    const other = await pullFor('fix-s', 's.txt', 's\n');
+    expect((await at('PATCH', `/pulls/${other.number}`, { state: 'closed' })).body).toMatchObject({
+      state: 'closed',
+      merged: false,
+    });
+    expect((await at('PATCH', `/pulls/${other.number}`, { state: 'open' })).body).toMatchObject({
+      state: 'open',
+      closed_at: null,
+    });
+    expect(own.takeViolations()).toEqual([]);
+  });
+
   it('answers 409 when `sha` is not the head, 422 for a merge method GitHub does not have; neither merges', async () => {
     const pr = await pullFor('fix-b', 'b.txt', 'bumble\n');
     const before = head(origin);

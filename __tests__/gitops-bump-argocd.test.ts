@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
+import { argoOperation, argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { runAction } from './helpers/run-action.js';
 import { commitDirect, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 
@@ -257,10 +257,15 @@ describe('gitops-bump wait-for-sync', () => {
     expect(res.stdout).toMatch(/operation Running: waiting for completion of hook/);
   });
 
-  /** On the refresh: `first` (with the previous and the pushed commit), then, 800 ms later, `final`. */
+  /**
+   * On the refresh: `first` (with the previous and the pushed commit), then, 800 ms later, `final`.
+   * With `requested`, `first` comes with a sync of the pushed commit requested (`operation`, as
+   * auto-sync or a person sets it) that `final` has run.
+   */
   function twoStep(
     first: (previous: string, revision: string) => Parameters<typeof argoStatus>[0],
     final?: (revision: string) => Parameters<typeof argoStatus>[0],
+    requested = false,
   ): void {
     const previous = head(origin);
     k8s.onPatch = (app, patch) => {
@@ -271,14 +276,22 @@ describe('gitops-bump wait-for-sync', () => {
         k8s.update(namespace, name, (a) => {
           delete a.metadata.annotations?.['argocd.argoproj.io/refresh'];
           a.status = argoStatus(first(previous, revision));
+          if (requested) a.operation = argoOperation(a, revision);
         });
         if (final)
-          setTimeout(() => k8s.update(namespace, name, (a) => (a.status = argoStatus(final(revision)))), 800);
+          setTimeout(
+            () =>
+              k8s.update(namespace, name, (a) => {
+                delete a.operation;
+                a.status = argoStatus(final(revision));
+              }),
+            800,
+          );
       }, 200);
     };
   }
 
-  it('is not done on Synced+Healthy while the last Succeeded operation is on the previous commit', async () => {
+  it('is not done on Synced+Healthy while a sync is requested and the last operation is on the previous commit', async () => {
     seedApp();
     const previous = head(origin);
     twoStep(
@@ -290,6 +303,7 @@ describe('gitops-bump wait-for-sync', () => {
         opRevision: prev,
       }),
       (revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }),
+      true,
     );
     const res = await bump({});
     expect(res.errors).toEqual([]);
@@ -297,13 +311,21 @@ describe('gitops-bump wait-for-sync', () => {
     const sha = res.outputs['commit-sha']!;
     // It logged that state as one to wait through, not as the end.
     expect(res.stdout).toContain(
-      `revision ${sha.slice(0, 12)}, health Healthy, operation Succeeded on ${previous.slice(0, 12)}`,
+      `revision ${sha.slice(0, 12)}, health Healthy, operation Succeeded on ${previous.slice(0, 12)}: successfully synced (all tasks run), sync requested`,
     );
+    expect(res.stdout).not.toContain('nothing to sync');
   });
 
-  it('is not done on Synced+Healthy without any sync operation, and says so when it times out', async () => {
+  it('is not done on Synced+Healthy without an operation in a status reconciled before the wait began', async () => {
     seedApp();
-    twoStep((_, revision) => ({ sync: 'Synced', revision, health: 'Healthy' }));
+    // A reconciledAt older than the wait (a stale status, or a cluster clock behind the runner's)
+    // does not show that ArgoCD compared the pushed commit and found nothing to sync.
+    twoStep((_, revision) => ({
+      sync: 'Synced',
+      revision,
+      health: 'Healthy',
+      reconciledAt: new Date(Date.now() - 120_000),
+    }));
     const res = await bump({ timeout: '3s' });
     expect(res.code).toBe(1);
     const error = res.errors.join('\n');
@@ -313,11 +335,12 @@ describe('gitops-bump wait-for-sync', () => {
     );
   });
 
-  it('passes once the sync operation on the pushed commit appears after a status without one', async () => {
+  it('passes once the requested sync of the pushed commit appears after a status without one', async () => {
     seedApp();
     twoStep(
       (_, revision) => ({ sync: 'Synced', revision, health: 'Healthy' }),
       (revision) => ({ sync: 'Synced', revision, health: 'Healthy', phase: 'Succeeded' }),
+      true,
     );
     const res = await bump({});
     expect(res.errors).toEqual([]);
@@ -326,6 +349,63 @@ describe('gitops-bump wait-for-sync', () => {
       `revision ${res.outputs['commit-sha']!.slice(0, 12)}, health Healthy, no sync operation`,
     );
   });
+
+  it.each([
+    ['an app the bump did not touch (monorepo)', 'web', (sha: string): string | string[] => sha],
+    ['a multi-source Application', 'iris', (sha: string): string | string[] => ['c'.repeat(40), sha]],
+  ])(
+    'passes when ArgoCD reconciles the pushed commit as Synced without an operation: %s',
+    async (_, app, revisions) => {
+      // The last operation is an older commit's: the pushed commit renders what is live, so
+      // auto-sync skips it and never writes an operation for it.
+      const previous = head(origin);
+      const was = revisions(previous);
+      const at = Array.isArray(was) ? { revisions: was } : { revision: was };
+      k8s.put('argocd', app, argoStatus({ sync: 'Synced', ...at, health: 'Healthy', phase: 'Succeeded' }));
+      k8s.onPatch = (a, patch) => {
+        if (!(patch as { metadata?: { annotations?: object } }).metadata?.annotations) return;
+        const { namespace, name } = a.metadata;
+        setTimeout(() => k8s.reconcileUnchanged(namespace, name, revisions(head(origin))), 200);
+      };
+      const res = await bump({ 'argocd-app': app, timeout: '20s' });
+      expect(res.errors).toEqual([]);
+      expect(res.code).toBe(0);
+      const sha = res.outputs['commit-sha']!;
+      expect(res.stdout).toContain('ArgoCD found nothing to sync');
+      expect(res.summary).toMatch(/ArgoCD: Synced and Healthy/);
+      expect(res.summary).toMatch(new RegExp(`operation Succeeded on (c{12},)?${previous.slice(0, 12)}`));
+      expect(res.summary).toContain(sha.slice(0, 12));
+      expect(k8s.get('argocd', app)!.operation).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['a sync of it is requested', { requested: true, health: 'Healthy' as const }, /timed out after 3s/],
+    ['it is Progressing', { requested: false, health: 'Progressing' as const }, /timed out after 3s/],
+    ['it is Degraded', { requested: false, health: 'Degraded' as const }, /Application is Degraded/],
+  ])(
+    'is not passed by a reconcile of the pushed commit without an operation when %s',
+    async (_, { requested, health }, error) => {
+      k8s.put(
+        'argocd',
+        'iris',
+        argoStatus({ sync: 'Synced', revision: head(origin), health, phase: 'Succeeded' }),
+      );
+      k8s.onPatch = (a, patch) => {
+        if (!(patch as { metadata?: { annotations?: object } }).metadata?.annotations) return;
+        const { namespace, name } = a.metadata;
+        const revision = head(origin);
+        setTimeout(() => {
+          if (requested) k8s.update(namespace, name, (x) => (x.operation = argoOperation(x, revision)));
+          k8s.reconcileUnchanged(namespace, name, revision);
+        }, 200);
+      };
+      const res = await bump({ timeout: '3s' });
+      expect(res.code).toBe(1);
+      expect(res.errors.join('\n')).toMatch(error);
+      expect(res.stdout).not.toContain('nothing to sync');
+    },
+  );
 
   it('fails fast on a ComparisonError that ArgoCD reports on the previous commit after the refresh', async () => {
     seedApp();

@@ -315,6 +315,30 @@ describe('gitops-bump mode: rollback', () => {
     expect(pr!.body).toContain(`Rollback-Of: ${v2}`);
   });
 
+  it('rewrites the open PR’s title and body on a re-run, which finds its commit there already', async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    deploy(origin, '1', digest('1'));
+    deploy(origin, '2', digest('2'));
+    await github(origin);
+    const first = await run(origin);
+    expect(first.errors).toEqual([]);
+    const pulls = gh!.state.repo('octo-org', 'gitops')!.pulls;
+    const [pr] = [...pulls.values()];
+    expect(pr!.body).not.toContain('mlflow.example.com');
+    // Someone edits the PR; the re-run (now with tracking-uri) tells the story again.
+    pr!.title = 'edited by hand';
+    const again = await run(origin, { 'tracking-uri': 'https://mlflow.example.com' });
+    expect(again.errors).toEqual([]);
+    expect(again.outputs['pull-request-url']).toBe(first.outputs['pull-request-url']);
+    expect(again.outputs['commit-sha']).toBe(''); // no second commit on the PR branch
+    expect([...pulls.values()]).toHaveLength(1);
+    expect(pr!.title).toBe('rollback(prod): iris v2 -> v1');
+    expect(pr!.body).toContain('| restored | [v1](https://mlflow.example.com/#/models/iris/versions/1) |');
+    expect(pr!.body).toContain(`| \`${OVERLAY}\` |`);
+    expect(gh!.calls('pulls/update')).toHaveLength(1);
+    expect(gh!.calls('pulls/create')).toHaveLength(1);
+  });
+
   it('names the branch that does not exist', async () => {
     const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
     await github(origin);

@@ -3,7 +3,9 @@
  * speaking what @kubernetes/client-node and kubectl use: list (with fieldSelector metadata.name),
  * get, JSON merge patch, and watch (`?watch=true`, newline-delimited `{type, object}` events from
  * a resourceVersion, `410 Expired` once history before it is compacted, `timeoutSeconds`). Bearer
- * auth as in the kubeconfig it hands out. Tests play the ArgoCD controller by changing `status`.
+ * auth as in the kubeconfig it hands out. Tests play the ArgoCD controller by changing `status`
+ * (and `operation`, a sync requested), or with `reconcileUnchanged` as the controller reconciles a
+ * commit that changes nothing it renders.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -29,6 +31,8 @@ export interface Application {
     annotations?: Record<string, string>;
   };
   spec: Json;
+  /** A sync requested and not finished (`argoOperation`); ArgoCD clears it when the operation completes. */
+  operation?: Json;
   status?: Json;
 }
 
@@ -91,6 +95,8 @@ export function argoStatus(s: {
   resources?: ResourceHealth[];
   hooks?: HookResult[];
   conditions?: { type: string; message: string }[];
+  /** When the controller last compared with the latest commit (default: now, in ArgoCD's second precision). */
+  reconciledAt?: Date;
 }): Json {
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const source = {
@@ -156,11 +162,27 @@ export function argoStatus(s: {
         },
       },
     }),
-    reconciledAt: now,
+    reconciledAt: s.reconciledAt ? s.reconciledAt.toISOString().replace(/\.\d+Z$/, 'Z') : now,
     controllerNamespace: 'argocd',
     sourceType: 'Kustomize',
     ...(multi && { sourceTypes: sources.map(() => 'Kustomize') }),
     summary: { images: ['ghcr.io/octo-org/iris:1.0.0'] },
+  };
+}
+
+/**
+ * `Application.operation` as ArgoCD's auto-sync requests it (appcontroller.go autoSync, then
+ * SetAppOperation): the spec's source for one source, `revisions` alone for several.
+ */
+export function argoOperation(app: Application, revision: string | string[]): Json {
+  const multi = Array.isArray(revision);
+  return {
+    sync: {
+      ...(multi ? { revisions: revision } : { revision, source: app.spec.source }),
+      prune: true,
+    },
+    initiatedBy: { automated: true },
+    retry: { limit: 5 },
   };
 }
 
@@ -357,6 +379,43 @@ export class FakeKubernetes {
     this.check(app);
     this.commit('MODIFIED', app);
     return app;
+  }
+
+  /**
+   * Plays ArgoCD's reconciliation (processAppRefreshQueueItem in appcontroller.go) of a commit
+   * that renders what is live: the comparison says Synced, so autoSync skips it ("Skipping
+   * auto-sync: application status is Synced") and no `operation` is set. The status patch moves
+   * `sync` to the commit (`revisions` for a multi-source Application), its resources to Synced,
+   * `reconciledAt` to now (a comparison with the latest commit), drops the comparison errors,
+   * and leaves health and the last `operationState` as they were; a second patch then drops the
+   * refresh annotation (persistReconciliationStatus, then handleRefreshAnnotation).
+   */
+  reconcileUnchanged(namespace: string, name: string, revision: string | string[]): Application {
+    this.update(namespace, name, (a) => {
+      const st = (a.status ??= {}) as Json & {
+        sync?: Json;
+        resources?: Json[];
+        conditions?: { type: string }[];
+      };
+      const { revision: _r, revisions: _rs, ...sync } = st.sync ?? {};
+      st.sync = {
+        ...sync,
+        status: 'Synced',
+        ...(Array.isArray(revision) ? { revisions: revision } : { revision }),
+      };
+      for (const r of st.resources ?? []) r.status = 'Synced';
+      const conditions = (st.conditions ?? []).filter(
+        (c) => c.type !== 'ComparisonError' && c.type !== 'InvalidSpecError',
+      );
+      if (conditions.length) st.conditions = conditions;
+      else delete st.conditions;
+      st.reconciledAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    });
+    if (this.get(namespace, name)?.metadata.annotations?.['argocd.argoproj.io/refresh'] === undefined)
+      return this.get(namespace, name)!;
+    return this.update(namespace, name, (a) => {
+      delete a.metadata.annotations!['argocd.argoproj.io/refresh'];
+    });
   }
 
   /** Forgets the event history so far: watches from an older resourceVersion get 410 Gone. */

@@ -239,8 +239,11 @@ async function bumpByPullRequest(
     };
   }
   const landed = await landOnPullBranch(s, prBranch, open !== undefined);
-  if (landed.sha || !open) {
-    const title = landed.edit.message.split('\n')[0]!;
+  // A re-run of a rollback finds its commit on the open PR's branch already; the PR's title and
+  // body (the story, the issue it is for, the links) are still rewritten as a later bump's are.
+  if (landed.sha || !open || opts.bodyTop !== undefined) {
+    // With no new commit, the PR branch's edit changed nothing: the base's says what the PR does.
+    const title = (landed.sha ? landed.edit : onBase).message.split('\n')[0]!;
     const body = pullRequestBody(s, onBase, opts);
     const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
     open = pr;

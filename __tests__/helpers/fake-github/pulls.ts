@@ -2,7 +2,8 @@
  * Pull-request operations (list, create, update) with GitHub's rules: PRs share the issue number
  * sequence and appear as issues; `head` and `base` must be existing branches (checked against a
  * real bare repository when one is given), must differ and must have commits between them; only
- * one open PR per head and base ("A pull request already exists for owner:branch.").
+ * one open PR per head and base ("A pull request already exists for owner:branch."); a merged PR
+ * cannot be reopened.
  */
 import { execFileSync } from 'node:child_process';
 import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
@@ -166,6 +167,20 @@ function createPull(ctx: HandlerContext, branchSha: BranchSha, options: PullHand
   };
 }
 
+/**
+ * What GitHub refuses on a change of state (422, and then nothing of the update is applied): a
+ * merged pull request stays closed ("state cannot be changed. The pull request cannot be
+ * reopened.", as GitHub words it), and a reopen may not make a second open PR for head and base.
+ */
+function checkStateChange(repo: RepoState, pr: StoredPull, state: 'open' | 'closed'): void {
+  if (state !== 'open' || pr.state === 'open') return;
+  if (pr.merged) throw validation('state cannot be changed. The pull request cannot be reopened.', 'state');
+  const clash = [...repo.pulls.values()].find(
+    (p) => p !== pr && p.state === 'open' && p.head.ref === pr.head.ref && p.base.ref === pr.base.ref,
+  );
+  if (clash) throw validation(`A pull request already exists for ${repo.owner}:${pr.head.ref}.`);
+}
+
 /** PATCH /repos/{owner}/{repo}/pulls/{pull_number}: title, body, base and state, kept in step with its issue. */
 function updatePull(ctx: HandlerContext, branchSha: BranchSha): HandlerResult {
   const repo = repoOf(ctx);
@@ -173,20 +188,14 @@ function updatePull(ctx: HandlerContext, branchSha: BranchSha): HandlerResult {
   if (!pr) throw new HttpStatus(404, 'Not Found');
   const b = (ctx.body ?? {}) as { title?: string; body?: string; state?: 'open' | 'closed'; base?: string };
   checkIssueText('PullRequest', b);
+  const baseSha = b.base !== undefined ? branchSha(b.base) : undefined;
+  if (b.base !== undefined && !baseSha)
+    throw invalid({ resource: 'PullRequest', field: 'base', code: 'invalid' });
+  if (b.state !== undefined) checkStateChange(repo, pr, b.state);
   if (b.title !== undefined) pr.title = pr.issue.title = b.title;
   if (b.body !== undefined) pr.body = pr.issue.body = b.body;
-  if (b.base !== undefined) {
-    const sha = branchSha(b.base);
-    if (!sha) throw invalid({ resource: 'PullRequest', field: 'base', code: 'invalid' });
-    pr.base = { ...pr.base, ref: b.base, sha };
-  }
+  if (b.base !== undefined) pr.base = { ...pr.base, ref: b.base, sha: baseSha! };
   if (b.state !== undefined && b.state !== pr.state) {
-    if (b.state === 'open') {
-      const clash = [...repo.pulls.values()].find(
-        (p) => p !== pr && p.state === 'open' && p.head.ref === pr.head.ref && p.base.ref === pr.base.ref,
-      );
-      if (clash) throw validation(`A pull request already exists for ${repo.owner}:${pr.head.ref}.`);
-    }
     pr.state = pr.issue.state = b.state;
     pr.closed_at = pr.issue.closed_at = b.state === 'closed' ? now() : null;
   }
