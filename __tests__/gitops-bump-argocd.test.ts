@@ -457,32 +457,42 @@ describe('gitops-bump wait-for-sync', () => {
       phase: 'Succeeded',
     }));
     const original = k8s.onPatch!;
-    k8s.onPatch = (app, patch) => {
-      original(app, patch);
-      // Before the end state: synced on our commit, the Deployment still rolling out.
-      setTimeout(
-        () =>
-          k8s.update(app.metadata.namespace, app.metadata.name, (a) => {
-            a.status = argoStatus({
-              sync: 'Synced',
-              revisions: [chart, head(origin)],
-              health: 'Progressing',
-              phase: 'Succeeded',
-              resources: [
-                {
-                  group: 'apps',
-                  kind: 'Deployment',
-                  name: 'iris',
-                  health: 'Progressing',
-                  message: 'Waiting for rollout to finish: 1 of 2 updated replicas are available...',
-                },
-              ],
-            });
-          }),
-        450,
-      );
-    };
     const bookmarks = k8s.bookmarksSent;
+    // ArgoCD's work starts only once a BOOKMARK has reached the watch, so that the assertion below
+    // does not depend on how fast this machine is; its states then come in their order.
+    const whenBookmarked = (then: () => void): void => {
+      const poll = setInterval(() => {
+        if (k8s.bookmarksSent <= bookmarks) return;
+        clearInterval(poll);
+        then();
+      }, 50);
+    };
+    k8s.onPatch = (app, patch) =>
+      whenBookmarked(() => {
+        original(app, patch);
+        // Before the end state: synced on our commit, the Deployment still rolling out.
+        setTimeout(
+          () =>
+            k8s.update(app.metadata.namespace, app.metadata.name, (a) => {
+              a.status = argoStatus({
+                sync: 'Synced',
+                revisions: [chart, head(origin)],
+                health: 'Progressing',
+                phase: 'Succeeded',
+                resources: [
+                  {
+                    group: 'apps',
+                    kind: 'Deployment',
+                    name: 'iris',
+                    health: 'Progressing',
+                    message: 'Waiting for rollout to finish: 1 of 2 updated replicas are available...',
+                  },
+                ],
+              });
+            }),
+          450,
+        );
+      });
     const res = await bump({});
     expect(res.errors).toEqual([]);
     expect(res.code).toBe(0);
