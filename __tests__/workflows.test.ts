@@ -202,6 +202,27 @@ describe('permissions', () => {
   });
 });
 
+describe('callers of an earlier release keep working', () => {
+  const LEVEL: Record<string, number> = { none: 0, read: 1, write: 2 };
+  /** What the called workflow's jobs ask for beyond `granted`: GitHub refuses such a run at start-up. */
+  const beyond = (f: string, granted: Record<string, string>): string[] =>
+    Object.entries(workflows[f]!.jobs).flatMap(([id, job]) =>
+      Object.entries((job.permissions as Record<string, string>) ?? {})
+        .filter(([scope, level]) => LEVEL[level]! > LEVEL[granted[scope] ?? 'none']!)
+        .map(([scope, level]) => `${id}: ${scope}: ${level}`),
+    );
+
+  it('finds a job asking for more than its caller grants (the check is live)', () => {
+    expect(beyond('.github/workflows/alert-triage.yml', { issues: 'write' })).toEqual([
+      'triage: contents: read',
+    ]);
+  });
+
+  it('alert-triage.yml asks for no more than the v1 example granted (contents: read, issues: write): the rollback PR is read with gitops-token', () => {
+    expect(beyond('.github/workflows/alert-triage.yml', { contents: 'read', issues: 'write' })).toEqual([]);
+  });
+});
+
 describe('third-party actions are pinned to a full commit SHA', () => {
   const uses = files.flatMap((f) => {
     const lines = readFileSync(join(ROOT, f), 'utf8').split('\n');
