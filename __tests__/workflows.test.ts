@@ -394,7 +394,7 @@ describe('our actions as the reusable workflows use them', () => {
     );
   });
 
-  it('checks out the suite at actions-ref before running any of its actions, without persisting credentials', () => {
+  it('checks out the suite at actions-ref before running any of its actions, without persisting credentials, with actions-token when given (a private suite repository)', () => {
     for (const f of reusable) {
       for (const [id, job] of Object.entries(workflows[f]!.jobs)) {
         const steps = job.steps ?? [];
@@ -407,8 +407,13 @@ describe('our actions as the reusable workflows use them', () => {
         expect(steps[checkout]!.with).toMatchObject({
           repository: '${{ inputs.actions-repository }}',
           ref: '${{ inputs.actions-ref }}',
+          token: '${{ secrets.actions-token || github.token }}',
           'persist-credentials': false,
         });
+        expect([f, callOf(f).secrets?.['actions-token']]).toEqual([
+          f,
+          expect.objectContaining({ required: false }),
+        ]);
       }
     }
   });
