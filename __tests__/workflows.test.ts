@@ -708,6 +708,27 @@ describe('event files for act', () => {
     for (const name of ci.env) expect(rest).toContain(`--env ${name}=`);
   });
 
+  it("the guide's SMOKE_TEST_URL is the iris server's /readyz where the local profile (k3d) serves it", () => {
+    const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
+    const urls = [...guide.matchAll(/--var SMOKE_TEST_URL=(\S+)/g)].map((m) => new URL(m[1]!));
+    expect(urls).toHaveLength(1);
+    const url = urls[0]!;
+    // The act test plays the service on a free port; the guide's line is the local cluster's.
+    expect([url.hostname, url.pathname]).toEqual(['127.0.0.1', '/readyz']);
+    expect(readFileSync(join(ROOT, 'model', 'iris_server', 'app.py'), 'utf8')).toContain('"/readyz"');
+    const k3d = parse(readFileSync(join(ROOT, 'platform', 'k3d', 'cluster.yaml'), 'utf8')) as {
+      ports: { port: string }[];
+    };
+    const service = parse(
+      readFileSync(join(ROOT, 'platform', 'iris-classifier', 'base', 'service.yaml'), 'utf8'),
+    ) as { spec: { ports: { nodePort: number }[] } };
+    const nodePort = service.spec.ports[0]!.nodePort;
+    // The host port k3d maps to the Service's NodePort, which is the server's default port.
+    expect(k3d.ports.map((p) => p.port)).toContain(`${url.port}:${nodePort}`);
+    const config = readFileSync(join(ROOT, 'model', 'iris_server', 'config.py'), 'utf8');
+    expect(/pick\("port", "PORT", "(\d+)"\)/.exec(config)?.[1]).toBe(String(nodePort));
+  });
+
   it('alertmanager-dispatch.json is a repository_dispatch that alert-to-issue accepts, within GitHub limits', () => {
     const event = load('alertmanager-dispatch.json');
     const triggers = workflows['workflows-example/alert-triage.yml']!.on.repository_dispatch as {
