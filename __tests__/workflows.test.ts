@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ROOT } from './helpers/run-action.js';
+import { readActionYaml, ROOT } from './helpers/run-action.js';
 import { OWN_RUNS, PLATFORM_LABELS, runsOnLabels, STAND_INS, standInRefs } from './helpers/act.js';
 import { inputProblems, outputProblems, type Workflow as Wired } from './helpers/workflow-wiring.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
@@ -624,21 +624,43 @@ describe('example callers match the reusable workflows', () => {
   });
 });
 
-describe('ml-pipeline.yml called from a matrix (the caller in workflows-example/README.md)', () => {
+describe('a matrix of training configurations (the caller in workflows-example/README.md)', () => {
   const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
   const block = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
     .find((b) => b.includes('comment-key:'))!;
+  const caller = `name: matrix\non: pull_request\npermissions: {}\n${block}`;
+  const wf = parse(caller) as Workflow & { jobs: Record<string, Job & { strategy?: { matrix?: Obj } }> };
 
-  it('lints, and gives only inputs ml-pipeline.yml declares, the matrix as comment-key', async () => {
-    const caller = `name: matrix\non: push\npermissions: {}\n${block}`;
+  it('lints', async () => {
     const results = await runLint(caller, 'matrix-caller.yml');
     expect(results.map((r) => `${r.line}:${r.column} ${r.message} [${r.kind}]`)).toEqual([]);
-    const job = (parse(caller) as Workflow).jobs.pipeline!;
-    const call = callOf('.github/workflows/ml-pipeline.yml');
-    expect(Object.keys(job.with ?? {}).filter((k) => !(k in (call.inputs ?? {})))).toEqual([]);
-    expect(job.with!['comment-key']).toBe('${{ toJSON(matrix) }}');
-    expect(job.with!['actions-ref']).toBe(job.uses!.split('@')[1]);
+  });
+
+  it('never calls ml-pipeline.yml from the matrix: each leg that passed the gate would build and deploy', () => {
+    const legs = Object.values(wf.jobs).filter((j) => j.strategy?.matrix);
+    expect(legs).toHaveLength(1);
+    expect(legs.filter((j) => j.uses)).toEqual([]);
+    expect(block).not.toContain('ml-pipeline.yml');
+    expect(guide).toContain('do not call `ml-pipeline.yml` from a matrix');
+  });
+
+  it('each leg trains, logs and gates with train-and-log (no build, push or bump), with its own report and alias', () => {
+    const [leg] = Object.values(wf.jobs);
+    const ours = leg!.steps!.filter((s) => /^example-org\/mlops-actions\/[a-z-]+@v1$/.test(s.uses ?? ''));
+    expect(ours.map((s) => s.uses)).toEqual(['example-org/mlops-actions/train-and-log@v1']);
+    const train = ours[0]!;
+    const declared = Object.keys(readActionYaml('train-and-log').inputs ?? {});
+    expect(Object.keys(train.with ?? {}).filter((k) => !declared.includes(k))).toEqual([]);
+    expect(train.with!['comment-key']).toBe('${{ toJSON(matrix) }}');
+    // One alias per leg: with one for all, the last leg to pass would hold it.
+    expect(String(train.with!['promote-alias'])).toMatch(/\$\{\{\s*matrix\./);
+    expect(train.with!.command).toMatch(/\$\{\{\s*matrix\./);
+    // Only what train-and-log needs: no packages, security-events or contents: write.
+    expect(writes(leg!.permissions)).toEqual(['pull-requests']);
+    // Third-party actions as the workflows pin them.
+    const pinned = new Set(allSteps().map(([, , s]) => s.uses));
+    for (const s of leg!.steps!.filter((x) => x.uses && !ours.includes(x))) expect(pinned).toContain(s.uses);
   });
 
   it('passes comment-key to train-and-log, empty by default (outside a matrix: one report)', () => {
