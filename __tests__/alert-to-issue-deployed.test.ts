@@ -375,6 +375,25 @@ describe('alert-to-issue: the GitOps manifests in another repository than the is
     expect(gh.calls('repos/list-commits').map((r) => r.status)).toEqual([404]);
   });
 
+  it('names gitops-token in the issue when it reads the commits but may not list pull requests', async () => {
+    const { v1, v3 } = history('acme/gitops');
+    await openRollbackPull(v1, v3, 'acme/gitops');
+    const CONTENTS_ONLY = 'ghs_gitops_contents_only';
+    gh.grant(CONTENTS_ONLY, 'gitops-reader[bot]', {
+      repos: ['acme/gitops'],
+      write: false,
+      none: ['pull-requests'],
+    });
+    const res = await deliverTo({ 'gitops-repository': 'acme/gitops', 'gitops-token': CONTENTS_ONLY });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res, 'acme/app'));
+    expect(body).toContain('  - Previous champion: [version 1]');
+    expect(body).toContain(
+      '  - Rollback: not looked up: gitops-token may not list the pull requests of acme/gitops (HTTP 403: Resource not accessible by integration); it needs pull-requests: read on it.',
+    );
+  });
+
   it('fails naming the input when gitops-repository is not owner/name', async () => {
     const res = await deliverTo({ 'gitops-repository': 'https://github.com/acme/gitops' });
     expect(res.code).not.toBe(0);
