@@ -291,6 +291,56 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
   });
 });
 
+describe('alert-to-issue: a token without pull-requests: read (alert-triage.yml grants none)', () => {
+  /** The job token of alert-triage.yml: contents: read, issues: write, nothing for pull requests. */
+  const JOB_TOKEN = 'ghs_job_token_no_pulls';
+  /** What a caller passes as gitops-token to have the rollback PR linked (a GitHub App's, or a PAT). */
+  const PR_READER = 'ghs_pull_reader_token';
+
+  beforeEach(() => {
+    // Private: a public repository's pull requests are readable without the permission.
+    gh.createRepo('octo-org/iris', { private: true });
+    gh.grant(JOB_TOKEN, 'github-actions[bot]', { repos: ['octo-org/iris'], none: ['pull-requests'] });
+    gh.grant(PR_READER, 'gitops-reader[bot]', { repos: ['octo-org/iris'], write: false });
+  });
+  const deliverWith = (inputs: Record<string, string>) =>
+    deliver(errorRatio({ class: 'virginica' }), {
+      inputs: { 'github-token': JOB_TOKEN, ...inputs },
+      env: gh.env(JOB_TOKEN),
+    });
+
+  it('opens the issue all the same, saying the rollback PR was not looked up and how to have it', async () => {
+    const { v1, v3 } = history();
+    await openRollbackPull(v1, v3);
+    const res = await deliverWith({});
+    expect(res.errors).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res));
+    expect(body).toContain(
+      "  - Rollback: not looked up: github-token may not list the pull requests of octo-org/iris (HTTP 403: Resource not accessible by integration); it needs pull-requests: read, or pass a gitops-token that has it (alert-triage.yml's job token never has it).",
+    );
+    expect(body).not.toContain('Rollback ready');
+    // The rest of the context is there: the deployed version and its predecessor.
+    expect(body).toContain('  - Previous champion: [version 1]');
+    expect(gh.calls('pulls/list').map((r) => r.status)).toEqual([403]);
+  });
+
+  it('links the rollback PR when gitops-token can read pull requests', async () => {
+    const { v1, v3 } = history();
+    const pr = await openRollbackPull(v1, v3);
+    const res = await deliverWith({ 'gitops-token': PR_READER });
+    expect(res.errors).toEqual([]);
+    expect(rendered(issueBody(res))).toContain(
+      `  - Rollback ready: [#${pr}](https://github.com/octo-org/iris/pull/${pr}) rollback(prod): iris v3 -&gt; v1`,
+    );
+    expect(gh.calls('pulls/list').map((r) => r.status)).toEqual([200]);
+    const tokenOf = (r: { headers: Record<string, unknown> }): string =>
+      String(r.headers.authorization).replace(/^(token|bearer)\s+/i, '');
+    expect(gh.calls('issues/create').map(tokenOf)).toEqual([JOB_TOKEN]);
+  });
+});
+
 describe('alert-to-issue: the GitOps manifests in another repository than the issues', () => {
   /** GITHUB_TOKEN, as GitHub scopes it: the workflow's repository only. */
   const JOB_TOKEN = 'ghs_job_token_app_only';
@@ -363,6 +413,25 @@ describe('alert-to-issue: the GitOps manifests in another repository than the is
       '  - could not read the deploy commits under platform/iris-classifier in acme/gitops: the champion alias is shown instead.',
     );
     expect(gh.calls('repos/list-commits').map((r) => r.status)).toEqual([404]);
+  });
+
+  it('names gitops-token in the issue when it reads the commits but may not list pull requests', async () => {
+    const { v1, v3 } = history('acme/gitops');
+    await openRollbackPull(v1, v3, 'acme/gitops');
+    const CONTENTS_ONLY = 'ghs_gitops_contents_only';
+    gh.grant(CONTENTS_ONLY, 'gitops-reader[bot]', {
+      repos: ['acme/gitops'],
+      write: false,
+      none: ['pull-requests'],
+    });
+    const res = await deliverTo({ 'gitops-repository': 'acme/gitops', 'gitops-token': CONTENTS_ONLY });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res, 'acme/app'));
+    expect(body).toContain('  - Previous champion: [version 1]');
+    expect(body).toContain(
+      '  - Rollback: not looked up: gitops-token may not list the pull requests of acme/gitops (HTTP 403: Resource not accessible by integration); it needs pull-requests: read on it.',
+    );
   });
 
   it('fails naming the input when gitops-repository is not owner/name', async () => {

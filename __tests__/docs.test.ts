@@ -1,5 +1,9 @@
-/** Each action's README (or, until it moves, its root README section) must list exactly what its action.yml declares. */
+/**
+ * Each action's README (or, until it moves, its root README section) must list exactly what its
+ * action.yml declares; and every `scripts/...` path a source or doc names exists.
+ */
 import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -161,5 +165,31 @@ describe("each action's DEFAULTS (the code's fallbacks) equal its action.yml def
       .map(([input]) => input)
       .filter((input) => !(input in (DEFAULTS[name] ?? {})) && !NOT_IN_DEFAULTS[name]?.includes(input));
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the scripts named in sources and docs exist', () => {
+  // Tracked files only (dist/ is generated, CHANGELOG.md is history and may name a removed script).
+  const tracked = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+    .stdout.split('\0')
+    .filter((f) => f && !f.startsWith('dist/') && f !== 'CHANGELOG.md' && existsSync(join(ROOT, f)));
+  const named = tracked.flatMap((f) =>
+    [
+      ...readFileSync(join(ROOT, f), 'utf8').matchAll(
+        /(?<![\w./-])scripts\/[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*(?:\.[a-z]+)?/g,
+      ),
+    ].map((m) => [f, m[0]] as const),
+  );
+  /** A TypeScript source is imported by its compiled name (`./x.js` for x.ts), as ESM needs. */
+  const exists = (path: string): boolean =>
+    existsSync(join(ROOT, path)) ||
+    (path.endsWith('.js') && existsSync(join(ROOT, path.replace(/\.js$/, '.ts'))));
+
+  it('finds script references', () => {
+    expect(named.length).toBeGreaterThan(20);
+  });
+
+  it('every one names a file or folder of the repository', () => {
+    expect(named.filter(([, path]) => !exists(path)).map(([f, path]) => `${f}: ${path}`)).toEqual([]);
   });
 });

@@ -321,6 +321,31 @@ describe('fake GitHub answers for repositories as GitHub does', () => {
   });
 });
 
+describe('fake GitHub refuses what a token has no permission for, as a job token without it', () => {
+  it('refuses pull requests to a token without pull-requests (a private repository; a public one reads), and serves the rest', async () => {
+    const own = new FakeGitHub({ repos: ['octo-org/public'] });
+    own.createRepo('octo-org/iris', { private: true });
+    registerPullHandlers(own);
+    // permissions: { contents: read, issues: write }, as an alert-triage caller of v1 grants.
+    own.grant('ghs_no_pulls', 'github-actions[bot]', { none: ['pull-requests'] });
+    await own.start();
+    try {
+      const at = (path: string) =>
+        fetch(own.url + path, { headers: { ...auth, authorization: 'token ghs_no_pulls' } }).then(
+          async (r) => ({ status: r.status, message: ((await r.json()) as { message?: string }).message }),
+        );
+      expect(await at('/repos/octo-org/iris/pulls?state=open')).toEqual({
+        status: 403,
+        message: 'Resource not accessible by integration',
+      });
+      expect((await at('/repos/octo-org/public/pulls?state=open')).status).toBe(200);
+      expect((await at('/repos/octo-org/iris/issues')).status).toBe(200);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('fake GitHub commit comments', () => {
   it('comments only on a commit it has, with a body, and lets only the author edit', async () => {
     const own = new FakeGitHub({ repos: ['o/r'] }).grant('ghs_other', 'hubot');

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ROOT } from './helpers/run-action.js';
+import { readActionYaml, ROOT } from './helpers/run-action.js';
 import { OWN_RUNS, PLATFORM_LABELS, runsOnLabels, STAND_INS, standInRefs } from './helpers/act.js';
 import { inputProblems, outputProblems, type Workflow as Wired } from './helpers/workflow-wiring.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
@@ -202,6 +202,27 @@ describe('permissions', () => {
   });
 });
 
+describe('callers of an earlier release keep working', () => {
+  const LEVEL: Record<string, number> = { none: 0, read: 1, write: 2 };
+  /** What the called workflow's jobs ask for beyond `granted`: GitHub refuses such a run at start-up. */
+  const beyond = (f: string, granted: Record<string, string>): string[] =>
+    Object.entries(workflows[f]!.jobs).flatMap(([id, job]) =>
+      Object.entries((job.permissions as Record<string, string>) ?? {})
+        .filter(([scope, level]) => LEVEL[level]! > LEVEL[granted[scope] ?? 'none']!)
+        .map(([scope, level]) => `${id}: ${scope}: ${level}`),
+    );
+
+  it('finds a job asking for more than its caller grants (the check is live)', () => {
+    expect(beyond('.github/workflows/alert-triage.yml', { issues: 'write' })).toEqual([
+      'triage: contents: read',
+    ]);
+  });
+
+  it('alert-triage.yml asks for no more than the v1 example granted (contents: read, issues: write): the rollback PR is read with gitops-token', () => {
+    expect(beyond('.github/workflows/alert-triage.yml', { contents: 'read', issues: 'write' })).toEqual([]);
+  });
+});
+
 describe('third-party actions are pinned to a full commit SHA', () => {
   const uses = files.flatMap((f) => {
     const lines = readFileSync(join(ROOT, f), 'utf8').split('\n');
@@ -373,7 +394,7 @@ describe('our actions as the reusable workflows use them', () => {
     );
   });
 
-  it('checks out the suite at actions-ref before running any of its actions, without persisting credentials', () => {
+  it('checks out the suite at actions-ref before running any of its actions, without persisting credentials, with actions-token when given (a private suite repository)', () => {
     for (const f of reusable) {
       for (const [id, job] of Object.entries(workflows[f]!.jobs)) {
         const steps = job.steps ?? [];
@@ -386,8 +407,13 @@ describe('our actions as the reusable workflows use them', () => {
         expect(steps[checkout]!.with).toMatchObject({
           repository: '${{ inputs.actions-repository }}',
           ref: '${{ inputs.actions-ref }}',
+          token: '${{ secrets.actions-token || github.token }}',
           'persist-credentials': false,
         });
+        expect([f, callOf(f).secrets?.['actions-token']]).toEqual([
+          f,
+          expect.objectContaining({ required: false }),
+        ]);
       }
     }
   });
@@ -604,21 +630,43 @@ describe('example callers match the reusable workflows', () => {
   });
 });
 
-describe('ml-pipeline.yml called from a matrix (the caller in workflows-example/README.md)', () => {
+describe('a matrix of training configurations (the caller in workflows-example/README.md)', () => {
   const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
   const block = [...guide.matchAll(/```yaml\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
     .find((b) => b.includes('comment-key:'))!;
+  const caller = `name: matrix\non: pull_request\npermissions: {}\n${block}`;
+  const wf = parse(caller) as Workflow & { jobs: Record<string, Job & { strategy?: { matrix?: Obj } }> };
 
-  it('lints, and gives only inputs ml-pipeline.yml declares, the matrix as comment-key', async () => {
-    const caller = `name: matrix\non: push\npermissions: {}\n${block}`;
+  it('lints', async () => {
     const results = await runLint(caller, 'matrix-caller.yml');
     expect(results.map((r) => `${r.line}:${r.column} ${r.message} [${r.kind}]`)).toEqual([]);
-    const job = (parse(caller) as Workflow).jobs.pipeline!;
-    const call = callOf('.github/workflows/ml-pipeline.yml');
-    expect(Object.keys(job.with ?? {}).filter((k) => !(k in (call.inputs ?? {})))).toEqual([]);
-    expect(job.with!['comment-key']).toBe('${{ toJSON(matrix) }}');
-    expect(job.with!['actions-ref']).toBe(job.uses!.split('@')[1]);
+  });
+
+  it('never calls ml-pipeline.yml from the matrix: each leg that passed the gate would build and deploy', () => {
+    const legs = Object.values(wf.jobs).filter((j) => j.strategy?.matrix);
+    expect(legs).toHaveLength(1);
+    expect(legs.filter((j) => j.uses)).toEqual([]);
+    expect(block).not.toContain('ml-pipeline.yml');
+    expect(guide).toContain('do not call `ml-pipeline.yml` from a matrix');
+  });
+
+  it('each leg trains, logs and gates with train-and-log (no build, push or bump), with its own report and alias', () => {
+    const [leg] = Object.values(wf.jobs);
+    const ours = leg!.steps!.filter((s) => /^example-org\/mlops-actions\/[a-z-]+@v1$/.test(s.uses ?? ''));
+    expect(ours.map((s) => s.uses)).toEqual(['example-org/mlops-actions/train-and-log@v1']);
+    const train = ours[0]!;
+    const declared = Object.keys(readActionYaml('train-and-log').inputs ?? {});
+    expect(Object.keys(train.with ?? {}).filter((k) => !declared.includes(k))).toEqual([]);
+    expect(train.with!['comment-key']).toBe('${{ toJSON(matrix) }}');
+    // One alias per leg: with one for all, the last leg to pass would hold it.
+    expect(String(train.with!['promote-alias'])).toMatch(/\$\{\{\s*matrix\./);
+    expect(train.with!.command).toMatch(/\$\{\{\s*matrix\./);
+    // Only what train-and-log needs: no packages, security-events or contents: write.
+    expect(writes(leg!.permissions)).toEqual(['pull-requests']);
+    // Third-party actions as the workflows pin them.
+    const pinned = new Set(allSteps().map(([, , s]) => s.uses));
+    for (const s of leg!.steps!.filter((x) => x.uses && !ours.includes(x))) expect(pinned).toContain(s.uses);
   });
 
   it('passes comment-key to train-and-log, empty by default (outside a matrix: one report)', () => {
@@ -686,6 +734,27 @@ describe('event files for act', () => {
     expect(guide).toContain(line);
     const rest = guide.slice(guide.indexOf(line) + line.length).split('\n')[0]!;
     for (const name of ci.env) expect(rest).toContain(`--env ${name}=`);
+  });
+
+  it("the guide's SMOKE_TEST_URL is the iris server's /readyz where the local profile (k3d) serves it", () => {
+    const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
+    const urls = [...guide.matchAll(/--var SMOKE_TEST_URL=(\S+)/g)].map((m) => new URL(m[1]!));
+    expect(urls).toHaveLength(1);
+    const url = urls[0]!;
+    // The act test plays the service on a free port; the guide's line is the local cluster's.
+    expect([url.hostname, url.pathname]).toEqual(['127.0.0.1', '/readyz']);
+    expect(readFileSync(join(ROOT, 'model', 'iris_server', 'app.py'), 'utf8')).toContain('"/readyz"');
+    const k3d = parse(readFileSync(join(ROOT, 'platform', 'k3d', 'cluster.yaml'), 'utf8')) as {
+      ports: { port: string }[];
+    };
+    const service = parse(
+      readFileSync(join(ROOT, 'platform', 'iris-classifier', 'base', 'service.yaml'), 'utf8'),
+    ) as { spec: { ports: { nodePort: number }[] } };
+    const nodePort = service.spec.ports[0]!.nodePort;
+    // The host port k3d maps to the Service's NodePort, which is the server's default port.
+    expect(k3d.ports.map((p) => p.port)).toContain(`${url.port}:${nodePort}`);
+    const config = readFileSync(join(ROOT, 'model', 'iris_server', 'config.py'), 'utf8');
+    expect(/pick\("port", "PORT", "(\d+)"\)/.exec(config)?.[1]).toBe(String(nodePort));
   });
 
   it('alertmanager-dispatch.json is a repository_dispatch that alert-to-issue accepts, within GitHub limits', () => {

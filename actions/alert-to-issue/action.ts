@@ -66,7 +66,7 @@ function bodyBuilder(
     if (commits && elsewhere) commits.repository = `${gitops.repo.owner}/${gitops.repo.repo}`;
     const { mlflow, alias } = inputs;
     const models = await deps.models(n, { mlflow, modelLabel, alias, ...(commits && { commits }) });
-    await attachRollbacks(gitopsOctokit, gitops.repo, models);
+    await attachRollbacks(gitopsOctokit, gitops.repo, models, gitops.tokenInput);
     const context: Context = { models, ...(commits ? { commits } : {}) };
     const secrets = [inputs.token, gitops.token, inputs.gemini.apiKey];
     const summary = await summarize(gemini, n, context, secrets, severityLabel);

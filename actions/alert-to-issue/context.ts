@@ -13,7 +13,7 @@ import type { Octokit, Repo } from '../shared/github.js';
 import { MlflowClient, type ModelVersion } from '../shared/mlflow/index.js';
 import { DEPLOY_TRAILERS, deployedAndPrevious, deploysOf, type Deploy } from '../shared/deploys.js';
 import type { MlflowSetup } from './inputs.js';
-import { openPulls, rollbackPullFor } from './rollback-pull.js';
+import { openPulls, pullsNote, rollbackPullFor, type TokenInput } from './rollback-pull.js';
 import type { Notification } from './webhook.js';
 
 export interface ModelContext {
@@ -344,15 +344,21 @@ export async function gitopsCommits(
 
 /**
  * Links each deployed model's open rollback PR in the GitOps repository (one API call), best
- * effort: when none is found, or the list cannot be read, a line says so.
+ * effort: when none is found, or the list cannot be read (a token without pull-requests: read),
+ * a line says so and the issue is opened all the same.
  */
-export async function attachRollbacks(octokit: Octokit, repo: Repo, models: ModelContext[]): Promise<void> {
+export async function attachRollbacks(
+  octokit: Octokit,
+  repo: Repo,
+  models: ModelContext[],
+  tokenInput: TokenInput,
+): Promise<void> {
   const deployed = models.filter((m) => m.deploy);
   if (deployed.length === 0) return;
   const pulls = await openPulls(octokit, repo);
   for (const { deploy } of deployed) {
     if (!Array.isArray(pulls)) {
-      deploy!.rollbackNote = `could not list the open pull requests of ${repo.owner}/${repo.repo} (${pulls.error})`;
+      deploy!.rollbackNote = pullsNote(repo, pulls, tokenInput);
       continue;
     }
     const pr = rollbackPullFor(pulls, deploy!.commit);

@@ -12,6 +12,7 @@ import * as input from '../shared/inputs.js';
 import { mlflowSettings, type MlflowSettings } from '../shared/mlflow/inputs.js';
 import { oneLine } from '../shared/log-safe.js';
 import { parseAllowlist, parseStaticLabels, type AllowedLabel } from './labels.js';
+import type { TokenInput } from './rollback-pull.js';
 import { extractNotification, PayloadError, type Extracted } from './webhook.js';
 
 /**
@@ -35,9 +36,10 @@ export interface Inputs {
   gitopsPath?: string;
   /**
    * Where the deploy commits and the rollback PR are read: `gitops-repository` (default the issues'
-   * repository) with `gitops-token` (default `github-token`; GITHUB_TOKEN reaches one repository only).
+   * repository) with `gitops-token` (default `github-token`; GITHUB_TOKEN reaches one repository only),
+   * and which of the two the token is, for the hint when it is refused.
    */
-  gitops: { repo: Repo; token: string };
+  gitops: { repo: Repo; token: string; tokenInput: TokenInput };
   /** `tracking-uri` (else MLFLOW_TRACKING_URI) and its settings; undefined: no MLflow context. */
   mlflow?: MlflowSetup;
   modelLabel: string;
@@ -134,6 +136,7 @@ function gitopsSource(repo: Repo, token: string, gitopsPath: string | undefined)
   return {
     repo: named ? parseRepo(named, 'gitops-repository') : repo,
     token: gitopsToken ?? token,
+    tokenInput: gitopsToken ? 'gitops-token' : 'github-token',
   };
 }
 

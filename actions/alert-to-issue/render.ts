@@ -237,7 +237,7 @@ function renderDeployed(m: ModelContext, d: DeployedContext): string[] {
     lines.push(
       `  - Rollback ready: ${link(`#${d.rollback.number}`, d.rollback.url)} ${inline(d.rollback.title, 120)}`,
     );
-  else if (d.rollbackNote) lines.push(`  - Rollback: ${inline(d.rollbackNote, 200)}.`);
+  else if (d.rollbackNote) lines.push(`  - Rollback: ${inline(d.rollbackNote, 300)}.`);
   return [...lines, ...metricsTable(m)];
 }
 

@@ -13,8 +13,17 @@ export interface PullSummary {
   body: string;
 }
 
+/** Which input the token reading the GitOps repository came from: the note names that one. */
+export type TokenInput = 'gitops-token' | 'github-token';
+
+/** Why the pull requests could not be listed: GitHub's status (0 without an answer) and message. */
+export interface PullsFailure {
+  status: number;
+  message: string;
+}
+
 /** The open pull requests of the GitOps repository (one page: rollbacks are few and recent). */
-export async function openPulls(octokit: Octokit, repo: Repo): Promise<PullSummary[] | { error: string }> {
+export async function openPulls(octokit: Octokit, repo: Repo): Promise<PullSummary[] | PullsFailure> {
   try {
     const { data } = await octokit.rest.pulls.list({
       ...repo,
@@ -25,12 +34,25 @@ export async function openPulls(octokit: Octokit, repo: Repo): Promise<PullSumma
     });
     return data.map((p) => ({ number: p.number, url: p.html_url, title: p.title, body: p.body ?? '' }));
   } catch (err) {
-    const status = (err as { status?: number }).status ?? 0;
-    const hint = [401, 403, 404].includes(status)
-      ? `; gitops-token needs pull-requests: read on ${repo.owner}/${repo.repo}`
-      : '';
-    return { error: `${errorMessage(err)}${hint}` };
+    const e = err as { status?: number; response?: { data?: { message?: unknown } } };
+    const said = e.response?.data?.message;
+    return { status: e.status ?? 0, message: typeof said === 'string' ? said : errorMessage(err) };
   }
+}
+
+/**
+ * The issue's line when the pull requests could not be listed. A refusal names the token and what
+ * it lacks: alert-triage.yml's job token has no pull-requests permission (its callers of v1 grant
+ * only contents and issues), so there the way in is a gitops-token that has it.
+ */
+export function pullsNote(repo: Repo, failure: PullsFailure, tokenInput: TokenInput): string {
+  const full = `${repo.owner}/${repo.repo}`;
+  const why = `HTTP ${failure.status}: ${failure.message}`;
+  if (![401, 403, 404].includes(failure.status))
+    return `not looked up, the open pull requests of ${full} could not be listed (${why})`;
+  return tokenInput === 'gitops-token'
+    ? `not looked up: gitops-token may not list the pull requests of ${full} (${why}); it needs pull-requests: read on it`
+    : `not looked up: github-token may not list the pull requests of ${full} (${why}); it needs pull-requests: read, or pass a gitops-token that has it (alert-triage.yml's job token never has it)`;
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

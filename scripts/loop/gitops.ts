@@ -38,7 +38,7 @@ export interface GitOps {
   mirrored: Set<string>;
 }
 
-/** A deploy commit as its trailers say (what scripts/rollback.mjs reads back). */
+/** A deploy commit as its trailers say (what gitops-bump's rollback mode reads back, through actions/shared/deploys.ts). */
 export interface Deploy {
   sha: string;
   version: string;

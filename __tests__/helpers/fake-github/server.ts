@@ -100,6 +100,25 @@ export interface Grant {
   repos?: string[];
   /** May it write (`contents`/`issues`/`pull-requests: write`)? Default true. */
   write?: boolean;
+  /**
+   * Permissions it has none of, as a job's `permissions:` leaves them (`pull-requests` absent
+   * from the list): their operations are refused, reads too unless the repository is public.
+   */
+  none?: Permission[];
+}
+
+export type Permission = 'contents' | 'issues' | 'pull-requests';
+
+/** The permission an operation needs, from its operationId (GitHub's "permissions for GitHub Apps"). */
+function permissionOf(operationId: string): Permission | undefined {
+  if (operationId.startsWith('pulls/')) return 'pull-requests';
+  if (operationId.startsWith('issues/')) return 'issues';
+  if (
+    operationId.startsWith('git/') ||
+    /^repos\/(.*-commits?|.*-content|.*-contents|.*-branch(es)?)$/.test(operationId)
+  )
+    return 'contents';
+  return undefined;
 }
 
 export class FakeGitHub {
@@ -141,7 +160,12 @@ export class FakeGitHub {
    * installation token's list is 404 when private (its existence is not disclosed) and read-only
    * when public; a write without write permission is 403.
    */
-  private refusal(token: string, params: Record<string, string>, method: string): HandlerResult | undefined {
+  private refusal(
+    token: string,
+    params: Record<string, string>,
+    method: string,
+    operationId: string,
+  ): HandlerResult | undefined {
     const grant = this.grants.get(token);
     if (!grant || params.owner === undefined || params.repo === undefined) return undefined;
     const repo = this.state.repo(params.owner, params.repo);
@@ -151,6 +175,10 @@ export class FakeGitHub {
     const reading = method === 'GET' || method === 'HEAD';
     if (!listed && (!repo || repo.private)) return { status: 404, body: basicError(404, 'Not Found') };
     if ((!listed || grant.write === false) && !reading)
+      return { status: 403, body: basicError(403, 'Resource not accessible by integration') };
+    // Without the permission only what anyone may read is readable: a public repository's.
+    const needs = permissionOf(operationId);
+    if (needs && grant.none?.includes(needs) && (!reading || !repo || repo.private))
       return { status: 403, body: basicError(403, 'Resource not accessible by integration') };
     return undefined;
   }
@@ -352,7 +380,7 @@ export class FakeGitHub {
     inc.op = matched.op;
     inc.record.operationId = operationId;
     this.api.validate(matched, inc.url.searchParams, inc.contentType, inc.body, inc.rawBody);
-    const refused = this.refusal(who.token, matched.params, inc.method);
+    const refused = this.refusal(who.token, matched.params, inc.method, operationId);
     if (refused) return reply(refused);
     const before = this.takeFault(operationId, false);
     if (before) return reply(faultAnswer(before));
