@@ -1,8 +1,10 @@
 /**
  * ml-pipeline.yml as workflows-example/ml-pipeline.yml calls it, run by the real `act` on this
  * host with the example's local profile (vars.IMAGE on a local registry, wait-for-sync against a
- * local ArgoCD): a real `mlflow server`, the real model/train.py, buildah as the builder (the
- * `docker` of fake-tools/buildah), Debian's docker-registry, a local bare GitOps origin
+ * local ArgoCD): a real `mlflow server`, the real model/train.py, the real buildah as the builder
+ * (vars.BUILDER, no docker shim; its storage in a scratch directory through CONTAINERS_STORAGE_CONF
+ * in act's environment, as a user's shell sets it; the plain-http loopback registry needs no
+ * registries.conf, as for docker), Debian's docker-registry, a local bare GitOps origin
  * (MLOPS_GIT_REMOTE_URL) and the fake Kubernetes serving the ArgoCD Application, whose controller
  * the test plays. Trivy is the real one build-scan-push finds on PATH (.tools/bin, built by
  * scripts/setup), its vulnerability DB built by trivy-db and served from the same local registry
@@ -22,10 +24,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { callerRepo, commandArgs, outputsOf, runAct, type ActRun } from './helpers/act.js';
+import { callerRepo, commandArgs, outputsOf, PIPELINE_RUN, runAct, type ActRun } from './helpers/act.js';
 import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { FakeGitHub } from './helpers/fake-github/server.js';
-import { FAKE_TOOLS_DIR } from './helpers/fake-tools/index.js';
 import { git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
 import { freePort, waitForHttp } from './helpers/net.js';
@@ -38,7 +39,7 @@ const available =
   realTrivyAvailable();
 if (!available) console.warn('buildah, docker-registry or trivy/trivy-db missing (scripts/setup): skipping');
 
-const PUSH_EVENT = join(ROOT, 'workflows-example', 'events', 'push.json');
+const PUSH_EVENT = PIPELINE_RUN.eventFile;
 const PUSH = JSON.parse(readFileSync(PUSH_EVENT, 'utf8')) as { after: string };
 const OVERLAY = 'platform/iris-classifier/overlays/prod/kustomization.yaml';
 const JOBS = {
@@ -58,6 +59,8 @@ let image: string;
 let dir: string;
 let caller: string;
 let actCache: string;
+/** buildah's storage.conf: vfs under the test's directory, not the host's /var/lib/containers. */
+let storageConf: string;
 
 /** The deployed service as the post-sync check sees it: each answer, and ArgoCD's health when asked. */
 interface SmokeRequest {
@@ -131,6 +134,11 @@ beforeAll(async () => {
     'requirements.txt': 'scikit-learn==1.9.1\nmlflow==3.17.2\n',
   });
   actCache = join(dir, 'act-cache');
+  storageConf = join(dir, 'storage.conf');
+  writeFileSync(
+    storageConf,
+    `[storage]\ndriver = "vfs"\ngraphroot = "${join(dir, 'buildah', 'graph')}"\nrunroot = "${join(dir, 'buildah', 'run')}"\n`,
+  );
   await pushTrivyDb(registryUrl, 'mirror/trivy-db', packTrivyDb(buildTrivyDb(join(dir, 'db')), dir));
 }, 120_000);
 
@@ -202,29 +210,35 @@ function controller(final: 'Healthy' | 'Degraded'): Seen {
 function pipeline(answers: number[], vars: Record<string, string> = {}): Promise<ActRun> {
   smoke.answers = answers;
   smoke.requests = [];
+  // Typed by PIPELINE_RUN's names: the README's ml-pipeline line gives exactly these.
+  const given: Record<(typeof PIPELINE_RUN.vars)[number], string> = {
+    MLFLOW_TRACKING_URI: mlflow.url,
+    IMAGE: image,
+    WAIT_FOR_SYNC: 'true',
+    SMOKE_TEST_URL: smoke.url,
+    BUILDER: 'buildah',
+  };
+  const secrets: Record<(typeof PIPELINE_RUN.secrets)[number], string> = {
+    GITHUB_TOKEN: 'ghs_test_token',
+    KUBECONFIG: join(dir, 'kubeconfig'),
+  };
+  const userEnv: Record<(typeof PIPELINE_RUN.env)[number], string> = { ACT_PYTHON: PYTHON };
   return runAct({
-    event: 'push',
-    workflow: '.github/workflows/ml-pipeline.yml',
-    eventFile: PUSH_EVENT,
+    event: PIPELINE_RUN.event,
+    workflow: PIPELINE_RUN.workflow,
+    eventFile: PIPELINE_RUN.eventFile,
     workdir: caller,
-    secrets: { GITHUB_TOKEN: 'ghs_test_token', KUBECONFIG: join(dir, 'kubeconfig') },
-    vars: {
-      MLFLOW_TRACKING_URI: mlflow.url,
-      IMAGE: image,
-      WAIT_FOR_SYNC: 'true',
-      SMOKE_TEST_URL: smoke.url,
-      ...vars,
-    },
+    secrets,
+    vars: { ...given, ...vars },
     env: {
+      ...userEnv,
       GITHUB_API_URL: gh.url,
       MLOPS_GIT_REMOTE_URL: `file://${origin.bare}`,
-      ACT_PYTHON: PYTHON,
       ACT_SARIF_DIR: join(dir, 'sarif'),
-      BUILDAH_SHIM_DIR: join(dir, 'buildah'),
       TRIVY_CACHE_DIR: join(dir, 'trivy-cache'),
       TRIVY_DB_REPOSITORY: `${image.split('/')[0]}/mirror/trivy-db`,
     },
-    path: [join(FAKE_TOOLS_DIR, 'buildah')],
+    hostEnv: { CONTAINERS_STORAGE_CONF: storageConf },
     actionCachePath: actCache,
     verbose: true,
     timeoutMs: 110_000,
@@ -303,6 +317,10 @@ function report(run: ActRun): string {
     expect(mlRun.run.data.metrics.map((m: { key: string }) => m.key)).toContain('accuracy');
     const version = await mlflowGet('model-versions/get?name=iris&version=1');
     expect(version.model_version.run_id).toBe(runId);
+
+    // buildah built it (vars.BUILDER through ml-pipeline.yml's builder input), into the test's store.
+    expect(run.output).toMatch(/builder buildah/);
+    expect(existsSync(join(dir, 'buildah', 'graph', 'vfs'))).toBe(true);
 
     // The registry: the image under its tags, labelled with the run, the version and the commit.
     const build = outputsOf(run, JOBS.build);

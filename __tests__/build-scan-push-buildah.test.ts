@@ -1,9 +1,10 @@
 /**
  * build-scan-push with `builder: buildah` (and `auto` where no docker buildx answers): the bundle
  * drives the real buildah, which builds, exports the OCI layout that is scanned and pushes to a
- * real registry (Debian's docker-registry on loopback). buildah's storage, isolation, auth file and
- * the insecure loopback registry are set the way a user sets them, through buildah's own
- * environment variables; the action passes none. Trivy stays the recorded report here (the real
+ * real registry (Debian's docker-registry on loopback, plain http). buildah's storage, isolation
+ * and auth file are set the way a user sets them, through buildah's own environment variables; the
+ * action passes none, and reaches the loopback registry as docker does, over http with no
+ * registries.conf (login and push). Trivy stays the recorded report here (the real
  * one is in build-scan-push-trivy.test.ts). Proves that the digest output is the
  * registry's, that the labels are in the pushed image, that what was scanned is what was pushed,
  * and that a failed gate leaves the registry untouched.
@@ -66,7 +67,10 @@ async function manifest(
   return { digest: res.headers.get('docker-content-digest')!, body: (await res.json()) as never };
 }
 
-/** buildah configured as a user without root or overlay would: vfs, chroot, a private store and auth file. */
+/**
+ * buildah configured as a user without root or overlay would: vfs, chroot, a private store and auth
+ * file; an empty registries.conf, so nothing marks the loopback registry insecure.
+ */
 function buildahEnv(root: string): Record<string, string> {
   mkdirSync(root, { recursive: true });
   const storage = join(root, 'storage.conf');
@@ -75,7 +79,7 @@ function buildahEnv(root: string): Record<string, string> {
     `[storage]\ndriver = "vfs"\ngraphroot = "${join(root, 'graph')}"\nrunroot = "${join(root, 'run')}"\n`,
   );
   const registries = join(root, 'registries.conf');
-  writeFileSync(registries, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
+  writeFileSync(registries, '');
   const auth = join(root, 'auth.json');
   writeFileSync(auth, '{"auths":{}}\n');
   return {
@@ -128,6 +132,9 @@ function setup(): FakeEnv & { context: string; kept: string; auth: string; env: 
           image: `${host}/octo-org/iris`,
           'mlflow-run-id': 'a1b2c3',
           'model-version': '5',
+          // docker-registry without auth accepts any login; the login must reach it over http.
+          'registry-username': 'octo',
+          'registry-password': 'not-checked-here',
         },
         env: f.env,
         cwd: f.workspace,
@@ -135,9 +142,11 @@ function setup(): FakeEnv & { context: string; kept: string; auth: string; env: 
       });
       expect(res.errors).toEqual([]);
       expect(res.code).toBe(0);
-      // No credentials: the loopback registry has no auth, and buildah 1.28's `login` ignores
-      // registries.conf's insecure flag (its push honours it), so a login cannot be shown here.
-      expect(res.stdout).not.toContain('Login Succeeded');
+      // buildah 1.28's `login` ignores registries.conf's insecure flag: the action's own
+      // --tls-verify=false for a loopback registry is what lets it in. Logged out at the end.
+      expect(res.stdout).toContain('Login Succeeded');
+      const auths = (JSON.parse(readFileSync(f.auth, 'utf8')) as { auths: Record<string, unknown> }).auths;
+      expect(Object.keys(auths)).not.toContain(host);
       expect(res.stdout).toMatch(/builder buildah/);
 
       const digest = res.outputs.digest!;

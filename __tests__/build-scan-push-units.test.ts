@@ -14,7 +14,7 @@ import {
   rank,
 } from '../actions/build-scan-push/gate.js';
 import { githubRegistry } from '../actions/build-scan-push/inputs.js';
-import { registryOf, resolveCredentials } from '../actions/build-scan-push/registry.js';
+import { isLoopbackRegistry, registryOf, resolveCredentials } from '../actions/build-scan-push/registry.js';
 import { renderSummary } from '../actions/build-scan-push/summary.js';
 import { computeTags, parseFlavor, parseSemver, sanitizeTag } from '../actions/build-scan-push/tags.js';
 import { assetName, checksumFor, PINNED_SHA256, Trivy } from '../actions/build-scan-push/trivy.js';
@@ -233,6 +233,19 @@ describe('registry and install helpers', () => {
     expect(() => resolveCredentials({ registry: 'quay.io', password: 'p' })).toThrow(
       /Input 'registry-username'/,
     );
+  });
+
+  it('tells loopback registries (plain http allowed, as docker does) from the others', () => {
+    for (const r of ['localhost:5001', 'localhost', '127.0.0.1:5000', '127.1.2.3', '[::1]:5000', '[::1]'])
+      expect([r, isLoopbackRegistry(r)]).toEqual([r, true]);
+    for (const r of [
+      'ghcr.io',
+      'localhost.example.com:5000',
+      '128.0.0.1:5000',
+      '127.0.0.1.nip.io',
+      '10.0.0.1',
+    ])
+      expect([r, isLoopbackRegistry(r)]).toEqual([r, false]);
   });
 
   it('reads goreleaser checksums files and names assets like the releases', () => {

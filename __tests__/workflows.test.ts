@@ -16,7 +16,14 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { readActionYaml, ROOT } from './helpers/run-action.js';
-import { OWN_RUNS, PLATFORM_LABELS, runsOnLabels, STAND_INS, standInRefs } from './helpers/act.js';
+import {
+  OWN_RUNS,
+  PIPELINE_RUN,
+  PLATFORM_LABELS,
+  runsOnLabels,
+  STAND_INS,
+  standInRefs,
+} from './helpers/act.js';
 import { inputProblems, outputProblems, type Workflow as Wired } from './helpers/workflow-wiring.js';
 import { extractNotification } from '../actions/alert-to-issue/webhook.js';
 
@@ -721,6 +728,22 @@ describe('event files for act', () => {
     expect(refs.length).toBeGreaterThan(0);
     for (const [ref, dir] of refs)
       expect(guide).toContain(`--local-repository ${ref}=$STAND/${dir.slice(STAND_INS.length + 1)}\n`);
+  });
+
+  it('gives the ml-pipeline act line with the --var, -s and --env names act-ml-pipeline.test.ts gives', () => {
+    const guide = readFileSync(join(ROOT, 'workflows-example', 'README.md'), 'utf8');
+    const { event, workflow, eventFile, vars, secrets, env } = PIPELINE_RUN;
+    const start = guide.indexOf(`act ${event} --json -W ${workflow} \\\n`);
+    expect(start).toBeGreaterThan(-1);
+    // The command: its continued lines, up to the first that does not end in a backslash.
+    const lines = guide.slice(start).split('\n');
+    const command = lines.slice(0, lines.findIndex((l) => !l.endsWith('\\')) + 1).join('\n');
+    expect(command).toContain(`-e $SUITE/${eventFile.slice(ROOT.length + 1)} "\${LOCAL[@]}"`);
+    const given = (flag: string): string[] =>
+      [...command.matchAll(new RegExp(`(?:^|\\s)${flag} ([A-Z_]+)=`, 'g'))].map((m) => m[1]!).sort();
+    expect(given('--var')).toEqual([...vars].sort());
+    expect(given('-s')).toEqual([...secrets].sort());
+    expect(given('--env')).toEqual([...env].sort());
   });
 
   it("gives the act lines of the project's own release.yml and ci.yml, as act-release-ci.test.ts runs them", () => {

@@ -92,6 +92,11 @@ export interface ActOptions {
   platforms?: Record<string, string>;
   /** Directories put on PATH right after Node 24 (e.g. a `docker` played by buildah). */
   path?: string[];
+  /**
+   * The environment act is started in, as a user's shell has it (the host's steps inherit it, not
+   * on the command line): e.g. buildah's CONTAINERS_STORAGE_CONF.
+   */
+  hostEnv?: Record<string, string>;
   /** act's --action-cache-path (its tool cache is `<it>/tool_cache`); default a new temp dir. */
   actionCachePath?: string;
   /** `-v`: act then also logs jobs it skipped for a false `if:` (jobResult skipped). */
@@ -115,6 +120,20 @@ export const OWN_RUNS = {
      */
     env: ['ACT_PYTHON', 'ACT_ARTIFACT_DIR', 'ACT_CACHE_DIR'],
   },
+} as const;
+
+/**
+ * ml-pipeline.yml as __tests__/act-ml-pipeline.test.ts runs it, and the names of what it gives act
+ * (`--var`, `-s`, and the `--env` a user sets; the test's other --env point at its fakes):
+ * workflows-example/README.md shows the same command line (workflows.test.ts checks).
+ */
+export const PIPELINE_RUN = {
+  event: 'push',
+  workflow: '.github/workflows/ml-pipeline.yml',
+  eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
+  vars: ['MLFLOW_TRACKING_URI', 'IMAGE', 'WAIT_FOR_SYNC', 'SMOKE_TEST_URL', 'BUILDER'],
+  secrets: ['GITHUB_TOKEN', 'KUBECONFIG'],
+  env: ['ACT_PYTHON'],
 } as const;
 
 /** act's argv (without the binary) for these options. */
@@ -182,6 +201,7 @@ export async function runAct(o: ActOptions): Promise<ActRun> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      ...o.hostEnv,
       PATH,
       ACT_DISABLE_VERSION_CHECK: '1',
       // No user or machine act configuration (an .actrc could add -P mappings).

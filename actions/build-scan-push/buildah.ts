@@ -5,13 +5,15 @@
  *
  * Storage and isolation are buildah's own business: it reads STORAGE_DRIVER,
  * CONTAINERS_STORAGE_CONF, BUILDAH_ISOLATION, REGISTRY_AUTH_FILE and CONTAINERS_REGISTRIES_CONF
- * from the environment, so the action passes none of them and the runner's setup decides.
+ * from the environment, so the action passes none of them and the runner's setup decides; except
+ * that a loopback registry is reached as docker reaches it, plain http allowed (isLoopbackRegistry).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildMetadata, BuildOutput, BuildSpec, Runner } from './buildx.js';
 import { BuildxError, defaultRunner } from './buildx.js';
+import { isLoopbackRegistry, registryOf } from './registry.js';
 
 export class BuildahError extends BuildxError {
   override name = 'BuildahError';
@@ -113,7 +115,11 @@ export class Buildah {
   }
 
   private async push(id: string, dest: string, digestfile: string): Promise<void> {
-    const out = await this.run('buildah', ['push', '--digestfile', digestfile, id, dest], { env: this.env });
+    const loopback = dest.startsWith('docker://') && isLoopbackRegistry(registryOf(dest.slice(9)));
+    const tls = loopback ? ['--tls-verify=false'] : [];
+    const out = await this.run('buildah', ['push', ...tls, '--digestfile', digestfile, id, dest], {
+      env: this.env,
+    });
     if (out.exitCode !== 0) {
       throw new BuildahError(
         `buildah push to ${dest} failed (exit ${out.exitCode}):\n${lastLines(out.stderr || out.stdout)}`,

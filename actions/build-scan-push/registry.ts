@@ -4,6 +4,7 @@
  * so the credentials do not outlive the step on self-hosted runners, as docker/login-action does.
  */
 import * as core from '@actions/core';
+import { isIPv4 } from 'node:net';
 import { InputError } from '../shared/errors.js';
 import { isPushableName, registryOf } from '../shared/image-ref.js';
 import { defaultRunner, type Runner } from './buildx.js';
@@ -48,6 +49,19 @@ export function resolveCredentials(opts: {
   return { registry: opts.registry, username, password };
 }
 
+/**
+ * A registry on this machine's loopback (`localhost`, 127.0.0.0/8, `[::1]`, any port). Docker's
+ * daemon lets these speak plain http by default (its insecure-registries start with 127.0.0.0/8),
+ * buildah does not, and buildah 1.28's `login` ignores registries.conf's `insecure` flag. So buildah
+ * gets `--tls-verify=false` for them, as docker behaves: the traffic never leaves the host.
+ */
+export function isLoopbackRegistry(registry: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(registry);
+  const host = bracketed ? bracketed[1]! : registry.replace(/:\d+$/, '');
+  if (host === 'localhost' || host === '::1') return true;
+  return isIPv4(host) && host.startsWith('127.');
+}
+
 export class RegistryLoginError extends Error {
   override name = 'RegistryLoginError';
 }
@@ -62,9 +76,10 @@ export async function login(
 ): Promise<void> {
   core.setSecret(creds.password);
   // buildah (Cobra, strict) wants the flags before the registry; docker takes either order.
+  const tls = isLoopbackRegistry(creds.registry) ? ['--tls-verify=false'] : [];
   const args =
     tool === 'buildah'
-      ? ['login', '--username', creds.username, '--password-stdin', creds.registry]
+      ? ['login', ...tls, '--username', creds.username, '--password-stdin', creds.registry]
       : ['login', creds.registry, '--username', creds.username, '--password-stdin'];
   const out = await run(tool, args, { input: Buffer.from(creds.password) });
   if (out.exitCode !== 0) {
