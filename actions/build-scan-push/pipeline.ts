@@ -208,7 +208,9 @@ function credentialsFor({ config: cfg, context: ctx }: Inputs): Credentials | un
     actor: ctx.actor,
   });
   if (!creds)
-    core.info(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
+    core.info(
+      `No credentials for ${registry}: pushing with the credentials a docker or buildah login left on the runner`,
+    );
   return creds;
 }
 
