@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { callerRepo, commandArgs, runAct, type ActRun } from './helpers/act.js';
 import { argoStatus, FakeKubernetes } from './helpers/fake-k8s.js';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
-import { FakeGitHub } from './helpers/fake-github/server.js';
-import { commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import type { FakeGitHub } from './helpers/fake-github/server.js';
+import { startGitHub, stopFakes } from './helpers/fakes.js';
+import { commitDirect, deployMessage, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
 import { MlflowRest } from './helpers/mlflow-rest.js';
 import { startMlflow, type MlflowServer } from './helpers/mlflow-server.js';
 import { ROOT } from './helpers/run-action.js';
@@ -38,15 +39,7 @@ const deploys: Record<string, string> = {};
 
 /** A deploy commit as ml-pipeline.yml's bump writes it (workflows.test.ts checks that message). */
 function deploy(version: string, d: string): string {
-  const message = [
-    `deploy(prod): iris v${version} as ${d}`,
-    '',
-    'Model: iris',
-    `Model-Version: ${version}`,
-    `Image: ${IMAGE}@${d}`,
-    'Environment: prod',
-    `Run-Id: run-of-v${version}`,
-  ].join('\n');
+  const message = deployMessage({ image: IMAGE, version, digest: d, runId: `run-of-v${version}` });
   return commitDirect(origin, OVERLAY, overlay(d), message);
 }
 
@@ -55,10 +48,13 @@ beforeAll(async () => {
   deploys['1'] = deploy('1', digest('1'));
   commitDirect(origin, 'README.md', 'GitOps\n', 'docs: readme');
   deploys['2'] = deploy('2', digest('2'));
-  gh = new FakeGitHub({ repos: ['example-org/iris-app'] });
-  registerPullHandlers(gh, { gitDir: origin.bare });
+  // The fake GitHub first, so that afterAll stops it should MLflow fail to start.
+  gh = await startGitHub({
+    repos: ['example-org/iris-app'],
+    handlers: [(fake) => registerPullHandlers(fake, { gitDir: origin.bare })],
+  });
   k8s = new FakeKubernetes();
-  [mlflow] = await Promise.all([startMlflow(), gh.start(), k8s.start()]);
+  [mlflow] = await Promise.all([startMlflow(), k8s.start()]);
   kubeconfig = join(mkdtempSync(join(tmpdir(), 'act-rollback-')), 'kubeconfig');
   writeFileSync(kubeconfig, k8s.kubeconfig());
   k8s.put(
@@ -102,9 +98,8 @@ beforeAll(async () => {
     ].join('\n'),
   });
 }, 120_000);
-afterAll(async () => {
-  await Promise.all([gh?.stop(), k8s?.stop(), mlflow?.stop()]);
-});
+// Fails the file if any response broke GitHub's OpenAPI description.
+afterAll(() => stopFakes(gh, k8s, mlflow));
 
 const champion = async (): Promise<string | undefined> => {
   const res = await fetch(`${mlflow.url}/api/2.0/mlflow/registered-models/alias?name=iris&alias=champion`);

@@ -12,8 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addCommit, commitCommentsOf, registerCommitHandlers } from './helpers/fake-github/commits.js';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
-import { FakeGitHub } from './helpers/fake-github/server.js';
-import { cloneFresh, commitDirect, makeOrigin, readFrom, type Origin } from './helpers/gitops-repo.js';
+import type { FakeGitHub } from './helpers/fake-github/server.js';
+import { startGitHub, stopFakes } from './helpers/fakes.js';
+import {
+  cloneFresh,
+  commitDirect,
+  deployMessage,
+  makeOrigin,
+  readFrom,
+  type Origin,
+} from './helpers/gitops-repo.js';
 import { startMlflow, PYTHON, type MlflowServer } from './helpers/mlflow-server.js';
 import { notification } from './helpers/alert-fixtures.js';
 import { startRelay } from './helpers/relay-process.js';
@@ -30,12 +38,16 @@ let mlflow: MlflowServer;
 
 beforeAll(async () => {
   origin = makeOrigin({ [OVERLAY]: `images:\n  - name: ${IMAGE}\n    newTag: "1.0.0"\n` });
-  gh = new FakeGitHub({ ghes: true, repos: ['octo-org/iris', 'octo-org/gitops'] });
-  registerCommitHandlers(gh);
-  registerPullHandlers(gh, { gitDir: origin.bare });
-  [mlflow] = await Promise.all([startMlflow(), gh.start()]);
+  // The fake first, so that afterAll stops it should MLflow fail to start.
+  gh = await startGitHub({
+    ghes: true,
+    repos: ['octo-org/iris', 'octo-org/gitops'],
+    handlers: [registerCommitHandlers, (fake) => registerPullHandlers(fake, { gitDir: origin.bare })],
+  });
+  mlflow = await startMlflow();
 }, 120_000);
-afterAll(() => Promise.all([mlflow?.stop(), gh?.stop()]));
+// Fails the file if any response broke the GHES description.
+afterAll(() => stopFakes(mlflow, gh));
 
 /** What the actions asked of the fake since `before`: every path under the GHES API root. */
 const pathsSince = (before: number): string[] => gh.requests.slice(before).map((r) => r.path);
@@ -177,15 +189,7 @@ describe('gitops-bump on GHES', () => {
         origin,
         OVERLAY,
         `images:\n  - name: ${IMAGE}\n    digest: ${d}\n`,
-        [
-          `deploy(prod): iris v${version} as ${d}`,
-          '',
-          'Model: iris',
-          `Model-Version: ${version}`,
-          `Image: ${IMAGE}@${d}`,
-          'Environment: prod',
-          `Run-Id: run${version}`,
-        ].join('\n'),
+        deployMessage({ image: IMAGE, version, digest: d }),
       );
     const v1 = deploy('1', digest('1'));
     const v2 = deploy('2', digest('2'));

@@ -4,21 +4,22 @@
  * with GITHUB_API_URL and GITHUB_SERVER_URL set as a GHES runner sets them.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
-import { FakeGitHub } from './helpers/fake-github/server.js';
-import { addedPatch, pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
+import type { FakeGemini } from './helpers/fake-gemini.js';
+import type { FakeGitHub } from './helpers/fake-github/server.js';
+import { registerReviewHandlers } from './helpers/fake-github/reviews.js';
+import { reviewPull, seedEnvironmentPull, startGemini, startGitHub, stopFakes } from './helpers/fakes.js';
 import { runAction } from './helpers/run-action.js';
 import { notification } from './helpers/alert-fixtures.js';
 
 let gh: FakeGitHub;
 let gemini: FakeGemini;
 beforeAll(async () => {
-  gh = new FakeGitHub({ ghes: true, repos: ['octo-org/iris'] });
-  registerReviewHandlers(gh);
-  gemini = new FakeGemini();
-  await Promise.all([gh.start(), gemini.start()]);
+  // One after the other, so that afterAll stops whichever started (each starts at once).
+  gh = await startGitHub({ ghes: true, repos: ['octo-org/iris'], handlers: [registerReviewHandlers] });
+  gemini = await startGemini();
 });
-afterAll(() => Promise.all([gh.stop(), gemini.stop()]));
+// Fails the file if any response broke the GHES description.
+afterAll(() => stopFakes(gh, gemini));
 
 const repo = () => gh.state.repo('octo-org', 'iris')!;
 
@@ -55,42 +56,9 @@ describe('actions on GHES', () => {
   });
 
   it('ai-review posts its review and summary through /api/v3', async () => {
-    const pr = seedPull(gh, {
-      headSha: 'd'.repeat(40),
-      files: [pullFile('train.py', addedPatch('import os\nprint(os.environ)\n'), 'added')],
-    });
-    gemini.script({
-      json: {
-        summary: 'Prints the environment.',
-        findings: [
-          {
-            path: 'train.py',
-            line: 2,
-            severity: 'high',
-            category: 'secrets',
-            title: 'Environment printed',
-            body: 'It may hold secrets.',
-          },
-        ],
-      },
-    });
+    const pr = seedEnvironmentPull(gh, gemini, { headSha: 'd'.repeat(40) });
     const before = gh.requests.length;
-    const res = await runAction('ai-review', {
-      inputs: { 'gemini-api-key': FAKE_GEMINI_KEY, 'request-timeout': '20s' },
-      env: { ...gh.env(), ...gemini.env() },
-      eventName: 'pull_request',
-      event: {
-        action: 'opened',
-        number: pr.number,
-        pull_request: {
-          number: pr.number,
-          draft: false,
-          head: { sha: pr.head.sha, repo: pr.head.repo },
-          base: { sha: pr.base.sha, repo: pr.base.repo },
-        },
-      },
-      timeoutMs: 60_000,
-    });
+    const res = await reviewPull(gh, gemini, pr, { action: 'opened', timeoutMs: 60_000 });
     expect(res.errors).toEqual([]);
     expect(res.code).toBe(0);
     const reviews = repo().reviews.filter((r) => r.pull_number === pr.number);

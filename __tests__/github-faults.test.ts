@@ -8,55 +8,27 @@
  * GitHub's headers ask for and in the throttling plugin's spacing of writes, so each has a fake
  * GitHub (and Gemini) of its own.
  */
-import { beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { createServer } from 'node:net';
-import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
-import { FakeGitHub } from './helpers/fake-github/server.js';
-import { addedPatch, pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
-import type { Pull } from './helpers/fake-github/state.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import type { FakeGitHub } from './helpers/fake-github/server.js';
+import { registerReviewHandlers } from './helpers/fake-github/reviews.js';
+import {
+  inProcessOctokit,
+  reviewPull,
+  seedEnvironmentPull,
+  withGitHub,
+  withGitHubAndGemini,
+  type GitHubSetup,
+} from './helpers/fakes.js';
 import { runAction } from './helpers/run-action.js';
 import { notification } from './helpers/alert-fixtures.js';
 
 jest.setTimeout(120_000);
 
-// @actions/github reads GITHUB_API_URL when it is imported: the in-process createOctokit tests
-// take turns on that one port (the bundles are child processes, each given its fake's URL).
-let port = 0;
-let createOctokit: typeof import('../actions/shared/github.js').createOctokit;
-beforeAll(async () => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  port = (probe.address() as { port: number }).port;
-  await new Promise((resolve) => probe.close(resolve));
-  process.env.GITHUB_API_URL = `http://127.0.0.1:${port}`;
-  ({ createOctokit } = await import('../actions/shared/github.js'));
-});
+/** Each test's own fake GitHub: the one repository, with pull requests and reviews. */
+const SETUP: GitHubSetup = { repos: ['octo-org/iris'], handlers: [registerReviewHandlers] };
 
-/**
- * Runs `body` against a fake GitHub of its own (on `onPort`, else any free port), stopped at the
- * end: the stop fails the test if any response broke GitHub's OpenAPI description.
- */
-async function withGitHub<T>(body: (gh: FakeGitHub) => Promise<T>, onPort = 0): Promise<T> {
-  const gh = new FakeGitHub({ repos: ['octo-org/iris'] });
-  registerReviewHandlers(gh);
-  await gh.start(onPort);
-  let result: T;
-  try {
-    result = await body(gh);
-  } catch (err) {
-    await gh.stop().catch(() => undefined); // the test's own failure is the one to report
-    throw err;
-  }
-  await gh.stop();
-  return result;
-}
-let portTurn: Promise<unknown> = Promise.resolve();
-/** withGitHub on the port @actions/github was imported with, one test at a time. */
-function onImportedPort<T>(body: (gh: FakeGitHub) => Promise<T>): Promise<T> {
-  const turn = portTurn.then(() => withGitHub(body, port));
-  portTurn = turn.catch(() => undefined);
-  return turn;
-}
+// The in-process createOctokit tests take turns on the port it was imported with.
+const { createOctokit, onImportedPort } = inProcessOctokit(SETUP);
 
 const repo = (gh: FakeGitHub) => gh.state.repo('octo-org', 'iris')!;
 const issues = (gh: FakeGitHub) => repo(gh).issues.filter((i) => !i.pull_request);
@@ -86,7 +58,7 @@ describe('under GitHub faults', () => {
   it.concurrent.each(FAULTS)(
     'alert-to-issue (bundle) keeps one issue and records both notifications under %s',
     (_name, play) =>
-      withGitHub(async (gh) => {
+      withGitHub(SETUP, async (gh) => {
         play(gh, 'issues/list-for-repo');
         play(gh, 'issues/create');
         const one = await deliver(gh, first);
@@ -106,7 +78,7 @@ describe('under GitHub faults', () => {
   it.concurrent(
     'alert-to-issue (bundle) keeps one issue per group when the label-filtered list lags behind writes',
     () =>
-      withGitHub(async (gh) => {
+      withGitHub(SETUP, async (gh) => {
         gh.listLagMs = 60_000;
         const one = await deliver(gh, first);
         const two = await deliver(gh, second);
@@ -125,7 +97,7 @@ describe('under GitHub faults', () => {
   it.concurrent(
     'alert-to-issue (bundle) fails clearly when GitHub drops the labels, and does not open a second issue for the group',
     () =>
-      withGitHub(async (gh) => {
+      withGitHub(SETUP, async (gh) => {
         gh.dropLabelsOnCreate = true;
         const one = await deliver(gh, first);
         expect(one.code).toBe(1);
@@ -137,24 +109,6 @@ describe('under GitHub faults', () => {
   );
 
   // --- ai-review, bundled: each fault on a different call of the run --------------------------------
-  const review = (gh: FakeGitHub, gemini: FakeGemini, pr: Pull) =>
-    runAction('ai-review', {
-      inputs: { 'gemini-api-key': FAKE_GEMINI_KEY, 'request-timeout': '20s' },
-      env: { ...gh.env(), ...gemini.env() },
-      eventName: 'pull_request',
-      event: {
-        action: 'synchronize',
-        number: pr.number,
-        pull_request: {
-          number: pr.number,
-          draft: false,
-          head: { sha: pr.head.sha, repo: pr.head.repo },
-          base: { sha: pr.base.sha, repo: pr.base.repo },
-        },
-      },
-      timeoutMs: 90_000,
-    });
-
   it.concurrent.each([
     ['a primary rate limit on pulls/get', (gh: FakeGitHub) => gh.rateLimit({ operationId: 'pulls/get' })],
     [
@@ -170,38 +124,14 @@ describe('under GitHub faults', () => {
       (gh: FakeGitHub) => gh.secondaryRateLimit({ status: 429, operationId: 'issues/create-comment' }),
     ],
   ])('ai-review (bundle) posts one review and one summary under %s', (_name, play) =>
-    withGitHub(async (gh) => {
-      const gemini = new FakeGemini();
-      await gemini.start();
-      try {
-        const pr = seedPull(gh, {
-          headSha: 'c'.repeat(40),
-          files: [pullFile('train.py', addedPatch('import os\nprint(os.environ)\n'), 'added')],
-        });
-        gemini.script({
-          json: {
-            summary: 'Prints the environment.',
-            findings: [
-              {
-                path: 'train.py',
-                line: 2,
-                severity: 'high',
-                category: 'secrets',
-                title: 'Environment printed',
-                body: 'It may hold secrets.',
-              },
-            ],
-          },
-        });
-        play(gh);
-        const res = await review(gh, gemini, pr);
-        expect(res.errors).toEqual([]);
-        expect(res.code).toBe(0);
-        expect(repo(gh).reviews.filter((r) => r.pull_number === pr.number)).toHaveLength(1);
-        expect(repo(gh).comments.filter((c) => c.issue_number === pr.number)).toHaveLength(1);
-      } finally {
-        await gemini.stop();
-      }
+    withGitHubAndGemini(SETUP, async (gh, gemini) => {
+      const pr = seedEnvironmentPull(gh, gemini, { headSha: 'c'.repeat(40) });
+      play(gh);
+      const res = await reviewPull(gh, gemini, pr);
+      expect(res.errors).toEqual([]);
+      expect(res.code).toBe(0);
+      expect(repo(gh).reviews.filter((r) => r.pull_number === pr.number)).toHaveLength(1);
+      expect(repo(gh).comments.filter((c) => c.issue_number === pr.number)).toHaveLength(1);
     }),
   );
 

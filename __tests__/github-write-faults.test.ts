@@ -9,72 +9,31 @@
  * before a lost create is looked for (1, 4, 9 s) and in the throttling plugin's spacing of
  * writes, so each has a fake GitHub (and Gemini) of its own.
  */
-import { beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { createServer } from 'node:net';
-import { FakeGemini, FAKE_GEMINI_KEY } from './helpers/fake-gemini.js';
-import { FakeGitHub, type ServerErrorStatus } from './helpers/fake-github/server.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import type { FakeGitHub, ServerErrorStatus } from './helpers/fake-github/server.js';
 import { addCommit, commitCommentsOf, registerCommitHandlers } from './helpers/fake-github/commits.js';
 import { addedPatch, pullFile, registerReviewHandlers, seedPull } from './helpers/fake-github/reviews.js';
+import {
+  inProcessOctokit,
+  reviewPull,
+  seedEnvironmentPull,
+  withGitHub,
+  withGitHubAndGemini,
+  type GitHubSetup,
+} from './helpers/fakes.js';
 import { dispatchEvent, notification } from './helpers/alert-fixtures.js';
 import { startRelay } from './helpers/relay-process.js';
 import { runAction } from './helpers/run-action.js';
 
 jest.setTimeout(120_000);
 
-// @actions/github reads GITHUB_API_URL when it is imported: the in-process createOctokit tests
-// take turns on that one port (the bundles are child processes, each given its fake's URL).
-let port = 0;
-let createOctokit: typeof import('../actions/shared/github.js').createOctokit;
-beforeAll(async () => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  port = (probe.address() as { port: number }).port;
-  await new Promise((resolve) => probe.close(resolve));
-  process.env.GITHUB_API_URL = `http://127.0.0.1:${port}`;
-  ({ createOctokit } = await import('../actions/shared/github.js'));
-});
-
 /** The one repository each fake serves. */
 const r = { owner: 'octo-org', repo: 'iris', full: 'octo-org/iris' };
+/** Each test's own fake GitHub, with pull requests, reviews and commits. */
+const SETUP: GitHubSetup = { repos: [r.full], handlers: [registerReviewHandlers, registerCommitHandlers] };
 
-/**
- * Runs `body` against a fake GitHub of its own (on `onPort`, else any free port), stopped at the
- * end: the stop fails the test if any response broke GitHub's OpenAPI description.
- */
-async function withGitHub<T>(body: (gh: FakeGitHub) => Promise<T>, onPort = 0): Promise<T> {
-  const gh = new FakeGitHub({ repos: [r.full] });
-  registerReviewHandlers(gh);
-  registerCommitHandlers(gh);
-  await gh.start(onPort);
-  let result: T;
-  try {
-    result = await body(gh);
-  } catch (err) {
-    await gh.stop().catch(() => undefined); // the test's own failure is the one to report
-    throw err;
-  }
-  await gh.stop();
-  return result;
-}
-let portTurn: Promise<unknown> = Promise.resolve();
-/** withGitHub on the port @actions/github was imported with, one test at a time. */
-function onImportedPort<T>(body: (gh: FakeGitHub) => Promise<T>): Promise<T> {
-  const turn = portTurn.then(() => withGitHub(body, port));
-  portTurn = turn.catch(() => undefined);
-  return turn;
-}
-/** withGitHub and a fake Gemini of its own, stopped at the end. */
-function withGitHubAndGemini<T>(body: (gh: FakeGitHub, gemini: FakeGemini) => Promise<T>): Promise<T> {
-  return withGitHub(async (gh) => {
-    const gemini = new FakeGemini();
-    await gemini.start();
-    try {
-      return await body(gh, gemini);
-    } finally {
-      await gemini.stop();
-    }
-  });
-}
+// The in-process createOctokit tests take turns on the port it was imported with.
+const { createOctokit, onImportedPort } = inProcessOctokit(SETUP);
 
 const state = (gh: FakeGitHub) => gh.state.repo(r.owner, r.repo)!;
 const issuesOf = (gh: FakeGitHub) => state(gh).issues.filter((i) => !i.pull_request);
@@ -101,7 +60,7 @@ describe('when GitHub writes and the answer is lost', () => {
     });
 
   it.concurrent("the fake writes, then answers GitHub's 502 or closes the connection", () =>
-    withGitHub(async (gh) => {
+    withGitHub(SETUP, async (gh) => {
       gh.failAfterWrite({ operationId: 'issues/create' });
       const res = await post(gh);
       expect(res.status).toBe(502);
@@ -234,7 +193,7 @@ describe('when GitHub writes and the answer is lost', () => {
   it.concurrent.each(LOST_502_OR_DROP)(
     'alert-to-issue (bundle) opens one issue, records each notification once and closes it through %s',
     (_name, fault) =>
-      withGitHub(async (gh) => {
+      withGitHub(SETUP, async (gh) => {
         gh.failAfterWrite({ operationId: 'issues/create', ...fault });
         const one = await deliver(gh, firing);
         gh.failAfterWrite({ operationId: 'issues/create-comment', ...fault });
@@ -265,46 +224,11 @@ describe('when GitHub writes and the answer is lost', () => {
   it.concurrent.each(LOST_502_OR_DROP)(
     'ai-review (bundle) posts one review and one summary through %s on both',
     (_name, fault) =>
-      withGitHubAndGemini(async (gh, gemini) => {
-        const pr = seedPull(gh, {
-          owner: r.owner,
-          repo: r.repo,
-          headSha: 'c'.repeat(40),
-          files: [pullFile('train.py', addedPatch('import os\nprint(os.environ)\n'), 'added')],
-        });
-        gemini.script({
-          json: {
-            summary: 'Prints the environment.',
-            findings: [
-              {
-                path: 'train.py',
-                line: 2,
-                severity: 'high',
-                category: 'secrets',
-                title: 'Environment printed',
-                body: 'It may hold secrets.',
-              },
-            ],
-          },
-        });
+      withGitHubAndGemini(SETUP, async (gh, gemini) => {
+        const pr = seedEnvironmentPull(gh, gemini, { owner: r.owner, repo: r.repo, headSha: 'c'.repeat(40) });
         gh.failAfterWrite({ operationId: 'pulls/create-review', ...fault });
         gh.failAfterWrite({ operationId: 'issues/create-comment', ...fault });
-        const res = await runAction('ai-review', {
-          inputs: { 'gemini-api-key': FAKE_GEMINI_KEY, 'request-timeout': '20s' },
-          env: { ...gh.env(), ...gemini.env(), GITHUB_REPOSITORY: r.full },
-          eventName: 'pull_request',
-          event: {
-            action: 'synchronize',
-            number: pr.number,
-            pull_request: {
-              number: pr.number,
-              draft: false,
-              head: { sha: pr.head.sha, repo: pr.head.repo },
-              base: { sha: pr.base.sha, repo: pr.base.repo },
-            },
-          },
-          timeoutMs: 90_000,
-        });
+        const res = await reviewPull(gh, gemini, pr, { env: { GITHUB_REPOSITORY: r.full } });
         expect(res.errors).toEqual([]);
         expect(res.code).toBe(0);
         expect(state(gh).reviews).toHaveLength(1);
@@ -321,7 +245,7 @@ describe('when GitHub writes and the answer is lost', () => {
   it.concurrent.each(LOST_502_OR_DROP)(
     'relay (bundle) delivers again, and alert-to-issue records the notification once, through %s',
     (_name, fault) =>
-      withGitHub(async (gh) => {
+      withGitHub(SETUP, async (gh) => {
         const relay = await startRelay({
           GITHUB_API_URL: gh.url,
           GITHUB_TOKEN: 'ghs_test_token',

@@ -9,8 +9,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerPullHandlers } from './helpers/fake-github/pulls.js';
 import { basicError } from './helpers/fake-github/resources.js';
-import { FakeGitHub } from './helpers/fake-github/server.js';
-import { cloneFresh, commitDirect, git, head, makeOrigin, type Origin } from './helpers/gitops-repo.js';
+import type { FakeGitHub } from './helpers/fake-github/server.js';
+import { startGitHub, stopFakes } from './helpers/fakes.js';
+import {
+  cloneFresh,
+  commitDirect,
+  deployMessage,
+  git,
+  head,
+  makeOrigin,
+  type Origin,
+} from './helpers/gitops-repo.js';
 import { runAction } from './helpers/run-action.js';
 
 const IMAGE = 'ghcr.io/octo-org/iris';
@@ -18,35 +27,29 @@ const OVERLAY = 'envs/prod/kustomization.yaml';
 const digest = (c: string): string => `sha256:${c.repeat(64)}`;
 const overlay = (d: string): string => `images:\n  - name: ${IMAGE}\n    digest: ${d}\n`;
 
-/** A deploy commit as ml-pipeline.yml's bump writes it. */
-function deployMessage(version: string, d: string, extra: string[] = []): string {
-  return [
-    `deploy(prod): iris v${version} as ${d}`,
-    '',
-    'Model: iris',
-    `Model-Version: ${version}`,
-    `Image: ${IMAGE}@${d}`,
-    'Environment: prod',
-    `Run-Id: run${version}`,
-    ...extra,
-  ].join('\n');
-}
-
 function deploy(origin: Origin, version: string, d: string, extra: string[] = []): string {
-  return commitDirect(origin, OVERLAY, overlay(d), deployMessage(version, d, extra));
+  return commitDirect(
+    origin,
+    OVERLAY,
+    overlay(d),
+    deployMessage({ image: IMAGE, version, digest: d }, extra),
+  );
 }
 
 let gh: FakeGitHub | undefined;
+// Fails the test if any response broke GitHub's OpenAPI description.
 afterEach(async () => {
-  await gh?.stop();
+  const last = gh;
   gh = undefined;
+  await stopFakes(last);
 });
 
 /** The fake GitHub serving the GitOps repository (PRs on `origin`) and the workflow's own one. */
 async function github(origin: Origin): Promise<FakeGitHub> {
-  gh = new FakeGitHub({ repos: ['octo-org/gitops', 'octo-org/iris'] });
-  registerPullHandlers(gh, { gitDir: origin.bare });
-  await gh.start();
+  gh = await startGitHub({
+    repos: ['octo-org/gitops', 'octo-org/iris'],
+    handlers: [(fake) => registerPullHandlers(fake, { gitDir: origin.bare })],
+  });
   return gh;
 }
 
@@ -358,7 +361,11 @@ describe('gitops-bump mode: deployed', () => {
     const dir = cloneFresh(origin);
     git(dir, ['checkout', '-q', '-b', 'gitops-bump/iris-x']);
     writeFileSync(join(dir, OVERLAY), overlay(digest('1')));
-    git(dir, ['commit', '-qam', deployMessage('1', digest('1'), [`Rollback-Of: ${v2}`])]);
+    git(dir, [
+      'commit',
+      '-qam',
+      deployMessage({ image: IMAGE, version: '1', digest: digest('1') }, [`Rollback-Of: ${v2}`]),
+    ]);
     const rollbackCommit = git(dir, ['rev-parse', 'HEAD']);
     git(dir, ['checkout', '-q', 'main']);
     git(dir, [

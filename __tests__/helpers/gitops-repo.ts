@@ -61,6 +61,31 @@ export function head(origin: Origin, ref = 'main'): string {
   return git(origin.root, ['--git-dir', origin.bare, 'rev-parse', ref]);
 }
 
+/**
+ * A prod deploy commit's message as ml-pipeline.yml's bump writes it (workflows.test.ts checks
+ * that message): the subject and the trailers rollback and deployed read, then `extra` lines.
+ */
+export function deployMessage(
+  {
+    image,
+    version,
+    digest,
+    runId = `run${version}`,
+  }: { image: string; version: string; digest: string; runId?: string },
+  extra: string[] = [],
+): string {
+  return [
+    `deploy(prod): iris v${version} as ${digest}`,
+    '',
+    'Model: iris',
+    `Model-Version: ${version}`,
+    `Image: ${image}@${digest}`,
+    'Environment: prod',
+    `Run-Id: ${runId}`,
+    ...extra,
+  ].join('\n');
+}
+
 /** Commits one more change directly on the origin (another actor moving the branch). */
 export function commitDirect(
   origin: Origin,

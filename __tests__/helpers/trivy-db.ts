@@ -1,11 +1,13 @@
 /**
  * A small, real Trivy vulnerability DB for offline tests: built by `trivy-db build --only-update
- * debian --only-update ghsa` (Debian's tracker for OS packages, GitHub's advisories for pip
- * packages; the trivy-db version Trivy 0.74.0's go.mod requires, built by scripts/setup) over the
- * hand-made vuln-list in __tests__/fixtures/trivy-db, packed as the OCI artifact Trivy downloads
- * (one `db.tar.gz` layer of media type application/vnd.aquasec.trivy.db.layer.v1.tar+gzip), and
- * pushed to a registry with the distribution API, as `oras push` would. A user with a mirror
- * does the same and points TRIVY_DB_REPOSITORY at it.
+ * debian --only-update ghsa --only-update nvd` (Debian's tracker for OS packages, GitHub's
+ * advisories for pip packages, NVD's CVSS, CWE, references and dates for one of the CVEs, as the
+ * real DB has them for most; the trivy-db version Trivy 0.74.0's go.mod requires, built by
+ * scripts/setup) over the hand-made vuln-list in __tests__/fixtures/trivy-db, packed as the OCI
+ * artifact Trivy downloads (one `db.tar.gz` layer of media type
+ * application/vnd.aquasec.trivy.db.layer.v1.tar+gzip), and pushed to a registry with the
+ * distribution API, as `oras push` would. A user with a mirror does the same and points
+ * TRIVY_DB_REPOSITORY at it.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,7 +37,7 @@ export function buildTrivyDb(work: string): string {
     TRIVY_DB_BIN,
     [
       'build',
-      ...['--only-update', 'debian', '--only-update', 'ghsa'],
+      ...['--only-update', 'debian', '--only-update', 'ghsa', '--only-update', 'nvd'],
       ...['--cache-dir', cache, '--output-dir', out],
     ],
     {

@@ -42,17 +42,21 @@ const where = (p: Params): { owner: string; repo: string } => ({
   repo: String(p.repo),
 });
 
-/** Every page of one list endpoint of the item's parent, searched for the write id. */
-async function findIn<R extends { body?: string | null }>(
+/** Where a made item is looked for: a thread's comments, a pull request's reviews, a commit's comments. */
+type List =
+  | Octokit['rest']['issues']['listComments']
+  | Octokit['rest']['pulls']['listReviews']
+  | Octokit['rest']['repos']['listCommentsForCommit'];
+
+/** Every page of one list of the item's parent, searched for the write id. */
+async function findIn<L extends List>(
   octokit: Octokit,
-  list: (params: never) => Promise<{ data: R[] }>,
-  p: Params,
+  list: L,
+  params: Parameters<L>[0],
   writeId: string,
-  parent: Record<string, string | number>,
-): Promise<R | undefined> {
-  const params = { ...where(p), ...parent, per_page: 100 };
-  // paginate's overloads are typed per endpoint; the three lists here differ only in the parent.
-  const all = (await octokit.paginate(list as never, params as never)) as R[];
+): Promise<Made | undefined> {
+  // paginate types each list's items from the method, and `params` is checked against that list.
+  const all: Made[] = await octokit.paginate(list, { ...params, per_page: 100 });
   return all.find(carries(writeId));
 }
 
@@ -74,21 +78,32 @@ const CREATES: Record<string, { what: string; find: Find }> = {
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': {
     what: 'comment',
     find: (octokit, p, writeId) =>
-      findIn(octokit, octokit.rest.issues.listComments, p, writeId, {
-        issue_number: Number(p.issue_number),
-      }),
+      findIn(
+        octokit,
+        octokit.rest.issues.listComments,
+        { ...where(p), issue_number: Number(p.issue_number) },
+        writeId,
+      ),
   },
   'POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews': {
     what: 'review',
     find: (octokit, p, writeId) =>
-      findIn(octokit, octokit.rest.pulls.listReviews, p, writeId, { pull_number: Number(p.pull_number) }),
+      findIn(
+        octokit,
+        octokit.rest.pulls.listReviews,
+        { ...where(p), pull_number: Number(p.pull_number) },
+        writeId,
+      ),
   },
   'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments': {
     what: 'commit comment',
     find: (octokit, p, writeId) =>
-      findIn(octokit, octokit.rest.repos.listCommentsForCommit, p, writeId, {
-        commit_sha: String(p.commit_sha),
-      }),
+      findIn(
+        octokit,
+        octokit.rest.repos.listCommentsForCommit,
+        { ...where(p), commit_sha: String(p.commit_sha) },
+        writeId,
+      ),
   },
 };
 
