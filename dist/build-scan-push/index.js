@@ -32535,6 +32535,8 @@ var errors = __nccwpck_require__(9223);
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: ./actions/build-scan-push/buildx.ts
 var buildx = __nccwpck_require__(9822);
+// EXTERNAL MODULE: ./actions/build-scan-push/registry.ts
+var build_scan_push_registry = __nccwpck_require__(7689);
 ;// CONCATENATED MODULE: ./actions/build-scan-push/buildah.ts
 /**
  * buildah as the builder, for runners without a Docker engine (Debian's buildah, rootless or in a
@@ -32543,8 +32545,10 @@ var buildx = __nccwpck_require__(9822);
  *
  * Storage and isolation are buildah's own business: it reads STORAGE_DRIVER,
  * CONTAINERS_STORAGE_CONF, BUILDAH_ISOLATION, REGISTRY_AUTH_FILE and CONTAINERS_REGISTRIES_CONF
- * from the environment, so the action passes none of them and the runner's setup decides.
+ * from the environment, so the action passes none of them and the runner's setup decides; except
+ * that a loopback registry is reached as docker reaches it, plain http allowed (isLoopbackRegistry).
  */
+
 
 
 
@@ -32650,7 +32654,11 @@ class Buildah {
         return raw.startsWith('sha256:') ? raw : `sha256:${raw}`;
     }
     async push(id, dest, digestfile) {
-        const out = await this.run('buildah', ['push', '--digestfile', digestfile, id, dest], { env: this.env });
+        const loopback = dest.startsWith('docker://') && (0,build_scan_push_registry/* isLoopbackRegistry */.jW)((0,build_scan_push_registry/* registryOf */.Fv)(dest.slice(9)));
+        const tls = loopback ? ['--tls-verify=false'] : [];
+        const out = await this.run('buildah', ['push', ...tls, '--digestfile', digestfile, id, dest], {
+            env: this.env,
+        });
         if (out.exitCode !== 0) {
             throw new BuildahError(`buildah push to ${dest} failed (exit ${out.exitCode}):\n${lastLines(out.stderr || out.stdout)}`);
         }
@@ -32890,8 +32898,6 @@ function planImage({ config: cfg, context: ctx }) {
     return { tags, tagNames, refs, labels, buildArgs, epoch };
 }
 
-// EXTERNAL MODULE: ./actions/build-scan-push/registry.ts
-var build_scan_push_registry = __nccwpck_require__(7689);
 ;// CONCATENATED MODULE: ./actions/build-scan-push/scan.ts
 /**
  * Build locally and scan what was built, then judge the scans: the half of the run that happens
@@ -33245,7 +33251,7 @@ function credentialsFor({ config: cfg, context: ctx }) {
         actor: ctx.actor,
     });
     if (!creds)
-        core/* info */.pq(`No credentials for ${registry}: pushing with the docker credentials already on the runner`);
+        core/* info */.pq(`No credentials for ${registry}: pushing with the credentials a docker or buildah login left on the runner`);
     return creds;
 }
 /** Each secret in its own 0600 file in the work directory (removed at the end), as build-push-action does. */
@@ -33350,17 +33356,20 @@ function gateMessage(cfg, { verdict }) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Fv: () => (/* reexport safe */ _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_3__.Fv),
+/* harmony export */   Fv: () => (/* reexport safe */ _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_4__.Fv),
 /* harmony export */   iD: () => (/* binding */ login),
+/* harmony export */   jW: () => (/* binding */ isLoopbackRegistry),
 /* harmony export */   m_: () => (/* binding */ validateImage),
 /* harmony export */   ri: () => (/* binding */ logout),
 /* harmony export */   z8: () => (/* binding */ resolveCredentials)
 /* harmony export */ });
 /* unused harmony export RegistryLoginError */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3838);
-/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9223);
-/* harmony import */ var _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8707);
-/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9822);
+/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7030);
+/* harmony import */ var node_net__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_net__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _shared_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9223);
+/* harmony import */ var _shared_image_ref_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8707);
+/* harmony import */ var _buildx_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9822);
 /**
  * Registry login with `docker login --password-stdin`: the password never appears in an argument
  * list (visible in `ps`) nor in the log (masked before anything runs). Logout at the end of the run
@@ -33371,10 +33380,11 @@ function gateMessage(cfg, { verdict }) {
 
 
 
+
 /** Lowercase `host[:port]/path` as an OCI distribution name, no tag or digest (tags come from `tags`). */
 function validateImage(image, input = 'image') {
-    if (!(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_3__/* .isPushableName */ .go)(image)) {
-        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d(input, 'a lowercase image name such as ghcr.io/owner/repo, without tag', image);
+    if (!(0,_shared_image_ref_js__WEBPACK_IMPORTED_MODULE_4__/* .isPushableName */ .go)(image)) {
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d(input, 'a lowercase image name such as ghcr.io/owner/repo, without tag', image);
     }
     return image;
 }
@@ -33390,18 +33400,32 @@ function resolveCredentials(opts) {
     if (!password)
         return undefined;
     if (!username) {
-        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .InputError */ .d('registry-username', `a username for ${opts.registry} (set with registry-password)`);
+        throw new _shared_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .InputError */ .d('registry-username', `a username for ${opts.registry} (set with registry-password)`);
     }
     return { registry: opts.registry, username, password };
+}
+/**
+ * A registry on this machine's loopback (`localhost`, 127.0.0.0/8, `[::1]`, any port). Docker's
+ * daemon lets these speak plain http by default (its insecure-registries start with 127.0.0.0/8),
+ * buildah does not, and buildah 1.28's `login` ignores registries.conf's `insecure` flag. So buildah
+ * gets `--tls-verify=false` for them, as docker behaves: the traffic never leaves the host.
+ */
+function isLoopbackRegistry(registry) {
+    const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(registry);
+    const host = bracketed ? bracketed[1] : registry.replace(/:\d+$/, '');
+    if (host === 'localhost' || host === '::1')
+        return true;
+    return (0,node_net__WEBPACK_IMPORTED_MODULE_1__.isIPv4)(host) && host.startsWith('127.');
 }
 class RegistryLoginError extends Error {
     name = 'RegistryLoginError';
 }
-async function login(creds, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0, tool = 'docker') {
+async function login(creds, run = _buildx_js__WEBPACK_IMPORTED_MODULE_3__/* .defaultRunner */ .a0, tool = 'docker') {
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(creds.password);
     // buildah (Cobra, strict) wants the flags before the registry; docker takes either order.
+    const tls = isLoopbackRegistry(creds.registry) ? ['--tls-verify=false'] : [];
     const args = tool === 'buildah'
-        ? ['login', '--username', creds.username, '--password-stdin', creds.registry]
+        ? ['login', ...tls, '--username', creds.username, '--password-stdin', creds.registry]
         : ['login', creds.registry, '--username', creds.username, '--password-stdin'];
     const out = await run(tool, args, { input: Buffer.from(creds.password) });
     if (out.exitCode !== 0) {
@@ -33410,7 +33434,7 @@ async function login(creds, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .def
             `For GitHub's registry (ghcr.io, containers.<host> on GHES) the job needs \`permissions: packages: write\`; otherwise check registry-username and registry-password.`);
     }
 }
-async function logout(registry, run = _buildx_js__WEBPACK_IMPORTED_MODULE_2__/* .defaultRunner */ .a0, tool = 'docker') {
+async function logout(registry, run = _buildx_js__WEBPACK_IMPORTED_MODULE_3__/* .defaultRunner */ .a0, tool = 'docker') {
     const out = await run(tool, ['logout', registry], { silent: true });
     if (out.exitCode !== 0)
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`${tool} logout ${registry} failed: ${out.stderr.trim()}`);

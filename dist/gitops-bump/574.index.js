@@ -24,9 +24,10 @@ __webpack_require__.r(__webpack_exports__);
 /**
  * Waits for ArgoCD to deploy a commit: lists the Application, then watches it from that
  * resourceVersion (re-listing when the watch ends or the version is too old, 410 Gone) until
- * `status.sync.revision` is the commit with sync `Synced`, health `Healthy` and a sync operation
- * on that commit `Succeeded`. A `Degraded` health or a `Failed`/`Error` operation on that commit
- * fails at once with ArgoCD's message.
+ * `status.sync.revision` is the commit with sync `Synced`, health `Healthy` and either a sync
+ * operation on that commit `Succeeded` or, for a commit that changes nothing ArgoCD renders, no
+ * operation at all in a status reconciled since the wait began. A `Degraded` health or a
+ * `Failed`/`Error` operation on that commit fails at once with ArgoCD's message.
  */
 
 
@@ -111,6 +112,9 @@ function describe(app) {
     else {
         parts.push('no sync operation');
     }
+    // A sync requested (by auto-sync or a person) that has not started: the status will move.
+    if (app.operation && op?.phase !== 'Running' && op?.phase !== 'Terminating')
+        parts.push('sync requested');
     return parts.join(', ');
 }
 const named = (r) => `${r.kind ?? 'resource'}/${r.namespace ? `${r.namespace}/` : ''}${r.name ?? '?'}`;
@@ -142,12 +146,25 @@ function explain(app) {
 }
 /** Condition types ArgoCD sets when it cannot render or compare the Application's source. */
 const COMPARISON_ERRORS = new Set(['ComparisonError', 'InvalidSpecError']);
+const NOTHING_TO_SYNC = 'ArgoCD found nothing to sync: the commit renders what is already live, so no sync operation ran.';
+/**
+ * A commit that does not change what the Application renders (another app's path in a monorepo,
+ * an edit rendering the same manifests) gets no operation: ArgoCD compares it, finds it Synced,
+ * and auto-sync skips it ("Skipping auto-sync: application status is Synced", appcontroller.go).
+ * Synced and Healthy on our commit is then the end, but only with no operation requested
+ * (`operation`: a sync of ours queued, not yet in `operationState`) and from a comparison made
+ * since the wait began: only a full comparison with the latest commit moves `reconciledAt`, so an
+ * older status never passes.
+ * Called once the status is Synced on our commit with no operation running.
+ */
+const nothingToSync = (app, seen) => seen.fresh === true && !app.operation;
 /**
  * `accepted` is the pushed commit plus any later commit known to contain it: when another run
  * pushes right after us, ArgoCD may go straight to that commit, which deploys ours too.
- * `reconciled` says the status comes from a reconciliation ArgoCD made after the wait began.
+ * `seen` says whether the status comes from a reconciliation ArgoCD made after the wait began.
  */
-function evaluate(app, accepted, reconciled = false) {
+function evaluate(app, accepted, seen = {}) {
+    const { reconciled = false } = seen;
     const s = app.status ?? {};
     const revisions = syncedRevisions(app);
     const onRevision = includes(undefined, revisions, accepted);
@@ -177,10 +194,10 @@ function evaluate(app, accepted, reconciled = false) {
     // Health is of the live objects: it speaks for our commit once that commit is what is synced.
     switch (s.health?.status) {
         case 'Healthy':
-            // Done only when a sync of our commit ran to its end: Synced and Healthy with the last
-            // operation on an older commit (or none) means ArgoCD has not synced ours yet (automated
-            // sync writes an operationState for each sync it runs), so its hooks have not run either.
-            return opOnRevision && op?.phase === 'Succeeded' ? { done: true, ok: true } : { done: false };
+            // Done when a sync of our commit ran to its end (its hooks included).
+            if (opOnRevision && op?.phase === 'Succeeded')
+                return { done: true, ok: true };
+            return nothingToSync(app, seen) ? { done: true, ok: true, note: NOTHING_TO_SYNC } : { done: false };
         case 'Degraded':
             return fail(`Application is Degraded: ${explain(app)}`);
         case 'Suspended':
@@ -223,21 +240,26 @@ function apiError(err, what) {
  * Judges each Application seen. A revision we do not know may be a later commit that contains
  * ours (another run pushed right after us): asked once per revision through `contains`.
  */
-function makeJudge(options, where) {
+function makeJudge(options, where, startedMs) {
     const { revision } = options;
+    // reconciledAt has second precision: a comparison in the second the wait began counts.
+    const startSecond = Math.floor(startedMs / 1000) * 1000;
     const accepted = new Set([revision]);
     const checks = new Map();
     let firstReconciledAt;
     let seen = false;
     return async (app) => {
-        // ArgoCD drops the refresh annotation in the same patch that writes the refreshed status;
-        // without a refresh, a new `reconciledAt` (second precision) says it looked again.
+        // ArgoCD drops the refresh annotation right after the patch that writes the refreshed
+        // status; without a refresh, a new `reconciledAt` (second precision) says it looked again.
         const at = app.status?.reconciledAt;
         if (!seen)
             [seen, firstReconciledAt] = [true, at];
-        const reconciled = (options.refresh && app.metadata?.annotations?.[REFRESH_ANNOTATION] === undefined) ||
-            (at !== undefined && at !== firstReconciledAt);
-        const verdict = evaluate(app, accepted, reconciled);
+        const seenNow = {
+            reconciled: (options.refresh && app.metadata?.annotations?.[REFRESH_ANNOTATION] === undefined) ||
+                (at !== undefined && at !== firstReconciledAt),
+            fresh: at !== undefined && Date.parse(at) >= startSecond,
+        };
+        const verdict = evaluate(app, accepted, seenNow);
         // A multi-source Application lists one revision per source: any of them may be the GitOps repo's.
         const unknown = syncedRevisions(app).filter((r) => !accepted.has(r) && /^[0-9a-f]{40}$/.test(r));
         if (verdict.done || !options.contains || unknown.length === 0)
@@ -252,7 +274,7 @@ function makeJudge(options, where) {
             accepted.add(seen);
             found = true;
         }
-        return found ? evaluate(app, accepted, reconciled) : verdict;
+        return found ? evaluate(app, accepted, seenNow) : verdict;
     };
 }
 async function listApp(api, namespace, name, where) {
@@ -285,13 +307,17 @@ async function waitForSync(options) {
             throw apiError(err, `refreshing ${where}`);
         }
     }
-    const judge = makeJudge(options, where);
-    const result = (verdict) => ({
-        ok: verdict.ok,
-        reason: verdict.ok ? '' : verdict.reason,
-        last: describe(last),
-        elapsedMs: Date.now() - started,
-    });
+    const judge = makeJudge(options, where, started);
+    const result = (verdict) => {
+        if (verdict.ok && verdict.note)
+            _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(verdict.note);
+        return {
+            ok: verdict.ok,
+            reason: verdict.ok ? '' : verdict.reason,
+            last: describe(last),
+            elapsedMs: Date.now() - started,
+        };
+    };
     while (Date.now() < deadline) {
         const list = await listApp(api, namespace, name, where);
         const app = list.items?.[0];

@@ -50,11 +50,10 @@ const where = (p) => ({
     owner: String(p.owner),
     repo: String(p.repo),
 });
-/** Every page of one list endpoint of the item's parent, searched for the write id. */
-async function findIn(octokit, list, p, writeId, parent) {
-    const params = { ...where(p), ...parent, per_page: 100 };
-    // paginate's overloads are typed per endpoint; the three lists here differ only in the parent.
-    const all = (await octokit.paginate(list, params));
+/** Every page of one list of the item's parent, searched for the write id. */
+async function findIn(octokit, list, params, writeId) {
+    // paginate types each list's items from the method, and `params` is checked against that list.
+    const all = await octokit.paginate(list, { ...params, per_page: 100 });
     return all.find(carries(writeId));
 }
 const CREATES = {
@@ -71,19 +70,15 @@ const CREATES = {
     },
     'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': {
         what: 'comment',
-        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.issues.listComments, p, writeId, {
-            issue_number: Number(p.issue_number),
-        }),
+        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.issues.listComments, { ...where(p), issue_number: Number(p.issue_number) }, writeId),
     },
     'POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews': {
         what: 'review',
-        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.pulls.listReviews, p, writeId, { pull_number: Number(p.pull_number) }),
+        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.pulls.listReviews, { ...where(p), pull_number: Number(p.pull_number) }, writeId),
     },
     'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments': {
         what: 'commit comment',
-        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.repos.listCommentsForCommit, p, writeId, {
-            commit_sha: String(p.commit_sha),
-        }),
+        find: (octokit, p, writeId) => findIn(octokit, octokit.rest.repos.listCommentsForCommit, { ...where(p), commit_sha: String(p.commit_sha) }, writeId),
     },
 };
 /** No answer (a network error, which octokit reports as 500) or a server error. */

@@ -32750,11 +32750,12 @@ var external_node_crypto_ = __nccwpck_require__(77598);
 /**
  * Pull-request mode: one branch and one open PR per target (repository, base branch, image and
  * file set). A later bump of the same target adds a commit to that branch and retitles the same
- * PR instead of opening another.
+ * PR instead of opening another. Rollback mode's PRs have branches of their own: a bump landing on
+ * a rollback PR would make merging it deploy the bump, under the rollback's title and trailers.
  */
 
 
-function branchFor(base, image, files) {
+function branchFor(base, image, files, kind = 'bump') {
     const id = (0,external_node_crypto_.createHash)('sha256')
         .update([base, (0,image_ref/* normalizeName */.Pc)(image), ...[...files].sort()].join('\0'))
         .digest('hex')
@@ -32764,8 +32765,11 @@ function branchFor(base, image, files) {
         .at(-1)
         .toLowerCase()
         .replace(/[^a-z0-9._-]+/g, '-');
-    return `gitops-bump/${slug}-${id}`;
+    // A bump's branch is `gitops-bump/<slug>-<id>`, never under `gitops-bump/rollback/`.
+    return `gitops-bump/${kind === 'rollback' ? 'rollback/' : ''}${slug}-${id}`;
 }
+/** A rollback's PR body says which deploy it undoes (rollback.ts); a bump's never does. */
+const isRollbackBody = (body) => /`Rollback-Of: [0-9a-f]{7,40}`/.test(body);
 async function findOpenPullRequest(octokit, repo, branch, base) {
     const { data } = await octokit.rest.pulls.list({
         ...repo,
@@ -32775,7 +32779,7 @@ async function findOpenPullRequest(octokit, repo, branch, base) {
         per_page: 10,
     });
     const pr = data[0];
-    return pr ? { number: pr.number, url: pr.html_url } : undefined;
+    return pr ? { number: pr.number, url: pr.html_url, body: pr.body ?? '' } : undefined;
 }
 async function upsertPullRequest(octokit, repo, { branch, base, title, body }) {
     const existing = await findOpenPullRequest(octokit, repo, branch, base);
@@ -32879,7 +32883,7 @@ async function bumpByPush(s) {
         core/* info */.pq(`${inputs.image} is already at ${s.newVersion} on ${base}; nothing to commit.`);
     return landedResult(inputs, landed, base, landed.edit.locations);
 }
-function pullRequestBody(s, onBase, top) {
+function pullRequestBody(s, onBase, { bodyTop: top, kind }) {
     const { inputs } = s;
     return [
         ...(top ? [top, ''] : []),
@@ -32891,7 +32895,7 @@ function pullRequestBody(s, onBase, top) {
             .filter((l) => l.changed)
             .map((l) => `| \`${l.file}\` | ${cell(l.where)} | \`${(0,image_ref/* formatImageRef */.kL)(l.before)}\` | \`${(0,image_ref/* formatImageRef */.kL)(l.after)}\` |`),
         '',
-        `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; later bumps of this image update this PR.`,
+        `Opened by gitops-bump${inputs.runId ? ` in run ${inputs.runId}` : ''}; ${kind === 'rollback' ? 'bumps of this image open their own PR' : 'later bumps of this image update this PR'}.`,
     ].join('\n');
 }
 /**
@@ -32921,17 +32925,25 @@ function landOnPullBranch(s, prBranch, hasOpen) {
         afterCommit: async (sha) => stale ? git.adopt(stale, `Merge the previous ${prBranch} into the bump`) : sha,
     });
 }
-async function bumpByPullRequest(s, octokit, top) {
+/** The open PR of the branch; a bump refuses one that an earlier release's rollback opened there. */
+async function openPullOf(octokit, repo, prBranch, base, kind) {
+    const open = await findOpenPullRequest(octokit, repo, prBranch, base);
+    if (open && kind !== 'rollback' && isRollbackBody(open.body)) {
+        throw new Error(`pull request #${open.number} (${open.url}) on ${prBranch} is a rollback, opened before rollbacks got branches of their own: merge or close it, then bump again`);
+    }
+    return open && { number: open.number, url: open.url };
+}
+async function bumpByPullRequest(s, octokit, opts) {
     const { git, inputs, base } = s;
     if (!inputs.repo || !octokit) {
         throw new errors/* InputError */.d('repository', 'owner/name in pull-request mode (the PR is opened through the API)', inputs.remoteUrl);
     }
     const repo = inputs.repo;
-    const prBranch = branchFor(base, inputs.image, s.files);
+    const prBranch = branchFor(base, inputs.image, s.files, opts.kind);
     // The base decides whether there is anything to propose, and what a rollback goes back to.
     const onBase = await s.edit();
     await git.resetHard(s.firstTip);
-    let open = await findOpenPullRequest(octokit, repo, prBranch, base);
+    let open = await openPullOf(octokit, repo, prBranch, base, opts.kind);
     const common = { locations: onBase.locations, previousImage: previous(onBase.locations) };
     if (!onBase.changed) {
         core/* info */.pq(`${inputs.image} is already at ${s.newVersion} on ${base}; no pull request needed.`);
@@ -32945,18 +32957,21 @@ async function bumpByPullRequest(s, octokit, top) {
         };
     }
     const landed = await landOnPullBranch(s, prBranch, open !== undefined);
-    if (landed.sha || !open) {
-        const title = landed.edit.message.split('\n')[0];
-        const body = pullRequestBody(s, onBase, top);
+    // A re-run of a rollback finds its commit on the open PR's branch already; the PR's title and
+    // body (the story, the issue it is for, the links) are still rewritten as a later bump's are.
+    if (landed.sha || !open || opts.bodyTop !== undefined) {
+        // With no new commit, the PR branch's edit changed nothing: the base's says what the PR does.
+        const title = (landed.sha ? landed.edit : onBase).message.split('\n')[0];
+        const body = pullRequestBody(s, onBase, opts);
         const pr = await upsertPullRequest(octokit, repo, { branch: prBranch, base, title, body });
         open = pr;
         core/* info */.pq(`${pr.created ? 'Opened' : 'Updated'} pull request #${pr.number}: ${pr.url}`);
     }
     return { ...landedResult(inputs, landed, prBranch, onBase.locations), pullRequestUrl: open?.url };
 }
-async function bump(git, inputs, octokit, { cloned, bodyTop } = {}) {
+async function bump(git, inputs, octokit, { cloned, ...opts } = {}) {
     const session = start(git, inputs, cloned ?? (await checkout(git, inputs)));
-    return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, bodyTop);
+    return inputs.mode === 'push' ? bumpByPush(session) : bumpByPullRequest(session, octokit, opts);
 }
 
 // EXTERNAL MODULE: ./actions/gitops-bump/git.ts
@@ -33246,6 +33261,7 @@ const deploysImage = (d, image) => (0,image_ref/* sameImage */.G4)(d.name, image
 
 
 
+
 const rollback_short = (sha) => sha.slice(0, 12);
 /**
  * The trailers must describe HEAD: a hand edit after the deploy commit would make them lie. Every
@@ -33315,6 +33331,19 @@ async function linkInIssue(octokit, issue, r, inputs, url) {
     core/* info */.pq(`${comment.created ? 'Linked' : 'Re-linked'} ${url} in issue #${issue.number}: ${comment.url}`);
     return comment.url;
 }
+/**
+ * The link is a courtesy: the rollback PR is what the run makes, so a refused comment (a token
+ * without issues: write, an issue deleted or locked) warns and the outputs and summary still follow.
+ */
+async function tryLinkInIssue(issueOctokit, issue, r, inputs, url) {
+    try {
+        await linkInIssue(await issueOctokit(issue.token), issue, r, inputs, url);
+    }
+    catch (err) {
+        const status = err.status;
+        core/* warning */.$e(`could not link ${url} in issue #${issue.number} of ${issue.owner}/${issue.repo} (${status ? `HTTP ${status}: ` : ''}${(0,errors/* errorMessage */.g)(err)}): check the inputs 'issue' and 'issue-token' (the token needs issues: write there; the issue must exist and not be locked)`);
+    }
+}
 async function rollback(git, inputs, octokit, issueOctokit) {
     const h = inputs.history ?? {};
     const cloned = await checkout(git, inputs, { history: true });
@@ -33334,9 +33363,9 @@ async function rollback(git, inputs, octokit, issueOctokit) {
         mode: 'pull-request',
         target: { name: inputs.image, digest: target.digest },
         commitMessage: commitMessage(r),
-    }, octokit, { cloned, bodyTop: story });
+    }, octokit, { cloned, bodyTop: story, kind: 'rollback' });
     if (h.issue && bumped.pullRequestUrl)
-        await linkInIssue(await issueOctokit(h.issue.token), h.issue, r, inputs, bumped.pullRequestUrl);
+        await tryLinkInIssue(issueOctokit, h.issue, r, inputs, bumped.pullRequestUrl);
     return { bumped, history: { ...r, story } };
 }
 /** What HEAD deploys: its newest deploy commit, checked against the files. Commits nothing. */
