@@ -498,6 +498,42 @@ describe('fake GitHub merges pull requests in the bare repository, as GitHub doe
     expect(own.takeViolations()).toEqual([]);
   });
 
+  it('refuses the same reopen through the issues API (a PR is an issue); closing and reopening there moves the PR too', async () => {
+    const pr = await pullFor('fix-i', 'i.txt', 'i\n');
+    expect((await at('PUT', `/pulls/${pr.number}/merge`)).status).toBe(200);
+    const reopen = await at('PATCH', `/issues/${pr.number}`, { state: 'open', title: 'renamed' });
+    expect(reopen).toEqual({
+      status: 422,
+      body: expect.objectContaining({
+        message: 'Validation Failed',
+        errors: [
+          expect.objectContaining({
+            field: 'state',
+            message: 'state cannot be changed. The pull request cannot be reopened.',
+          }),
+        ],
+      }),
+    });
+    expect((await at('GET', `/issues/${pr.number}`)).body).toMatchObject({
+      state: 'closed',
+      title: 'PR fix-i',
+    });
+    expect((await at('GET', `/pulls/${pr.number}`)).body).toMatchObject({ state: 'closed', merged: true });
+    // An unmerged PR closed and reopened through its issue: the pull request follows.
+    const other = await pullFor('fix-j', 'j.txt', 'j\n');
+    expect((await at('PATCH', `/issues/${other.number}`, { state: 'closed' })).status).toBe(200);
+    expect((await at('GET', `/pulls/${other.number}`)).body).toMatchObject({
+      state: 'closed',
+      merged: false,
+    });
+    expect((await at('PATCH', `/issues/${other.number}`, { state: 'open' })).status).toBe(200);
+    expect((await at('GET', `/pulls/${other.number}`)).body).toMatchObject({
+      state: 'open',
+      closed_at: null,
+    });
+    expect(own.takeViolations()).toEqual([]);
+  });
+
   it('answers 409 when `sha` is not the head, 422 for a merge method GitHub does not have; neither merges', async () => {
     const pr = await pullFor('fix-b', 'b.txt', 'bumble\n');
     const before = head(origin);

@@ -6,6 +6,7 @@
 import type { FakeGitHub, HandlerContext, HandlerResult } from './server.js';
 import { HttpStatus, invalid, paginate } from './server.js';
 import * as resources from './resources.js';
+import { checkStateChange } from './pull-state.js';
 import type { Issue, Label, RepoState } from './state.js';
 
 const now = (): string => new Date().toISOString();
@@ -107,12 +108,18 @@ function createIssue(gh: FakeGitHub, ctx: HandlerContext): HandlerResult {
   };
 }
 
-/** PATCH /repos/{owner}/{repo}/issues/{issue_number}: title, body, labels, state and its reason. */
+/**
+ * PATCH /repos/{owner}/{repo}/issues/{issue_number}: title, body, labels, state and its reason. A
+ * pull request's issue changes state under the pull request's rules (a merged one is not
+ * reopened), and the pull request changes with it.
+ */
 function updateIssue(ctx: HandlerContext): HandlerResult {
   const repo = repoOf(ctx);
   const issue = issueOf(ctx, repo);
   const b = ctx.body ?? {};
   checkIssueText('Issue', b);
+  const pull = repo.pulls.get(issue.number);
+  if (pull && b.state !== undefined) checkStateChange(repo, pull, b.state);
   if (b.title !== undefined) issue.title = String(b.title);
   if (b.body !== undefined) issue.body = b.body;
   if (b.labels !== undefined) {
@@ -123,6 +130,7 @@ function updateIssue(ctx: HandlerContext): HandlerResult {
     issue.state = b.state;
     issue.closed_at = b.state === 'closed' ? now() : null;
     issue.state_reason = b.state === 'closed' ? (b.state_reason ?? 'completed') : 'reopened';
+    if (pull) pull.state = b.state;
   } else if (b.state_reason !== undefined) {
     issue.state_reason = b.state_reason;
   }

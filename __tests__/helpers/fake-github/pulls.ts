@@ -11,6 +11,7 @@ import { HttpStatus, invalid, paginate } from './server.js';
 import * as resources from './resources.js';
 import { checkIssueText } from './handlers.js';
 import { registerMergeHandlers } from './merge.js';
+import { checkStateChange } from './pull-state.js';
 import type { Issue, Pull, RepoState } from './state.js';
 
 export interface PullHandlerOptions {
@@ -165,20 +166,6 @@ function createPull(ctx: HandlerContext, branchSha: BranchSha, options: PullHand
     body: view(ctx, repo, pr),
     headers: { location: `${ctx.baseUrl}/repos/${repo.fullName}/pulls/${number}` },
   };
-}
-
-/**
- * What GitHub refuses on a change of state (422, and then nothing of the update is applied): a
- * merged pull request stays closed ("state cannot be changed. The pull request cannot be
- * reopened.", as GitHub words it), and a reopen may not make a second open PR for head and base.
- */
-function checkStateChange(repo: RepoState, pr: StoredPull, state: 'open' | 'closed'): void {
-  if (state !== 'open' || pr.state === 'open') return;
-  if (pr.merged) throw validation('state cannot be changed. The pull request cannot be reopened.', 'state');
-  const clash = [...repo.pulls.values()].find(
-    (p) => p !== pr && p.state === 'open' && p.head.ref === pr.head.ref && p.base.ref === pr.base.ref,
-  );
-  if (clash) throw validation(`A pull request already exists for ${repo.owner}:${pr.head.ref}.`);
 }
 
 /** PATCH /repos/{owner}/{repo}/pulls/{pull_number}: title, body, base and state, kept in step with its issue. */
