@@ -175,7 +175,16 @@ function sarifValidator() {
 
 type Sarif = {
   version: string;
-  runs: { tool: { driver: { name: string; version: string } }; results: { ruleId: string }[] }[];
+  runs: {
+    tool: {
+      driver: {
+        name: string;
+        version: string;
+        rules?: { id: string; properties: Record<string, unknown> }[];
+      };
+    };
+    results: { ruleId: string }[];
+  }[];
 };
 
 (available ? describe : describe.skip)('build-scan-push with the real Trivy', () => {
@@ -425,39 +434,119 @@ type Sarif = {
     for (const p of SECRETS_READ) expect([p, realShape.has(p)]).toEqual([p, true]);
 
     // The fake's SARIF writer, run on the real report, writes what the real `trivy convert` writes.
-    const dir = mkdtempSync(join(tmpdir(), 'bsp-sarif-'));
-    try {
-      writeFileSync(join(dir, 'r.json'), jsonReport);
-      execFileSync(
-        join(FAKE_TOOLS_DIR, 'trivy'),
-        ['convert', '--format', 'sarif', '--output', join(dir, 'fake.sarif'), join(dir, 'r.json')],
-        { env: { ...process.env, FAKE_TRIVY_VERSION: '0.74.0' } },
-      );
-      execFileSync(
-        TRIVY_BIN,
-        ['convert', '--format', 'sarif', '--output', join(dir, 'real.sarif'), join(dir, 'r.json')],
+    const { fake: fakeSarif, real: realVuln } = convertWithBoth(jsonReport);
+    // The fake converts vulnerabilities only: compare on those.
+    const vulns = (s: Sarif) => ({
+      ...s,
+      runs: s.runs.map((r) => ({ ...r, results: r.results.filter((x) => x.ruleId.startsWith('CVE-')) })),
+    });
+    expect([...shape(vulns(fakeSarif))].sort()).toEqual(
+      [...shape(vulns(realVuln))]
+        .filter(([p]) => [...shape(vulns(fakeSarif)).keys()].includes(p) || !p.includes('rules[]'))
+        .sort(),
+    );
+    // And the values Trivy computes rather than copies: security-severity (CVE-2099-1001 has NVD's
+    // CVSS 5.3, but its severity is Debian's, so Trivy scores it 5.5) and the CVSS properties.
+    expect(ruleProperties(fakeSarif)).toEqual(ruleProperties(realVuln));
+    expect(Object.keys(ruleProperties(realVuln)).sort()).toEqual([
+      'CVE-2099-1001',
+      'CVE-2099-1002',
+      'CVE-2099-1003',
+    ]);
+  });
+
+  it("the fake trivy's SARIF scores each rule as the real one: the severity source's CVSS v3, else a score per severity", () => {
+    // Findings the fixture DB has no example of, through both `trivy convert`s: a severity from
+    // NVD with NVD's CVSS (v2, v3 and v4.0), a vendor's severity beside NVD's CVSS, only a v2
+    // score, no CVSS, UNKNOWN, and one ID on two packages (its rule shows the last).
+    const vuln = (id: string, pkg: string, severity: string, more: Record<string, unknown> = {}) => ({
+      VulnerabilityID: id,
+      PkgName: pkg,
+      InstalledVersion: '1.0-1',
+      Severity: severity,
+      ...more,
+    });
+    const report = {
+      SchemaVersion: 2,
+      ArtifactName: 'scored',
+      ArtifactType: 'container_image',
+      Results: [
         {
-          cwd: dir,
-          env: { ...process.env, TRIVY_SKIP_VERSION_CHECK: 'true', TRIVY_DISABLE_TELEMETRY: 'true' },
+          Target: 'scored (debian 12.5)',
+          Class: 'os-pkgs',
+          Type: 'debian',
+          Vulnerabilities: [
+            vuln('CVE-2099-0001', 'a', 'MEDIUM', {
+              SeveritySource: 'debian',
+              CVSS: { nvd: { V3Vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H', V3Score: 9.8 } },
+            }),
+            vuln('CVE-2099-0002', 'b', 'HIGH', {
+              SeveritySource: 'nvd',
+              CVSS: {
+                nvd: {
+                  V2Vector: 'AV:N/AC:L/Au:N/C:P/I:N/A:N',
+                  V2Score: 5,
+                  V3Vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H',
+                  V3Score: 8.8,
+                  V40Vector: 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:P/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N',
+                  V40Score: 8.6,
+                },
+                redhat: { V3Score: 9.1 },
+              },
+            }),
+            vuln('CVE-2099-0003', 'c', 'CRITICAL'),
+            vuln('CVE-2099-0004', 'd', 'UNKNOWN'),
+            vuln('CVE-2099-0005', 'e', 'LOW', { SeveritySource: 'nvd', CVSS: { nvd: { V2Score: 2.1 } } }),
+            vuln('CVE-2099-0003', 'f', 'LOW'),
+          ],
         },
-      );
-      const fakeSarif = JSON.parse(readFileSync(join(dir, 'fake.sarif'), 'utf8')) as Sarif;
-      const realVuln = JSON.parse(readFileSync(join(dir, 'real.sarif'), 'utf8')) as Sarif;
-      // The fake converts vulnerabilities only: compare on those.
-      const vulns = (s: Sarif) => ({
-        ...s,
-        runs: s.runs.map((r) => ({ ...r, results: r.results.filter((x) => x.ruleId.startsWith('CVE-')) })),
-      });
-      expect([...shape(vulns(fakeSarif))].sort()).toEqual(
-        [...shape(vulns(realVuln))]
-          .filter(([p]) => [...shape(vulns(fakeSarif)).keys()].includes(p) || !p.includes('rules[]'))
-          .sort(),
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      ],
+    };
+    const { fake, real } = convertWithBoth(JSON.stringify(report));
+    expect(ruleProperties(fake)).toEqual(ruleProperties(real));
+    const score = (s: Sarif) =>
+      Object.fromEntries(Object.entries(ruleProperties(s)).map(([id, p]) => [id, p['security-severity']]));
+    // What the real one wrote, so that the comparison above cannot pass on two empty runs.
+    expect(score(real)).toEqual({
+      'CVE-2099-0001': '5.5',
+      'CVE-2099-0002': '8.8',
+      'CVE-2099-0003': '2.0',
+      'CVE-2099-0004': '0.0',
+      'CVE-2099-0005': '2.0',
+    });
   });
 });
+
+/** A Trivy JSON report through the fake's `trivy convert --format sarif` and the real one's. */
+function convertWithBoth(reportJson: string): { fake: Sarif; real: Sarif } {
+  const dir = mkdtempSync(join(tmpdir(), 'bsp-sarif-'));
+  try {
+    writeFileSync(join(dir, 'r.json'), reportJson);
+    execFileSync(
+      join(FAKE_TOOLS_DIR, 'trivy'),
+      ['convert', '--format', 'sarif', '--output', join(dir, 'fake.sarif'), join(dir, 'r.json')],
+      { env: { ...process.env, FAKE_TRIVY_VERSION: '0.74.0' } },
+    );
+    execFileSync(
+      TRIVY_BIN,
+      ['convert', '--format', 'sarif', '--output', join(dir, 'real.sarif'), join(dir, 'r.json')],
+      {
+        cwd: dir,
+        env: { ...process.env, TRIVY_SKIP_VERSION_CHECK: 'true', TRIVY_DISABLE_TELEMETRY: 'true' },
+      },
+    );
+    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Sarif;
+    return { fake: read('fake.sarif'), real: read('real.sarif') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The vulnerability rules' properties by rule ID (the secrets' rules are the real one's only). */
+function ruleProperties(sarif: Sarif): Record<string, Record<string, unknown>> {
+  const rules = sarif.runs[0]!.tool.driver.rules ?? [];
+  return Object.fromEntries(rules.filter((r) => r.id.startsWith('CVE-')).map((r) => [r.id, r.properties]));
+}
 
 /**
  * A Trivy report's shape, without what is data rather than Trivy's format: the image's own config
