@@ -352,8 +352,9 @@ describe('Ctrl-C of the demo', () => {
     const runId = `closed-loop-test-${process.pid}-${Date.now()}`;
     // Detached: its own process group, signalled as a whole the way a terminal's Ctrl-C is.
     const demo = spawn(
-      join(ROOT, 'node_modules', '.bin', 'tsx'),
-      ['scripts/demo.ts', '--', '--n-estimators', '20'],
+      // As scripts/demo runs it: one node process with tsx as its loader.
+      join(ROOT, 'node_modules', '.bin', 'node'),
+      ['--import', 'tsx', 'scripts/demo.ts', '--', '--n-estimators', '20'],
       {
         cwd: ROOT,
         detached: true,
