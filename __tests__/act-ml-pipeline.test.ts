@@ -14,8 +14,10 @@
  * Healthy); a worse model fails the gate and nothing is built or deployed; an equal model whose
  * rollout ArgoCD reports Degraded puts the environment alias back, with a `::warning::` that is
  * its own line of the log (curl's reply has no trailing newline); a fourth, Healthy in ArgoCD but
- * failing the post-sync check (smoke-test-url, a local server the test plays), fails the job and
- * leaves champion where it was. The first run's check answers 503 once, then 200: it is retried.
+ * failing the post-sync check (smoke-test-url, a local server the test plays, given with a
+ * user:token@ the messages must not show), fails the job and leaves champion where it was, while
+ * the environment alias says what runs: the new version, which the deploy commit pins and ArgoCD
+ * reported Healthy. The first run's check answers 503 once, then 200: it is retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -373,6 +375,8 @@ function report(run: ActRun): string {
       `Image: ${image}@${digest}`,
       'Environment: prod',
       `Run-Id: ${runId}`,
+      // ml-pipeline moves champion for this commit: deployed.yml in a GitOps repository skips it.
+      'Promoted-By: ml-pipeline',
     ]);
     const overlay = git(origin.root, ['--git-dir', origin.bare, 'show', `main:${OVERLAY}`]);
     expect(overlay).toContain(`digest: ${digest}`);
@@ -442,10 +446,11 @@ function report(run: ActRun): string {
     expect(smoke.requests).toEqual([]);
   }, 120_000);
 
-  it('a Healthy rollout whose post-sync check keeps failing fails the job and leaves champion where it was', async () => {
+  it('a Healthy rollout whose post-sync check keeps failing fails the job: prod says the new version, champion stays', async () => {
     expect(first).toBeDefined();
     const seen = controller('Healthy');
-    const run = await pipeline([500], { SMOKE_TEST_TIMEOUT: '4s' });
+    const withToken = smoke.url.replace('http://', 'http://smoke:s3cr3t-token@');
+    const run = await pipeline([500], { SMOKE_TEST_URL: withToken, SMOKE_TEST_TIMEOUT: '4s' });
     expect(run.unsupported).toEqual([]);
     expect(run.jobs).toEqual({
       [JOBS.train]: 'success',
@@ -458,13 +463,17 @@ function report(run: ActRun): string {
     expect(seen.revision).toBe(head(origin));
     expect(smoke.requests.length).toBeGreaterThan(1);
     expect(smoke.requests.every((r) => r.status === 500 && r.health === 'Healthy')).toBe(true);
+    // The error says what runs and how to undo it; the URL is shown without its user:token@.
     expect(commandArgs(run, 'error')).toContain(
-      `post-sync check failed: ${smoke.url} did not answer 2xx within 4s (last HTTP status 500, curl exit 22); iris's champion alias does not move`,
+      `post-sync check failed: ${smoke.url} did not answer 2xx within 4s (last HTTP status 500, curl exit 22). ` +
+        `iris v4 is live in prod: ArgoCD reports ${head(origin).slice(0, 12)} Synced and Healthy, and iris@prod says v4; ` +
+        'iris@champion does not move. To roll back, run rollback.yml (gitops-bump mode: rollback), which opens a pull request putting back the previous deploy.',
     );
+    expect(run.commands.filter((c) => (c.arg ?? '').includes('s3cr3t-token'))).toEqual([]);
     expect(await alias('champion')).toBe('1');
     expect(stepOutputs(run, JOBS.deploy, CHAMPION_STEP)).toEqual({});
-    // A failed check is a failed rollout: the environment alias goes back too.
-    expect(commandArgs(run, 'warning')).toContain('rollout failed: iris@prod is back at 1');
-    expect(await alias('prod')).toBe('1');
+    // The deploy commit stays and ArgoCD runs it: the environment alias is not put back.
+    expect(await alias('prod')).toBe('4');
+    expect(commandArgs(run, 'warning').filter((w) => w.startsWith('rollout failed'))).toEqual([]);
   }, 120_000);
 });

@@ -7,10 +7,16 @@
  * issue; a version that was never deployed before fails with a clear error and opens nothing.
  * Then the PR is merged (main moved to its head) and deployed.yml, as workflows-example/deployed.yml
  * calls it on that push, waits for ArgoCD (the fake Kubernetes, whose controller the test plays)
- * on the new HEAD before it moves `champion` back to v1 in a real `mlflow server`.
+ * on the new HEAD before it points the environment alias (`prod`) at v1 and, once the post-sync
+ * check (smoke-test-url, a local server the test plays) passes, moves `champion` back to v1 in a
+ * real `mlflow server`; while the check fails, champion stays. A later deploy commit of
+ * ml-pipeline.yml (its `Promoted-By: ml-pipeline` trailer: the pipeline moves the aliases for it
+ * itself) is left alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callerRepo, commandArgs, runAct, type ActRun } from './helpers/act.js';
@@ -36,10 +42,16 @@ let origin: Origin;
 let caller: string;
 let kubeconfig: string;
 const deploys: Record<string, string> = {};
+/** The deployed service the post-sync check asks: the status it answers, and how often it was asked. */
+const smoke: { server?: Server; url: string; status: number; requests: number } = {
+  url: '',
+  status: 200,
+  requests: 0,
+};
 
 /** A deploy commit as ml-pipeline.yml's bump writes it (workflows.test.ts checks that message). */
-function deploy(version: string, d: string): string {
-  const message = deployMessage({ image: IMAGE, version, digest: d, runId: `run-of-v${version}` });
+function deploy(version: string, d: string, extra: string[] = []): string {
+  const message = deployMessage({ image: IMAGE, version, digest: d, runId: `run-of-v${version}` }, extra);
   return commitDirect(origin, OVERLAY, overlay(d), message);
 }
 
@@ -54,6 +66,12 @@ beforeAll(async () => {
     handlers: [(fake) => registerPullHandlers(fake, { gitDir: origin.bare })],
   });
   k8s = new FakeKubernetes();
+  smoke.server = createServer((_, res) => {
+    smoke.requests++;
+    res.writeHead(smoke.status).end();
+  });
+  await new Promise<void>((r) => smoke.server!.listen(0, '127.0.0.1', r));
+  smoke.url = `http://127.0.0.1:${(smoke.server.address() as AddressInfo).port}/readyz`;
   [mlflow] = await Promise.all([startMlflow(), k8s.start()]);
   kubeconfig = join(mkdtempSync(join(tmpdir(), 'act-rollback-')), 'kubeconfig');
   writeFileSync(kubeconfig, k8s.kubeconfig());
@@ -99,14 +117,18 @@ beforeAll(async () => {
   });
 }, 120_000);
 // Fails the file if any response broke GitHub's OpenAPI description.
-afterAll(() => stopFakes(gh, k8s, mlflow));
+afterAll(async () => {
+  smoke.server?.close();
+  await stopFakes(gh, k8s, mlflow);
+});
 
-const champion = async (): Promise<string | undefined> => {
-  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/registered-models/alias?name=iris&alias=champion`);
+const alias = async (name: string): Promise<string | undefined> => {
+  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/registered-models/alias?name=iris&alias=${name}`);
   return res.ok
     ? ((await res.json()) as { model_version: { version: string } }).model_version.version
     : undefined;
 };
+const champion = (): Promise<string | undefined> => alias('champion');
 
 const repo = () => gh.state.repo('example-org', 'iris-app')!;
 
@@ -195,7 +217,24 @@ describe('rollback.yml under act', () => {
     expect(repo().pulls.size).toBe(before);
   }, 120_000);
 
-  it('deployed.yml, on the push of the merged PR, moves champion back to v1 once ArgoCD reports HEAD Healthy', async () => {
+  const DEPLOYED_JOB = 'champion/deployed/Move champion to what ArgoCD deployed';
+  /** deployed.yml on a push to main, its post-sync check answered `status`. */
+  function deployedRun(status: number): Promise<ActRun> {
+    smoke.status = status;
+    smoke.requests = 0;
+    return runAct({
+      event: 'push',
+      workflow: '.github/workflows/deployed.yml',
+      eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
+      workdir: caller,
+      secrets: { GITHUB_TOKEN: 'ghs_test_token', KUBECONFIG: kubeconfig },
+      vars: { MLFLOW_TRACKING_URI: mlflow.url, SMOKE_TEST_URL: smoke.url, SMOKE_TEST_TIMEOUT: '3s' },
+      env: { GITHUB_API_URL: gh.url, MLOPS_GIT_REMOTE_URL: `file://${origin.bare}` },
+      timeoutMs: 90_000,
+    });
+  }
+
+  it('deployed.yml, on the push of the merged PR, points prod at v1 once ArgoCD reports HEAD Healthy, and champion once the check passes', async () => {
     const pr = [...repo().pulls.values()][0]!;
     const gitDir = ['--git-dir', origin.bare];
     const merged = git(origin.root, [...gitDir, 'rev-parse', `refs/heads/${pr.head.ref}`]);
@@ -225,20 +264,40 @@ describe('rollback.yml under act', () => {
         });
       })();
     };
-    const run = await runAct({
-      event: 'push',
-      workflow: '.github/workflows/deployed.yml',
-      eventFile: join(ROOT, 'workflows-example', 'events', 'push.json'),
-      workdir: caller,
-      secrets: { GITHUB_TOKEN: 'ghs_test_token', KUBECONFIG: kubeconfig },
-      vars: { MLFLOW_TRACKING_URI: mlflow.url },
-      env: { GITHUB_API_URL: gh.url, MLOPS_GIT_REMOTE_URL: `file://${origin.bare}` },
-      timeoutMs: 90_000,
-    });
-    if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
-    expect(run.jobs).toEqual({ 'champion/deployed/Move champion to what ArgoCD deployed': 'success' });
+    // Healthy, but the service fails the post-sync check: v1 runs (prod says so), champion stays.
+    const failing = await deployedRun(500);
+    expect(failing.jobs).toEqual({ [DEPLOYED_JOB]: 'failure' });
     expect(seen).toEqual({ revision: merged, championWhileProgressing: '2' });
+    expect(smoke.requests).toBeGreaterThan(1);
+    expect(commandArgs(failing, 'error')).toContain(
+      `post-sync check failed: ${smoke.url} did not answer 2xx within 3s (last HTTP status 500, curl exit 22). ` +
+        `iris v1 is live in prod: ArgoCD reports ${merged.slice(0, 12)} Synced and Healthy, and iris@prod says v1; ` +
+        'iris@champion does not move. To roll back, run rollback.yml (gitops-bump mode: rollback), which opens a pull request putting back the previous deploy.',
+    );
+    expect(await alias('prod')).toBe('1');
+    expect(await champion()).toBe('2');
+
+    const run = await deployedRun(200);
+    if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
+    expect(run.jobs).toEqual({ [DEPLOYED_JOB]: 'success' });
+    expect(smoke.requests).toBe(1);
     expect(await champion()).toBe('1');
+    expect(await alias('prod')).toBe('1');
     expect(head(origin)).toBe(merged); // nothing pushed
+  }, 180_000);
+
+  it('deployed.yml leaves the aliases to ml-pipeline for its own deploy commits (Promoted-By: ml-pipeline), even when the check would fail', async () => {
+    // ml-pipeline's bump of v2, pushed with a token that starts workflows in the GitOps repository.
+    const bumped = deploy('2', digest('2'), ['Promoted-By: ml-pipeline']);
+    const run = await deployedRun(500);
+    if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
+    expect(run.jobs).toEqual({ [DEPLOYED_JOB]: 'success' });
+    expect(commandArgs(run, 'notice')).toContain(
+      `ArgoCD runs ${bumped.slice(0, 12)} (iris v2), a deploy commit of ml-pipeline (Promoted-By: ml-pipeline): ` +
+        'ml-pipeline moves the aliases for it after its own post-sync check, so this run leaves them alone.',
+    );
+    expect(smoke.requests).toBe(0);
+    expect(await champion()).toBe('1');
+    expect(await alias('prod')).toBe('1');
   }, 120_000);
 });

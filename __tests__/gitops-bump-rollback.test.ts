@@ -78,7 +78,8 @@ describe('gitops-bump mode: rollback', () => {
     const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
     const v1 = deploy(origin, '1', digest('1'));
     commitDirect(origin, 'README.md', 'unrelated\n', 'docs');
-    const v2 = deploy(origin, '2', digest('2'));
+    // ml-pipeline moved champion for v2 itself; for the rollback, deployed.yml will.
+    const v2 = deploy(origin, '2', digest('2'), ['Promoted-By: ml-pipeline']);
     await github(origin);
     const r = await run(origin);
     expect(r.errors).toEqual([]);
@@ -93,6 +94,7 @@ describe('gitops-bump mode: rollback', () => {
       'restored-image': `${IMAGE}@${digest('1')}`,
       'rollback-of': v2,
       'previous-image': `${IMAGE}@${digest('2')}`,
+      'promoted-by': '',
     });
     const [pr, ...more] = [...gh!.state.repo('octo-org', 'gitops')!.pulls.values()];
     expect(more).toEqual([]);
@@ -388,6 +390,7 @@ describe('gitops-bump mode: deployed', () => {
       'deployed-image': `${IMAGE}@${digest('1')}`,
       'rollback-of': v2,
       'restored-version': '',
+      'promoted-by': '', // deployed.yml moves champion for a rollback
     });
     expect(r.summary).toContain(
       `main deploys iris [v1](https://mlflow.example.com/#/models/iris/versions/1) (\`${IMAGE}@${digest('1')}\``,
@@ -396,6 +399,17 @@ describe('gitops-bump mode: deployed', () => {
       `a rollback of [\`${v2.slice(0, 12)}\`](https://github.com/octo-org/gitops/commit/${v2})`,
     );
     expect(head(origin)).toBe(merged);
+  });
+
+  it("says who moves champion for HEAD's deploy commit: its Promoted-By trailer, of a deploy's shape only", async () => {
+    const origin = makeOrigin({ [OVERLAY]: overlay(digest('0')) });
+    const v1 = deploy(origin, '1', digest('1'), ['Promoted-By: ml-pipeline']);
+    const r = await run(origin, { mode: 'deployed' });
+    expect(r.errors).toEqual([]);
+    expect(r.outputs).toMatchObject({ 'deployed-commit': v1, 'promoted-by': 'ml-pipeline' });
+    // A value that is not one word is not trusted (outputs go into workflow conditions and logs).
+    deploy(origin, '2', digest('2'), ['Promoted-By: ml-pipeline) [x](https://evil']);
+    expect((await run(origin, { mode: 'deployed' })).outputs['promoted-by']).toBe('');
   });
 
   it('refuses inputs that only a bump or a rollback takes', async () => {

@@ -496,31 +496,41 @@ describe('our actions as the reusable workflows use them', () => {
     expect(steps[promote]!.if).toBe('inputs.wait-for-sync');
   });
 
-  it("the bump's commit message ends in trailers naming the model, version, image, environment and run (rollback.yml reads them)", () => {
+  it("the bump's commit message ends in trailers naming the model, version, image, environment and run (rollback.yml reads them), and who moves champion", () => {
     const wf = workflows['.github/workflows/ml-pipeline.yml']!;
     const bump = wf.jobs.deploy!.steps!.find((s) => s.uses === './.mlops-actions/gitops-bump')!;
-    const values: Record<string, string> = {
-      'inputs.environment': 'prod',
-      'inputs.registered-model': 'iris',
-      'needs.train.outputs.model-version': '7',
-      'needs.train.outputs.run-id': 'abc123',
-      'needs.build.outputs.image-ref': `ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
-    };
-    const message = String(bump.with!['commit-message']).replace(
-      /\$\{\{\s*([^}]+?)\s*\}\}/g,
-      (_, e: string) => {
+    const OWNER = "inputs.wait-for-sync && 'Promoted-By: ml-pipeline' || ''";
+    const messageOf = (waits: boolean): string => {
+      const values: Record<string, string> = {
+        'inputs.environment': 'prod',
+        'inputs.registered-model': 'iris',
+        'needs.train.outputs.model-version': '7',
+        'needs.train.outputs.run-id': 'abc123',
+        'needs.build.outputs.image-ref': `ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
+        // GitHub's && || as the runner evaluates it for either value of the input.
+        [OWNER]: waits ? 'Promoted-By: ml-pipeline' : '',
+      };
+      return String(bump.with!['commit-message']).replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => {
         if (!(e in values)) throw new Error(`unexpected expression ${e}`);
         return values[e]!;
-      },
-    );
-    const parsed = spawnSync('git', ['interpret-trailers', '--parse'], { input: message, encoding: 'utf8' });
-    expect(parsed.stdout.trim().split('\n')).toEqual([
+      });
+    };
+    const trailers = (message: string): string[] =>
+      spawnSync('git', ['interpret-trailers', '--parse'], { input: message, encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n');
+    const deployTrailers = [
       'Model: iris',
       'Model-Version: 7',
       `Image: ghcr.io/o/iris@sha256:${'a'.repeat(64)}`,
       'Environment: prod',
       'Run-Id: abc123',
-    ]);
+    ];
+    // Waiting for ArgoCD, the pipeline moves champion itself: deployed.yml skips the commit.
+    expect(trailers(messageOf(true))).toEqual([...deployTrailers, 'Promoted-By: ml-pipeline']);
+    // Not waiting, it never moves champion: the commit is deployed.yml's to promote.
+    expect(trailers(messageOf(false))).toEqual(deployTrailers);
+    const message = messageOf(true);
     expect(message.split('\n')[0]).toBe('deploy(prod): iris v7 as {new}');
     expect(wf.jobs.build!.outputs!['image-ref']).toBe('${{ steps.image.outputs.image-ref }}');
   });
@@ -839,7 +849,11 @@ describe('the MLflow alias steps of ml-pipeline.yml (the promote action; its beh
     expect(ids.indexOf('pin')).toBeLessThan(ids.indexOf('bump'));
     expect(ids.indexOf('restore')).toBeGreaterThan(ids.indexOf('bump'));
     expect(ids.indexOf('promote')).toBeGreaterThan(ids.indexOf('restore'));
-    expect(stepById('restore').if).toBe("failure() && steps.pin.outcome == 'success'");
+    // Only when the bump did not end Healthy: after it did, the deploy commit runs (whatever the
+    // post-sync check says) and the environment alias says so.
+    expect(stepById('restore').if).toBe(
+      "failure() && steps.pin.outcome == 'success' && steps.bump.outcome != 'success'",
+    );
     expect(stepById('promote').if).toBe('inputs.wait-for-sync');
     expect(deploy.outputs!['champion-version']).toBe('${{ steps.promote.outputs.version }}');
   });
@@ -912,16 +926,56 @@ describe('the MLflow alias steps of ml-pipeline.yml (the promote action; its beh
   });
 });
 
+describe('deployed.yml: the aliases for deploy commits ml-pipeline.yml does not promote itself', () => {
+  const deployed = workflows['.github/workflows/deployed.yml']!;
+  const steps = deployed.jobs.champion!.steps!;
+  const ids = steps.map((s) => s.id);
+  const byId = (id: string): Step => steps.find((s) => s.id === id)!;
+  const NOT_OURS = "steps.deployed.outputs.promoted-by != 'ml-pipeline'";
+  const VERSION = '${{ steps.deployed.outputs.deployed-version }}';
+
+  it('after ArgoCD reports HEAD Healthy: the environment alias, the post-sync check, then champion', () => {
+    expect(ids.indexOf('pin')).toBeGreaterThan(ids.indexOf('deployed'));
+    expect(ids.indexOf('smoke-test')).toBeGreaterThan(ids.indexOf('pin'));
+    expect(ids.indexOf('promote')).toBeGreaterThan(ids.indexOf('smoke-test'));
+    expect(byId('deployed').with).toMatchObject({ mode: 'deployed', 'wait-for-sync': true });
+    expect(byId('pin').with).toMatchObject({ alias: '${{ inputs.environment }}', version: VERSION });
+    expect(byId('promote').with).toMatchObject({ alias: '${{ inputs.champion-alias }}', version: VERSION });
+  });
+
+  it('one owner per deploy commit: the alias steps and the check skip what ml-pipeline promotes (Promoted-By)', () => {
+    expect(byId('pin').if).toBe(NOT_OURS);
+    expect(byId('smoke-test').if).toBe(`${NOT_OURS} && inputs.smoke-test-url != ''`);
+    expect(byId('promote').if).toBe(NOT_OURS);
+    const skip = steps.find((s) => s.if === "steps.deployed.outputs.promoted-by == 'ml-pipeline'")!;
+    expect(skip.run).toContain('::notice::');
+    expect(skip.run).not.toContain('${{');
+  });
+
+  it('has the smoke-test inputs ml-pipeline.yml has, and the example passes them', () => {
+    const inputs = callOf('.github/workflows/deployed.yml').inputs!;
+    const theirs = callOf('.github/workflows/ml-pipeline.yml').inputs!;
+    for (const name of ['smoke-test-url', 'smoke-test-timeout'])
+      expect([name, inputs[name]?.type, inputs[name]?.default]).toEqual([
+        name,
+        theirs[name]!.type,
+        theirs[name]!.default,
+      ]);
+    expect(workflows['workflows-example/deployed.yml']!.jobs.champion!.with).toMatchObject({
+      'smoke-test-url': '${{ vars.SMOKE_TEST_URL }}',
+    });
+  });
+});
+
 describe("ml-pipeline.yml's post-sync check (smoke-test-url) before champion moves", () => {
   const pipeline = workflows['.github/workflows/ml-pipeline.yml']!;
   const steps = pipeline.jobs.deploy!.steps!;
   const ids = steps.map((s) => s.id);
   const check = steps.find((s) => s.id === 'smoke-test')!;
 
-  it('runs after the ArgoCD wait and before restore and promote, only when set and waited for', () => {
+  it('runs after the ArgoCD wait and before promote, only when set and waited for', () => {
     expect(ids.indexOf('smoke-test')).toBeGreaterThan(ids.indexOf('bump'));
-    // Before restore: a failed check is a failed rollout (the environment alias goes back).
-    expect(ids.indexOf('smoke-test')).toBeLessThan(ids.indexOf('restore'));
+    expect(ids.indexOf('smoke-test')).toBeLessThan(ids.indexOf('promote'));
     expect(check.if).toBe("inputs.wait-for-sync && inputs.smoke-test-url != ''");
     // promote has no always()/failure(): a failed check skips it, champion stays.
     expect(steps.find((s) => s.id === 'promote')!.if).toBe('inputs.wait-for-sync');
@@ -932,13 +986,35 @@ describe("ml-pipeline.yml's post-sync check (smoke-test-url) before champion mov
       'smoke-test-url': '${{ vars.SMOKE_TEST_URL }}',
     });
   });
+});
 
-  it('gets the URL and timeout through env, never in the script text', () => {
-    expect(check.env).toEqual({
+const SMOKE_ENV = [
+  'CHAMPION_ALIAS',
+  'COMMIT',
+  'ENVIRONMENT',
+  'MODEL_NAME',
+  'MODEL_VERSION',
+  'SMOKE_TEST_TIMEOUT',
+  'SMOKE_TEST_URL',
+];
+const smokeChecks = [
+  ['.github/workflows/ml-pipeline.yml', 'deploy'],
+  ['.github/workflows/deployed.yml', 'champion'],
+].map(([f, job]) => [f!, workflows[f!]!.jobs[job!]!.steps!.find((s) => s.id === 'smoke-test')] as const);
+
+describe.each(smokeChecks)('%s: the post-sync check script', (_, check) => {
+  it('is the same script in both workflows', () => {
+    expect(check?.run).toBe(smokeChecks[0]![1]?.run);
+  });
+
+  it('gets its values through env, never in the script text', () => {
+    expect(Object.keys(check?.env ?? {}).sort()).toEqual(SMOKE_ENV);
+    expect(check?.env).toMatchObject({
       SMOKE_TEST_URL: '${{ inputs.smoke-test-url }}',
       SMOKE_TEST_TIMEOUT: '${{ inputs.smoke-test-timeout }}',
     });
-    expect(check.run).not.toContain('${{');
+    expect(check?.run).toBeDefined();
+    expect(check?.run).not.toContain('${{');
   });
 
   /** The step's script under bash -e (as the runner runs it) against a local server answering `status`. */
@@ -952,18 +1028,25 @@ describe("ml-pipeline.yml's post-sync check (smoke-test-url) before champion mov
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     const { spawn } = await import('node:child_process');
-    const child = spawn('bash', ['-e', '-c', check.run!], {
-      env: {
-        PATH: process.env.PATH,
-        SMOKE_TEST_URL: url(base),
-        SMOKE_TEST_TIMEOUT: timeout,
-        MODEL_NAME: 'iris',
-      },
-    });
     let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const code = await new Promise<number | null>((r) => child.on('close', r));
-    server.close();
+    // The server closes even when the step is missing (spawn throws): an open one keeps jest running.
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn('bash', ['-e', '-c', check?.run ?? 'exit 127'], {
+        env: {
+          PATH: process.env.PATH,
+          SMOKE_TEST_URL: url(base),
+          SMOKE_TEST_TIMEOUT: timeout,
+          MODEL_NAME: 'iris',
+          MODEL_VERSION: '7',
+          ENVIRONMENT: 'prod',
+          COMMIT: 'c0ffee'.repeat(6) + 'c0ff',
+          CHAMPION_ALIAS: 'champion',
+        },
+      });
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('error', reject);
+      child.on('close', resolve);
+    }).finally(() => server.close());
     return { code, stdout, requests, base };
   }
 
@@ -973,13 +1056,25 @@ describe("ml-pipeline.yml's post-sync check (smoke-test-url) before champion mov
     expect(r.stdout).toContain(`post-sync check passed: ${r.base}/readyz answered HTTP 204`);
   });
 
-  it('retries a failing answer until the timeout, then fails with an ::error:: naming the URL and status', async () => {
+  it('retries a failing answer until the timeout, then fails with an ::error:: saying what runs and how to roll back', async () => {
     const r = await runCheck(500, (b) => `${b}/readyz`, '3s');
     expect(r.code).toBe(1);
     expect(r.requests).toBeGreaterThan(1);
     expect(r.stdout.split('\n')).toContain(
-      `::error::post-sync check failed: ${r.base}/readyz did not answer 2xx within 3s (last HTTP status 500, curl exit 22); iris's champion alias does not move`,
+      `::error::post-sync check failed: ${r.base}/readyz did not answer 2xx within 3s (last HTTP status 500, curl exit 22). ` +
+        'iris v7 is live in prod: ArgoCD reports c0ffeec0ffee Synced and Healthy, and iris@prod says v7; ' +
+        'iris@champion does not move. To roll back, run rollback.yml (gitops-bump mode: rollback), which opens a pull request putting back the previous deploy.',
     );
+  });
+
+  it('shows the URL without its userinfo (user:token@), passing or failing', async () => {
+    const withToken = (b: string) => b.replace('http://', 'http://smoke:s3cr3t@') + '/readyz?a=b@c';
+    for (const status of [200, 500]) {
+      const r = await runCheck(status, withToken, '1s');
+      expect([status, r.requests > 0]).toEqual([status, true]);
+      expect(r.stdout).not.toContain('s3cr3t');
+      expect(r.stdout).toContain(`${r.base}/readyz?a=b@c`);
+    }
   });
 
   it('refuses a timeout that is not a duration, and a URL that is not http(s)', async () => {
@@ -992,10 +1087,12 @@ describe("ml-pipeline.yml's post-sync check (smoke-test-url) before champion mov
     expect(file.stdout).toContain('::error::post-sync check failed: file:///etc/hostname');
   });
 
-  it('treats shell syntax in the URL as data', async () => {
+  it('treats shell syntax in the URL as data, and starts no workflow command from a newline in it', async () => {
     const marker = join(mkdtempSync(join(tmpdir(), 'smoke-')), 'pwned');
     const r = await runCheck(200, (b) => `${b}/readyz?a=$(id>${marker})&b=\`id>${marker}\``, '1s');
     expect(existsSync(marker)).toBe(false);
     expect(r.code).toBe(0);
+    const nl = await runCheck(200, (b) => `${b}/readyz\n::warning::forged`, '1s');
+    expect(nl.stdout.split('\n').filter((l) => l.startsWith('::warning::'))).toEqual([]);
   });
 });

@@ -46,6 +46,7 @@ export interface Outputs {
   'restored-image': string;
   'restored-commit': string;
   'rollback-of': string;
+  'promoted-by': string;
 }
 
 export interface Result {
@@ -69,6 +70,8 @@ const outputsOf = (r: BumpResult, h?: HistoryResult): Outputs => ({
   'restored-commit': h?.target?.sha ?? '',
   // The Rollback-Of trailer: of the commit made (rollback), or of HEAD's deploy commit (deployed).
   'rollback-of': h ? (h.target ? h.current.sha : h.current.rollbackOf) : '',
+  // Deployed mode: whether HEAD's deploy commit is promoted by ml-pipeline (deployed.yml then skips it).
+  'promoted-by': h && !h.target ? h.current.promotedBy : '',
 });
 
 /** The bump each mode makes; rollback and deployed modes also say what the history holds. */

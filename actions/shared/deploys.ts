@@ -1,6 +1,7 @@
 /**
  * The deploy record is the GitOps history: every deploy commit of ml-pipeline.yml ends in trailers
- * (Model, Model-Version, Image, Environment, Run-Id; a rollback adds Rollback-Of), so what runs now
+ * (Model, Model-Version, Image, Environment, Run-Id, and Promoted-By when the pipeline moves champion
+ * itself; a rollback adds Rollback-Of), so what runs now
  * and what ran before are read from the commits touching the GitOps files, not from MLflow's
  * aliases. gitops-bump reads the commits with `git log`, alert-to-issue through the GitHub API;
  * both hand them here as message + sha + date, so both actions agree on which commits are deploys
@@ -35,6 +36,11 @@ export interface Deploy {
   runId: string;
   /** The commit a rollback undid (full sha); '' when this is no rollback. */
   rollbackOf: string;
+  /**
+   * The Promoted-By trailer: who moves the champion alias for this deploy (`ml-pipeline` when the
+   * pipeline waits for ArgoCD and promotes itself, so deployed.yml leaves it); '' when absent.
+   */
+  promotedBy: string;
 }
 
 /** What makes a commit a deploy, for messages saying none was found. */
@@ -67,6 +73,7 @@ export function deployOf(commit: CommitRecord): Deploy | undefined {
     environment,
     runId: WORD.test(t['run-id'] ?? '') ? (t['run-id'] ?? '') : '',
     rollbackOf: SHA.test(t['rollback-of'] ?? '') ? t['rollback-of']! : '',
+    promotedBy: WORD.test(t['promoted-by'] ?? '') ? (t['promoted-by'] ?? '') : '',
   };
 }
 
