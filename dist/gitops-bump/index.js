@@ -33108,7 +33108,8 @@ function trailerMap(message) {
 ;// CONCATENATED MODULE: ./actions/shared/deploys.ts
 /**
  * The deploy record is the GitOps history: every deploy commit of ml-pipeline.yml ends in trailers
- * (Model, Model-Version, Image, Environment, Run-Id; a rollback adds Rollback-Of), so what runs now
+ * (Model, Model-Version, Image, Environment, Run-Id, and Promoted-By when the pipeline moves champion
+ * itself; a rollback adds Rollback-Of), so what runs now
  * and what ran before are read from the commits touching the GitOps files, not from MLflow's
  * aliases. gitops-bump reads the commits with `git log`, alert-to-issue through the GitHub API;
  * both hand them here as message + sha + date, so both actions agree on which commits are deploys
@@ -33146,6 +33147,7 @@ function deployOf(commit) {
         environment,
         runId: WORD.test(t['run-id'] ?? '') ? (t['run-id'] ?? '') : '',
         rollbackOf: SHA.test(t['rollback-of'] ?? '') ? t['rollback-of'] : '',
+        promotedBy: WORD.test(t['promoted-by'] ?? '') ? (t['promoted-by'] ?? '') : '',
     };
 }
 /** The deploys among `commits` (newest first) for `model` and `environment`; an absent trailer does not exclude. */
@@ -33496,6 +33498,8 @@ const outputsOf = (r, h) => ({
     'restored-commit': h?.target?.sha ?? '',
     // The Rollback-Of trailer: of the commit made (rollback), or of HEAD's deploy commit (deployed).
     'rollback-of': h ? (h.target ? h.current.sha : h.current.rollbackOf) : '',
+    // Deployed mode: whether HEAD's deploy commit is promoted by ml-pipeline (deployed.yml then skips it).
+    'promoted-by': h && !h.target ? h.current.promotedBy : '',
 });
 /** The bump each mode makes; rollback and deployed modes also say what the history holds. */
 async function action_land(git, inputs, deps) {
