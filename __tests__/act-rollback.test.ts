@@ -9,9 +9,10 @@
  * calls it on that push, waits for ArgoCD (the fake Kubernetes, whose controller the test plays)
  * on the new HEAD before it points the environment alias (`prod`) at v1 and, once the post-sync
  * check (smoke-test-url, a local server the test plays) passes, moves `champion` back to v1 in a
- * real `mlflow server`; while the check fails, champion stays. A later deploy commit of
- * ml-pipeline.yml (its `Promoted-By: ml-pipeline` trailer: the pipeline moves the aliases for it
- * itself) is left alone.
+ * real `mlflow server`; while the check fails, champion stays. For a later deploy commit of
+ * ml-pipeline.yml (its `Promoted-By: ml-pipeline` trailer: the pipeline moves champion for it
+ * itself), with `prod` left at the previous version as a timed-out ArgoCD wait in the pipeline
+ * leaves it, deployed.yml points `prod` at the version ArgoCD runs and leaves champion alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -286,18 +287,26 @@ describe('rollback.yml under act', () => {
     expect(head(origin)).toBe(merged); // nothing pushed
   }, 180_000);
 
-  it('deployed.yml leaves the aliases to ml-pipeline for its own deploy commits (Promoted-By: ml-pipeline), even when the check would fail', async () => {
+  it("deployed.yml points prod at what ml-pipeline's own deploy commit (Promoted-By: ml-pipeline) runs once ArgoCD reports it Healthy, and leaves champion to the pipeline", async () => {
     // ml-pipeline's bump of v2, pushed with a token that starts workflows in the GitOps repository.
+    // Its ArgoCD wait timed out, so its restore step put prod back at v1; ArgoCD got there later.
     const bumped = deploy('2', digest('2'), ['Promoted-By: ml-pipeline']);
+    await new MlflowRest(mlflow.url).call('POST', '/registered-models/alias', {
+      name: 'iris',
+      alias: 'prod',
+      version: '1',
+    });
+    expect(await alias('prod')).toBe('1');
+    // The check would fail: it is ml-pipeline's, and is not run here.
     const run = await deployedRun(500);
     if (run.code !== 0) console.error(run.output.slice(-4000), run.other.slice(-2000));
     expect(run.jobs).toEqual({ [DEPLOYED_JOB]: 'success' });
+    expect(smoke.requests).toBe(0);
+    expect(await alias('prod')).toBe('2');
+    expect(await champion()).toBe('1');
     expect(commandArgs(run, 'notice')).toContain(
       `ArgoCD runs ${bumped.slice(0, 12)} (iris v2), a deploy commit of ml-pipeline (Promoted-By: ml-pipeline): ` +
-        'ml-pipeline moves the aliases for it after its own post-sync check, so this run leaves them alone.',
+        "iris@prod says v2; champion is ml-pipeline's to move after its own post-sync check, so this run leaves it alone.",
     );
-    expect(smoke.requests).toBe(0);
-    expect(await champion()).toBe('1');
-    expect(await alias('prod')).toBe('1');
   }, 120_000);
 });

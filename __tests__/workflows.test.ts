@@ -943,13 +943,19 @@ describe('deployed.yml: the aliases for deploy commits ml-pipeline.yml does not 
     expect(byId('promote').with).toMatchObject({ alias: '${{ inputs.champion-alias }}', version: VERSION });
   });
 
-  it('one owner per deploy commit: the alias steps and the check skip what ml-pipeline promotes (Promoted-By)', () => {
-    expect(byId('pin').if).toBe(NOT_OURS);
+  it('one owner of champion per deploy commit: the check and champion skip what ml-pipeline promotes (Promoted-By)', () => {
     expect(byId('smoke-test').if).toBe(`${NOT_OURS} && inputs.smoke-test-url != ''`);
     expect(byId('promote').if).toBe(NOT_OURS);
-    const skip = steps.find((s) => s.if === "steps.deployed.outputs.promoted-by == 'ml-pipeline'")!;
-    expect(skip.run).toContain('::notice::');
-    expect(skip.run).not.toContain('${{');
+    const skip = steps.findIndex((s) => s.if === "steps.deployed.outputs.promoted-by == 'ml-pipeline'");
+    expect(steps[skip]!.run).toContain('::notice::');
+    expect(steps[skip]!.run).not.toContain('${{');
+    // The notice says the environment alias was moved: it comes after pin.
+    expect(skip).toBeGreaterThan(ids.indexOf('pin'));
+  });
+
+  it('points the environment alias at what ArgoCD runs for every deploy commit, Promoted-By or not', () => {
+    // ml-pipeline's restore step moves it back when its wait times out, even if ArgoCD gets there later.
+    expect(byId('pin').if).toBeUndefined();
   });
 
   it('has the smoke-test inputs ml-pipeline.yml has, and the example passes them', () => {
