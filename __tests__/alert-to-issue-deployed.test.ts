@@ -262,6 +262,34 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
     for (const n of others) expect(body).not.toContain(`[#${n}]`);
   });
 
+  it("links the deploy's environment's rollback PR, not staging's rolling back the same version", async () => {
+    history();
+    const open = async (head: string, title: string): Promise<number> =>
+      (
+        await octokit().rest.pulls.create({
+          owner: 'octo-org',
+          repo: 'iris',
+          head,
+          base: 'main',
+          title,
+          body: 'Back to the version before the regression.',
+        })
+      ).data.number;
+    // Both bodies rewritten by hand: only the titles tell them apart. Staging's is the newer, listed first.
+    const prod = await open('gitops-bump/rollback/prod-iris-classifier', 'rollback(prod): iris v3 -> v1');
+    const staging = await open(
+      'gitops-bump/rollback/staging-iris-classifier',
+      'rollback(staging): iris v3 -> v2',
+    );
+    const res = await deliver(errorRatio());
+    expect(res.errors).toEqual([]);
+    const body = rendered(issueBody(res));
+    expect(body).toContain(
+      `  - Rollback ready: [#${prod}](https://github.com/octo-org/iris/pull/${prod}) rollback(prod): iris v3 -&gt; v1`,
+    );
+    expect(body).not.toContain(`[#${staging}]`);
+  });
+
   it('says so when no rollback PR is open', async () => {
     const { v3 } = history();
     const res = await deliver(errorRatio());
