@@ -435,12 +435,29 @@ describe('alert-to-issue: the GitOps manifests in another repository than the is
     expect(body).toContain(
       '- **GitOps changes under platform/iris-classifier in acme/gitops:** could not list commits (Not Found',
     );
-    expect(body).toContain('gitops-token needs contents: read on acme/gitops');
+    // The token used was github-token's: the issue names it, not the gitops-token never given.
+    expect(body).toContain(
+      '; github-token was used (no gitops-token given): it, or a gitops-token, needs contents: read on acme/gitops).',
+    );
+    expect(body).not.toContain('gitops-token needs contents: read');
     // The alias stands in, and the issue says why.
     expect(body).toContain(
       '  - could not read the deploy commits under platform/iris-classifier in acme/gitops: the champion alias is shown instead.',
     );
     expect(gh.calls('repos/list-commits').map((r) => r.status)).toEqual([404]);
+  });
+
+  it('names gitops-token in the issue when it is given and may not read the GitOps repository', async () => {
+    history('acme/gitops');
+    const ELSEWHERE = 'ghs_token_of_another_repository';
+    gh.grant(ELSEWHERE, 'gitops-reader[bot]', { repos: ['acme/app'], write: false });
+    const res = await deliverTo({ 'gitops-repository': 'acme/gitops', 'gitops-token': ELSEWHERE });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res, 'acme/app'));
+    expect(body).toContain('could not list commits (Not Found');
+    expect(body).toContain('; gitops-token needs contents: read on acme/gitops).');
+    expect(body).not.toContain('github-token was used');
   });
 
   it('names gitops-token in the issue when it reads the commits but may not list pull requests', async () => {
