@@ -262,6 +262,34 @@ describe('alert-to-issue: the deployed version, as the GitOps history says', () 
     for (const n of others) expect(body).not.toContain(`[#${n}]`);
   });
 
+  it("links the deploy's environment's rollback PR, not staging's rolling back the same version", async () => {
+    history();
+    const open = async (head: string, title: string): Promise<number> =>
+      (
+        await octokit().rest.pulls.create({
+          owner: 'octo-org',
+          repo: 'iris',
+          head,
+          base: 'main',
+          title,
+          body: 'Back to the version before the regression.',
+        })
+      ).data.number;
+    // Both bodies rewritten by hand: only the titles tell them apart. Staging's is the newer, listed first.
+    const prod = await open('gitops-bump/rollback/prod-iris-classifier', 'rollback(prod): iris v3 -> v1');
+    const staging = await open(
+      'gitops-bump/rollback/staging-iris-classifier',
+      'rollback(staging): iris v3 -> v2',
+    );
+    const res = await deliver(errorRatio());
+    expect(res.errors).toEqual([]);
+    const body = rendered(issueBody(res));
+    expect(body).toContain(
+      `  - Rollback ready: [#${prod}](https://github.com/octo-org/iris/pull/${prod}) rollback(prod): iris v3 -&gt; v1`,
+    );
+    expect(body).not.toContain(`[#${staging}]`);
+  });
+
   it('says so when no rollback PR is open', async () => {
     const { v3 } = history();
     const res = await deliver(errorRatio());
@@ -407,12 +435,29 @@ describe('alert-to-issue: the GitOps manifests in another repository than the is
     expect(body).toContain(
       '- **GitOps changes under platform/iris-classifier in acme/gitops:** could not list commits (Not Found',
     );
-    expect(body).toContain('gitops-token needs contents: read on acme/gitops');
+    // The token used was github-token's: the issue names it, not the gitops-token never given.
+    expect(body).toContain(
+      '; github-token was used (no gitops-token given): it, or a gitops-token, needs contents: read on acme/gitops).',
+    );
+    expect(body).not.toContain('gitops-token needs contents: read');
     // The alias stands in, and the issue says why.
     expect(body).toContain(
       '  - could not read the deploy commits under platform/iris-classifier in acme/gitops: the champion alias is shown instead.',
     );
     expect(gh.calls('repos/list-commits').map((r) => r.status)).toEqual([404]);
+  });
+
+  it('names gitops-token in the issue when it is given and may not read the GitOps repository', async () => {
+    history('acme/gitops');
+    const ELSEWHERE = 'ghs_token_of_another_repository';
+    gh.grant(ELSEWHERE, 'gitops-reader[bot]', { repos: ['acme/app'], write: false });
+    const res = await deliverTo({ 'gitops-repository': 'acme/gitops', 'gitops-token': ELSEWHERE });
+    expect(res.errors).toEqual([]);
+    expect(res.outputs.action).toBe('created');
+    const body = rendered(issueBody(res, 'acme/app'));
+    expect(body).toContain('could not list commits (Not Found');
+    expect(body).toContain('; gitops-token needs contents: read on acme/gitops).');
+    expect(body).not.toContain('github-token was used');
   });
 
   it('names gitops-token in the issue when it reads the commits but may not list pull requests', async () => {

@@ -61,7 +61,10 @@ function bodyBuilder(
   return async (state: Parameters<typeof issueBody>[0]['state'], previous?: number): Promise<string> => {
     // The deploy commits say what runs, so the history is read before the models are looked up.
     const commits = gitopsPath
-      ? await gitopsCommits(gitopsOctokit, gitops.repo, gitopsPath, { enough: historyEnough(n, modelLabel) })
+      ? await gitopsCommits(gitopsOctokit, gitops.repo, gitopsPath, {
+          enough: historyEnough(n, modelLabel),
+          tokenInput: gitops.tokenInput,
+        })
       : undefined;
     if (commits && elsewhere) commits.repository = `${gitops.repo.owner}/${gitops.repo.repo}`;
     const { mlflow, alias } = inputs;

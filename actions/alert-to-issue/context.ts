@@ -310,15 +310,32 @@ const commitItem = (c: ListedCommit): CommitItem => ({
 const refused = (err: unknown): boolean => [401, 403, 404].includes((err as { status?: number }).status ?? 0);
 
 /**
+ * What to do about a refused read of the GitOps commits, naming the token that was used: without a
+ * gitops-token that is github-token (by default the job's GITHUB_TOKEN, which reaches only the
+ * workflow's repository), and telling the reader to fix a gitops-token never given would mislead.
+ * Short: the issue clips the error line at 200 characters, GitHub's message included.
+ */
+function contentsHint(full: string, tokenInput: TokenInput): string {
+  return tokenInput === 'gitops-token'
+    ? `; gitops-token needs contents: read on ${full}`
+    : `; github-token was used (no gitops-token given): it, or a gitops-token, needs contents: read on ${full}`;
+}
+
+/**
  * The newest commits under `path` in the GitOps repository, page by page until `enough` says the
  * history read so far answers the question (each model's previous champion is in it), the history
  * ends, or MAX_COMMIT_PAGES were read. When a later page fails, the newer pages read are kept.
+ * `tokenInput` names the input the token came from, for the message when GitHub refuses it.
  */
 export async function gitopsCommits(
   octokit: Octokit,
   repo: Repo,
   path: string,
-  { ref, enough = () => true }: { ref?: string; enough?: (items: CommitItem[]) => boolean } = {},
+  {
+    ref,
+    enough = () => true,
+    tokenInput,
+  }: { ref?: string; enough?: (items: CommitItem[]) => boolean; tokenInput: TokenInput },
 ): Promise<CommitContext> {
   const items: CommitItem[] = [];
   try {
@@ -336,7 +353,7 @@ export async function gitopsCommits(
     return { path, items };
   } catch (err) {
     const full = `${repo.owner}/${repo.repo}`;
-    const hint = refused(err) ? `; gitops-token needs contents: read on ${full}` : '';
+    const hint = refused(err) ? contentsHint(full, tokenInput) : '';
     if (items.length > 0) return { path, items };
     return { path, items: [], error: `${errorMessage(err)}${hint}` };
   }

@@ -58,11 +58,21 @@ export function pullsNote(repo: Repo, failure: PullsFailure, tokenInput: TokenIn
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
+ * The environment a rollback PR's title names, as gitops-bump titles it (`rollback(prod): …`);
+ * undefined when the title names none.
+ */
+function titleEnvironment(title: string): string | undefined {
+  return /\broll\s*back\s*\(\s*([\w.-]+)\s*\)/i.exec(title)?.[1];
+}
+
+/**
  * The open rollback PR of `deployed`: one whose text has `Rollback-Of: <its sha>` (rollback.yml's
  * trailer), else one titled as a rollback that names its commit, its image digest, or (in its title)
  * its model and its version as the one rolled back from ("iris v3 -> v2"). Tolerant on purpose, the
  * PR's wording may change; but not on the model: one GitOps repository deploys several, and their
- * versions are all small numbers.
+ * versions are all small numbers. Nor on the environment when both the deploy and the title name
+ * one: staging and prod run the same versions and often the same digest, and a staging rollback
+ * merged for a prod alert would leave prod as it is.
  */
 export function rollbackPullFor(pulls: PullSummary[], deployed: Deploy): PullSummary | undefined {
   const rollbackOf = (p: PullSummary): boolean =>
@@ -73,8 +83,17 @@ export function rollbackPullFor(pulls: PullSummary[], deployed: Deploy): PullSum
   // The title names the model beside the version, as a whole word (`iris` is not `iris-large`).
   const model = new RegExp(`(?<![\\w.-])${escapeRe(deployed.model)}(?![\\w.-])`, 'i');
   const names = (p: PullSummary): boolean => deployed.model !== '' && model.test(p.title);
+  const otherEnvironment = (p: PullSummary): boolean => {
+    const env = titleEnvironment(p.title);
+    return (
+      deployed.environment !== '' &&
+      env !== undefined &&
+      env.toLowerCase() !== deployed.environment.toLowerCase()
+    );
+  };
   const named = (p: PullSummary): boolean =>
     /rollback|roll back/i.test(p.title) &&
+    !otherEnvironment(p) &&
     (p.body.includes(deployed.sha) ||
       p.body.includes(deployed.sha.slice(0, 12)) ||
       p.body.includes(deployed.digest) ||
