@@ -33498,7 +33498,8 @@ const outputsOf = (r, h) => ({
     'restored-commit': h?.target?.sha ?? '',
     // The Rollback-Of trailer: of the commit made (rollback), or of HEAD's deploy commit (deployed).
     'rollback-of': h ? (h.target ? h.current.sha : h.current.rollbackOf) : '',
-    // Deployed mode: whether HEAD's deploy commit is promoted by ml-pipeline (deployed.yml then skips it).
+    // Deployed mode: whether HEAD's deploy commit is promoted by ml-pipeline (deployed.yml then moves
+    // only the environment's alias and leaves champion alone).
     'promoted-by': h && !h.target ? h.current.promotedBy : '',
 });
 /** The bump each mode makes; rollback and deployed modes also say what the history holds. */
