@@ -12,12 +12,13 @@
  * remote), where the test reads the tags the run pushed.
  *
  * ci.yml, on push, runs in a repository holding the real ci.yml and, in place of the real
- * scripts/test (which .ci/run runs), a script that records how it was started and writes
- * .test-results/: the test checks the job's wiring (runner label, Node 24 and Python set up, the
- * test command run from the checkout, its results kept as the artifact), not the suite's tests.
- * Run again against one $ACT_CACHE_DIR (the actions/cache stand-in's entries), it checks that the
- * Go tools scripts/setup builds are saved by a cold run, restored by the next, and reused through
- * restore-keys when scripts/setup or render-direct's sources change the key.
+ * scripts/setup and scripts/test, scripts that "build" the Go tools and record how they were
+ * started, writing .test-results/: the test checks the job's wiring (runner label, Node 24 and
+ * Python set up, setup then the test command run from the checkout, its results kept as the
+ * artifact), not the suite's tests. Run again against one $ACT_CACHE_DIR (the entries of the
+ * actions/cache/restore and /save stand-ins), it checks that the Go tools are saved right after
+ * setup by a cold run even when its tests fail, restored by the next (which saves nothing), and
+ * reused through restore-keys when scripts/setup or render-direct's sources change the key.
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
@@ -227,29 +228,22 @@ describe('release.yml under act', () => {
   );
 });
 
-// Stands in for scripts/test: records how ci.yml started it and writes .test-results/, as the real
-// one does; exits with $SCRIPTS_TEST_EXIT (default 0). Before that, what scripts/setup does with the
-// Go tools, in small: it records what it finds in .tools (what the cache step restored), then, for
-// every tool the real scripts/setup pins with go_tool and for render-direct (stamped with the hash
-// of its sources), "builds" it (a script) unless its binary is there and its stamp is the one
+// Stands in for scripts/setup: what it does with the Go tools, in small. It appends to
+// .test-results/tools.txt what it finds in .tools (what the restore step brought back), then, for
+// every tool pinned in the comment lines at its end (the real scripts/setup's go_tool lines, so that
+// the cache key, which hashes scripts/setup, follows them) and for render-direct (stamped with the
+// hash of its sources), "builds" it (a script) unless its binary is there and its stamp is the one
 // wanted, writing the stamp, a build log and a setup log as setup does.
-const SCRIPTS_TEST = `#!/usr/bin/env bash
+const SETUP_STAND_IN = `#!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .test-results
-{
-  echo "args=$*"
-  echo "node=$(node --version)"
-  echo "python=$(command -v python3)"
-  git status --porcelain
-} >.test-results/started.txt
-mkdir -p .tools/bin .tools/setup-logs
+mkdir -p .test-results .tools/bin .tools/setup-logs
 before=$(find .tools -type f | LC_ALL=C sort | tr '\\n' ' ')
 src=platform/alertmanager/render-direct
 {
   echo "before: $before"
   {
-    grep -oE '\\bgo_tool [a-z-]+ v[^ ]+' scripts/setup | cut -d' ' -f2,3
+    grep -oE '^# go_tool [a-z-]+ v[^ ]+' scripts/setup | cut -d' ' -f3,4
     echo "render-direct $(cat $src/go.mod $src/go.sum $src/*.go | sha256sum | cut -d' ' -f1)"
   } | while read -r name stamp; do
     if [ -x ".tools/bin/$name" ] && [ "$(cat ".tools/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -262,7 +256,25 @@ src=platform/alertmanager/render-direct
     echo "go install $name" >".tools/$name.build.log"
     echo "built $name"
   done
-} | tee .test-results/tools.txt >.tools/setup-logs/go-tools.log
+} | tee -a .test-results/tools.txt >.tools/setup-logs/go-tools.log
+`;
+/** The scripts/setup stand-in, with the go_tool lines of `setup` (the real one's text) as its pins. */
+const setupStandIn = (setup: string): string =>
+  SETUP_STAND_IN + [...setup.matchAll(/\bgo_tool [a-z-]+ v\S+/g)].map((m) => `# ${m[0]}\n`).join('');
+
+// Stands in for scripts/test: records how ci.yml started it and writes .test-results/, as the real
+// one does; runs scripts/setup first, as the real one does; exits with $SCRIPTS_TEST_EXIT (default 0).
+const SCRIPTS_TEST = `#!/usr/bin/env bash
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .test-results
+{
+  echo "args=$*"
+  echo "node=$(node --version)"
+  echo "python=$(command -v python3)"
+  git status --porcelain
+} >.test-results/started.txt
+bash scripts/setup
 echo "scripts/test stand-in: 1 passed, 0 failed"
 exit "\${SCRIPTS_TEST_EXIT:-0}"
 `;
@@ -273,8 +285,8 @@ const SETUP = readFileSync(join(ROOT, 'scripts', 'setup'), 'utf8');
 const TOOLS = [...SETUP.matchAll(/\bgo_tool ([a-z-]+) v/g)].map((m) => m[1]!).concat('render-direct');
 
 /**
- * A repository with the real ci.yml, a lock file, the scripts/test stand-in, and the files the cache
- * key hashes (the real scripts/setup and render-direct's sources), each replaced by `files`.
+ * A repository with the real ci.yml, a lock file, the scripts/test and scripts/setup stand-ins, and
+ * render-direct's sources (which the cache key hashes with scripts/setup), each replaced by `files`.
  */
 function ciRepo(files: Record<string, string> = {}): string {
   const repo = mkdtempSync(join(tmpdir(), 'act-ci-'));
@@ -289,7 +301,7 @@ function ciRepo(files: Record<string, string> = {}): string {
     // ci.yml's setup-python reads the one pinned Python version from here.
     '.python-version': readFileSync(join(ROOT, '.python-version'), 'utf8'),
     'scripts/test': SCRIPTS_TEST,
-    'scripts/setup': SETUP,
+    'scripts/setup': setupStandIn(SETUP),
     ...Object.fromEntries(sources.map((f) => [f, readFileSync(join(ROOT, f), 'utf8')])),
     ...files,
   });
@@ -346,8 +358,10 @@ describe('ci.yml under act', () => {
   interface CiRun {
     run: ActRun;
     artifacts: string;
-    /** What the scripts/test stand-in found in .tools, and what it built or reused. */
+    /** What ci.yml's setup step found in .tools, and what it built or reused. */
     tools: string;
+    /** The same, from the setup scripts/test runs again after it. */
+    retest: string;
     /** The cache step's cache-hit output; undefined when it set none. */
     hit: string | undefined;
   }
@@ -369,11 +383,14 @@ describe('ci.yml under act', () => {
         ...(o.cache ? { ACT_CACHE_DIR: o.cache } : {}),
       },
     });
-    const tools = join(artifacts, 'test-results', 'tools.txt');
+    const file = join(artifacts, 'test-results', 'tools.txt');
+    const [tools = '', retest = ''] = existsSync(file)
+      ? readFileSync(file, 'utf8').split(/(?=^before: )/m)
+      : [];
     const hit = run.commands.find(
-      (c) => c.command === 'set-output' && c.name === 'cache-hit' && c.step === 'Cache the Go tools',
+      (c) => c.command === 'set-output' && c.name === 'cache-hit' && c.step === 'Restore the Go tools',
     );
-    return { run, artifacts, tools: existsSync(tools) ? readFileSync(tools, 'utf8') : '', hit: hit?.arg };
+    return { run, artifacts, tools, retest, hit: hit?.arg };
   };
   /** The entries the cache stand-in saved in `dir`: key -> what its archive holds. */
   const entries = (dir: string): Record<string, string[]> =>
@@ -395,10 +412,14 @@ describe('ci.yml under act', () => {
   const bins = TOOLS.map((t) => `.tools/bin/${t}`);
   const stamps = TOOLS.map((t) => `.tools/${t}.stamp`);
   const cached = [...stamps, ...bins].sort();
+  /** The setup scripts/test runs after ci.yml's own: it finds every tool in place and builds none. */
+  const expectAllReused = (retest: string): void =>
+    expect(retest.split('\n').slice(1)).toEqual([...TOOLS.map((t) => `reused ${t}`), '']);
 
   it('runs the test command from a clean checkout with Node 24 and the Python it set up, and keeps .test-results/', async () => {
-    const { run, artifacts, tools, hit } = await ci();
+    const { run, artifacts, tools, retest, hit } = await ci();
     expectJobs(run, { [JOB]: 'success' });
+    expect(run.steps[`${JOB} :: Main Set up`]).toBe('success');
     expect(run.steps[`${JOB} :: Main Test`]).toBe('success');
     expect(run.output).toContain('scripts/test stand-in: 1 passed, 0 failed');
     const started = readFileSync(join(artifacts, 'test-results', 'started.txt'), 'utf8');
@@ -407,51 +428,55 @@ describe('ci.yml under act', () => {
     // Without ACT_CACHE_DIR the cache stand-in restores nothing and saves nothing, and says so.
     expect(hit).toBe('false');
     expect(tools).toBe(report([], TOOLS));
+    expectAllReused(retest);
     expect(run.output).toContain(
       'cache stand-in: ACT_CACHE_DIR is not set: no entry is restored, and none will be saved',
     );
     expect(run.output).toContain('cache stand-in: ACT_CACHE_DIR is not set: nothing is saved');
   });
 
-  it('fails when the tests fail, and still keeps their results; the tools are not cached then', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'act-cache-entries-'));
-    const { run, artifacts, tools } = await ci({ exit: 1, cache });
+  it('fails when the tests fail, and still keeps their results', async () => {
+    const { run, artifacts } = await ci({ exit: 1 });
     expectJobs(run, { [JOB]: 'failure' });
     expect(run.steps[`${JOB} :: Main Test`]).toBe('failure');
     expect(run.steps[`${JOB} :: Main Keep the test results`]).toBe('success');
     expect(existsSync(join(artifacts, 'test-results', 'started.txt'))).toBe(true);
-    // The tools were built, but actions/cache saves only at the end of a job that succeeded.
-    expect(tools).toBe(report([], TOOLS));
-    expect(entries(cache)).toEqual({});
   });
 
   it(
-    'keeps the Go tools across runs: a cold run builds and saves them, the next restores them, a changed key restores the newest entry of restore-keys',
+    'keeps the Go tools across runs: a cold run whose tests fail saves them after setup, the next restores them, a changed key restores the newest entry of restore-keys',
     async () => {
       expect(TOOLS).toEqual(expect.arrayContaining(['trivy', 'act', 'kustomize', 'render-direct']));
       const cache = mkdtempSync(join(tmpdir(), 'act-cache-entries-'));
-      // Cold: nothing to restore (cache-hit unset, as the real action leaves it), everything built
-      // and, the job having succeeded, saved under the key: binaries and stamps, no logs.
-      const cold = await ci({ cache });
-      expectJobs(cold.run, { [JOB]: 'success' });
+      // Cold, and the tests fail: nothing to restore (cache-hit unset, as the real action leaves
+      // it), everything built, and saved under the key by the step after setup, before the tests
+      // ran: binaries and stamps, no logs.
+      const cold = await ci({ cache, exit: 1 });
+      expectJobs(cold.run, { [JOB]: 'failure' });
+      expect(cold.run.steps[`${JOB} :: Main Save the Go tools`]).toBe('success');
+      expect(cold.run.steps[`${JOB} :: Main Test`]).toBe('failure');
       expect(cold.hit).toBeUndefined();
       expect(cold.tools).toBe(report([], TOOLS));
       const [key] = Object.keys(entries(cache));
       expect(key).toMatch(/^go-tools-Linux-(X64|ARM64)-[0-9a-f]{64}$/);
       expect(entries(cache)).toEqual({ [key!]: ['.tools/bin/', ...cached].sort() });
-      expect(cold.run.output).toContain(`Cache saved with key: ${key}`);
+      const saved = cold.run.output.indexOf(`Cache saved with key: ${key}`);
+      expect(saved).toBeGreaterThan(-1);
+      expect(saved).toBeLessThan(cold.run.output.indexOf('scripts/test stand-in: 1 passed'));
 
-      // Warm: the exact key, so scripts/setup finds every tool and stamp and builds none; not saved again.
+      // Warm: the exact key, so scripts/setup finds every tool and stamp and builds none; the save
+      // step does not run.
       const warm = await ci({ cache });
       expectJobs(warm.run, { [JOB]: 'success' });
       expect(warm.hit).toBe('true');
       expect(warm.tools).toBe(report(cached, []));
-      expect(warm.run.output).toContain(`Cache hit occurred on the primary key ${key}, not saving cache.`);
+      expect(warm.run.steps[`${JOB} :: Main Save the Go tools`]).toBeUndefined();
+      expect(warm.run.output).not.toContain('Cache saved with key');
       expect(Object.keys(entries(cache))).toEqual([key]);
 
       // scripts/setup pins another kustomize: a new key; restore-keys bring the entry back (not a
       // hit), only kustomize is rebuilt, and the result is saved under the new key.
-      const setup = SETUP.replace(/(go_tool kustomize v\S+)/, '$1-next');
+      const setup = setupStandIn(SETUP.replace(/(go_tool kustomize v\S+)/, '$1-next'));
       const bumped = await ci({ cache, files: { 'scripts/setup': setup } });
       expectJobs(bumped.run, { [JOB]: 'success' });
       expect(bumped.hit).toBe('false');
