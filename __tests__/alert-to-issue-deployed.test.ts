@@ -346,7 +346,7 @@ describe('alert-to-issue: a token without pull-requests: read (alert-triage.yml 
     expect(res.outputs.action).toBe('created');
     const body = rendered(issueBody(res));
     expect(body).toContain(
-      "  - Rollback: not looked up: github-token may not list the pull requests of octo-org/iris (HTTP 403: Resource not accessible by integration); it needs pull-requests: read, or pass a gitops-token that has it (alert-triage.yml's job token never has it).",
+      '  - Rollback: not looked up: the open pull requests of octo-org/iris could not be listed (HTTP 403: Resource not accessible by integration); github-token was used (no gitops-token given): it, or a gitops-token, needs pull-requests: read on octo-org/iris.',
     );
     expect(body).not.toContain('Rollback ready');
     // The rest of the context is there: the deployed version and its predecessor.
@@ -475,7 +475,7 @@ describe('alert-to-issue: the GitOps manifests in another repository than the is
     const body = rendered(issueBody(res, 'acme/app'));
     expect(body).toContain('  - Previous champion: [version 1]');
     expect(body).toContain(
-      '  - Rollback: not looked up: gitops-token may not list the pull requests of acme/gitops (HTTP 403: Resource not accessible by integration); it needs pull-requests: read on it.',
+      '  - Rollback: not looked up: the open pull requests of acme/gitops could not be listed (HTTP 403: Resource not accessible by integration); gitops-token needs pull-requests: read on acme/gitops.',
     );
   });
 

@@ -315,7 +315,7 @@ describe('alert-to-issue main: what the deploy commits say', () => {
     expect(result.outputs.action).toBe('created');
     // No gitops-token: the line names github-token, GitHub's answer and the way in.
     expect(bodyOf(result)).toContain(
-      "  - Rollback: not looked up: github-token may not list the pull requests of octo-org/iris (HTTP 403: Resource not accessible by integration); it needs pull-requests: read, or pass a gitops-token that has it (alert-triage.yml's job token never has it).",
+      '  - Rollback: not looked up: the open pull requests of octo-org/iris could not be listed (HTTP 403: Resource not accessible by integration); github-token was used (no gitops-token given): it, or a gitops-token, needs pull-requests: read on octo-org/iris.',
     );
   });
 });

@@ -13,7 +13,14 @@ import type { Octokit, Repo } from '../shared/github.js';
 import { MlflowClient, type ModelVersion } from '../shared/mlflow/index.js';
 import { DEPLOY_TRAILERS, deployedAndPrevious, deploysOf, type Deploy } from '../shared/deploys.js';
 import type { MlflowSetup } from './inputs.js';
-import { openPulls, pullsNote, rollbackPullFor, type TokenInput } from './rollback-pull.js';
+import {
+  isRefusal,
+  openPulls,
+  pullsNote,
+  rollbackPullFor,
+  tokenNeeds,
+  type TokenInput,
+} from './rollback-pull.js';
 import type { Notification } from './webhook.js';
 
 export interface ModelContext {
@@ -306,21 +313,6 @@ const commitItem = (c: ListedCommit): CommitItem => ({
   url: c.html_url,
 });
 
-/** Whether GitHub refused the token (no access, or a repository it cannot see). */
-const refused = (err: unknown): boolean => [401, 403, 404].includes((err as { status?: number }).status ?? 0);
-
-/**
- * What to do about a refused read of the GitOps commits, naming the token that was used: without a
- * gitops-token that is github-token (by default the job's GITHUB_TOKEN, which reaches only the
- * workflow's repository), and telling the reader to fix a gitops-token never given would mislead.
- * Short: the issue clips the error line at 200 characters, GitHub's message included.
- */
-function contentsHint(full: string, tokenInput: TokenInput): string {
-  return tokenInput === 'gitops-token'
-    ? `; gitops-token needs contents: read on ${full}`
-    : `; github-token was used (no gitops-token given): it, or a gitops-token, needs contents: read on ${full}`;
-}
-
 /**
  * The newest commits under `path` in the GitOps repository, page by page until `enough` says the
  * history read so far answers the question (each model's previous champion is in it), the history
@@ -353,7 +345,9 @@ export async function gitopsCommits(
     return { path, items };
   } catch (err) {
     const full = `${repo.owner}/${repo.repo}`;
-    const hint = refused(err) ? contentsHint(full, tokenInput) : '';
+    const hint = isRefusal((err as { status?: number }).status ?? 0)
+      ? `; ${tokenNeeds(tokenInput, 'contents: read', full)}`
+      : '';
     if (items.length > 0) return { path, items };
     return { path, items: [], error: `${errorMessage(err)}${hint}` };
   }

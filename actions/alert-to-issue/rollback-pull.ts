@@ -40,19 +40,26 @@ export async function openPulls(octokit: Octokit, repo: Repo): Promise<PullSumma
   }
 }
 
+/** GitHub's answers when a token may not read a repository (or cannot see it). */
+export const isRefusal = (status: number): boolean => [401, 403, 404].includes(status);
+
 /**
- * The issue's line when the pull requests could not be listed. A refusal names the token and what
- * it lacks: alert-triage.yml's job token has no pull-requests permission (its callers of v1 grant
- * only contents and issues), so there the way in is a gitops-token that has it.
+ * What a refused token lacks, naming the input it came from: without a gitops-token that is
+ * github-token (by default the job's GITHUB_TOKEN; alert-triage.yml's has neither contents of
+ * another repository nor pull-requests), and a fix to a gitops-token never given would mislead.
+ * Short: the issue clips an error line at 200 characters, GitHub's message included.
  */
+export function tokenNeeds(tokenInput: TokenInput, permission: string, full: string): string {
+  return tokenInput === 'gitops-token'
+    ? `gitops-token needs ${permission} on ${full}`
+    : `github-token was used (no gitops-token given): it, or a gitops-token, needs ${permission} on ${full}`;
+}
+
+/** The issue's line when the pull requests could not be listed; a refusal names the token. */
 export function pullsNote(repo: Repo, failure: PullsFailure, tokenInput: TokenInput): string {
   const full = `${repo.owner}/${repo.repo}`;
-  const why = `HTTP ${failure.status}: ${failure.message}`;
-  if (![401, 403, 404].includes(failure.status))
-    return `not looked up, the open pull requests of ${full} could not be listed (${why})`;
-  return tokenInput === 'gitops-token'
-    ? `not looked up: gitops-token may not list the pull requests of ${full} (${why}); it needs pull-requests: read on it`
-    : `not looked up: github-token may not list the pull requests of ${full} (${why}); it needs pull-requests: read, or pass a gitops-token that has it (alert-triage.yml's job token never has it)`;
+  const hint = isRefusal(failure.status) ? `; ${tokenNeeds(tokenInput, 'pull-requests: read', full)}` : '';
+  return `not looked up: the open pull requests of ${full} could not be listed (HTTP ${failure.status}: ${failure.message})${hint}`;
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
