@@ -15,6 +15,9 @@ import type { BuildMetadata, BuildOutput, BuildSpec, Runner } from './buildx.js'
 import { BuildxError, defaultRunner } from './buildx.js';
 import { isLoopbackRegistry, registryOf } from './registry.js';
 
+/** buildah's transport for a registry destination. */
+const DOCKER = 'docker://';
+
 export class BuildahError extends BuildxError {
   override name = 'BuildahError';
 }
@@ -84,7 +87,7 @@ export class Buildah {
       const dests =
         output.kind === 'oci'
           ? [`oci:${output.dest}:${spec.tags[0]}`]
-          : spec.tags.map((t) => `docker://${t}`);
+          : spec.tags.map((t) => `${DOCKER}${t}`);
       for (const dest of dests) await this.push(id, dest, digestfile);
       const digest = readFileSync(digestfile, 'utf8').trim();
       if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
@@ -115,7 +118,7 @@ export class Buildah {
   }
 
   private async push(id: string, dest: string, digestfile: string): Promise<void> {
-    const loopback = dest.startsWith('docker://') && isLoopbackRegistry(registryOf(dest.slice(9)));
+    const loopback = dest.startsWith(DOCKER) && isLoopbackRegistry(registryOf(dest.slice(DOCKER.length)));
     const tls = loopback ? ['--tls-verify=false'] : [];
     const out = await this.run('buildah', ['push', ...tls, '--digestfile', digestfile, id, dest], {
       env: this.env,
