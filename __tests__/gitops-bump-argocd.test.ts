@@ -460,12 +460,14 @@ describe('gitops-bump wait-for-sync', () => {
     const bookmarks = k8s.bookmarksSent;
     // ArgoCD's work starts only once a BOOKMARK has reached the watch, so that the assertion below
     // does not depend on how fast this machine is; its states then come in their order.
+    const polls: NodeJS.Timeout[] = [];
     const whenBookmarked = (then: () => void): void => {
       const poll = setInterval(() => {
         if (k8s.bookmarksSent <= bookmarks) return;
         clearInterval(poll);
         then();
       }, 50);
+      polls.push(poll);
     };
     k8s.onPatch = (app, patch) =>
       whenBookmarked(() => {
@@ -493,13 +495,14 @@ describe('gitops-bump wait-for-sync', () => {
           450,
         );
       });
-    const res = await bump({});
+    // Without a bookmark the wait times out, and nothing is left polling after it.
+    const res = await bump({}).finally(() => polls.forEach(clearInterval));
     expect(res.errors).toEqual([]);
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/health Progressing/);
     expect(res.stdout).toContain(`revision ${chart.slice(0, 12)},${res.outputs['commit-sha']!.slice(0, 12)}`);
-    // The watch asked for bookmarks, and they did not disturb it.
-    expect(k8s.bookmarksSent).toBeGreaterThan(bookmarks);
+    // The watch asked for bookmarks (ArgoCD's states above start only after one), and they did not
+    // disturb it.
   });
 
   it('takes the failure message from the resources when health.message is empty (ArgoCD 3)', async () => {

@@ -176,13 +176,16 @@ export function argoStatus(s: {
  */
 export function argoOperation(app: Application, revision: string | string[]): Json {
   const multi = Array.isArray(revision);
+  // Prune and retry come from the spec's syncPolicy (prune left out when false, as Go's omitempty
+  // does); without a retry there, auto-sync's default of 5 attempts.
+  const policy = (app.spec as { syncPolicy?: { automated?: { prune?: boolean }; retry?: Json } }).syncPolicy;
   return {
     sync: {
       ...(multi ? { revisions: revision } : { revision, source: app.spec.source }),
-      prune: true,
+      ...(policy?.automated?.prune ? { prune: true } : {}),
     },
     initiatedBy: { automated: true },
-    retry: { limit: 5 },
+    retry: policy?.retry ?? { limit: 5 },
   };
 }
 
