@@ -32553,6 +32553,8 @@ var build_scan_push_registry = __nccwpck_require__(7689);
 
 
 
+/** buildah's transport for a registry destination. */
+const DOCKER = 'docker://';
 class BuildahError extends buildx/* BuildxError */.zb {
     name = 'BuildahError';
 }
@@ -32625,7 +32627,7 @@ class Buildah {
             const digestfile = (0,external_node_path_.join)(tmp, 'digest');
             const dests = output.kind === 'oci'
                 ? [`oci:${output.dest}:${spec.tags[0]}`]
-                : spec.tags.map((t) => `docker://${t}`);
+                : spec.tags.map((t) => `${DOCKER}${t}`);
             for (const dest of dests)
                 await this.push(id, dest, digestfile);
             const digest = (0,external_node_fs_.readFileSync)(digestfile, 'utf8').trim();
@@ -32654,7 +32656,7 @@ class Buildah {
         return raw.startsWith('sha256:') ? raw : `sha256:${raw}`;
     }
     async push(id, dest, digestfile) {
-        const loopback = dest.startsWith('docker://') && (0,build_scan_push_registry/* isLoopbackRegistry */.jW)((0,build_scan_push_registry/* registryOf */.Fv)(dest.slice(9)));
+        const loopback = dest.startsWith(DOCKER) && (0,build_scan_push_registry/* isLoopbackRegistry */.jW)((0,build_scan_push_registry/* registryOf */.Fv)(dest.slice(DOCKER.length)));
         const tls = loopback ? ['--tls-verify=false'] : [];
         const out = await this.run('buildah', ['push', ...tls, '--digestfile', digestfile, id, dest], {
             env: this.env,
